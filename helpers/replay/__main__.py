@@ -1,0 +1,64 @@
+"""``python -m helpers.replay``: the replay server in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .config import DEFAULT_PORT, Mode, ReplayConfig
+from .server import LOOPBACK, serve_forever
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.replay",
+        description="Serve the Azure OpenAI REST API from recorded responses.",
+    )
+    parser.add_argument("--host", default=LOOPBACK, help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    parser.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=os.environ.get("REPLAY_MODE", Mode.REPLAY.value),
+        help="replay: recordings only; lenient: simulate on a miss; record: forward and save",
+    )
+    parser.add_argument(
+        "--recordings",
+        type=Path,
+        action="append",
+        help="recordings file or folder (repeatable; default notebooks/recordings)",
+    )
+    parser.add_argument("--record-to", type=Path, help="file record mode appends to")
+    parser.add_argument("--upstream", help="Azure OpenAI endpoint to forward to (record mode)")
+    parser.add_argument("--api-key", help="key clients must present (default $REPLAY_API_KEY)")
+    parser.add_argument("--config", type=Path, help="YAML file listing the deployments to serve")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = ReplayConfig.from_env(
+        mode=args.mode,
+        recordings=args.recordings,
+        record_to=args.record_to,
+        upstream=args.upstream or os.environ.get("REPLAY_UPSTREAM"),
+        api_key=args.api_key,
+    )
+    if args.config:
+        config = config.with_deployments_file(args.config)
+    if config.mode is Mode.RECORD and not config.upstream:
+        print("record mode needs --upstream (or REPLAY_UPSTREAM)", file=sys.stderr)
+        return 2
+    print(
+        f"replay server ({config.mode.value}) on http://{args.host}:{args.port}; "
+        f"deployments: {', '.join(sorted(config.deployments))}",
+        flush=True,
+    )
+    serve_forever(config, args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

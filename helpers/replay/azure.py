@@ -1,0 +1,293 @@
+"""Azure OpenAI's response envelope: bodies, stream chunks and headers.
+
+Azure wraps OpenAI's chat completion in content-filter annotations
+(``prompt_filter_results`` on the prompt, ``content_filter_results`` on each
+choice), sends keys in alphabetical order, opens a stream with an annotation
+chunk whose ``choices`` is empty, and ends it with a usage chunk (also with
+empty ``choices``) when ``stream_options.include_usage`` is set. These builders
+produce exactly those shapes; the simulators and the curation tools use them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import struct
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+CREATED = 1_732_406_400
+"""The ``created`` timestamp of curated and simulated responses (2024-11-24T00:00:00Z)."""
+
+SYSTEM_FINGERPRINT = "fp_b705f0c291"
+
+HARM_CATEGORIES = ("hate", "self_harm", "sexual", "violence")
+
+
+def severity(level: str = "safe", *, filtered: bool = False) -> dict[str, Any]:
+    return {"filtered": filtered, "severity": level}
+
+
+def choice_filter_results(**overrides: dict[str, Any]) -> dict[str, Any]:
+    """Per-choice annotations: four harm categories plus protected material, all clean."""
+    results: dict[str, Any] = {
+        "hate": severity(),
+        "protected_material_code": {"filtered": False, "detected": False},
+        "protected_material_text": {"filtered": False, "detected": False},
+        "self_harm": severity(),
+        "sexual": severity(),
+        "violence": severity(),
+    }
+    results.update(overrides)
+    return results
+
+
+def prompt_filter_results(**overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    """Prompt annotations: four harm categories plus jailbreak detection, all clean."""
+    results: dict[str, Any] = {
+        "hate": severity(),
+        "jailbreak": {"filtered": False, "detected": False},
+        "self_harm": severity(),
+        "sexual": severity(),
+        "violence": severity(),
+    }
+    results.update(overrides)
+    return [{"prompt_index": 0, "content_filter_results": results}]
+
+
+def usage(prompt_tokens: int, completion_tokens: int, *, cached_tokens: int = 0,
+          reasoning_tokens: int = 0) -> dict[str, Any]:
+    return {
+        "completion_tokens": completion_tokens,
+        "completion_tokens_details": {
+            "accepted_prediction_tokens": 0,
+            "reasoning_tokens": reasoning_tokens,
+            "rejected_prediction_tokens": 0,
+        },
+        "prompt_tokens": prompt_tokens,
+        "prompt_tokens_details": {"cached_tokens": cached_tokens},
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def tool_call(call_id: str, name: str, arguments: dict[str, Any] | str) -> dict[str, Any]:
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments, separators=(",", ":"))
+    return {"function": {"arguments": args, "name": name}, "id": call_id, "type": "function"}
+
+
+def chat_completion(
+    *,
+    completion_id: str,
+    model: str,
+    content: str | None = None,
+    tool_calls: Sequence[dict[str, Any]] | None = None,
+    refusal: str | None = None,
+    finish_reason: str | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    created: int = CREATED,
+) -> dict[str, Any]:
+    """A non-streamed chat completion body as Azure sends it."""
+    message: dict[str, Any] = {"content": content, "refusal": refusal, "role": "assistant"}
+    if tool_calls:
+        message["tool_calls"] = list(tool_calls)
+    if finish_reason is None:
+        finish_reason = "tool_calls" if tool_calls else "stop"
+    return {
+        "choices": [
+            {
+                "content_filter_results": choice_filter_results() if content else {},
+                "finish_reason": finish_reason,
+                "index": 0,
+                "logprobs": None,
+                "message": message,
+            }
+        ],
+        "created": created,
+        "id": completion_id,
+        "model": model,
+        "object": "chat.completion",
+        "prompt_filter_results": prompt_filter_results(),
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+        "usage": usage(prompt_tokens, completion_tokens),
+    }
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def chat_stream(
+    *,
+    completion_id: str,
+    model: str,
+    pieces: Sequence[str] = (),
+    tool_calls: Sequence[dict[str, Any]] | None = None,
+    finish_reason: str | None = None,
+    include_usage: bool = False,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    created: int = CREATED,
+) -> list[str]:
+    """The ``data:`` payloads of a streamed chat completion, in Azure's order (no ``[DONE]``)."""
+
+    def chunk(choice_delta: dict[str, Any], filters: dict[str, Any], finish: str | None) -> str:
+        return _dumps(
+            {
+                "choices": [
+                    {
+                        "content_filter_results": filters,
+                        "delta": choice_delta,
+                        "finish_reason": finish,
+                        "index": 0,
+                        "logprobs": None,
+                    }
+                ],
+                "created": created,
+                "id": completion_id,
+                "model": model,
+                "object": "chat.completion.chunk",
+                "system_fingerprint": SYSTEM_FINGERPRINT,
+            }
+        )
+
+    events = [
+        _dumps(
+            {
+                "choices": [],
+                "created": 0,
+                "id": "",
+                "model": "",
+                "object": "",
+                "prompt_filter_results": prompt_filter_results(),
+            }
+        ),
+        chunk({"content": "", "refusal": None, "role": "assistant"}, {}, None),
+    ]
+    annotated = {k: v for k, v in choice_filter_results().items() if k in HARM_CATEGORIES}
+    events.extend(chunk({"content": piece}, annotated, None) for piece in pieces)
+    for position, call in enumerate(tool_calls or ()):
+        fn = call["function"]
+        events.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "function": {"arguments": "", "name": fn["name"]},
+                            "id": call["id"],
+                            "index": position,
+                            "type": "function",
+                        }
+                    ]
+                },
+                {},
+                None,
+            )
+        )
+        events.append(
+            chunk(
+                {"tool_calls": [{"function": {"arguments": fn["arguments"]}, "index": position}]},
+                {},
+                None,
+            )
+        )
+    if finish_reason is None:
+        finish_reason = "tool_calls" if tool_calls else "stop"
+    events.append(chunk({}, {}, finish_reason))
+    if include_usage:
+        events.append(
+            _dumps(
+                {
+                    "choices": [],
+                    "created": created,
+                    "id": completion_id,
+                    "model": model,
+                    "object": "chat.completion.chunk",
+                    "system_fingerprint": SYSTEM_FINGERPRINT,
+                    "usage": usage(prompt_tokens, completion_tokens),
+                }
+            )
+        )
+    return events
+
+
+def embeddings_body(model: str, vectors: Sequence[Sequence[float]], prompt_tokens: int) -> dict[str, Any]:
+    """An embeddings response with float vectors (see :func:`encode_embeddings`)."""
+    return {
+        "data": [
+            {"embedding": list(vector), "index": i, "object": "embedding"}
+            for i, vector in enumerate(vectors)
+        ],
+        "model": model,
+        "object": "list",
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
+
+
+def encode_embeddings(body: dict[str, Any], encoding_format: str | None) -> dict[str, Any]:
+    """Return ``body`` with vectors as base64 little-endian float32 when asked (as Azure does)."""
+    if encoding_format != "base64":
+        return body
+    data = []
+    for item in body.get("data", []):
+        vector = item.get("embedding")
+        if isinstance(vector, list):
+            packed = struct.pack(f"<{len(vector)}f", *vector)
+            item = {**item, "embedding": base64.b64encode(packed).decode("ascii")}
+        data.append(item)
+    return {**body, "data": data}
+
+
+def decode_embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    """Return ``body`` with base64 vectors turned back into float lists (for storage)."""
+    data = []
+    for item in body.get("data", []):
+        vector = item.get("embedding")
+        if isinstance(vector, str):
+            raw = base64.b64decode(vector)
+            floats = struct.unpack(f"<{len(raw) // 4}f", raw)
+            item = {**item, "embedding": [float(f"{v:.8g}") for v in floats]}
+        data.append(item)
+    return {**body, "data": data}
+
+
+class IdSource:
+    """Deterministic request and completion ids: the same sequence on every run."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._random = random.Random(seed)
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
+
+    def completion_id(self) -> str:
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        return "chatcmpl-" + "".join(self._random.choice(alphabet) for _ in range(29))
+
+
+def response_headers(
+    ids: IdSource,
+    *,
+    region: str,
+    deployment: str | None,
+    client_request_id: str | None,
+    rate_limits: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The headers Azure adds to every inference response."""
+    request_id = ids.uuid()
+    headers = {
+        "apim-request-id": request_id,
+        "x-request-id": ids.uuid(),
+        "x-ms-region": region,
+        "x-content-type-options": "nosniff",
+        "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
+    }
+    if deployment:
+        headers["x-ms-deployment-name"] = deployment
+        headers["azureml-model-session"] = f"{deployment}-20241124"
+    if client_request_id:
+        headers["x-ms-client-request-id"] = client_request_id
+    headers.update(rate_limits or {})
+    return headers

@@ -1,0 +1,204 @@
+"""Record mode: forward to a real resource, answer unchanged, keep a scrubbed copy.
+
+The caller's own credentials travel to the upstream, which judges them. What is
+written down never holds them: request headers are not stored at all, response
+headers lose cookies and credentials, and the upstream host name and any
+credential echoed in a body are replaced before the file is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .errors import upstream_unreachable
+from .operations import Operation
+from .recordings import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    RecordingsStore,
+    StreamChunk,
+)
+
+log = logging.getLogger("helpers.replay")
+
+UPSTREAM_PLACEHOLDER = "upstream.openai.azure.example"
+SECRET_PLACEHOLDER = "***"
+
+_DROPPED_RESPONSE_HEADERS = frozenset(
+    {
+        "set-cookie", "cookie", "authorization", "api-key", "content-length",
+        "transfer-encoding", "connection", "content-encoding", "keep-alive", "date",
+    }
+)  # fmt: skip
+_FORWARDED_REQUEST_HEADERS_DROPPED = frozenset(
+    {"host", "content-length", "connection", "accept-encoding", "transfer-encoding"}
+)
+
+
+def _credentials(request: Request) -> list[str]:
+    found = []
+    if key := request.headers.get("api-key"):
+        found.append(key)
+    auth = request.headers.get("authorization", "")
+    if auth:
+        found.append(auth)
+        found.append(auth.removeprefix("Bearer ").strip())
+    return [c for c in found if len(c) >= 4]
+
+
+class Scrubber:
+    """Replaces secrets and the upstream host in anything about to be written."""
+
+    def __init__(self, upstream: str, secrets: list[str]) -> None:
+        host = httpx2.URL(upstream).host
+        self._replacements = [(s, SECRET_PLACEHOLDER) for s in sorted(secrets, key=len, reverse=True)]
+        if host:
+            self._replacements.append((host, UPSTREAM_PLACEHOLDER))
+
+    def text(self, value: str) -> str:
+        for secret, placeholder in self._replacements:
+            value = value.replace(secret, placeholder)
+        return value
+
+    def json(self, value: Any) -> Any:
+        return json.loads(self.text(json.dumps(value, ensure_ascii=False)))
+
+    def headers(self, headers: httpx2.Headers) -> dict[str, str]:
+        return {
+            name.lower(): self.text(value)
+            for name, value in headers.items()
+            if name.lower() not in _DROPPED_RESPONSE_HEADERS
+        }
+
+
+class Recorder:
+    """Forwards requests to ``upstream`` and appends each exchange to ``target``."""
+
+    def __init__(self, upstream: str, target: Path, store: RecordingsStore) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.target = target
+        self.store = store
+        self._client = httpx2.AsyncClient(timeout=httpx2.Timeout(120.0, connect=10.0))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def forward(
+        self,
+        request: Request,
+        raw_body: bytes,
+        body: Any,
+        operation: Operation | None,
+        api_version: str | None,
+    ) -> Response:
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() not in _FORWARDED_REQUEST_HEADERS_DROPPED
+        }
+        headers["accept-encoding"] = "identity"
+        url = f"{self.upstream}{request.url.path}"
+        scrubber = Scrubber(self.upstream, _credentials(request))
+        upstream_request = self._client.build_request(
+            request.method, url, params=request.query_params.multi_items(),
+            headers=headers, content=raw_body,
+        )  # fmt: skip
+        try:
+            response = await self._client.send(upstream_request, stream=True)
+        except httpx2.HTTPError as exc:
+            raise upstream_unreachable(scrubber.text(type(exc).__name__)) from exc
+        recorded_request = RecordedRequest(
+            method=request.method,
+            path=request.url.path,
+            api_version=api_version,
+            body=scrubber.json(body),
+        )
+        passthrough = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in {"content-length", "transfer-encoding", "connection", "content-encoding"}
+        }
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            return StreamingResponse(
+                self._relay_stream(response, recorded_request, scrubber),
+                status_code=response.status_code,
+                headers=passthrough,
+            )
+        content = await response.aread()
+        await response.aclose()
+        try:
+            parsed: Any = json.loads(content) if content else None
+        except json.JSONDecodeError:
+            parsed = content.decode("utf-8", "replace")
+        stored = operation.store(parsed) if operation and response.status_code < 400 else parsed
+        interaction = Interaction(
+            request=recorded_request,
+            response=RecordedResponse(
+                status=response.status_code,
+                headers=scrubber.headers(response.headers),
+                body=scrubber.json(stored),
+            ),
+        )
+        return Response(
+            content,
+            status_code=response.status_code,
+            headers=passthrough,
+            background=BackgroundTask(self._save, interaction),
+        )
+
+    async def _relay_stream(
+        self, response: httpx2.Response, recorded_request: RecordedRequest, scrubber: Scrubber
+    ) -> AsyncIterator[bytes]:
+        chunks: list[StreamChunk] = []
+        buffer = ""
+        last = time.perf_counter()
+        try:
+            async for piece in response.aiter_text():
+                yield piece.encode("utf-8")
+                buffer += piece
+                while "\n\n" in buffer:
+                    event, buffer = buffer.split("\n\n", 1)
+                    now = time.perf_counter()
+                    data = "\n".join(
+                        line[5:].removeprefix(" ")
+                        for line in event.splitlines()
+                        if line.startswith("data:")
+                    )
+                    if data and data != "[DONE]":
+                        chunks.append(
+                            StreamChunk(data=scrubber.text(data), delay_ms=round((now - last) * 1000))
+                        )
+                    last = now
+        finally:
+            await response.aclose()
+        self._save(
+            Interaction(
+                request=recorded_request,
+                response=RecordedResponse(
+                    status=response.status_code,
+                    headers=scrubber.headers(response.headers),
+                    stream=chunks,
+                ),
+            )
+        )
+
+    def _save(self, interaction: Interaction) -> None:
+        recordings = self.store.append(self.target, interaction)
+        log.info(
+            "recorded %s %s -> %s (%s)",
+            interaction.request.method,
+            interaction.request.path,
+            interaction.response.status,
+            recordings.display_name,
+        )
