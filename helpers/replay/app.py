@@ -35,7 +35,13 @@ from .identity import key_is_valid, token_is_valid
 from .matching import describe_request, nearest_diff
 from .operations import DEPLOYMENT_OPERATIONS, Operation
 from .record import Recorder
-from .recordings import Interaction, RecordingsStore
+from .recordings import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    RecordingsStore,
+    StreamChunk,
+)
 from .simulators.ratelimit import RateLimiter
 
 log = logging.getLogger("helpers.replay")
@@ -246,10 +252,32 @@ async def _answer(
         log.warning("lenient %s %s -> unrecorded, simulated", request.method, path)
         headers["x-replay-unrecorded"] = "true"
         simulated = operation.simulate(body, deployment, state.ids)
+        if config.draft:
+            _save_draft(state, request.method, path, api_version, body, simulated)
         if isinstance(simulated, list):
             return _sse_response([(payload, 0.0) for payload in simulated], 200, headers)
         return JSONResponse(operation.present(simulated, body), headers=headers)
     raise errors.recording_not_found(_miss_message(state.store, request.method, path, api_version, body))
+
+
+def _save_draft(
+    state: ReplayState,
+    method: str,
+    path: str,
+    api_version: str,
+    body: dict[str, Any],
+    simulated: dict[str, Any] | list[str],
+) -> None:
+    """Append a lenient miss to the recordings file for a curator to complete by hand."""
+    response = (
+        RecordedResponse(stream=[StreamChunk(data=payload) for payload in simulated])
+        if isinstance(simulated, list)
+        else RecordedResponse(body=simulated)
+    )
+    request = RecordedRequest(method=method, path=path, api_version=api_version, body=body)
+    state.store.append(
+        state.config.record_path, Interaction(name="draft", request=request, response=response)
+    )
 
 
 def _recorded_response(

@@ -78,6 +78,10 @@ class ReplayConfig(BaseModel):
         default=None, description="File that record mode appends to (default: first recordings path)."
     )
     upstream: str | None = None
+    draft: bool = Field(
+        default=False,
+        description="Lenient mode: append each miss to record_path as a draft for a curator.",
+    )
     region: str = DEFAULT_REGION
     deployments: dict[str, Deployment] = Field(default_factory=lambda: dict(DEFAULT_DEPLOYMENTS))
 
@@ -89,6 +93,8 @@ class ReplayConfig(BaseModel):
             values["api_key"] = key
         if mode := os.environ.get("REPLAY_MODE"):
             values["mode"] = mode
+        if os.environ.get("REPLAY_DRAFT", "").strip() in {"1", "true", "yes"}:
+            values["draft"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
 

@@ -214,6 +214,18 @@ def _vector_representer(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Seque
 _RecordingsDumper.add_representer(list, _vector_representer)
 
 
+def _mapping_representer(dumper: yaml.SafeDumper, value: dict[Any, Any]) -> yaml.MappingNode:
+    # Small all-scalar mappings ({filtered: false, severity: safe}) on one line.
+    flow = 0 < len(value) <= 3 and all(
+        isinstance(v, (bool, int, float, type(None))) or (isinstance(v, str) and len(v) < 30)
+        for v in value.values()
+    )
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=flow)
+
+
+_RecordingsDumper.add_representer(dict, _mapping_representer)
+
+
 class Match(BaseModel):
     """A recorded interaction chosen for a request."""
 

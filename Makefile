@@ -1,0 +1,63 @@
+# The cookbook's commands. `make run` and `make test` work on a fresh machine
+# with only Python 3.11 and make: they create .venv and install what they need.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# run and test always use the embedded replay server in strict replay mode,
+# whatever .env says (real environment variables win over .env).
+OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_DRAFT=
+
+PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+.PHONY: help install run test lint format unit notebooks lab serve record bench clean
+
+help:
+	@echo "make run     execute every notebook offline, on the embedded replay server"
+	@echo "make test    lint, unit tests and nbval (strict) over every notebook"
+	@echo "make lab     JupyterLab on the notebooks"
+	@echo "make serve   the replay server in the foreground (port 8765)"
+	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(OFFLINE) $(BIN)/python -m helpers.notebooks run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+unit: $(STAMP)
+	$(OFFLINE) $(BIN)/pytest -n 2 --dist loadscope tests
+
+notebooks: $(STAMP)
+	$(OFFLINE) $(BIN)/pytest -n 2 --dist loadscope $(PYTEST_NB) notebooks
+
+test: lint $(STAMP)
+	$(OFFLINE) $(BIN)/pytest -n 2 --dist loadscope $(PYTEST_NB) tests notebooks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+serve: $(STAMP)
+	$(BIN)/python -m helpers.replay
+
+record: $(STAMP)
+	@test -n "$(NOTEBOOK)" || { echo "usage: make record NOTEBOOK=02_function_calling"; exit 2; }
+	$(BIN)/python -m helpers.notebooks record $(NOTEBOOK)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,10 @@
+"""The Azure OpenAI cookbook's helpers: one module per guide section, plus the replay server.
+
+Notebooks start with ``from helpers import connect`` and call
+``connect("NN_topic")``, which prints whether they run live or offline.
+"""
+
+from .clients import Connection, connect
+from .settings import Settings
+
+__all__ = ["Connection", "Settings", "connect"]

@@ -1,0 +1,195 @@
+"""One call to get working clients, online or offline.
+
+    from helpers import connect
+    azure = connect("02_function_calling")
+    azure.client.chat.completions.create(model=azure.chat_deployment, ...)
+
+With ``AZURE_OPENAI_ENDPOINT`` set, the clients talk to that resource with the
+API key, or, when no key is set, with Microsoft Entra ID (keyless, the
+production recommendation). Without it, they talk to the replay server: one
+already running (``make serve``) or one started inside this process, serving
+the notebook's recordings. Either way ``connect`` prints one line saying which.
+"""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from azure.identity import get_bearer_token_provider
+from openai import AsyncAzureOpenAI, AzureOpenAI
+
+from .replay.config import DEFAULT_PORT, ReplayConfig, default_recordings_dir
+from .replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
+from .replay.recordings import display_path
+from .replay.server import LOOPBACK, ReplayServer, probe
+from .settings import Settings
+
+Auth = Literal["key", "entra"]
+
+_embedded: dict[tuple[str, ...], ReplayServer] = {}
+
+
+def _stop_all() -> None:
+    for server in _embedded.values():
+        server.stop()
+    _embedded.clear()
+
+
+atexit.register(_stop_all)
+
+
+@dataclass
+class Connection:
+    """Clients and deployment names for one notebook."""
+
+    settings: Settings
+    endpoint: str
+    offline: bool
+    description: str
+    server: ReplayServer | None = None
+    _clients: dict[tuple[Auth, bool], AzureOpenAI | AsyncAzureOpenAI] = field(
+        default_factory=dict, repr=False
+    )
+
+    @property
+    def chat_deployment(self) -> str:
+        return self.settings.chat_deployment
+
+    @property
+    def embedding_deployment(self) -> str:
+        return self.settings.embedding_deployment
+
+    @property
+    def default_auth(self) -> Auth:
+        if self.offline or self.settings.api_key is not None:
+            return "key"
+        return "entra"
+
+    @property
+    def client(self) -> AzureOpenAI:
+        """The synchronous client, with the configured authentication."""
+        return self.sync_client(self.default_auth)
+
+    @property
+    def async_client(self) -> AsyncAzureOpenAI:
+        """The asynchronous client, with the configured authentication."""
+        return self.make_async_client(self.default_auth)
+
+    def sync_client(self, auth: Auth = "key") -> AzureOpenAI:
+        key = (auth, False)
+        if key not in self._clients:
+            self._clients[key] = AzureOpenAI(**self._client_options(auth))
+        client = self._clients[key]
+        assert isinstance(client, AzureOpenAI)
+        return client
+
+    def make_async_client(self, auth: Auth = "key") -> AsyncAzureOpenAI:
+        """A new async client (async clients belong to one event loop, so they are not cached)."""
+        return AsyncAzureOpenAI(**self._client_options(auth))
+
+    def _client_options(self, auth: Auth) -> dict[str, object]:
+        options: dict[str, object] = {
+            "azure_endpoint": self.endpoint,
+            "api_version": self.settings.api_version,
+        }
+        if auth == "key":
+            secret = self.settings.replay_api_key if self.offline else self.settings.api_key
+            if secret is None:
+                raise ValueError(
+                    "API-key auth needs AZURE_OPENAI_API_KEY; leave it empty to use Entra ID."
+                )
+            options["api_key"] = secret.get_secret_value()
+        else:
+            options["azure_ad_token_provider"] = get_bearer_token_provider(
+                self.token_credential(), COGNITIVE_SERVICES_SCOPE
+            )
+        return options
+
+    def token_credential(self) -> object:
+        """``DefaultAzureCredential`` live; offline, a local stand-in the replay server accepts."""
+        if self.offline:
+            return ReplayCredential(self.settings.replay_api_key.get_secret_value())
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential()
+
+
+def recordings_for(notebook: str | None) -> list[Path]:
+    folder = default_recordings_dir()
+    if notebook is None:
+        return [folder]
+    path = folder / f"{Path(notebook).stem}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"No recordings for notebook {notebook!r}: expected {path}")
+    return [path]
+
+
+def _embedded_server(settings: Settings, recordings: list[Path]) -> ReplayServer:
+    key = (settings.replay_mode.value, *map(str, recordings))
+    server = _embedded.get(key)
+    if server is None:
+        config = ReplayConfig(
+            mode=settings.replay_mode,
+            api_key=settings.replay_api_key.get_secret_value(),
+            recordings=recordings,
+            record_to=recordings[0] if recordings[0].is_file() else None,
+            draft=settings.replay_draft,
+        )
+        server = ReplayServer(config).start()
+        _embedded[key] = server
+    return server
+
+
+def connect(notebook: str | None = None, *, settings: Settings | None = None, quiet: bool = False) -> Connection:
+    """Clients for a notebook, against Azure when configured, else against the replay server.
+
+    ``notebook`` names the recordings an embedded server loads (``"02_function_calling"``
+    loads ``notebooks/recordings/02_function_calling.yaml``); ``None`` loads them all.
+    """
+    settings = settings or Settings.from_env()
+    server: ReplayServer | None = None
+    if not settings.offline:
+        assert settings.endpoint is not None
+        endpoint = settings.endpoint
+        auth = "API key" if settings.api_key is not None else "Microsoft Entra ID"
+        description = (
+            f"Live: Azure OpenAI resource from AZURE_OPENAI_ENDPOINT "
+            f"(api-version {settings.api_version}, auth: {auth})."
+        )
+    else:
+        shared = None if settings.replay_url == "embedded" else (
+            settings.replay_url or f"http://{LOOPBACK}:{DEFAULT_PORT}"
+        )
+        health = probe(shared) if shared else None
+        if shared and health and health.get("mode") == "record":
+            # A recorder forwards to Azure with the caller's own credentials.
+            endpoint = shared
+            settings = settings.model_copy(update={"endpoint": shared})
+            description = "Recording: requests go through the local recorder to your Azure resource."
+        elif shared and health:
+            endpoint = shared
+            description = (
+                f"Offline: replay server at {shared} ({health.get('mode')} mode, "
+                f"{len(health.get('recordings', []))} recordings files); no Azure calls."
+            )
+        else:
+            if settings.replay_url not in (None, "embedded"):
+                raise ConnectionError(f"No replay server answers at REPLAY_URL={settings.replay_url}")
+            recordings = recordings_for(notebook)
+            server = _embedded_server(settings, recordings)
+            endpoint = server.url
+            names = ", ".join(display_path(p) for p in recordings)
+            description = (
+                f"Offline: replaying recordings from {names} on an embedded replay "
+                f"server ({settings.replay_mode.value} mode); no Azure calls."
+            )
+    connection = Connection(
+        settings=settings, endpoint=endpoint, offline=settings.offline,
+        description=description, server=server,
+    )  # fmt: skip
+    if not quiet:
+        print(description)
+    return connection

@@ -1,0 +1,167 @@
+"""The cookbook's notebooks: registry, headless runs and re-recording.
+
+    python -m helpers.notebooks run [NN_topic ...] [--write]
+    python -m helpers.notebooks record NN_topic
+    python -m helpers.notebooks index
+
+``notebooks/registry.yaml`` lists every notebook (title, description, tags);
+the README's table of contents is generated from it and a test keeps the two,
+and the files on disk, in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import yaml
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from pydantic import BaseModel, ConfigDict
+
+from .replay.config import Mode, ReplayConfig, project_root
+from .replay.recordings import RecordingsFile
+from .replay.server import ReplayServer
+from .settings import Settings
+
+NOTEBOOKS_DIR = project_root() / "notebooks"
+REGISTRY = NOTEBOOKS_DIR / "registry.yaml"
+CELL_TIMEOUT = 120
+
+
+class Entry(BaseModel):
+    """One notebook in the registry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    section: int
+    name: str
+    title: str
+    description: str
+    tags: list[str]
+
+    @property
+    def path(self) -> Path:
+        return NOTEBOOKS_DIR / f"{self.name}.ipynb"
+
+
+def registry() -> list[Entry]:
+    data = yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))
+    return [Entry.model_validate(item) for item in data["notebooks"]]
+
+
+def index_markdown() -> str:
+    """The README's table of contents."""
+    rows = ["| # | Notebook | What you will learn |", "|---|---|---|"]
+    for entry in registry():
+        rows.append(
+            f"| {entry.section} | [{entry.title}](notebooks/{entry.name}.ipynb) | {entry.description} |"
+        )
+    return "\n".join(rows)
+
+
+def execute(path: Path, *, write: bool = False, env: dict[str, str] | None = None) -> None:
+    """Run a notebook top to bottom in a fresh kernel (from its own folder)."""
+    notebook = nbformat.read(path, as_version=4)
+    previous = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    try:
+        NotebookClient(
+            notebook,
+            timeout=CELL_TIMEOUT,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+            record_timing=False,
+        ).execute()
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if write:
+        notebook.metadata.pop("widgets", None)
+        nbformat.write(notebook, path)
+
+
+def _select(names: list[str]) -> list[Entry]:
+    entries = registry()
+    if not names:
+        return entries
+    chosen = [e for e in entries if e.name in names or f"{e.section:02d}" in names]
+    unknown = set(names) - {e.name for e in chosen} - {f"{e.section:02d}" for e in chosen}
+    if unknown:
+        raise SystemExit(f"unknown notebook(s): {', '.join(sorted(unknown))}")
+    return chosen
+
+
+def run(names: list[str], write: bool) -> int:
+    failures = 0
+    started = time.perf_counter()
+    for entry in _select(names):
+        t0 = time.perf_counter()
+        try:
+            execute(entry.path, write=write)
+            status = "ok  "
+        except CellExecutionError as exc:
+            failures += 1
+            status = "FAIL"
+            detail = str(exc).strip().splitlines()
+            print("\n".join(f"      {line}" for line in detail[-12:]), file=sys.stderr)
+        print(f"{status} {entry.name:<32} {time.perf_counter() - t0:6.1f} s", flush=True)
+    total = time.perf_counter() - started
+    print(f"{'all notebooks ran' if not failures else f'{failures} failed'} in {total:.1f} s")
+    return 1 if failures else 0
+
+
+def record(name: str) -> int:
+    """Re-record one notebook against the Azure resource in ``.env`` and refresh its outputs."""
+    settings = Settings.from_env()
+    if settings.offline:
+        print("make record needs AZURE_OPENAI_ENDPOINT in .env (your Azure OpenAI resource).")
+        return 2
+    (entry,) = _select([name])
+    target = NOTEBOOKS_DIR / "recordings" / f"{entry.name}.yaml"
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / target.name
+        RecordingsFile.new(fresh, "recorded").save()
+        config = ReplayConfig(
+            mode=Mode.RECORD, upstream=settings.endpoint, recordings=[fresh], record_to=fresh
+        )
+        with ReplayServer(config) as server:
+            execute(
+                entry.path,
+                write=True,
+                env={"AZURE_OPENAI_ENDPOINT": "", "REPLAY_URL": server.url},
+            )
+        shutil.copyfile(fresh, target)
+    print(f"recorded {entry.name}: {target.relative_to(project_root())} and refreshed outputs")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.notebooks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="execute notebooks headless")
+    run_cmd.add_argument("names", nargs="*", help="NN or NN_topic (default: all)")
+    run_cmd.add_argument("--write", action="store_true", help="save the outputs into the files")
+    record_cmd = commands.add_parser("record", help="re-record a notebook against Azure")
+    record_cmd.add_argument("name")
+    commands.add_parser("index", help="print the README table of contents")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.names, args.write)
+    if args.command == "record":
+        return record(args.name)
+    print(index_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

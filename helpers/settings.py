@@ -1,0 +1,65 @@
+"""Configuration from ``.env`` and the environment, in one typed object.
+
+The names are the SDK's own (``AZURE_OPENAI_ENDPOINT``, ``AZURE_OPENAI_API_KEY``,
+``OPENAI_API_VERSION``), so a ``.env`` that works here works with plain
+``AzureOpenAI()`` too. Deployment names are configuration, not code: on Azure,
+``model=`` is the name *you* gave the deployment.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dotenv import find_dotenv, load_dotenv
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from .replay.config import DEFAULT_API_KEY, Mode
+
+DEFAULT_API_VERSION = "2024-10-01-preview"
+
+
+class Settings(BaseModel):
+    """Everything the cookbook reads from the environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str | None = None
+    """``AZURE_OPENAI_ENDPOINT``; empty means: run offline on the replay server."""
+    api_key: SecretStr | None = None
+    """``AZURE_OPENAI_API_KEY``; empty with an endpoint means: keyless Entra ID auth."""
+    api_version: str = DEFAULT_API_VERSION
+    chat_deployment: str = "gpt-4o-mini"
+    embedding_deployment: str = "text-embedding-3-small"
+    replay_mode: Mode = Mode.REPLAY
+    replay_api_key: SecretStr = SecretStr(DEFAULT_API_KEY)
+    replay_url: str | None = None
+    replay_draft: bool = False
+    """``REPLAY_DRAFT=1`` (lenient mode): save each unrecorded request as a draft to curate."""
+    """``REPLAY_URL``: a running replay server, or ``embedded`` to always start one in-process."""
+
+    @property
+    def offline(self) -> bool:
+        return not self.endpoint
+
+    @classmethod
+    def from_env(cls, *, dotenv: bool = True) -> Settings:
+        """Read ``.env`` (nearest one above the working folder; real variables win), then build."""
+        if dotenv:
+            load_dotenv(find_dotenv(usecwd=True), override=False)
+
+        def get(name: str) -> str | None:
+            value = os.environ.get(name, "").strip()
+            return value or None
+
+        values: dict[str, object] = {
+            "endpoint": get("AZURE_OPENAI_ENDPOINT"),
+            "api_key": get("AZURE_OPENAI_API_KEY"),
+            "api_version": get("OPENAI_API_VERSION"),
+            "chat_deployment": get("AZURE_OPENAI_CHAT_DEPLOYMENT"),
+            "embedding_deployment": get("AZURE_OPENAI_EMBEDDING_DEPLOYMENT"),
+            "replay_mode": get("REPLAY_MODE"),
+            "replay_api_key": get("REPLAY_API_KEY"),
+            "replay_url": get("REPLAY_URL"),
+            "replay_draft": get("REPLAY_DRAFT"),
+        }
+        return cls.model_validate({k: v for k, v in values.items() if v is not None})

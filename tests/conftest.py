@@ -1,0 +1,45 @@
+"""Shared fixtures: a real replay server on a free loopback port, and SDK clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from openai import AsyncAzureOpenAI, AzureOpenAI
+
+from helpers.replay import ReplayConfig, ReplayServer
+
+RECORDINGS = Path(__file__).parent / "recordings"
+API_VERSION = "2024-10-01-preview"
+
+StartServer = Callable[..., ReplayServer]
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """Start replay servers (stopped after the test): ``start_server("file.yaml", mode=...)``."""
+    servers: list[ReplayServer] = []
+
+    def start(*recordings: str | Path, **config: object) -> ReplayServer:
+        paths = [p if isinstance(p, Path) else RECORDINGS / p for p in recordings]
+        server = ReplayServer(ReplayConfig(recordings=paths, **config)).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def sync_client(server: ReplayServer, **options: object) -> AzureOpenAI:
+    """The official SDK client pointed at a replay server (no retries unless asked)."""
+    options.setdefault("api_key", server.api_key)
+    options.setdefault("max_retries", 0)
+    return AzureOpenAI(azure_endpoint=server.url, api_version=API_VERSION, **options)
+
+
+def async_client(server: ReplayServer, **options: object) -> AsyncAzureOpenAI:
+    options.setdefault("api_key", server.api_key)
+    options.setdefault("max_retries", 0)
+    return AsyncAzureOpenAI(azure_endpoint=server.url, api_version=API_VERSION, **options)
