@@ -143,7 +143,9 @@ def _embedded_server(settings: Settings, recordings: list[Path]) -> ReplayServer
     return server
 
 
-def connect(notebook: str | None = None, *, settings: Settings | None = None, quiet: bool = False) -> Connection:
+def connect(
+    notebook: str | None = None, *, settings: Settings | None = None, quiet: bool = False
+) -> Connection:
     """Clients for a notebook, against Azure when configured, else against the replay server.
 
     ``notebook`` names the recordings an embedded server loads (``"02_function_calling"``
@@ -160,15 +162,19 @@ def connect(notebook: str | None = None, *, settings: Settings | None = None, qu
             f"(api-version {settings.api_version}, auth: {auth})."
         )
     else:
-        shared = None if settings.replay_url == "embedded" else (
-            settings.replay_url or f"http://{LOOPBACK}:{DEFAULT_PORT}"
+        shared = (
+            None
+            if settings.replay_url == "embedded"
+            else (settings.replay_url or f"http://{LOOPBACK}:{DEFAULT_PORT}")
         )
         health = probe(shared) if shared else None
         if shared and health and health.get("mode") == "record":
             # A recorder forwards to Azure with the caller's own credentials.
             endpoint = shared
             settings = settings.model_copy(update={"endpoint": shared})
-            description = "Recording: requests go through the local recorder to your Azure resource."
+            description = (
+                "Recording: requests go through the local recorder to your Azure resource."
+            )
         elif shared and health:
             endpoint = shared
             description = (
@@ -177,7 +183,9 @@ def connect(notebook: str | None = None, *, settings: Settings | None = None, qu
             )
         else:
             if settings.replay_url not in (None, "embedded"):
-                raise ConnectionError(f"No replay server answers at REPLAY_URL={settings.replay_url}")
+                raise ConnectionError(
+                    f"No replay server answers at REPLAY_URL={settings.replay_url}"
+                )
             recordings = recordings_for(notebook)
             server = _embedded_server(settings, recordings)
             endpoint = server.url

@@ -60,9 +60,8 @@ def index_markdown() -> str:
     """The README's table of contents."""
     rows = ["| # | Notebook | What you will learn |", "|---|---|---|"]
     for entry in registry():
-        rows.append(
-            f"| {entry.section} | [{entry.title}](notebooks/{entry.name}.ipynb) | {entry.description} |"
-        )
+        link = f"[{entry.title}](notebooks/{entry.name}.ipynb)"
+        rows.append(f"| {entry.section} | {link} | {entry.description} |")
     return "\n".join(rows)
 
 

@@ -26,9 +26,9 @@ import tiktoken
 
 __all__ = [
     "OFFLINE_ENCODINGS",
+    "TokenizerDataError",
     "count_chat_tokens",
     "count_tokens",
-    "TokenizerDataError",
     "encoding_for_model",
     "get_encoding",
     "install_offline_encodings",
@@ -157,9 +157,7 @@ def _text_of(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            part.get("text", "") for part in content if isinstance(part, dict)
-        )
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
     return ""
 
 

@@ -202,7 +202,9 @@ async def _handle(request: Request, state: ReplayState) -> Response:
             raise _rate_limited(operation, api_version, decision.retry_after, headers)
         return await _answer(request, state, operation, deployment, body, api_version, headers)
     except AzureError as error:
-        log.info("%s %s %s -> %s", config.mode.value, request.method, request.url.path, error.status)
+        log.info(
+            "%s %s %s -> %s", config.mode.value, request.method, request.url.path, error.status
+        )
         return error.to_response()
 
 
@@ -257,7 +259,9 @@ async def _answer(
         if isinstance(simulated, list):
             return _sse_response([(payload, 0.0) for payload in simulated], 200, headers)
         return JSONResponse(operation.present(simulated, body), headers=headers)
-    raise errors.recording_not_found(_miss_message(state.store, request.method, path, api_version, body))
+    raise errors.recording_not_found(
+        _miss_message(state.store, request.method, path, api_version, body)
+    )
 
 
 def _save_draft(
@@ -304,7 +308,9 @@ def _recorded_response(
     )
 
 
-def _sse_response(events: list[tuple[str, float]], status: int, headers: dict[str, str]) -> Response:
+def _sse_response(
+    events: list[tuple[str, float]], status: int, headers: dict[str, str]
+) -> Response:
     async def stream() -> AsyncIterator[bytes]:
         for data, delay in events:
             if delay > 0:
@@ -339,7 +345,9 @@ def _miss_message(
         for recordings, index, interaction in store.candidates()
     )
     nearest = nearest_diff(received, candidates)
-    lines = [f"No recording matches {method} {path} (api-version {api_version}). Searched: {searched}."]
+    lines = [
+        f"No recording matches {method} {path} (api-version {api_version}). Searched: {searched}."
+    ]
     if nearest is None:
         lines.append("The recordings hold no interactions at all.")
     else:

@@ -57,8 +57,9 @@ def prompt_filter_results(**overrides: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"prompt_index": 0, "content_filter_results": results}]
 
 
-def usage(prompt_tokens: int, completion_tokens: int, *, cached_tokens: int = 0,
-          reasoning_tokens: int = 0) -> dict[str, Any]:
+def usage(
+    prompt_tokens: int, completion_tokens: int, *, cached_tokens: int = 0, reasoning_tokens: int = 0
+) -> dict[str, Any]:
     return {
         "completion_tokens": completion_tokens,
         "completion_tokens_details": {
@@ -213,7 +214,9 @@ def chat_stream(
     return events
 
 
-def embeddings_body(model: str, vectors: Sequence[Sequence[float]], prompt_tokens: int) -> dict[str, Any]:
+def embeddings_body(
+    model: str, vectors: Sequence[Sequence[float]], prompt_tokens: int
+) -> dict[str, Any]:
     """An embeddings response with float vectors (see :func:`encode_embeddings`)."""
     return {
         "data": [

@@ -75,7 +75,8 @@ class ReplayConfig(BaseModel):
     api_key: str = DEFAULT_API_KEY
     recordings: list[Path] = Field(default_factory=lambda: [default_recordings_dir()])
     record_to: Path | None = Field(
-        default=None, description="File that record mode appends to (default: first recordings path)."
+        default=None,
+        description="File that record mode appends to (default: first recordings path).",
     )
     upstream: str | None = None
     draft: bool = Field(

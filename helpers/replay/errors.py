@@ -133,7 +133,7 @@ def upstream_unreachable(detail: str) -> AzureError:
         {
             "error": {
                 "code": "UpstreamUnreachable",
-                "message": f"The replay server (record mode) could not reach the upstream: {detail}",
+                "message": f"The replay server (record mode) could not reach upstream: {detail}",
             }
         },
         headers={"x-should-retry": "false"},

@@ -34,11 +34,13 @@ log = logging.getLogger("helpers.replay")
 
 UPSTREAM_PLACEHOLDER = "upstream.openai.azure.example"
 SECRET_PLACEHOLDER = "***"
+NOT_RECORDED = frozenset({401, 403})
+"""Auth failures are passed back to the caller but never become recordings."""
 
 _DROPPED_RESPONSE_HEADERS = frozenset(
     {
         "set-cookie", "cookie", "authorization", "api-key", "content-length",
-        "transfer-encoding", "connection", "content-encoding", "keep-alive", "date",
+        "transfer-encoding", "connection", "content-encoding", "keep-alive", "date", "server",
     }
 )  # fmt: skip
 _FORWARDED_REQUEST_HEADERS_DROPPED = frozenset(
@@ -62,7 +64,9 @@ class Scrubber:
 
     def __init__(self, upstream: str, secrets: list[str]) -> None:
         host = httpx2.URL(upstream).host
-        self._replacements = [(s, SECRET_PLACEHOLDER) for s in sorted(secrets, key=len, reverse=True)]
+        self._replacements = [
+            (s, SECRET_PLACEHOLDER) for s in sorted(secrets, key=len, reverse=True)
+        ]
         if host:
             self._replacements.append((host, UPSTREAM_PLACEHOLDER))
 
@@ -90,6 +94,9 @@ class Recorder:
         self.target = target
         self.store = store
         self._client = httpx2.AsyncClient(timeout=httpx2.Timeout(120.0, connect=10.0))
+        # The transport logs each URL at INFO; in record mode that URL is the upstream host.
+        for name in ("httpx2", "httpcore2"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -127,7 +134,8 @@ class Recorder:
         passthrough = {
             k: v
             for k, v in response.headers.items()
-            if k.lower() not in {"content-length", "transfer-encoding", "connection", "content-encoding"}
+            if k.lower()
+            not in {"content-length", "transfer-encoding", "connection", "content-encoding"}
         }
         if response.headers.get("content-type", "").startswith("text/event-stream"):
             return StreamingResponse(
@@ -157,6 +165,22 @@ class Recorder:
             background=BackgroundTask(self._save, interaction),
         )
 
+    def _save(self, interaction: Interaction) -> None:
+        if interaction.response.status in NOT_RECORDED:
+            log.warning(
+                "not recorded: upstream answered %s (check your credentials)",
+                interaction.response.status,
+            )
+            return
+        recordings = self.store.append(self.target, interaction)
+        log.info(
+            "recorded %s %s -> %s (%s)",
+            interaction.request.method,
+            interaction.request.path,
+            interaction.response.status,
+            recordings.display_name,
+        )
+
     async def _relay_stream(
         self, response: httpx2.Response, recorded_request: RecordedRequest, scrubber: Scrubber
     ) -> AsyncIterator[bytes]:
@@ -177,7 +201,9 @@ class Recorder:
                     )
                     if data and data != "[DONE]":
                         chunks.append(
-                            StreamChunk(data=scrubber.text(data), delay_ms=round((now - last) * 1000))
+                            StreamChunk(
+                                data=scrubber.text(data), delay_ms=round((now - last) * 1000)
+                            )
                         )
                     last = now
         finally:
@@ -191,14 +217,4 @@ class Recorder:
                     stream=chunks,
                 ),
             )
-        )
-
-    def _save(self, interaction: Interaction) -> None:
-        recordings = self.store.append(self.target, interaction)
-        log.info(
-            "recorded %s %s -> %s (%s)",
-            interaction.request.method,
-            interaction.request.path,
-            interaction.response.status,
-            recordings.display_name,
         )

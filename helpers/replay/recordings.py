@@ -151,7 +151,9 @@ class RecordingsFile:
             raw = yaml.safe_load(text) or {}
             document = RecordingsDocument.model_validate(raw)
         except (yaml.YAMLError, ValueError) as exc:
-            raise RecordingsError(f"{display_path(path)}: not a valid recordings file: {exc}") from exc
+            raise RecordingsError(
+                f"{display_path(path)}: not a valid recordings file: {exc}"
+            ) from exc
         header = "\n".join(header_lines) + ("\n" if header_lines else "")
         return cls(path, document, header)
 
@@ -264,16 +266,16 @@ class RecordingsStore:
             ignore = recordings.document.match.ignore_fields
             for i, interaction in enumerate(recordings.document.interactions):
                 req = interaction.request
-                keys[canonical_key(req.method, req.path, req.api_version, req.body, ignore)].append(i)
+                keys[canonical_key(req.method, req.path, req.api_version, req.body, ignore)].append(
+                    i
+                )
             self._index.append(keys)
 
     @property
     def source_names(self) -> list[str]:
         return [f.display_name for f in self.files]
 
-    def lookup(
-        self, method: str, path: str, api_version: str | None, body: Any
-    ) -> Match | None:
+    def lookup(self, method: str, path: str, api_version: str | None, body: Any) -> Match | None:
         """The next recorded interaction for this request, or ``None``."""
         with self._lock:
             for file_no, recordings in enumerate(self.files):

@@ -49,7 +49,7 @@ class ReplayServer:
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(
                 self.app, log_level=log_level, access_log=False, lifespan="on",
-                timeout_graceful_shutdown=2,
+                timeout_graceful_shutdown=2, server_header=False,
             )
         )  # fmt: skip
         self._socket: socket.socket | None = None
@@ -123,4 +123,11 @@ def probe(url: str, timeout: float = 0.3) -> dict[str, Any] | None:
 def serve_forever(config: ReplayConfig, host: str, port: int) -> None:
     """Serve in the foreground until interrupted (``python -m helpers.replay``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+    )

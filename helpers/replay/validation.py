@@ -50,13 +50,16 @@ def _is(value: Any, kind: type) -> bool:
 
 def _type_error(name: str, expected: type, value: Any) -> AzureError:
     return invalid_request(
-        f"Invalid type for '{name}': expected {_TYPE_NAMES[expected]}, but got {_got(value)} instead.",
+        f"Invalid type for '{name}': expected {_TYPE_NAMES[expected]}, "
+        f"but got {_got(value)} instead.",
         param=name,
         code="invalid_type",
     )
 
 
-def _check_number(body: dict[str, Any], name: str, kind: type, low: float, high: float | None) -> None:
+def _check_number(
+    body: dict[str, Any], name: str, kind: type, low: float, high: float | None
+) -> None:
     if name not in body or body[name] is None:
         return
     value = body[name]
@@ -256,7 +259,9 @@ def _check_response_format(body: dict[str, Any], messages: list[dict[str, Any]])
             param="response_format.type",
             code="invalid_value",
         )
-    extra = sorted(set(fmt) - {"type", "json_schema"} if kind == "json_schema" else set(fmt) - {"type"})
+    extra = sorted(
+        set(fmt) - {"type", "json_schema"} if kind == "json_schema" else set(fmt) - {"type"}
+    )
     if extra:
         raise invalid_request(
             f"Unrecognized request argument supplied: response_format.{extra[0]} "
@@ -304,15 +309,18 @@ def _check_strict_schema(schema: dict[str, Any], prefix: str, param: str) -> Non
             return
         if node.get("type") == "object" or "properties" in node:
             if node.get("additionalProperties") is not False:
-                raise fail(context, "'additionalProperties' is required to be supplied and to be false.")
+                raise fail(
+                    context, "'additionalProperties' is required to be supplied and to be false."
+                )
             props = node.get("properties", {})
             required = node.get("required")
             missing = [key for key in props if key not in (required or [])]
             if not isinstance(required, list) or missing:
+                first = missing[0] if missing else next(iter(props), "")
                 raise fail(
                     context,
                     "'required' is required to be supplied and to be an array including every "
-                    f"key in properties. Missing '{missing[0] if missing else next(iter(props), '')}'.",
+                    f"key in properties. Missing '{first}'.",
                 )
             for key, sub in props.items():
                 walk(sub, (*context, "properties", key))

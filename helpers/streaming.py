@@ -1,0 +1,397 @@
+"""Stream chat completions from Azure OpenAI into text deltas and one final result.
+
+Use it when you show text as it arrives and still need what a non-streamed
+call gives you: the full text, ``finish_reason``, token usage and Azure's
+content-filter annotations, plus time to first token.
+
+    with stream_chat(azure.client, model=azure.chat_deployment, messages=msgs) as stream:
+        for text in stream:
+            print(text, end="")
+    result = stream.result
+
+Azure's streams carry two chunks without choices: the first (its
+``prompt_filter_results``) and, with ``stream_options.include_usage``, the
+last (its ``usage``). Both are read, never indexed with ``choices[0]``.
+Errors are raised, never yielded as text: a request Azure rejects raises the
+SDK's own error (``openai.BadRequestError``...) before any text; an error
+event in the middle of the stream raises :class:`StreamInterruptedError`,
+which keeps the text received so far.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import openai
+from openai import AsyncAzureOpenAI, AsyncStream, AzureOpenAI, Stream
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+__all__ = [
+    "AsyncTextStream",
+    "Clock",
+    "StreamAccumulator",
+    "StreamInterruptedError",
+    "StreamNotFinishedError",
+    "StreamResult",
+    "TextStream",
+    "approx_seconds",
+    "astream_chat",
+    "describe_chunk",
+    "stream_chat",
+]
+
+Clock = Callable[[], float]
+"""Seconds from an arbitrary origin; ``time.perf_counter`` unless a test injects its own."""
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """Everything a finished stream told us, besides the text as it arrived."""
+
+    text: str
+    """The content deltas joined."""
+    finish_reason: str | None
+    """``stop``, ``length`` (hit ``max_tokens``), ``content_filter``, ``tool_calls``; ``None``
+    if the stream ended without one."""
+    usage: CompletionUsage | None
+    """Token counts; only sent when ``stream_options={"include_usage": True}``."""
+    model: str | None
+    """The model that answered (``gpt-4o-mini-2024-07-18``), not the deployment name."""
+    prompt_filter_results: list[dict[str, Any]]
+    """Azure's annotations of the prompt, from the first chunk (empty if there was none)."""
+    filtered_categories: tuple[str, ...]
+    """Output content-filter categories Azure marked ``filtered: true`` (sorted)."""
+    refusal: str | None
+    """The refusal deltas joined, when the model refused (structured outputs)."""
+    chunks: int
+    """Chunks received, the choice-less annotation and usage chunks included."""
+    time_to_first_token: float | None
+    """Seconds from the request to the first non-empty content delta; ``None`` without text."""
+    total_time: float
+    """Seconds from the request to the end of the stream."""
+
+    @property
+    def truncated(self) -> bool:
+        """The answer stopped at the token limit (``finish_reason == "length"``)."""
+        return self.finish_reason == "length"
+
+    @property
+    def filtered(self) -> bool:
+        """Azure's content filter stopped the answer (``finish_reason == "content_filter"``)."""
+        return self.finish_reason == "content_filter"
+
+
+class StreamNotFinishedError(RuntimeError):
+    """The result of a stream was asked for before the stream was read to the end."""
+
+
+class StreamInterruptedError(openai.APIError):
+    """The stream failed after it started; ``partial_text`` holds what arrived before.
+
+    It is an ``openai.APIError`` (``code``, ``body`` and ``request`` come from the error
+    the SDK raised, which is also ``__cause__``), so ``except openai.APIError`` catches it.
+    """
+
+    def __init__(self, error: openai.APIError, *, partial_text: str, chunks: int) -> None:
+        super().__init__(
+            f"The stream failed after {chunks} chunks ({len(partial_text)} characters of text "
+            f"received): {error.message}",
+            error.request,
+            body=error.body,
+        )
+        self.error = error
+        self.partial_text = partial_text
+        self.chunks = chunks
+
+
+class StreamAccumulator:
+    """Fold chunks into a :class:`StreamResult`; the part of a stream that needs no network.
+
+    ``started`` is when the request was sent (``clock()`` when omitted). :meth:`add`
+    returns the chunk's text delta (``""`` when it has none); :meth:`finish` stamps the end.
+    """
+
+    def __init__(self, *, clock: Clock = time.perf_counter, started: float | None = None) -> None:
+        self._clock = clock
+        self._started = clock() if started is None else started
+        self._text: list[str] = []
+        self._refusal: list[str] = []
+        self._first_token_at: float | None = None
+        self._finished_at: float | None = None
+        self._finish_reason: str | None = None
+        self._usage: CompletionUsage | None = None
+        self._model: str | None = None
+        self._prompt_filter_results: list[dict[str, Any]] = []
+        self._filtered: set[str] = set()
+        self.chunks = 0
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return "".join(self._text)
+
+    def add(self, chunk: ChatCompletionChunk) -> str:
+        """Take in one chunk and return its text delta."""
+        self.chunks += 1
+        extra = chunk.model_extra or {}
+        if extra.get("prompt_filter_results"):
+            self._prompt_filter_results = list(extra["prompt_filter_results"])
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        if chunk.model and self._model is None:
+            self._model = chunk.model
+        delta_text = ""
+        for choice in chunk.choices:  # empty on Azure's annotation and usage chunks
+            if choice.index != 0:
+                raise ValueError(
+                    f"got a chunk for choice {choice.index}; this helper reads one choice (n=1)"
+                )
+            filters = (choice.model_extra or {}).get("content_filter_results") or {}
+            self._filtered.update(
+                name
+                for name, verdict in filters.items()
+                if isinstance(verdict, dict) and verdict.get("filtered")
+            )
+            if choice.delta.refusal:
+                self._refusal.append(choice.delta.refusal)
+            if choice.delta.content:
+                delta_text += choice.delta.content
+            if choice.finish_reason is not None:
+                self._finish_reason = choice.finish_reason
+        if delta_text:
+            if self._first_token_at is None:
+                self._first_token_at = self._clock()
+            self._text.append(delta_text)
+        return delta_text
+
+    def finish(self) -> StreamResult:
+        """Stamp the end of the stream (once) and return the result."""
+        if self._finished_at is None:
+            self._finished_at = self._clock()
+        return self.result()
+
+    def result(self) -> StreamResult:
+        """The result of a finished stream."""
+        if self._finished_at is None:
+            raise StreamNotFinishedError(
+                "The stream has not been read to the end yet: iterate it fully "
+                "(or call consume()) before asking for its result."
+            )
+        first = self._first_token_at
+        return StreamResult(
+            text=self.text,
+            finish_reason=self._finish_reason,
+            usage=self._usage,
+            model=self._model,
+            prompt_filter_results=self._prompt_filter_results,
+            filtered_categories=tuple(sorted(self._filtered)),
+            refusal="".join(self._refusal) if self._refusal else None,
+            chunks=self.chunks,
+            time_to_first_token=None if first is None else first - self._started,
+            total_time=self._finished_at - self._started,
+        )
+
+    def interrupted(self, error: openai.APIError) -> StreamInterruptedError:
+        """The exception to raise when ``error`` broke the stream."""
+        return StreamInterruptedError(error, partial_text=self.text, chunks=self.chunks)
+
+
+class TextStream:
+    """A synchronous stream of text deltas; ``result`` once it has been read to the end."""
+
+    def __init__(
+        self,
+        chunks: Stream[ChatCompletionChunk],
+        *,
+        clock: Clock = time.perf_counter,
+        started: float | None = None,
+    ) -> None:
+        self._chunks = chunks
+        self._state = StreamAccumulator(clock=clock, started=started)
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for chunk in self._chunks:
+                text = self._state.add(chunk)
+                if text:
+                    yield text
+        except openai.APIError as error:
+            raise self._state.interrupted(error) from error
+        self._state.finish()
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return self._state.text
+
+    @property
+    def result(self) -> StreamResult:
+        """The final result; raises :class:`StreamNotFinishedError` before the end."""
+        return self._state.result()
+
+    def consume(self) -> StreamResult:
+        """Read whatever is left of the stream and return the result."""
+        for _ in self:
+            pass
+        return self._state.result()
+
+    def close(self) -> None:
+        """Release the connection (reading to the end does it too)."""
+        self._chunks.close()
+
+    def __enter__(self) -> TextStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncTextStream:
+    """The asynchronous twin of :class:`TextStream`: ``async for text in stream``."""
+
+    def __init__(
+        self,
+        chunks: AsyncStream[ChatCompletionChunk],
+        *,
+        clock: Clock = time.perf_counter,
+        started: float | None = None,
+    ) -> None:
+        self._chunks = chunks
+        self._state = StreamAccumulator(clock=clock, started=started)
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        try:
+            async for chunk in self._chunks:
+                text = self._state.add(chunk)
+                if text:
+                    yield text
+        except openai.APIError as error:
+            raise self._state.interrupted(error) from error
+        self._state.finish()
+
+    @property
+    def text(self) -> str:
+        return self._state.text
+
+    @property
+    def result(self) -> StreamResult:
+        return self._state.result()
+
+    async def consume(self) -> StreamResult:
+        async for _ in self:
+            pass
+        return self._state.result()
+
+    async def close(self) -> None:
+        await self._chunks.close()
+
+    async def __aenter__(self) -> AsyncTextStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _stream_params(include_usage: bool, params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("n") not in (None, 1):
+        raise ValueError(f"stream_chat reads one choice; n must be 1, not {params['n']!r}")
+    for name in ("stream", "stream_options"):
+        if name in params:
+            raise TypeError(f"stream_chat sets {name!r} itself; pass include_usage= instead")
+    options = {"stream": True}
+    if include_usage:
+        options["stream_options"] = {"include_usage": True}
+    return {**params, **options}
+
+
+def stream_chat(
+    client: AzureOpenAI,
+    *,
+    model: str,
+    messages: Iterable[ChatCompletionMessageParam],
+    include_usage: bool = True,
+    clock: Clock = time.perf_counter,
+    **params: Any,
+) -> TextStream:
+    """Start a streamed chat completion; ``model`` is the Azure *deployment* name.
+
+    Other keyword arguments go to ``client.chat.completions.create``. A rejected
+    request raises the SDK's error here, before any text.
+    """
+    started = clock()
+    chunks = client.chat.completions.create(
+        model=model, messages=messages, **_stream_params(include_usage, params)
+    )
+    return TextStream(chunks, clock=clock, started=started)
+
+
+async def astream_chat(
+    client: AsyncAzureOpenAI,
+    *,
+    model: str,
+    messages: Iterable[ChatCompletionMessageParam],
+    include_usage: bool = True,
+    clock: Clock = time.perf_counter,
+    **params: Any,
+) -> AsyncTextStream:
+    """The asynchronous :func:`stream_chat`: ``stream = await astream_chat(...)``."""
+    started = clock()
+    chunks = await client.chat.completions.create(
+        model=model, messages=messages, **_stream_params(include_usage, params)
+    )
+    return AsyncTextStream(chunks, clock=clock, started=started)
+
+
+def approx_seconds(seconds: float, step: float = 0.1) -> str:
+    """``seconds`` floored to a multiple of ``step``, as text: ``0.47 -> "0.4 s"``.
+
+    Flooring (not rounding) keeps a duration stable across runs when it is known to
+    fall inside one step (a sleep wakes late by milliseconds, never early).
+    """
+    if step <= 0:
+        raise ValueError(f"step must be positive, got {step}")
+    steps = math.floor(seconds / step + 1e-9)  # 0.3 / 0.1 is 2.9999999999999996
+    decimals = len(f"{step:g}".partition(".")[2])
+    return f"{steps * step:.{decimals}f} s"
+
+
+def describe_chunk(chunk: ChatCompletionChunk) -> str:
+    """One line saying what a chunk carries, for looking at a stream by eye."""
+    parts: list[str] = []
+    extra = chunk.model_extra or {}
+    if not chunk.choices:
+        parts.append("no choices")
+    if extra.get("prompt_filter_results"):
+        parts.append("prompt_filter_results")
+    for choice in chunk.choices:
+        delta = choice.delta
+        if delta.role:
+            parts.append(f"role={delta.role}")
+        if delta.content:
+            parts.append(f"content={delta.content!r}")
+        if delta.tool_calls:
+            parts.append(f"tool_calls x{len(delta.tool_calls)}")
+        if choice.finish_reason:
+            parts.append(f"finish_reason={choice.finish_reason}")
+    if chunk.usage is not None:
+        parts.append(
+            f"usage: {chunk.usage.prompt_tokens} prompt + "
+            f"{chunk.usage.completion_tokens} completion tokens"
+        )
+    return ", ".join(parts) or "empty delta"
