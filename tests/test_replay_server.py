@@ -10,6 +10,7 @@ import openai
 import pytest
 from azure.identity import get_bearer_token_provider
 from conftest import API_VERSION, StartServer, async_client, sync_client
+from openai import AzureOpenAI
 
 from helpers.replay import ReplayCredential
 from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE
@@ -177,6 +178,16 @@ def test_missing_api_version_is_resource_not_found(start_server: StartServer) ->
     )
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "404", "message": "Resource not found"}}
+
+
+def test_misspelled_api_version_is_resource_not_found(start_server: StartServer) -> None:
+    server = start_server("replay_server.yaml")
+    client = AzureOpenAI(
+        azure_endpoint=server.url, api_key=server.api_key, api_version="2024-10-01-previw"
+    )
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert caught.value.body == {"code": "404", "message": "Resource not found"}
 
 
 def test_embeddings_on_a_chat_deployment_is_operation_not_supported(

@@ -143,9 +143,7 @@ def test_lenient_miss_is_a_marked_well_formed_answer(start_server: StartServer) 
 
 def test_lenient_miss_streams_with_azure_chunk_shapes(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml", mode="lenient"))
-    chunks = list(
-        client.chat.completions.create(model="gpt-4o", messages=HELLO * 2, **STREAM_KW)
-    )
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO * 2, **STREAM_KW))
     assert chunks[0].choices == [] and chunks[-1].usage is not None
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("[unrecorded]")
@@ -248,9 +246,7 @@ def test_scrubber_replaces_upstream_host_in_headers_and_bodies() -> None:
 
     scrubber = Scrubber("https://my-resource.openai.azure.com", ["secret-key-123"])
     body = {"error": {"message": "bad key secret-key-123 at my-resource.openai.azure.com"}}
-    assert scrubber.json(body) == {
-        "error": {"message": f"bad key *** at {UPSTREAM_PLACEHOLDER}"}
-    }
+    assert scrubber.json(body) == {"error": {"message": f"bad key *** at {UPSTREAM_PLACEHOLDER}"}}
     headers = scrubber.headers(
         httpx2.Headers({"Set-Cookie": "a=b", "x-ms-region": "eastus", "api-key": "secret-key-123"})
     )

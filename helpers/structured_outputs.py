@@ -1,0 +1,185 @@
+"""Structured outputs: answers that follow your JSON schema, parsed into pydantic models.
+
+Use it when code, not a person, reads the model's answer. Describe the answer
+as a pydantic model and let ``chat.completions.parse`` send it as a strict
+``json_schema`` response format; then take the parsed object, or a specific
+error that says why there is none:
+
+    person = extract(azure.client, model=azure.chat_deployment, messages=msgs, schema=Person)
+
+Strict mode (``"strict": true``) makes the service constrain decoding to the
+schema, and it accepts only schemas where every object has
+``additionalProperties: false`` and lists *every* property in ``required``;
+a field that may be missing is written as a nullable union
+(``"type": ["string", "null"]``). :func:`strict_schema_problems` finds the
+places where a hand-written schema breaks those rules before Azure does.
+
+Three ways there is no parsed object, each raised, never returned as ``None``:
+
+- the model refused (``message.refusal`` is set): :class:`RefusalError`;
+- the answer hit ``max_tokens`` (``finish_reason == "length"``): the SDK's own
+  ``openai.LengthFinishReasonError``, raised by ``parse``;
+- Azure filtered the output: the SDK's ``openai.ContentFilterFinishReasonError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar, cast
+
+import openai
+import pydantic
+from openai import AsyncAzureOpenAI, AzureOpenAI
+from openai.lib import type_to_response_format_param
+from openai.types.chat import ChatCompletionMessageParam, ParsedChatCompletion
+from openai.types.shared_params import ResponseFormatJSONSchema
+
+__all__ = [
+    "EmptyOutputError",
+    "RefusalError",
+    "StructuredOutputError",
+    "aextract",
+    "describe_rejection",
+    "extract",
+    "parsed_or_raise",
+    "response_format_for",
+    "strict_schema_problems",
+]
+
+T = TypeVar("T", bound=pydantic.BaseModel)
+
+
+class StructuredOutputError(Exception):
+    """A completion came back without the structured answer that was asked for."""
+
+    def __init__(self, message: str, *, completion: ParsedChatCompletion[Any]) -> None:
+        super().__init__(message)
+        self.completion = completion
+        """The whole completion, for its ``usage``, ``id`` and Azure annotations."""
+
+
+class RefusalError(StructuredOutputError):
+    """The model declined to answer; ``refusal`` is its explanation (``message.refusal``)."""
+
+    def __init__(self, refusal: str, *, completion: ParsedChatCompletion[Any]) -> None:
+        super().__init__(f"The model refused to answer: {refusal}", completion=completion)
+        self.refusal = refusal
+
+
+class EmptyOutputError(StructuredOutputError):
+    """No content, no refusal: e.g. the model called a tool instead of answering."""
+
+
+def response_format_for(
+    schema: type[pydantic.BaseModel], *, name: str | None = None
+) -> ResponseFormatJSONSchema:
+    """The strict ``json_schema`` response format ``parse`` would send for ``schema``.
+
+    Built by the SDK's public ``openai.lib.type_to_response_format_param``: every
+    object closed, every property required, ``Optional`` fields as ``anyOf`` with
+    ``null``. ``name`` defaults to the class name (letters, digits, ``_`` and ``-``).
+    Pass the result to ``chat.completions.create`` when you want the raw JSON text.
+    """
+    if not (isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)):
+        raise TypeError(
+            f"response_format_for() takes a pydantic model class, got {schema!r}; "
+            "write a plain JSON schema by hand as a dict instead."
+        )
+    # A new dict on every call, so setting the name changes nothing shared.
+    param = cast(ResponseFormatJSONSchema, type_to_response_format_param(schema))
+    if name is not None:
+        param["json_schema"]["name"] = name
+    return param
+
+
+def strict_schema_problems(schema: dict[str, Any]) -> list[str]:
+    """Every place ``schema`` breaks strict mode's two structural rules, as readable lines.
+
+    Checks each object (root, nested ``properties``, array ``items``, ``anyOf``
+    / ``allOf`` branches and ``$defs``) for ``additionalProperties: false`` and
+    for a ``required`` list naming every property. An empty list means those
+    rules hold; Azure may still reject keywords it does not support.
+    """
+    problems: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "object" or "properties" in node:
+            if node.get("additionalProperties") is not False:
+                problems.append(f"{where}: 'additionalProperties' must be false")
+            required = node.get("required") or []
+            missing = [key for key in node.get("properties", {}) if key not in required]
+            if missing:
+                names = ", ".join(repr(key) for key in missing)
+                problems.append(f"{where}: not in 'required': {names}")
+        for key, sub in (node.get("properties") or {}).items():
+            walk(sub, f"{where}.properties.{key}")
+        walk(node.get("items"), f"{where}.items")
+        for keyword in ("anyOf", "allOf"):
+            for i, sub in enumerate(node.get(keyword) or []):
+                walk(sub, f"{where}.{keyword}[{i}]")
+        for name, sub in (node.get("$defs") or {}).items():
+            walk(sub, f"$defs.{name}")
+
+    walk(schema, "$")
+    return problems
+
+
+def parsed_or_raise(completion: ParsedChatCompletion[T]) -> T:
+    """The parsed answer of the first choice, or :class:`RefusalError` / :class:`EmptyOutputError`."""
+    message = completion.choices[0].message
+    if message.refusal:
+        raise RefusalError(message.refusal, completion=completion)
+    if message.parsed is None:
+        raise EmptyOutputError(
+            "The completion has neither content nor a refusal "
+            f"(finish_reason={completion.choices[0].finish_reason!r}, "
+            f"tool calls: {len(message.tool_calls or [])}).",
+            completion=completion,
+        )
+    return message.parsed
+
+
+def extract(
+    client: AzureOpenAI,
+    *,
+    model: str,
+    messages: Iterable[ChatCompletionMessageParam],
+    schema: type[T],
+    **options: Any,
+) -> T:
+    """Ask for an answer shaped like ``schema`` (strict structured outputs) and return it parsed.
+
+    ``model`` is the Azure *deployment* name. ``options`` go to
+    ``chat.completions.parse`` (``temperature``, ``max_tokens``...). Raises
+    :class:`RefusalError`, :class:`EmptyOutputError`, and the SDK's
+    ``openai.LengthFinishReasonError`` / ``ContentFilterFinishReasonError`` /
+    ``APIStatusError`` subclasses as they come.
+    """
+    completion = client.chat.completions.parse(
+        model=model, messages=messages, response_format=schema, **options
+    )
+    return parsed_or_raise(completion)
+
+
+async def aextract(
+    client: AsyncAzureOpenAI,
+    *,
+    model: str,
+    messages: Iterable[ChatCompletionMessageParam],
+    schema: type[T],
+    **options: Any,
+) -> T:
+    """:func:`extract` for the async client."""
+    completion = await client.chat.completions.parse(
+        model=model, messages=messages, response_format=schema, **options
+    )
+    return parsed_or_raise(completion)
+
+
+def describe_rejection(error: openai.BadRequestError) -> str:
+    """Azure's 400 in three short lines: ``code``, ``param`` and the service's message."""
+    body = error.body if isinstance(error.body, dict) else {}
+    message = body.get("message") or error.message
+    return f"code:    {error.code}\nparam:   {error.param}\nmessage: {message}"
