@@ -63,6 +63,16 @@ class Connection:
         return self.settings.embedding_deployment
 
     @property
+    def api_key(self) -> str:
+        """The key for this target: the replay server's local key offline, yours live."""
+        secret = self.settings.replay_api_key if self.offline else self.settings.api_key
+        if secret is None:
+            raise ValueError(
+                "API-key auth needs AZURE_OPENAI_API_KEY; leave it empty to use Entra ID."
+            )
+        return secret.get_secret_value()
+
+    @property
     def default_auth(self) -> Auth:
         if self.offline or self.settings.api_key is not None:
             return "key"
@@ -96,12 +106,7 @@ class Connection:
             "api_version": self.settings.api_version,
         }
         if auth == "key":
-            secret = self.settings.replay_api_key if self.offline else self.settings.api_key
-            if secret is None:
-                raise ValueError(
-                    "API-key auth needs AZURE_OPENAI_API_KEY; leave it empty to use Entra ID."
-                )
-            options["api_key"] = secret.get_secret_value()
+            options["api_key"] = self.api_key
         else:
             options["azure_ad_token_provider"] = get_bearer_token_provider(
                 self.token_credential(), COGNITIVE_SERVICES_SCOPE

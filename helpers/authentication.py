@@ -1,0 +1,148 @@
+"""Section 1: authenticate, then prove the connection works (or say exactly why not).
+
+The guide's "debugging tips" (check the variables, the key, the endpoint, the
+api-version) become checks a script can run: :func:`check_settings` looks at
+the configuration without calling anything, :func:`check_connection` makes
+the smallest possible call and turns each failure into a diagnosis that says
+what to change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import openai
+from openai import AzureOpenAI
+
+from .settings import Settings
+
+__all__ = ["Check", "check_connection", "check_settings", "diagnose"]
+
+AZURE_HOST_SUFFIXES = (
+    ".openai.azure.com",
+    ".cognitiveservices.azure.com",
+    ".services.ai.azure.com",
+)
+API_VERSION_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
+LEGACY_VARIABLES = {
+    "AZURE_OPENAI_KEY": "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_API_VERSION": "OPENAI_API_VERSION",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check: what was checked, whether it passed, and what to do."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.name:<12} {self.detail}"
+
+
+def _check_endpoint(settings: Settings) -> Check:
+    if settings.offline:
+        return Check("endpoint", True, "not set: the notebooks run offline on the replay server")
+    url = urlparse(settings.endpoint or "")
+    if url.scheme != "https":
+        return Check("endpoint", False, "must start with https://")
+    if not (url.hostname or "").endswith(AZURE_HOST_SUFFIXES):
+        return Check(
+            "endpoint", False, "expected https://<resource>.openai.azure.com/ (from the portal)"
+        )
+    if url.path.strip("/"):
+        return Check(
+            "endpoint",
+            False,
+            f"drop the path '{url.path}': the SDK adds /openai/deployments/... itself",
+        )
+    return Check("endpoint", True, "an Azure OpenAI resource URL")
+
+
+def _check_credentials(settings: Settings) -> Check:
+    legacy = [old for old in LEGACY_VARIABLES if os.environ.get(old)]
+    if legacy:
+        old = legacy[0]
+        return Check(
+            "credentials",
+            False,
+            f"{old} is set, but the SDK reads {LEGACY_VARIABLES[old]}: rename it in .env",
+        )
+    if settings.offline:
+        return Check("credentials", True, "the replay server's local key (REPLAY_API_KEY)")
+    if settings.api_key is not None:
+        return Check("credentials", True, "API key from AZURE_OPENAI_API_KEY (value hidden)")
+    return Check("credentials", True, "no key: keyless Microsoft Entra ID (az login or identity)")
+
+
+def _check_api_version(settings: Settings) -> Check:
+    if not API_VERSION_PATTERN.fullmatch(settings.api_version):
+        return Check(
+            "api-version",
+            False,
+            f"{settings.api_version!r} is not a dated version such as 2024-10-21",
+        )
+    kind = "preview" if settings.api_version.endswith("-preview") else "GA"
+    return Check("api-version", True, f"{settings.api_version} ({kind})")
+
+
+def check_settings(settings: Settings) -> list[Check]:
+    """Check the configuration without making any call."""
+    deployment = Check(
+        "deployments",
+        bool(settings.chat_deployment and settings.embedding_deployment),
+        f"chat={settings.chat_deployment}, embeddings={settings.embedding_deployment}",
+    )
+    return [
+        _check_endpoint(settings),
+        _check_credentials(settings),
+        _check_api_version(settings),
+        deployment,
+    ]
+
+
+def diagnose(error: Exception, deployment: str) -> str:
+    """What a failed call means, and what to change."""
+    if isinstance(error, openai.AuthenticationError):
+        return (
+            "credentials rejected (401): use a key of this resource, or for Entra ID make sure "
+            "your identity has the 'Cognitive Services OpenAI User' role on it"
+        )
+    if isinstance(error, openai.PermissionDeniedError):
+        return "access denied (403): your identity lacks a role on this resource"
+    if isinstance(error, openai.NotFoundError):
+        if error.code == "DeploymentNotFound":
+            return (
+                f"no deployment named {deployment!r} (404): set AZURE_OPENAI_CHAT_DEPLOYMENT "
+                "to a deployment name of this resource (not a model name)"
+            )
+        return "resource not found (404): check the endpoint URL and the api-version"
+    if isinstance(error, openai.RateLimitError):
+        return "reachable, but rate limited (429): retry later or raise the deployment's quota"
+    if isinstance(error, openai.APIConnectionError):
+        return "could not connect: check the endpoint's host name and your network"
+    if isinstance(error, openai.APIStatusError):
+        return f"{error.status_code} {error.code}: {error.message}"
+    return f"{type(error).__name__}: {error}"
+
+
+def check_connection(client: AzureOpenAI, deployment: str) -> Check:
+    """Make the smallest chat call on ``deployment``; report what answered, or why nothing did."""
+    try:
+        raw = client.chat.completions.with_raw_response.create(
+            model=deployment,
+            messages=[{"role": "user", "content": "ping"}],
+            max_tokens=1,
+        )
+    except openai.OpenAIError as error:
+        return Check("connection", False, diagnose(error, deployment))
+    completion = raw.parse()
+    region = raw.headers.get("x-ms-region", "unknown region")
+    return Check(
+        "connection", True, f"deployment {deployment!r} runs {completion.model} in {region}"
+    )

@@ -1,0 +1,95 @@
+"""Section 1 helper: configuration checks and connection diagnoses, against the replay server."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import StartServer, sync_client
+
+from helpers import Settings
+from helpers.authentication import check_connection, check_settings
+
+LIVE = "https://my-resource.openai.azure.com/"
+
+
+def _by_name(settings: Settings) -> dict[str, tuple[bool, str]]:
+    return {c.name: (c.ok, c.detail) for c in check_settings(settings)}
+
+
+def test_offline_defaults_pass_every_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZURE_OPENAI_KEY", raising=False)
+    monkeypatch.delenv("AZURE_OPENAI_API_VERSION", raising=False)
+    assert all(ok for ok, _ in _by_name(Settings()).values())
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fragment"),
+    [
+        ("http://my-resource.openai.azure.com", "https://"),
+        ("https://example.com", "<resource>.openai.azure.com"),
+        (f"{LIVE}openai/deployments/gpt-4o", "drop the path"),
+    ],
+)
+def test_malformed_endpoints_fail_with_the_fix(endpoint: str, fragment: str) -> None:
+    ok, detail = _by_name(Settings(endpoint=endpoint))["endpoint"]
+    assert not ok and fragment in detail
+
+
+def test_a_resource_url_passes() -> None:
+    assert _by_name(Settings(endpoint=LIVE))["endpoint"][0]
+
+
+def test_guide_variable_name_is_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_KEY", "x")
+    ok, detail = _by_name(Settings(endpoint=LIVE))["credentials"]
+    assert not ok and "AZURE_OPENAI_API_KEY" in detail
+
+
+def test_no_key_with_an_endpoint_means_entra_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZURE_OPENAI_KEY", raising=False)
+    monkeypatch.delenv("AZURE_OPENAI_API_VERSION", raising=False)
+    assert "Entra ID" in _by_name(Settings(endpoint=LIVE))["credentials"][1]
+
+
+def test_malformed_api_version_fails() -> None:
+    assert not _by_name(Settings(api_version="2024-10"))["api-version"][0]
+
+
+def test_connection_check_reports_model_and_region(start_server: StartServer) -> None:
+    server = start_server("replay_server.yaml", mode="lenient")
+    check = check_connection(sync_client(server), "gpt-4o-mini")
+    assert check.ok
+    assert check.detail == "deployment 'gpt-4o-mini' runs gpt-4o-mini-2024-07-18 in swedencentral"
+
+
+@pytest.mark.parametrize(
+    ("client_options", "deployment", "fragment"),
+    [
+        ({"api_key": "wrong"}, "gpt-4o-mini", "credentials rejected (401)"),
+        ({}, "gpt-35-turbo", "no deployment named 'gpt-35-turbo'"),
+        ({"api_version": "2024-13-01"}, "gpt-4o-mini", "resource not found (404)"),
+    ],
+    ids=["wrong-key", "model-name-as-deployment", "bad-api-version"],
+)
+def test_connection_failures_are_diagnosed(
+    start_server: StartServer, client_options: dict[str, str], deployment: str, fragment: str
+) -> None:
+    server = start_server("replay_server.yaml", mode="lenient")
+    if "api_version" in client_options:
+        from openai import AzureOpenAI
+
+        client = AzureOpenAI(
+            azure_endpoint=server.url, api_key=server.api_key, max_retries=0, **client_options
+        )
+    else:
+        client = sync_client(server, **client_options)
+    check = check_connection(client, deployment)
+    assert not check.ok and fragment in check.detail
+
+
+def test_unreachable_endpoint_is_diagnosed() -> None:
+    from openai import AzureOpenAI
+
+    client = AzureOpenAI(
+        azure_endpoint="http://127.0.0.1:9", api_key="k", api_version="2024-10-21", max_retries=0
+    )
+    assert "could not connect" in check_connection(client, "gpt-4o-mini").detail
