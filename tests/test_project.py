@@ -1,0 +1,116 @@
+"""The project keeps its promises: one dependency list, an index that matches the files,
+honest recordings headers, and notebooks that follow the cookbook's layout."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers.notebooks import index_markdown, registry
+from helpers.replay import RecordingsFile
+from helpers.replay.config import project_root
+
+ROOT = project_root()
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+RECORDINGS = sorted((ROOT / "notebooks" / "recordings").glob("*.yaml")) + sorted(
+    (ROOT / "tests" / "recordings").glob("*.yaml")
+)
+
+
+def _requirement_names(specs: list[str]) -> dict[str, str]:
+    return {re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0].lower(): spec for spec in specs}
+
+
+def test_environment_yml_mirrors_pyproject() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["dev"]
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
+    mirrored = [spec for spec in pip_section if not spec.startswith("-")]
+    assert _requirement_names(mirrored) == _requirement_names(declared)
+    assert "--editable ." in pip_section
+    python = next(d for d in environment["dependencies"] if str(d).startswith("python="))
+    assert project["requires-python"] == ">=" + python.split("=")[1]
+
+
+def test_registry_lists_exactly_the_notebooks_on_disk_in_guide_order() -> None:
+    entries = registry()
+    assert [e.path for e in entries] == NOTEBOOKS
+    assert [e.section for e in entries] == sorted(e.section for e in entries)
+    for entry in entries:
+        assert entry.name.startswith(f"{entry.section:02d}_")
+
+
+def test_readme_index_is_generated_from_the_registry() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert index_markdown() in readme
+
+
+def test_readme_first_screen_gives_the_two_commands() -> None:
+    first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:20])
+    assert "make run" in first_screen and "make test" in first_screen
+
+
+def test_ci_runs_make_test() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name)
+def test_recordings_load_and_say_how_they_were_made(path: Path) -> None:
+    recordings = RecordingsFile.load(path)
+    assert recordings.document.description
+    assert recordings.document.interactions
+    assert not any(i.name == "draft" for i in recordings.document.interactions)
+    if recordings.document.provenance == "curated":
+        assert "NOT captured from a live Azure resource" in recordings.header
+    for interaction in recordings.document.interactions:
+        assert "api-key" not in interaction.response.headers
+        assert "set-cookie" not in interaction.response.headers
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_recordings(path: Path) -> None:
+    assert (ROOT / "notebooks" / "recordings" / f"{path.stem}.yaml").exists()
+
+
+def _cells(path: Path) -> list[dict[str, object]]:
+    return json.loads(path.read_text())["cells"]
+
+
+def _source(cell: dict[str, object]) -> str:
+    source = cell["source"]
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_follows_the_cookbook_layout(path: Path) -> None:
+    cells = _cells(path)
+    markdown = [_source(c) for c in cells if c["cell_type"] == "markdown"]
+    code = [_source(c) for c in cells if c["cell_type"] == "code"]
+    section = int(path.name[:2])
+    assert markdown[0].startswith(f"# {section}. ")
+    assert "What you will learn" in markdown[0]
+    assert any("What the guide got wrong" in m for m in markdown)
+    assert any(m.startswith("## Recap") for m in markdown)
+    assert any(m.startswith("## Try it") for m in markdown)
+    assert "from helpers" in code[0] and f'connect("{path.stem}")' in code[0]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_outputs_are_committed_and_clean(path: Path) -> None:
+    for cell in _cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        source = _source(cell)
+        assert cell["execution_count"] is not None, source[:60]
+        assert "NBVAL_IGNORE_OUTPUT" not in source
+        assert "input(" not in source and not re.search(r"^\s*!\s*pip", source, re.M)
+        outputs = json.dumps(cell["outputs"])
+        assert "local-replay-key" not in outputs
+        assert not re.search(r"\b(sk-[A-Za-z0-9]{20,}|[0-9a-f]{32})\b", source + outputs)
+        assert "/work/" not in outputs and "/home/" not in outputs, "machine-specific path"
