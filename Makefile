@@ -20,6 +20,7 @@ help:
 	@echo "make lab     JupyterLab on the notebooks"
 	@echo "make serve   the replay server in the foreground (port 8765)"
 	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
+	@echo "make bench   replay-server benchmarks, reported as ratios"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,9 @@ serve: $(STAMP)
 record: $(STAMP)
 	@test -n "$(NOTEBOOK)" || { echo "usage: make record NOTEBOOK=02_function_calling"; exit 2; }
 	$(BIN)/python -m helpers.notebooks record $(NOTEBOOK)
+
+bench: $(STAMP)
+	$(BIN)/python tests/bench_replay.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -77,6 +77,9 @@ class ReplayServer:
     def start(self, timeout: float = 10.0) -> ReplayServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit this. Without it, a response's headers and body go out
+        # as two small writes and the second waits ~40 ms for the client's delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, self._requested_port))
         self._socket = sock
         self._thread = threading.Thread(
