@@ -105,7 +105,12 @@ def strict_schema_problems(schema: dict[str, Any]) -> list[str]:
     def walk(node: Any, where: str) -> None:
         if not isinstance(node, dict):
             return
-        if node.get("type") == "object" or "properties" in node:
+        kind = node.get("type")
+        if (
+            kind == "object"
+            or (isinstance(kind, list) and "object" in kind)
+            or "properties" in node
+        ):
             if node.get("additionalProperties") is not False:
                 problems.append(f"{where}: 'additionalProperties' must be false")
             required = node.get("required") or []
@@ -127,7 +132,7 @@ def strict_schema_problems(schema: dict[str, Any]) -> list[str]:
 
 
 def parsed_or_raise(completion: ParsedChatCompletion[T]) -> T:
-    """The parsed answer of the first choice, or :class:`RefusalError` / :class:`EmptyOutputError`."""
+    """The first choice's parsed answer; else :class:`RefusalError` or :class:`EmptyOutputError`."""
     message = completion.choices[0].message
     if message.refusal:
         raise RefusalError(message.refusal, completion=completion)

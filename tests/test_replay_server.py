@@ -324,3 +324,23 @@ def test_unanswered_tool_call_is_rejected(start_server: StartServer) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert "call_abc" in caught.value.message
+
+
+def test_strict_schema_checks_nullable_objects(start_server: StartServer) -> None:
+    client = sync_client(start_server("replay_server.yaml"))
+    schema = {
+        "type": "object",
+        "properties": {"contact": {"type": ["object", "null"]}},
+        "required": ["contact"],
+        "additionalProperties": False,
+    }
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=HELLO,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "person", "schema": schema, "strict": True},
+            },
+        )
+    assert "context=('properties', 'contact')" in caught.value.message

@@ -99,7 +99,7 @@ def chat_completion(
     return {
         "choices": [
             {
-                "content_filter_results": choice_filter_results() if content else {},
+                "content_filter_results": choice_filter_results() if content or refusal else {},
                 "finish_reason": finish_reason,
                 "index": 0,
                 "logprobs": None,

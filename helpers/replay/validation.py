@@ -307,7 +307,9 @@ def _check_strict_schema(schema: dict[str, Any], prefix: str, param: str) -> Non
     def walk(node: Any, context: tuple[str, ...]) -> None:
         if not isinstance(node, dict):
             return
-        if node.get("type") == "object" or "properties" in node:
+        kind = node.get("type")
+        is_object = kind == "object" or (isinstance(kind, list) and "object" in kind)
+        if is_object or "properties" in node:
             if node.get("additionalProperties") is not False:
                 raise fail(
                     context, "'additionalProperties' is required to be supplied and to be false."
