@@ -3,6 +3,7 @@
     python -m helpers.notebooks run [NN_topic ...] [--write]
     python -m helpers.notebooks record NN_topic
     python -m helpers.notebooks index
+    python -m helpers.notebooks nav
 
 ``notebooks/registry.yaml`` lists every notebook (title, description, tags);
 the README's table of contents is generated from it and a test keeps the two,
@@ -63,6 +64,43 @@ def index_markdown() -> str:
         link = f"[{entry.title}](notebooks/{entry.name}.ipynb)"
         rows.append(f"| {entry.section} | {link} | {entry.description} |")
     return "\n".join(rows)
+
+
+NAV_TAG = "navigation"
+
+
+def navigation_markdown(entries: list[Entry], position: int) -> str:
+    """The "previous | contents | next" line for the notebook at ``position``."""
+    parts = []
+    if position > 0:
+        before = entries[position - 1]
+        parts.append(f"[← {before.section}. {before.title}]({before.name}.ipynb)")
+    parts.append("[Contents](../README.md#notebooks)")
+    if position + 1 < len(entries):
+        after = entries[position + 1]
+        parts.append(f"[{after.section}. {after.title} →]({after.name}.ipynb)")
+    return " | ".join(parts)
+
+
+def update_navigation() -> list[Path]:
+    """Put the navigation line at the top and bottom of every notebook; return those changed."""
+    entries = registry()
+    changed = []
+    for position, entry in enumerate(entries):
+        notebook = nbformat.read(entry.path, as_version=4)
+        text = navigation_markdown(entries, position)
+        body = [c for c in notebook.cells if NAV_TAG not in c.metadata.get("tags", [])]
+        cells = [
+            nbformat.v4.new_markdown_cell(text, metadata={"tags": [NAV_TAG]}),
+            *body,
+            nbformat.v4.new_markdown_cell(text, metadata={"tags": [NAV_TAG]}),
+        ]
+        old = [(c.cell_type, c.source) for c in notebook.cells]
+        if old != [(c.cell_type, c.source) for c in cells]:
+            notebook.cells = cells
+            nbformat.write(notebook, entry.path)
+            changed.append(entry.path)
+    return changed
 
 
 def execute(path: Path, *, write: bool = False, env: dict[str, str] | None = None) -> None:
@@ -153,11 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     record_cmd = commands.add_parser("record", help="re-record a notebook against Azure")
     record_cmd.add_argument("name")
     commands.add_parser("index", help="print the README table of contents")
+    commands.add_parser("nav", help="update the navigation line in every notebook")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.names, args.write)
     if args.command == "record":
         return record(args.name)
+    if args.command == "nav":
+        for path in update_navigation():
+            print(f"updated {path.relative_to(project_root())}")
+        return 0
     print(index_markdown())
     return 0
 

@@ -50,9 +50,8 @@ def test_connect_entra_client_authenticates_offline(start_server: StartServer) -
 async def test_connect_async_client_works(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
     azure = connect(settings=Settings(replay_url=server.url), quiet=True)
-    answer = await azure.make_async_client().chat.completions.create(
-        model="gpt-4o-mini", messages=HELLO
-    )
+    async with azure.make_async_client() as client:
+        answer = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     assert answer.choices[0].message.content == "Hello there, nice to meet!"
 
 

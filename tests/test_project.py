@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.notebooks import index_markdown, registry
+from helpers.notebooks import NAV_TAG, index_markdown, navigation_markdown, registry
 from helpers.replay import RecordingsFile
 from helpers.replay.config import project_root
 
@@ -78,8 +78,11 @@ def test_notebook_has_recordings(path: Path) -> None:
     assert (ROOT / "notebooks" / "recordings" / f"{path.stem}.yaml").exists()
 
 
-def _cells(path: Path) -> list[dict[str, object]]:
-    return json.loads(path.read_text())["cells"]
+def _cells(path: Path, *, navigation: bool = False) -> list[dict[str, object]]:
+    cells = json.loads(path.read_text())["cells"]
+    if navigation:
+        return cells
+    return [c for c in cells if NAV_TAG not in c.get("metadata", {}).get("tags", [])]
 
 
 def _source(cell: dict[str, object]) -> str:
@@ -99,6 +102,16 @@ def test_notebook_follows_the_cookbook_layout(path: Path) -> None:
     assert any(m.startswith("## Recap") for m in markdown)
     assert any(m.startswith("## Try it") for m in markdown)
     assert "from helpers" in code[0] and f'connect("{path.stem}")' in code[0]
+
+
+def test_every_notebook_opens_and_closes_with_current_navigation() -> None:
+    entries = registry()
+    for position, entry in enumerate(entries):
+        cells = _cells(entry.path, navigation=True)
+        expected = navigation_markdown(entries, position)
+        for cell in (cells[0], cells[-1]):
+            assert NAV_TAG in cell["metadata"].get("tags", []), entry.name
+            assert _source(cell) == expected, "run: python -m helpers.notebooks nav"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

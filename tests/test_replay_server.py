@@ -47,8 +47,8 @@ def test_azure_annotations_reach_model_extra(start_server: StartServer) -> None:
 
 
 async def test_async_client_gets_the_same_answer(start_server: StartServer) -> None:
-    client = async_client(start_server("replay_server.yaml"))
-    response = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    async with async_client(start_server("replay_server.yaml")) as client:
+        response = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     assert response.choices[0].message.content == "Hello there, nice to meet!"
 
 
@@ -344,3 +344,21 @@ def test_strict_schema_checks_nullable_objects(start_server: StartServer) -> Non
             },
         )
     assert "context=('properties', 'contact')" in caught.value.message
+
+
+def test_strict_tool_schema_with_a_default_is_rejected(start_server: StartServer) -> None:
+    client = sync_client(start_server("replay_server.yaml"))
+    parameters = {
+        "type": "object",
+        "properties": {"units": {"type": "string", "default": "celsius"}},
+        "required": ["units"],
+        "additionalProperties": False,
+    }
+    tool = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": parameters, "strict": True},
+    }
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, tools=[tool])
+    assert caught.value.code == "invalid_function_parameters"
+    assert "In context=('properties', 'units'), 'default' is not permitted." in caught.value.message

@@ -41,10 +41,11 @@ def test_stream_opens_with_annotation_chunk_and_ends_with_usage(start_server: St
 
 async def test_async_stream_yields_the_same_chunks(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
-    stream = await async_client(server).chat.completions.create(
-        model="gpt-4o-mini", messages=STORY, **STREAM_KW
-    )
-    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    async with async_client(server) as client:
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=STORY, **STREAM_KW
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == "Dragon found home."
 
 

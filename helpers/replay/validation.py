@@ -235,6 +235,7 @@ def _check_tools(body: dict[str, Any]) -> None:
                 function["parameters"],
                 f"Invalid schema for function '{function['name']}'",
                 f"tools[{i}].function.parameters",
+                "invalid_function_parameters",
             )
     choice = body.get("tool_choice")
     if isinstance(choice, str) and choice not in ("none", "auto", "required"):
@@ -293,20 +294,21 @@ def _check_response_format(body: dict[str, Any], messages: list[dict[str, Any]])
                 schema,
                 f"Invalid schema for response_format '{spec['name']}'",
                 "response_format",
+                "invalid_json_schema",
             )
 
 
-def _check_strict_schema(schema: dict[str, Any], prefix: str, param: str) -> None:
+def _check_strict_schema(schema: dict[str, Any], prefix: str, param: str, code: str) -> None:
     """Strict mode: every object closed (``additionalProperties: false``), every key required."""
 
     def fail(context: tuple[str, ...], detail: str) -> AzureError:
-        return invalid_request(
-            f"{prefix}: In context={context}, {detail}", param=param, code="invalid_json_schema"
-        )
+        return invalid_request(f"{prefix}: In context={context}, {detail}", param=param, code=code)
 
     def walk(node: Any, context: tuple[str, ...]) -> None:
         if not isinstance(node, dict):
             return
+        if "default" in node:
+            raise fail(context, "'default' is not permitted.")
         kind = node.get("type")
         is_object = kind == "object" or (isinstance(kind, list) and "object" in kind)
         if is_object or "properties" in node:

@@ -1,0 +1,371 @@
+"""Function calling: tool schemas, safe execution, and the tool loop against the replay server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+import openai
+import pytest
+from conftest import StartServer, async_client
+from openai.types.chat import ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam
+from pydantic import BaseModel, Field, field_validator
+
+from helpers.function_calling import (
+    ToolDefinitionError,
+    ToolEvent,
+    ToolLoopLimitError,
+    ToolRegistry,
+    format_transcript,
+    run_tool_loop,
+)
+
+RECORDINGS = "test_function_calling.yaml"
+DEPLOYMENT = "gpt-4o-mini"
+SYSTEM = "Answer with the tools; never guess weather or time."
+
+TEMPERATURES = {"Oslo": 2, "Lisbon": 17}
+LOCAL_TIMES = {"Europe/Oslo": "13:00", "Europe/Lisbon": "12:00", "Asia/Kolkata": "17:30"}
+
+
+class LocalTime(BaseModel):
+    """Current local time in an IANA time zone."""
+
+    timezone: str = Field(description="IANA time zone name, e.g. 'Europe/Paris'")
+
+    @field_validator("timezone")
+    @classmethod
+    def known(cls, name: str) -> str:
+        if name not in LOCAL_TIMES:
+            raise ValueError(f"{name!r} is not a known time zone")
+        return name
+
+
+def make_tools() -> ToolRegistry:
+    tools = ToolRegistry()
+
+    @tools.tool
+    async def get_weather(
+        city: Annotated[str, Field(description="City name")],
+    ) -> dict[str, object]:
+        """Current temperature in a city, in degrees Celsius."""
+        if city not in TEMPERATURES:
+            raise RuntimeError(f"The weather service has no data for {city!r}.")
+        return {"city": city, "celsius": TEMPERATURES[city]}
+
+    @tools.tool
+    def get_local_time(args: LocalTime) -> str:
+        return LOCAL_TIMES[args.timezone]
+
+    return tools
+
+
+def conversation(question: str) -> list[ChatCompletionMessageParam]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+
+
+def call(
+    name: str, arguments: str, call_id: str = "call_0"
+) -> ChatCompletionMessageFunctionToolCall:
+    return ChatCompletionMessageFunctionToolCall(
+        id=call_id, type="function", function={"name": name, "arguments": arguments}
+    )
+
+
+# Schemas ------------------------------------------------------------------------------------
+
+
+def test_typed_function_becomes_a_strict_schema_described_by_its_docstring() -> None:
+    function = make_tools().params[0]["function"]
+    assert function["name"] == "get_weather"
+    assert function["description"] == "Current temperature in a city, in degrees Celsius."
+    assert function.get("strict") is True
+    parameters = function["parameters"]
+    assert parameters["additionalProperties"] is False
+    assert parameters["required"] == ["city"]
+    assert parameters["properties"]["city"]["description"] == "City name"
+
+
+def test_literal_parameter_becomes_an_enum() -> None:
+    tools = ToolRegistry()
+
+    @tools.tool
+    def pick(units: Literal["celsius", "fahrenheit"]) -> str:
+        """Pick units."""
+        return units
+
+    assert tools.params[0]["function"]["parameters"]["properties"]["units"]["enum"] == [
+        "celsius",
+        "fahrenheit",
+    ]
+
+
+def test_model_parameter_tool_matches_pydantic_function_tool() -> None:
+    param = make_tools().params[1]
+    expected = openai.pydantic_function_tool(
+        LocalTime, name="get_local_time", description=LocalTime.__doc__
+    )
+    assert param == expected
+
+
+def test_default_argument_is_refused_for_strict_schemas() -> None:
+    def convert(amount: float, currency: str = "EUR") -> float:
+        """Convert dollars."""
+        return amount
+
+    with pytest.raises(ToolDefinitionError, match=r"'currency'.*defaults to 'EUR'"):
+        ToolRegistry().tool(convert)
+
+
+def test_none_default_is_allowed_and_stays_required() -> None:
+    tools = ToolRegistry()
+
+    @tools.tool
+    def search(query: str, limit: int | None = None) -> str:
+        """Search."""
+        return query
+
+    assert tools.params[0]["function"]["parameters"]["required"] == ["query", "limit"]
+
+
+def test_function_without_docstring_is_refused() -> None:
+    def undocumented(city: str) -> str:
+        return city
+
+    with pytest.raises(ToolDefinitionError, match="no docstring"):
+        ToolRegistry().tool(undocumented)
+
+
+def test_parameter_without_annotation_is_refused() -> None:
+    def untyped(city) -> str:  # type: ignore[no-untyped-def]
+        """Untyped."""
+        return str(city)
+
+    with pytest.raises(ToolDefinitionError, match=r"'city'.*no type annotation"):
+        ToolRegistry().tool(untyped)
+
+
+def test_unresolvable_annotation_is_refused() -> None:
+    def forward(city: NoSuchType) -> str:  # type: ignore[name-defined]  # noqa: F821
+        """Forward reference to nothing."""
+        return str(city)
+
+    with pytest.raises(ToolDefinitionError, match="Cannot resolve the annotations"):
+        ToolRegistry().tool(forward)
+
+
+def test_registering_a_name_twice_is_refused() -> None:
+    tools = ToolRegistry()
+
+    def twice(x: int) -> int:
+        """Twice."""
+        return x
+
+    tools.tool(twice)
+    with pytest.raises(ToolDefinitionError, match="already registered"):
+        tools.tool(twice)
+
+
+# Execution ----------------------------------------------------------------------------------
+
+
+async def test_result_is_json_in_a_tool_message_with_the_call_id() -> None:
+    answer = await make_tools().execute(call("get_weather", '{"city":"Oslo"}', "call_abc"))
+    assert answer == {
+        "role": "tool",
+        "tool_call_id": "call_abc",
+        "content": '{"city":"Oslo","celsius":2}',
+    }
+
+
+async def test_raising_tool_becomes_an_error_message() -> None:
+    answer = await make_tools().execute(call("get_weather", '{"city":"Atlantis"}'))
+    assert answer["content"] == (
+        '{"error": "RuntimeError: The weather service has no data for \'Atlantis\'."}'
+    )
+
+
+async def test_invalid_arguments_become_an_error_message_without_calling_the_tool() -> None:
+    called = []
+    tools = ToolRegistry()
+
+    @tools.tool
+    def record(count: int) -> int:
+        """Record a count."""
+        called.append(count)
+        return count
+
+    answer = await tools.execute(call("record", '{"count": "many"}'))
+    assert "Invalid arguments for record: count: Input should be a valid integer" in str(
+        answer["content"]
+    )
+    assert called == []
+
+
+async def test_validator_failure_becomes_an_error_message() -> None:
+    answer = await make_tools().execute(call("get_local_time", '{"timezone":"Asia/Mumbai"}'))
+    assert "'Asia/Mumbai' is not a known time zone" in str(answer["content"])
+
+
+async def test_malformed_json_arguments_become_an_error_message() -> None:
+    answer = await make_tools().execute(call("get_weather", '{"city": "Oslo"'))
+    assert "Invalid arguments for get_weather: arguments: Invalid JSON" in str(answer["content"])
+
+
+async def test_unknown_tool_becomes_an_error_message_listing_the_tools() -> None:
+    answer = await make_tools().execute(call("get_news", "{}"))
+    assert answer["content"] == (
+        '{"error": "Unknown tool \'get_news\'. Available tools: get_local_time, get_weather."}'
+    )
+
+
+async def test_cancellation_is_not_swallowed() -> None:
+    tools = ToolRegistry()
+
+    @tools.tool
+    async def hang(seconds: float) -> None:
+        """Wait."""
+        await asyncio.sleep(seconds)
+
+    task = asyncio.create_task(tools.execute(call("hang", '{"seconds": 10}')))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_calls_of_one_round_run_concurrently() -> None:
+    log: list[str] = []
+    tools = ToolRegistry()
+
+    @tools.tool
+    async def wait(seconds: float) -> float:
+        """Wait."""
+        await asyncio.sleep(seconds)
+        return seconds
+
+    def on_event(event: ToolEvent) -> None:
+        log.append(f"{event.kind} {event.arguments}")
+
+    answers = await tools.execute_all(
+        [call("wait", '{"seconds":0.2}', "call_a"), call("wait", '{"seconds":0.05}', "call_b")],
+        on_event,
+    )
+    assert log == [
+        'start {"seconds":0.2}',
+        'start {"seconds":0.05}',
+        'finish {"seconds":0.05}',
+        'finish {"seconds":0.2}',
+    ]
+    assert [a["tool_call_id"] for a in answers] == ["call_a", "call_b"]
+
+
+async def test_error_event_carries_the_message_for_the_model() -> None:
+    events: list[ToolEvent] = []
+    await make_tools().execute(call("get_weather", '{"city":"Atlantis"}'), events.append)
+    assert [e.kind for e in events] == ["start", "error"]
+    assert events[1].detail == "RuntimeError: The weather service has no data for 'Atlantis'."
+
+
+# The loop against the replay server ---------------------------------------------------------
+
+TWO_ROUNDS = "Which is warmer right now, Oslo or Lisbon, and what time is it there?"
+
+
+async def test_loop_runs_rounds_until_the_model_answers_in_text(start_server: StartServer) -> None:
+    async with async_client(start_server(RECORDINGS)) as client:
+        result = await run_tool_loop(
+            client, model=DEPLOYMENT, messages=conversation(TWO_ROUNDS), tools=make_tools()
+        )
+        assert result.rounds == 2
+        assert (
+            result.message.content == "Lisbon is warmer at 17 °C (Oslo is 2 °C). It's 12:00 there."
+        )
+        assert [m["role"] for m in result.messages] == [
+            "system", "user", "assistant", "tool", "tool", "assistant", "tool", "assistant",
+        ]  # fmt: skip
+
+
+async def test_loop_does_not_modify_the_callers_messages(start_server: StartServer) -> None:
+    async with async_client(start_server(RECORDINGS)) as client:
+        messages = conversation(TWO_ROUNDS)
+        await run_tool_loop(client, model=DEPLOYMENT, messages=messages, tools=make_tools())
+        assert messages == conversation(TWO_ROUNDS)
+
+
+async def test_loop_raises_after_max_rounds(start_server: StartServer) -> None:
+    async with async_client(start_server(RECORDINGS)) as client:
+        with pytest.raises(ToolLoopLimitError) as caught:
+            await run_tool_loop(
+                client,
+                model=DEPLOYMENT,
+                messages=conversation(TWO_ROUNDS),
+                tools=make_tools(),
+                max_rounds=1,
+            )
+        assert caught.value.requested == ["get_local_time"]
+        assert [m["role"] for m in caught.value.messages][-3:] == ["assistant", "tool", "tool"]
+
+
+async def test_model_answering_directly_takes_no_rounds(start_server: StartServer) -> None:
+    async with async_client(start_server(RECORDINGS)) as client:
+        result = await run_tool_loop(
+            client, model=DEPLOYMENT, messages=conversation("Hello!"), tools=make_tools()
+        )
+        assert result.rounds == 0
+        assert result.message.content == "Hello! Ask me about the weather or the time in any city."
+
+
+async def test_model_recovers_from_a_raising_tool(start_server: StartServer) -> None:
+    # The second request only matches its recording if it carries the error message.
+    async with async_client(start_server(RECORDINGS)) as client:
+        result = await run_tool_loop(
+            client,
+            model=DEPLOYMENT,
+            messages=conversation("How warm is it in Atlantis?"),
+            tools=make_tools(),
+        )
+        assert result.message.content is not None
+        assert result.message.content.startswith("I couldn't get the weather for Atlantis")
+
+
+async def test_model_corrects_arguments_that_failed_validation(start_server: StartServer) -> None:
+    async with async_client(start_server(RECORDINGS)) as client:
+        result = await run_tool_loop(
+            client,
+            model=DEPLOYMENT,
+            messages=conversation("What time is it in Mumbai?"),
+            tools=make_tools(),
+        )
+        assert result.rounds == 2
+        assert result.message.content == "It's 17:30 in Mumbai."
+
+
+async def test_loop_errors_from_the_service_are_the_sdks(start_server: StartServer) -> None:
+    async with async_client(start_server(RECORDINGS)) as client:
+        with pytest.raises(openai.NotFoundError):
+            await run_tool_loop(
+                client, model="no-such-deployment", messages=conversation("Hi"), tools=make_tools()
+            )
+
+
+def test_transcript_shows_one_line_per_message() -> None:
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"celsius": 2}'},
+    ]
+    assert format_transcript(messages).splitlines() == [
+        "user      Weather in Oslo?",
+        'assistant calls get_weather({"city":"Oslo"})',
+        'tool      {"celsius": 2}',
+    ]
