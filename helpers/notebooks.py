@@ -34,6 +34,7 @@ from .settings import Settings
 NOTEBOOKS_DIR = project_root() / "notebooks"
 REGISTRY = NOTEBOOKS_DIR / "registry.yaml"
 CELL_TIMEOUT = 120
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 class Entry(BaseModel):
@@ -123,8 +124,31 @@ def execute(path: Path, *, write: bool = False, env: dict[str, str] | None = Non
             else:
                 os.environ[key] = value
     if write:
-        notebook.metadata.pop("widgets", None)
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.outputs = _coalesce_streams(cell.outputs)
+        # Keep only what a reader needs; interpreter versions are noise in a diff.
+        notebook.metadata = nbformat.from_dict(
+            {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+        )
         nbformat.write(notebook, path)
+
+
+def _coalesce_streams(outputs: list[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
+    """Join consecutive stdout (or stderr) outputs, which a kernel splits at random points."""
+    merged: list[nbformat.NotebookNode] = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and output.output_type == "stream"
+            and last.output_type == "stream"
+            and last.name == output.name
+        ):
+            last.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def _select(names: list[str]) -> list[Entry]:

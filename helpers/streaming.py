@@ -314,7 +314,7 @@ def _stream_params(include_usage: bool, params: dict[str, Any]) -> dict[str, Any
     for name in ("stream", "stream_options"):
         if name in params:
             raise TypeError(f"stream_chat sets {name!r} itself; pass include_usage= instead")
-    options = {"stream": True}
+    options: dict[str, Any] = {"stream": True}
     if include_usage:
         options["stream_options"] = {"include_usage": True}
     return {**params, **options}

@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from ..tokenizer import OFFLINE_ENCODINGS, get_encoding
 from .app import SERVER_NAME, create_app
 from .config import ReplayConfig
 from .simulators.ratelimit import RateLimiter
@@ -75,6 +76,9 @@ class ReplayServer:
         return self.app.state.replay
 
     def start(self, timeout: float = 10.0) -> ReplayServer:
+        # Load the tokenizers now (usage and quota accounting) so the first request is not slow.
+        for name in OFFLINE_ENCODINGS:
+            get_encoding(name)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted connections inherit this. Without it, a response's headers and body go out
