@@ -93,6 +93,18 @@ def _missing(name: str) -> AzureError:
     )
 
 
+def _check_object_with_known_keys(body: Any, known: frozenset[str]) -> None:
+    if not isinstance(body, dict):
+        raise invalid_request(
+            "The request body must be a JSON object.", param=None, code="invalid_request_body"
+        )
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise invalid_request(
+            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code=None
+        )
+
+
 CHAT_PARAMETERS = frozenset(
     {
         "messages", "model", "temperature", "top_p", "n", "stream", "stream_options", "stop",
@@ -109,15 +121,7 @@ ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function
 
 def validate_chat(body: Any) -> None:
     """Raise :class:`AzureError` (400) for a chat completions body Azure would reject."""
-    if not isinstance(body, dict):
-        raise invalid_request(
-            "The request body must be a JSON object.", param=None, code="invalid_request_body"
-        )
-    unknown = sorted(set(body) - CHAT_PARAMETERS)
-    if unknown:
-        raise invalid_request(
-            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code=None
-        )
+    _check_object_with_known_keys(body, CHAT_PARAMETERS)
     if "messages" not in body:
         raise _missing("messages")
     messages = body["messages"]
@@ -344,15 +348,7 @@ EMBEDDING_PARAMETERS = frozenset({"input", "model", "encoding_format", "dimensio
 
 def validate_embeddings(body: Any, *, model: str, max_dimensions: int | None) -> None:
     """Raise :class:`AzureError` (400) for an embeddings body Azure would reject."""
-    if not isinstance(body, dict):
-        raise invalid_request(
-            "The request body must be a JSON object.", param=None, code="invalid_request_body"
-        )
-    unknown = sorted(set(body) - EMBEDDING_PARAMETERS)
-    if unknown:
-        raise invalid_request(
-            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code=None
-        )
+    _check_object_with_known_keys(body, EMBEDDING_PARAMETERS)
     if "input" not in body:
         raise _missing("input")
     value = body["input"]
