@@ -181,14 +181,14 @@ def run(names: list[str], write: bool) -> int:
     return 1 if failures else 0
 
 
-def record(name: str) -> int:
-    """Re-record one notebook against the Azure resource in ``.env`` and refresh its outputs."""
-    settings = Settings.from_env()
-    if settings.offline:
-        print("make record needs AZURE_OPENAI_ENDPOINT in .env (your Azure OpenAI resource).")
-        return 2
-    (entry,) = _select([name])
-    target = NOTEBOOKS_DIR / "recordings" / f"{entry.name}.yaml"
+def record_notebook(notebook: Path, target: Path, settings: Settings) -> None:
+    """Run ``notebook`` through a local recorder to ``settings.endpoint``; write ``target``.
+
+    The kernel's clients send the real credentials (the recorder forwards them and
+    never writes them down). ``target`` is replaced only if the whole notebook ran.
+    """
+    if settings.endpoint is None:
+        raise ValueError("recording needs AZURE_OPENAI_ENDPOINT (your Azure OpenAI resource)")
     with tempfile.TemporaryDirectory() as scratch:
         fresh = Path(scratch) / target.name
         RecordingsFile.new(fresh, "recorded").save()
@@ -197,11 +197,20 @@ def record(name: str) -> int:
         )
         with ReplayServer(config) as server:
             execute(
-                entry.path,
-                write=True,
-                env={"AZURE_OPENAI_ENDPOINT": "", "REPLAY_URL": server.url},
+                notebook, write=True, env={"AZURE_OPENAI_ENDPOINT": "", "REPLAY_URL": server.url}
             )
         shutil.copyfile(fresh, target)
+
+
+def record(name: str) -> int:
+    """Re-record one notebook against the Azure resource in ``.env`` and refresh its outputs."""
+    settings = Settings.from_env()
+    if settings.offline:
+        print("make record needs AZURE_OPENAI_ENDPOINT in .env (your Azure OpenAI resource).")
+        return 2
+    (entry,) = _select([name])
+    target = NOTEBOOKS_DIR / "recordings" / f"{entry.name}.yaml"
+    record_notebook(entry.path, target, settings)
     print(f"recorded {entry.name}: {target.relative_to(project_root())} and refreshed outputs")
     return 0
 
