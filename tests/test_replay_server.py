@@ -262,15 +262,42 @@ def test_invalid_parameters_are_400_naming_the_parameter(
     assert caught.value.type == "invalid_request_error"
 
 
-def test_strict_schema_without_additional_properties_false_is_rejected(
-    start_server: StartServer,
+@pytest.mark.parametrize(
+    ("schema", "fragment"),
+    [
+        (
+            {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+                "required": ["name", "age"],
+            },
+            "'additionalProperties' is required to be supplied and to be false",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+                "required": ["name"],
+                "additionalProperties": False,
+            },
+            "Missing 'age'",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"contact": {"type": ["object", "null"]}},
+                "required": ["contact"],
+                "additionalProperties": False,
+            },
+            "context=('properties', 'contact')",
+        ),
+    ],
+    ids=["open-object", "optional-property", "nullable-object"],
+)
+def test_schema_that_is_not_strict_compatible_is_rejected(
+    start_server: StartServer, schema: dict[str, Any], fragment: str
 ) -> None:
     client = sync_client(start_server("replay_server.yaml"))
-    schema = {
-        "type": "object",
-        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-        "required": ["name", "age"],
-    }
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model="gpt-4o-mini",
@@ -280,29 +307,8 @@ def test_strict_schema_without_additional_properties_false_is_rejected(
                 "json_schema": {"name": "person", "schema": schema, "strict": True},
             },
         )
-    assert "'additionalProperties' is required to be supplied and to be false" in str(
-        caught.value.message
-    )
-
-
-def test_strict_schema_with_an_optional_property_is_rejected(start_server: StartServer) -> None:
-    client = sync_client(start_server("replay_server.yaml"))
-    schema = {
-        "type": "object",
-        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-        "required": ["name"],
-        "additionalProperties": False,
-    }
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(
-            model="gpt-4o-mini",
-            messages=HELLO,
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": "person", "schema": schema, "strict": True},
-            },
-        )
-    assert "Missing 'age'" in caught.value.message
+    assert caught.value.code == "invalid_json_schema"
+    assert fragment in caught.value.message
 
 
 def test_tool_message_must_answer_a_tool_call(start_server: StartServer) -> None:
@@ -324,26 +330,6 @@ def test_unanswered_tool_call_is_rejected(start_server: StartServer) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert "call_abc" in caught.value.message
-
-
-def test_strict_schema_checks_nullable_objects(start_server: StartServer) -> None:
-    client = sync_client(start_server("replay_server.yaml"))
-    schema = {
-        "type": "object",
-        "properties": {"contact": {"type": ["object", "null"]}},
-        "required": ["contact"],
-        "additionalProperties": False,
-    }
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(
-            model="gpt-4o-mini",
-            messages=HELLO,
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": "person", "schema": schema, "strict": True},
-            },
-        )
-    assert "context=('properties', 'contact')" in caught.value.message
 
 
 def test_strict_tool_schema_with_a_default_is_rejected(start_server: StartServer) -> None:
