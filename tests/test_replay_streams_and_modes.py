@@ -252,3 +252,23 @@ def test_scrubber_replaces_upstream_host_in_headers_and_bodies() -> None:
         httpx2.Headers({"Set-Cookie": "a=b", "x-ms-region": "eastus", "api-key": "secret-key-123"})
     )
     assert headers == {"x-ms-region": "eastus"}
+
+
+def test_lenient_draft_mode_saves_misses_for_curation(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    target = tmp_path / "drafts.yaml"
+    RecordingsFile.new(target, "curated").save()
+    server = start_server(target, mode="lenient", draft=True, record_to=target)
+    client = sync_client(server)
+    question = [{"role": "user", "content": "Name a colour."}]
+    first = client.chat.completions.create(model="gpt-4o-mini", messages=question)
+    second = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=question
+    )
+    (draft,) = RecordingsFile.load(target).document.interactions
+    assert draft.name == "draft"
+    assert draft.request.body == {"messages": question, "model": "gpt-4o-mini"}
+    assert draft.request.api_version == API_VERSION
+    assert "x-replay-unrecorded" not in second.headers  # now served from the draft
+    assert second.parse().choices[0].message.content == first.choices[0].message.content
