@@ -34,6 +34,8 @@ from openai.lib import type_to_response_format_param
 from openai.types.chat import ChatCompletionMessageParam, ParsedChatCompletion
 from openai.types.shared_params import ResponseFormatJSONSchema
 
+from .schemas import strict_violations
+
 __all__ = [
     "EmptyOutputError",
     "RefusalError",
@@ -92,6 +94,27 @@ def response_format_for(
     return param
 
 
+def _display_path(path: tuple[str, ...]) -> str:
+    """``("properties", "contact")`` as ``$.properties.contact``; definitions as ``$defs.Name``."""
+    if path[:1] == ("$defs",):
+        text, rest = f"$defs.{path[1]}", path[2:]
+    else:
+        text, rest = "$", path
+    i = 0
+    while i < len(rest):
+        step = rest[i]
+        if step in ("anyOf", "allOf"):
+            text += f".{step}[{rest[i + 1]}]"
+            i += 2
+        elif step == "properties":
+            text += f".properties.{rest[i + 1]}"
+            i += 2
+        else:
+            text += f".{step}"
+            i += 1
+    return text
+
+
 def strict_schema_problems(schema: dict[str, Any]) -> list[str]:
     """Every place ``schema`` breaks strict mode's two structural rules, as readable lines.
 
@@ -101,33 +124,13 @@ def strict_schema_problems(schema: dict[str, Any]) -> list[str]:
     rules hold; Azure may still reject keywords it does not support.
     """
     problems: list[str] = []
-
-    def walk(node: Any, where: str) -> None:
-        if not isinstance(node, dict):
-            return
-        kind = node.get("type")
-        if (
-            kind == "object"
-            or (isinstance(kind, list) and "object" in kind)
-            or "properties" in node
-        ):
-            if node.get("additionalProperties") is not False:
-                problems.append(f"{where}: 'additionalProperties' must be false")
-            required = node.get("required") or []
-            missing = [key for key in node.get("properties", {}) if key not in required]
-            if missing:
-                names = ", ".join(repr(key) for key in missing)
-                problems.append(f"{where}: not in 'required': {names}")
-        for key, sub in (node.get("properties") or {}).items():
-            walk(sub, f"{where}.properties.{key}")
-        walk(node.get("items"), f"{where}.items")
-        for keyword in ("anyOf", "allOf"):
-            for i, sub in enumerate(node.get(keyword) or []):
-                walk(sub, f"{where}.{keyword}[{i}]")
-        for name, sub in (node.get("$defs") or {}).items():
-            walk(sub, f"$defs.{name}")
-
-    walk(schema, "$")
+    for violation in strict_violations(schema):
+        where = _display_path(violation.path)
+        if violation.rule == "additionalProperties":
+            problems.append(f"{where}: 'additionalProperties' must be false")
+        elif violation.rule == "required":
+            names = ", ".join(repr(key) for key in violation.missing)
+            problems.append(f"{where}: not in 'required': {names}")
     return problems
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..schemas import strict_violations
 from .errors import AzureError, invalid_request
 
 _TYPE_NAMES = {
@@ -303,44 +304,22 @@ def _check_response_format(body: dict[str, Any], messages: list[dict[str, Any]])
 
 
 def _check_strict_schema(schema: dict[str, Any], prefix: str, param: str, code: str) -> None:
-    """Strict mode: every object closed (``additionalProperties: false``), every key required."""
-
-    def fail(context: tuple[str, ...], detail: str) -> AzureError:
-        return invalid_request(f"{prefix}: In context={context}, {detail}", param=param, code=code)
-
-    def walk(node: Any, context: tuple[str, ...]) -> None:
-        if not isinstance(node, dict):
-            return
-        if "default" in node:
-            raise fail(context, "'default' is not permitted.")
-        kind = node.get("type")
-        is_object = kind == "object" or (isinstance(kind, list) and "object" in kind)
-        if is_object or "properties" in node:
-            if node.get("additionalProperties") is not False:
-                raise fail(
-                    context, "'additionalProperties' is required to be supplied and to be false."
-                )
-            props = node.get("properties", {})
-            required = node.get("required")
-            missing = [key for key in props if key not in (required or [])]
-            if not isinstance(required, list) or missing:
-                first = missing[0] if missing else next(iter(props), "")
-                raise fail(
-                    context,
-                    "'required' is required to be supplied and to be an array including every "
-                    f"key in properties. Missing '{first}'.",
-                )
-            for key, sub in props.items():
-                walk(sub, (*context, "properties", key))
-        if isinstance(node.get("items"), dict):
-            walk(node["items"], (*context, "items"))
-        for key in ("anyOf", "allOf"):
-            for i, sub in enumerate(node.get(key, []) or []):
-                walk(sub, (*context, key, str(i)))
-        for name, sub in (node.get("$defs") or {}).items():
-            walk(sub, ("$defs", name))
-
-    walk(schema, ())
+    """Strict mode: Azure names the first rule the schema breaks (see :mod:`helpers.schemas`)."""
+    violation = next(strict_violations(schema), None)
+    if violation is None:
+        return
+    if violation.rule == "default":
+        detail = "'default' is not permitted."
+    elif violation.rule == "additionalProperties":
+        detail = "'additionalProperties' is required to be supplied and to be false."
+    else:
+        detail = (
+            "'required' is required to be supplied and to be an array including every key in "
+            f"properties. Missing '{violation.missing[0]}'."
+        )
+    raise invalid_request(
+        f"{prefix}: In context={violation.path}, {detail}", param=param, code=code
+    )
 
 
 EMBEDDING_PARAMETERS = frozenset({"input", "model", "encoding_format", "dimensions", "user"})
