@@ -10,13 +10,13 @@ what to change.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import openai
 from openai import AzureOpenAI
 
+from .replay.config import API_VERSION_PATTERN
 from .settings import Settings
 
 __all__ = ["Check", "check_connection", "check_settings", "diagnose"]
@@ -26,7 +26,6 @@ AZURE_HOST_SUFFIXES = (
     ".cognitiveservices.azure.com",
     ".services.ai.azure.com",
 )
-API_VERSION_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
 LEGACY_VARIABLES = {
     "AZURE_OPENAI_KEY": "AZURE_OPENAI_API_KEY",
     "AZURE_OPENAI_API_VERSION": "OPENAI_API_VERSION",

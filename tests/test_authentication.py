@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import StartServer, sync_client
+from openai import AzureOpenAI
 
 from helpers import Settings
 from helpers.authentication import check_connection, check_settings
@@ -75,8 +76,6 @@ def test_connection_failures_are_diagnosed(
 ) -> None:
     server = start_server("replay_server.yaml", mode="lenient")
     if "api_version" in client_options:
-        from openai import AzureOpenAI
-
         client = AzureOpenAI(
             azure_endpoint=server.url, api_key=server.api_key, max_retries=0, **client_options
         )
@@ -87,8 +86,6 @@ def test_connection_failures_are_diagnosed(
 
 
 def test_unreachable_endpoint_is_diagnosed() -> None:
-    from openai import AzureOpenAI
-
     client = AzureOpenAI(
         azure_endpoint="http://127.0.0.1:9", api_key="k", api_version="2024-10-21", max_retries=0
     )

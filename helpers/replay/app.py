@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import azure, errors
-from .config import Deployment, Mode, ReplayConfig
+from .config import API_VERSION_PATTERN, Deployment, Mode, ReplayConfig
 from .errors import AzureError
 from .identity import key_is_valid, token_is_valid
 from .matching import describe_request, nearest_diff
@@ -49,8 +48,6 @@ log = logging.getLogger("helpers.replay")
 log.addHandler(logging.NullHandler())
 
 SERVER_NAME = "azure-openai-cookbook-replay"
-API_VERSION = re.compile(r"20\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(-preview)?")
-"""The shape of a dated api-version; anything else is a 404, as on Azure."""
 
 
 @dataclass
@@ -173,7 +170,7 @@ async def _handle(request: Request, state: ReplayState) -> Response:
     operation = _find_operation(request.path_params["operation"])
     api_version = request.query_params.get("api-version")
     try:
-        if operation is None or not api_version or not API_VERSION.fullmatch(api_version):
+        if operation is None or not api_version or not API_VERSION_PATTERN.fullmatch(api_version):
             raise errors.resource_not_found()
         if config.mode is Mode.RECORD:
             assert state.recorder is not None

@@ -11,6 +11,7 @@ them::
 from __future__ import annotations
 
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -25,6 +26,9 @@ DEFAULT_PORT = 8765
 """The port `make serve` listens on, and where `helpers.connect` looks for it."""
 
 DEFAULT_REGION = "swedencentral"
+
+API_VERSION_PATTERN = re.compile(r"20\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(-preview)?")
+"""A dated api-version (``2024-10-21``, ``2024-10-01-preview``); Azure answers 404 to others."""
 
 
 def project_root() -> Path:
