@@ -21,9 +21,12 @@ def start_server() -> Iterator[StartServer]:
     """Start replay servers (stopped after the test): ``start_server("file.yaml", mode=...)``."""
     servers: list[ReplayServer] = []
 
-    def start(*recordings: str | Path, **config: object) -> ReplayServer:
+    def start(
+        *recordings: str | Path, clock: Callable[[], float] | None = None, **config: object
+    ) -> ReplayServer:
         paths = [p if isinstance(p, Path) else RECORDINGS / p for p in recordings]
-        server = ReplayServer(ReplayConfig(recordings=paths, **config)).start()
+        options = {"clock": clock} if clock is not None else {}
+        server = ReplayServer(ReplayConfig(recordings=paths, **config), **options).start()
         servers.append(server)
         return server
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import httpx2
@@ -14,7 +13,6 @@ from openai import AzureOpenAI
 
 from helpers.replay import ReplayCredential
 from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE
-from helpers.replay.simulators.ratelimit import RateLimiter
 
 HELLO = [{"role": "user", "content": "Say hello in five words."}]
 COIN = [{"role": "user", "content": "Flip a coin."}]
@@ -79,9 +77,7 @@ def test_responses_carry_azure_headers(start_server: StartServer) -> None:
 
 
 def test_rate_limit_headers_count_down_requests_and_tokens(start_server: StartServer) -> None:
-    frozen = RateLimiter(clock=lambda: 1000.0)
-    server = start_server("replay_server.yaml")
-    server.state.limiter = frozen
+    server = start_server("replay_server.yaml", clock=lambda: 1000.0)
     client = sync_client(server)
     first = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
     second = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
@@ -93,9 +89,9 @@ def test_rate_limit_headers_count_down_requests_and_tokens(start_server: StartSe
 
 
 def test_exhausted_quota_answers_429_with_retry_after(start_server: StartServer) -> None:
-    now = itertools.count(1000.0, 0.0)
-    server = start_server("replay_server.yaml")
-    server.state.limiter = RateLimiter(clock=lambda: next(now), enforce=True)
+    server = start_server(
+        "replay_server.yaml", clock=lambda: 1000.0, rate_limits={"enforce": True}
+    )
     client = sync_client(server)
     for _ in range(60):
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         api_key=args.api_key,
     )
     if args.config:
-        config = config.with_deployments_file(args.config)
+        config = config.with_file(args.config)
     if config.mode is Mode.RECORD and not config.upstream:
         print("record mode needs --upstream (or REPLAY_UPSTREAM)", file=sys.stderr)
         return 2

@@ -1,11 +1,17 @@
-"""Replay server configuration: mode, key, deployments.
+"""Replay server configuration: mode, key, deployments and simulator switches.
 
-Deployments default to the three the cookbook uses. A YAML file can replace
-them::
+Everything the server can be told lives in :class:`ReplayConfig`, so a
+notebook, a test or a benchmark sets it in one of three equivalent ways: the
+constructor, a YAML file (``--config FILE``), or command-line flags. Nothing
+needs to reach into a running server. Deployments default to the ones the
+cookbook uses; a file can replace them and switch simulators on::
 
     deployments:
-      gpt-4o:        {kind: chat, model: gpt-4o-2024-08-06}
+      gpt-4o:        {kind: chat, model: gpt-4o-2024-08-06, requests_per_minute: 6}
       my-embeddings: {kind: embeddings, model: text-embedding-3-large, dimensions: 3072}
+    rate_limits:
+      enforce: true        # exhausted quotas answer 429 (default: headers only)
+    seed: 0                # ids and simulated randomness
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_API_KEY = "local-replay-key"
 """The key the replay server accepts unless told otherwise; `.env.example` uses it too."""
@@ -72,6 +78,17 @@ DEFAULT_DEPLOYMENTS: dict[str, Deployment] = {
 }
 
 
+class RateLimitSettings(BaseModel):
+    """Per-deployment quotas (sizes are on each :class:`Deployment`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enforce: bool = Field(
+        default=False,
+        description="Answer 429 when a quota is exhausted (off: only x-ratelimit-* headers).",
+    )
+
+
 class ReplayConfig(BaseModel):
     """Everything the server needs to start."""
 
@@ -89,6 +106,8 @@ class ReplayConfig(BaseModel):
     )
     region: str = DEFAULT_REGION
     deployments: dict[str, Deployment] = Field(default_factory=lambda: dict(DEFAULT_DEPLOYMENTS))
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    seed: int = Field(default=0, description="Seeds ids and every simulator's randomness.")
 
     @classmethod
     def from_env(cls, **overrides: object) -> ReplayConfig:
@@ -103,14 +122,31 @@ class ReplayConfig(BaseModel):
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
 
+    def with_file(self, path: Path) -> ReplayConfig:
+        """Apply a YAML config file: deployments, simulator switches, seed, region."""
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        unknown = sorted(set(data) - FILE_KEYS)
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(FILE_KEYS))}"
+            )
+        if "deployments" in data:
+            raw = data["deployments"]
+            if not isinstance(raw, dict) or not raw:
+                raise ValueError(f"{path}: expected a non-empty 'deployments' mapping")
+        merged = self.model_dump()
+        merged.update(data)
+        return ReplayConfig.model_validate(merged)
+
     def with_deployments_file(self, path: Path) -> ReplayConfig:
-        """Replace the deployments with those listed in a YAML file."""
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        raw = data.get("deployments")
-        if not isinstance(raw, dict) or not raw:
-            raise ValueError(f"{path}: expected a non-empty 'deployments' mapping")
-        deployments = {name: Deployment.model_validate(spec) for name, spec in raw.items()}
-        return self.model_copy(update={"deployments": deployments})
+        """Kept for callers of the first version: same as :meth:`with_file`."""
+        return self.with_file(path)
 
     @property
     def record_path(self) -> Path:
@@ -120,3 +156,7 @@ class ReplayConfig(BaseModel):
         if first.suffix in {".yaml", ".yml"}:
             return first
         return first / "recorded.yaml"
+
+
+FILE_KEYS = frozenset({"deployments", "rate_limits", "seed", "region", "mode"})
+"""Top-level keys a ``--config`` file may set."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 
 class AzureError(Exception):
@@ -28,8 +28,15 @@ class AzureError(Exception):
         self.body = body
         self.headers = headers or {}
 
-    def to_response(self) -> JSONResponse:
-        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
+    def to_response(self) -> Response:
+        from .replies import dump_json
+
+        return Response(
+            dump_json(self.body),
+            status_code=self.status,
+            headers=self.headers,
+            media_type="application/json",
+        )
 
 
 def unauthorized_key() -> AzureError:
@@ -49,7 +56,7 @@ def unauthorized_key() -> AzureError:
     )
 
 
-def unauthorized_token() -> AzureError:
+def unauthorized_token(audience: str = "https://cognitiveservices.azure.com") -> AzureError:
     """Missing, malformed, expired or wrong-audience bearer token (Azure's wording)."""
     return AzureError(
         401,
@@ -58,10 +65,56 @@ def unauthorized_token() -> AzureError:
                 "code": "PermissionDenied",
                 "message": (
                     "Unauthorized. Access token is missing, invalid, audience is incorrect "
-                    "(https://cognitiveservices.azure.com), or have expired."
+                    f"({audience}), or have expired."
                 ),
             }
         },
+    )
+
+
+def rate_limited(
+    operation: str, api_version: str | None, retry_after: float, headers: dict[str, str]
+) -> AzureError:
+    """Azure's 429 for an exhausted quota (wording from Azure's documented 429 body)."""
+    seconds = max(1, int(retry_after + 0.999))
+    version = f" under Azure OpenAI API version {api_version}" if api_version else ""
+    return AzureError(
+        429,
+        {
+            "error": {
+                "code": "429",
+                "message": (
+                    f"Requests to the {operation} Operation{version} have exceeded token rate "
+                    f"limit of your current OpenAI S0 pricing tier. Please retry after {seconds} "
+                    "seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like "
+                    "to further increase the default rate limit."
+                ),
+            }
+        },
+        headers=headers,
+    )
+
+
+def internal_error(request_id: str) -> AzureError:
+    """An unexpected failure inside the server: Azure's 500 body, with the request id."""
+    return AzureError(
+        500,
+        {
+            "error": {
+                "code": "InternalServerError",
+                "message": (
+                    "The server had an error while processing your request. Sorry about that! "
+                    f"(request id {request_id})"
+                ),
+            }
+        },
+        headers={"apim-request-id": request_id},
+    )
+
+
+def method_not_allowed() -> AzureError:
+    return AzureError(
+        405, {"error": {"code": "405", "message": "The requested method is not allowed."}}
     )
 
 

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,8 +44,10 @@ def mint_token(key: str, *, audience: str, expires_on: int, subject: str = "repl
     return f"{signing_input}.{_b64(signature)}"
 
 
-def token_is_valid(token: str, key: str, now: float) -> bool:
-    """True for a token minted with ``key``, for Cognitive Services, not expired at ``now``."""
+def token_is_valid(
+    token: str, key: str, now: float, *, audience: str = COGNITIVE_SERVICES_AUDIENCE
+) -> bool:
+    """True for a token minted with ``key``, for ``audience``, not expired at ``now``."""
     try:
         head, body, signature = token.split(".")
         expected = hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
@@ -53,8 +56,15 @@ def token_is_valid(token: str, key: str, now: float) -> bool:
         claims: dict[str, Any] = json.loads(_unb64(body))
     except (ValueError, json.JSONDecodeError):
         return False
-    audience = str(claims.get("aud", "")).rstrip("/")
-    return audience == COGNITIVE_SERVICES_AUDIENCE and float(claims.get("exp", 0)) > now
+    if not isinstance(claims, dict):
+        return False
+    claimed = claims.get("aud")
+    expires = claims.get("exp")
+    if not isinstance(claimed, str) or isinstance(expires, bool):
+        return False
+    if not isinstance(expires, (int, float)) or not math.isfinite(expires):
+        return False
+    return claimed.rstrip("/") == audience.rstrip("/") and expires > now
 
 
 def key_is_valid(presented: str, key: str) -> bool:

@@ -13,22 +13,27 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from .context import RequestContext
 from .errors import upstream_unreachable
-from .operations import Operation
 from .recordings import (
     Interaction,
     RecordedRequest,
     RecordedResponse,
     RecordingsStore,
     StreamChunk,
+    StreamEnd,
 )
+from .replies import StreamCut
+
+if TYPE_CHECKING:
+    from .services.base import Operation
 
 log = logging.getLogger("helpers.replay")
 
@@ -102,13 +107,10 @@ class Recorder:
         await self._client.aclose()
 
     async def forward(
-        self,
-        request: Request,
-        raw_body: bytes,
-        body: Any,
-        operation: Operation | None,
-        api_version: str | None,
+        self, request: Request, ctx: RequestContext, operation: Operation | None
     ) -> Response:
+        """Send the request upstream unchanged; answer what it answers; keep a scrubbed copy."""
+        raw_body, body, api_version = ctx.raw_body, ctx.body, ctx.api_version
         headers = {
             name: value
             for name, value in request.headers.items()
@@ -129,6 +131,7 @@ class Recorder:
             method=request.method,
             path=request.url.path,
             api_version=api_version,
+            content_type=ctx.content_type if ctx.content_type == "multipart/form-data" else None,
             body=scrubber.json(body),
         )
         passthrough = {
@@ -145,19 +148,26 @@ class Recorder:
             )
         content = await response.aread()
         await response.aclose()
-        try:
-            parsed: Any = json.loads(content) if content else None
-        except json.JSONDecodeError:
-            parsed = content.decode("utf-8", "replace")
-        stored = operation.store(parsed) if operation and response.status_code < 400 else parsed
-        interaction = Interaction(
-            request=recorded_request,
-            response=RecordedResponse(
+        content_type = response.headers.get("content-type", "")
+        recorded_headers = scrubber.headers(response.headers)
+        if not content or "json" in content_type:
+            try:
+                parsed: Any = json.loads(content) if content else None
+            except json.JSONDecodeError:
+                parsed = None
+            stored = operation.store(parsed) if operation and response.status_code < 400 else parsed
+            recorded = RecordedResponse(
+                status=response.status_code, headers=recorded_headers, body=scrubber.json(stored)
+            )
+        else:
+            recorded_headers.pop("content-type", None)
+            recorded = RecordedResponse(
                 status=response.status_code,
-                headers=scrubber.headers(response.headers),
-                body=scrubber.json(stored),
-            ),
-        )
+                headers=recorded_headers,
+                content_type=content_type,
+                text=scrubber.text(content.decode("utf-8", "replace")),
+            )
+        interaction = Interaction(request=recorded_request, response=recorded)
         return Response(
             content,
             status_code=response.status_code,
@@ -187,6 +197,7 @@ class Recorder:
         chunks: list[StreamChunk] = []
         buffer = ""
         last = time.perf_counter()
+        end: StreamEnd = "eof"
         try:
             async for piece in response.aiter_text():
                 yield piece.encode("utf-8")
@@ -194,27 +205,37 @@ class Recorder:
                 while "\n\n" in buffer:
                     event, buffer = buffer.split("\n\n", 1)
                     now = time.perf_counter()
+                    lines = event.splitlines()
                     data = "\n".join(
-                        line[5:].removeprefix(" ")
-                        for line in event.splitlines()
-                        if line.startswith("data:")
+                        line[5:].removeprefix(" ") for line in lines if line.startswith("data:")
                     )
-                    if data and data != "[DONE]":
+                    name = next(
+                        (line[6:].strip() for line in lines if line.startswith("event:")), None
+                    )
+                    if data == "[DONE]":
+                        end = "done"
+                    elif data:
                         chunks.append(
                             StreamChunk(
-                                data=scrubber.text(data), delay_ms=round((now - last) * 1000)
+                                data=scrubber.text(data),
+                                delay_ms=round((now - last) * 1000),
+                                event=name,
                             )
                         )
                     last = now
+        except httpx2.HTTPError as exc:
+            end = "cut"  # the upstream dropped the stream: record that, and drop ours too
+            raise StreamCut("upstream cut the stream") from exc
         finally:
             await response.aclose()
-        self._save(
-            Interaction(
-                request=recorded_request,
-                response=RecordedResponse(
-                    status=response.status_code,
-                    headers=scrubber.headers(response.headers),
-                    stream=chunks,
-                ),
+            self._save(
+                Interaction(
+                    request=recorded_request,
+                    response=RecordedResponse(
+                        status=response.status_code,
+                        headers=scrubber.headers(response.headers),
+                        stream=chunks,
+                        stream_end=None if end == "done" else end,
+                    ),
+                )
             )
-        )

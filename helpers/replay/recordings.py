@@ -21,13 +21,32 @@ to bottom like a transcript::
         stream:                             # SSE `data:` payloads, one per chunk
         - {data: '{"choices":[],...}', delay_ms: 0}
 
-Identical requests recorded several times replay in recorded order, then
-start again from the first. Embedding vectors are stored as floats whatever
-encoding was asked for; the server encodes them on the way out.
+Format 2 (``cookbook-recordings/2``) adds, all optional, so that every Azure
+API can be written down by hand:
+
+* ``request.content_type`` / ``response.content_type``: non-JSON content. A
+  multipart upload is matched on its normalised form (``{purpose: batch,
+  file: {filename: x.jsonl, sha256: ...}}``, see :mod:`.matching`); a JSONL or
+  other text answer is ``response.text``.
+* ``response.stream_end``: how a stream ends: ``done`` (``data: [DONE]``, the
+  default), ``eof`` (the body ends with no ``[DONE]``), ``cut`` (the connection
+  drops mid-body, as when a proxy times out) or ``reset`` (a TCP reset).
+* ``response.fault``: ``reset`` (the connection is reset before any answer) or
+  ``hang`` (no answer until the client gives up).
+* ``repeat``: what happens once every identical recorded request has been
+  served: ``cycle`` (start again from the first, the default) or ``last``
+  (keep answering with the last one: a poll that sticks on ``completed``).
+* References: ``{{ name.body.id }}`` in a request's path or body stands for a
+  value of the response of the earlier interaction called ``name`` in the same
+  file, so a hand-written poll can name the id a create call returned.
+
+Embedding vectors are stored as floats whatever encoding was asked for; the
+server encodes them on the way out. Files in format 1 load unchanged.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -36,9 +55,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .matching import canonical_key
+from .matching import canonical_key, versions_match
 
-FORMAT = "cookbook-recordings/1"
+FORMAT = "cookbook-recordings/2"
+FORMATS = ("cookbook-recordings/1", "cookbook-recordings/2")
 
 CURATED_HEADER = """\
 Curated recordings: written by hand to Azure OpenAI's documented wire shapes
@@ -55,12 +75,13 @@ scrubbed before writing.
 
 
 class StreamChunk(BaseModel):
-    """One server-sent event: the text after ``data:`` and the pause before it."""
+    """One server-sent event: the text after ``data:``, the pause before it, its ``event:``."""
 
     model_config = ConfigDict(extra="forbid")
 
     data: str
     delay_ms: float = 0
+    event: str | None = Field(default=None, description="The SSE event name (Responses API).")
 
 
 class RecordedRequest(BaseModel):
@@ -71,7 +92,14 @@ class RecordedRequest(BaseModel):
     api_version: str | None = Field(
         default=None, description="Must equal the request's api-version; omitted matches any."
     )
+    content_type: str | None = Field(
+        default=None, description="Omitted for JSON; e.g. multipart/form-data (body normalised)."
+    )
     body: Any = None
+
+
+StreamEnd = Literal["done", "eof", "cut", "reset"]
+Fault = Literal["reset", "hang"]
 
 
 class RecordedResponse(BaseModel):
@@ -79,13 +107,22 @@ class RecordedResponse(BaseModel):
 
     status: int = 200
     headers: dict[str, str] = Field(default_factory=dict)
+    content_type: str | None = Field(
+        default=None, description="Omitted for JSON and streams; set for `text` answers."
+    )
     body: Any = None
+    text: str | None = Field(default=None, description="A non-JSON answer (JSONL, plain text).")
     stream: list[StreamChunk] | None = None
+    stream_end: StreamEnd | None = Field(default=None, description="Default: done.")
+    fault: Fault | None = None
 
     @model_validator(mode="after")
-    def _body_or_stream(self) -> RecordedResponse:
-        if self.body is not None and self.stream is not None:
-            raise ValueError("a response has a body or a stream, not both")
+    def _one_kind_of_content(self) -> RecordedResponse:
+        given = [k for k in ("body", "text", "stream") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"a response has one of body, text or stream, not {given}")
+        if self.stream_end is not None and self.stream is None:
+            raise ValueError("stream_end needs a stream")
         return self
 
 
@@ -95,6 +132,9 @@ class Interaction(BaseModel):
     name: str | None = None
     request: RecordedRequest
     response: RecordedResponse
+    repeat: Literal["cycle", "last"] | None = Field(
+        default=None, description="After the last identical request: cycle (default) or last."
+    )
 
 
 class MatchOptions(BaseModel):
@@ -109,7 +149,7 @@ class MatchOptions(BaseModel):
 class RecordingsDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["cookbook-recordings/1"] = FORMAT
+    format: Literal["cookbook-recordings/1", "cookbook-recordings/2"] = FORMAT
     provenance: Literal["curated", "recorded"]
     description: str = ""
     match: MatchOptions = Field(default_factory=MatchOptions)
@@ -150,6 +190,7 @@ class RecordingsFile:
         try:
             raw = yaml.safe_load(text) or {}
             document = RecordingsDocument.model_validate(raw)
+            resolve_references(document)
         except (yaml.YAMLError, ValueError) as exc:
             raise RecordingsError(
                 f"{display_path(path)}: not a valid recordings file: {exc}"
@@ -180,14 +221,60 @@ class RecordingsFile:
         return display_path(self.path)
 
 
+_REFERENCE = re.compile(r"\{\{\s*([\w.-]+)\s*\}\}")
+
+
+def resolve_references(document: RecordingsDocument) -> None:
+    """Replace ``{{ name.body.id }}`` in request paths and bodies by the named response's value."""
+    earlier: dict[str, dict[str, Any]] = {}
+
+    def lookup(match: re.Match[str]) -> str:
+        name, _, dotted = match.group(1).partition(".")
+        if name not in earlier:
+            raise ValueError(f"reference {match.group(0)!r} names no earlier interaction")
+        value: Any = earlier[name]
+        for part in dotted.split(".") if dotted else []:
+            if not isinstance(value, dict) or part not in value:
+                raise ValueError(f"reference {match.group(0)!r}: no {part!r} there")
+            value = value[part]
+        if isinstance(value, (dict, list)):
+            raise ValueError(f"reference {match.group(0)!r} is not a single value")
+        return str(value)
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and "{{" in value:
+            return _REFERENCE.sub(lookup, value)
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        return value
+
+    for interaction in document.interactions:
+        request = interaction.request
+        request.path = resolve(request.path)
+        request.body = resolve(request.body)
+        if interaction.name:
+            earlier[interaction.name] = {
+                "body": interaction.response.body,
+                "headers": interaction.response.headers,
+                "status": interaction.response.status,
+            }
+
+
 def _drop_empty(interaction: dict[str, Any]) -> None:
-    if interaction.get("name") is None:
-        interaction.pop("name", None)
+    for key in ("name", "repeat"):
+        if interaction.get(key) is None:
+            interaction.pop(key, None)
     request = interaction["request"]
-    if request.get("api_version") is None:
-        request.pop("api_version")
+    for key in ("api_version", "content_type"):
+        if request.get(key) is None:
+            request.pop(key, None)
     response = interaction["response"]
-    for key in ("body", "stream"):
+    for chunk in response.get("stream") or ():
+        if chunk.get("event") is None:
+            chunk.pop("event", None)
+    for key in ("body", "text", "stream", "stream_end", "fault", "content_type"):
         if response.get(key) is None:
             response.pop(key, None)
     if not response.get("headers"):
@@ -244,7 +331,7 @@ class RecordingsStore:
     def __init__(self, files: list[RecordingsFile]) -> None:
         self.files = files
         self._lock = threading.Lock()
-        self._served: dict[tuple[int, str], int] = defaultdict(int)
+        self._served: dict[tuple[int, str, str | None], int] = defaultdict(int)
         self._index: list[dict[str, list[int]]] = []
         self._reindex()
 
@@ -266,32 +353,43 @@ class RecordingsStore:
             ignore = recordings.document.match.ignore_fields
             for i, interaction in enumerate(recordings.document.interactions):
                 req = interaction.request
-                keys[canonical_key(req.method, req.path, req.api_version, req.body, ignore)].append(
-                    i
-                )
+                keys[canonical_key(req.method, req.path, req.body, ignore)].append(i)
             self._index.append(keys)
+        self._names = [f.display_name for f in self.files]
 
     @property
     def source_names(self) -> list[str]:
-        return [f.display_name for f in self.files]
+        return list(self._names)
 
     def lookup(self, method: str, path: str, api_version: str | None, body: Any) -> Match | None:
         """The next recorded interaction for this request, or ``None``."""
+        keys: dict[tuple[str, ...], str] = {}
         with self._lock:
             for file_no, recordings in enumerate(self.files):
-                ignore = recordings.document.match.ignore_fields
-                for version in (api_version, None):
-                    key = canonical_key(method, path, version, body, ignore)
-                    positions = self._index[file_no].get(key)
-                    if positions:
-                        served = self._served[(file_no, key)]
-                        self._served[(file_no, key)] = served + 1
-                        index = positions[served % len(positions)]
-                        return Match(
-                            interaction=recordings.document.interactions[index],
-                            source=recordings.display_name,
-                            index=index,
-                        )
+                ignore = tuple(recordings.document.match.ignore_fields)
+                if ignore not in keys:
+                    keys[ignore] = canonical_key(method, path, body, ignore)
+                key = keys[ignore]
+                interactions = recordings.document.interactions
+                positions = [
+                    i
+                    for i in self._index[file_no].get(key, ())
+                    if versions_match(interactions[i].request.api_version, api_version)
+                ]
+                if not positions:
+                    continue
+                counter = (file_no, key, api_version)
+                served = self._served[counter]
+                self._served[counter] = served + 1
+                if served < len(positions):
+                    index = positions[served]
+                elif interactions[positions[-1]].repeat == "last":
+                    index = positions[-1]
+                else:
+                    index = positions[served % len(positions)]
+                return Match(
+                    interaction=interactions[index], source=self._names[file_no], index=index
+                )
         return None
 
     def candidates(self) -> list[tuple[RecordingsFile, int, Interaction]]:

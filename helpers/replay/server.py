@@ -23,11 +23,21 @@ from typing import Any
 import uvicorn
 
 from ..tokenizer import OFFLINE_ENCODINGS, get_encoding
-from .app import SERVER_NAME, create_app
+from .app import SERVER_NAME, create_asgi_app
 from .config import ReplayConfig
 from .simulators.ratelimit import RateLimiter
 
 LOOPBACK = "127.0.0.1"
+
+
+class _QuietCuts(logging.Filter):
+    """Drop uvicorn's complaint about responses the server ends early on purpose (cut streams)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietCuts())
 
 
 class ReplayServer:
@@ -46,7 +56,7 @@ class ReplayServer:
         self.config = config or ReplayConfig.from_env()
         self.host = host
         self._requested_port = port
-        self.app = create_app(self.config, clock=clock, limiter=limiter)
+        self.app = create_asgi_app(self.config, clock=clock, limiter=limiter)
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(
                 self.app, log_level=log_level, access_log=False, lifespan="on",
@@ -131,7 +141,7 @@ def serve_forever(config: ReplayConfig, host: str, port: int) -> None:
     """Serve in the foreground until interrupted (``python -m helpers.replay``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     uvicorn.run(
-        create_app(config),
+        create_asgi_app(config),
         host=host,
         port=port,
         log_level="warning",

@@ -96,3 +96,8 @@ class RateLimiter:
                 limit_tokens=tpm,
                 retry_after=retry_after,
             )
+
+    def reset(self) -> None:
+        """Full quotas again for every deployment."""
+        with self._lock:
+            self._quotas.clear()

@@ -1,0 +1,387 @@
+"""The request pipeline: the steps Azure takes, in Azure's order, for every endpoint.
+
+1. path and ``api-version``   -> 404 ``Resource not found`` (dated versions on
+   ``/openai/...``; none, ``preview`` or ``latest`` on ``/openai/v1/...``)
+2. record mode                -> forward to the upstream, which judges credentials
+3. credentials for the service's audience -> 401
+4. the body (JSON, multipart or none)     -> 400 when it cannot be read
+5. the deployment, from the path or the body's ``model`` -> 404 ``DeploymentNotFound``,
+   400 ``OperationNotSupported``
+6. the recordings: a recorded answer is served exactly, a recorded 4xx included
+7. what no recording covers is validated (-> Azure's 400), then simulated (lenient
+   mode, and operations on state the server keeps) or explained (replay miss)
+8. quota accounting before any answer -> ``x-ratelimit-*`` headers, 429 when enforced
+
+Operations supply only what is their own (:mod:`helpers.replay.services.base`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import azure, errors
+from .config import API_VERSION_PATTERN, Mode
+from .context import Reply, RequestContext, StreamEvent
+from .identity import key_is_valid, token_is_valid
+from .matching import describe_request, nearest_diff, normalise_multipart
+from .recordings import Interaction, RecordedRequest, RecordedResponse, StreamChunk
+from .replies import ReplyResponse
+from .services.base import Endpoint, Operation, Service
+from .state import ReplayState
+
+log = logging.getLogger("helpers.replay")
+
+V1_PREFIX = "/openai/v1/"
+V1_API_VERSIONS = frozenset({"preview", "latest"})
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+# --- step 1: path and api-version -----------------------------------------------------------
+
+
+def check_api_version(path: str, api_version: str | None) -> None:
+    """Azure's bare 404 for a missing or malformed ``api-version``."""
+    if path.startswith(V1_PREFIX):
+        if api_version is not None and api_version not in V1_API_VERSIONS:
+            raise errors.resource_not_found()
+    elif path.startswith("/openai/") and (
+        not api_version or not API_VERSION_PATTERN.fullmatch(api_version)
+    ):
+        raise errors.resource_not_found()
+
+
+# --- step 3: credentials --------------------------------------------------------------------
+
+
+def authenticate(ctx: RequestContext, audience: str) -> None:
+    """Check ``api-key`` or ``Authorization: Bearer`` as Azure does; raise a 401 otherwise.
+
+    The v1 API also takes the resource key as a bearer token (the plain ``OpenAI``
+    client sends ``api_key`` that way).
+    """
+    key = ctx.state.config.api_key
+    presented = ctx.headers.get("api-key")
+    if presented is not None:
+        if not key_is_valid(presented, key):
+            raise errors.unauthorized_key()
+        return
+    auth = ctx.headers.get("authorization")
+    if auth is None:
+        raise errors.unauthorized_key()
+    scheme, _, token = auth.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer":
+        raise errors.unauthorized_token(audience)
+    if ctx.is_v1 and key_is_valid(token, key):
+        return
+    if not token_is_valid(token, key, ctx.state.clock(), audience=audience):
+        raise errors.unauthorized_token(audience)
+
+
+# --- step 4: the body -----------------------------------------------------------------------
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise errors.invalid_request(
+            "We could not parse the JSON body of your request. The API expects a JSON payload, "
+            f"but what was sent was not valid JSON ({exc}).",
+            param=None,
+            code=None,
+        ) from exc
+
+
+async def read_body(request: Request, ctx: RequestContext) -> None:
+    """Fill ``ctx.raw_body``/``body`` (and ``files`` for multipart) from the request."""
+    content_type = request.headers.get("content-type", "")
+    ctx.content_type = content_type.split(";")[0].strip().lower() or None
+    ctx.raw_body = await request.body()  # cached: the form parser below reads it again
+    if ctx.content_type == "multipart/form-data":
+        fields: dict[str, Any] = {}
+        try:
+            async with request.form() as form:
+                for name, value in form.multi_items():
+                    if isinstance(value, str):
+                        fields[name] = value
+                    else:
+                        content = await value.read()
+                        ctx.files[name] = (
+                            value.filename or "",
+                            value.content_type or "application/octet-stream",
+                            content,
+                        )
+        except Exception as exc:  # starlette raises its own parser errors, and AssertionError
+            raise errors.invalid_request(
+                f"The multipart body of your request could not be read ({type(exc).__name__}).",
+                param=None,
+                code="invalid_multipart",
+            ) from exc
+        ctx.body = normalise_multipart(fields, ctx.files)
+        return
+    ctx.body = parse_json(ctx.raw_body) if ctx.raw_body else None
+
+
+# --- step 5: the deployment -----------------------------------------------------------------
+
+_MODEL_MISSING = errors.invalid_request(
+    "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
+)
+
+
+def resolve_deployment(ctx: RequestContext, operation: Operation) -> None:
+    if operation.deployment_kind is None:
+        return
+    name = ctx.path_params.get("deployment")
+    if name is None:
+        model = ctx.body.get("model") if isinstance(ctx.body, dict) else None
+        if model is None:
+            raise _MODEL_MISSING
+        if not isinstance(model, str):
+            raise errors.invalid_request(
+                "Invalid type for 'model': expected a string.", param="model", code="invalid_type"
+            )
+        name = model
+    deployment = ctx.state.config.deployments.get(name)
+    if deployment is None:
+        raise errors.deployment_not_found()
+    if deployment.kind != operation.deployment_kind:
+        raise operation.wrong_model(deployment)
+    ctx.deployment_name, ctx.deployment = name, deployment
+
+
+# --- step 8: quota --------------------------------------------------------------------------
+
+
+def account(ctx: RequestContext, operation: Operation) -> None:
+    """Charge the deployment's quota; set the response headers; raise 429 when enforced."""
+    state = ctx.state
+    rate_limits: dict[str, str] = {}
+    if ctx.deployment is not None and ctx.deployment_name is not None:
+        decision = state.limiter.check(
+            ctx.deployment_name,
+            ctx.deployment.requests_per_minute,
+            ctx.deployment.tokens_per_minute,
+            operation.charged_tokens(ctx),
+        )
+        rate_limits = decision.headers()
+        if not decision.allowed:
+            ctx.response_headers.update(_azure_headers(ctx, rate_limits))
+            raise errors.rate_limited(
+                operation.name, ctx.api_version, decision.retry_after, ctx.response_headers
+            )
+    ctx.response_headers.update(_azure_headers(ctx, rate_limits))
+
+
+def _azure_headers(ctx: RequestContext, rate_limits: dict[str, str]) -> dict[str, str]:
+    return azure.response_headers(
+        ctx.state.ids,
+        region=ctx.state.config.region,
+        deployment=ctx.deployment_name,
+        client_request_id=ctx.headers.get("x-ms-client-request-id"),
+        rate_limits=rate_limits,
+    )
+
+
+# --- steps 6 and 7: recordings, validation, simulation -------------------------------------
+
+
+def recorded_reply(
+    ctx: RequestContext, operation: Operation | None, interaction: Interaction
+) -> Reply:
+    recorded = interaction.response
+    headers = dict(ctx.response_headers)
+    for name, value in recorded.headers.items():
+        if not name.lower().startswith("x-ratelimit-remaining"):
+            headers[name.lower()] = value
+    headers.pop("content-type", None)
+    headers.pop("content-length", None)
+    if recorded.fault is not None:
+        return Reply(status=recorded.status, headers=headers, fault=recorded.fault)
+    if recorded.stream is not None:
+        events = [
+            StreamEvent(chunk.data, chunk.delay_ms / 1000, chunk.event) for chunk in recorded.stream
+        ]
+        return Reply.of_stream(
+            events, status=recorded.status, headers=headers, end=recorded.stream_end or "done"
+        )
+    if recorded.text is not None:
+        reply = Reply.of_bytes(
+            recorded.text.encode("utf-8"),
+            recorded.content_type or "text/plain; charset=utf-8",
+            recorded.status,
+            headers,
+        )
+    else:
+        reply = Reply.of_json(recorded.body, recorded.status, headers)
+        if recorded.status == 204 and recorded.body is None:
+            reply.json = None
+    if operation is not None and recorded.status < 400:
+        reply = operation.present(ctx, reply)
+    return reply
+
+
+async def answer(ctx: RequestContext, operation: Operation) -> Reply:
+    """A recording if one matches, else validation and a simulation or an explained miss."""
+    state = ctx.state
+    match = state.store.lookup(ctx.method, ctx.path, ctx.api_version, ctx.body)
+    state.requests_served += 1
+    if match is not None:
+        account(ctx, operation)
+        log.debug("%s %s -> %s (%s #%d)", ctx.method, ctx.path,
+                  match.interaction.response.status, match.source, match.index)  # fmt: skip
+        return recorded_reply(ctx, operation, match.interaction)
+    operation.validate(ctx)
+    account(ctx, operation)
+    mode = state.config.mode
+    if operation.simulated:
+        return _with_headers(await operation.simulate(ctx), ctx)
+    if mode is Mode.LENIENT:
+        log.warning("lenient %s %s -> unrecorded, simulated", ctx.method, ctx.path)
+        reply = _with_headers(await operation.simulate(ctx), ctx)
+        reply.headers["x-replay-unrecorded"] = "true"
+        if state.config.draft:
+            save_draft(ctx, reply)
+        return reply
+    raise errors.recording_not_found(miss_message(ctx))
+
+
+def _with_headers(reply: Reply, ctx: RequestContext) -> Reply:
+    reply.headers = {**ctx.response_headers, **reply.headers}
+    return reply
+
+
+def save_draft(ctx: RequestContext, reply: Reply) -> None:
+    """Append a lenient miss to the recordings file for a curator to complete by hand."""
+    if reply.events is not None:
+        response = RecordedResponse(stream=[StreamChunk(data=e.data) for e in reply.events])
+    else:
+        response = RecordedResponse(status=reply.status, body=reply.json)
+    request = RecordedRequest(
+        method=ctx.method, path=ctx.path, api_version=ctx.api_version, body=ctx.body
+    )
+    ctx.state.store.append(
+        ctx.state.config.record_path, Interaction(name="draft", request=request, response=response)
+    )
+
+
+def miss_message(ctx: RequestContext) -> str:
+    store = ctx.state.store
+    searched = ", ".join(store.source_names) or "(no recordings files loaded)"
+    received = describe_request(ctx.method, ctx.path, ctx.api_version, ctx.body)
+    candidates = (
+        (
+            f"{recordings.display_name} #{index}"
+            + (f" ({interaction.name})" if interaction.name else ""),
+            describe_request(
+                interaction.request.method,
+                interaction.request.path,
+                interaction.request.api_version or ctx.api_version,
+                interaction.request.body,
+            ),
+        )
+        for recordings, index, interaction in store.candidates()
+    )
+    nearest = nearest_diff(received, candidates)
+    version = f" (api-version {ctx.api_version})" if ctx.api_version else ""
+    lines = [
+        f"Missing recording: the replay server has no recording of {ctx.method} {ctx.path}"
+        f"{version}, so this is not Azure's answer. Searched: {searched}."
+    ]
+    if nearest is None:
+        lines.append("The recordings hold no interactions at all.")
+    else:
+        label, diff = nearest
+        lines.append(f"Most similar recorded request: {label}. Differences (recorded -> received):")
+        lines.append(diff or "(no difference in the compared fields)")
+    lines.append(
+        "To go on: undo the change to the request, add an interaction to the recordings file, "
+        "set REPLAY_MODE=lenient for a simulated answer, or record one with `make record`."
+    )
+    return "\n".join(lines)
+
+
+# --- the handlers ---------------------------------------------------------------------------
+
+
+def new_context(request: Request, state: ReplayState) -> RequestContext:
+    return RequestContext(
+        method=request.method,
+        path=request.url.path,
+        path_params=dict(request.path_params),
+        query=dict(request.query_params),
+        headers=request.headers,
+        api_version=request.query_params.get("api-version"),
+        state=state,
+    )
+
+
+def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -> Handler:
+    """The pipeline for one endpoint, as a Starlette handler."""
+    operation = endpoint.operation
+
+    async def handle(request: Request) -> Response:
+        ctx = new_context(request, state)
+        check_api_version(ctx.path, ctx.api_version)
+        if state.config.mode is Mode.RECORD:
+            return await _forward(request, ctx, operation)
+        authenticate(ctx, service.audience)
+        if operation.body_kind != "none":
+            await read_body(request, ctx)
+        resolve_deployment(ctx, operation)
+        return ReplyResponse(await answer(ctx, operation))  # type: ignore[return-value]
+
+    return handle
+
+
+_SAME_FAMILY = re.compile(r"^(/openai/(?:v1/)?[^/]+)")
+
+
+def recorded_only_handler(state: ReplayState, audience: str) -> Handler:
+    """Any other request: served if a recording holds it, else Azure's 404."""
+
+    async def handle(request: Request) -> Response:
+        ctx = new_context(request, state)
+        if state.config.mode is Mode.RECORD:
+            return await _forward(request, ctx, None)
+        if not ctx.path.startswith("/openai/"):
+            raise errors.resource_not_found()
+        check_api_version(ctx.path, ctx.api_version)
+        authenticate(ctx, audience)
+        await read_body(request, ctx)
+        match = state.store.lookup(ctx.method, ctx.path, ctx.api_version, ctx.body)
+        if match is not None:
+            ctx.response_headers.update(_azure_headers(ctx, {}))
+            return ReplyResponse(recorded_reply(ctx, None, match.interaction))  # type: ignore[return-value]
+        # A miss on a resource the recordings know (``/openai/batches/...``) is explained;
+        # any other unknown path gets Azure's bare 404, as on Azure.
+        family = _SAME_FAMILY.match(ctx.path)
+        recorded_family = (
+            family is not None
+            and family.group(1) != "/openai/deployments"
+            and any(
+                interaction.request.path.startswith(family.group(1))
+                for _, _, interaction in state.store.candidates()
+            )
+        )
+        if recorded_family and state.config.mode is Mode.REPLAY:
+            raise errors.recording_not_found(miss_message(ctx))
+        raise errors.resource_not_found()
+
+    return handle
+
+
+async def _forward(request: Request, ctx: RequestContext, operation: Operation | None) -> Response:
+    recorder = ctx.state.recorder
+    assert recorder is not None
+    await read_body(request, ctx)
+    return await recorder.forward(request, ctx, operation)

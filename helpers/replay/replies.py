@@ -1,0 +1,119 @@
+"""A :class:`~.context.Reply` on the wire: JSON, bytes, server-sent events, faults.
+
+Streams are sent event by event with their recorded pauses and end the way the
+reply says: ``data: [DONE]`` (Azure's normal end), plain EOF, a *cut* (the
+chunked body stops without its terminator, so the client sees an incomplete
+read, as when a proxy drops a long stream) or a *reset* (TCP RST). Faults
+before any answer: ``reset``, or ``hang`` until the client gives up.
+JSON bodies are always encodable: a lone surrogate from a client's body is
+written as a JSON ``\\uXXXX`` escape rather than failing the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import struct
+from typing import Any
+
+from starlette.types import Message, Receive, Scope, Send
+
+from .context import Reply
+
+HANG_LIMIT_SECONDS = 600.0
+"""A hang ends by itself after this long if the client never gives up."""
+TRANSPORT_KEY = "replay.transport"
+"""Where the boundary leaves the connection's transport in ``scope["extensions"]``."""
+
+
+def dump_json(value: Any) -> bytes:
+    """Compact JSON as UTF-8; lone surrogates become ``\\uXXXX`` escapes (still valid JSON)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _header_list(headers: dict[str, str], content_type: str | None) -> list[tuple[bytes, bytes]]:
+    pairs = [
+        (k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
+        for k, v in headers.items()
+        if k.lower() not in ("content-type", "content-length", "transfer-encoding")
+    ]
+    if content_type:
+        pairs.append((b"content-type", content_type.encode("latin-1")))
+    return pairs
+
+
+def reset_connection(scope: Scope) -> bool:
+    """Abort the connection with a TCP reset; False when the server gives no transport."""
+    transport = scope.get("extensions", {}).get(TRANSPORT_KEY)
+    if transport is None:
+        return False
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    return True
+
+
+class ReplyResponse:
+    """An ASGI response for a :class:`Reply`."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        reply = self.reply
+        if reply.fault == "reset" and reset_connection(scope):
+            return
+        if reply.fault is not None:
+            await _hang(receive)
+            return
+        if reply.events is not None:
+            await self._stream(scope, receive, send)
+            return
+        if reply.content is not None:
+            body, content_type = reply.content, reply.content_type or "application/octet-stream"
+        elif reply.json is None and reply.status == 204:
+            body, content_type = b"", None
+        else:
+            body, content_type = dump_json(reply.json), "application/json"
+        headers = _header_list(reply.headers, content_type)
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        reply = self.reply
+        assert reply.events is not None
+        headers = _header_list(reply.headers, "text/event-stream; charset=utf-8")
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        for event in reply.events:
+            if event.delay > 0:
+                await asyncio.sleep(event.delay)
+            prefix = f"event: {event.event}\n" if event.event else ""
+            chunk = f"{prefix}data: {event.data}\n\n".encode("utf-8", "backslashreplace")
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if reply.stream_end == "reset" and reset_connection(scope):
+            return
+        if reply.stream_end in ("cut", "reset"):
+            raise StreamCut("the recording cuts this stream here")
+        tail = b"data: [DONE]\n\n" if reply.stream_end == "done" else b""
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+class StreamCut(Exception):
+    """Raised after a cut stream's last event: the server closes without ending the body."""
+
+
+async def _hang(receive: Receive) -> None:
+    async def disconnected() -> None:
+        while True:
+            message: Message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(disconnected(), HANG_LIMIT_SECONDS)

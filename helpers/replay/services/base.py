@@ -1,0 +1,102 @@
+"""The parts every service module is made of: operations, endpoints, services.
+
+An :class:`Operation` is one thing Azure does (``ChatCompletions_Create``). It
+declares the deployment kind it needs and how its body is read, and it
+implements only what is its own: validation, the tokens a request is charged,
+the answer it makes up when no recording covers a request, and how a stored
+answer is adapted to a request. Everything else (api-version, credentials,
+deployment, quota, recordings, record mode, errors) is the pipeline's job and
+happens the same way for every operation (:mod:`helpers.replay.pipeline`).
+
+An :class:`Endpoint` binds an operation to a method and path; a
+:class:`Service` groups a module's endpoints with the token audience that
+guards them and the stateful simulators it registers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from ..config import Deployment
+from ..context import Reply, RequestContext
+from ..errors import AzureError
+from ..identity import COGNITIVE_SERVICES_AUDIENCE
+
+if TYPE_CHECKING:
+    from ..state import ReplayState
+
+BodyKind = Literal["json", "multipart", "none"]
+DeploymentKind = Literal["chat", "embeddings"]
+
+
+class Operation:
+    """Base class for one Azure operation. Subclasses override what differs."""
+
+    name: ClassVar[str]
+    """Azure's operation id, as its errors name it (``ChatCompletions_Create``)."""
+    label: ClassVar[str] = ""
+    """How Azure's OperationNotSupported message names it (``chatCompletion``)."""
+    deployment_kind: ClassVar[DeploymentKind | None] = None
+    """The kind of deployment the operation runs on, or ``None`` for resource-level ones."""
+    body_kind: ClassVar[BodyKind] = "json"
+    simulated: ClassVar[bool] = False
+    """True for operations the server always answers itself (state it keeps, e.g. a GET of an
+    object it stores), after the recordings had their chance."""
+
+    def validate(self, ctx: RequestContext) -> None:
+        """Raise :class:`AzureError` for a request Azure would reject (run on misses only)."""
+
+    def charged_tokens(self, ctx: RequestContext) -> int:
+        """Tokens the request is charged against its deployment's quota when it arrives."""
+        return 0
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        """The answer when no recording covers the request (lenient mode, stateful operations)."""
+        raise NotImplementedError(f"{type(self).__name__} has no simulation")
+
+    def present(self, ctx: RequestContext, reply: Reply) -> Reply:
+        """Adapt a stored answer to this request (default: unchanged)."""
+        return reply
+
+    def store(self, body: Any) -> Any:
+        """Turn an upstream answer's JSON body into its stored form (default: unchanged)."""
+        return body
+
+    def wrong_model(self, deployment: Deployment) -> AzureError:
+        """Azure's 400 for a deployment of the wrong kind (embeddings on a chat model)."""
+        return AzureError(
+            400,
+            {
+                "error": {
+                    "code": "OperationNotSupported",
+                    "message": (
+                        f"The {self.label} operation does not work with the "
+                        f"specified model, {deployment.model}. Please choose different model and "
+                        "try again. You can learn more about which models can be used with each "
+                        "operation here: https://go.microsoft.com/fwlink/?linkid=2197993."
+                    ),
+                }
+            },
+        )
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An operation at a method and a path template (Starlette syntax)."""
+
+    method: str
+    path: str
+    operation: Operation
+
+
+@dataclass(frozen=True)
+class Service:
+    """One Azure service area: its endpoints, their token audience, its simulators."""
+
+    name: str
+    endpoints: tuple[Endpoint, ...]
+    audience: str = COGNITIVE_SERVICES_AUDIENCE
+    register: Callable[[ReplayState], None] | None = field(default=None)
+    """Called once per server to put the service's stateful simulators in the registry."""

@@ -1,0 +1,99 @@
+"""Inference: chat completions and embeddings, on both API surfaces.
+
+* Deployment-scoped, with a dated ``api-version`` (the ``AzureOpenAI`` client):
+  ``POST /openai/deployments/{deployment}/chat/completions`` and ``.../embeddings``.
+* The v1 API, no dated ``api-version`` (the plain ``OpenAI`` client with
+  ``base_url="{endpoint}/openai/v1/"``): ``POST /openai/v1/chat/completions`` and
+  ``/openai/v1/embeddings``, the deployment named by ``model`` in the body.
+
+One recording serves both surfaces when the request is the same (see
+:mod:`helpers.replay.matching`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ...tokenizer import count_chat_tokens, count_tokens
+from .. import azure
+from ..context import Reply, RequestContext, StreamEvent
+from ..simulators import chat as chat_simulator
+from ..simulators import embeddings as embeddings_simulator
+from ..validation import validate_chat, validate_embeddings
+from .base import DeploymentKind, Endpoint, Operation, Service
+
+
+def _reply(simulated: dict[str, Any] | list[str]) -> Reply:
+    if isinstance(simulated, list):
+        return Reply.of_stream([StreamEvent(data) for data in simulated])
+    return Reply.of_json(simulated)
+
+
+class ChatCompletions(Operation):
+    name: ClassVar[str] = "ChatCompletions_Create"
+    label: ClassVar[str] = "chatCompletion"
+    deployment_kind: ClassVar[DeploymentKind | None] = "chat"
+
+    def validate(self, ctx: RequestContext) -> None:
+        validate_chat(ctx.body)
+
+    def charged_tokens(self, ctx: RequestContext) -> int:
+        body = ctx.body
+        limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        return count_chat_tokens(body.get("messages", [])) + int(limit)
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        assert ctx.deployment is not None
+        return _reply(chat_simulator.simulate(ctx.body, ctx.deployment.model, ctx.state.ids))
+
+
+class Embeddings(Operation):
+    name: ClassVar[str] = "Embeddings_Create"
+    label: ClassVar[str] = "embeddings"
+    deployment_kind: ClassVar[DeploymentKind | None] = "embeddings"
+
+    def validate(self, ctx: RequestContext) -> None:
+        assert ctx.deployment is not None
+        validate_embeddings(
+            ctx.body, model=ctx.deployment.model, max_dimensions=ctx.deployment.dimensions
+        )
+
+    def charged_tokens(self, ctx: RequestContext) -> int:
+        return sum(
+            count_tokens(text, "text-embedding-3-small")
+            for text in embeddings_simulator.inputs_of(ctx.body)
+        )
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        assert ctx.deployment is not None
+        deployment = ctx.deployment
+        body = embeddings_simulator.simulate(
+            ctx.body, deployment.model, deployment.dimensions or 1536
+        )
+        return self.present(ctx, Reply.of_json(body))
+
+    def present(self, ctx: RequestContext, reply: Reply) -> Reply:
+        body = reply.json
+        if reply.status < 400 and isinstance(body, dict) and "data" in body:
+            encoding = ctx.body.get("encoding_format") if isinstance(ctx.body, dict) else None
+            reply.json = azure.encode_embeddings(body, encoding)
+        return reply
+
+    def store(self, body: Any) -> Any:
+        if isinstance(body, dict) and "data" in body:
+            return azure.decode_embeddings(body)
+        return body
+
+
+CHAT = ChatCompletions()
+EMBEDDINGS = Embeddings()
+
+SERVICE = Service(
+    name="inference",
+    endpoints=(
+        Endpoint("POST", "/openai/deployments/{deployment}/chat/completions", CHAT),
+        Endpoint("POST", "/openai/deployments/{deployment}/embeddings", EMBEDDINGS),
+        Endpoint("POST", "/openai/v1/chat/completions", CHAT),
+        Endpoint("POST", "/openai/v1/embeddings", EMBEDDINGS),
+    ),
+)
