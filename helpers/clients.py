@@ -14,6 +14,7 @@ the notebook's recordings. Either way ``connect`` prints one line saying which.
 from __future__ import annotations
 
 import atexit
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,7 +24,6 @@ from openai import AsyncAzureOpenAI, AzureOpenAI
 
 from .replay.config import DEFAULT_PORT, ReplayConfig, default_recordings_dir
 from .replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
-from .replay.recordings import display_path
 from .replay.server import LOOPBACK, ReplayServer, probe
 from .settings import Settings
 
@@ -50,6 +50,8 @@ class Connection:
     offline: bool
     description: str
     server: ReplayServer | None = None
+    recording: bool = False
+    """Requests go through a local recorder to Azure, with your own credentials."""
     _clients: dict[tuple[Auth, bool], AzureOpenAI | AsyncAzureOpenAI] = field(
         default_factory=dict, repr=False
     )
@@ -65,7 +67,7 @@ class Connection:
     @property
     def api_key(self) -> str:
         """The key for this target: the replay server's local key offline, yours live."""
-        secret = self.settings.replay_api_key if self.offline else self.settings.api_key
+        secret = self.settings.replay_api_key if self._replay_credentials else self.settings.api_key
         if secret is None:
             raise ValueError(
                 "API-key auth needs AZURE_OPENAI_API_KEY; leave it empty to use Entra ID."
@@ -73,8 +75,12 @@ class Connection:
         return secret.get_secret_value()
 
     @property
+    def _replay_credentials(self) -> bool:
+        return self.offline and not self.recording
+
+    @property
     def default_auth(self) -> Auth:
-        if self.offline or self.settings.api_key is not None:
+        if self._replay_credentials or self.settings.api_key is not None:
             return "key"
         return "entra"
 
@@ -115,7 +121,7 @@ class Connection:
 
     def token_credential(self) -> object:
         """``DefaultAzureCredential`` live; offline, a local stand-in the replay server accepts."""
-        if self.offline:
+        if self._replay_credentials:
             return ReplayCredential(self.settings.replay_api_key.get_secret_value())
         from azure.identity import DefaultAzureCredential
 
@@ -123,7 +129,8 @@ class Connection:
 
 
 def recordings_for(notebook: str | None) -> list[Path]:
-    folder = default_recordings_dir()
+    """The recordings an embedded server loads, from ``$REPLAY_RECORDINGS_DIR`` or the default."""
+    folder = Path(os.environ.get("REPLAY_RECORDINGS_DIR") or default_recordings_dir())
     if notebook is None:
         return [folder]
     path = folder / f"{Path(notebook).stem}.yaml"
@@ -158,6 +165,7 @@ def connect(
     """
     settings = settings or Settings.from_env()
     server: ReplayServer | None = None
+    recording = False
     if not settings.offline:
         assert settings.endpoint is not None
         endpoint = settings.endpoint
@@ -174,9 +182,10 @@ def connect(
         )
         health = probe(shared) if shared else None
         if shared and health and health.get("mode") == "record":
-            # A recorder forwards to Azure with the caller's own credentials.
+            # A recorder forwards to Azure with the caller's own credentials; the settings keep
+            # describing the offline run that the recording is for.
             endpoint = shared
-            settings = settings.model_copy(update={"endpoint": shared})
+            recording = True
             description = (
                 "Recording: requests go through the local recorder to your Azure resource."
             )
@@ -194,14 +203,14 @@ def connect(
             recordings = recordings_for(notebook)
             server = _embedded_server(settings, recordings)
             endpoint = server.url
-            names = ", ".join(display_path(p) for p in recordings)
+            names = ", ".join(f"recordings/{p.name}" for p in recordings)
             description = (
-                f"Offline: replaying recordings from {names} on an embedded replay "
-                f"server ({settings.replay_mode.value} mode); no Azure calls."
+                f"Offline: replaying {names} on an embedded replay server "
+                f"({settings.replay_mode.value} mode); no Azure calls."
             )
     connection = Connection(
         settings=settings, endpoint=endpoint, offline=settings.offline,
-        description=description, server=server,
+        description=description, server=server, recording=recording,
     )  # fmt: skip
     if not quiet:
         print(description)

@@ -185,7 +185,9 @@ def record_notebook(notebook: Path, target: Path, settings: Settings) -> None:
     """Run ``notebook`` through a local recorder to ``settings.endpoint``; write ``target``.
 
     The kernel's clients send the real credentials (the recorder forwards them and
-    never writes them down). ``target`` is replaced only if the whole notebook ran.
+    never writes them down). Then the notebook runs again, offline, on what was
+    recorded, and those outputs are the ones saved: the committed notebook shows
+    exactly what a learner sees offline. ``target`` is replaced only if both runs pass.
     """
     if settings.endpoint is None:
         raise ValueError("recording needs AZURE_OPENAI_ENDPOINT (your Azure OpenAI resource)")
@@ -196,9 +198,17 @@ def record_notebook(notebook: Path, target: Path, settings: Settings) -> None:
             mode=Mode.RECORD, upstream=settings.endpoint, recordings=[fresh], record_to=fresh
         )
         with ReplayServer(config) as server:
-            execute(
-                notebook, write=True, env={"AZURE_OPENAI_ENDPOINT": "", "REPLAY_URL": server.url}
-            )
+            execute(notebook, env={"AZURE_OPENAI_ENDPOINT": "", "REPLAY_URL": server.url})
+        execute(
+            notebook,
+            write=True,
+            env={
+                "AZURE_OPENAI_ENDPOINT": "",
+                "REPLAY_URL": "embedded",
+                "REPLAY_MODE": "replay",
+                "REPLAY_RECORDINGS_DIR": scratch,
+            },
+        )
         shutil.copyfile(fresh, target)
 
 

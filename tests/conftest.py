@@ -39,7 +39,8 @@ def sync_client(server: ReplayServer, **options: object) -> AzureOpenAI:
     """The official SDK client pointed at a replay server (no retries unless asked)."""
     options.setdefault("api_key", server.api_key)
     options.setdefault("max_retries", 0)
-    return AzureOpenAI(azure_endpoint=server.url, api_version=API_VERSION, **options)
+    options.setdefault("api_version", API_VERSION)
+    return AzureOpenAI(azure_endpoint=server.url, **options)
 
 
 def async_client(server: ReplayServer, **options: object) -> AsyncAzureOpenAI:

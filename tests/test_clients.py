@@ -61,8 +61,8 @@ def test_connect_starts_an_embedded_server_for_a_notebook(
     azure = connect("01_authentication", settings=Settings(replay_url="embedded"))
     line = capsys.readouterr().out.strip()
     assert line == (
-        "Offline: replaying recordings from notebooks/recordings/01_authentication.yaml on an "
-        "embedded replay server (replay mode); no Azure calls."
+        "Offline: replaying recordings/01_authentication.yaml on an embedded replay server "
+        "(replay mode); no Azure calls."
     )
     assert azure.server is not None and azure.endpoint == azure.server.url
     again = connect("01_authentication", settings=Settings(replay_url="embedded"), quiet=True)

@@ -89,9 +89,7 @@ def test_rate_limit_headers_count_down_requests_and_tokens(start_server: StartSe
 
 
 def test_exhausted_quota_answers_429_with_retry_after(start_server: StartServer) -> None:
-    server = start_server(
-        "replay_server.yaml", clock=lambda: 1000.0, rate_limits={"enforce": True}
-    )
+    server = start_server("replay_server.yaml", clock=lambda: 1000.0, rate_limits={"enforce": True})
     client = sync_client(server)
     for _ in range(60):
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)

@@ -33,12 +33,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--record-to", type=Path, help="file record mode appends to")
     parser.add_argument("--upstream", help="Azure OpenAI endpoint to forward to (record mode)")
     parser.add_argument("--api-key", help="key clients must present (default $REPLAY_API_KEY)")
-    parser.add_argument("--config", type=Path, help="YAML file listing the deployments to serve")
+    parser.add_argument(
+        "--config", type=Path, help="YAML file: deployments, rate_limits, seed (see config.py)"
+    )
+    parser.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="enforce each deployment's requests/tokens per minute with 429s",
+    )
+    parser.add_argument("--seed", type=int, help="seed for ids and simulated randomness")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def build_config(args: argparse.Namespace) -> ReplayConfig:
+    """Defaults, then REPLAY_* variables, then the config file, then the flags."""
     config = ReplayConfig.from_env(
         mode=args.mode,
         recordings=args.recordings,
@@ -48,6 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.config:
         config = config.with_file(args.config)
+    updates: dict[str, object] = {}
+    if args.rate_limits:
+        updates["rate_limits"] = config.rate_limits.model_copy(update={"enforce": True})
+    if args.seed is not None:
+        updates["seed"] = args.seed
+    return config.model_copy(update=updates)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = build_config(args)
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     if config.mode is Mode.RECORD and not config.upstream:
         print("record mode needs --upstream (or REPLAY_UPSTREAM)", file=sys.stderr)
         return 2

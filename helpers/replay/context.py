@@ -108,3 +108,8 @@ class RequestContext:
     @property
     def is_v1(self) -> bool:
         return self.path.startswith("/openai/v1/")
+
+    @property
+    def lookup_version(self) -> str | None:
+        """The api-version recordings must match: none on v1 (``preview`` is not a date)."""
+        return None if self.is_v1 else self.api_version

@@ -233,7 +233,7 @@ def recorded_reply(
 async def answer(ctx: RequestContext, operation: Operation) -> Reply:
     """A recording if one matches, else validation and a simulation or an explained miss."""
     state = ctx.state
-    match = state.store.lookup(ctx.method, ctx.path, ctx.api_version, ctx.body)
+    match = state.store.lookup(ctx.method, ctx.path, ctx.lookup_version, ctx.body)
     state.requests_served += 1
     if match is not None:
         account(ctx, operation)
@@ -358,7 +358,7 @@ def recorded_only_handler(state: ReplayState, audience: str) -> Handler:
         check_api_version(ctx.path, ctx.api_version)
         authenticate(ctx, audience)
         await read_body(request, ctx)
-        match = state.store.lookup(ctx.method, ctx.path, ctx.api_version, ctx.body)
+        match = state.store.lookup(ctx.method, ctx.path, ctx.lookup_version, ctx.body)
         if match is not None:
             ctx.response_headers.update(_azure_headers(ctx, {}))
             return ReplyResponse(recorded_reply(ctx, None, match.interaction))  # type: ignore[return-value]

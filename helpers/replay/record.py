@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx2
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -167,13 +166,9 @@ class Recorder:
                 content_type=content_type,
                 text=scrubber.text(content.decode("utf-8", "replace")),
             )
-        interaction = Interaction(request=recorded_request, response=recorded)
-        return Response(
-            content,
-            status_code=response.status_code,
-            headers=passthrough,
-            background=BackgroundTask(self._save, interaction),
-        )
+        # Saved before answering, so a client that reads the file next finds the interaction.
+        self._save(Interaction(request=recorded_request, response=recorded))
+        return Response(content, status_code=response.status_code, headers=passthrough)
 
     def _save(self, interaction: Interaction) -> None:
         if interaction.response.status in NOT_RECORDED:

@@ -46,6 +46,7 @@ server encodes them on the way out. Files in format 1 load unchanged.
 
 from __future__ import annotations
 
+import datetime
 import re
 import threading
 from collections import defaultdict
@@ -53,7 +54,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .matching import canonical_key, versions_match
 
@@ -96,6 +97,12 @@ class RecordedRequest(BaseModel):
         default=None, description="Omitted for JSON; e.g. multipart/form-data (body normalised)."
     )
     body: Any = None
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2024-10-21 as a date; hand-written files should just work.
+        return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 StreamEnd = Literal["done", "eof", "cut", "reset"]

@@ -1,0 +1,412 @@
+"""The replay server's core: the v1 surface, recordings first, format 2, the state registry,
+configuration from a file and the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import openai
+import pytest
+from conftest import RECORDINGS, StartServer, sync_client
+from openai import AsyncOpenAI, OpenAI
+
+from helpers.replay import RecordingsFile, ReplayConfig
+from helpers.replay.__main__ import build_config, parse_args
+from helpers.replay.server import ReplayServer, probe
+
+HELLO = [{"role": "user", "content": "Say hello in five words."}]
+STORY = [{"role": "user", "content": "Tell a three-word story."}]
+INPUTS = ["The quick brown fox", "jumps over the lazy dog"]
+BATCH_LINE = (
+    b'{"custom_id": "task-1", "method": "POST", "url": "/chat/completions", "body": {"model": '
+    b'"gpt-4o-mini-batch", "messages": [{"role": "user", "content": "Say hi."}]}}\n'
+)
+FILES_VERSION = "2024-10-21"
+STREAM: dict[str, object] = {"stream": True, "stream_options": {"include_usage": True}}
+
+
+def _text(stream: object) -> str:
+    return "".join(
+        c.choices[0].delta.content or ""
+        for c in stream
+        if c.choices  # type: ignore[attr-defined]
+    )
+
+
+def v1_client(server: ReplayServer, **options: object) -> OpenAI:
+    """The plain OpenAI client on Azure's v1 API, as Microsoft documents it."""
+    options.setdefault("api_key", server.api_key)
+    options.setdefault("max_retries", 0)
+    return OpenAI(base_url=f"{server.url}/openai/v1/", **options)
+
+
+# --- the v1 surface ---------------------------------------------------------------------------
+
+
+def test_v1_chat_replays_the_recording_made_on_the_deployment_route(
+    start_server: StartServer,
+) -> None:
+    client = v1_client(start_server("replay_server.yaml"))
+    response = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert response.choices[0].message.content == "Hello there, nice to meet!"
+    assert response.model_extra["prompt_filter_results"][0]["prompt_index"] == 0
+
+
+def test_v1_stream_replays_chunk_by_chunk(start_server: StartServer) -> None:
+    client = v1_client(start_server("replay_server.yaml"))
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=STORY, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Dragon found home."
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 17
+
+
+async def test_v1_async_embeddings_decode_to_the_recorded_vectors(
+    start_server: StartServer,
+) -> None:
+    server = start_server("replay_server.yaml")
+    async with AsyncOpenAI(
+        base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0
+    ) as client:
+        result = await client.embeddings.create(
+            model="text-embedding-3-small", input=INPUTS, dimensions=8
+        )
+    direct = sync_client(server).embeddings.create(
+        model="text-embedding-3-small", input=INPUTS, dimensions=8
+    )
+    assert [d.embedding for d in result.data] == [d.embedding for d in direct.data]
+    assert len(result.data[0].embedding) == 8
+
+
+def test_v1_lenient_miss_is_marked_and_carries_azure_headers(start_server: StartServer) -> None:
+    client = v1_client(start_server("replay_server.yaml", mode="lenient"))
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Something nobody recorded."}]
+    )
+    assert raw.headers["x-replay-unrecorded"] == "true"
+    assert raw.headers["x-ms-deployment-name"] == "gpt-4o-mini"
+    assert raw.parse().choices[0].message.content.startswith("[unrecorded]")
+
+
+def test_v1_lenient_streams_and_embeddings_are_simulated(start_server: StartServer) -> None:
+    client = v1_client(start_server("replay_server.yaml", mode="lenient"))
+    text = _text(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Unrecorded."}], **STREAM
+        )
+    )
+    assert text.startswith("[unrecorded]")
+    vectors = client.embeddings.create(model="text-embedding-3-small", input=["new text"])
+    assert len(vectors.data[0].embedding) == 1536
+
+
+def test_v1_names_the_deployment_in_model(start_server: StartServer) -> None:
+    client = v1_client(start_server("replay_server.yaml"))
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="no-such-deployment", messages=HELLO)
+    assert caught.value.code == "DeploymentNotFound"
+
+
+def test_v1_rejects_a_dated_api_version(start_server: StartServer) -> None:
+    server = start_server("replay_server.yaml")
+    client = v1_client(server, default_query={"api-version": "2024-10-21"})
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert caught.value.body == {"code": "404", "message": "Resource not found"}
+    preview = v1_client(server, default_query={"api-version": "preview"})
+    assert preview.chat.completions.create(model="gpt-4o-mini", messages=HELLO).choices
+
+
+def test_v1_checks_credentials(start_server: StartServer) -> None:
+    client = v1_client(start_server("replay_server.yaml"), api_key="not-the-key")
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+
+
+def test_v1_record_mode_records_what_replays_on_both_surfaces(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    upstream = start_server("replay_server.yaml")
+    target = tmp_path / "recorded.yaml"
+    recorder = start_server(
+        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
+    )
+    live = v1_client(recorder, api_key=upstream.api_key).chat.completions.create(
+        model="gpt-4o-mini", messages=HELLO
+    )
+    (interaction,) = RecordingsFile.load(target).document.interactions
+    assert interaction.request.path == "/openai/v1/chat/completions"
+    replayer = start_server(target)
+    assert (
+        v1_client(replayer)
+        .chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        .model_dump()
+        == live.model_dump()
+    )
+    # The same recording serves the deployment-scoped route.
+    assert (
+        sync_client(replayer).chat.completions.create(model="gpt-4o-mini", messages=HELLO).id
+        == live.id
+    )
+
+
+# --- recordings first -------------------------------------------------------------------------
+
+
+def test_a_recorded_azure_400_is_served_verbatim(start_server: StartServer) -> None:
+    client = sync_client(start_server("replay_core.yaml"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "Summarise this in 5000 words."}],
+            max_tokens=40000,
+        )
+    assert caught.value.param == "max_tokens"
+    assert caught.value.body["message"].startswith("max_tokens is too large: 40000.")
+    assert "x-replay-miss" not in caught.value.response.headers
+
+
+def test_a_recorded_request_with_a_parameter_the_validator_does_not_know_replays(
+    start_server: StartServer,
+) -> None:
+    client = sync_client(start_server("replay_core.yaml"))
+    response = client.chat.completions.create(
+        model="gpt-4o-mini", messages=HELLO, prompt_cache_key="greeting-v1"
+    )
+    assert response.choices[0].message.content == "Hello, and welcome aboard!"
+
+
+def test_an_unrecorded_invalid_request_gets_the_validation_400(start_server: StartServer) -> None:
+    client = sync_client(start_server("replay_core.yaml"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=HELLO, extra_body={"made_up_option": 1}
+        )
+    assert caught.value.param == "made_up_option"
+
+
+# --- format 2: uploads, polls, stream ends, faults --------------------------------------------
+
+
+def files_client(server: ReplayServer) -> openai.AzureOpenAI:
+    return sync_client(server, api_version=FILES_VERSION)
+
+
+def test_a_multipart_upload_is_matched_on_its_content_not_its_boundary(
+    start_server: StartServer,
+) -> None:
+    client = files_client(start_server("replay_core.yaml"))
+    first = client.files.create(file=("tasks.jsonl", BATCH_LINE), purpose="batch")
+    second = client.files.create(file=("tasks.jsonl", BATCH_LINE), purpose="batch")
+    assert first.id == second.id == "file-8c1f0a3d2b4e4f6a9e7d5c3b1a2f4e6d"
+    assert first.bytes == len(BATCH_LINE)
+
+
+def test_an_upload_with_other_content_is_a_miss_that_shows_the_hash(
+    start_server: StartServer,
+) -> None:
+    client = files_client(start_server("replay_core.yaml"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.files.create(file=("tasks.jsonl", b"{}\n"), purpose="batch")
+    assert caught.value.code == "RecordingNotFound"
+    assert '"sha256": "aa3a1da6' in caught.value.message
+
+
+def test_a_multipart_upload_is_recorded_and_replayed(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    upstream = start_server("replay_core.yaml")
+    target = tmp_path / "recorded.yaml"
+    recorder = start_server(
+        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
+    )
+    live = files_client(recorder).files.create(file=("tasks.jsonl", BATCH_LINE), purpose="batch")
+    (interaction,) = RecordingsFile.load(target).document.interactions
+    assert interaction.request.content_type == "multipart/form-data"
+    assert interaction.request.body["file"]["bytes"] == len(BATCH_LINE)
+    replayed = files_client(start_server(target)).files.create(
+        file=("tasks.jsonl", BATCH_LINE), purpose="batch"
+    )
+    assert replayed.model_dump() == live.model_dump()
+
+
+def test_a_recorded_poll_sticks_on_its_final_state(start_server: StartServer) -> None:
+    client = files_client(start_server("replay_core.yaml"))
+    uploaded = client.files.create(file=("tasks.jsonl", BATCH_LINE), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=uploaded.id, endpoint="/chat/completions", completion_window="24h"
+    )
+    statuses = [client.batches.retrieve(batch.id).status for _ in range(4)]
+    assert [batch.status, *statuses] == [
+        "validating",
+        "in_progress",
+        "completed",
+        "completed",
+        "completed",
+    ]
+    output = client.files.content(client.batches.retrieve(batch.id).output_file_id or "")
+    assert b'"custom_id": "task-1"' in output.read()
+
+
+def test_reset_starts_the_recordings_from_the_top(start_server: StartServer) -> None:
+    server = start_server("replay_core.yaml")
+    client = files_client(server)
+    batch_id = "batch_6f2c9d1e-4a7b-4c3d-9e8f-1a2b3c4d5e6f"
+    assert client.batches.retrieve(batch_id).status == "in_progress"
+    assert client.batches.retrieve(batch_id).status == "completed"
+    reset = httpx2.post(f"{server.url}/_replay/reset", headers={"api-key": server.api_key})
+    assert reset.status_code == 204
+    assert client.batches.retrieve(batch_id).status == "in_progress"
+
+
+def test_a_recorded_cut_stream_is_an_error_in_the_sdk(start_server: StartServer) -> None:
+    client = sync_client(start_server("replay_core.yaml"))
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Count to five slowly."}],
+        stream=True,
+    )
+    received = []
+    with pytest.raises((httpx2.TransportError, openai.APIConnectionError)):
+        for chunk in stream:
+            received.extend(c.delta.content or "" for c in chunk.choices)
+    assert "".join(received) == "One, two,"
+
+
+def test_a_recorded_reset_is_a_connection_error(start_server: StartServer) -> None:
+    client = sync_client(start_server("replay_core.yaml"))
+    with pytest.raises(openai.APIConnectionError):
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "This connection will be reset."}],
+        )
+
+
+def test_format_1_files_still_load() -> None:
+    document = RecordingsFile.load(RECORDINGS / "replay_server.yaml").document
+    assert document.format == "cookbook-recordings/1"
+    assert document.interactions
+
+
+# --- the state registry -----------------------------------------------------------------------
+
+
+class Counter:
+    """A stateful simulator of the simplest kind."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def reset(self) -> None:
+        self.value = 0
+
+
+def test_reset_resets_every_registered_simulator(start_server: StartServer) -> None:
+    server = start_server("replay_server.yaml", clock=lambda: 1000.0)
+    counter = server.state.register("counter", Counter())
+    counter.value = 5
+    client = sync_client(server)
+    before = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
+    assert before.headers["x-ratelimit-remaining-requests"] == "59"
+    assert "counter" in (probe(server.url) or {})["simulators"]
+
+    assert httpx2.post(f"{server.url}/_replay/reset").status_code == 401
+    reset = httpx2.post(f"{server.url}/_replay/reset", headers={"api-key": server.api_key})
+
+    assert reset.status_code == 204
+    assert counter.value == 0
+    after = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
+    assert after.headers["x-ratelimit-remaining-requests"] == "59"
+
+
+def test_reset_without_credentials_is_azures_401_json(start_server: StartServer) -> None:
+    server = start_server("replay_server.yaml")
+    response = httpx2.post(f"{server.url}/_replay/reset", headers={"api-key": "wrong"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "401"
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+QUOTA_FILE = """\
+deployments:
+  gpt-4o-mini: {kind: chat, model: gpt-4o-mini-2024-07-18, requests_per_minute: 2}
+rate_limits:
+  enforce: true
+"""
+
+
+def _exhaust(server: ReplayServer) -> openai.RateLimitError:
+    client = sync_client(server)
+    client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    return caught.value
+
+
+def test_rate_limits_are_enforced_from_a_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "replay.yaml"
+    path.write_text(QUOTA_FILE)
+    config = ReplayConfig(recordings=[RECORDINGS / "replay_server.yaml"]).with_file(path)
+    with ReplayServer(config, clock=lambda: 1000.0) as server:
+        error = _exhaust(server)
+    assert "ChatCompletions_Create Operation" in error.message
+    assert int(error.response.headers["retry-after-ms"]) == 30_000
+    assert error.response.headers["retry-after"] == "30"
+
+
+def test_a_config_file_with_an_unknown_setting_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "replay.yaml"
+    path.write_text("rate_limit:\n  enforce: true\n")
+    with pytest.raises(ValueError, match=r"unknown setting.*rate_limit"):
+        ReplayConfig().with_file(path)
+
+
+def test_rate_limits_are_enforced_from_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "deployments.yaml"
+    path.write_text(QUOTA_FILE.split("rate_limits")[0])
+    args = parse_args(
+        [
+            "--rate-limits",
+            "--config",
+            str(path),
+            "--recordings",
+            str(RECORDINGS / "replay_server.yaml"),
+        ]
+    )
+    config = build_config(args)
+    assert config.rate_limits.enforce
+    with ReplayServer(config, clock=lambda: 1000.0) as server:
+        _exhaust(server)
+
+
+def test_python_dash_m_starts_a_server_that_answers(tmp_path: Path) -> None:
+    with ReplayServer(ReplayConfig()) as scratch:
+        port = scratch.port  # a port that was free a moment ago
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helpers.replay", "--port", str(port), "--recordings",
+         str(RECORDINGS / "replay_server.yaml"), "--rate-limits"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while probe(url) is None:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        client = openai.AzureOpenAI(
+            azure_endpoint=url, api_key="local-replay-key", api_version="2024-10-01-preview"
+        )
+        answer = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        assert answer.choices[0].message.content == "Hello there, nice to meet!"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
