@@ -34,7 +34,6 @@ from typing import Any, Literal, cast, get_type_hints
 
 import openai
 import pydantic
-import pydantic_core
 from openai import AsyncOpenAI
 from openai.types.chat import (
     ChatCompletion,
@@ -200,8 +199,11 @@ def _arguments_model(function: ToolFunction, hints: dict[str, Any]) -> type[pyda
     )
 
 
+_ANY: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(Any)
+
+
 def _to_content(result: Any) -> str:
-    return result if isinstance(result, str) else pydantic_core.to_json(result).decode()
+    return result if isinstance(result, str) else _ANY.dump_json(result).decode()
 
 
 def _error_content(message: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import StartServer
 
 from helpers import Settings, connect
+from helpers.authentication import check_settings
 from helpers.replay.config import Mode
 
 HELLO = [{"role": "user", "content": "Say hello in five words."}]
@@ -94,3 +97,19 @@ def test_live_endpoint_with_key_uses_the_key() -> None:
     assert azure.default_auth == "key"
     assert azure._client_options("key")["api_key"] == "secret"
     assert azure.settings.replay_mode is Mode.REPLAY
+
+
+def test_connect_through_a_recorder_sends_your_key_and_keeps_settings_checks_green(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    upstream = start_server("replay_server.yaml", api_key="my-real-key")
+    target = tmp_path / "recorded.yaml"
+    recorder = start_server(
+        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
+    )
+    azure = connect(settings=Settings(replay_url=recorder.url, api_key="my-real-key"), quiet=True)
+    assert azure.recording and azure.endpoint == recorder.url
+    assert azure.api_key == "my-real-key"
+    assert all(check.ok for check in check_settings(azure.settings))
+    answer = azure.client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert answer.choices[0].message.content == "Hello there, nice to meet!"

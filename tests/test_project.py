@@ -3,8 +3,11 @@ honest recordings headers, and notebooks that follow the cookbook's layout."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -36,6 +39,35 @@ def test_environment_yml_mirrors_pyproject() -> None:
     assert "--editable ." in pip_section
     python = next(d for d in environment["dependencies"] if str(d).startswith("python="))
     assert project["requires-python"] == ">=" + python.split("=")[1]
+
+
+def _imported_top_level_modules(folder: Path) -> set[str]:
+    found: set[str] = set()
+    for path in folder.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_every_third_party_import_in_helpers_is_a_declared_dependency() -> None:
+    declared = set(
+        _requirement_names(
+            tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+        )
+    )
+    distributions = importlib.metadata.packages_distributions()
+    missing = []
+    for module in sorted(_imported_top_level_modules(ROOT / "helpers")):
+        if module in sys.stdlib_module_names or module in ("helpers", "__future__"):
+            continue
+        names = {d.lower() for d in distributions.get(module, [module])}
+        if not names & declared:
+            missing.append(f"{module} (from {', '.join(sorted(names))})")
+    assert not missing, f"imported by helpers/ but not in pyproject.toml: {missing}"
 
 
 def test_registry_lists_exactly_the_notebooks_on_disk_in_guide_order() -> None:
