@@ -19,7 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 CREATED = 1_732_406_400
-"""The ``created`` timestamp of curated and simulated responses (2024-11-24T00:00:00Z)."""
+"""The ``created`` timestamp of curated and simulated chat completions (2024-11-24T00:00:00Z)."""
+
+RESPONSES_CREATED = 1_795_478_400
+"""``created_at`` of curated and simulated Responses (2026-11-24T00:00:00Z), after GPT-5."""
 
 SYSTEM_FINGERPRINT = "fp_b705f0c291"
 
@@ -264,6 +267,14 @@ class IdSource:
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
+
+    def item_id(self, prefix: str) -> str:
+        """A Responses API id: ``resp_``, ``msg_``, ``rs_``, ``fc_`` and 48 hex digits."""
+        return f"{prefix}_{self._random.getrandbits(192):048x}"
+
+    def call_id(self) -> str:
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        return "call_" + "".join(self._random.choice(alphabet) for _ in range(24))
 
     def completion_id(self) -> str:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

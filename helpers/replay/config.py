@@ -59,23 +59,49 @@ class Mode(StrEnum):
     RECORD = "record"
 
 
+GPT5_EFFORTS = ("minimal", "low", "medium", "high")
+"""The ``reasoning_effort`` values the GPT-5 (2025-08-07) models accept."""
+
+
 class Deployment(BaseModel):
     """A model deployment the server pretends to host."""
 
     kind: Literal["chat", "embeddings"]
     model: str
+    family: Literal["standard", "reasoning"] = Field(
+        default="standard",
+        description="reasoning: GPT-5 / o-series rules (max_completion_tokens, reasoning_effort, "
+        "default sampling only).",
+    )
+    reasoning_efforts: tuple[str, ...] = Field(
+        default=(), description="The reasoning_effort values the model accepts (reasoning only)."
+    )
     dimensions: int | None = Field(default=None, description="Embedding size (embeddings only).")
     requests_per_minute: int = 60
     tokens_per_minute: int = 10_000
 
+    @property
+    def is_reasoning(self) -> bool:
+        return self.family == "reasoning"
+
 
 DEFAULT_DEPLOYMENTS: dict[str, Deployment] = {
+    # Reasoning models of the GPT-5 family: what a new Azure customer deploys today.
+    "gpt-5-mini": Deployment(
+        kind="chat", model="gpt-5-mini-2025-08-07", family="reasoning",
+        reasoning_efforts=GPT5_EFFORTS, tokens_per_minute=20_000,
+    ),
+    "gpt-5-nano": Deployment(
+        kind="chat", model="gpt-5-nano-2025-08-07", family="reasoning",
+        reasoning_efforts=GPT5_EFFORTS, tokens_per_minute=20_000,
+    ),
+    # Earlier chat models, for existing deployments and the recordings made on them.
     "gpt-4o": Deployment(kind="chat", model="gpt-4o-2024-08-06"),
     "gpt-4o-mini": Deployment(kind="chat", model="gpt-4o-mini-2024-07-18"),
     "text-embedding-3-small": Deployment(
         kind="embeddings", model="text-embedding-3-small", dimensions=1536
     ),
-}
+}  # fmt: skip
 
 
 class RateLimitSettings(BaseModel):

@@ -73,7 +73,7 @@ def route_key(path: str, body: Any) -> str:
     """The operation and deployment a request addresses, the same on both API surfaces."""
     if found := _DEPLOYMENT_PATH.fullmatch(path):
         return f"deployment:{found.group(1)}/{found.group(2)}"
-    rest = path.removeprefix("/openai/v1/")
+    rest = path.removeprefix("/openai/v1/").removeprefix("/openai/")
     if rest in V1_MODEL_ROUTES and isinstance(body, dict) and isinstance(body.get("model"), str):
         return f"deployment:{body['model']}/{rest}"
     return path

@@ -231,6 +231,14 @@ def recorded_reply(
 
 
 async def answer(ctx: RequestContext, operation: Operation) -> Reply:
+    """The answer, after which the operation keeps whatever state it creates."""
+    reply = await _answer(ctx, operation)
+    if reply.status < 400:
+        operation.served(ctx, reply)
+    return reply
+
+
+async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
     """A recording if one matches, else validation and a simulation or an explained miss."""
     state = ctx.state
     match = state.store.lookup(ctx.method, ctx.path, ctx.lookup_version, ctx.body)

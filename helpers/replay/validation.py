@@ -236,7 +236,7 @@ def _check_tools(body: dict[str, Any]) -> None:
         if not isinstance(function, dict) or not function.get("name"):
             raise _missing(f"tools[{i}].function.name")
         if function.get("strict") and isinstance(function.get("parameters"), dict):
-            _check_strict_schema(
+            check_strict_schema(
                 function["parameters"],
                 f"Invalid schema for function '{function['name']}'",
                 f"tools[{i}].function.parameters",
@@ -295,7 +295,7 @@ def _check_response_format(body: dict[str, Any], messages: list[dict[str, Any]])
             raise _missing("response_format.json_schema.name")
         schema = spec.get("schema")
         if spec.get("strict") and isinstance(schema, dict):
-            _check_strict_schema(
+            check_strict_schema(
                 schema,
                 f"Invalid schema for response_format '{spec['name']}'",
                 "response_format",
@@ -303,7 +303,7 @@ def _check_response_format(body: dict[str, Any], messages: list[dict[str, Any]])
             )
 
 
-def _check_strict_schema(schema: dict[str, Any], prefix: str, param: str, code: str) -> None:
+def check_strict_schema(schema: dict[str, Any], prefix: str, param: str, code: str) -> None:
     """Strict mode: Azure names the first rule the schema breaks (see :mod:`helpers.schemas`)."""
     violation = next(strict_violations(schema), None)
     if violation is None:

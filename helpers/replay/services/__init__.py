@@ -13,9 +13,9 @@ recordings (any method, any path) and then gets Azure's 404.
 
 from __future__ import annotations
 
-from . import inference
+from . import inference, responses
 from .base import Endpoint, Operation, Service
 
-SERVICES: tuple[Service, ...] = (inference.SERVICE,)
+SERVICES: tuple[Service, ...] = (inference.SERVICE, responses.SERVICE)
 
 __all__ = ["SERVICES", "Endpoint", "Operation", "Service"]

@@ -60,6 +60,9 @@ class Operation:
         """Adapt a stored answer to this request (default: unchanged)."""
         return reply
 
+    def served(self, ctx: RequestContext, reply: Reply) -> None:
+        """Called after every answer (recorded or simulated): keep state an answer creates."""
+
     def store(self, body: Any) -> Any:
         """Turn an upstream answer's JSON body into its stored form (default: unchanged)."""
         return body

@@ -12,13 +12,15 @@ One recording serves both surfaces when the request is the same (see
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 from ...tokenizer import count_chat_tokens, count_tokens
-from .. import azure
+from .. import azure, families
 from ..context import Reply, RequestContext, StreamEvent
 from ..simulators import chat as chat_simulator
 from ..simulators import embeddings as embeddings_simulator
+from ..simulators.responses import EFFORT_TOKENS
 from ..validation import validate_chat, validate_embeddings
 from .base import DeploymentKind, Endpoint, Operation, Service
 
@@ -29,6 +31,29 @@ def _reply(simulated: dict[str, Any] | list[str]) -> Reply:
     return Reply.of_json(simulated)
 
 
+def _add_reasoning_tokens(reply: Reply, effort: str) -> None:
+    """A reasoning deployment thinks before it answers: simulated usage says so."""
+    spent = EFFORT_TOKENS.get(effort, 0)
+    usages = [reply.json.get("usage")] if isinstance(reply.json, dict) else []
+    if reply.events is not None:
+        payloads = [json.loads(e.data) for e in reply.events]
+        usages = [p.get("usage") for p in payloads]
+        for event, payload in zip(reply.events, payloads, strict=True):
+            if payload.get("usage"):
+                _spend(payload["usage"], spent)
+                reply.events[reply.events.index(event)] = StreamEvent(json.dumps(payload))
+        return
+    for usage in usages:
+        if usage:
+            _spend(usage, spent)
+
+
+def _spend(usage: dict[str, Any], spent: int) -> None:
+    usage["completion_tokens"] += spent
+    usage["total_tokens"] += spent
+    usage["completion_tokens_details"]["reasoning_tokens"] = spent
+
+
 class ChatCompletions(Operation):
     name: ClassVar[str] = "ChatCompletions_Create"
     label: ClassVar[str] = "chatCompletion"
@@ -36,6 +61,8 @@ class ChatCompletions(Operation):
 
     def validate(self, ctx: RequestContext) -> None:
         validate_chat(ctx.body)
+        assert ctx.deployment is not None
+        families.check_chat(ctx.body, ctx.deployment)
 
     def charged_tokens(self, ctx: RequestContext) -> int:
         body = ctx.body
@@ -44,7 +71,10 @@ class ChatCompletions(Operation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         assert ctx.deployment is not None
-        return _reply(chat_simulator.simulate(ctx.body, ctx.deployment.model, ctx.state.ids))
+        reply = _reply(chat_simulator.simulate(ctx.body, ctx.deployment.model, ctx.state.ids))
+        if ctx.deployment.is_reasoning:
+            _add_reasoning_tokens(reply, ctx.body.get("reasoning_effort") or "medium")
+        return reply
 
 
 class Embeddings(Operation):

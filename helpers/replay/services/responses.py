@@ -1,0 +1,253 @@
+"""The Responses API: create (JSON or streamed), retrieve, delete, list input items.
+
+* ``POST /openai/v1/responses`` (and ``POST /openai/responses?api-version=...-preview``),
+  the deployment named by ``model``;
+* ``GET /openai/v1/responses/{id}``, ``DELETE /openai/v1/responses/{id}``,
+  ``GET /openai/v1/responses/{id}/input_items``.
+
+A create is looked up in the recordings like any request; the server then keeps
+the response it served (recorded or simulated) as state, so retrieval and
+``previous_response_id`` chains work offline. Streams are sent as typed events
+(``event:`` and ``data:`` lines) in Azure's order and end without ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ...tokenizer import count_tokens
+from ..context import Reply, RequestContext, StreamEvent
+from ..errors import AzureError, invalid_request
+from ..families import check_responses
+from ..simulators import responses as simulator
+from ..state import ReplayState
+from ..validation import check_strict_schema
+from .base import DeploymentKind, Endpoint, Operation, Service
+
+PARAMETERS = frozenset(
+    {
+        "model", "input", "instructions", "previous_response_id", "store", "stream",
+        "stream_options", "tools", "tool_choice", "parallel_tool_calls", "text", "reasoning",
+        "max_output_tokens", "max_tool_calls", "temperature", "top_p", "metadata", "truncation",
+        "user", "include", "prompt_cache_key", "prompt_cache_retention", "safety_identifier",
+        "service_tier", "background", "top_logprobs", "conversation", "prompt",
+    }
+)  # fmt: skip
+
+
+def store_of(state: ReplayState) -> simulator.ResponsesStore:
+    found = state.simulator("responses")
+    assert isinstance(found, simulator.ResponsesStore)
+    return found
+
+
+def _not_found(response_id: str) -> AzureError:
+    return AzureError(
+        404,
+        {
+            "error": {
+                "message": f"Response with id '{response_id}' not found.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    )
+
+
+def _unknown(name: str) -> AzureError:
+    return invalid_request(f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
+
+
+def _type_error(name: str, expected: str) -> AzureError:
+    return invalid_request(
+        f"Invalid type for '{name}': expected {expected}.", param=name, code="invalid_type"
+    )
+
+
+class CreateResponse(Operation):
+    name: ClassVar[str] = "Responses_Create"
+    label: ClassVar[str] = "responses"
+    deployment_kind: ClassVar[DeploymentKind | None] = "chat"
+
+    def validate(self, ctx: RequestContext) -> None:
+        body = ctx.body
+        if not isinstance(body, dict):
+            raise invalid_request(
+                "The request body must be a JSON object.", param=None, code="invalid_request_body"
+            )
+        for name in sorted(body):
+            if name not in PARAMETERS:
+                raise _unknown(name)
+        value = body.get("input")
+        if value is not None and not isinstance(value, (str, list)):
+            raise _type_error("input", "a string or an array of input items")
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if not isinstance(item, dict):
+                    raise _type_error(f"input[{i}]", "an object")
+        for name, kinds, expected in (
+            ("instructions", (str,), "a string"),
+            ("previous_response_id", (str,), "a string"),
+            ("store", (bool,), "a boolean"),
+            ("stream", (bool,), "a boolean"),
+            ("parallel_tool_calls", (bool,), "a boolean"),
+            ("tools", (list,), "an array"),
+            ("text", (dict,), "an object"),
+            ("reasoning", (dict,), "an object"),
+            ("metadata", (dict,), "an object"),
+        ):
+            if body.get(name) is not None and not isinstance(body[name], kinds):
+                raise _type_error(name, expected)
+        limit = body.get("max_output_tokens")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 16 <= limit <= 2**31
+        ):
+            raise invalid_request(
+                "Invalid 'max_output_tokens': integer below minimum value. Expected a value "
+                f">= 16, but got {limit} instead.",
+                param="max_output_tokens",
+                code="integer_below_min_value",
+            )
+        for i, tool in enumerate(body.get("tools") or []):
+            if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+                raise _type_error(f"tools[{i}]", "an object with a 'type'")
+            if tool["type"] == "function" and not tool.get("name"):
+                raise invalid_request(
+                    f"Missing required parameter: 'tools[{i}].name'.",
+                    param=f"tools[{i}].name",
+                    code="missing_required_parameter",
+                )
+        fmt = (body.get("text") or {}).get("format")
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            if not fmt.get("name"):
+                raise invalid_request(
+                    "Missing required parameter: 'text.format.name'.",
+                    param="text.format.name",
+                    code="missing_required_parameter",
+                )
+            if fmt.get("strict") and isinstance(fmt.get("schema"), dict):
+                check_strict_schema(
+                    fmt["schema"],
+                    f"Invalid schema for response_format '{fmt['name']}'",
+                    "text.format.schema",
+                    "invalid_json_schema",
+                )
+        assert ctx.deployment is not None
+        check_responses(body, ctx.deployment)
+        previous = body.get("previous_response_id")
+        if previous and store_of(ctx.state).get(previous) is None:
+            raise invalid_request(
+                f"Previous response with id '{previous}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+
+    def charged_tokens(self, ctx: RequestContext) -> int:
+        body = ctx.body if isinstance(ctx.body, dict) else {}
+        text = simulator.text_of(simulator.input_items(body, None))
+        limit = body.get("max_output_tokens")
+        return count_tokens(text) + (limit if isinstance(limit, int) else 0)
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        assert ctx.deployment is not None
+        state = ctx.state
+        history = store_of(state).history(ctx.body.get("previous_response_id"))
+        response = simulator.simulate(ctx.body, ctx.deployment, state.ids, history)
+        if ctx.body.get("stream"):
+            events = [
+                StreamEvent(_dump(payload), event=kind)
+                for kind, payload in simulator.stream_events(response)
+            ]
+            return Reply.of_stream(events, end="eof")
+        return Reply.of_json(response)
+
+    def served(self, ctx: RequestContext, reply: Reply) -> None:
+        """Keep what was served (recorded or simulated) as the response's state."""
+        if reply.status >= 400 or not isinstance(ctx.body, dict):
+            return
+        if reply.events is not None:
+            response = simulator.final_response(e.data for e in reply.events)
+        else:
+            response = reply.json if isinstance(reply.json, dict) else None
+        if response is None or not isinstance(response.get("id"), str):
+            return
+        if ctx.body.get("store", True) is False:
+            return
+        store_of(ctx.state).put(response, simulator.input_items(ctx.body, ctx.state.ids))
+
+
+def _dump(payload: dict[str, Any]) -> str:
+    from ..replies import dump_json
+
+    return dump_json(payload).decode("utf-8")
+
+
+class RetrieveResponse(Operation):
+    name: ClassVar[str] = "Responses_Get"
+    body_kind = "none"
+    simulated = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        response_id = ctx.path_params["response_id"]
+        found = store_of(ctx.state).get(response_id)
+        if found is None:
+            raise _not_found(response_id)
+        return Reply.of_json(found)
+
+
+class DeleteResponse(Operation):
+    name: ClassVar[str] = "Responses_Delete"
+    body_kind = "none"
+    simulated = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        response_id = ctx.path_params["response_id"]
+        if not store_of(ctx.state).delete(response_id):
+            raise _not_found(response_id)
+        return Reply.of_json({"deleted": True, "id": response_id, "object": "response"})
+
+
+class ListInputItems(Operation):
+    name: ClassVar[str] = "Responses_ListInputItems"
+    body_kind = "none"
+    simulated = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        response_id = ctx.path_params["response_id"]
+        items = store_of(ctx.state).input_items(response_id)
+        if items is None:
+            raise _not_found(response_id)
+        if ctx.query.get("order", "desc") == "desc":
+            items = list(reversed(items))
+        return Reply.of_json(
+            {
+                "data": items,
+                "first_id": items[0]["id"] if items else None,
+                "has_more": False,
+                "last_id": items[-1]["id"] if items else None,
+                "object": "list",
+            }
+        )
+
+
+def _register(state: ReplayState) -> None:
+    state.register("responses", simulator.ResponsesStore())
+
+
+CREATE = CreateResponse()
+
+SERVICE = Service(
+    name="responses",
+    endpoints=(
+        Endpoint("POST", "/openai/v1/responses", CREATE),
+        Endpoint("POST", "/openai/responses", CREATE),
+        Endpoint("GET", "/openai/v1/responses/{response_id}", RetrieveResponse()),
+        Endpoint("DELETE", "/openai/v1/responses/{response_id}", DeleteResponse()),
+        Endpoint("GET", "/openai/v1/responses/{response_id}/input_items", ListInputItems()),
+        Endpoint("GET", "/openai/responses/{response_id}", RetrieveResponse()),
+        Endpoint("DELETE", "/openai/responses/{response_id}", DeleteResponse()),
+        Endpoint("GET", "/openai/responses/{response_id}/input_items", ListInputItems()),
+    ),
+    register=_register,
+)

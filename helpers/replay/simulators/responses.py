@@ -1,0 +1,328 @@
+"""The Responses API's state and its simulated answers.
+
+The Responses API is the first stateful API the server holds: a response is
+stored under its id (unless the request said ``store: false``) with the input
+items it was given, so ``GET /responses/{id}``, ``GET .../input_items``,
+``DELETE`` and ``previous_response_id`` chains work whether the model's part
+came from a recording or from lenient simulation. Recordings drive the model;
+the server keeps the state.
+
+Simulated answers (lenient mode) follow the request: text that says it is
+unrecorded, JSON that fits a ``text.format`` schema, function calls whose
+arguments fit each tool's schema when the last input is not a tool result, and
+for reasoning deployments a reasoning item with ``reasoning_tokens`` in usage.
+:func:`stream_events` turns any response into Azure's event sequence.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from ...tokenizer import count_tokens
+from .. import azure
+from ..config import Deployment
+from .chat import UNRECORDED_TEXT, example_from_schema
+
+EFFORT_TOKENS = {"minimal": 0, "low": 64, "medium": 192, "high": 448}
+"""Simulated reasoning tokens per effort: a stand-in, marked unrecorded like the text."""
+
+
+class ResponsesStore:
+    """Responses by id, with their input items; reset with the server."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._responses: dict[str, dict[str, Any]] = {}
+        self._inputs: dict[str, list[dict[str, Any]]] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._responses.clear()
+            self._inputs.clear()
+
+    def put(self, response: dict[str, Any], input_items: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._responses[response["id"]] = copy.deepcopy(response)
+            self._inputs[response["id"]] = copy.deepcopy(input_items)
+
+    def get(self, response_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._responses.get(response_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def input_items(self, response_id: str) -> list[dict[str, Any]] | None:
+        with self._lock:
+            found = self._inputs.get(response_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def delete(self, response_id: str) -> bool:
+        with self._lock:
+            self._inputs.pop(response_id, None)
+            return self._responses.pop(response_id, None) is not None
+
+    def history(self, response_id: str | None) -> list[dict[str, Any]]:
+        """Every input and output item of a chain, oldest first (what the model sees)."""
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while response_id and response_id not in seen:
+            seen.add(response_id)
+            response = self.get(response_id)
+            if response is None:
+                break
+            items[:0] = [*(self.input_items(response_id) or []), *response.get("output", [])]
+            response_id = response.get("previous_response_id")
+        return items
+
+
+def input_items(body: dict[str, Any], ids: azure.IdSource | None) -> list[dict[str, Any]]:
+    """The request's ``input`` as items (a string becomes one user message); ids when given."""
+    raw = body.get("input")
+    if raw is None:
+        return []
+    entries = [{"role": "user", "content": raw}] if isinstance(raw, str) else list(raw)
+    items = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        item = dict(entry)
+        kind = item.setdefault("type", "message")
+        if kind == "message":
+            content = item.get("content")
+            if isinstance(content, str):
+                item["content"] = [{"type": "input_text", "text": content}]
+            if ids is not None:
+                item.setdefault("id", ids.item_id("msg"))
+            item.setdefault("status", "completed")
+        elif kind == "function_call_output":
+            if ids is not None:
+                item.setdefault("id", ids.item_id("fc"))
+            item.setdefault("status", "completed")
+        items.append(item)
+    return items
+
+
+def text_of(items: Iterable[dict[str, Any]]) -> str:
+    parts: list[str] = []
+    for item in items:
+        content = item.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        for key in ("arguments", "output"):
+            if isinstance(item.get(key), str):
+                parts.append(item[key])
+    return "\n".join(parts)
+
+
+def _function_calls(body: dict[str, Any], items: list[dict[str, Any]], ids: azure.IdSource) -> list:
+    tools = [
+        t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"
+    ]
+    choice = body.get("tool_choice", "auto")
+    if not tools or choice == "none" or (items and items[-1].get("type") == "function_call_output"):
+        return []
+    if isinstance(choice, dict) and choice.get("name"):
+        tools = [t for t in tools if t.get("name") == choice["name"]] or tools[:1]
+    if body.get("parallel_tool_calls") is False:
+        tools = tools[:1]
+    calls = []
+    for tool in tools:
+        arguments = example_from_schema(tool.get("parameters") or {"type": "object"})
+        calls.append(
+            {
+                "arguments": json.dumps(arguments),
+                "call_id": ids.call_id(),
+                "id": ids.item_id("fc"),
+                "name": tool.get("name", ""),
+                "status": "completed",
+                "type": "function_call",
+            }
+        )
+    return calls
+
+
+def simulate(
+    body: dict[str, Any],
+    deployment: Deployment,
+    ids: azure.IdSource,
+    history: list[dict[str, Any]],
+    created_at: int = azure.RESPONSES_CREATED,
+) -> dict[str, Any]:
+    """A completed response for a request no recording covers."""
+    items = input_items(body, None)
+    output: list[dict[str, Any]] = []
+    effort = (body.get("reasoning") or {}).get("effort") or "medium"
+    reasoning_tokens = EFFORT_TOKENS.get(effort, 0) if deployment.is_reasoning else 0
+    if deployment.is_reasoning:
+        output.append({"id": ids.item_id("rs"), "summary": [], "type": "reasoning"})
+    calls = _function_calls(body, items, ids)
+    if calls:
+        output.extend(calls)
+        text = ""
+    else:
+        fmt = (body.get("text") or {}).get("format") or {}
+        if fmt.get("type") == "json_schema":
+            text = json.dumps(example_from_schema(fmt.get("schema") or {}))
+        elif fmt.get("type") == "json_object":
+            text = json.dumps({"unrecorded": True, "note": UNRECORDED_TEXT})
+        else:
+            text = UNRECORDED_TEXT
+        output.append(message_item(ids.item_id("msg"), text))
+    prompt = "\n".join(
+        [str(body.get("instructions") or ""), text_of(history), text_of(items)]
+    ).strip()
+    input_tokens = count_tokens(prompt) if prompt else 0
+    output_tokens = count_tokens(text or text_of(calls)) + reasoning_tokens
+    response = response_object(
+        body,
+        deployment,
+        response_id=ids.item_id("resp"),
+        output=output,
+        usage=responses_usage(input_tokens, output_tokens, reasoning_tokens=reasoning_tokens),
+        created_at=created_at,
+    )
+    return response
+
+
+def message_item(item_id: str, text: str, annotations: list[Any] | None = None) -> dict[str, Any]:
+    return {
+        "content": [
+            {"annotations": annotations or [], "logprobs": [], "text": text, "type": "output_text"}
+        ],
+        "id": item_id,
+        "role": "assistant",
+        "status": "completed",
+        "type": "message",
+    }
+
+
+def responses_usage(
+    input_tokens: int, output_tokens: int, *, cached_tokens: int = 0, reasoning_tokens: int = 0
+) -> dict[str, Any]:
+    return {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": cached_tokens},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        "total_tokens": input_tokens + output_tokens,
+    }
+
+
+def response_object(
+    body: dict[str, Any],
+    deployment: Deployment,
+    *,
+    response_id: str,
+    output: list[dict[str, Any]],
+    usage: dict[str, Any] | None,
+    status: str = "completed",
+    created_at: int = azure.RESPONSES_CREATED,
+) -> dict[str, Any]:
+    """A Response as Azure sends it, echoing the request's settings."""
+    reasoning = body.get("reasoning") or {}
+    text = body.get("text") or {}
+    return {
+        "background": bool(body.get("background", False)),
+        "created_at": created_at,
+        "error": None,
+        "id": response_id,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "metadata": body.get("metadata") or {},
+        "model": deployment.model,
+        "object": "response",
+        "output": output,
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "reasoning": {
+            "effort": (reasoning.get("effort") or "medium") if deployment.is_reasoning else None,
+            "summary": reasoning.get("summary"),
+        },
+        "status": status,
+        "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0),
+        "text": {"format": text.get("format") or {"type": "text"}},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation", "disabled"),
+        "usage": usage,
+        "user": body.get("user"),
+    }
+
+
+def _pieces(text: str) -> list[str]:
+    return re.findall(r"\S+\s*|\s+", text) or [""]
+
+
+def stream_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(event type, payload)`` for a response, in Azure's order, numbered from 0."""
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(kind: str, **payload: Any) -> None:
+        events.append((kind, {"type": kind, "sequence_number": len(events), **payload}))
+
+    opening = {**response, "output": [], "status": "in_progress", "usage": None}
+    emit("response.created", response=opening)
+    emit("response.in_progress", response=opening)
+    for index, item in enumerate(response.get("output", [])):
+        kind = item.get("type")
+        if kind == "message":
+            emit("response.output_item.added", item={**item, "content": [],
+                 "status": "in_progress"}, output_index=index)  # fmt: skip
+            for part_index, part in enumerate(item.get("content", [])):
+                empty = {**part, "text": "", "annotations": []}
+                emit("response.content_part.added", content_index=part_index,
+                     item_id=item["id"], output_index=index, part=empty)  # fmt: skip
+                for piece in _pieces(part.get("text", "")):
+                    emit("response.output_text.delta", content_index=part_index, delta=piece,
+                         item_id=item["id"], logprobs=[], output_index=index)  # fmt: skip
+                for n, annotation in enumerate(part.get("annotations", [])):
+                    emit("response.output_text.annotation.added", annotation=annotation,
+                         annotation_index=n, content_index=part_index, item_id=item["id"],
+                         output_index=index)  # fmt: skip
+                emit("response.output_text.done", content_index=part_index, item_id=item["id"],
+                     logprobs=[], output_index=index, text=part.get("text", ""))  # fmt: skip
+                emit("response.content_part.done", content_index=part_index,
+                     item_id=item["id"], output_index=index, part=part)  # fmt: skip
+        elif kind == "function_call":
+            emit("response.output_item.added", item={**item, "arguments": "",
+                 "status": "in_progress"}, output_index=index)  # fmt: skip
+            emit("response.function_call_arguments.delta", delta=item.get("arguments", ""),
+                 item_id=item["id"], output_index=index)  # fmt: skip
+            emit("response.function_call_arguments.done", arguments=item.get("arguments", ""),
+                 item_id=item["id"], name=item.get("name"), output_index=index)  # fmt: skip
+        else:
+            emit("response.output_item.added", item=item, output_index=index)
+        emit("response.output_item.done", item=item, output_index=index)
+    final = {
+        "completed": "response.completed",
+        "incomplete": "response.incomplete",
+        "failed": "response.failed",
+    }.get(response.get("status", "completed"), "response.completed")
+    emit(final, response=response)
+    return events
+
+
+def final_response(events: Iterable[str]) -> dict[str, Any] | None:
+    """The response a stream of ``data:`` payloads ends with (to keep it as state)."""
+    found = None
+    for data in events:
+        try:
+            payload = json.loads(data)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(payload, dict) and payload.get("type") in (
+            "response.completed",
+            "response.incomplete",
+            "response.failed",
+        ):
+            found = payload.get("response")
+    return found if isinstance(found, dict) else None

@@ -1,0 +1,334 @@
+"""The Responses API and reasoning deployments through the official SDK, v1 surface.
+
+Sources for Azure's wording are named where asserted (see helpers/replay/families.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openai
+import pytest
+from conftest import StartServer, sync_client
+from openai import AsyncOpenAI, OpenAI
+from pydantic import BaseModel
+
+from helpers.replay import RecordingsFile
+from helpers.replay.server import ReplayServer
+
+RECORDED = "test_responses.yaml"
+HAIKU = "Grey waves fold and break,\nsalt wind carries gull voices,\nthe tide keeps its time."
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
+
+
+def v1(server: ReplayServer, **options: object) -> OpenAI:
+    options.setdefault("api_key", server.api_key)
+    options.setdefault("max_retries", 0)
+    return OpenAI(base_url=f"{server.url}/openai/v1/", **options)
+
+
+def av1(server: ReplayServer) -> AsyncOpenAI:
+    return AsyncOpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+
+
+class Planet(BaseModel):
+    name: str
+    moons: int
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+
+def test_create_replays_text_reasoning_and_usage(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED))
+    response = client.responses.create(
+        model="gpt-5-mini",
+        input="Name one planet with rings, in one word.",
+        instructions="Answer briefly.",
+    )
+    assert response.output_text == "Saturn."
+    assert response.output[0].type == "reasoning"
+    assert response.usage is not None
+    assert response.usage.output_tokens_details.reasoning_tokens == 128
+    assert response.usage.input_tokens_details.cached_tokens == 0
+    assert response.model == "gpt-5-mini-2025-08-07"
+
+
+async def test_async_create_and_retrieve(start_server: StartServer) -> None:
+    async with av1(start_server(RECORDED)) as client:
+        created = await client.responses.create(
+            model="gpt-5-mini",
+            input="Name one planet with rings, in one word.",
+            instructions="Answer briefly.",
+        )
+        again = await client.responses.retrieve(created.id)
+    assert again.model_dump() == created.model_dump()
+
+
+def test_previous_response_id_chain_and_input_items(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED))
+    first = client.responses.create(
+        model="gpt-5-mini",
+        input="Name one planet with rings, in one word.",
+        instructions="Answer briefly.",
+    )
+    second = client.responses.create(
+        model="gpt-5-mini",
+        input="And the largest moon of that planet?",
+        previous_response_id=first.id,
+    )
+    assert second.output_text == "Titan."
+    assert second.previous_response_id == first.id
+    items = client.responses.input_items.list(second.id)
+    assert [item.type for item in items.data] == ["message"]
+    assert items.data[0].content[0].text == "And the largest moon of that planet?"
+
+
+def test_a_streamed_response_sends_typed_events_in_azures_order(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED))
+    events = list(
+        client.responses.create(
+            model="gpt-5-mini", input="Write a haiku about the sea.", stream=True
+        )
+    )
+    kinds = [event.type for event in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    assert kinds.index("response.output_item.added") < kinds.index("response.content_part.added")
+    assert kinds.index("response.output_text.done") < kinds.index("response.content_part.done")
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == HAIKU
+    assert events[-1].response.output_text == HAIKU
+
+
+def test_a_stream_helper_collects_the_final_response(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED))
+    with client.responses.stream(
+        model="gpt-5-mini", input="Write a haiku about the sea."
+    ) as stream:
+        final = stream.get_final_response()
+    assert final.output_text == HAIKU
+
+
+def test_a_function_call_round_trip(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED))
+    asked = client.responses.create(
+        model="gpt-5-mini", input="What's the weather in Oslo?", tools=[WEATHER_TOOL]
+    )
+    (call,) = [item for item in asked.output if item.type == "function_call"]
+    assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Oslo"}
+    answered = client.responses.create(
+        model="gpt-5-mini",
+        previous_response_id=asked.id,
+        input=[
+            {
+                "type": "function_call_output",
+                "call_id": call.call_id,
+                "output": json.dumps({"temperature_c": 4, "sky": "overcast"}),
+            }
+        ],
+        tools=[WEATHER_TOOL],
+    )
+    assert answered.output_text == "It is 4 °C and overcast in Oslo."
+
+
+def test_parse_with_a_pydantic_model(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED))
+    parsed = client.responses.parse(
+        model="gpt-5-mini", input="Give Mars's name and its number of moons.", text_format=Planet
+    )
+    assert parsed.output_parsed == Planet(name="Mars", moons=2)
+
+
+def test_delete_then_retrieve_is_404(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED))
+    created = client.responses.create(
+        model="gpt-5-mini",
+        input="Name one planet with rings, in one word.",
+        instructions="Answer briefly.",
+    )
+    client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.responses.retrieve(created.id)
+    assert created.id in caught.value.message
+
+
+def test_store_false_is_not_kept(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    created = client.responses.create(model="gpt-5-mini", input="Forget me.", store=False)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+
+
+def test_an_unknown_previous_response_is_a_400(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="gpt-5-mini", input="Hi", previous_response_id="resp_nope")
+    assert caught.value.param == "previous_response_id"
+
+
+# --- lenient ----------------------------------------------------------------------------------
+
+
+def test_lenient_text_is_marked_and_reasoning_is_reported(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    raw = client.responses.with_raw_response.create(model="gpt-5-mini", input="Unrecorded question")
+    response = raw.parse()
+    assert raw.headers["x-replay-unrecorded"] == "true"
+    assert response.output_text.startswith("[unrecorded]")
+    assert response.usage is not None and response.usage.output_tokens_details.reasoning_tokens > 0
+
+
+def test_lenient_function_calls_fit_the_schema_then_text_uses_the_result(
+    start_server: StartServer,
+) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    asked = client.responses.create(
+        model="gpt-5-mini", input="Weather in Lima, please", tools=[WEATHER_TOOL]
+    )
+    (call,) = [item for item in asked.output if item.type == "function_call"]
+    assert set(json.loads(call.arguments)) == {"city"}
+    answered = client.responses.create(
+        model="gpt-5-mini",
+        previous_response_id=asked.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
+        tools=[WEATHER_TOOL],
+    )
+    assert answered.output_text.startswith("[unrecorded]")
+
+
+def test_lenient_parse_fits_the_schema(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    parsed = client.responses.parse(model="gpt-5-mini", input="Any planet", text_format=Planet)
+    assert isinstance(parsed.output_parsed, Planet)
+
+
+async def test_lenient_async_stream_and_chain(start_server: StartServer) -> None:
+    async with av1(start_server(RECORDED, mode="lenient")) as client:
+        stream = await client.responses.create(model="gpt-5-nano", input="Hello?", stream=True)
+        events = [event async for event in stream]
+        final = events[-1].response
+        follow = await client.responses.create(
+            model="gpt-5-nano", input="And again?", previous_response_id=final.id
+        )
+    assert events[-1].type == "response.completed"
+    assert follow.previous_response_id == final.id
+
+
+# --- record mode ------------------------------------------------------------------------------
+
+
+def test_a_streamed_response_is_recorded_event_by_event_and_replays(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    upstream = start_server(RECORDED)
+    target = tmp_path / "recorded.yaml"
+    recorder = start_server(
+        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
+    )
+    live = [
+        e.model_dump()
+        for e in v1(recorder).responses.create(
+            model="gpt-5-mini", input="Write a haiku about the sea.", stream=True
+        )
+    ]
+    (interaction,) = RecordingsFile.load(target).document.interactions
+    assert interaction.response.stream is not None
+    assert interaction.response.stream[0].event == "response.created"
+    assert interaction.response.stream_end == "eof"
+    replayed = [
+        e.model_dump()
+        for e in v1(start_server(target)).responses.create(
+            model="gpt-5-mini", input="Write a haiku about the sea.", stream=True
+        )
+    ]
+    assert replayed == live
+
+
+# --- reasoning deployments --------------------------------------------------------------------
+
+HELLO = [{"role": "user", "content": "Say hello."}]
+
+
+@pytest.mark.parametrize("surface", ["deployments", "v1"])
+def test_reasoning_deployment_rejects_max_tokens(start_server: StartServer, surface: str) -> None:
+    # Wording: shared/docs/azure-wire-facts.md ("400 param"), from public captures.
+    server = start_server(RECORDED, mode="lenient")
+    client = sync_client(server) if surface == "deployments" else v1(server)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gpt-5-mini", messages=HELLO, max_tokens=100)
+    assert caught.value.code == "unsupported_parameter"
+    assert caught.value.param == "max_tokens"
+    assert caught.value.body["message"] == (
+        "Unsupported parameter: 'max_tokens' is not supported with this model. "
+        "Use 'max_completion_tokens' instead."
+    )
+
+
+def test_reasoning_deployment_rejects_a_non_default_temperature(start_server: StartServer) -> None:
+    # Wording: microsoft/vscode#255504 and NVlabs/cvdp_benchmark#29 (unsupported_value).
+    client = v1(start_server(RECORDED, mode="lenient"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gpt-5-mini", messages=HELLO, temperature=0.7)
+    assert caught.value.code == "unsupported_value"
+    assert caught.value.body["message"] == (
+        "Unsupported value: 'temperature' does not support 0.7 with this model. "
+        "Only the default (1) value is supported."
+    )
+
+
+def test_responses_on_a_reasoning_deployment_rejects_temperature(start_server: StartServer) -> None:
+    # Wording: OpenHands/software-agent-sdk#992 (gpt-5-2025-08-07, Responses API).
+    client = v1(start_server(RECORDED, mode="lenient"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="gpt-5-mini", input="Hi", temperature=0.2)
+    assert caught.value.body["message"] == (
+        "Unsupported parameter: 'temperature' is not supported with this model."
+    )
+
+
+def test_reasoning_effort_is_checked_against_the_model(start_server: StartServer) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gpt-5-mini", messages=HELLO, reasoning_effort="xhigh")  # type: ignore[arg-type]
+    assert caught.value.param == "reasoning_effort"
+    with pytest.raises(openai.BadRequestError) as on_standard:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, reasoning_effort="low")
+    assert on_standard.value.code == "unsupported_parameter"
+
+
+def test_reasoning_deployment_reports_reasoning_tokens_and_accepts_its_arguments(
+    start_server: StartServer,
+) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    answer = client.chat.completions.create(
+        model="gpt-5-mini",
+        messages=[{"role": "developer", "content": "Be brief."}, *HELLO],
+        max_completion_tokens=500,
+        reasoning_effort="low",
+    )
+    assert answer.usage is not None and answer.usage.completion_tokens_details is not None
+    assert answer.usage.completion_tokens_details.reasoning_tokens == 64
+
+
+def test_standard_deployment_still_takes_max_tokens_and_temperature(
+    start_server: StartServer,
+) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    answer = client.chat.completions.create(
+        model="gpt-4o-mini", messages=HELLO, max_tokens=50, temperature=0.2
+    )
+    assert answer.choices[0].message.content
