@@ -14,9 +14,10 @@ The model
     is the mean of its tokens' vectors, exactly what ``WordLlama.embed`` computes. We read
     the two files from the installed package ourselves rather than import ``wordllama``:
     its import calls ``logging.basicConfig(level=INFO)`` (which would switch on httpx's
-    per-request log lines in every notebook) and its loader falls back to downloading
-    from Hugging Face when a file is missing. ``tests/test_embeddings.py`` checks that our
-    vectors equal the library's own.
+    per-request log lines in every notebook), and its loader (0.4.0) looks for the shipped
+    tokenizer under ``tokenizer/`` while the wheel has it under ``tokenizers/``, so
+    ``WordLlama.load()`` downloads the tokenizer from Hugging Face.
+    ``tests/test_embeddings_stand_in.py`` checks that our cosines equal the library's own.
 
 Sizing the vector to the deployment (``D``, e.g. 1536) and to ``dimensions`` (``d``)
     - The 256-d model vector ``v`` is first rotated onto the principal axes of the
