@@ -42,7 +42,9 @@ unit vector seeded by the text's SHA-256. Token-array inputs are decoded with
 ``cl100k_base`` (the embedding models' encoding) and embedded as text.
 
 The model is loaded once, lazily, under a lock, on the first simulated request: about
-0.2 s and 17 MB; an embedding then costs tens of microseconds per text.
+0.2 s and 33 MB (the token table as float32); then about 0.1 ms per text at 1,536 dimensions.
+Vectors are the same on every run and restart; across machines, float rounding in the
+eigen-decomposition could in principle change a last digit.
 """
 
 from __future__ import annotations
