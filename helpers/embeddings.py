@@ -148,6 +148,13 @@ def _dimensions(dimensions: int | None) -> int | Omit:
     return dimensions
 
 
+def _plan(texts: Sequence[str], max_inputs: int) -> list[range]:
+    runs = batches(texts, max_inputs=max_inputs)
+    if not runs:
+        raise ValueError("texts is empty: there is nothing to embed")
+    return runs
+
+
 def _collect(responses: list[CreateEmbeddingResponse], n: int) -> EmbeddingResult:
     rows: list[list[float]] = []
     for response in responses:
@@ -158,7 +165,7 @@ def _collect(responses: list[CreateEmbeddingResponse], n: int) -> EmbeddingResul
         vectors=np.asarray(rows, dtype=np.float32).reshape(n, -1),
         prompt_tokens=sum(r.usage.prompt_tokens for r in responses),
         requests=len(responses),
-        model=responses[0].model if responses else "",
+        model=responses[0].model,
     )
 
 
@@ -175,7 +182,7 @@ def embed(
     ``client`` is an ``AzureOpenAI`` (or v1 ``OpenAI``) client; its retries handle 429s.
     """
     size = _dimensions(dimensions)
-    runs = batches(texts, max_inputs=max_inputs)
+    runs = _plan(texts, max_inputs)
     responses = [
         client.embeddings.create(model=model, input=[texts[i] for i in run], dimensions=size)
         for run in runs
@@ -193,7 +200,7 @@ async def aembed(
 ) -> EmbeddingResult:
     """:func:`embed` with an ``AsyncAzureOpenAI`` client (requests are sent one after another)."""
     size = _dimensions(dimensions)
-    runs = batches(texts, max_inputs=max_inputs)
+    runs = _plan(texts, max_inputs)
     responses = [
         await client.embeddings.create(model=model, input=[texts[i] for i in run], dimensions=size)
         for run in runs

@@ -113,6 +113,13 @@ def test_bad_inputs_are_refused_before_any_request(texts: object, error: type[Ex
         batches(texts)  # type: ignore[arg-type]
 
 
+def test_embedding_nothing_is_refused(start_server: StartServer) -> None:
+    client, sent = counting_client(start_server)
+    with pytest.raises(ValueError, match="nothing to embed"):
+        embed(client, [], model=MODEL)
+    assert sent == []
+
+
 # --- dimensions and encoding ----------------------------------------------------------------
 
 
