@@ -8,9 +8,11 @@ the geometry is similar in spirit (related texts have higher cosine similarity),
 numbers are not what Azure would return, and the ``x-replay-unrecorded`` header says so.
 
 The model
-    WordLlama ``l2_supercat`` at 256 dimensions (MIT licence), a table of one vector per
-    token of the Llama 2 vocabulary (32,000 x 256, float16) that the ``wordllama`` wheel
-    ships together with its tokenizer file: nothing is downloaded, ever. A text's vector
+    WordLlama ``l2_supercat`` at 256 dimensions, a table of one vector per token of the
+    Llama 2 vocabulary (32,000 x 256, float16) that the ``wordllama`` wheel (MIT licence)
+    ships together with its tokenizer file: nothing is downloaded, ever. Its author trained
+    the table from the token embeddings of Llama 2 70B and other models with that
+    vocabulary (see the package's README). A text's vector
     is the mean of its tokens' vectors, exactly what ``WordLlama.embed`` computes. We read
     the two files from the installed package ourselves rather than import ``wordllama``:
     its import calls ``logging.basicConfig(level=INFO)`` (which would switch on httpx's
