@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 import sqlite3
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-import uvicorn
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import (
     HttpResponseError,
@@ -43,51 +40,12 @@ from azure.search.documents.indexes.models import (
     VectorSearchProfile,
 )
 from azure.search.documents.models import VectorizedQuery
+from search_server import API_KEY, SearchServer
 
 from helpers.replay import ReplayCredential
 from helpers.replay.identity import COGNITIVE_SERVICES_AUDIENCE, mint_token
-from helpers.replay.search import SearchState, create_search_app
 
-API_KEY = "test-search-key"
 INDEX = "guide"
-
-
-class SearchServer:
-    """The search simulator on a free loopback port, served by uvicorn from a daemon thread.
-
-    Modelled on helpers.replay.server.ReplayServer; the lead will switch these tests to the
-    main replay server once it mounts the search app.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.state = SearchState()
-        app = create_search_app(api_key=API_KEY, state=self.state, clock=clock)
-        self._uvicorn = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        )
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self._thread = threading.Thread(
-            target=self._uvicorn.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-
-    def start(self) -> SearchServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._uvicorn.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the search simulator did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._uvicorn.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
 
 
 @pytest.fixture(scope="module")
