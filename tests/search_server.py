@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import ASGIApp
 
 from helpers.replay.search import SearchState, create_search_app
 
@@ -25,9 +28,12 @@ class SearchServer:
     main replay server once it mounts the search app.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *, mount: str = "") -> None:
         self.state = SearchState()
-        app = create_search_app(api_key=API_KEY, state=self.state, clock=clock)
+        self.mount = mount
+        app: ASGIApp = create_search_app(api_key=API_KEY, state=self.state, clock=clock)
+        if mount:  # as another app would host it, e.g. the replay server under /search
+            app = Starlette(routes=[Mount(mount, app=app)])
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         )
@@ -39,7 +45,8 @@ class SearchServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        """The endpoint to give ``SearchClient`` / ``SearchIndexClient``."""
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}{self.mount}"
 
     def start(self) -> SearchServer:
         self._thread.start()

@@ -9,6 +9,7 @@ https://learn.microsoft.com/azure/search/hybrid-search-ranking).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import sqlite3
@@ -44,6 +45,7 @@ from search_server import API_KEY, SearchServer
 
 from helpers.replay import ReplayCredential
 from helpers.replay.identity import COGNITIVE_SERVICES_AUDIENCE, mint_token
+from helpers.replay.search import engine
 
 INDEX = "guide"
 
@@ -583,6 +585,14 @@ def test_filter_selects_exactly_the_matching_documents(
     assert sorted(found) == sorted(d["id"] for d in CORPUS if predicate(d))
 
 
+def test_string_fields_compare_as_strings_even_when_they_look_like_dates(
+    loaded: SearchClient,
+) -> None:
+    loaded.upload_documents([{"id": "odd", "category": "2024-01-01T00:00:00Z"}])
+    found = keys(loaded.search("*", filter="category lt 'b'"))
+    assert sorted(found) == sorted(["odd", "bread-1", "bread-2"])  # '2' < 'b' < 'd', 'o'
+
+
 def test_filter_combines_with_keyword_ranking(loaded: SearchClient) -> None:
     results = list(loaded.search("tea water", filter="category eq 'drinks'"))
     expected = [
@@ -766,6 +776,39 @@ def test_search_by_get(loaded: SearchClient, service: SearchServer) -> None:
     ]
     assert [hit["id"] for hit in body["value"]] == expected
     assert body["@odata.count"] == len(expected)
+
+
+def test_mounted_under_a_path_the_sdk_pages_through_results() -> None:
+    mounted = SearchServer(mount="/search").start()
+    try:
+        index_client(mounted).create_index(guide_index())
+        client = search_client(mounted)
+        client.upload_documents([{"id": f"doc-{i:03d}", "year": i} for i in range(60)])
+        assert keys(client.search("*", order_by=["year desc"])) == [
+            f"doc-{i:03d}" for i in reversed(range(60))
+        ]
+        status, content = raw(mounted, "POST", f"/indexes('{INDEX}')/docs/search.post.search", {})
+        assert status == 200
+        assert json.loads(content)["@odata.nextLink"].startswith(mounted.url + "/indexes(")
+    finally:
+        mounted.stop()
+
+
+def test_unexpected_failure_is_a_logged_500_in_azures_shape(
+    loaded: SearchClient,
+    service: SearchServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(engine, "run", broken)  # the only way to reach the last resort
+    with caplog.at_level(logging.ERROR, logger="helpers.replay.search"):
+        status, content = raw(service, "POST", f"/indexes('{INDEX}')/docs/search.post.search", {})
+    assert status == 500
+    assert json.loads(content)["error"]["message"].startswith("The replay server's search")
+    assert "a bug" in caplog.text
 
 
 def test_reset_empties_the_service(loaded: SearchClient, service: SearchServer) -> None:

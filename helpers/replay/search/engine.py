@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors, odata
-from .state import STRING, Field, Index
+from .state import STRING, Field, Index, is_vector
 
 RRF_K = 60
 DEFAULT_PAGE = 50
@@ -167,13 +167,10 @@ def _vector_query(raw: Any, index: Index, top: int | None) -> VectorQuery:
             "embed the query yourself and send kind 'vector' (VectorizedQuery).",
         )
     vector = raw.get("vector")
-    if (
-        not isinstance(vector, list)
-        or not vector
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in vector)
-    ):
+    if not is_vector(vector):
         raise errors.invalid_request(
-            "vectorQueries : 'vector' must be a non-empty array of numbers."
+            "vectorQueries : 'vector' must be a non-empty array of numbers within the range "
+            "of Edm.Single."
         )
     names = [n.strip() for n in str(raw.get("fields") or "").split(",") if n.strip()]
     if not names:
@@ -349,9 +346,9 @@ def _ordered(index: Index, results: Ranking, clauses: list[odata.OrderBy]) -> Ra
         if clause.field == odata.SCORE:
             ordered.sort(key=lambda item: item[1], reverse=clause.descending)
         else:
-            name = clause.field
+            name, edm = clause.field, index.fields[clause.field].type
             ordered.sort(
-                key=lambda item: odata.sort_key_value(index.documents[item[0]].get(name)),
+                key=lambda item: odata.sort_key_value(index.documents[item[0]].get(name), edm),
                 reverse=clause.descending,
             )
     return ordered

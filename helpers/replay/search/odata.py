@@ -16,13 +16,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from . import errors
 from .state import NUMERIC_TYPES, STRING, Field, Index, parse_datetime
 
 FILTER = "$filter"
+DATETIME = "Edm.DateTimeOffset"
 COMPARISONS = {
     "eq": "Equal",
     "ne": "NotEqual",
@@ -81,7 +81,10 @@ class FieldRef(Node):
     variable: bool = False
 
     def evaluate(self, document: Document, scope: Scope) -> Any:
-        return scope[self.name] if self.variable else document.get(self.name)
+        value = scope[self.name] if self.variable else document.get(self.name)
+        if self.edm == DATETIME and isinstance(value, str):
+            return parse_datetime(value)  # compare instants, not strings
+        return value
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,6 @@ def compare(op: str, left: Any, right: Any) -> bool:
         return not _same(left, right)
     if left is None or right is None:
         return False
-    left, right = _comparable(left), _comparable(right)
     if op == "gt":
         return bool(left > right)
     if op == "ge":
@@ -164,17 +166,9 @@ def compare(op: str, left: Any, right: Any) -> bool:
     return bool(left <= right)
 
 
-def _comparable(value: Any) -> Any:
-    if isinstance(value, str):
-        parsed = parse_datetime(value) if len(value) >= 16 and value[4:5] == "-" else None
-        return parsed if parsed is not None else value
-    return value
-
-
 def _same(left: Any, right: Any) -> bool:
     if left is None or right is None:
         return left is None and right is None
-    left, right = _comparable(left), _comparable(right)
     if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
         return math.isnan(right)
     return bool(left == right)
@@ -268,7 +262,7 @@ class _Parser:
         if token.kind == "number":
             return _number(token.text)
         if token.kind == "datetime":
-            return Literal(parse_datetime(token.text), "Edm.DateTimeOffset")
+            return Literal(parse_datetime(token.text), DATETIME)
         if token.kind != "name":
             raise self.error(token.position)
         word = token.text
@@ -518,12 +512,11 @@ def _split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def sort_key_value(value: Any) -> tuple[int, Any]:
+def sort_key_value(value: Any, edm: str) -> tuple[int, Any]:
     """A sort key that puts ``null`` first (ascending) and compares date-times as instants."""
     if value is None:
         return (0, 0)
-    if isinstance(value, str):
-        parsed = parse_datetime(value) if len(value) >= 16 and value[4:5] == "-" else None
-        if isinstance(parsed, datetime):
-            return (1, parsed.timestamp())
+    if edm == DATETIME and isinstance(value, str):
+        parsed = parse_datetime(value)
+        return (1, parsed.timestamp()) if parsed is not None else (0, 0)
     return (1, value)

@@ -210,8 +210,13 @@ class _Service:
     def _search(self, request: Request, index: Index, body: Any) -> Response:
         parsed = engine.parse_request(body, index)
         version = request.query_params.get("api-version")
-        base = str(request.base_url).rstrip("/")
-        next_link = f"{base}/indexes('{index.name}')/docs/search.post.search?api-version={version}"
+        prefix = request.url.path.split("/indexes(", 1)[0]  # where the app is mounted
+        next_link = str(
+            request.url.replace(
+                path=f"{prefix}/indexes('{index.name}')/docs/search.post.search",
+                query=f"api-version={version}",
+            )
+        )
         return JSONResponse(engine.run(index, parsed, next_link))
 
     async def index_documents(self, request: Request) -> Response:
@@ -284,9 +289,14 @@ class _Service:
 async def _json(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(raw, parse_constant=_no_constants)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise errors.invalid_request(f"The request body is not valid JSON ({exc}).") from exc
+
+
+def _no_constants(name: str) -> Any:
+    """NaN and Infinity are not JSON (Python's json module would accept them)."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _check_preconditions(request: Request, index: Index | None) -> None:

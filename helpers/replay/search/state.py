@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import errors
 
@@ -28,6 +28,7 @@ VECTOR_ELEMENT_TYPES = frozenset({"Edm.Single", "Edm.Half", "Edm.Int16", "Edm.SB
 INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,126}[a-z0-9])?$")
 # "Keys can only contain letters, digits, underscore (_), dash (-), or equal sign (=)."
 DOCUMENT_KEY = re.compile(r"^[A-Za-z0-9_\-=]+$")
+SINGLE_MAX = 3.4028234663852886e38
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 
@@ -356,11 +357,10 @@ def _check_value(spec: Field, value: Any) -> Any:
     if value is None:
         return None
     if spec.is_vector:
-        if not isinstance(value, list) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in value
-        ):
+        if not is_vector(value):
             raise errors.invalid_request(
-                f"The vector field '{spec.name}' must be an array of numbers."
+                f"The vector field '{spec.name}' must be an array of numbers within the range "
+                "of Edm.Single."
             )
         if len(value) != spec.dimensions:
             raise errors.invalid_request(
@@ -401,6 +401,18 @@ def _check_scalar(spec: Field, type_name: str, value: Any) -> Any:
             f"The value {value!r} of the field '{spec.name}' is not a valid {type_name}."
         )
     return value
+
+
+def is_vector(value: Any) -> TypeGuard[list[float]]:
+    """A non-empty list of finite numbers that fit in Edm.Single (float32)."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and abs(v) <= SINGLE_MAX
+            for v in value
+        )
+    )
 
 
 def parse_datetime(text: str) -> datetime | None:
