@@ -588,9 +588,17 @@ def test_filter_selects_exactly_the_matching_documents(
 def test_string_fields_compare_as_strings_even_when_they_look_like_dates(
     loaded: SearchClient,
 ) -> None:
-    loaded.upload_documents([{"id": "odd", "category": "2024-01-01T00:00:00Z"}])
-    found = keys(loaded.search("*", filter="category lt 'b'"))
-    assert sorted(found) == sorted(["odd", "bread-1", "bread-2"])  # '2' < 'b' < 'd', 'o'
+    odd = {"id": "odd", "category": "2024-01-01T00:00:00Z"}
+    loaded.upload_documents([odd])
+    for expression, below in (("category lt 'baking'", True), ("category gt 'baking'", False)):
+        found = keys(loaded.search("*", filter=expression))
+        expected = [
+            d["id"]
+            for d in [*CORPUS, odd]
+            if (d["category"] < "baking") == below and d["category"] != "baking"
+        ]
+        assert sorted(found) == sorted(expected)
+    assert "odd" in keys(loaded.search("*", filter="category lt 'baking'"))
 
 
 def test_filter_combines_with_keyword_ranking(loaded: SearchClient) -> None:
