@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors, odata
-from .state import STRING, Field, Index, is_vector
+from .state import Field, Index, is_vector
 
 RRF_K = 60
 DEFAULT_PAGE = 50
@@ -364,7 +364,3 @@ def _hit(index: Index, key: str, score: float, select: list[str]) -> dict[str, A
 def project(document: dict[str, Any], select: list[str]) -> dict[str, Any]:
     """A stored document as a lookup returns it: the selected retrievable fields."""
     return {name: document.get(name) for name in select}
-
-
-def searchable_text_fields(index: Index) -> list[Field]:
-    return [f for f in index.fields.values() if f.searchable and f.element == STRING]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,12 +140,12 @@ class Lambda(Node):
 
     def evaluate(self, document: Document, scope: Scope) -> bool:
         items = self.collection.evaluate(document, scope) or []
-        if self.body is None:  # tags/any(): the collection is not empty
+        body = self.body
+        if body is None:  # tags/any(): the collection is not empty
             return bool(items)
-        test: Callable[[Any], bool] = lambda item: bool(  # noqa: E731
-            self.body.evaluate(document, {**scope, str(self.variable): item})  # type: ignore[union-attr]
-        )
-        return any(map(test, items)) if self.quantifier == "any" else all(map(test, items))
+        variable = str(self.variable)
+        outcomes = (bool(body.evaluate(document, {**scope, variable: item})) for item in items)
+        return any(outcomes) if self.quantifier == "any" else all(outcomes)
 
 
 def compare(op: str, left: Any, right: Any) -> bool:
