@@ -787,7 +787,7 @@ def test_search_by_get(loaded: SearchClient, service: SearchServer) -> None:
 
 
 def test_mounted_under_a_path_the_sdk_pages_through_results() -> None:
-    mounted = SearchServer(mount="/search").start()
+    mounted = SearchServer().start()
     try:
         index_client(mounted).create_index(guide_index())
         client = search_client(mounted)

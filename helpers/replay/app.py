@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
@@ -94,6 +94,9 @@ def create_app(
         Route("/_replay/reset", reset, methods=["POST"]),
     ]
     for service in SERVICES:
+        if service.mount is not None:
+            prefix, sub_app = service.mount(state)
+            routes.append(Mount(prefix, app=sub_app))
         for endpoint in service.endpoints:
             routes.append(
                 Route(

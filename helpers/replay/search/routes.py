@@ -7,9 +7,6 @@ unexpected is logged and answered with a 500 in Azure's shape, as a last resort.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -22,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..identity import key_is_valid
+from ..identity import key_is_valid, token_is_valid
 from . import engine, errors, odata
 from .state import DOCUMENT_KEY, Index, SearchState, validate_document
 
@@ -327,32 +324,9 @@ def _check_compatible(existing: Index, updated: Index) -> None:
             )
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def search_token_is_valid(token: str, key: str, now: float) -> bool:
-    """True for a token that :class:`helpers.replay.ReplayCredential` minted for Azure AI Search.
-
-    The same HS256 check as ``identity.token_is_valid``, for the ``https://search.azure.com``
-    audience (``identity.token_is_valid`` only accepts Cognitive Services tokens).
-    """
-    try:
-        head, body, signature = token.split(".")
-        expected = hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, _unb64(signature)):
-            return False
-        claims = json.loads(_unb64(body))
-    except (ValueError, json.JSONDecodeError):
-        return False
-    if not isinstance(claims, dict):
-        return False
-    audience = str(claims.get("aud", "")).rstrip("/")
-    try:
-        expires = float(claims.get("exp", 0))
-    except (TypeError, ValueError):
-        return False
-    return audience == SEARCH_AUDIENCE and expires > now
+    """True for a token that :class:`helpers.replay.ReplayCredential` minted for Azure AI Search."""
+    return token_is_valid(token, key, now, audience=SEARCH_AUDIENCE)
 
 
 def create_search_app(

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from starlette.types import ASGIApp
+
 from ..config import Deployment
 from ..context import Reply, RequestContext
 from ..errors import AzureError
@@ -103,3 +105,5 @@ class Service:
     audience: str = COGNITIVE_SERVICES_AUDIENCE
     register: Callable[[ReplayState], None] | None = field(default=None)
     """Called once per server to put the service's stateful simulators in the registry."""
+    mount: Callable[[ReplayState], tuple[str, ASGIApp]] | None = field(default=None)
+    """For a service that is its own ASGI app (Azure AI Search): its path prefix and app."""
