@@ -16,7 +16,10 @@ MESSAGES: list = [
     {"role": "user", "content": "Name one prime number between 20 and 30. Answer with the number."}
 ]
 # A reasoning deployment next to the defaults, as a user would list it in deployments.yaml.
-DEPLOYMENTS = {**DEFAULT_DEPLOYMENTS, "o4-mini": Deployment(kind="chat", model="o4-mini-2025-04-16")}
+DEPLOYMENTS = {
+    **DEFAULT_DEPLOYMENTS,
+    "o4-mini": Deployment(kind="chat", model="o4-mini-2025-04-16"),
+}
 
 STANDARD_ENV = {
     "AZURE_OPENAI_CHAT_DEPLOYMENT": "gpt-4o-mini",
@@ -50,7 +53,9 @@ def test_load_profile_reads_typed_values() -> None:
     assert profile.family == "standard"
 
 
-def test_load_profile_reads_the_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_profile_reads_the_dotenv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / ".env").write_text(
         "AZURE_OPENAI_TRIAGE_DEPLOYMENT=gpt-4o\nAZURE_OPENAI_TRIAGE_TOP_P=0.5\n"
     )
