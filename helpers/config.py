@@ -19,6 +19,10 @@ penalties
 ``reasoning_effort``          400                          accepted
 ============================  ===========================  ===============================
 
+Reasoning deployments need api-version 2024-12-01-preview or later for
+``reasoning_effort`` and ``developer`` messages. The Responses API has no ``seed``
+and no penalties, so :meth:`GenerationProfile.responses_arguments` leaves them out.
+
 ``max_tokens`` is never produced: it is deprecated for every chat model and
 rejected by reasoning models, and ``max_completion_tokens`` works for both
 (api-version 2024-09-01-preview and later). Unset settings are left out of the
@@ -62,7 +66,9 @@ ModelFamily = Literal["standard", "reasoning"]
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 
 SAMPLING_SETTINGS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
-"""Settings reasoning models reject unless left at their default (i.e. not sent)."""
+"""Settings reasoning models reject (Microsoft Learn, "Azure OpenAI reasoning models": not
+supported are temperature, top_p, presence_penalty, frequency_penalty, logprobs, top_logprobs,
+logit_bias and max_tokens; the last four are not settings here)."""
 
 
 class ConfigError(ValueError):
@@ -125,8 +131,6 @@ class GenerationProfile(BaseModel):
                         f"reasoning models accept no {name}; leave it unset "
                         "(steer them with reasoning_effort instead)",
                     )
-            if self.seed is not None:
-                raise ConfigError("seed", "reasoning models accept no seed; leave it unset")
         elif self.reasoning_effort is not None:
             raise ConfigError(
                 "reasoning_effort",

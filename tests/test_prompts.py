@@ -55,10 +55,16 @@ def test_template_inserts_content_with_braces_and_dollars_unchanged() -> None:
     }
 
 
-def test_the_guides_str_format_breaks_on_the_same_content() -> None:
+def test_str_format_breaks_on_a_json_example_in_the_template() -> None:
+    template = 'Answer as JSON like {"label": "bug"}: {ticket}'
     with pytest.raises(KeyError):
-        template = 'Answer as JSON like {"label": "bug"}: {ticket}'
         template.format(ticket=TICKET)
+
+
+def test_str_format_breaks_on_user_content_formatted_a_second_time() -> None:
+    layered = "Classify this ticket:\n" + TICKET + "\nfor the {team} team"
+    with pytest.raises(KeyError):
+        layered.format(team="billing")
 
 
 def test_template_names_missing_variables() -> None:
