@@ -20,7 +20,7 @@ A literal dollar sign in a template is written ``$$``.
 Message builders return the SDK's own TypedDicts (``ChatCompletionMessageParam``
 and friends), so type checkers see the same shapes ``create`` expects. The
 Responses API takes a different input shape (``input_text`` / ``input_image``
-parts, ``function_call_output`` items): :func:`to_responses_input` converts.
+parts, ``function_call_output`` items): :func:`to_response_items` converts.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ __all__ = [
     "responses_text_part",
     "system",
     "text_part",
-    "to_responses_input",
+    "to_response_items",
     "tool",
     "user",
 ]
@@ -413,7 +413,7 @@ def _responses_parts(content: Any) -> str | list[ResponseInputContentParam]:
     return parts
 
 
-def to_responses_input(
+def to_response_items(
     messages: Iterable[ChatCompletionMessageParam],
 ) -> list[ResponseInputItemParam]:
     """Chat completions messages as Responses ``input`` items.

@@ -22,7 +22,7 @@ from helpers.prompts import (
     responses_image_part,
     system,
     text_part,
-    to_responses_input,
+    to_response_items,
     tool,
     user,
 )
@@ -194,9 +194,9 @@ def test_image_data_uri_rejects_types_the_service_does_not_take() -> None:
         image_data_uri(b"BM", "image/bmp")
 
 
-def test_to_responses_input_converts_parts_tool_calls_and_results() -> None:
+def test_to_response_items_converts_parts_tool_calls_and_results() -> None:
     call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-    items = to_responses_input(
+    items = to_response_items(
         [
             developer("Be brief."),
             user([text_part("What is this?"), image_part(RED_SQUARE)]),
