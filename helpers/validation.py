@@ -253,13 +253,14 @@ def describe_validation_error(error: pydantic.ValidationError) -> str:
     """pydantic's errors as short lines a model can act on: ``- path: message (got value)``."""
     lines = []
     for item in error.errors(include_url=False):
-        path = ".".join(str(p) for p in item["loc"]) or "(root)"
+        path = ".".join(str(p) for p in item["loc"]) or "(whole object)"
+        message = item["msg"].removeprefix("Value error, ")
         got = item.get("input")
         shown = json.dumps(got, ensure_ascii=False, default=str)
         if len(shown) > 60:
             shown = shown[:57] + "..."
-        suffix = "" if item["type"] in ("missing", "json_invalid") else f" (got {shown})"
-        lines.append(f"- {path}: {item['msg']}{suffix}")
+        quiet = item["type"] in ("missing", "json_invalid") or isinstance(got, (dict, list))
+        lines.append(f"- {path}: {message}" + ("" if quiet else f" (got {shown})"))
     return "\n".join(lines)
 
 

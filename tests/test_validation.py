@@ -314,3 +314,13 @@ def test_check_response_raises_when_usage_does_not_add_up() -> None:
     usage["total_tokens"] = 200
     with pytest.raises(UsageMismatchError, match=r"24 input \+ 202 output != 200 total"):
         check_response(response(usage=usage))
+
+
+def test_describe_validation_error_shows_model_level_errors_without_the_whole_input() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Booking.model_validate(
+            {"guest": "A", "check_in": "2025-03-14", "check_out": "2025-03-12", "guests": 2}
+        )
+    assert describe_validation_error(caught.value) == (
+        "- (whole object): check_out must be after check_in"
+    )
