@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -271,7 +271,7 @@ class PromptLibrary:
     def versions(self, name: str) -> list[int]:
         return sorted(self._prompts.get(name, {}))
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Prompt]:
         for versions in self._prompts.values():
             yield from (versions[v] for v in sorted(versions))
 

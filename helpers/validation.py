@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import pydantic
-from openai import AzureOpenAI
+from openai import AsyncAzureOpenAI, AzureOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 from openai.types.responses import Response
@@ -39,6 +39,7 @@ __all__ = [
     "TruncatedError",
     "UsageMismatchError",
     "Validated",
+    "acomplete_validated",
     "check_completion",
     "check_response",
     "complete_validated",
@@ -294,23 +295,68 @@ def complete_validated(
     the conversation. Invariant failures (truncation, filtering, refusal) raise
     at once: repeating the request would not fix them.
     """
-    if max_rounds < 1:
-        raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
-    conversation = list(messages)
+    loop = _RepairLoop(schema, messages, max_rounds)
     fmt: ResponseFormat = response_format or {"type": "json_object"}
-    attempts: list[Attempt] = []
-    for _ in range(max_rounds):
+    while loop.rounds_left:
         completion = client.chat.completions.create(
-            model=model, messages=conversation, response_format=fmt, **options
+            model=model, messages=loop.conversation, response_format=fmt, **options
         )
+        if (result := loop.take(completion)) is not None:
+            return result
+    raise RepairFailedError(schema, loop.attempts)
+
+
+async def acomplete_validated(
+    client: AsyncAzureOpenAI,
+    *,
+    model: str,
+    messages: Iterable[ChatCompletionMessageParam],
+    schema: type[T],
+    max_rounds: int = 3,
+    response_format: ResponseFormat | None = None,
+    **options: Any,
+) -> Validated[T]:
+    """:func:`complete_validated` for the async client."""
+    loop = _RepairLoop(schema, messages, max_rounds)
+    fmt: ResponseFormat = response_format or {"type": "json_object"}
+    while loop.rounds_left:
+        completion = await client.chat.completions.create(
+            model=model, messages=loop.conversation, response_format=fmt, **options
+        )
+        if (result := loop.take(completion)) is not None:
+            return result
+    raise RepairFailedError(schema, loop.attempts)
+
+
+class _RepairLoop(Generic[T]):
+    """The state of one repair loop, shared by the sync and async versions."""
+
+    def __init__(
+        self, schema: type[T], messages: Iterable[ChatCompletionMessageParam], max_rounds: int
+    ) -> None:
+        if max_rounds < 1:
+            raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
+        self.schema = schema
+        self.conversation = list(messages)
+        self.attempts: list[Attempt] = []
+        self.max_rounds = max_rounds
+
+    @property
+    def rounds_left(self) -> bool:
+        return len(self.attempts) < self.max_rounds
+
+    def take(self, completion: ChatCompletion) -> Validated[T] | None:
+        """The validated answer, or ``None`` after recording the failure and the repair request."""
         check_completion(completion)
         content = completion.choices[0].message.content or ""
         try:
-            value = schema.model_validate_json(content)
+            value = self.schema.model_validate_json(content)
         except pydantic.ValidationError as error:
             problem = describe_validation_error(error)
-            attempts.append(Attempt(content=content, error=problem, completion=completion))
-            conversation += [{"role": "assistant", "content": content}, repair_message(problem)]
-            continue
-        return Validated(value=value, completion=completion, attempts=attempts)
-    raise RepairFailedError(schema, attempts)
+            self.attempts.append(Attempt(content=content, error=problem, completion=completion))
+            self.conversation += [
+                {"role": "assistant", "content": content},
+                repair_message(problem),
+            ]
+            return None
+        return Validated(value=value, completion=completion, attempts=list(self.attempts))

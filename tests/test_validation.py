@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 import pytest
-from conftest import StartServer, sync_client
+from conftest import StartServer, async_client, sync_client
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 from pydantic import BaseModel, Field
@@ -22,6 +22,7 @@ from helpers.validation import (
     RepairFailedError,
     TruncatedError,
     UsageMismatchError,
+    acomplete_validated,
     check_completion,
     check_response,
     complete_validated,
@@ -96,6 +97,16 @@ def test_repair_loop_succeeds_on_the_second_round(start_server: StartServer) -> 
     )
     assert result.rounds == 2
     assert result.attempts[0].error.splitlines()[0].startswith("- check_in: Input should be")
+
+
+async def test_async_repair_loop_succeeds_on_the_second_round(start_server: StartServer) -> None:
+    client = async_client(start_server(RECORDINGS))
+    result = await acomplete_validated(client, model=DEPLOYMENT, messages=BOOKING, schema=Booking)
+    assert result.value.check_out == date(2025, 3, 16)
+    assert [a.content for a in result.attempts] == [
+        result.attempts[0].completion.choices[0].message.content
+    ]
+    assert result.rounds == 2
 
 
 def test_repair_loop_gives_up_after_max_rounds_with_every_attempt(
