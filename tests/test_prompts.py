@@ -8,6 +8,8 @@ from pathlib import Path
 import pydantic
 import pytest
 from conftest import StartServer, sync_client
+from openai.types.chat import ChatCompletionMessageParam
+from openai.types.responses import ResponseInputParam
 
 from helpers.prompts import (
     Prompt,
@@ -217,6 +219,23 @@ def test_to_response_items_converts_parts_tool_calls_and_results() -> None:
         {"type": "function_call", "call_id": "call_1", "name": "f", "arguments": "{}"},
         {"type": "function_call_output", "call_id": "call_1", "output": "red"},
     ]
+
+
+def test_builders_and_conversion_match_the_sdks_typed_shapes() -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    messages = [
+        system("s"),
+        developer("d"),
+        user([text_part("What is this?"), image_part(RED_SQUARE)]),
+        assistant("Let me look.", tool_calls=[call]),  # type: ignore[list-item]
+        tool("call_1", "red"),
+    ]
+    chat = pydantic.TypeAdapter(list[ChatCompletionMessageParam]).validate_python(messages)
+    items = pydantic.TypeAdapter(ResponseInputParam).validate_python(to_response_items(messages))
+    assert len(chat) == 5
+    assert [item.get("type") for item in items] == [
+        "message", "message", "message", "message", "function_call", "function_call_output",
+    ]  # fmt: skip
 
 
 # --- against the replay server ------------------------------------------------------------------
