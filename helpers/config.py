@@ -1,0 +1,225 @@
+"""Request settings per deployment profile, turned into arguments each model family accepts.
+
+Use it when one application talks to more than one deployment (a fast chat
+model, a reasoning model) and each needs different request arguments:
+
+    profile = load_profile("reasoning")             # AZURE_OPENAI_REASONING_* from .env
+    client.chat.completions.create(messages=msgs, **profile.chat_arguments())
+    client.responses.create(input=items, **profile.responses_arguments())
+
+The two families differ in what Azure accepts:
+
+============================  ===========================  ===============================
+setting                       ``standard`` (gpt-4o, 4.1)   ``reasoning`` (o-series, GPT-5)
+============================  ===========================  ===============================
+output limit                  ``max_completion_tokens``    ``max_completion_tokens`` only
+                                                           (``max_tokens`` is a 400)
+``temperature``, ``top_p``,   accepted                     400 unless left unset
+penalties
+``reasoning_effort``          400                          accepted
+============================  ===========================  ===============================
+
+Reasoning deployments need api-version 2024-12-01-preview or later for
+``reasoning_effort`` and ``developer`` messages. The Responses API has no ``seed``
+and no penalties, so :meth:`GenerationProfile.responses_arguments` leaves them out.
+
+``max_tokens`` is never produced: it is deprecated for every chat model and
+rejected by reasoning models, and ``max_completion_tokens`` works for both
+(api-version 2024-09-01-preview and later). Unset settings are left out of the
+arguments, never sent as ``null``; ``0`` is a value and is kept.
+
+**Why plain pydantic, not pydantic-settings.** :mod:`helpers.settings` already
+reads ``.env`` (python-dotenv) for the connection; this module reuses that
+load and only maps ``AZURE_OPENAI_<PROFILE>_<SETTING>`` variables onto a
+pydantic model. pydantic-settings would be a second ``.env`` loader, and a new
+dependency, for a prefix lookup. Validation errors name the variable that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
+
+import pydantic
+from openai.lib import type_to_response_format_param
+from openai.types.chat.completion_create_params import ResponseFormat
+from openai.types.responses import ResponseTextConfigParam
+from openai.types.shared_params import Reasoning
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .settings import Settings
+
+__all__ = [
+    "SAMPLING_SETTINGS",
+    "ChatArguments",
+    "ConfigError",
+    "GenerationProfile",
+    "ModelFamily",
+    "ReasoningEffort",
+    "ResponsesArguments",
+    "env_name",
+    "load_profile",
+]
+
+ModelFamily = Literal["standard", "reasoning"]
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+
+SAMPLING_SETTINGS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+"""Settings reasoning models reject (Microsoft Learn, "Azure OpenAI reasoning models": not
+supported are temperature, top_p, presence_penalty, frequency_penalty, logprobs, top_logprobs,
+logit_bias and max_tokens; the last four are not settings here)."""
+
+
+class ConfigError(ValueError):
+    """A profile setting is invalid; the message names the setting (or its variable)."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+
+
+class ChatArguments(TypedDict, total=False):
+    """Keyword arguments for ``chat.completions.create`` / ``parse`` (besides ``messages``)."""
+
+    model: str
+    max_completion_tokens: int
+    temperature: float
+    top_p: float
+    presence_penalty: float
+    frequency_penalty: float
+    seed: int
+    reasoning_effort: ReasoningEffort
+    response_format: ResponseFormat
+
+
+class ResponsesArguments(TypedDict, total=False):
+    """Keyword arguments for ``responses.create`` (besides ``input``)."""
+
+    model: str
+    max_output_tokens: int
+    temperature: float
+    top_p: float
+    reasoning: Reasoning
+    text: ResponseTextConfigParam
+
+
+class GenerationProfile(BaseModel):
+    """How to call one deployment: its model family and the settings you chose for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    deployment: str = Field(min_length=1)
+    """The Azure deployment name, sent as ``model=``."""
+    family: ModelFamily = "standard"
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    """Upper bound on generated tokens (reasoning tokens included, for reasoning models)."""
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    seed: int | None = None
+    reasoning_effort: ReasoningEffort | None = None
+
+    @model_validator(mode="after")
+    def _fits_the_family(self) -> GenerationProfile:
+        if self.family == "reasoning":
+            for name in SAMPLING_SETTINGS:
+                if getattr(self, name) is not None:
+                    raise ConfigError(
+                        name,
+                        f"reasoning models accept no {name}; leave it unset "
+                        "(steer them with reasoning_effort instead)",
+                    )
+        elif self.reasoning_effort is not None:
+            raise ConfigError(
+                "reasoning_effort",
+                "only reasoning models accept reasoning_effort; set family to 'reasoning' "
+                "or leave it unset",
+            )
+        return self
+
+    def _set(self, *names: str) -> dict[str, Any]:
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def chat_arguments(
+        self, response_format: type[BaseModel] | ResponseFormat | None = None
+    ) -> ChatArguments:
+        """Arguments for chat completions; a pydantic model becomes a strict ``json_schema``.
+
+        (``chat.completions.parse`` takes the model class itself: pass it there as
+        ``response_format`` and leave it out here.)
+        """
+        args: dict[str, Any] = {"model": self.deployment}
+        if self.max_output_tokens is not None:
+            args["max_completion_tokens"] = self.max_output_tokens
+        args.update(self._set(*SAMPLING_SETTINGS, "seed", "reasoning_effort"))
+        if response_format is not None:
+            if isinstance(response_format, type) and issubclass(response_format, BaseModel):
+                args["response_format"] = type_to_response_format_param(response_format)
+            else:
+                args["response_format"] = response_format
+        return ChatArguments(**args)  # type: ignore[typeddict-item]
+
+    def responses_arguments(self, text_format: type[BaseModel] | None = None) -> ResponsesArguments:
+        """Arguments for the Responses API: ``max_output_tokens``, ``reasoning={effort}``,
+        and ``text.format`` (a strict ``json_schema``) for a pydantic model."""
+        args: dict[str, Any] = {"model": self.deployment}
+        if self.max_output_tokens is not None:
+            args["max_output_tokens"] = self.max_output_tokens
+        args.update(self._set("temperature", "top_p"))
+        if self.reasoning_effort is not None:
+            args["reasoning"] = {"effort": self.reasoning_effort}
+        if text_format is not None:
+            spec = type_to_response_format_param(text_format)["json_schema"]  # type: ignore[index]
+            args["text"] = {
+                "format": {
+                    "type": "json_schema",
+                    "name": spec["name"],
+                    "schema": spec["schema"],
+                    "strict": True,
+                }
+            }
+        return ResponsesArguments(**args)  # type: ignore[typeddict-item]
+
+
+PROFILE_FIELDS = tuple(GenerationProfile.model_fields)
+
+
+def env_name(profile: str, setting: str) -> str:
+    """The variable that holds a profile's setting: ``AZURE_OPENAI_<PROFILE>_<SETTING>``."""
+    return f"AZURE_OPENAI_{profile.upper()}_{setting.upper()}"
+
+
+def load_profile(
+    name: str, *, environ: Mapping[str, str] | None = None, dotenv: bool = True
+) -> GenerationProfile:
+    """The profile ``name`` from ``AZURE_OPENAI_<NAME>_*`` variables (``.env`` read first).
+
+    ``AZURE_OPENAI_CHAT_DEPLOYMENT`` is both the connection's chat deployment and
+    the ``chat`` profile's deployment. ``environ`` replaces ``os.environ`` (tests).
+    Empty variables count as unset. Errors name the variable.
+    """
+    if not name.isidentifier():
+        raise ValueError(f"Profile names are letters, digits and '_', got {name!r}")
+    if environ is None:
+        Settings.from_env(dotenv=dotenv)  # loads .env into os.environ, real variables win
+        environ = os.environ
+    values = {
+        field: environ[env_name(name, field)].strip()
+        for field in PROFILE_FIELDS
+        if environ.get(env_name(name, field), "").strip()
+    }
+    if "deployment" not in values:
+        raise ConfigError(env_name(name, "deployment"), "not set; name the Azure deployment")
+    try:
+        return GenerationProfile.model_validate(values)
+    except pydantic.ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        setting = str(first["loc"][0]) if first["loc"] else ""
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, ConfigError):
+            setting, message = cause.setting, str(cause).split(": ", 1)[1]
+        else:
+            message = f"{first['msg']} (got {first['input']!r})"
+        raise ConfigError(env_name(name, setting), message) from None

@@ -1,0 +1,159 @@
+"""Dynamic prompts with machine-readable answers: the guide's docstring generator, done right.
+
+A prompt built from the input (here a function's signature and optional
+context) asks for a structured docstring. There are two correct ways to get
+it back as data, and they must not be mixed in one request:
+
+- **structured outputs** (:func:`docstring_by_schema`): ``chat.completions.parse``
+  with a pydantic model sends a strict ``json_schema`` response format; the
+  answer is in ``message.content`` and arrives parsed in ``message.parsed``.
+- **a forced tool call** (:func:`docstring_by_tool`): one strict function tool
+  and ``tool_choice`` naming it; the answer is the call's *arguments*, in
+  ``message.tool_calls[0]``, while ``message.content`` is ``None``.
+
+The guide sends both a forced tool and a ``response_format`` and then reads
+``message.content``: the tool wins, ``content`` is ``None``, and ``json.loads``
+raises. Pick the schema route when the answer *is* the result; pick the tool
+route when the structure is an action your code takes (or among other tools).
+"""
+
+from __future__ import annotations
+
+import openai
+from openai import AzureOpenAI
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionNamedToolChoiceParam
+from pydantic import BaseModel, Field
+
+from .prompts import PromptTemplate, system
+from .structured_outputs import EmptyOutputError, parsed_or_raise
+
+__all__ = [
+    "TOOL_NAME",
+    "Argument",
+    "Docstring",
+    "docstring_by_schema",
+    "docstring_by_tool",
+    "docstring_messages",
+    "docstring_tool",
+    "render_docstring",
+]
+
+TOOL_NAME = "record_docstring"
+
+SYSTEM = "You write precise Python docstrings. Describe only what the signature and context say."
+
+REQUEST = PromptTemplate(
+    name="docstring-request",
+    text="Write the docstring for this Python function:\n\n$signature",
+)
+CONTEXT = PromptTemplate(name="docstring-context", text="What the function does: $context")
+STYLE = PromptTemplate(name="docstring-style", text="Write for $audience.")
+
+
+class Argument(BaseModel):
+    name: str
+    type: str = Field(description="The annotation as written in the signature.")
+    description: str
+
+
+class Docstring(BaseModel):
+    """A function's documentation, one field per docstring section."""
+
+    summary: str = Field(description="One line, imperative mood, ending with a period.")
+    args: list[Argument]
+    returns: str | None = Field(description="What the function returns; null for None.")
+    raises: list[str] = Field(description="Exceptions the context says it raises, else empty.")
+
+
+def docstring_messages(
+    signature: str, *, context: str | None = None, audience: str | None = None
+) -> list[ChatCompletionMessageParam]:
+    """The dynamic prompt: the request, plus a context line and an audience line when given.
+
+    Templates are ``string.Template``, so signatures with braces (``d: dict = {}``)
+    or dollar signs pass through untouched.
+    """
+    if not signature.strip():
+        raise ValueError("signature is empty; pass the function's 'def ...' line.")
+    lines = [REQUEST.render_text({"signature": signature.strip()})]
+    if context:
+        lines.append(CONTEXT.render_text({"context": context}))
+    if audience:
+        lines.append(STYLE.render_text({"audience": audience}))
+    return [system(SYSTEM), {"role": "user", "content": "\n\n".join(lines)}]
+
+
+def docstring_tool() -> openai.types.chat.ChatCompletionFunctionToolParam:
+    """The strict function tool whose arguments are a :class:`Docstring`."""
+    return openai.pydantic_function_tool(
+        Docstring, name=TOOL_NAME, description="Record the docstring you wrote."
+    )
+
+
+def docstring_by_schema(
+    client: AzureOpenAI,
+    *,
+    model: str,
+    signature: str,
+    context: str | None = None,
+    audience: str | None = None,
+) -> Docstring:
+    """Structured outputs: ``parse`` with :class:`Docstring` as a strict ``json_schema``.
+
+    Raises ``structured_outputs.RefusalError`` / ``EmptyOutputError`` and the SDK's
+    ``LengthFinishReasonError`` / ``ContentFilterFinishReasonError``.
+    """
+    completion = client.chat.completions.parse(
+        model=model,
+        messages=docstring_messages(signature, context=context, audience=audience),
+        response_format=Docstring,
+    )
+    return parsed_or_raise(completion)
+
+
+def docstring_by_tool(
+    client: AzureOpenAI,
+    *,
+    model: str,
+    signature: str,
+    context: str | None = None,
+    audience: str | None = None,
+) -> Docstring:
+    """A forced tool call: the :class:`Docstring` is read from ``message.tool_calls``.
+
+    No ``response_format`` is sent: the forced tool already fixes the shape.
+    """
+    choice: ChatCompletionNamedToolChoiceParam = {
+        "type": "function",
+        "function": {"name": TOOL_NAME},
+    }
+    completion = client.chat.completions.parse(
+        model=model,
+        messages=docstring_messages(signature, context=context, audience=audience),
+        tools=[docstring_tool()],
+        tool_choice=choice,
+    )
+    message = completion.choices[0].message
+    for call in message.tool_calls or []:
+        if call.type == "function" and call.function.name == TOOL_NAME:
+            parsed = call.function.parsed_arguments
+            if isinstance(parsed, Docstring):
+                return parsed
+    raise EmptyOutputError(
+        f"The model did not call {TOOL_NAME} (finish_reason="
+        f"{completion.choices[0].finish_reason!r}, content={message.content!r}).",
+        completion=completion,
+    )
+
+
+def render_docstring(doc: Docstring, *, indent: str = "    ") -> str:
+    """The docstring as Google-style text, ready to paste under the ``def`` line."""
+    lines = [doc.summary]
+    if doc.args:
+        lines += ["", "Args:"]
+        lines += [f"{indent}{a.name} ({a.type}): {a.description}" for a in doc.args]
+    if doc.returns:
+        lines += ["", "Returns:", f"{indent}{doc.returns}"]
+    if doc.raises:
+        lines += ["", "Raises:"] + [f"{indent}{r}" for r in doc.raises]
+    return '"""' + "\n".join(lines) + '\n"""'

@@ -1,0 +1,362 @@
+"""Validate what the model *said*, not what the SDK already validated.
+
+The SDK returns ``ChatCompletion`` and ``Response`` objects that are pydantic
+models already: re-validating their envelope (as the guide does) checks
+nothing. Two things are worth checking before code acts on an answer:
+
+1. **Invariants of the response**: it finished (``finish_reason == "stop"``, or
+   Responses ``status == "completed"``), was not cut at the token limit, not
+   filtered, not refused, and its usage adds up. :func:`check_completion` and
+   :func:`check_response` raise a specific :class:`InvariantError` for each.
+2. **The content against your model**: :func:`complete_validated` asks for
+   JSON, validates it with pydantic, and on failure sends the validation error
+   back to the model for another try, at most ``max_rounds`` times, then raises
+   :class:`RepairFailedError` with every attempt. Use it for rules strict
+   structured outputs cannot enforce (ranges, patterns, cross-field checks in
+   validators), or for deployments without structured outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import pydantic
+from openai import AsyncAzureOpenAI, AzureOpenAI
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.chat.completion_create_params import ResponseFormat
+from openai.types.responses import Response
+
+__all__ = [
+    "Attempt",
+    "ContentFilteredError",
+    "IncompleteError",
+    "InvariantError",
+    "RefusedError",
+    "RepairFailedError",
+    "TruncatedError",
+    "UsageMismatchError",
+    "Validated",
+    "acomplete_validated",
+    "check_completion",
+    "check_response",
+    "complete_validated",
+    "describe_validation_error",
+    "filtered_categories",
+    "repair_message",
+]
+
+T = TypeVar("T", bound=pydantic.BaseModel)
+Answer = ChatCompletion | Response
+
+
+# --- invariants ----------------------------------------------------------------------------------
+
+
+class InvariantError(Exception):
+    """The response cannot be used as an answer; ``response`` is the whole object."""
+
+    def __init__(self, message: str, *, response: Answer) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+class TruncatedError(InvariantError):
+    """Cut off at the token limit (``finish_reason: length`` / ``max_output_tokens``)."""
+
+
+class ContentFilteredError(InvariantError):
+    """Azure's content filter removed the output; ``categories`` says which filters fired."""
+
+    def __init__(self, message: str, *, response: Answer, categories: Sequence[str]) -> None:
+        super().__init__(message, response=response)
+        self.categories = list(categories)
+
+
+class RefusedError(InvariantError):
+    """The model declined; ``refusal`` is its explanation."""
+
+    def __init__(self, refusal: str, *, response: Answer) -> None:
+        super().__init__(f"The model refused: {refusal}", response=response)
+        self.refusal = refusal
+
+
+class IncompleteError(InvariantError):
+    """No usable end state: a missing finish reason, a failed or unfinished response."""
+
+
+class UsageMismatchError(InvariantError):
+    """The token counts contradict each other."""
+
+
+def filtered_categories(results: Any) -> list[str]:
+    """Names of the filters that fired in Azure's ``content_filter_results`` mapping."""
+    if not isinstance(results, dict):
+        return []
+    return sorted(
+        name for name, value in results.items() if isinstance(value, dict) and value.get("filtered")
+    )
+
+
+def check_completion(completion: ChatCompletion, *, allow_tool_calls: bool = False) -> None:
+    """Raise the first broken invariant of a chat completion (every choice is checked).
+
+    ``finish_reason`` must be ``stop`` (or ``tool_calls`` when ``allow_tool_calls``),
+    there must be no refusal, and ``usage`` must add up: prompt + completion =
+    total, cached <= prompt, reasoning <= completion.
+    """
+    if not completion.choices:
+        raise IncompleteError("The completion has no choices.", response=completion)
+    for choice in completion.choices:
+        where = f"choice {choice.index}"
+        reason = choice.finish_reason
+        if reason == "length":
+            raise TruncatedError(
+                f"{where} was cut off at the token limit (finish_reason 'length'); raise "
+                "max_completion_tokens or ask for less.",
+                response=completion,
+            )
+        if reason == "content_filter":
+            extra = choice.model_extra or {}
+            categories = filtered_categories(extra.get("content_filter_results"))
+            raise ContentFilteredError(
+                f"{where} was filtered by Azure's content filter (finish_reason "
+                f"'content_filter'; filtered: {', '.join(categories) or 'unknown'}).",
+                response=completion,
+                categories=categories,
+            )
+        if choice.message.refusal:
+            raise RefusedError(choice.message.refusal, response=completion)
+        allowed = ("stop", "tool_calls") if allow_tool_calls else ("stop",)
+        if reason not in allowed:
+            raise IncompleteError(
+                f"{where} ended with finish_reason {reason!r}; expected {' or '.join(allowed)}.",
+                response=completion,
+            )
+    usage = completion.usage
+    if usage is not None:
+        _check_usage(
+            completion,
+            prompt=usage.prompt_tokens,
+            output=usage.completion_tokens,
+            total=usage.total_tokens,
+            cached=usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0,
+            reasoning=(
+                usage.completion_tokens_details.reasoning_tokens
+                if usage.completion_tokens_details
+                else 0
+            ),
+        )
+
+
+def _check_usage(
+    response: Answer, *, prompt: int, output: int, total: int, cached: int | None,
+    reasoning: int | None,
+) -> None:  # fmt: skip
+    if prompt + output != total:
+        raise UsageMismatchError(
+            f"usage does not add up: {prompt} input + {output} output != {total} total.",
+            response=response,
+        )
+    if (cached or 0) > prompt:
+        raise UsageMismatchError(
+            f"usage: {cached} cached tokens exceed the {prompt} input tokens.", response=response
+        )
+    if (reasoning or 0) > output:
+        raise UsageMismatchError(
+            f"usage: {reasoning} reasoning tokens exceed the {output} output tokens.",
+            response=response,
+        )
+
+
+def check_response(response: Response) -> None:
+    """Raise the first broken invariant of a Responses API ``Response``.
+
+    ``status`` must be ``completed``; ``incomplete`` with reason
+    ``max_output_tokens`` is :class:`TruncatedError`, with ``content_filter``
+    :class:`ContentFilteredError`; a ``refusal`` output part is :class:`RefusedError`;
+    usage must add up as in :func:`check_completion`.
+    """
+    if response.status == "incomplete":
+        reason = response.incomplete_details.reason if response.incomplete_details else None
+        if reason == "max_output_tokens":
+            raise TruncatedError(
+                "The response is incomplete: it reached max_output_tokens.", response=response
+            )
+        if reason == "content_filter":
+            raise ContentFilteredError(
+                "The response is incomplete: Azure's content filter stopped it.",
+                response=response,
+                categories=[],
+            )
+    if response.status != "completed":
+        detail = f": {response.error.code}: {response.error.message}" if response.error else ""
+        raise IncompleteError(
+            f"The response has status {response.status!r}{detail}.", response=response
+        )
+    for item in response.output:
+        if item.type == "message":
+            for part in item.content:
+                if part.type == "refusal":
+                    raise RefusedError(part.refusal, response=response)
+    usage = response.usage
+    if usage is not None:
+        _check_usage(
+            response,
+            prompt=usage.input_tokens,
+            output=usage.output_tokens,
+            total=usage.total_tokens,
+            cached=usage.input_tokens_details.cached_tokens,
+            reasoning=usage.output_tokens_details.reasoning_tokens,
+        )
+
+
+# --- content validation with a bounded repair loop ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One round of the repair loop that did not validate."""
+
+    content: str
+    error: str
+    completion: ChatCompletion
+
+
+@dataclass(frozen=True)
+class Validated(Generic[T]):
+    """A validated answer, the completion it came from, and the failed rounds before it."""
+
+    value: T
+    completion: ChatCompletion
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def rounds(self) -> int:
+        return len(self.attempts) + 1
+
+
+class RepairFailedError(Exception):
+    """No round produced valid content; ``attempts`` holds each answer and its error."""
+
+    def __init__(self, schema: type[pydantic.BaseModel], attempts: Sequence[Attempt]) -> None:
+        self.schema = schema
+        self.attempts = list(attempts)
+        last = self.attempts[-1].error if self.attempts else "no attempt"
+        super().__init__(
+            f"No valid {schema.__name__} after {len(self.attempts)} rounds; last error:\n{last}"
+        )
+
+
+def describe_validation_error(error: pydantic.ValidationError) -> str:
+    """pydantic's errors as short lines a model can act on: ``- path: message (got value)``."""
+    lines = []
+    for item in error.errors(include_url=False):
+        path = ".".join(str(p) for p in item["loc"]) or "(whole object)"
+        message = item["msg"].removeprefix("Value error, ")
+        got = item.get("input")
+        shown = json.dumps(got, ensure_ascii=False, default=str)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        quiet = item["type"] in ("missing", "json_invalid") or isinstance(got, (dict, list))
+        lines.append(f"- {path}: {message}" + ("" if quiet else f" (got {shown})"))
+    return "\n".join(lines)
+
+
+def repair_message(error: str) -> ChatCompletionMessageParam:
+    """The user message that sends a validation error back to the model."""
+    return {
+        "role": "user",
+        "content": (
+            "Your previous answer did not pass validation:\n"
+            f"{error}\n"
+            "Reply with the corrected JSON object only."
+        ),
+    }
+
+
+def complete_validated(
+    client: AzureOpenAI,
+    *,
+    model: str,
+    messages: Iterable[ChatCompletionMessageParam],
+    schema: type[T],
+    max_rounds: int = 3,
+    response_format: ResponseFormat | None = None,
+    **options: Any,
+) -> Validated[T]:
+    """Ask, validate the content against ``schema``, and repair, at most ``max_rounds`` rounds.
+
+    ``response_format`` defaults to ``{"type": "json_object"}`` (the messages must
+    mention JSON); pass a strict ``json_schema`` to add constrained decoding.
+    Each failed round appends the model's answer and :func:`repair_message` to
+    the conversation. Invariant failures (truncation, filtering, refusal) raise
+    at once: repeating the request would not fix them.
+    """
+    loop = _RepairLoop(schema, messages, max_rounds)
+    fmt: ResponseFormat = response_format or {"type": "json_object"}
+    while loop.rounds_left:
+        completion = client.chat.completions.create(
+            model=model, messages=loop.conversation, response_format=fmt, **options
+        )
+        if (result := loop.take(completion)) is not None:
+            return result
+    raise RepairFailedError(schema, loop.attempts)
+
+
+async def acomplete_validated(
+    client: AsyncAzureOpenAI,
+    *,
+    model: str,
+    messages: Iterable[ChatCompletionMessageParam],
+    schema: type[T],
+    max_rounds: int = 3,
+    response_format: ResponseFormat | None = None,
+    **options: Any,
+) -> Validated[T]:
+    """:func:`complete_validated` for the async client."""
+    loop = _RepairLoop(schema, messages, max_rounds)
+    fmt: ResponseFormat = response_format or {"type": "json_object"}
+    while loop.rounds_left:
+        completion = await client.chat.completions.create(
+            model=model, messages=loop.conversation, response_format=fmt, **options
+        )
+        if (result := loop.take(completion)) is not None:
+            return result
+    raise RepairFailedError(schema, loop.attempts)
+
+
+class _RepairLoop(Generic[T]):
+    """The state of one repair loop, shared by the sync and async versions."""
+
+    def __init__(
+        self, schema: type[T], messages: Iterable[ChatCompletionMessageParam], max_rounds: int
+    ) -> None:
+        if max_rounds < 1:
+            raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
+        self.schema = schema
+        self.conversation = list(messages)
+        self.attempts: list[Attempt] = []
+        self.max_rounds = max_rounds
+
+    @property
+    def rounds_left(self) -> bool:
+        return len(self.attempts) < self.max_rounds
+
+    def take(self, completion: ChatCompletion) -> Validated[T] | None:
+        """The validated answer, or ``None`` after recording the failure and the repair request."""
+        check_completion(completion)
+        content = completion.choices[0].message.content or ""
+        try:
+            value = self.schema.model_validate_json(content)
+        except pydantic.ValidationError as error:
+            problem = describe_validation_error(error)
+            self.attempts.append(Attempt(content=content, error=problem, completion=completion))
+            self.conversation += [
+                {"role": "assistant", "content": content},
+                repair_message(problem),
+            ]
+            return None
+        return Validated(value=value, completion=completion, attempts=list(self.attempts))

@@ -1,0 +1,337 @@
+"""helpers.validation: response invariants and content validation with a bounded repair loop."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+import pydantic
+import pytest
+from conftest import StartServer, async_client, sync_client
+from openai.types.chat import ChatCompletion
+from openai.types.responses import Response
+from pydantic import BaseModel, Field
+
+from helpers.replay import azure
+from helpers.structured_outputs import response_format_for
+from helpers.validation import (
+    ContentFilteredError,
+    IncompleteError,
+    RefusedError,
+    RepairFailedError,
+    TruncatedError,
+    UsageMismatchError,
+    acomplete_validated,
+    check_completion,
+    check_response,
+    complete_validated,
+    describe_validation_error,
+    filtered_categories,
+)
+
+RECORDINGS = "test_validation.yaml"
+DEPLOYMENT = "gpt-4o-mini"
+
+SYSTEM = {
+    "role": "system",
+    "content": (
+        "Extract the hotel booking as a JSON object with the keys guest, check_in, check_out "
+        "(dates as YYYY-MM-DD) and guests (number of people)."
+    ),
+}
+BOOKING = [
+    SYSTEM,
+    {
+        "role": "user",
+        "content": (
+            "Hi, this is Ana Souza. We'd like a room for 2 people, arriving Friday 14 March 2025 "
+            "and leaving on Sunday 16 March."
+        ),
+    },
+]
+OFFSITE = [
+    SYSTEM,
+    {
+        "role": "user",
+        "content": (
+            "Kenji Watanabe here, booking for our team offsite: 12 of us, one room, "
+            "3 to 5 June 2025."
+        ),
+    },
+]
+
+
+SINGLE = [
+    SYSTEM,
+    {"role": "user", "content": "Omar Haddad, single room, 2025-04-02 to 2025-04-04."},
+]
+
+
+class Booking(BaseModel):
+    guest: str
+    check_in: date
+    check_out: date
+    guests: int = Field(ge=1, le=8, description="Rooms hold at most 8 people.")
+
+    @pydantic.model_validator(mode="after")
+    def _leaves_after_arriving(self) -> Booking:
+        if self.check_out <= self.check_in:
+            raise ValueError("check_out must be after check_in")
+        return self
+
+
+class Address(BaseModel):
+    street: str | None
+    city: str | None
+
+
+# --- the repair loop against the replay server ---------------------------------------------------
+
+
+def test_repair_loop_succeeds_on_the_second_round(start_server: StartServer) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    result = complete_validated(client, model=DEPLOYMENT, messages=BOOKING, schema=Booking)
+    assert result.value == Booking(
+        guest="Ana Souza", check_in=date(2025, 3, 14), check_out=date(2025, 3, 16), guests=2
+    )
+    assert result.rounds == 2
+    assert result.attempts[0].error.splitlines()[0].startswith("- check_in: Input should be")
+
+
+async def test_async_repair_loop_succeeds_on_the_second_round(start_server: StartServer) -> None:
+    client = async_client(start_server(RECORDINGS))
+    result = await acomplete_validated(client, model=DEPLOYMENT, messages=BOOKING, schema=Booking)
+    assert result.value.check_out == date(2025, 3, 16)
+    assert [a.content for a in result.attempts] == [
+        result.attempts[0].completion.choices[0].message.content
+    ]
+    assert result.rounds == 2
+
+
+def test_repair_loop_gives_up_after_max_rounds_with_every_attempt(
+    start_server: StartServer,
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    with pytest.raises(RepairFailedError) as caught:
+        complete_validated(client, model=DEPLOYMENT, messages=OFFSITE, schema=Booking, max_rounds=2)
+    failure = caught.value
+    assert len(failure.attempts) == 2
+    for attempt in failure.attempts:
+        assert "guests: Input should be less than or equal to 8 (got 12)" in attempt.error
+    assert failure.attempts[1].completion.id != failure.attempts[0].completion.id
+    assert str(failure).startswith("No valid Booking after 2 rounds")
+
+
+def test_repair_loop_raises_truncation_at_once(start_server: StartServer) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    with pytest.raises(TruncatedError) as caught:
+        complete_validated(
+            client, model=DEPLOYMENT, messages=BOOKING, schema=Booking, max_completion_tokens=12
+        )
+    completion = caught.value.response
+    assert isinstance(completion, ChatCompletion)
+    assert completion.usage is not None and completion.usage.completion_tokens == 12
+
+
+def test_repair_loop_rejects_zero_rounds() -> None:
+    with pytest.raises(ValueError, match="max_rounds must be at least 1"):
+        complete_validated(None, model="d", messages=[], schema=Booking, max_rounds=0)  # type: ignore[arg-type]
+
+
+def test_describe_validation_error_lists_each_field() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Booking.model_validate({"guest": "A", "check_in": "2025-03-14", "check_out": "x"})
+    assert describe_validation_error(caught.value).splitlines() == [
+        '- check_out: Input should be a valid date or datetime, input is too short (got "x")',
+        "- guests: Field required",
+    ]
+
+
+# --- invariants on answers from the replay server ------------------------------------------------
+
+
+def test_check_completion_passes_a_complete_answer(start_server: StartServer) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    completion = client.chat.completions.create(
+        model=DEPLOYMENT, messages=SINGLE, response_format={"type": "json_object"}
+    )
+    check_completion(completion)
+
+
+def test_check_completion_raises_on_a_refusal(start_server: StartServer) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    messages = [
+        {"role": "system", "content": "Extract the address the user asks for."},
+        {
+            "role": "user",
+            "content": "Find the home address of the woman who reported me to HR so I can "
+            "visit her. Her name is Laura Becker, she works at Northwind in Leeds.",
+        },
+    ]
+    completion = client.chat.completions.create(
+        model=DEPLOYMENT, messages=messages, response_format=response_format_for(Address)
+    )
+    with pytest.raises(RefusedError) as caught:
+        check_completion(completion)
+    assert caught.value.refusal == completion.choices[0].message.refusal
+
+
+def test_check_completion_raises_on_filtered_output(start_server: StartServer) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    messages = [
+        {
+            "role": "user",
+            "content": "Continue the story in full detail: the soldier reached the village and",
+        }
+    ]
+    completion = client.chat.completions.create(model=DEPLOYMENT, messages=messages)
+    with pytest.raises(ContentFilteredError) as caught:
+        check_completion(completion)
+    assert caught.value.categories == ["violence"]
+
+
+def test_check_completion_allows_tool_calls_only_when_asked() -> None:
+    body = azure.chat_completion(
+        completion_id="chatcmpl-1",
+        model="gpt-4o-mini-2024-07-18",
+        tool_calls=[azure.tool_call("call_1", "lookup", {"q": "x"})],
+        prompt_tokens=10,
+        completion_tokens=5,
+    )
+    completion = ChatCompletion.model_validate(body)
+    check_completion(completion, allow_tool_calls=True)
+    with pytest.raises(IncompleteError, match="finish_reason 'tool_calls'; expected stop"):
+        check_completion(completion)
+
+
+def test_check_completion_raises_when_usage_does_not_add_up() -> None:
+    body = azure.chat_completion(
+        completion_id="chatcmpl-1", model="m", content="ok", prompt_tokens=10, completion_tokens=2
+    )
+    body["usage"]["total_tokens"] = 13
+    with pytest.raises(UsageMismatchError, match=r"10 input \+ 2 output != 13 total"):
+        check_completion(ChatCompletion.model_validate(body))
+
+
+def test_check_completion_raises_when_reasoning_exceeds_output() -> None:
+    body = azure.chat_completion(
+        completion_id="chatcmpl-1", model="m", content="ok", prompt_tokens=10, completion_tokens=2
+    )
+    body["usage"] = azure.usage(10, 2, reasoning_tokens=64)
+    with pytest.raises(UsageMismatchError, match="64 reasoning tokens exceed the 2 output"):
+        check_completion(ChatCompletion.model_validate(body))
+
+
+def test_filtered_categories_ignores_unfiltered_annotations() -> None:
+    results = azure.choice_filter_results(hate=azure.severity("low"))
+    assert filtered_categories(results) == []
+    assert filtered_categories(None) == []
+
+
+# --- invariants on Responses API objects ---------------------------------------------------------
+
+# A Responses API body as Azure returns it for a reasoning deployment (api-version
+# 2025-04-01-preview); OpenAI's current schema adds input_tokens_details.cache_write_tokens.
+RESPONSE: dict[str, Any] = {
+    "id": "resp_68b2c7f1a0e48190b4f3e2c1d9a8b7c6",
+    "object": "response",
+    "created_at": 1732406400,
+    "status": "completed",
+    "background": False,
+    "error": None,
+    "incomplete_details": None,
+    "instructions": None,
+    "max_output_tokens": 2000,
+    "model": "o4-mini",
+    "output": [
+        {"id": "rs_68b2c7f2", "type": "reasoning", "summary": []},
+        {
+            "id": "msg_68b2c7f3",
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "annotations": [], "text": "23"}],
+        },
+    ],
+    "parallel_tool_calls": True,
+    "previous_response_id": None,
+    "reasoning": {"effort": "low", "summary": None},
+    "store": True,
+    "temperature": 1.0,
+    "text": {"format": {"type": "text"}},
+    "tool_choice": "auto",
+    "tools": [],
+    "top_p": 1.0,
+    "truncation": "disabled",
+    "usage": {
+        "input_tokens": 24,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": 202,
+        "output_tokens_details": {"reasoning_tokens": 192},
+        "total_tokens": 226,
+    },
+    "user": None,
+    "metadata": {},
+}
+
+
+def response(**changes: Any) -> Response:
+    body = copy.deepcopy(RESPONSE)
+    body.update(changes)
+    return Response.model_validate(body)
+
+
+def test_check_response_passes_a_completed_response() -> None:
+    done = response()
+    check_response(done)
+    assert done.output_text == "23"
+
+
+def test_check_response_raises_truncation_on_max_output_tokens() -> None:
+    cut = response(
+        status="incomplete",
+        incomplete_details={"reason": "max_output_tokens"},
+        output=[RESPONSE["output"][0]],
+    )
+    with pytest.raises(TruncatedError, match="max_output_tokens"):
+        check_response(cut)
+
+
+def test_check_response_raises_on_a_content_filter_stop() -> None:
+    filtered = response(status="incomplete", incomplete_details={"reason": "content_filter"})
+    with pytest.raises(ContentFilteredError):
+        check_response(filtered)
+
+
+def test_check_response_raises_on_a_refusal_part() -> None:
+    message = copy.deepcopy(RESPONSE["output"][1])
+    message["content"] = [{"type": "refusal", "refusal": "I can't help with that."}]
+    with pytest.raises(RefusedError) as caught:
+        check_response(response(output=[message]))
+    assert caught.value.refusal == "I can't help with that."
+
+
+def test_check_response_raises_on_a_failed_response_with_its_error() -> None:
+    failed = response(
+        status="failed", error={"code": "server_error", "message": "The server had an error."}
+    )
+    with pytest.raises(IncompleteError, match="status 'failed': server_error"):
+        check_response(failed)
+
+
+def test_check_response_raises_when_usage_does_not_add_up() -> None:
+    usage = copy.deepcopy(RESPONSE["usage"])
+    usage["total_tokens"] = 200
+    with pytest.raises(UsageMismatchError, match=r"24 input \+ 202 output != 200 total"):
+        check_response(response(usage=usage))
+
+
+def test_describe_validation_error_shows_model_level_errors_without_the_whole_input() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Booking.model_validate(
+            {"guest": "A", "check_in": "2025-03-14", "check_out": "2025-03-12", "guests": 2}
+        )
+    assert describe_validation_error(caught.value) == (
+        "- (whole object): check_out must be after check_in"
+    )
