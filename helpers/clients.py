@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from azure.core.credentials import AzureKeyCredential
 from azure.identity import get_bearer_token_provider
-from openai import AsyncAzureOpenAI, AzureOpenAI
+from azure.search.documents import SearchClient
+from azure.search.documents.indexes import SearchIndexClient
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
 from .replay.config import DEFAULT_PORT, ReplayConfig, default_recordings_dir
 from .replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
@@ -55,6 +59,7 @@ class Connection:
     _clients: dict[tuple[Auth, bool], AzureOpenAI | AsyncAzureOpenAI] = field(
         default_factory=dict, repr=False
     )
+    _v1_clients: dict[tuple[Auth, bool], OpenAI] = field(default_factory=dict, repr=False)
 
     @property
     def chat_deployment(self) -> str:
@@ -118,6 +123,66 @@ class Connection:
                 self.token_credential(), COGNITIVE_SERVICES_SCOPE
             )
         return options
+
+    # --- the v1 API: the plain OpenAI client --------------------------------------------------
+
+    @property
+    def v1_base_url(self) -> str:
+        """``{endpoint}/openai/v1/``: the v1 API's base URL (no api-version)."""
+        return f"{self.endpoint.rstrip('/')}/openai/v1/"
+
+    def v1_client(self, auth: Auth | None = None) -> OpenAI:
+        """The plain ``OpenAI`` client on Azure's v1 API, with an API key or Entra ID."""
+        auth = auth or self.default_auth
+        key = (auth, True)
+        if key not in self._v1_clients:
+            credential: str | Callable[[], str] = (
+                self.api_key
+                if auth == "key"
+                else get_bearer_token_provider(self.token_credential(), COGNITIVE_SERVICES_SCOPE)
+            )
+            self._v1_clients[key] = OpenAI(base_url=self.v1_base_url, api_key=credential)
+        client = self._v1_clients[key]
+        assert isinstance(client, OpenAI)
+        return client
+
+    def make_v1_async_client(self, auth: Auth | None = None) -> AsyncOpenAI:
+        """A new ``AsyncOpenAI`` client on the v1 API (one per event loop)."""
+        auth = auth or self.default_auth
+        if auth == "key":
+            return AsyncOpenAI(base_url=self.v1_base_url, api_key=self.api_key)
+        provider = get_bearer_token_provider(self.token_credential(), COGNITIVE_SERVICES_SCOPE)
+
+        async def token() -> str:
+            return provider()
+
+        return AsyncOpenAI(base_url=self.v1_base_url, api_key=token)
+
+    # --- Azure AI Search ------------------------------------------------------------------------
+
+    @property
+    def search_endpoint(self) -> str:
+        """Your Azure AI Search service live; offline, the replay server's ``/search``."""
+        if self.settings.search_endpoint and not self.offline:
+            return self.settings.search_endpoint
+        return f"{self.endpoint.rstrip('/')}/search"
+
+    @property
+    def search_credential(self) -> AzureKeyCredential:
+        """An ``AzureKeyCredential`` for the search endpoint (the local key offline)."""
+        if self._replay_credentials:
+            return AzureKeyCredential(self.settings.replay_api_key.get_secret_value())
+        if self.settings.search_api_key is None:
+            raise ValueError("Azure AI Search needs AZURE_SEARCH_API_KEY (or use Entra ID).")
+        return AzureKeyCredential(self.settings.search_api_key.get_secret_value())
+
+    def search_client(self, index: str) -> SearchClient:
+        """A ``SearchClient`` for one index."""
+        return SearchClient(self.search_endpoint, index, self.search_credential)
+
+    def search_index_client(self) -> SearchIndexClient:
+        """A ``SearchIndexClient`` to create and delete indexes."""
+        return SearchIndexClient(self.search_endpoint, self.search_credential)
 
     def token_credential(self) -> object:
         """``DefaultAzureCredential`` live; offline, a local stand-in the replay server accepts."""

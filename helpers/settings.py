@@ -30,6 +30,10 @@ class Settings(BaseModel):
     api_version: str = DEFAULT_API_VERSION
     chat_deployment: str = "gpt-4o-mini"
     embedding_deployment: str = "text-embedding-3-small"
+    search_endpoint: str | None = None
+    """``AZURE_SEARCH_ENDPOINT``: your Azure AI Search service (live runs of notebooks 10, 14)."""
+    search_api_key: SecretStr | None = None
+    """``AZURE_SEARCH_API_KEY``: an admin key for that service."""
     replay_mode: Mode = Mode.REPLAY
     replay_api_key: SecretStr = SecretStr(DEFAULT_API_KEY)
     replay_url: str | None = None
@@ -57,6 +61,8 @@ class Settings(BaseModel):
             "api_version": get("OPENAI_API_VERSION"),
             "chat_deployment": get("AZURE_OPENAI_CHAT_DEPLOYMENT"),
             "embedding_deployment": get("AZURE_OPENAI_EMBEDDING_DEPLOYMENT"),
+            "search_endpoint": get("AZURE_SEARCH_ENDPOINT"),
+            "search_api_key": get("AZURE_SEARCH_API_KEY"),
             "replay_mode": get("REPLAY_MODE"),
             "replay_api_key": get("REPLAY_API_KEY"),
             "replay_url": get("REPLAY_URL"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from azure.search.documents.indexes.models import SearchIndex, SimpleField
 from conftest import StartServer
 
 from helpers import Settings, connect
@@ -113,3 +114,33 @@ def test_connect_through_a_recorder_sends_your_key_and_keeps_settings_checks_gre
     assert all(check.ok for check in check_settings(azure.settings))
     answer = azure.client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     assert answer.choices[0].message.content == "Hello there, nice to meet!"
+
+
+def test_connect_gives_v1_clients_with_a_key_and_with_entra_id(start_server: StartServer) -> None:
+    server = start_server("replay_server.yaml")
+    azure = connect(settings=Settings(replay_url=server.url), quiet=True)
+    assert azure.v1_base_url == f"{server.url}/openai/v1/"
+    for auth in ("key", "entra"):
+        answer = azure.v1_client(auth).chat.completions.create(  # type: ignore[arg-type]
+            model="gpt-4o-mini", messages=HELLO
+        )
+        assert answer.choices[0].message.content == "Hello there, nice to meet!"
+
+
+async def test_connect_gives_async_v1_clients(start_server: StartServer) -> None:
+    server = start_server("replay_server.yaml")
+    azure = connect(settings=Settings(replay_url=server.url), quiet=True)
+    for auth in ("key", "entra"):
+        async with azure.make_v1_async_client(auth) as client:  # type: ignore[arg-type]
+            answer = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        assert answer.choices[0].message.content == "Hello there, nice to meet!"
+
+
+def test_connect_gives_search_clients_on_the_replay_server(start_server: StartServer) -> None:
+    server = start_server("replay_server.yaml")
+    azure = connect(settings=Settings(replay_url=server.url), quiet=True)
+    azure.search_index_client().create_index(
+        SearchIndex(name="notes", fields=[SimpleField(name="id", type="Edm.String", key=True)])
+    )
+    azure.search_client("notes").upload_documents([{"id": "a"}, {"id": "b"}])
+    assert azure.search_client("notes").get_document_count() == 2
