@@ -66,6 +66,10 @@ class Connection:
         return self.settings.chat_deployment
 
     @property
+    def small_chat_deployment(self) -> str:
+        return self.settings.small_chat_deployment
+
+    @property
     def embedding_deployment(self) -> str:
         return self.settings.embedding_deployment
 

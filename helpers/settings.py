@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .replay.config import DEFAULT_API_KEY, Mode
 
-DEFAULT_API_VERSION = "2024-10-01-preview"
+DEFAULT_API_VERSION = "2025-04-01-preview"
+"""The dated version the ``AzureOpenAI`` client sends: one that knows reasoning models
+(``reasoning_effort``, ``developer`` messages, ``max_completion_tokens``). The v1 API needs none."""
 
 
 class Settings(BaseModel):
@@ -28,7 +30,10 @@ class Settings(BaseModel):
     api_key: SecretStr | None = None
     """``AZURE_OPENAI_API_KEY``; empty with an endpoint means: keyless Entra ID auth."""
     api_version: str = DEFAULT_API_VERSION
-    chat_deployment: str = "gpt-4o-mini"
+    chat_deployment: str = "gpt-5-mini"
+    """``AZURE_OPENAI_CHAT_DEPLOYMENT``: a reasoning model of the GPT-5 family by default."""
+    small_chat_deployment: str = "gpt-5-nano"
+    """``AZURE_OPENAI_SMALL_CHAT_DEPLOYMENT``: a cheaper, faster model for simple calls."""
     embedding_deployment: str = "text-embedding-3-small"
     search_endpoint: str | None = None
     """``AZURE_SEARCH_ENDPOINT``: your Azure AI Search service (live runs of notebooks 10, 14)."""
@@ -60,6 +65,7 @@ class Settings(BaseModel):
             "api_key": get("AZURE_OPENAI_API_KEY"),
             "api_version": get("OPENAI_API_VERSION"),
             "chat_deployment": get("AZURE_OPENAI_CHAT_DEPLOYMENT"),
+            "small_chat_deployment": get("AZURE_OPENAI_SMALL_CHAT_DEPLOYMENT"),
             "embedding_deployment": get("AZURE_OPENAI_EMBEDDING_DEPLOYMENT"),
             "search_endpoint": get("AZURE_SEARCH_ENDPOINT"),
             "search_api_key": get("AZURE_SEARCH_API_KEY"),
