@@ -54,6 +54,7 @@ __all__ = [
     "SafetyReport",
     "SeverityResult",
     "StreamFilterAccumulator",
+    "error_body",
     "is_content_filter_error",
     "raise_if_filtered",
     "report_from_chunks",
@@ -314,7 +315,8 @@ def report_from_chunks(chunks: Iterable[ChatCompletionChunk]) -> SafetyReport:
     return accumulator.report
 
 
-def _error_object(error: openai.APIStatusError) -> dict[str, Any]:
+def error_body(error: openai.APIStatusError) -> dict[str, Any]:
+    """Azure's ``error`` object from an SDK error (the SDK may or may not have unwrapped it)."""
     body = error.body
     if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
         body = body["error"]
@@ -325,7 +327,7 @@ def is_content_filter_error(error: BaseException) -> bool:
     """Whether ``error`` is Azure's 400 for a prompt the content filter blocked."""
     return (
         isinstance(error, openai.BadRequestError)
-        and _error_object(error).get("code") == "content_filter"
+        and error_body(error).get("code") == "content_filter"
     )
 
 
@@ -337,7 +339,7 @@ def report_from_error(error: BaseException) -> SafetyReport | None:
     """
     if not isinstance(error, openai.BadRequestError) or not is_content_filter_error(error):
         return None
-    body = _error_object(error)
+    body = error_body(error)
     inner = body.get("innererror") or body.get("inner_error") or {}
     raw = inner.get("content_filter_result") or inner.get("content_filter_results") or {}
     results = ContentFilterResults.model_validate(raw)
