@@ -411,10 +411,15 @@ class ResponseCache:
         self._down_until = None
         if raw is None:
             return None
-        envelope = json.loads(raw)
-        if envelope["expires_at"] <= self.clock():
+        try:
+            envelope = json.loads(raw)
+            expires_at, response = float(envelope["expires_at"]), str(envelope["response"])
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("unreadable cache entry %s ignored: %s", key[:12], error)
             return None
-        return envelope["response"].encode()
+        if expires_at <= self.clock():
+            return None
+        return response.encode()
 
     async def _write(self, key: str, response: bytes) -> None:
         if not self._backend_up():

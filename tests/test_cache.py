@@ -155,6 +155,8 @@ BASE = st.fixed_dictionaries(
 @settings(
     max_examples=100,
     deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(base=BASE, name=SHAPING_NAMES, value=JSON, ignored=st.sampled_from(sorted(NOT_SHAPING)))
@@ -312,6 +314,13 @@ async def test_failed_upstream_call_reaches_every_waiter_and_is_not_cached(
     assert calls == 1
     assert all(isinstance(o, RuntimeError) for o in outcomes)
     assert await answer(cache, CAPITAL, "recovered") == "recovered"
+
+
+async def test_unreadable_entry_is_a_miss_not_a_crash(backend: CacheBackend) -> None:
+    cache = ResponseCache(backend)
+    await backend.set(cache.key(Surface.CHAT, CAPITAL), b"not json", 60)
+    assert await answer(cache, CAPITAL, "fresh") == "fresh"
+    assert await answer(cache, CAPITAL, "unused") == "fresh"
 
 
 async def test_embedded_backend_is_shared_through_its_file(tmp_path: Path) -> None:
