@@ -9,8 +9,10 @@ raises) and a ``before_send`` hook that adds, from the SDK's exception:
   ``innererror.code``, and the request ids support asks for: ``apim-request-id``
   (Azure API Management's id) and ``x-request-id``, plus region and deployment;
 - ``contexts.content_filter``: the parsed content-filter result of a blocked
-  prompt (categories and severities only, never the text);
-- tags ``azure.request_id``, ``azure.error_code`` and ``azure.status`` to search by.
+  prompt, or of an answer the filter cut when ``helpers.pipeline`` raised
+  ``ContentFilteredError`` for it (categories and severities only, never the text);
+- tags ``azure.request_id``, ``azure.error_code``, ``azure.status`` and
+  ``azure.content_filter`` (``blocked`` or ``cut``) to search by.
 
 Prompt text is not sent unless you ask (``send_default_pii=True``): the
 integration then records prompts and answers, and stack frames carry their local
@@ -36,7 +38,7 @@ from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.openai import OpenAIIntegration
 from sentry_sdk.transport import Transport
 
-from .safety import error_body, report_from_error
+from .safety import ContentFilteredError, SafetyReport, error_body, report_from_error
 
 __all__ = [
     "AZURE_REQUEST_ID_HEADERS",
@@ -117,6 +119,13 @@ def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] 
     error = exc_info[1] if exc_info else None
     if error is None:
         return event
+    if isinstance(error, ContentFilteredError):
+        # Raised by helpers.pipeline for a cut answer (or a blocked prompt): no HTTP error.
+        _add_filter_context(event, error.report)
+        if isinstance(error.__cause__, openai.APIStatusError):
+            error = error.__cause__
+        else:
+            return event
     context = azure_context(error)
     if context is None:
         return event
@@ -132,14 +141,33 @@ def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] 
         tags["azure.status"] = str(context["status_code"])
     report = report_from_error(error)
     if report is not None:
-        results = report.prompt_results()
-        contexts["content_filter"] = {
-            "prompt_blocked": True,
-            "filtered_categories": results.filtered_categories,
-            "detected": results.detected,
-            "severities": results.severities(),
-        }
+        _add_filter_context(event, report)
     return event
+
+
+def _add_filter_context(event: dict[str, Any], report: SafetyReport) -> None:
+    """Categories and severities only: a report never holds the text it judged."""
+    prompt = report.prompt_results()
+    context: dict[str, Any] = {
+        "prompt_blocked": report.prompt_blocked,
+        "filtered_categories": prompt.filtered_categories,
+        "detected": prompt.detected,
+        "severities": prompt.severities(),
+    }
+    if report.completions:
+        context["output_filtered"] = report.output_filtered
+        context["choices"] = {
+            str(index): {
+                "finish_reason": report.finish_reasons.get(index),
+                "filtered_categories": results.filtered_categories,
+                "severities": results.severities(),
+            }
+            for index, results in sorted(report.completions.items())
+        }
+    event.setdefault("contexts", {})["content_filter"] = context
+    event.setdefault("tags", {})["azure.content_filter"] = (
+        "blocked" if report.prompt_blocked else ("cut" if report.output_filtered else "annotated")
+    )
 
 
 @dataclass

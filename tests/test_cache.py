@@ -363,3 +363,21 @@ async def test_redis_killed_mid_run_falls_back_to_the_model_and_logs(
     finally:
         redis.stop()
         await cache.close()
+
+
+async def test_embeddings_are_cached_and_decoded_once(
+    start_server: StartServer, backend: CacheBackend
+) -> None:
+    server = start_server(RECORDINGS)
+    client = async_client(server)
+    cache = ResponseCache(backend)
+    params: dict[str, Any] = {
+        "model": "text-embedding-3-small",
+        "input": ["Canberra is the capital of Australia."],
+        "dimensions": 4,
+    }
+    first = await cache.embeddings(client, **params)
+    second = await cache.embeddings(client, **params)
+    assert server.state.requests_served == 1
+    assert second.data[0].embedding == first.data[0].embedding
+    assert second.data[0].embedding == pytest.approx([0.412731, -0.551902, 0.203118, 0.695547])

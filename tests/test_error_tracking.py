@@ -11,11 +11,9 @@ import pytest
 import sentry_sdk
 from conftest import StartServer, async_client, sync_client
 
-from helpers.error_tracking import (
-    ErrorTracking,
-    azure_context,
-    init_error_tracking,
-)
+from helpers.error_tracking import ErrorTracking, azure_context, init_error_tracking
+from helpers.pipeline import ContentCheck, Pipeline
+from helpers.safety import ContentFilteredError
 
 RECORDINGS = "test_safety.yaml"
 DEPLOYMENT = "gpt-4o-mini"
@@ -111,3 +109,35 @@ def test_non_sdk_errors_have_no_azure_context() -> None:
 def test_traces_sample_rate_is_checked() -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         init_error_tracking(traces_sample_rate=2)
+
+
+def test_answer_cut_by_the_filter_in_the_pipeline_is_reported_with_its_category(
+    start_server: StartServer, tracking: ErrorTracking
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    pipeline = Pipeline(client, [ContentCheck()], max_retries=0)
+    duel = [{"role": "user", "content": "Write the duel scene, every wound in detail."}]
+    with pytest.raises(ContentFilteredError) as caught:
+        pipeline.create(model=DEPLOYMENT, messages=duel, temperature=0)
+    sentry_sdk.capture_exception(caught.value)
+    [event] = tracking.events
+    context = event["contexts"]["content_filter"]
+    assert context["output_filtered"] is True
+    assert context["choices"]["0"]["filtered_categories"] == ["violence"]
+    assert context["choices"]["0"]["finish_reason"] == "content_filter"
+    assert event["tags"]["azure.content_filter"] == "cut"
+    assert "azure_openai" not in event["contexts"]  # a 200: no HTTP error to describe
+
+
+def test_prompt_blocked_in_the_pipeline_keeps_the_http_context(
+    start_server: StartServer, tracking: ErrorTracking
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    with pytest.raises(ContentFilteredError) as caught:
+        Pipeline(client, [ContentCheck()], max_retries=0).create(model=DEPLOYMENT, messages=BLOCKED)
+    tracking.transport.clear()  # type: ignore[union-attr]  # drop the integration's own event
+    sentry_sdk.capture_exception(caught.value)
+    [event] = tracking.events
+    assert event["contexts"]["azure_openai"]["code"] == "content_filter"
+    assert event["contexts"]["content_filter"]["prompt_blocked"] is True
+    assert event["tags"]["azure.content_filter"] == "blocked"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,17 @@ def test_pipeline_rejects_streams_and_the_wrong_client(start_server: StartServer
         Pipeline(async_client(server), [])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="needs messages"):
         Pipeline(sync_client(server), []).create(model=DEPLOYMENT)
+
+
+def test_sync_pipeline_threads_share_one_upstream_call(start_server: StartServer) -> None:
+    server = start_server(RECORDINGS)
+    cache_step = CacheStep(ResponseCache(SQLiteBackend()))
+    pipeline = Pipeline(sync_client(server), [cache_step], max_retries=0)
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            results = list(pool.map(lambda _: pipeline.create(**CAPITAL), range(6)))
+    finally:
+        cache_step.close()
+    assert {r.choices[0].message.content for r in results} == {"Canberra."}
+    assert server.state.requests_served == 1
+    assert cache_step.cache.stats.misses == 1
