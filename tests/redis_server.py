@@ -58,10 +58,13 @@ def redis_server_binary() -> str:
     return binary
 
 
-def start_redis(workdir: Path) -> RedisServer:
-    """Start an ephemeral, persistence-free ``redis-server`` and wait until it answers."""
+def start_redis(workdir: Path, port: int | None = None) -> RedisServer:
+    """Start an ephemeral, persistence-free ``redis-server`` and wait until it answers.
+
+    ``port`` restarts a server where a stopped one was; by default a free port is chosen.
+    """
     binary = redis_server_binary()
-    port = _free_port()
+    port = port or _free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(workdir), "--daemonize", "no", "--loglevel", "warning"],

@@ -381,3 +381,27 @@ async def test_embeddings_are_cached_and_decoded_once(
     assert server.state.requests_served == 1
     assert second.data[0].embedding == first.data[0].embedding
     assert second.data[0].embedding == pytest.approx([0.412731, -0.551902, 0.203118, 0.695547])
+
+
+async def test_cache_is_used_again_after_cooldown_once_redis_is_back(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    redis = start_redis(tmp_path)
+    server = start_server(RECORDINGS)
+    client = async_client(server)
+    clock = FakeClock()
+    cache = ResponseCache(RedisBackend.from_url(redis.url, timeout=0.5), clock=clock, cooldown=30)
+    try:
+        redis.stop()
+        await cache.chat(client, **CAPITAL)  # Redis down: logged, answered by the model
+        redis = start_redis(tmp_path, port=redis.port)
+        await cache.chat(client, **CAPITAL)  # still cooling down: the backend is not tried
+        assert (cache.stats.backend_errors, cache.stats.hits) == (1, 0)
+        clock.now += 30
+        await cache.chat(client, **CAPITAL)  # tried again: a miss, stored
+        await cache.chat(client, **CAPITAL)  # and now a hit
+        assert cache.stats.hits == 1
+        assert server.state.requests_served == 3
+    finally:
+        redis.stop()
+        await cache.close()
