@@ -492,6 +492,7 @@ class ResponseCache:
 
     async def chat(self, client: AsyncOpenAI, **params: Any) -> ChatCompletion:
         """``client.chat.completions.create(**params)`` through the cache."""
+        _require_async(client)
         return await self.fetch(
             Surface.CHAT,
             params,
@@ -501,12 +502,14 @@ class ResponseCache:
 
     async def responses(self, client: AsyncOpenAI, **params: Any) -> Response:
         """``client.responses.create(**params)`` through the cache."""
+        _require_async(client)
         return await self.fetch(
             Surface.RESPONSES, params, lambda: client.responses.create(**params), Response
         )
 
     async def embeddings(self, client: AsyncOpenAI, **params: Any) -> CreateEmbeddingResponse:
         """``client.embeddings.create(**params)`` through the cache."""
+        _require_async(client)
         return await self.fetch(
             Surface.EMBEDDINGS,
             params,
@@ -520,6 +523,14 @@ class ResponseCache:
 
     async def close(self) -> None:
         await self.backend.close()
+
+
+def _require_async(client: object) -> None:
+    if not isinstance(client, AsyncOpenAI):
+        raise TypeError(
+            f"ResponseCache takes an async client (AsyncAzureOpenAI), got {type(client).__name__}; "
+            "in synchronous code use helpers.pipeline.CacheStep, which runs the cache for you."
+        )
 
 
 def namespace_for(client: AsyncOpenAI | openai.OpenAI) -> str:

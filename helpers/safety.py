@@ -199,7 +199,10 @@ class ContentFilterResults(BaseModel):
             parts.append(f"custom blocklist ({ids}) (filtered)")
         if self.error is not None:
             parts.append(f"filter error {self.error.code}: {self.error.message}")
-        return ", ".join(parts) or "all safe"
+        if parts:
+            return ", ".join(parts)
+        given = any(getattr(self, name) is not None for name in ContentFilterResults.model_fields)
+        return "all safe" if given else "no details given"
 
 
 class PromptFilterResult(BaseModel):

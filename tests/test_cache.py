@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import StartServer, async_client
+from conftest import StartServer, async_client, sync_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.resources.chat.completions import AsyncCompletions
@@ -214,6 +214,13 @@ def test_sampled_requests_are_not_cacheable_unless_opted_in() -> None:
     assert not cache_decision(Surface.CHAT, {**CAPITAL, "stream": True}).cacheable
     conversation = {"model": "gpt-4o", "input": "hi", "temperature": 0, "conversation": "c1"}
     assert not cache_decision(Surface.RESPONSES, conversation).cacheable
+
+
+async def test_cache_rejects_a_sync_client_before_calling(start_server: StartServer) -> None:
+    server = start_server(RECORDINGS)
+    with pytest.raises(TypeError, match="CacheStep"):
+        await ResponseCache(SQLiteBackend()).chat(sync_client(server), **CAPITAL)
+    assert server.state.requests_served == 0
 
 
 def test_ttl_must_be_positive() -> None:
