@@ -21,7 +21,10 @@ What the cache refuses to do:
 - Streams, background Responses and requests that append to a stored
   ``conversation`` bypass the cache; so do answers Azure's content filter cut.
 
-Concurrent identical requests share one upstream call (in this process).
+Concurrent identical requests share one upstream call: in this process they
+wait for the first caller's answer; across processes that share a backend, the
+first to claim a short-lived lock in the backend calls the model while the
+others poll for its answer (at most ``lock_wait`` seconds).
 The TTL is checked with the cache's own clock (injectable). Two backends sit
 behind one async interface: :class:`SQLiteBackend` (the embedded default, the
 standard library's ``sqlite3`` run in a worker thread: no extra dependency,
@@ -50,7 +53,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import openai
 import pydantic
@@ -82,6 +85,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+LOCK_PREFIX = "lock:"
+"""Prefix of the key that marks a request being computed by some process."""
 
 KEY_VERSION = 1
 """Bumped when the key derivation changes, so old entries are never read with a new meaning."""
@@ -128,6 +134,13 @@ class CacheBackend(Protocol):
 
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """Set ``key`` only if it is absent (or expired); ``True`` if this call set it.
+
+        The cache uses it as a lock shared by every process using the same store.
+        """
+        ...
+
     async def delete(self, key: str) -> None: ...
 
     async def clear(self) -> None: ...
@@ -145,7 +158,9 @@ class SQLiteBackend:
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=5.0
+        )
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
@@ -179,6 +194,30 @@ class SQLiteBackend:
             now + ttl,
         )
         await asyncio.to_thread(self._run, "DELETE FROM responses WHERE reclaim_at <= ?", now)
+
+    def _add(self, key: str, value: bytes, ttl: float) -> bool:
+        now = time.time()
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(
+                        "DELETE FROM responses WHERE key = ? AND reclaim_at <= ?", (key, now)
+                    )
+                    cursor = self._db.execute(
+                        "INSERT OR IGNORE INTO responses (key, value, reclaim_at) VALUES (?, ?, ?)",
+                        (key, value, now + ttl),
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as error:
+                raise CacheBackendError(f"SQLite cache {self.path}: {error}") from error
+        return cursor.rowcount == 1
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        return await asyncio.to_thread(self._add, key, value, ttl)
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._run, "DELETE FROM responses WHERE key = ?", key)
@@ -232,6 +271,13 @@ class RedisBackend:
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         milliseconds = max(1, int(ttl * 1000))
         await self._call("SET", self.client.set(self.prefix + key, value, px=milliseconds))
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        milliseconds = max(1, int(ttl * 1000))
+        done = await self._call(
+            "SET NX", self.client.set(self.prefix + key, value, px=milliseconds, nx=True)
+        )
+        return bool(done)
 
     async def delete(self, key: str) -> None:
         await self._call("DEL", self.client.delete(self.prefix + key))
@@ -360,6 +406,9 @@ class ResponseCache:
 
     ``ttl`` is in seconds of ``clock`` (``time.time`` unless a test injects one).
     ``cooldown`` is how long a failed backend is left alone before it is tried again.
+    ``lock_wait`` bounds how long a caller waits for another process computing the
+    same answer (and is the lifetime of that process's lock, should it crash);
+    ``poll_interval`` is how often it looks for the answer meanwhile.
     """
 
     def __init__(
@@ -371,9 +420,13 @@ class ResponseCache:
         cache_sampled: bool = False,
         namespace: str = "",
         cooldown: float = 30.0,
+        lock_wait: float = 30.0,
+        poll_interval: float = 0.05,
     ) -> None:
         if ttl <= 0:
             raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+        if lock_wait <= 0 or poll_interval <= 0:
+            raise ValueError("lock_wait and poll_interval must be positive numbers of seconds")
         if backend is not None and not isinstance(backend, CacheBackend):
             raise TypeError(f"backend must implement CacheBackend, got {type(backend).__name__}")
         self.backend: CacheBackend = backend if backend is not None else SQLiteBackend()
@@ -382,6 +435,8 @@ class ResponseCache:
         self.cache_sampled = cache_sampled
         self.namespace = namespace
         self.cooldown = cooldown
+        self.lock_wait = lock_wait
+        self.poll_interval = poll_interval
         self.stats = CacheStats()
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
         self._down_until: float | None = None
@@ -432,6 +487,43 @@ class ResponseCache:
         except CacheBackendError as error:
             self._backend_failed(error)
 
+    async def _lock(self, key: str) -> Literal["held", "busy", "unavailable"]:
+        """Mark ``key`` as being computed; ``busy`` if another process already does."""
+        if not self._backend_up():
+            return "unavailable"
+        try:
+            acquired = await self.backend.add(LOCK_PREFIX + key, b"1", self.lock_wait)
+        except CacheBackendError as error:
+            self._backend_failed(error)
+            return "unavailable"
+        return "held" if acquired else "busy"
+
+    async def _unlock(self, key: str) -> None:
+        if not self._backend_up():
+            return
+        try:
+            await self.backend.delete(LOCK_PREFIX + key)
+        except CacheBackendError as error:
+            self._backend_failed(error)
+
+    async def _wait_for_other(self, key: str) -> bytes | None:
+        """Poll for the answer another process is computing; ``None`` if it gave up."""
+        deadline = time.monotonic() + self.lock_wait
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.poll_interval)
+            cached = await self._read(key)
+            if cached is not None or not self._backend_up():
+                return cached
+            try:
+                locked = await self.backend.get(LOCK_PREFIX + key)
+            except CacheBackendError as error:
+                self._backend_failed(error)
+                return None
+            if locked is None:  # finished without storing (failed, or a filtered answer)
+                return await self._read(key)
+        log.warning("waited %gs for another process's answer; calling the model", self.lock_wait)
+        return None
+
     # -- the public interface ---------------------------------------------------------------
 
     def key(self, surface: Surface | str, params: Mapping[str, Any]) -> str:
@@ -466,8 +558,13 @@ class ResponseCache:
             return response_type.model_validate_json(raw)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
+        lock = "unavailable"
         try:
             cached = await self._read(key)
+            if cached is None:
+                lock = await self._lock(key)
+                if lock == "busy":
+                    cached = await self._wait_for_other(key)
             if cached is not None:
                 self.stats.hits += 1
                 future.set_result(cached)
@@ -489,6 +586,8 @@ class ResponseCache:
             raise
         finally:
             del self._inflight[key]
+            if lock == "held":
+                await self._unlock(key)
 
     async def chat(self, client: AsyncOpenAI, **params: Any) -> ChatCompletion:
         """``client.chat.completions.create(**params)`` through the cache."""

@@ -20,6 +20,7 @@ from openai.types.chat import ChatCompletion
 from redis_server import RedisServer, start_redis
 
 from helpers.cache import (
+    LOCK_PREFIX,
     CacheBackend,
     RedisBackend,
     ResponseCache,
@@ -412,3 +413,37 @@ async def test_cache_is_used_again_after_cooldown_once_redis_is_back(
     finally:
         redis.stop()
         await cache.close()
+
+
+async def test_caches_sharing_a_store_make_one_upstream_call_between_them(
+    start_server: StartServer, make_backend: BackendFactory
+) -> None:
+    """Two caches on one store stand for two processes: they share a lock in the backend."""
+    server = start_server(RECORDINGS)
+    client = async_client(server)
+    first, second = ResponseCache(make_backend()), ResponseCache(make_backend())
+    await first.clear()
+    try:
+        results = await asyncio.gather(
+            first.chat(client, **CAPITAL), second.chat(client, **CAPITAL)
+        )
+        assert server.state.requests_served == 1
+        assert {r.choices[0].message.content for r in results} == {"Canberra."}
+        stats = (first.stats.misses + second.stats.misses, first.stats.hits + second.stats.hits)
+        assert stats == (1, 1)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_lock_left_by_a_crashed_process_expires(make_backend: BackendFactory) -> None:
+    backend = make_backend()
+    await backend.clear()
+    cache = ResponseCache(backend, lock_wait=0.3, poll_interval=0.02)
+    crashed = await backend.add(LOCK_PREFIX + cache.key(Surface.CHAT, CAPITAL), b"1", 0.2)
+    assert crashed
+    assert await answer(cache, CAPITAL, "computed after the lock expired") == (
+        "computed after the lock expired"
+    )
+    assert await backend.add(LOCK_PREFIX + cache.key(Surface.CHAT, CAPITAL), b"1", 1)  # released
+    await cache.close()
