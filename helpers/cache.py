@@ -405,6 +405,8 @@ class ResponseCache:
     """An async response cache around any backend; see the module docstring.
 
     ``ttl`` is in seconds of ``clock`` (``time.time`` unless a test injects one).
+    ``namespace`` separates endpoints; by default :meth:`chat` and its siblings use
+    :func:`namespace_for` of the client they are given.
     ``cooldown`` is how long a failed backend is left alone before it is tried again.
     ``lock_wait`` bounds how long a caller waits for another process computing the
     same answer (and is the lifetime of that process's lock, should it crash);
@@ -418,7 +420,7 @@ class ResponseCache:
         ttl: float = 3600.0,
         clock: Clock = time.time,
         cache_sampled: bool = False,
-        namespace: str = "",
+        namespace: str | None = None,
         cooldown: float = 30.0,
         lock_wait: float = 30.0,
         poll_interval: float = 0.05,
@@ -446,13 +448,13 @@ class ResponseCache:
     def _backend_up(self) -> bool:
         return self._down_until is None or self.clock() >= self._down_until
 
-    def _backend_failed(self, error: CacheBackendError) -> None:
+    def _backend_failed(self, error: Exception) -> None:
         self.stats.backend_errors += 1
         self._down_until = self.clock() + self.cooldown
         log.warning(
             "response cache unavailable, calling the model instead (retrying the cache in %gs): %s",
             self.cooldown,
-            error,
+            error if isinstance(error, CacheBackendError) else f"{type(error).__name__}: {error}",
         )
 
     async def _read(self, key: str) -> bytes | None:
@@ -460,7 +462,7 @@ class ResponseCache:
             return None
         try:
             raw = await self.backend.get(key)
-        except CacheBackendError as error:
+        except Exception as error:  # a cache never fails the request
             self._backend_failed(error)
             return None
         self._down_until = None
@@ -484,7 +486,7 @@ class ResponseCache:
         ).encode()
         try:
             await self.backend.set(key, envelope, self.ttl)
-        except CacheBackendError as error:
+        except Exception as error:  # a cache never fails the request
             self._backend_failed(error)
 
     async def _lock(self, key: str) -> Literal["held", "busy", "unavailable"]:
@@ -493,7 +495,7 @@ class ResponseCache:
             return "unavailable"
         try:
             acquired = await self.backend.add(LOCK_PREFIX + key, b"1", self.lock_wait)
-        except CacheBackendError as error:
+        except Exception as error:  # a cache never fails the request
             self._backend_failed(error)
             return "unavailable"
         return "held" if acquired else "busy"
@@ -503,7 +505,7 @@ class ResponseCache:
             return
         try:
             await self.backend.delete(LOCK_PREFIX + key)
-        except CacheBackendError as error:
+        except Exception as error:  # a cache never fails the request
             self._backend_failed(error)
 
     async def _wait_for_other(self, key: str) -> bytes | None:
@@ -516,7 +518,7 @@ class ResponseCache:
                 return cached
             try:
                 locked = await self.backend.get(LOCK_PREFIX + key)
-            except CacheBackendError as error:
+            except Exception as error:
                 self._backend_failed(error)
                 return None
             if locked is None:  # finished without storing (failed, or a filtered answer)
@@ -526,8 +528,12 @@ class ResponseCache:
 
     # -- the public interface ---------------------------------------------------------------
 
-    def key(self, surface: Surface | str, params: Mapping[str, Any]) -> str:
-        return request_key(surface, params, namespace=self.namespace)
+    def key(
+        self, surface: Surface | str, params: Mapping[str, Any], *, namespace: str | None = None
+    ) -> str:
+        """The key of a request; ``namespace`` overrides the cache's own."""
+        chosen = namespace if namespace is not None else self.namespace
+        return request_key(surface, params, namespace=chosen or "")
 
     async def fetch(
         self,
@@ -535,6 +541,8 @@ class ResponseCache:
         params: Mapping[str, Any],
         call: Callable[[], Awaitable[M]],
         response_type: type[M],
+        *,
+        namespace: str | None = None,
     ) -> M:
         """The cached answer to ``params``, or ``await call()``'s (then stored).
 
@@ -546,7 +554,7 @@ class ResponseCache:
             self.stats.bypassed += 1
             log.debug("cache bypassed: %s", decision.reason)
             return await call()
-        key = self.key(surface, params)
+        key = self.key(surface, params, namespace=namespace)
         while (pending := self._inflight.get(key)) is not None:
             try:
                 raw = await asyncio.shield(pending)
@@ -597,13 +605,18 @@ class ResponseCache:
             params,
             lambda: client.chat.completions.create(**params),
             ChatCompletion,
+            namespace=self._namespace_of(client),
         )
 
     async def responses(self, client: AsyncOpenAI, **params: Any) -> Response:
         """``client.responses.create(**params)`` through the cache."""
         _require_async(client)
         return await self.fetch(
-            Surface.RESPONSES, params, lambda: client.responses.create(**params), Response
+            Surface.RESPONSES,
+            params,
+            lambda: client.responses.create(**params),
+            Response,
+            namespace=self._namespace_of(client),
         )
 
     async def embeddings(self, client: AsyncOpenAI, **params: Any) -> CreateEmbeddingResponse:
@@ -614,7 +627,11 @@ class ResponseCache:
             params,
             lambda: client.embeddings.create(**params),
             CreateEmbeddingResponse,
+            namespace=self._namespace_of(client),
         )
+
+    def _namespace_of(self, client: AsyncOpenAI) -> str:
+        return self.namespace if self.namespace is not None else namespace_for(client)
 
     async def clear(self) -> None:
         """Forget every entry (raises :class:`CacheBackendError` if the backend is down)."""

@@ -37,7 +37,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
-from .cache import ResponseCache, Surface
+from .cache import ResponseCache, Surface, namespace_for
 from .safety import Blocklist, ContentFilteredError, report_from_completion, report_from_error
 
 __all__ = [
@@ -143,21 +143,35 @@ class CacheStep:
 
     def __init__(self, cache: ResponseCache) -> None:
         self.cache = cache
+        self.namespace = cache.namespace
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
+
+    def bind(self, client: OpenAI | AsyncOpenAI) -> None:
+        """Key entries by the pipeline's endpoint unless the cache has its own namespace."""
+        if self.cache.namespace is None:
+            self.namespace = namespace_for(client)
 
     def handle(self, params: Params, call_next: CallNext) -> ChatCompletion:
         with self._lock:
             if self._loop is None:
                 self._loop = _LoopThread()
         fetch = self.cache.fetch(
-            Surface.CHAT, params, lambda: asyncio.to_thread(call_next, params), ChatCompletion
+            Surface.CHAT,
+            params,
+            lambda: asyncio.to_thread(call_next, params),
+            ChatCompletion,
+            namespace=self.namespace,
         )
         return self._loop.run(fetch)
 
     async def ahandle(self, params: Params, call_next: AsyncCallNext) -> ChatCompletion:
         return await self.cache.fetch(
-            Surface.CHAT, params, lambda: call_next(params), ChatCompletion
+            Surface.CHAT,
+            params,
+            lambda: call_next(params),
+            ChatCompletion,
+            namespace=self.namespace,
         )
 
     def close(self) -> None:
@@ -247,6 +261,14 @@ class Monitor:
         return result
 
 
+def _bind(steps: Sequence[Step], client: OpenAI | AsyncOpenAI) -> None:
+    """Tell the steps that want to know (``bind(client)``) which client they wrap."""
+    for step in steps:
+        bind = getattr(step, "bind", None)
+        if callable(bind):
+            bind(client)
+
+
 def _check_params(params: Params) -> None:
     if params.get("stream"):
         raise ValueError(
@@ -269,6 +291,7 @@ class Pipeline:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
         self.client = client.with_options(max_retries=max_retries)
         self.steps = list(steps)
+        _bind(self.steps, client)
 
     def _call(self, params: Params) -> ChatCompletion:
         return self.client.chat.completions.create(**params)
@@ -301,6 +324,7 @@ class AsyncPipeline:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
         self.client = client.with_options(max_retries=max_retries)
         self.steps = list(steps)
+        _bind(self.steps, client)
 
     async def _call(self, params: Params) -> ChatCompletion:
         return await self.client.chat.completions.create(**params)

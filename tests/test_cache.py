@@ -447,3 +447,14 @@ async def test_lock_left_by_a_crashed_process_expires(make_backend: BackendFacto
     )
     assert await backend.add(LOCK_PREFIX + cache.key(Surface.CHAT, CAPITAL), b"1", 1)  # released
     await cache.close()
+
+
+async def test_same_request_to_two_endpoints_is_two_entries_by_default(
+    start_server: StartServer, backend: CacheBackend
+) -> None:
+    one, other = start_server(RECORDINGS), start_server(RECORDINGS)
+    cache = ResponseCache(backend)
+    for server in (one, other, one, other):
+        await cache.chat(async_client(server), **CAPITAL)
+    assert (one.state.requests_served, other.state.requests_served) == (1, 1)
+    assert (cache.stats.misses, cache.stats.hits) == (2, 2)

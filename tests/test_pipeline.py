@@ -213,3 +213,22 @@ def test_sync_pipeline_threads_share_one_upstream_call(start_server: StartServer
     assert {r.choices[0].message.content for r in results} == {"Canberra."}
     assert server.state.requests_served == 1
     assert cache_step.cache.stats.misses == 1
+
+
+def test_pipeline_cache_is_keyed_by_the_pipeline_endpoint(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    one, other = start_server(RECORDINGS), start_server(RECORDINGS)
+    store = tmp_path / "shared.sqlite"  # one store, two pipelines on two endpoints
+    steps = [CacheStep(ResponseCache(SQLiteBackend(store))) for _ in range(2)]
+    pipelines = [
+        Pipeline(sync_client(server), [step])
+        for server, step in zip((one, other), steps, strict=True)
+    ]
+    try:
+        for pipeline in (*pipelines, *pipelines):
+            pipeline.create(**CAPITAL)
+    finally:
+        for step in steps:
+            step.close()
+    assert (one.state.requests_served, other.state.requests_served) == (1, 1)
