@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
@@ -62,7 +62,9 @@ __all__ = [
     "report_from_error",
 ]
 
-Severity = Literal["safe", "low", "medium", "high"]
+Severity = str
+"""``safe``, ``low``, ``medium`` or ``high`` (the spec's enum); kept as text so a new level
+the service adds one day is reported, not rejected."""
 SEVERITY_ORDER: dict[str, int] = {"safe": 0, "low": 1, "medium": 2, "high": 3}
 SEVERITY_CATEGORIES = ("hate", "self_harm", "sexual", "violence")
 DETECTION_CATEGORIES = (
@@ -101,6 +103,14 @@ class BlocklistResult(BaseModel):
 
     filtered: bool
     details: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_list_shape(cls, data: Any) -> Any:
+        # Older api-versions send a bare list of {"id", "filtered"}.
+        if isinstance(data, list):
+            return {"filtered": any(d.get("filtered") for d in data), "details": data}
+        return data
 
 
 class FilterError(BaseModel):
@@ -165,7 +175,7 @@ class ContentFilterResults(BaseModel):
             if mine is None or theirs is None:
                 merged[name] = mine if theirs is None else theirs
             elif isinstance(mine, SeverityResult):
-                worse = max(mine, theirs, key=lambda r: SEVERITY_ORDER[r.severity])
+                worse = max(mine, theirs, key=lambda r: SEVERITY_ORDER.get(r.severity, 0))
                 merged[name] = SeverityResult(
                     filtered=mine.filtered or theirs.filtered, severity=worse.severity
                 )

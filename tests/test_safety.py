@@ -191,3 +191,15 @@ def test_blocked_prompt_without_innererror_is_still_reported_as_blocked(
     assert report is not None and report.prompt_blocked
     assert report.prompt_results().filtered_categories == []
     assert report.describe() == "prompt blocked: no details given"
+
+
+def test_older_blocklist_list_and_unknown_severity_are_read_not_rejected() -> None:
+    results = ContentFilterResults.model_validate(
+        {
+            "custom_blocklists": [{"id": "brand-names", "filtered": True}],
+            "violence": {"filtered": False, "severity": "very_low"},
+        }
+    )
+    assert results.filtered_categories == ["custom_blocklists"]
+    assert results.severities() == {"violence": "very_low"}
+    assert "custom blocklist (brand-names) (filtered)" in results.summary()
