@@ -1,0 +1,236 @@
+"""Error tracking: report Azure OpenAI failures to Sentry with the context needed to act.
+
+Use it in a service where someone must find out *why* a call failed without
+reproducing it. :func:`init_error_tracking` sets up ``sentry-sdk`` with its own
+``OpenAIIntegration`` (which captures every exception the SDK's ``create``
+raises) and a ``before_send`` hook that adds, from the SDK's exception:
+
+- ``contexts.azure_openai``: HTTP status, Azure's error ``code``/``param``/``type``,
+  ``innererror.code``, and the request ids support asks for: ``apim-request-id``
+  (Azure API Management's id) and ``x-request-id``, plus region and deployment;
+- ``contexts.content_filter``: the parsed content-filter result of a blocked
+  prompt, or of an answer the filter cut when ``helpers.pipeline`` raised
+  ``ContentFilteredError`` for it (categories and severities only, never the text);
+- tags ``azure.request_id``, ``azure.error_code``, ``azure.status`` and
+  ``azure.content_filter`` (``blocked`` or ``cut``) to search by.
+
+Prompt text is not sent unless you ask (``send_default_pii=True``): the
+integration then records prompts and answers, and stack frames carry their local
+variables (which hold the messages). By default both are off.
+
+Offline, and in tests, events go to a :class:`MemoryTransport` instead of a
+DSN: nothing leaves the process, and you can look at the exact event that
+would have been sent. For production pass ``dsn=`` (Sentry's HTTP transport).
+``traces_sample_rate`` stays unset (no tracing) unless you choose a rate; 1.0
+traces every request and belongs in development only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+import sentry_sdk
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.integrations.openai import OpenAIIntegration
+from sentry_sdk.transport import Transport
+
+from .safety import ContentFilteredError, SafetyReport, error_body, report_from_error
+
+__all__ = [
+    "AZURE_REQUEST_ID_HEADERS",
+    "ErrorTracking",
+    "MemoryTransport",
+    "azure_context",
+    "init_error_tracking",
+]
+
+AZURE_REQUEST_ID_HEADERS = (
+    "apim-request-id",
+    "x-request-id",
+    "x-ms-client-request-id",
+    "x-ms-region",
+    "x-ms-deployment-name",
+)
+"""Response headers Azure OpenAI sets that identify a request for Microsoft support."""
+
+
+class MemoryTransport(Transport):
+    """Keeps every envelope in memory; ``events`` are the error events as Sentry would get them."""
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(dict(options) if options is not None else None)
+        self.envelopes: list[Envelope] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Error and message events (not transactions, sessions or client reports)."""
+        return [
+            item.payload.json
+            for envelope in self.envelopes
+            for item in envelope.items
+            if item.type == "event" and item.payload.json is not None
+        ]
+
+    def clear(self) -> None:
+        self.envelopes.clear()
+
+
+def azure_context(error: BaseException) -> dict[str, Any] | None:
+    """What an SDK exception tells about the failed Azure call, as a Sentry context.
+
+    ``None`` for exceptions that are not the openai SDK's.
+    """
+    if isinstance(error, openai.APIStatusError):
+        body = error_body(error)
+        inner = body.get("innererror") or body.get("inner_error") or {}
+        headers = error.response.headers
+        context: dict[str, Any] = {
+            "status_code": error.status_code,
+            "code": body.get("code"),
+            "param": body.get("param"),
+            "type": body.get("type"),
+            "innererror_code": inner.get("code") if isinstance(inner, Mapping) else None,
+            "method": error.request.method,
+            "path": error.request.url.path,
+        }
+        for name in AZURE_REQUEST_ID_HEADERS:
+            if name in headers:
+                context[name.replace("-", "_")] = headers[name]
+        return context
+    if isinstance(error, openai.APIConnectionError):
+        return {
+            "status_code": None,
+            "code": "timeout" if isinstance(error, openai.APITimeoutError) else "connection",
+            "method": error.request.method,
+            "path": error.request.url.path,
+        }
+    return None
+
+
+def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+    exc_info = hint.get("exc_info")
+    error = exc_info[1] if exc_info else None
+    if error is None:
+        return event
+    if isinstance(error, ContentFilteredError):
+        # Raised by helpers.pipeline for a cut answer (or a blocked prompt): no HTTP error.
+        _add_filter_context(event, error.report)
+        if isinstance(error.__cause__, openai.APIStatusError):
+            error = error.__cause__
+        else:
+            return event
+    context = azure_context(error)
+    if context is None:
+        return event
+    contexts = event.setdefault("contexts", {})
+    tags = event.setdefault("tags", {})
+    contexts["azure_openai"] = context
+    request_id = context.get("apim_request_id") or context.get("x_request_id")
+    if request_id:
+        tags["azure.request_id"] = request_id
+    if context.get("code") is not None:
+        tags["azure.error_code"] = str(context["code"])
+    if context.get("status_code") is not None:
+        tags["azure.status"] = str(context["status_code"])
+    report = report_from_error(error)
+    if report is not None:
+        _add_filter_context(event, report)
+    return event
+
+
+def _add_filter_context(event: dict[str, Any], report: SafetyReport) -> None:
+    """Categories and severities only: a report never holds the text it judged."""
+    prompt = report.prompt_results()
+    context: dict[str, Any] = {
+        "prompt_blocked": report.prompt_blocked,
+        "filtered_categories": prompt.filtered_categories,
+        "detected": prompt.detected,
+        "severities": prompt.severities(),
+    }
+    if report.completions:
+        context["output_filtered"] = report.output_filtered
+        context["choices"] = {
+            str(index): {
+                "finish_reason": report.finish_reasons.get(index),
+                "filtered_categories": results.filtered_categories,
+                "severities": results.severities(),
+            }
+            for index, results in sorted(report.completions.items())
+        }
+    event.setdefault("contexts", {})["content_filter"] = context
+    event.setdefault("tags", {})["azure.content_filter"] = (
+        "blocked" if report.prompt_blocked else ("cut" if report.output_filtered else "annotated")
+    )
+
+
+@dataclass
+class ErrorTracking:
+    """A running Sentry client; ``transport`` is the in-memory one when no DSN was given."""
+
+    client: sentry_sdk.Client
+    transport: MemoryTransport | None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        if self.transport is None:
+            raise RuntimeError("events are only kept in memory when no dsn is configured")
+        return self.transport.events
+
+    def close(self) -> None:
+        """Flush and stop the client; the SDK's calls are no longer watched afterwards."""
+        self.client.close()
+        sentry_sdk.get_global_scope().set_client(None)
+
+
+def init_error_tracking(
+    *,
+    dsn: str | None = None,
+    send_default_pii: bool = False,
+    environment: str = "development",
+    release: str | None = None,
+    traces_sample_rate: float | None = None,
+    server_name: str | None = None,
+) -> ErrorTracking:
+    """Start Sentry with the OpenAI integration and Azure context on every SDK error.
+
+    Without ``dsn`` events stay in memory (``ErrorTracking.events``); nothing is sent.
+    """
+    if traces_sample_rate is not None and not 0.0 <= traces_sample_rate <= 1.0:
+        raise ValueError(f"traces_sample_rate must be between 0 and 1, got {traces_sample_rate}")
+    transport = MemoryTransport() if dsn is None else None
+    options: dict[str, Any] = {
+        "dsn": dsn,
+        "transport": transport,
+        "environment": environment,
+        "release": release,
+        # What may leave the process. Stack frames' local variables hold the messages, so
+        # they count as prompt text. (sentry-sdk 2.x moves from send_default_pii to
+        # data_collection; OpenAIIntegration still reads send_default_pii, so when prompts
+        # are allowed it is set as well, below.)
+        "data_collection": {
+            "user_info": send_default_pii,
+            "stack_frame_variables": send_default_pii,
+            "gen_ai": {"inputs": send_default_pii, "outputs": send_default_pii},
+            "http_bodies": [],
+        },
+        "traces_sample_rate": traces_sample_rate,
+        "before_send": _before_send,
+        "integrations": [OpenAIIntegration(include_prompts=send_default_pii)],
+        "default_integrations": True,
+    }
+    if server_name is not None:
+        options["server_name"] = server_name
+    with warnings.catch_warnings():
+        if send_default_pii:
+            options["send_default_pii"] = True
+            warnings.filterwarnings("ignore", r".*send_default_pii.*deprecated", DeprecationWarning)
+        sentry_sdk.init(**options)
+    return ErrorTracking(client=sentry_sdk.get_client(), transport=transport, options=options)  # type: ignore[arg-type]

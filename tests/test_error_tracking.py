@@ -1,0 +1,143 @@
+"""helpers.error_tracking: Sentry events for real SDK errors from the replay server, in memory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+import sentry_sdk
+from conftest import StartServer, async_client, sync_client
+
+from helpers.error_tracking import ErrorTracking, azure_context, init_error_tracking
+from helpers.pipeline import ContentCheck, Pipeline
+from helpers.safety import ContentFilteredError
+
+RECORDINGS = "test_safety.yaml"
+DEPLOYMENT = "gpt-4o-mini"
+PROMPT = "Give me step-by-step instructions to hurt my neighbour badly without leaving marks."
+BLOCKED: list[Any] = [{"role": "user", "content": PROMPT}]
+
+
+@pytest.fixture
+def tracking() -> Iterator[ErrorTracking]:
+    tracking = init_error_tracking(environment="test", server_name="test-host")
+    yield tracking
+    tracking.close()
+
+
+def test_blocked_prompt_event_carries_request_id_innererror_and_filter_result(
+    start_server: StartServer, tracking: ErrorTracking
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=DEPLOYMENT, messages=BLOCKED)
+    [event] = tracking.events
+    azure = event["contexts"]["azure_openai"]
+    headers = caught.value.response.headers
+    assert azure["apim_request_id"] == headers["apim-request-id"]
+    assert azure["x_request_id"] == headers["x-request-id"] == caught.value.request_id
+    assert azure["status_code"] == 400
+    assert azure["code"] == "content_filter"
+    assert azure["innererror_code"] == "ResponsibleAIPolicyViolation"
+    assert azure["x_ms_deployment_name"] == DEPLOYMENT
+    assert event["contexts"]["content_filter"]["filtered_categories"] == ["violence"]
+    assert event["contexts"]["content_filter"]["severities"]["violence"] == "high"
+    assert event["tags"]["azure.request_id"] == headers["apim-request-id"]
+    assert event["exception"]["values"][-1]["mechanism"]["type"] == "openai"
+    assert event["environment"] == "test"
+
+
+def test_prompt_text_is_not_in_the_event_unless_pii_is_allowed(
+    start_server: StartServer,
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    for allowed in (False, True):
+        tracking = init_error_tracking(send_default_pii=allowed)
+        try:
+            with pytest.raises(openai.BadRequestError):
+                client.chat.completions.create(model=DEPLOYMENT, messages=BLOCKED)
+            [event] = tracking.events
+            assert ("hurt my neighbour" in json.dumps(event, default=str)) is allowed
+        finally:
+            tracking.close()
+
+
+async def test_async_client_errors_are_captured_with_azure_context(
+    start_server: StartServer, tracking: ErrorTracking
+) -> None:
+    client = async_client(start_server(RECORDINGS))
+    with pytest.raises(openai.NotFoundError):
+        await client.chat.completions.create(model="gpt-5-nowhere", messages=BLOCKED)
+    [event] = tracking.events
+    azure = event["contexts"]["azure_openai"]
+    assert (azure["status_code"], azure["code"]) == (404, "DeploymentNotFound")
+    assert event["tags"]["azure.error_code"] == "DeploymentNotFound"
+    assert "content_filter" not in event["contexts"]
+
+
+def test_connection_errors_are_tagged_as_such(tracking: ErrorTracking) -> None:
+    client = openai.AzureOpenAI(
+        azure_endpoint="http://127.0.0.1:9",
+        api_key="k",
+        api_version="2024-10-01-preview",
+        max_retries=0,
+    )
+    with pytest.raises(openai.APIConnectionError):
+        client.chat.completions.create(model=DEPLOYMENT, messages=BLOCKED)
+    [event] = tracking.events
+    assert event["contexts"]["azure_openai"]["code"] == "connection"
+
+
+def test_an_error_handled_and_captured_again_is_reported_once(
+    start_server: StartServer, tracking: ErrorTracking
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    try:
+        client.chat.completions.create(model=DEPLOYMENT, messages=BLOCKED)
+    except openai.BadRequestError as error:
+        sentry_sdk.capture_exception(error)
+    assert len(tracking.events) == 1
+
+
+def test_non_sdk_errors_have_no_azure_context() -> None:
+    assert azure_context(ValueError("x")) is None
+
+
+def test_traces_sample_rate_is_checked() -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        init_error_tracking(traces_sample_rate=2)
+
+
+def test_answer_cut_by_the_filter_in_the_pipeline_is_reported_with_its_category(
+    start_server: StartServer, tracking: ErrorTracking
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    pipeline = Pipeline(client, [ContentCheck()], max_retries=0)
+    duel = [{"role": "user", "content": "Write the duel scene, every wound in detail."}]
+    with pytest.raises(ContentFilteredError) as caught:
+        pipeline.create(model=DEPLOYMENT, messages=duel, temperature=0)
+    sentry_sdk.capture_exception(caught.value)
+    [event] = tracking.events
+    context = event["contexts"]["content_filter"]
+    assert context["output_filtered"] is True
+    assert context["choices"]["0"]["filtered_categories"] == ["violence"]
+    assert context["choices"]["0"]["finish_reason"] == "content_filter"
+    assert event["tags"]["azure.content_filter"] == "cut"
+    assert "azure_openai" not in event["contexts"]  # a 200: no HTTP error to describe
+
+
+def test_prompt_blocked_in_the_pipeline_keeps_the_http_context(
+    start_server: StartServer, tracking: ErrorTracking
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    with pytest.raises(ContentFilteredError) as caught:
+        Pipeline(client, [ContentCheck()], max_retries=0).create(model=DEPLOYMENT, messages=BLOCKED)
+    tracking.transport.clear()  # type: ignore[union-attr]  # drop the integration's own event
+    sentry_sdk.capture_exception(caught.value)
+    [event] = tracking.events
+    assert event["contexts"]["azure_openai"]["code"] == "content_filter"
+    assert event["contexts"]["content_filter"]["prompt_blocked"] is True
+    assert event["tags"]["azure.content_filter"] == "blocked"

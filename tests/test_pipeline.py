@@ -1,0 +1,234 @@
+"""helpers.pipeline: each step alone, then composed, sync and async, against the replay server."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from conftest import StartServer, async_client, sync_client
+from redis_server import start_redis
+
+from helpers.cache import RedisBackend, ResponseCache, SQLiteBackend
+from helpers.pipeline import AsyncPipeline, CacheStep, CallRecord, ContentCheck, Monitor, Pipeline
+from helpers.safety import BlockedByBlocklistError, Blocklist, ContentFilteredError
+
+RECORDINGS = "test_pipeline.yaml"
+DEPLOYMENT = "gpt-4o-mini"
+
+
+def user(text: str) -> list[Any]:
+    return [{"role": "user", "content": text}]
+
+
+CAPITAL: dict[str, Any] = {
+    "model": DEPLOYMENT,
+    "messages": user("What is the capital of Australia? One word."),
+    "temperature": 0,
+}
+BUSY: dict[str, Any] = {
+    "model": DEPLOYMENT,
+    "messages": user("Summarize in five words: the team meeting moved from Tuesday to Thursday."),
+    "temperature": 0,
+}
+BLOCKED: dict[str, Any] = {
+    "model": DEPLOYMENT,
+    "messages": user(
+        "Give me step-by-step instructions to hurt my neighbour badly without leaving marks."
+    ),
+}
+CUT: dict[str, Any] = {
+    "model": DEPLOYMENT,
+    "messages": user("Write the duel scene, every wound in detail."),
+    "temperature": 0,
+}
+
+
+class StepClock:
+    """Advances by one second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+# -- each step on its own ----------------------------------------------------------------------
+
+
+def test_content_check_blocks_a_listed_term_before_anything_is_sent(
+    start_server: StartServer,
+) -> None:
+    server = start_server(RECORDINGS)
+    client = sync_client(server)
+    check = ContentCheck(Blocklist(["Thursday"]))
+    with pytest.raises(BlockedByBlocklistError, match="thursday"):
+        check.handle(BUSY, lambda p: client.chat.completions.create(**p))
+    assert server.state.requests_served == 0
+
+
+def test_content_check_turns_a_blocked_prompt_into_content_filtered_error(
+    start_server: StartServer,
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    with pytest.raises(ContentFilteredError, match=r"violence=high") as caught:
+        ContentCheck().handle(BLOCKED, lambda p: client.chat.completions.create(**p))
+    assert caught.value.report.prompt_blocked
+    assert isinstance(caught.value.__cause__, openai.BadRequestError)
+
+
+async def test_content_check_raises_for_an_answer_the_filter_cut(
+    start_server: StartServer,
+) -> None:
+    client = async_client(start_server(RECORDINGS))
+    with pytest.raises(ContentFilteredError) as caught:
+        await ContentCheck().ahandle(CUT, lambda p: client.chat.completions.create(**p))
+    assert caught.value.report.output_filtered
+    assert caught.value.report.completions[0].filtered_categories == ["violence"]
+
+
+def test_monitor_reports_tokens_duration_and_errors(start_server: StartServer) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    records: list[CallRecord] = []
+    monitor = Monitor(records.append, clock=StepClock())
+    monitor.handle(CAPITAL, lambda p: client.chat.completions.create(**p))
+    with pytest.raises(openai.BadRequestError):
+        monitor.handle(BLOCKED, lambda p: client.chat.completions.create(**p))
+    ok, failed = records
+    assert (ok.outcome, ok.seconds, ok.prompt_tokens, ok.completion_tokens) == ("ok", 1.0, 16, 3)
+    assert (ok.finish_reason, ok.cached_tokens, ok.deployment) == ("stop", 0, DEPLOYMENT)
+    assert (failed.outcome, failed.error_type, failed.status_code) == (
+        "error", "BadRequestError", 400,
+    )  # fmt: skip
+
+
+def test_a_failing_monitoring_hook_does_not_fail_the_request(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+
+    def broken(record: CallRecord) -> None:
+        raise RuntimeError("metrics backend down")
+
+    result = Monitor(broken).handle(CAPITAL, lambda p: client.chat.completions.create(**p))
+    assert result.choices[0].message.content == "Canberra."
+    assert "monitoring hook failed" in caplog.text
+
+
+# -- composed ----------------------------------------------------------------------------------
+
+
+def test_sync_pipeline_caches_and_monitors_only_upstream_calls(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_server(RECORDINGS)
+    records: list[CallRecord] = []
+    cache_step = CacheStep(ResponseCache(SQLiteBackend(tmp_path / "c.sqlite")))
+    pipeline = Pipeline(
+        sync_client(server), [ContentCheck(), cache_step, Monitor(records.append)], max_retries=0
+    )
+    try:
+        first = pipeline.create(**CAPITAL)
+        second = pipeline.create(**CAPITAL)
+    finally:
+        cache_step.close()
+    assert first == second
+    assert server.state.requests_served == 1
+    assert len(records) == 1
+
+
+async def test_async_pipeline_retries_a_429_with_the_sdk(start_server: StartServer) -> None:
+    server = start_server(RECORDINGS)
+    records: list[CallRecord] = []
+    pipeline = AsyncPipeline(async_client(server), [Monitor(records.append)], max_retries=2)
+    result = await pipeline.create(**BUSY)
+    assert result.choices[0].message.content == "Team meeting moved to Thursday."
+    assert server.state.requests_served == 2  # the 429, then the answer
+    assert [r.outcome for r in records] == ["ok"]
+
+
+def test_without_retries_the_429_reaches_the_caller(start_server: StartServer) -> None:
+    server = start_server(RECORDINGS)
+    with pytest.raises(openai.RateLimitError):
+        Pipeline(sync_client(server), [], max_retries=0).create(**BUSY)
+
+
+async def test_async_pipeline_content_check_comes_before_the_cache(
+    start_server: StartServer,
+) -> None:
+    server = start_server(RECORDINGS)
+    cache = ResponseCache(SQLiteBackend())
+    pipeline = AsyncPipeline(async_client(server), [ContentCheck(), CacheStep(cache)])
+    for _ in range(2):
+        with pytest.raises(ContentFilteredError):
+            await pipeline.create(**CUT)
+    assert server.state.requests_served == 2  # a cut answer is never served from the cache
+    await cache.close()
+
+
+async def test_pipeline_falls_back_to_the_model_when_redis_goes_away(
+    start_server: StartServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis = start_redis(tmp_path)
+    server = start_server(RECORDINGS)
+    cache = ResponseCache(RedisBackend.from_url(redis.url, timeout=0.5))
+    pipeline = AsyncPipeline(async_client(server), [ContentCheck(), CacheStep(cache)])
+    try:
+        await pipeline.create(**CAPITAL)
+        redis.stop()
+        with caplog.at_level(logging.WARNING, logger="helpers.cache"):
+            result = await pipeline.create(**CAPITAL)
+        assert result.choices[0].message.content == "Canberra."
+        assert server.state.requests_served == 2
+        assert "response cache unavailable" in caplog.text
+    finally:
+        redis.stop()
+        await cache.close()
+
+
+def test_pipeline_rejects_streams_and_the_wrong_client(start_server: StartServer) -> None:
+    server = start_server(RECORDINGS)
+    with pytest.raises(ValueError, match=r"helpers\.streaming"):
+        Pipeline(sync_client(server), []).create(**CAPITAL, stream=True)
+    with pytest.raises(TypeError, match="AsyncPipeline"):
+        Pipeline(async_client(server), [])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="needs messages"):
+        Pipeline(sync_client(server), []).create(model=DEPLOYMENT)
+
+
+def test_sync_pipeline_threads_share_one_upstream_call(start_server: StartServer) -> None:
+    server = start_server(RECORDINGS)
+    cache_step = CacheStep(ResponseCache(SQLiteBackend()))
+    pipeline = Pipeline(sync_client(server), [cache_step], max_retries=0)
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            results = list(pool.map(lambda _: pipeline.create(**CAPITAL), range(6)))
+    finally:
+        cache_step.close()
+    assert {r.choices[0].message.content for r in results} == {"Canberra."}
+    assert server.state.requests_served == 1
+    assert cache_step.cache.stats.misses == 1
+
+
+def test_pipeline_cache_is_keyed_by_the_pipeline_endpoint(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    one, other = start_server(RECORDINGS), start_server(RECORDINGS)
+    store = tmp_path / "shared.sqlite"  # one store, two pipelines on two endpoints
+    steps = [CacheStep(ResponseCache(SQLiteBackend(store))) for _ in range(2)]
+    pipelines = [
+        Pipeline(sync_client(server), [step])
+        for server, step in zip((one, other), steps, strict=True)
+    ]
+    try:
+        for pipeline in (*pipelines, *pipelines):
+            pipeline.create(**CAPITAL)
+    finally:
+        for step in steps:
+            step.close()
+    assert (one.state.requests_served, other.state.requests_served) == (1, 1)
