@@ -495,9 +495,10 @@ class Cost(pydantic.BaseModel):
         return self.input + self.cached_input + self.output
 
     def __str__(self) -> str:
+        batch = ", batch" if self.batch else ""
         return (
-            f"{self.total:.6f} {self.currency} (input {self.input:.6f}, cached "
-            f"{self.cached_input:.6f}, output {self.output:.6f}{', batch' if self.batch else ''})"
+            f"{self.total:.8f} {self.currency} (input {self.input:.8f}, cached "
+            f"{self.cached_input:.8f}, output {self.output:.8f}{batch})"
         )
 
 
