@@ -54,6 +54,7 @@ __all__ = [
     "Ticket",
     "TokenBucket",
     "completed_ids",
+    "drop_errors",
     "read_jsonl",
     "run_batch",
 ]
@@ -264,6 +265,24 @@ def completed_ids(path: Path | str) -> set[str]:
     return done
 
 
+def drop_errors(path: Path | str) -> int:
+    """Remove the ``error`` lines of an output file (so a re-run retries them); return how many."""
+    file = Path(path)
+    if not file.exists():
+        return 0
+    completed_ids(file)  # cut a torn last line first
+    dropped = 0
+    temporary = file.with_name(file.name + ".tmp")
+    with file.open(encoding="utf-8") as source, temporary.open("w", encoding="utf-8") as sink:
+        for line in source:
+            if json.loads(line).get("status") == "error":
+                dropped += 1
+            else:
+                sink.write(line)
+    temporary.replace(file)
+    return dropped
+
+
 def _count_lines(path: Path) -> int:
     with path.open("rb") as file:
         return sum(1 for line in file if line.strip())
@@ -371,6 +390,7 @@ async def run_batch(
     deployment: str | None = None,
     concurrency: int = 16,
     max_attempts: int = 6,
+    retry_errors: bool = False,
     seed: int | None = None,
     progress: bool = True,
     total: int | None = None,
@@ -383,13 +403,17 @@ async def run_batch(
     ``items`` is a JSONL path or any iterable of dicts / :class:`BatchItem`; it is read
     lazily. ``model`` is the model name used to estimate tokens (``deployment`` fills
     ``body["model"]`` where missing). Give the client ``max_retries=0``: retries happen
-    here. ``clock`` and ``sleep`` are injectable (tests run on accelerated time).
+    here. A re-run skips every id already in ``output``, errors included, unless
+    ``retry_errors`` (their lines are removed first, so each id still appears once).
+    ``clock`` and ``sleep`` are injectable (tests run on accelerated time).
     """
     if concurrency < 1 or max_attempts < 1:
         raise ValueError("concurrency and max_attempts must be at least 1")
     started = clock()
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    if retry_errors:
+        drop_errors(output)
     done = completed_ids(output)
     if isinstance(items, str | Path):
         source = Path(items)

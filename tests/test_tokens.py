@@ -395,3 +395,12 @@ def test_an_unknown_model_or_a_broken_table_says_what_is_wrong(
     broken.write_text(TABLE.replace("taken: 2030-01-31", "taken: soon"))
     with pytest.raises(ValueError, match="not a valid price table"):
         PriceTable.load(broken)
+
+
+def test_the_replay_servers_count_is_this_modules_and_never_raises() -> None:
+    from helpers.tokenizer import count_chat_tokens
+
+    part = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    messages = [*COOKBOOK_MESSAGES, {"role": "user", "content": [part]}]
+    assert count_chat_tokens(messages, "gpt-4o") == count_messages(messages, "gpt-4o", strict=False)
+    assert count_chat_tokens(COOKBOOK_MESSAGES, "gpt-4o") == 124
