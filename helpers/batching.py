@@ -32,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
@@ -50,11 +52,13 @@ __all__ = [
     "BatchItem",
     "BatchResult",
     "BatchSummary",
+    "IdIndex",
     "Pacer",
     "Ticket",
     "TokenBucket",
     "completed_ids",
     "drop_errors",
+    "iter_completed_ids",
     "read_jsonl",
     "run_batch",
 ]
@@ -241,18 +245,13 @@ def read_jsonl(path: Path | str) -> Iterator[dict[str, Any]]:
             yield value
 
 
-def completed_ids(path: Path | str) -> set[str]:
-    """Ids already in an output file; a torn last line (a crash mid-write) is cut off."""
-    file = Path(path)
-    if not file.exists():
-        return set()
-    done: set[str] = set()
+def _cut_torn_tail(file: Path) -> None:
+    """Remove a last line left half-written by a crash, so the file is valid JSONL again."""
     good_end = 0
     with file.open("rb") as handle:
         for raw in handle:
             try:
-                record = json.loads(raw)
-                done.add(str(record["id"]))
+                json.loads(raw)["id"]
             except (ValueError, KeyError, TypeError):
                 break
             if not raw.endswith(b"\n"):
@@ -261,8 +260,54 @@ def completed_ids(path: Path | str) -> set[str]:
     if good_end < file.stat().st_size:
         with file.open("r+b") as handle:
             handle.truncate(good_end)
-        done = completed_ids(file)
-    return done
+
+
+def iter_completed_ids(path: Path | str) -> Iterator[str]:
+    """Ids already in an output file, one at a time; a torn last line is cut off first."""
+    file = Path(path)
+    if not file.exists():
+        return
+    _cut_torn_tail(file)
+    with file.open("rb") as handle:
+        for raw in handle:
+            yield str(json.loads(raw)["id"])
+
+
+def completed_ids(path: Path | str) -> set[str]:
+    """Ids already in an output file (a torn last line, from a crash mid-write, is cut off)."""
+    return set(iter_completed_ids(path))
+
+
+class IdIndex:
+    """The ids a run has met, kept on disk (SQLite in a temporary file), not in memory.
+
+    A set of 100,000 ids would make memory grow with the batch; SQLite keeps a small
+    page cache whatever the count. The file is scratch: no journal, no fsync.
+    """
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="batch-ids-")
+        self._db = sqlite3.connect(Path(self._folder.name) / "ids.sqlite", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, done INTEGER NOT NULL)")
+
+    def mark_done(self, ids: Iterable[str]) -> None:
+        """Ids finished by an earlier run."""
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT OR IGNORE INTO ids VALUES (?, 1)", ((i,) for i in ids))
+        self._db.execute("COMMIT")
+
+    def meet(self, item_id: str) -> Literal["new", "done", "duplicate"]:
+        """Record ``item_id``: new, finished by an earlier run, or already met in this one."""
+        if self._db.execute("INSERT OR IGNORE INTO ids VALUES (?, 0)", (item_id,)).rowcount:
+            return "new"
+        (done,) = self._db.execute("SELECT done FROM ids WHERE id = ?", (item_id,)).fetchone()
+        return "done" if done else "duplicate"
+
+    def close(self) -> None:
+        self._db.close()
+        self._folder.cleanup()
 
 
 def drop_errors(path: Path | str) -> int:
@@ -270,7 +315,7 @@ def drop_errors(path: Path | str) -> int:
     file = Path(path)
     if not file.exists():
         return 0
-    completed_ids(file)  # cut a torn last line first
+    _cut_torn_tail(file)
     dropped = 0
     temporary = file.with_name(file.name + ".tmp")
     with file.open(encoding="utf-8") as source, temporary.open("w", encoding="utf-8") as sink:
@@ -414,7 +459,8 @@ async def run_batch(
     output.parent.mkdir(parents=True, exist_ok=True)
     if retry_errors:
         drop_errors(output)
-    done = completed_ids(output)
+    index = IdIndex()
+    index.mark_done(iter_completed_ids(output))
     if isinstance(items, str | Path):
         source = Path(items)
         if not source.exists():
@@ -449,19 +495,17 @@ async def run_batch(
                 on_result(result)
 
         async def produce() -> None:
-            seen: set[str] = set()
             async for raw in _aiter(items):
                 summary.read += 1
                 parsed = _parse_item(raw, summary.read, deployment)
-                if parsed.id in done:
-                    summary.skipped += 1
+                seen = index.meet(parsed.id)
+                if seen != "new":
+                    if seen == "done":
+                        summary.skipped += 1
+                    else:
+                        summary.duplicates += 1
                     bar.update(1)
                     continue
-                if parsed.id in seen:
-                    summary.duplicates += 1
-                    bar.update(1)
-                    continue
-                seen.add(parsed.id)
                 await queue.put(parsed)
             for _ in range(concurrency):
                 await queue.put(None)
@@ -475,5 +519,6 @@ async def run_batch(
             await asyncio.gather(produce(), *(work() for _ in range(concurrency)))
         finally:
             bar.close()
+            index.close()
             summary.elapsed = clock() - started
     return summary

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import RECORDINGS, async_client
 
-from helpers.batching import BatchResult, TokenBucket, completed_ids, run_batch
+from helpers.batching import BatchResult, IdIndex, TokenBucket, completed_ids, run_batch
 from helpers.errors import ErrorKind
 from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.config import Deployment
@@ -300,3 +300,15 @@ async def test_the_progress_bar_counts_every_input(
         sleep=fast_sleep,
     )
     assert "12/12" in capsys.readouterr().err
+
+
+def test_the_id_index_tells_new_from_done_from_duplicate_without_holding_ids_in_memory() -> None:
+    index = IdIndex()
+    try:
+        index.mark_done(f"old-{i}" for i in range(1000))
+        assert index.meet("old-999") == "done"
+        assert index.meet("new-1") == "new"
+        assert index.meet("new-1") == "duplicate"
+        assert index.meet("old-999") == "done"
+    finally:
+        index.close()
