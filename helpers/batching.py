@@ -35,7 +35,15 @@ import random
 import sqlite3
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +109,7 @@ class BatchSummary(pydantic.BaseModel):
     retries: int = 0
     elapsed: float = 0.0
 
+    @pydantic.computed_field  # type: ignore[prop-decorator]
     @property
     def lost(self) -> int:
         return self.read - self.skipped - self.duplicates - self.succeeded - self.failed
@@ -333,9 +342,13 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in file if line.strip())
 
 
-async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
+async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
 
 
 @dataclass
@@ -396,6 +409,15 @@ class _Run:
             )
 
 
+BatchInput = (
+    Path
+    | str
+    | Iterable[Mapping[str, Any] | BatchItem]
+    | AsyncIterable[Mapping[str, Any] | BatchItem]
+)
+"""A JSONL file, or any iterable or async iterable of input dicts / :class:`BatchItem`."""
+
+
 def _error(item_id: str, attempts: int, failure: Failure) -> BatchResult:
     return BatchResult(id=item_id, status="error", attempts=attempts, error=failure)
 
@@ -426,7 +448,7 @@ def _malformed(item_id: str, message: str) -> BatchResult:
 
 async def run_batch(
     client: AsyncAzureOpenAI | AsyncOpenAI,
-    items: Path | str | Iterable[Mapping[str, Any] | BatchItem],
+    items: BatchInput,
     output: Path | str,
     *,
     requests_per_minute: int,
@@ -445,7 +467,7 @@ async def run_batch(
 ) -> BatchSummary:
     """Send every item once, within the limits, and append one result line per item.
 
-    ``items`` is a JSONL path or any iterable of dicts / :class:`BatchItem`; it is read
+    ``items`` is a JSONL path or any (async) iterable of dicts / :class:`BatchItem`; it is read
     lazily. ``model`` is the model name used to estimate tokens (``deployment`` fills
     ``body["model"]`` where missing). Give the client ``max_retries=0``: retries happen
     here. A re-run skips every id already in ``output``, errors included, unless

@@ -286,7 +286,9 @@ def _type_text(schema: Mapping[str, Any]) -> str:
     return ",".join(kind) if isinstance(kind, list) else str(kind)
 
 
-def count_tools(tools: Iterable[Mapping[str, Any]], model: str = "gpt-4o") -> int:
+def count_tools(
+    tools: Iterable[Mapping[str, Any]], model: str = "gpt-4o", *, strict: bool = True
+) -> int:
     """Prompt tokens that function definitions add, by the OpenAI Cookbook's rules.
 
     Each function costs a start constant plus ``name:description``; each parameter a key
@@ -294,9 +296,10 @@ def count_tools(tools: Iterable[Mapping[str, Any]], model: str = "gpt-4o") -> in
     value its tokens plus a constant. Takes the Chat Completions shape
     (``{"type": "function", "function": {...}}``) and the Responses shape (flat). Nested
     object and array parameters are not covered by the published rule; their inner schema
-    is estimated as its compact JSON.
+    is estimated as its compact JSON. Built-in tools (``file_search``…) add hidden prompt text
+    that is not published: they raise, or count as zero with ``strict=False``.
     """
-    tools = list(tools)
+    tools = [t for t in tools if strict or t.get("type") == "function"]
     if not tools:
         return 0
     encoding = tokenizer.encoding_for_model(model)
@@ -344,7 +347,7 @@ def count_prompt(
 ) -> int:
     """Messages plus tool definitions: the estimate to compare with ``usage.prompt_tokens``."""
     return count_messages(messages, model, image_size=image_size, strict=strict) + count_tools(
-        tools or [], model
+        tools or [], model, strict=strict
     )
 
 

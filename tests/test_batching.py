@@ -312,3 +312,17 @@ def test_the_id_index_tells_new_from_done_from_duplicate_without_holding_ids_in_
         assert index.meet("old-999") == "done"
     finally:
         index.close()
+
+
+async def test_an_async_iterable_is_accepted_as_input(
+    limited_server: LimitedServer, tmp_path: Path
+) -> None:
+    server = limited_server(requests_per_minute=600, tokens_per_minute=1_000_000)
+
+    async def source() -> Any:
+        for item in items(5):
+            yield item
+
+    summary = await batch(server, source(), tmp_path / "out.jsonl", requests_per_minute=600)
+    assert (summary.succeeded, summary.lost) == (5, 0)
+    assert summary.model_dump()["lost"] == 0

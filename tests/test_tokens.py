@@ -404,3 +404,10 @@ def test_the_replay_servers_count_is_this_modules_and_never_raises() -> None:
     messages = [*COOKBOOK_MESSAGES, {"role": "user", "content": [part]}]
     assert count_chat_tokens(messages, "gpt-4o") == count_messages(messages, "gpt-4o", strict=False)
     assert count_chat_tokens(COOKBOOK_MESSAGES, "gpt-4o") == 124
+
+
+def test_built_in_tools_are_refused_unless_lenient() -> None:
+    tools = [*COOKBOOK_TOOLS, {"type": "file_search", "vector_store_ids": ["vs_1"]}]
+    with pytest.raises(ValueError, match="file_search"):
+        count_tools(tools)
+    assert count_tools(tools, strict=False) == count_tools(COOKBOOK_TOOLS)
