@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import RECORDINGS, async_client
+from openai import AsyncAzureOpenAI
 
 from helpers.batching import BatchResult, IdIndex, TokenBucket, completed_ids, run_batch
 from helpers.errors import ErrorKind
@@ -326,3 +328,24 @@ async def test_an_async_iterable_is_accepted_as_input(
     summary = await batch(server, source(), tmp_path / "out.jsonl", requests_per_minute=600)
     assert (summary.succeeded, summary.lost) == (5, 0)
     assert summary.model_dump()["lost"] == 0
+
+
+async def test_an_unreachable_endpoint_ends_every_item_as_a_connection_error(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    client = AsyncAzureOpenAI(
+        azure_endpoint=f"http://127.0.0.1:{port}", api_key="k", api_version="2024-10-21",
+        max_retries=0,
+    )  # fmt: skip
+    summary = await run_batch(
+        client, items(6), tmp_path / "out.jsonl", requests_per_minute=600,
+        tokens_per_minute=1_000_000, model="gpt-4o-mini", max_attempts=3, seed=1,
+        progress=False, clock=fast_clock, sleep=fast_sleep,
+    )  # fmt: skip
+    results = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in results) == [f"q-{i}" for i in range(6)]
+    assert {(r["error"]["kind"], r["attempts"]) for r in results} == {("connection", 3)}
+    assert (summary.failed, summary.retries, summary.lost) == (6, 12, 0)
