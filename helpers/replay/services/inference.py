@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ...tokenizer import count_chat_tokens, count_tokens
+from ...tokenizer import count_tokens
+from ...tokens import quota_charge
 from .. import azure, families
 from ..context import Reply, RequestContext, StreamEvent
 from ..simulators import chat as chat_simulator
@@ -41,9 +42,8 @@ class ChatCompletions(Operation):
         families.check_chat(ctx.body, ctx.deployment)
 
     def charged_tokens(self, ctx: RequestContext) -> int:
-        body = ctx.body
-        limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-        return count_chat_tokens(body.get("messages", [])) + int(limit)
+        assert ctx.deployment is not None
+        return quota_charge(ctx.body, ctx.deployment.model)
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         assert ctx.deployment is not None
