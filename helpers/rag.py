@@ -265,11 +265,15 @@ class GroundedAnswer:
         return self
 
     def with_references(self) -> str:
-        """The answer followed by the list of the sources it cites."""
+        """The answer followed by the sources it cites, by number."""
         lines = [self.text, "", "Sources:"] if self.cited else [self.text]
-        lines += [f"[{s.number}] {s.title} ({s.id})" for s in self.cited]
+        lines += [f"[{s.number}] {s.title} ({s.id})" for s in sorted(self.cited, key=_number)]
         lines += [f"[{n}] (no such source)" for n in self.unknown_citations]
         return "\n".join(lines)
+
+
+def _number(source: Source) -> int:
+    return source.number
 
 
 def answer(
