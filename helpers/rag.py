@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
@@ -110,7 +110,7 @@ class Retriever:
     title_field: str = "title"
     content_field: str = "content"
     vector_field: str = "embedding"
-    filter: str | None = field(default=None)
+    filter: str | None = None
     """An OData filter applied before ranking, e.g. ``category eq 'e-bike'``."""
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import RECORDINGS
 from openai import AzureOpenAI
+from openai.types.chat import ChatCompletion
 from rag_index import CHAT, TOP, build_index, openai_client, search_client
 from recordings.curate_test_rag import HELMET, LOCK, RANGE, SPONGY
 
@@ -29,7 +30,7 @@ from helpers.rag import (
     build_messages,
     parse_citations,
 )
-from helpers.replay import ReplayConfig, ReplayServer
+from helpers.replay import ReplayConfig, ReplayServer, azure
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,19 @@ def test_parse_citations_reads_each_bracket_form(text: str, numbers: list[int]) 
 
 def test_parse_citations_does_not_expand_an_absurd_range() -> None:
     assert parse_citations("[1-100000]") == [1, 100000]
+
+
+def test_references_are_listed_by_number_and_cited_sources_in_citation_order() -> None:
+    sources = [source(1, "Tyres"), source(2, "Chains"), source(3, "Brakes")]
+    body = azure.chat_completion(
+        completion_id="chatcmpl-1", model="gpt-5-mini-2025-08-07", content="Oil it [3], pump [1]."
+    )
+    completion = ChatCompletion.model_validate(body)
+    result = GroundedAnswer(
+        "Q?", "Oil it [3], pump [1].", sources, [sources[2], sources[0]], [], completion
+    )
+    assert result.with_references().splitlines()[-2:] == ["[1] Tyres (doc-1)", "[3] Brakes (doc-3)"]
+    assert [s.number for s in result.uncited] == [2]
 
 
 # -- the prompt ---------------------------------------------------------------------------------
