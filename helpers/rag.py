@@ -91,6 +91,12 @@ def _passage_model(key: str, title: str, content: str) -> type[pydantic.BaseMode
     )
 
 
+def _check_mode(mode: str) -> SearchMode:
+    if mode not in ("hybrid", "keyword", "vector"):
+        raise ValueError(f"mode must be 'hybrid', 'keyword' or 'vector', got {mode!r}")
+    return mode  # type: ignore[return-value]
+
+
 @dataclass
 class Retriever:
     """Finds the passages for a question in one Azure AI Search index.
@@ -114,8 +120,7 @@ class Retriever:
     """An OData filter applied before ranking, e.g. ``category eq 'e-bike'``."""
 
     def __post_init__(self) -> None:
-        if self.mode not in ("hybrid", "keyword", "vector"):
-            raise ValueError(f"mode must be 'hybrid', 'keyword' or 'vector', got {self.mode!r}")
+        _check_mode(self.mode)
         if self.top < 1:
             raise ValueError(f"top must be at least 1, got {self.top}")
 
@@ -123,7 +128,7 @@ class Retriever:
         """The ``top`` passages for ``question``, best first, numbered from 1."""
         if not question.strip():
             raise ValueError("the question is empty")
-        mode = mode or self.mode
+        mode = _check_mode(mode or self.mode)
         model = _passage_model(self.key_field, self.title_field, self.content_field)
         if mode == "keyword":
             hits = keyword_search(
@@ -141,13 +146,11 @@ class Retriever:
                     self.search_client, vector, model=model, vector_field=self.vector_field,
                     k=self.top, filter=self.filter,
                 )  # fmt: skip
-            elif mode == "hybrid":
+            else:
                 hits = hybrid_search(
                     self.search_client, question, vector, model=model,
                     vector_field=self.vector_field, top=self.top, filter=self.filter,
                 )  # fmt: skip
-            else:
-                raise ValueError(f"mode must be 'hybrid', 'keyword' or 'vector', got {mode!r}")
         return [
             Source(number=n, score=hit.score, **hit.document.model_dump())
             for n, hit in enumerate(hits, start=1)

@@ -176,9 +176,11 @@ def test_retriever_refuses_bad_options(
         Retriever(search_client(server), openai_client(server), embedding_model="e", **options)  # type: ignore[arg-type]
 
 
-def test_retriever_refuses_an_empty_question(retriever: Retriever) -> None:
+def test_retriever_refuses_an_empty_question_or_an_unknown_mode(retriever: Retriever) -> None:
     with pytest.raises(ValueError, match="question is empty"):
         retriever.retrieve(" ")
+    with pytest.raises(ValueError, match="mode must be"):
+        retriever.retrieve("brakes", mode="semantic")  # type: ignore[arg-type]
 
 
 # -- answers (curated gpt-5-mini recordings) -----------------------------------------------------
