@@ -259,7 +259,7 @@ async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
         reply = _with_headers(await operation.simulate(ctx), ctx)
         reply.headers["x-replay-unrecorded"] = "true"
         if state.config.draft:
-            save_draft(ctx, reply)
+            save_draft(ctx, operation, reply)
         return reply
     raise errors.recording_not_found(miss_message(ctx))
 
@@ -269,12 +269,19 @@ def _with_headers(reply: Reply, ctx: RequestContext) -> Reply:
     return reply
 
 
-def save_draft(ctx: RequestContext, reply: Reply) -> None:
-    """Append a lenient miss to the recordings file for a curator to complete by hand."""
+def save_draft(ctx: RequestContext, operation: Operation, reply: Reply) -> None:
+    """Append a lenient miss to the recordings file for a curator to complete by hand.
+
+    Bodies are stored in their recorded form (embeddings as floats, whatever encoding the
+    request asked for), as record mode stores them.
+    """
     if reply.events is not None:
-        response = RecordedResponse(stream=[StreamChunk(data=e.data) for e in reply.events])
+        response = RecordedResponse(
+            stream=[StreamChunk(data=e.data, event=e.event) for e in reply.events],
+            stream_end=None if reply.stream_end == "done" else reply.stream_end,
+        )
     else:
-        response = RecordedResponse(status=reply.status, body=reply.json)
+        response = RecordedResponse(status=reply.status, body=operation.store(reply.json))
     request = RecordedRequest(
         method=ctx.method, path=ctx.path, api_version=ctx.api_version, body=ctx.body
     )
