@@ -157,7 +157,8 @@ def _text_of(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        texts = (part.get("text") for part in content if isinstance(part, dict))
+        return "".join(text for text in texts if isinstance(text, str))
     return ""
 
 
@@ -165,22 +166,28 @@ def count_chat_tokens(messages: list[dict[str, object]], model: str = "gpt-4o") 
     """Prompt tokens of a chat request: each message's text plus its framing overhead.
 
     Tool definitions and images are not counted; for those, trust ``usage.prompt_tokens``.
+    Whatever does not have a message's shape counts only its framing (never an error:
+    the replay server counts requests before it rejects them).
     """
     encoding = encoding_for_model(model)
     total = REPLY_PRIMING_TOKENS
-    for message in messages:
+    for message in messages if isinstance(messages, list) else []:
         total += TOKENS_PER_MESSAGE
+        if not isinstance(message, dict):
+            continue
         for key, value in message.items():
             if key == "content":
                 total += len(encoding.encode(_text_of(value), disallowed_special=()))
             elif key == "name":
-                total += TOKENS_PER_NAME + len(encoding.encode(str(value)))
+                total += TOKENS_PER_NAME + len(encoding.encode(str(value), disallowed_special=()))
             elif key == "role":
-                total += len(encoding.encode(str(value)))
+                total += len(encoding.encode(str(value), disallowed_special=()))
             elif key == "tool_calls" and isinstance(value, list):
                 for call in value:
-                    fn = call.get("function", {}) if isinstance(call, dict) else {}
-                    total += len(encoding.encode(f"{fn.get('name', '')}{fn.get('arguments', '')}"))
+                    fn = call.get("function") if isinstance(call, dict) else None
+                    if isinstance(fn, dict):
+                        text = f"{fn.get('name', '')}{fn.get('arguments', '')}"
+                        total += len(encoding.encode(text, disallowed_special=()))
     return total
 
 
