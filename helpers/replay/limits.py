@@ -1,8 +1,9 @@
 """The limits Azure OpenAI enforces on a request, and a JSON reader that cannot be made to crash.
 
-Every limit here answers with Azure's 400 (``invalid_request_error``) before any other step
-reads the body, so matching, token counting, simulation and the rate limiter never see a
-body Azure would not have accepted. Sources:
+Every limit here answers with Azure's 400 (``invalid_request_error``). Size, nesting and
+number syntax are checked when the body is read, before any other step; the per-operation
+limits (:func:`check_request`) after validation, before quota, token counting and
+simulation, so those never see a body Azure would not have accepted. Sources:
 
 * Embeddings: at most 2,048 inputs per request, each at most 8,192 tokens. REST spec
   ``azure-openai-inference-2024-10-01-preview.json`` (``createEmbeddingRequest.input``:
@@ -53,6 +54,19 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 """``seed``'s range in the REST spec; Azure parses integer parameters into 64-bit ints."""
 INT32_MAX = 2**31 - 1
 """Upper bound of counts such as ``max_tokens`` and ``dimensions`` (32-bit on Azure)."""
+
+MAX_OUTPUT_TOKENS: tuple[tuple[str, int], ...] = (
+    ("gpt-4o-2024-05-13", 4096),
+    ("gpt-4o", 16384),
+    ("gpt-4.1", 32768),
+    ("gpt-35-turbo", 4096),
+    ("o1", 100000),
+    ("o3", 100000),
+    ("o4-mini", 100000),
+)
+"""Most completion tokens per model (Microsoft Learn, "Azure OpenAI in Foundry Models":
+"Max output tokens"), by model-name prefix, first match wins (``gpt-4o`` covers
+``gpt-4o-mini``). A model not listed is bounded by :data:`INT32_MAX` only."""
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
@@ -185,8 +199,9 @@ def _embedding_input_tokens(item: Any) -> int:
 def check_request(ctx: RequestContext, operation: str) -> None:
     """The limits step of the pipeline: Azure's 400 for a request over one of its limits.
 
-    Runs after the deployment is known and before recordings, validation or quota; it only
-    measures what has the right type (wrong types are the validator's 400).
+    Runs on requests no recording covers, after validation (so types are right) and before
+    quota, token counting and simulation; a recorded answer (a recorded 400 included) is
+    served as recorded. It measures only what has the expected type.
     """
     body = ctx.body
     if not isinstance(body, dict):
@@ -203,6 +218,17 @@ def check_request(ctx: RequestContext, operation: str) -> None:
             if tokens > MAX_EMBEDDING_INPUT_TOKENS:
                 raise embedding_input_too_long(tokens)
     elif operation == "ChatCompletions_Create":
+        model = ctx.deployment.model if ctx.deployment is not None else ""
+        most = next((n for prefix, n in MAX_OUTPUT_TOKENS if model.startswith(prefix)), None)
+        for name in ("max_tokens", "max_completion_tokens"):
+            value = body.get(name)
+            if most is not None and isinstance(value, int) and value > most:
+                raise invalid_request(
+                    f"{name} is too large: {value}. This model supports at most {most} "
+                    f"completion tokens, whereas you provided {value}.",
+                    param=name,
+                    code=None,
+                )
         for name, limit in (
             ("messages", MAX_CHAT_MESSAGES),
             ("tools", MAX_CHAT_TOOLS),

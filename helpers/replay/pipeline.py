@@ -8,7 +8,8 @@
 5. the deployment, from the path or the body's ``model`` -> 404 ``DeploymentNotFound``,
    400 ``OperationNotSupported``
 6. the recordings: a recorded answer is served exactly, a recorded 4xx included
-7. what no recording covers is validated (-> Azure's 400), then simulated (lenient
+7. what no recording covers is validated, then held to Azure's limits (-> Azure's 400;
+   :mod:`helpers.replay.limits`), then simulated (lenient
    mode, and operations on state the server keeps) or explained (replay miss)
 8. quota accounting before any answer -> ``x-ratelimit-*`` headers, 429 when enforced
 
@@ -239,6 +240,7 @@ async def answer(ctx: RequestContext, operation: Operation) -> Reply:
                   match.interaction.response.status, match.source, match.index)  # fmt: skip
         return recorded_reply(ctx, operation, match.interaction)
     operation.validate(ctx)
+    limits.check_request(ctx, operation.name)  # Azure's limits, on what validation let through
     account(ctx, operation)
     mode = state.config.mode
     if operation.simulated:
@@ -336,7 +338,6 @@ def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -
         if operation.body_kind != "none":
             await read_body(request, ctx)
         resolve_deployment(ctx, operation)
-        limits.check_request(ctx, operation.name)
         return ReplyResponse(await answer(ctx, operation))  # type: ignore[return-value]
 
     return handle
