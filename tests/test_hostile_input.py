@@ -39,6 +39,9 @@ from helpers.replay.identity import (
     signing_key,
     token_is_valid,
 )
+from helpers.replay.simulators.chat import example_from_schema
+from helpers.replay.simulators.ratelimit import MAX_CHARGE, RateLimiter
+from helpers.tokenizer import count_chat_tokens
 
 RECORDINGS = Path(__file__).parent / "recordings" / "replay_server.yaml"
 NOW = 1_800_000_000.0
@@ -474,11 +477,21 @@ def test_wrongly_typed_parameters_are_400s_naming_the_parameter(
         ({"tools": [{"type": "function", "function": {"name": f"f{i}"}} for i in range(129)]},
          "tools", "array_above_max_length"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "array_above_max_length"),
+        ({"tools": [{"type": "function", "function": {"name": "f" * 65}}]},
+         "tools[0].function.name", "string_above_max_length"),
+        ({"tools": [{"type": "function", "function": {"name": "get weather"}}]},
+         "tools[0].function.name", "invalid_value"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "a.b"}}},
+         "response_format.json_schema.name", "invalid_value"),
+        ({"metadata": {str(i): "v" for i in range(17)}}, "metadata",
+         "object_above_max_properties"),
+        ({"metadata": {"k": "v" * 513}}, "metadata.k", "string_above_max_length"),
     ],
-    ids=["2049-messages", "129-tools", "5-stop-sequences"],
+    ids=["2049-messages", "129-tools", "5-stop-sequences", "function-name-65",
+         "function-name-space", "format-name-dot", "17-metadata-pairs", "metadata-value-513"],
 )  # fmt: skip
 @pytest.mark.parametrize("mode", MODES)
-def test_arrays_longer_than_azure_allows_are_400s(
+def test_arrays_and_strings_longer_than_azure_allows_are_400s(
     apps: dict[str, App], mode: str, extra: dict[str, Any], param: str, code: str
 ) -> None:
     response = apps[mode].request("POST", CHAT, json_body=chat(**extra))
@@ -1070,3 +1083,36 @@ def test_after_a_barrage_of_hostile_requests_a_valid_request_is_answered_correct
             assert len(embeddings.json()["data"][0]["embedding"]) == 1536
     finally:
         app.close()
+
+
+# --- the parts behind validation take any shape ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        "not a list",
+        [None, 3, "text", ["list"]],
+        [{"role": ["user"], "content": [{"type": "text", "text": 5}, "part", {"text": None}]}],
+        [{"role": "assistant", "tool_calls": ["x", {"function": "f"}, {"function": {"name": 1}}]}],
+        [{"role": "user", "content": "<|endoftext|>", "name": {"a": 1}}],
+    ],
+    ids=["string", "non-dicts", "odd-parts", "odd-tool-calls", "special-token-text"],
+)
+def test_token_counting_takes_any_shape_of_messages(messages: Any) -> None:
+    assert count_chat_tokens(messages) >= 3
+
+
+def test_the_rate_limiter_charges_an_absurd_count_without_overflowing() -> None:
+    limiter = RateLimiter(clock=lambda: NOW, enforce=True)
+    decision = limiter.check("gpt-4o-mini", 6, 1000, 10**400)
+    assert not decision.allowed
+    assert decision.headers()["retry-after"].isdigit()
+    assert limiter.check("gpt-4o-mini", 6, 1000, -(10**400)).allowed  # a negative count is 0
+    assert MAX_CHARGE == 2**53
+
+
+def test_the_lenient_example_of_a_fan_out_schema_is_bounded() -> None:
+    example = example_from_schema(chain(60))  # 2**60 paths if expanded in full
+    assert isinstance(example, dict)
+    assert len(json.dumps(example)) < 200_000

@@ -16,6 +16,7 @@ any other check reads it, and every number must be finite and within Azure's ran
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
@@ -315,6 +316,7 @@ def validate_chat(body: Any) -> None:
     _check_type(body, "stream_options", dict)
     _check_shape(_ChatBody, body)
     _check_array_length(body, "stop", limits.MAX_STOP_SEQUENCES)
+    _check_metadata(body)
     _check_messages(messages)
     if body.get("stream_options") and not body.get("stream"):
         raise invalid_request(
@@ -402,6 +404,52 @@ def _check_messages(messages: list[Any]) -> None:
         )
 
 
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
+MAX_NAME_LENGTH = 64
+"""Function and response-format names: "a-z, A-Z, 0-9, or ... underscores and dashes, with a
+maximum length of 64" (REST spec, ``FunctionObject.name`` and ``ResponseFormatJsonSchema``)."""
+MAX_METADATA_PAIRS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512
+"""``metadata``: "16 key-value pairs ... Keys ... 64 characters ... values ... 512" (REST spec)."""
+
+
+def _check_length(value: str, param: str, limit: int) -> None:
+    if len(value) > limit:
+        raise invalid_request(
+            f"Invalid '{param}': string too long. Expected a string with maximum length {limit}, "
+            f"but got a string with length {len(value)} instead.",
+            param=param,
+            code="string_above_max_length",
+        )
+
+
+def _check_name(name: str, param: str) -> None:
+    _check_length(name, param, MAX_NAME_LENGTH)
+    if not NAME_PATTERN.fullmatch(name):
+        raise invalid_request(
+            f"Invalid '{param}': string does not match pattern. Expected a string that matches "
+            "the pattern '^[a-zA-Z0-9_-]+$'.",
+            param=param,
+            code="invalid_value",
+        )
+
+
+def _check_metadata(body: dict[str, Any]) -> None:
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        return
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise invalid_request(
+            f"Invalid 'metadata': too many properties. Expected an object with at most "
+            f"{MAX_METADATA_PAIRS} properties, but got an object with {len(metadata)} "
+            "properties instead.",
+            param="metadata",
+            code="object_above_max_properties",
+        )
+    for key, value in metadata.items():
+        _check_length(key, "metadata", MAX_METADATA_KEY)
+        _check_length(value, f"metadata.{key}", MAX_METADATA_VALUE)
+
+
 def _check_tools(body: dict[str, Any]) -> None:
     tools = body.get("tools")
     if tools is None:
@@ -425,6 +473,7 @@ def _check_tools(body: dict[str, Any]) -> None:
         function = tool.get("function")
         if not isinstance(function, dict) or not function.get("name"):
             raise _missing(f"tools[{i}].function.name")
+        _check_name(function["name"], f"tools[{i}].function.name")
         if function.get("strict") and isinstance(function.get("parameters"), dict):
             _check_strict_schema(
                 function["parameters"],
@@ -483,6 +532,7 @@ def _check_response_format(body: dict[str, Any], messages: list[dict[str, Any]])
             raise _missing("response_format.json_schema")
         if not spec.get("name"):
             raise _missing("response_format.json_schema.name")
+        _check_name(spec["name"], "response_format.json_schema.name")
         schema = spec.get("schema")
         if spec.get("strict") and isinstance(schema, dict):
             _check_strict_schema(
