@@ -166,8 +166,9 @@ def count_chat_tokens(messages: list[dict[str, object]], model: str = "gpt-4o") 
     """Prompt tokens of a chat request: each message's text plus its framing overhead.
 
     Tool definitions and images are not counted; for those, trust ``usage.prompt_tokens``.
-    Whatever does not have a message's shape counts only its framing (never an error:
-    the replay server counts requests before it rejects them).
+    Whatever does not have a message's shape counts only its framing, and special-token
+    text counts as plain text: never an error (the replay server counts recorded requests
+    it does not validate).
     """
     encoding = encoding_for_model(model)
     total = REPLY_PRIMING_TOKENS

@@ -25,7 +25,7 @@ import jwt
 import openai
 import pytest
 from conftest import API_VERSION, StartServer, sync_client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers.replay import ReplayConfig, limits
@@ -765,12 +765,70 @@ CHAT_FIELDS = sorted(
 )  # fmt: skip
 
 
+TEXT_PARTS = st.lists(
+    st.fixed_dictionaries({"type": st.just("text"), "text": WEIRD_TEXT}), min_size=1, max_size=3
+)
+
+
+@st.composite
+def well_typed_chat_bodies(draw: st.DrawFn) -> Any:
+    """A body of the right types with odd but legal values: what validation lets through."""
+    messages = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"role": st.sampled_from(["user", "system", "developer", "assistant"]),
+                 "content": WEIRD_TEXT | TEXT_PARTS},
+                optional={"name": st.from_regex(r"[a-z_]{1,8}", fullmatch=True)},
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )  # fmt: skip
+    optional = {
+        "temperature": st.floats(0, 2),
+        "top_p": st.floats(0, 1),
+        "n": st.integers(1, 128),
+        "max_tokens": st.integers(1, 20000),
+        "seed": st.integers(limits.INT64_MIN, limits.INT64_MAX),
+        "stream": st.booleans(),
+        "stop": st.lists(WEIRD_TEXT, max_size=4) | WEIRD_TEXT,
+        "user": WEIRD_TEXT,
+        "metadata": st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), WEIRD_TEXT,
+                                    max_size=3),
+        "logit_bias": st.dictionaries(st.from_regex(r"[0-9]{1,5}", fullmatch=True),
+                                      st.integers(-100, 100), max_size=3),
+        "response_format": st.fixed_dictionaries(
+            {"type": st.just("json_schema"),
+             "json_schema": st.fixed_dictionaries({"name": st.just("fuzz"), "schema": SCHEMAS})}
+        ),
+        "tools": st.lists(
+            st.fixed_dictionaries(
+                {"type": st.just("function"),
+                 "function": st.fixed_dictionaries(
+                     {"name": st.from_regex(r"[a-zA-Z0-9_-]{1,64}", fullmatch=True)},
+                     optional={"parameters": SCHEMAS, "description": WEIRD_TEXT})}
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+    }  # fmt: skip
+    body = {"messages": messages, "model": "gpt-4o-mini"}
+    for name in draw(st.lists(st.sampled_from(sorted(optional)), max_size=5, unique=True)):
+        body[name] = draw(optional[name])
+    if body.get("stream") and draw(st.booleans()):
+        body["stream_options"] = {"include_usage": draw(st.booleans())}
+    return body
+
+
 @st.composite
 def chat_bodies(draw: st.DrawFn) -> Any:
     """A valid chat body with hostile values dropped in at random places (or none)."""
-    if draw(st.sampled_from([False, False, True])):  # the recorded request, or a near miss
+    kind = draw(st.sampled_from(["hostile", "hostile", "well-typed", "recorded"]))
+    if kind == "recorded":  # the recorded request, or a near miss
         return {"messages": draw(st.sampled_from([HELLO, [{"role": "user", "content": "Hi"}]])),
                 "model": "gpt-4o-mini"}  # fmt: skip
+    if kind == "well-typed":
+        return draw(well_typed_chat_bodies())
     message = draw(
         st.fixed_dictionaries(
             {"role": st.sampled_from(["user", "system", "assistant", "tool"]) | JSON_VALUES},
@@ -923,7 +981,7 @@ def hostile_requests(
         st.sampled_from(ROUTES),
         st.sampled_from(ODD_ROUTES)
         | st.lists(st.text(PRINTABLE | st.characters(), min_size=1, max_size=12), max_size=4).map(
-            lambda parts: "/" + "/".join(quote(p, safe="") for p in parts)
+            lambda parts: "/" + "/".join(quote(p.encode("utf-8", "surrogatepass")) for p in parts)
         ),
     )
     dated = not path.startswith("/openai/v1/")
@@ -1006,8 +1064,14 @@ def test_fuzz_no_request_gets_a_5xx_or_a_non_json_error(apps: dict[str, App], mo
     app = apps[mode]
     statuses: Counter[int] = Counter()
 
+    json_type = [("content-type", "application/json")]
+    recorded = json.dumps(chat(model="gpt-4o-mini")).encode()
+
     @settings(PROFILE)
     @given(request=hostile_requests(app.key))
+    @example(request=("POST", CHAT, [("api-key", app.key), *json_type], recorded, True))
+    @example(request=("POST", CHAT, [("api-key", "x"), *json_type], recorded, False))
+    @example(request=("POST", CHAT, [("api-key", app.key), *json_type], b"[" * 999, True))
     def run(request: tuple[str, str, list[tuple[str, str]], bytes, bool]) -> None:
         method, url, headers, body, valid = request
         response = app.request(method, url, body=body, headers=headers)
@@ -1018,7 +1082,7 @@ def test_fuzz_no_request_gets_a_5xx_or_a_non_json_error(apps: dict[str, App], mo
     total = sum(statuses.values())
     print(f"\nfuzz {mode}: {total} requests, no 5xx; statuses {dict(sorted(statuses.items()))}")
     assert total >= PROFILE.max_examples
-    assert statuses[200] > 0 and statuses[400] > 0 and statuses[401] > 0  # every path reached
+    assert statuses[200] > 0 and statuses[400] > 0 and statuses[401] > 0  # the examples at least
 
 
 # --- after a barrage --------------------------------------------------------------------------
@@ -1101,6 +1165,27 @@ def test_after_a_barrage_of_hostile_requests_a_valid_request_is_answered_correct
 )
 def test_token_counting_takes_any_shape_of_messages(messages: Any) -> None:
     assert count_chat_tokens(messages) >= 3
+
+
+SPECIAL_CALL = {"name": "f", "arguments": "<|fim_prefix|>"}
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": "Hi", "name": "<|endoftext|>"}],
+        [
+            *HELLO,
+            {"role": "assistant", "tool_calls": [{**CALL, "function": SPECIAL_CALL}]},
+            ANSWER,
+        ],
+    ],
+    ids=["name", "tool-call-arguments"],
+)  # fmt: skip
+def test_special_token_text_is_counted_not_refused(apps: dict[str, App], messages: Any) -> None:
+    response = apps["lenient"].request("POST", CHAT, json_body={"messages": messages})
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"]["prompt_tokens"] > 0
 
 
 def test_the_rate_limiter_charges_an_absurd_count_without_overflowing() -> None:
