@@ -263,6 +263,25 @@ def test_a_lone_surrogate_anywhere_in_a_body_is_a_json_400(
     response.content.decode("utf-8")  # the error body itself is valid UTF-8
 
 
+def test_hostile_requests_over_a_socket_get_azures_json_errors(start_server: StartServer) -> None:
+    """What curl can send and the SDK cannot: lone surrogates, odd methods, deep nesting."""
+    server = start_server(RECORDINGS, mode="lenient")
+    headers = {"api-key": server.api_key, "content-type": "application/json"}
+    cases = [
+        ("POST", EMBEDDINGS, b'{"input": "\\ud800"}', 400),
+        ("POST", CHAT, b"[" * 1000 + b"]" * 1000, 400),
+        ("POST", CHAT, raw_chat(b'"seed": ' + b"9" * 5000), 400),
+        ("OPTIONS", CHAT, b"", 404),
+        ("TRACE", CHAT, b"", 404),
+        ("BREW", CHAT, b"", 405),
+    ]
+    for method, url, body, status in cases:
+        response = httpx2.request(method, f"{server.url}{url}", headers=headers, content=body)
+        azure_error(response, status)
+    response = httpx2.post(f"{server.url}/_replay/reset", headers={"api-key": "wrong"})
+    azure_error(response, 401)
+
+
 @pytest.mark.parametrize(
     "body",
     [

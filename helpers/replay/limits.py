@@ -25,6 +25,12 @@ simulation, so those never see a body Azure would not have accepted. Sources:
   ``inf``; JSON (RFC 8259) has no such values, so the first two are parse errors and
   non-finite or out-of-range numbers are the validator's 400. Integers longer than Python's
   4,300-digit conversion guard are parse errors too, never a ``ValueError``.
+
+Wording: "Too many inputs ..." is Azure's answer as clients have quoted it (e.g. the
+Azure/azure-search-vector-samples issue 190 thread), "max_tokens is too large ..." is the
+curated recording of tests/recordings/replay_core.yaml; the other messages (array too long,
+body too large, nesting, context length of an embeddings input) follow the shape of Azure's
+validation messages but were not captured from a live resource.
 """
 
 from __future__ import annotations
