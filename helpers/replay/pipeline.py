@@ -8,7 +8,8 @@
 5. the deployment, from the path or the body's ``model`` -> 404 ``DeploymentNotFound``,
    400 ``OperationNotSupported``
 6. the recordings: a recorded answer is served exactly, a recorded 4xx included
-7. what no recording covers is validated (-> Azure's 400), then simulated (lenient
+7. what no recording covers is validated, then held to Azure's limits (-> Azure's 400;
+   :mod:`helpers.replay.limits`), then simulated (lenient
    mode, and operations on state the server keeps) or explained (replay miss)
 8. quota accounting before any answer -> ``x-ratelimit-*`` headers, 429 when enforced
 
@@ -17,7 +18,6 @@ Operations supply only what is their own (:mod:`helpers.replay.services.base`).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -26,7 +26,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import azure, errors
+from . import azure, errors, limits
 from .config import API_VERSION_PATTERN, Mode
 from .context import Reply, RequestContext, StreamEvent
 from .identity import key_is_valid, token_is_valid
@@ -91,23 +91,22 @@ def authenticate(ctx: RequestContext, audience: str) -> None:
 
 
 def parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise errors.invalid_request(
-            "We could not parse the JSON body of your request. The API expects a JSON payload, "
-            f"but what was sent was not valid JSON ({exc}).",
-            param=None,
-            code=None,
-        ) from exc
+    """The body as JSON Azure accepts, or its 400 (:func:`.limits.parse_json_body`)."""
+    return limits.parse_json_body(raw)
 
 
 async def read_body(request: Request, ctx: RequestContext) -> None:
     """Fill ``ctx.raw_body``/``body`` (and ``files`` for multipart) from the request."""
     content_type = request.headers.get("content-type", "")
     ctx.content_type = content_type.split(";")[0].strip().lower() or None
-    ctx.raw_body = await request.body()  # cached: the form parser below reads it again
-    if ctx.content_type == "multipart/form-data":
+    multipart = ctx.content_type == "multipart/form-data"
+    limit = limits.MAX_MULTIPART_BODY_BYTES if multipart else limits.MAX_JSON_BODY_BYTES
+    declared = limits.declared_length(request.headers)
+    if declared is not None and declared > limit:
+        raise limits.too_large(declared, limit)
+    ctx.raw_body = await limits.read_capped(request.stream(), limit)
+    request._body = ctx.raw_body  # Starlette's body cache: the form parser reads it from there
+    if multipart:
         fields: dict[str, Any] = {}
         try:
             async with request.form() as form:
@@ -250,6 +249,7 @@ async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
                   match.interaction.response.status, match.source, match.index)  # fmt: skip
         return recorded_reply(ctx, operation, match.interaction)
     operation.validate(ctx)
+    limits.check_request(ctx, operation.name)  # Azure's limits, on what validation let through
     account(ctx, operation)
     mode = state.config.mode
     if operation.simulated:
