@@ -34,6 +34,7 @@ from .matching import describe_request, nearest_diff, normalise_multipart
 from .recordings import Interaction, RecordedRequest, RecordedResponse, StreamChunk
 from .replies import ReplyResponse
 from .services.base import Endpoint, Operation, Service
+from .simulators import faults
 from .state import ReplayState
 
 log = logging.getLogger("helpers.replay")
@@ -318,6 +319,36 @@ def miss_message(ctx: RequestContext) -> str:
     return "\n".join(lines)
 
 
+# --- simulated faults -------------------------------------------------------------------------
+
+
+def pick_fault(ctx: RequestContext, operation: Operation) -> faults.FaultKind | None:
+    """A fault forced by ``x-replay-fault`` or drawn for the deployment; HTTP ones raise here."""
+    forced = ctx.headers.get(faults.FAULT_HEADER)
+    if forced is not None:
+        if forced not in faults.FAULT_KINDS:
+            raise errors.invalid_request(
+                f"Unknown {faults.FAULT_HEADER}: '{forced}'. "
+                f"Known: {', '.join(faults.FAULT_KINDS)}.",
+                param=faults.FAULT_HEADER,
+                code="invalid_value",
+            )
+        kind: faults.FaultKind | None = forced  # type: ignore[assignment]
+    elif operation.deployment_kind is None:
+        return None
+    else:
+        injector = ctx.state.simulator("faults")
+        assert isinstance(injector, faults.FaultInjector)
+        kind = injector.draw(ctx.state.config.faults_for(ctx.deployment))
+    if kind is None:
+        return None
+    error = faults.error_for(kind, operation.name, ctx.api_version)
+    if error is not None:
+        error.headers = {**_azure_headers(ctx, {}), **error.headers}
+        raise error
+    return kind
+
+
 # --- the handlers ---------------------------------------------------------------------------
 
 
@@ -346,7 +377,12 @@ def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -
         if operation.body_kind != "none":
             await read_body(request, ctx)
         resolve_deployment(ctx, operation)
-        return ReplyResponse(await answer(ctx, operation))  # type: ignore[return-value]
+        fault = pick_fault(ctx, operation)
+        reply = await answer(ctx, operation)
+        if fault is not None:
+            reply = faults.apply_fault(fault, reply)
+        reply = faults.apply_latency(state.config.latency_for(ctx.deployment), reply)
+        return ReplyResponse(reply)  # type: ignore[return-value]
 
     return handle
 

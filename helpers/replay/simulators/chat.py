@@ -125,7 +125,12 @@ def _truncate(text: str, budget: int) -> str:
 
 
 def simulate(
-    body: dict[str, Any], model: str, ids: azure.IdSource, *, reasoning_tokens: int = 0
+    body: dict[str, Any],
+    model: str,
+    ids: azure.IdSource,
+    *,
+    reasoning_tokens: int = 0,
+    cached_tokens: int = 0,
 ) -> dict[str, Any] | list[str]:
     """A non-streamed body, or the list of SSE payloads when ``stream`` is set.
 
@@ -155,6 +160,7 @@ def simulate(
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             reasoning_tokens=reasoning_tokens,
+            cached_tokens=min(cached_tokens, prompt_tokens),
         )
     return azure.chat_completion(
         completion_id=completion_id,
@@ -165,4 +171,5 @@ def simulate(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         reasoning_tokens=reasoning_tokens,
+        cached_tokens=min(cached_tokens, prompt_tokens),
     )
