@@ -17,7 +17,7 @@ PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitiz
 help:
 	@echo "make run     execute every notebook offline, on the embedded replay server"
 	@echo "make test    lint, unit tests and nbval (strict) over every notebook"
-	@echo "make lab     JupyterLab on the notebooks"
+	@echo "make lab     JupyterLab with notebook 1 open"
 	@echo "make serve   the replay server in the foreground (port 8765)"
 	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
 	@echo "make bench   replay-server benchmarks, reported as ratios"
@@ -51,8 +51,9 @@ notebooks: $(STAMP)
 test: lint $(STAMP)
 	$(OFFLINE) $(BIN)/pytest -n 2 --dist loadscope $(PYTEST_NB) tests notebooks
 
+# Served from the repository's root, so the notebooks' links to ../README.md resolve.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=. notebooks/01_authentication.ipynb
 
 serve: $(STAMP)
 	$(BIN)/python -m helpers.replay
