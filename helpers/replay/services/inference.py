@@ -12,10 +12,10 @@ One recording serves both surfaces when the request is the same (see
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
-from ...tokenizer import count_chat_tokens, count_tokens
+from ...tokenizer import count_tokens
+from ...tokens import quota_charge
 from .. import azure, families
 from ..context import Reply, RequestContext, StreamEvent
 from ..simulators import chat as chat_simulator
@@ -31,29 +31,6 @@ def _reply(simulated: dict[str, Any] | list[str]) -> Reply:
     return Reply.of_json(simulated)
 
 
-def _add_reasoning_tokens(reply: Reply, effort: str) -> None:
-    """A reasoning deployment thinks before it answers: simulated usage says so."""
-    spent = EFFORT_TOKENS.get(effort, 0)
-    usages = [reply.json.get("usage")] if isinstance(reply.json, dict) else []
-    if reply.events is not None:
-        payloads = [json.loads(e.data) for e in reply.events]
-        usages = [p.get("usage") for p in payloads]
-        for event, payload in zip(reply.events, payloads, strict=True):
-            if payload.get("usage"):
-                _spend(payload["usage"], spent)
-                reply.events[reply.events.index(event)] = StreamEvent(json.dumps(payload))
-        return
-    for usage in usages:
-        if usage:
-            _spend(usage, spent)
-
-
-def _spend(usage: dict[str, Any], spent: int) -> None:
-    usage["completion_tokens"] += spent
-    usage["total_tokens"] += spent
-    usage["completion_tokens_details"]["reasoning_tokens"] = spent
-
-
 class ChatCompletions(Operation):
     name: ClassVar[str] = "ChatCompletions_Create"
     label: ClassVar[str] = "chatCompletion"
@@ -65,16 +42,19 @@ class ChatCompletions(Operation):
         families.check_chat(ctx.body, ctx.deployment)
 
     def charged_tokens(self, ctx: RequestContext) -> int:
-        body = ctx.body
-        limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-        return count_chat_tokens(body.get("messages", [])) + int(limit)
+        assert ctx.deployment is not None
+        return quota_charge(ctx.body, ctx.deployment.model)
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         assert ctx.deployment is not None
-        reply = _reply(chat_simulator.simulate(ctx.body, ctx.deployment.model, ctx.state.ids))
-        if ctx.deployment.is_reasoning:
-            _add_reasoning_tokens(reply, ctx.body.get("reasoning_effort") or "medium")
-        return reply
+        deployment = ctx.deployment
+        effort = ctx.body.get("reasoning_effort") or "medium"
+        reasoning = EFFORT_TOKENS.get(effort, 0) if deployment.is_reasoning else 0
+        return _reply(
+            chat_simulator.simulate(
+                ctx.body, deployment.model, ctx.state.ids, reasoning_tokens=reasoning
+            )
+        )
 
 
 class Embeddings(Operation):

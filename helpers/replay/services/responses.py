@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ...tokenizer import count_tokens
+from ...tokens import count_responses_input
 from ..context import Reply, RequestContext, StreamEvent
 from ..errors import AzureError, invalid_request
 from ..families import check_responses
@@ -145,9 +145,12 @@ class CreateResponse(Operation):
 
     def charged_tokens(self, ctx: RequestContext) -> int:
         body = ctx.body if isinstance(ctx.body, dict) else {}
-        text = simulator.text_of(simulator.input_items(body, None))
         limit = body.get("max_output_tokens")
-        return count_tokens(text) + (limit if isinstance(limit, int) else 0)
+        model = ctx.deployment.model if ctx.deployment else "gpt-4o"
+        prompt = count_responses_input(
+            body.get("input") or [], model, instructions=body.get("instructions")
+        )
+        return prompt + (limit if isinstance(limit, int) else 0)
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         assert ctx.deployment is not None
