@@ -310,7 +310,11 @@ def count_tools(
     is estimated as its compact JSON. Built-in tools (``file_search``…) add hidden prompt text
     that is not published: they raise, or count as zero with ``strict=False``.
     """
-    tools = [t for t in tools if strict or t.get("type") == "function"]
+    if not strict:  # the server's lenient count: whatever is not a well-formed function is 0
+        tools = [
+            t for t in (tools if isinstance(tools, list) else [])
+            if isinstance(t, Mapping) and t.get("type") == "function"
+        ]  # fmt: skip
     if not tools:
         return 0
     encoding = tokenizer.encoding_for_model(model)
@@ -327,18 +331,26 @@ def count_tools(
                 "(built-in tools such as file_search add hidden prompt text: trust usage)."
             )
         fn = tool.get("function", tool)
-        if "name" not in fn:
+        if not isinstance(fn, Mapping) or "name" not in fn:
+            if not strict:
+                continue
             raise ValueError(f"A function tool needs a name: {tool!r}")
         description = str(fn.get("description") or "").removesuffix(".")
         total += rules.function_start + n(f"{fn['name']}:{description}")
-        properties = (fn.get("parameters") or {}).get("properties") or {}
+        parameters = fn.get("parameters") or {}
+        properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
+        if not isinstance(properties, Mapping):
+            properties = {}
         if properties:
             total += rules.properties_start
         for name, schema in properties.items():
             total += rules.property_key
-            if "enum" in schema:
+            if not isinstance(schema, Mapping):
+                continue
+            enum = schema.get("enum")
+            if isinstance(enum, list):
                 total += rules.enum_start
-                for item in schema["enum"]:
+                for item in enum:
                     total += rules.enum_item + n(str(item))
             p_description = str(schema.get("description") or "").removesuffix(".")
             total += n(f"{name}:{_type_text(schema)}:{p_description}")

@@ -973,6 +973,8 @@ ROUTES = [
     "/openai/deployments/text-embedding-3-small/embeddings",
     "/openai/v1/chat/completions",
     "/openai/v1/embeddings",
+    "/openai/v1/responses",
+    "/openai/v1/files",
 ]
 ODD_ROUTES = [
     "/openai/deployments/gpt-4o/chat/completions",
