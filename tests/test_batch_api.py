@@ -337,3 +337,51 @@ def test_a_completion_window_other_than_24h_fails_the_job_and_a_bad_endpoint_is_
             completion_window="24h",
         )
     assert raised.value.param == "endpoint"  # type: ignore[attr-defined]
+
+
+def test_responses_lines_run_on_the_v1_surface_and_list_pages_through_every_batch(
+    start_server: StartServer, clock: VirtualClock
+) -> None:
+    server = start_server(mode="lenient", clock=clock)
+    client = v1_client(server)
+    lines = [
+        {
+            "custom_id": f"r{i}",
+            "method": "POST",
+            "url": "/v1/responses",
+            "body": {"model": BATCH_DEPLOYMENT, "input": f"Say {i}."},
+        }
+        for i in range(2)
+    ]
+    upload = client.files.create(file=("r.jsonl", jsonl(list(lines))), purpose="batch")
+    created = [
+        client.batches.create(
+            input_file_id=upload.id, endpoint="/v1/responses", completion_window="24h"
+        )
+        for _ in range(3)
+    ]
+    run_to_end(client, created[0].id, clock)
+    done = client.batches.retrieve(created[0].id)
+    output = read_lines(client, done.output_file_id)
+    assert [x["custom_id"] for x in output] == ["r0", "r1"]
+    assert all(x["response"]["body"]["object"] == "response" for x in output)
+    # Newest first, two per page: the SDK follows `after` to the third.
+    assert [b.id for b in client.batches.list(limit=2)] == [b.id for b in reversed(created)]
+    first_page = client.batches.list(limit=2)
+    assert first_page.has_more is True
+
+
+def test_lenient_draft_mode_saves_each_unrecorded_batch_line_for_curation(
+    start_server: StartServer, clock: VirtualClock, tmp_path: Path
+) -> None:
+    drafts = tmp_path / "drafts.yaml"
+    server = start_server(mode="lenient", clock=clock, draft=True, record_to=drafts)
+    client = sync_client(server)
+    upload = client.files.create(file=("t.jsonl", jsonl([line("a", "Draft me")])), purpose="batch")
+    client.batches.create(
+        input_file_id=upload.id, endpoint="/chat/completions", completion_window="24h"
+    )
+    saved = drafts.read_text()
+    assert "name: draft" in saved
+    assert "/openai/v1/chat/completions" in saved
+    assert "Draft me" in saved

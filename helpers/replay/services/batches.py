@@ -178,7 +178,7 @@ class _Lines:
     async def send(
         self, custom_id: str, model: str, deployment: Deployment, body: dict[str, Any]
     ) -> LineResult:
-        from ..pipeline import miss_message  # the pipeline imports the services
+        from ..pipeline import miss_message, save_draft  # the pipeline imports the services
 
         state = self.state
         path = "/openai/v1" + self.endpoint
@@ -205,6 +205,8 @@ class _Lines:
             operation.validate(line_ctx)
             if state.config.mode is Mode.LENIENT:
                 reply = await operation.simulate(line_ctx)
+                if state.config.draft:  # a draft for the curator, as for an online request
+                    save_draft(line_ctx, reply)
                 return self.answered(custom_id, reply.status, reply.json)
             raise _miss(miss_message(line_ctx))
         except AzureError as exc:
