@@ -18,7 +18,7 @@ from conftest import StartServer, sync_client
 from openai import AzureOpenAI, BadRequestError, ConflictError, NotFoundError, OpenAI
 
 from helpers.replay import ReplayServer
-from helpers.replay.config import BatchSettings
+from helpers.replay.config import BatchSettings, Deployment
 
 BATCH_DEPLOYMENT = "gpt-5-mini-batch"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -385,3 +385,30 @@ def test_lenient_draft_mode_saves_each_unrecorded_batch_line_for_curation(
     assert "name: draft" in saved
     assert "/openai/v1/chat/completions" in saved
     assert "Draft me" in saved
+
+
+def test_one_batch_targets_one_existing_global_batch_deployment(
+    start_server: StartServer, clock: VirtualClock
+) -> None:
+    deployments = {
+        name: Deployment(kind="chat", model="gpt-4o-mini-2024-07-18", batch=True)
+        for name in ("batch-a", "batch-b")
+    }
+    server = start_server(mode="lenient", clock=clock, deployments=deployments)
+    client = sync_client(server)
+    lines = [line("first", "Hi"), line("second", "Hi"), line("third", "Hi")]
+    lines[0]["body"]["model"] = "batch-a"
+    lines[1]["body"]["model"] = "batch-b"
+    lines[2]["body"]["model"] = "not-deployed"
+    upload = client.files.create(file=("t.jsonl", jsonl(list(lines))), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=upload.id, endpoint="/chat/completions", completion_window="24h"
+    )
+    run_to_end(client, batch.id, clock)
+    done = client.batches.retrieve(batch.id)
+    assert [x["custom_id"] for x in read_lines(client, done.output_file_id)] == ["first"]
+    errors = read_lines(client, done.error_file_id)
+    assert [(e["custom_id"], e["error"]["code"]) for e in errors] == [
+        ("second", "model_mismatch"),
+        ("third", "model_not_found"),
+    ]

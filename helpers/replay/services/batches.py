@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from ..config import Deployment, Mode
 from ..context import Reply, RequestContext
-from ..errors import AzureError, invalid_request
+from ..errors import AzureError, internal_error, invalid_request
 from ..simulators.batches import BatchesStore, BatchJob, LineResult, jsonl
 from ..state import ReplayState
 from .base import BodyKind, Endpoint, Operation, Service
@@ -185,6 +185,9 @@ class _Lines:
         match = state.store.lookup("POST", path, None, body)
         if match is not None:
             recorded = match.interaction.response
+            if recorded.fault is not None:  # a reset or hang mid-batch: the line failed
+                failed = internal_error(state.ids.uuid())
+                return self.answered(custom_id, failed.status, failed.body)
             if recorded.body is None and recorded.text is not None:
                 return self.answered(custom_id, recorded.status, recorded.text)
             return self.answered(custom_id, recorded.status, recorded.body)
