@@ -242,18 +242,24 @@ def _message_tokens(
         elif key == "content":
             if isinstance(value, str):
                 total += len(encoding.encode(value, disallowed_special=()))
-            elif isinstance(value, Iterable):
+            elif isinstance(value, list):
                 for part in value:
                     if not isinstance(part, Mapping):
+                        if not strict:
+                            continue  # the lenient count never fails (the server's use)
                         raise ValueError(f"A content part must be an object, got {part!r}")
                     total += _part_tokens(part, encoding, model, image_size, strict)
-            else:
+            elif strict:
                 raise ValueError(f"Message content must be a string or a list, got {value!r}")
         elif key in {"tool_calls", "function_call"}:
             # Not published: estimated as each call's function name and argument text.
             calls = value if isinstance(value, list) else [{"function": value}]
             for call in calls:
+                if not strict and not isinstance(call, (Mapping, pydantic.BaseModel)):
+                    continue
                 fn = _as_dict(call).get("function") or {}
+                if not isinstance(fn, Mapping):
+                    continue
                 text = f"{fn.get('name', '')}{fn.get('arguments', '')}"
                 total += len(encoding.encode(text, disallowed_special=()))
     return total
@@ -276,7 +282,12 @@ def count_messages(
     """
     encoding = tokenizer.encoding_for_model(model)
     total = REPLY_PRIMING_TOKENS
+    if not strict and not isinstance(messages, list):
+        return total
     for message in messages:
+        if not strict and not isinstance(message, (Mapping, pydantic.BaseModel)):
+            total += TOKENS_PER_MESSAGE  # a malformed message still costs its framing
+            continue
         total += _message_tokens(_as_dict(message), encoding, model, image_size, strict)
     return total
 

@@ -59,6 +59,56 @@ class Mode(StrEnum):
     RECORD = "record"
 
 
+class Latency(BaseModel):
+    """How long answers take: to the first token, then per token (streams and JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_to_first_token_ms: float = Field(default=0, ge=0, le=600_000)
+    per_token_ms: float = Field(default=0, ge=0, le=60_000)
+
+
+class Faults(BaseModel):
+    """Random failures: each request fails with ``probability``, with one of ``kinds``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    probability: float = Field(default=0, ge=0, le=1)
+    kinds: tuple[Literal["500", "503", "408", "429", "reset", "hang", "cut"], ...] = (
+        "500", "503", "408", "429", "reset", "hang", "cut",
+    )  # fmt: skip
+
+
+class FilterRule(BaseModel):
+    """A prompt that Azure's content filter would block: a category, a severity, patterns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Literal["hate", "self_harm", "sexual", "violence", "jailbreak"]
+    severity: Literal["low", "medium", "high"] = "high"
+    patterns: tuple[str, ...] = Field(description="Case-insensitive regular expressions.")
+
+
+DEFAULT_FILTER_RULES: tuple[FilterRule, ...] = (
+    FilterRule(category="violence", patterns=(r"\b(build|make)\s+(a\s+)?(bomb|explosive)s?\b",)),
+    FilterRule(category="self_harm", patterns=(r"\b(kill|hurt)\s+myself\b",)),
+    FilterRule(
+        category="jailbreak",
+        patterns=(r"\bignore\s+(all\s+)?(your\s+|the\s+)?(previous|prior)\s+instructions\b",),
+    ),
+)
+"""A deliberately small, documented stand-in for Azure's classifiers (lenient mode only)."""
+
+
+class ContentFilterSettings(BaseModel):
+    """Lenient mode's content filter: prompts matching a rule get Azure's 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    rules: tuple[FilterRule, ...] = DEFAULT_FILTER_RULES
+
+
 GPT5_EFFORTS = ("minimal", "low", "medium", "high")
 """The ``reasoning_effort`` values the GPT-5 (2025-08-07) models accept."""
 
@@ -84,6 +134,8 @@ class Deployment(BaseModel):
         description="A Global-Batch deployment (sku globalbatch): the model a Batch API job's "
         "lines name; jobs may use no other.",
     )
+    latency: Latency | None = Field(default=None, description="Overrides the server's latency.")
+    faults: Faults | None = Field(default=None, description="Overrides the server's faults.")
 
     @property
     def is_reasoning(self) -> bool:
@@ -167,7 +219,18 @@ class ReplayConfig(BaseModel):
     deployments: dict[str, Deployment] = Field(default_factory=lambda: dict(DEFAULT_DEPLOYMENTS))
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     batches: BatchSettings = Field(default_factory=BatchSettings)
+    latency: Latency | None = Field(
+        default=None, description="Pace every answer (default: recorded delays, none simulated)."
+    )
+    faults: Faults | None = Field(default=None, description="Random faults for every deployment.")
+    content_filter: ContentFilterSettings = Field(default_factory=ContentFilterSettings)
     seed: int = Field(default=0, description="Seeds ids and every simulator's randomness.")
+
+    def latency_for(self, deployment: Deployment | None) -> Latency | None:
+        return (deployment.latency if deployment else None) or self.latency
+
+    def faults_for(self, deployment: Deployment | None) -> Faults | None:
+        return (deployment.faults if deployment else None) or self.faults
 
     @classmethod
     def from_env(cls, **overrides: object) -> ReplayConfig:
@@ -218,5 +281,8 @@ class ReplayConfig(BaseModel):
         return first / "recorded.yaml"
 
 
-FILE_KEYS = frozenset({"deployments", "rate_limits", "batches", "seed", "region", "mode"})
+FILE_KEYS = frozenset(
+    {"deployments", "rate_limits", "batches", "latency", "faults", "seed", "region", "mode",
+     "content_filter"}
+)  # fmt: skip
 """Top-level keys a ``--config`` file may set."""
