@@ -209,7 +209,7 @@ class _Lines:
             if state.config.mode is Mode.LENIENT:
                 reply = await operation.simulate(line_ctx)
                 if state.config.draft:  # a draft for the curator, as for an online request
-                    save_draft(line_ctx, reply)
+                    save_draft(line_ctx, operation, reply)
                 return self.answered(custom_id, reply.status, reply.json)
             raise _miss(miss_message(line_ctx))
         except AzureError as exc:
