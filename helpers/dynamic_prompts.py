@@ -20,7 +20,7 @@ route when the structure is an action your code takes (or among other tools).
 from __future__ import annotations
 
 import openai
-from openai import AzureOpenAI
+from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionNamedToolChoiceParam
 from pydantic import BaseModel, Field
 
@@ -91,7 +91,7 @@ def docstring_tool() -> openai.types.chat.ChatCompletionFunctionToolParam:
 
 
 def docstring_by_schema(
-    client: AzureOpenAI,
+    client: OpenAI,
     *,
     model: str,
     signature: str,
@@ -112,7 +112,7 @@ def docstring_by_schema(
 
 
 def docstring_by_tool(
-    client: AzureOpenAI,
+    client: OpenAI,
     *,
     model: str,
     signature: str,

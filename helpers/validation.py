@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import pydantic
-from openai import AsyncAzureOpenAI, AzureOpenAI
+from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
-from openai.types.responses import Response
+from openai.types.responses import Response, ResponseStreamEvent
 
 __all__ = [
     "Attempt",
@@ -45,6 +45,7 @@ __all__ = [
     "complete_validated",
     "describe_validation_error",
     "filtered_categories",
+    "final_response",
     "repair_message",
 ]
 
@@ -114,8 +115,8 @@ def check_completion(completion: ChatCompletion, *, allow_tool_calls: bool = Fal
         reason = choice.finish_reason
         if reason == "length":
             raise TruncatedError(
-                f"{where} was cut off at the token limit (finish_reason 'length'); raise "
-                "max_completion_tokens or ask for less.",
+                f"{where} was cut off at the token limit (finish_reason 'length'"
+                f"{_spent_on_reasoning(completion)}); raise max_completion_tokens or ask for less.",
                 response=completion,
             )
         if reason == "content_filter":
@@ -151,6 +152,17 @@ def check_completion(completion: ChatCompletion, *, allow_tool_calls: bool = Fal
         )
 
 
+def _spent_on_reasoning(completion: ChatCompletion) -> str:
+    """``", all 64 tokens spent on reasoning"`` when a reasoning model produced no text."""
+    usage = completion.usage
+    details = usage.completion_tokens_details if usage else None
+    if usage is None or details is None or not details.reasoning_tokens:
+        return ""
+    if details.reasoning_tokens >= usage.completion_tokens:
+        return f", all {usage.completion_tokens} tokens spent on reasoning"
+    return f", {details.reasoning_tokens} of {usage.completion_tokens} tokens spent on reasoning"
+
+
 def _check_usage(
     response: Answer, *, prompt: int, output: int, total: int, cached: int | None,
     reasoning: int | None,
@@ -182,8 +194,16 @@ def check_response(response: Response) -> None:
     if response.status == "incomplete":
         reason = response.incomplete_details.reason if response.incomplete_details else None
         if reason == "max_output_tokens":
+            spent = ""
+            if response.usage and response.usage.output_tokens_details.reasoning_tokens:
+                usage = response.usage
+                spent = (
+                    f" ({usage.output_tokens_details.reasoning_tokens} of "
+                    f"{usage.output_tokens} output tokens spent on reasoning)"
+                )
             raise TruncatedError(
-                "The response is incomplete: it reached max_output_tokens.", response=response
+                f"The response is incomplete: it reached max_output_tokens{spent}.",
+                response=response,
             )
         if reason == "content_filter":
             raise ContentFilteredError(
@@ -211,6 +231,26 @@ def check_response(response: Response) -> None:
             cached=usage.input_tokens_details.cached_tokens,
             reasoning=usage.output_tokens_details.reasoning_tokens,
         )
+
+
+def final_response(events: Iterable[ResponseStreamEvent]) -> Response:
+    """The ``Response`` a Responses stream ends with, whatever its status.
+
+    The SDK's ``stream.get_final_response()`` raises ``RuntimeError`` unless the
+    stream ends with ``response.completed``; a stream cut at ``max_output_tokens``
+    ends with ``response.incomplete`` and a failed one with ``response.failed``.
+    This reads the last of the three, so :func:`check_response` can say what happened.
+    """
+    final: Response | None = None
+    for event in events:
+        if event.type in ("response.completed", "response.incomplete", "response.failed"):
+            final = event.response  # type: ignore[union-attr]
+    if final is None:
+        raise ValueError(
+            "The stream ended without response.completed, response.incomplete or "
+            "response.failed: the connection was probably cut."
+        )
+    return final
 
 
 # --- content validation with a bounded repair loop ------------------------------------------------
@@ -278,7 +318,7 @@ def repair_message(error: str) -> ChatCompletionMessageParam:
 
 
 def complete_validated(
-    client: AzureOpenAI,
+    client: OpenAI,
     *,
     model: str,
     messages: Iterable[ChatCompletionMessageParam],
@@ -288,6 +328,8 @@ def complete_validated(
     **options: Any,
 ) -> Validated[T]:
     """Ask, validate the content against ``schema``, and repair, at most ``max_rounds`` rounds.
+
+    ``client`` is an ``AzureOpenAI`` client or the v1 API's plain ``OpenAI`` client.
 
     ``response_format`` defaults to ``{"type": "json_object"}`` (the messages must
     mention JSON); pass a strict ``json_schema`` to add constrained decoding.
@@ -307,7 +349,7 @@ def complete_validated(
 
 
 async def acomplete_validated(
-    client: AsyncAzureOpenAI,
+    client: AsyncOpenAI,
     *,
     model: str,
     messages: Iterable[ChatCompletionMessageParam],
