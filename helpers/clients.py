@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import atexit
 import os
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import openai
 from azure.core.credentials import AzureKeyCredential
 from azure.identity import get_bearer_token_provider
 from azure.search.documents import SearchClient
@@ -224,6 +226,51 @@ def _embedded_server(settings: Settings, recordings: list[Path]) -> ReplayServer
     return server
 
 
+MISS_CODE = "RecordingNotFound"
+
+
+def describe_miss(error: BaseException) -> str | None:
+    """The replay server's explanation of a missing recording, or ``None`` for other errors."""
+    if not isinstance(error, openai.APIStatusError):
+        return None
+    body = error.body if isinstance(error.body, dict) else {}
+    if body.get("code") != MISS_CODE:
+        return None
+    return str(body.get("message", ""))
+
+
+def _show_misses_first(
+    shell: Any, etype: type[BaseException], value: BaseException, tb: Any, tb_offset: Any = None
+) -> list[str] | None:
+    """IPython handler: a replay miss shows its explanation and diff; the traceback is folded."""
+    message = describe_miss(value)
+    if message is None:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return None
+    frames = traceback.extract_tb(tb)
+    # The learner's cell: the outermost frame that is not IPython's or a library's own.
+    cell = next((f for f in frames if "site-packages" not in f.filename), frames[-1])
+    lines = [
+        "This request has no recording (the replay server said so; Azure was not asked).",
+        message,
+        f"(traceback folded: {etype.__name__} raised in your cell, line {cell.lineno}: "
+        f"{cell.line})",
+    ]
+    stb = ["\n".join(lines)]
+    shell._showtraceback(etype, value, stb)  # IPython displays what a custom handler shows
+    return stb
+
+
+def _install_miss_handler() -> None:
+    try:
+        from IPython import get_ipython  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "set_custom_exc"):
+        shell.set_custom_exc((openai.BadRequestError,), _show_misses_first)
+
+
 def connect(
     notebook: str | None = None, *, settings: Settings | None = None, quiet: bool = False
 ) -> Connection:
@@ -281,6 +328,8 @@ def connect(
         settings=settings, endpoint=endpoint, offline=settings.offline,
         description=description, server=server, recording=recording,
     )  # fmt: skip
+    if connection.offline and not connection.recording:
+        _install_miss_handler()
     if not quiet:
         print(description)
     return connection

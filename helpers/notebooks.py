@@ -104,8 +104,14 @@ def update_navigation() -> list[Path]:
     return changed
 
 
-def execute(path: Path, *, write: bool = False, env: dict[str, str] | None = None) -> None:
-    """Run a notebook top to bottom in a fresh kernel (from its own folder)."""
+def execute(
+    path: Path,
+    *,
+    write: bool = False,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> None:
+    """Run a notebook top to bottom in a fresh kernel (from its own folder, or ``cwd``)."""
     notebook = nbformat.read(path, as_version=4)
     previous = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
@@ -114,7 +120,7 @@ def execute(path: Path, *, write: bool = False, env: dict[str, str] | None = Non
             notebook,
             timeout=CELL_TIMEOUT,
             kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
+            resources={"metadata": {"path": str(cwd or path.parent)}},
             record_timing=False,
         ).execute()
     finally:

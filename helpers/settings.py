@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from dotenv import find_dotenv, load_dotenv
+from dotenv import dotenv_values, find_dotenv
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .replay.config import DEFAULT_API_KEY, Mode
@@ -18,6 +18,21 @@ from .replay.config import DEFAULT_API_KEY, Mode
 DEFAULT_API_VERSION = "2025-04-01-preview"
 """The dated version the ``AzureOpenAI`` client sends: one that knows reasoning models
 (``reasoning_effort``, ``developer`` messages, ``max_completion_tokens``). The v1 API needs none."""
+
+
+_FROM_DOTENV: set[str] = set()
+"""Variables this process took from ``.env`` (so a later edit of ``.env`` replaces them)."""
+
+
+def _apply_dotenv(path: str) -> None:
+    if not path:
+        return
+    for name, value in dotenv_values(path).items():
+        if value is None:
+            continue
+        if name not in os.environ or name in _FROM_DOTENV:
+            os.environ[name] = value
+            _FROM_DOTENV.add(name)
 
 
 class Settings(BaseModel):
@@ -52,9 +67,14 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, *, dotenv: bool = True) -> Settings:
-        """Read ``.env`` (nearest one above the working folder; real variables win), then build."""
+        """Read ``.env`` (nearest one above the working folder; real variables win), then build.
+
+        ``.env`` is read again on every call, so an edit (``REPLAY_MODE=lenient``) takes effect
+        at the next ``connect()`` without restarting the kernel; variables that were set in the
+        real environment before ``.env`` was first read still win.
+        """
         if dotenv:
-            load_dotenv(find_dotenv(usecwd=True), override=False)
+            _apply_dotenv(find_dotenv(usecwd=True))
 
         def get(name: str) -> str | None:
             value = os.environ.get(name, "").strip()

@@ -127,7 +127,13 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         raise ValueError(
             f"No offline BPE file for encoding {name!r}; available: {sorted(OFFLINE_ENCODINGS)}"
         )
-    _installed_for(tiktoken_cache_dir())
+    return _loaded(name, tiktoken_cache_dir())
+
+
+@cache
+def _loaded(name: str, cache_dir: Path) -> tiktoken.Encoding:
+    # One lookup per encoding and cache folder: counting tokens is on every request's path.
+    _installed_for(cache_dir)
     return tiktoken.get_encoding(name)
 
 
@@ -146,42 +152,15 @@ def encoding_for_model(model: str) -> tiktoken.Encoding:
     return get_encoding(encoding_name_for_model(model))
 
 
-TOKENS_PER_MESSAGE = 3
-"""Each chat message costs its content plus this many framing tokens (gpt-4o family)."""
-TOKENS_PER_NAME = 1
-REPLY_PRIMING_TOKENS = 3
-"""Every reply is primed with ``<|start|>assistant<|message|>``."""
-
-
-def _text_of(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return ""
-
-
 def count_chat_tokens(messages: list[dict[str, object]], model: str = "gpt-4o") -> int:
-    """Prompt tokens of a chat request: each message's text plus its framing overhead.
+    """Prompt tokens of chat messages (tools not included); parts it cannot size count as 0.
 
-    Tool definitions and images are not counted; for those, trust ``usage.prompt_tokens``.
+    The counting rules live in :func:`helpers.tokens.count_messages`; this lenient form is
+    what the replay server uses for ``usage`` and quota accounting.
     """
-    encoding = encoding_for_model(model)
-    total = REPLY_PRIMING_TOKENS
-    for message in messages:
-        total += TOKENS_PER_MESSAGE
-        for key, value in message.items():
-            if key == "content":
-                total += len(encoding.encode(_text_of(value), disallowed_special=()))
-            elif key == "name":
-                total += TOKENS_PER_NAME + len(encoding.encode(str(value)))
-            elif key == "role":
-                total += len(encoding.encode(str(value)))
-            elif key == "tool_calls" and isinstance(value, list):
-                for call in value:
-                    fn = call.get("function", {}) if isinstance(call, dict) else {}
-                    total += len(encoding.encode(f"{fn.get('name', '')}{fn.get('arguments', '')}"))
-    return total
+    from .tokens import count_messages  # tokens imports this module; import at call time
+
+    return count_messages(messages, model, strict=False)
 
 
 def count_tokens(text: str, model: str = "gpt-4o") -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from azure.search.documents.indexes.models import SearchIndex, SimpleField
-from conftest import StartServer
+from conftest import API_VERSION, StartServer
 
 from helpers import Settings, connect
 from helpers.authentication import check_settings
@@ -37,7 +37,11 @@ def test_connect_uses_a_running_replay_server(
     start_server: StartServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = start_server("replay_server.yaml")
-    azure = connect(settings=Settings(replay_url=server.url, chat_deployment="gpt-4o-mini"))
+    azure = connect(
+        settings=Settings(
+            api_version=API_VERSION, replay_url=server.url, chat_deployment="gpt-4o-mini"
+        )
+    )
     assert "Offline: replay server at" in capsys.readouterr().out
     answer = azure.client.chat.completions.create(model=azure.chat_deployment, messages=HELLO)
     assert answer.choices[0].message.content == "Hello there, nice to meet!"
@@ -45,7 +49,7 @@ def test_connect_uses_a_running_replay_server(
 
 def test_connect_entra_client_authenticates_offline(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
-    azure = connect(settings=Settings(replay_url=server.url), quiet=True)
+    azure = connect(settings=Settings(api_version=API_VERSION, replay_url=server.url), quiet=True)
     client = azure.sync_client("entra")
     answer = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     assert answer.choices[0].message.content == "Hello there, nice to meet!"
@@ -53,7 +57,7 @@ def test_connect_entra_client_authenticates_offline(start_server: StartServer) -
 
 async def test_connect_async_client_works(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
-    azure = connect(settings=Settings(replay_url=server.url), quiet=True)
+    azure = connect(settings=Settings(api_version=API_VERSION, replay_url=server.url), quiet=True)
     async with azure.make_async_client() as client:
         answer = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     assert answer.choices[0].message.content == "Hello there, nice to meet!"
@@ -108,7 +112,10 @@ def test_connect_through_a_recorder_sends_your_key_and_keeps_settings_checks_gre
     recorder = start_server(
         target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
     )
-    azure = connect(settings=Settings(replay_url=recorder.url, api_key="my-real-key"), quiet=True)
+    azure = connect(
+        settings=Settings(api_version=API_VERSION, replay_url=recorder.url, api_key="my-real-key"),
+        quiet=True,
+    )
     assert azure.recording and azure.endpoint == recorder.url
     assert azure.api_key == "my-real-key"
     assert all(check.ok for check in check_settings(azure.settings))
@@ -118,7 +125,7 @@ def test_connect_through_a_recorder_sends_your_key_and_keeps_settings_checks_gre
 
 def test_connect_gives_v1_clients_with_a_key_and_with_entra_id(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
-    azure = connect(settings=Settings(replay_url=server.url), quiet=True)
+    azure = connect(settings=Settings(api_version=API_VERSION, replay_url=server.url), quiet=True)
     assert azure.v1_base_url == f"{server.url}/openai/v1/"
     for auth in ("key", "entra"):
         answer = azure.v1_client(auth).chat.completions.create(  # type: ignore[arg-type]
@@ -129,7 +136,7 @@ def test_connect_gives_v1_clients_with_a_key_and_with_entra_id(start_server: Sta
 
 async def test_connect_gives_async_v1_clients(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
-    azure = connect(settings=Settings(replay_url=server.url), quiet=True)
+    azure = connect(settings=Settings(api_version=API_VERSION, replay_url=server.url), quiet=True)
     for auth in ("key", "entra"):
         async with azure.make_v1_async_client(auth) as client:  # type: ignore[arg-type]
             answer = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
@@ -138,7 +145,7 @@ async def test_connect_gives_async_v1_clients(start_server: StartServer) -> None
 
 def test_connect_gives_search_clients_on_the_replay_server(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
-    azure = connect(settings=Settings(replay_url=server.url), quiet=True)
+    azure = connect(settings=Settings(api_version=API_VERSION, replay_url=server.url), quiet=True)
     azure.search_index_client().create_index(
         SearchIndex(name="notes", fields=[SimpleField(name="id", type="Edm.String", key=True)])
     )

@@ -208,14 +208,29 @@ def test_a_multipart_upload_is_matched_on_its_content_not_its_boundary(
     assert first.bytes == len(BATCH_LINE)
 
 
-def test_an_upload_with_other_content_is_a_miss_that_shows_the_hash(
+def test_an_unrecorded_upload_is_kept_by_the_server_and_can_be_downloaded(
     start_server: StartServer,
 ) -> None:
     client = files_client(start_server("replay_core.yaml"))
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.files.create(file=("tasks.jsonl", b"{}\n"), purpose="batch")
-    assert caught.value.code == "RecordingNotFound"
-    assert '"sha256": "aa3a1da6' in caught.value.message
+    uploaded = client.files.create(file=("notes.jsonl", b"{}\n"), purpose="batch")
+    assert uploaded.id.startswith("file-") and uploaded.bytes == 3
+    assert client.files.retrieve(uploaded.id).filename == "notes.jsonl"
+    assert client.files.content(uploaded.id).read() == b"{}\n"
+    assert [f.id for f in client.files.list(purpose="batch")] == [uploaded.id]
+    client.files.delete(uploaded.id)
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve(uploaded.id)
+
+
+def test_an_upload_without_a_purpose_is_azures_400(start_server: StartServer) -> None:
+    server = start_server("replay_core.yaml")
+    response = httpx2.post(
+        f"{server.url}/openai/v1/files",
+        headers={"api-key": server.api_key},
+        files={"file": ("a.jsonl", b"{}")},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "purpose"
 
 
 def test_a_multipart_upload_is_recorded_and_replayed(
@@ -410,3 +425,15 @@ def test_python_dash_m_starts_a_server_that_answers(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_latency_and_faults_come_from_the_command_line() -> None:
+    config = build_config(parse_args(["--latency", "400,15", "--faults", "0.1:500,reset"]))
+    assert config.latency is not None and config.latency.time_to_first_token_ms == 400
+    assert config.latency.per_token_ms == 15
+    assert config.faults is not None and config.faults.kinds == ("500", "reset")
+
+
+def test_an_unknown_fault_kind_on_the_command_line_is_refused() -> None:
+    with pytest.raises(ValueError, match="meteor"):
+        build_config(parse_args(["--faults", "0.1:meteor"]))

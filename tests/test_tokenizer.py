@@ -11,7 +11,7 @@ import tiktoken
 import tiktoken.load
 import tiktoken.registry
 
-from helpers import tokenizer
+from helpers import tokenizer, tokens
 from helpers.tokenizer import OFFLINE_ENCODINGS, TokenizerDataError
 
 SAMPLES = [
@@ -98,8 +98,8 @@ def test_chat_token_count_adds_framing_per_message() -> None:
     one = [{"role": "user", "content": "Hello"}]
     two = [*one, {"role": "assistant", "content": "Hello"}]
     encoding = tokenizer.get_encoding("o200k_base")
-    per_message = tokenizer.TOKENS_PER_MESSAGE + len(encoding.encode("Hello"))
-    base = tokenizer.REPLY_PRIMING_TOKENS
+    per_message = tokens.TOKENS_PER_MESSAGE + len(encoding.encode("Hello"))
+    base = tokens.REPLY_PRIMING_TOKENS
     assert tokenizer.count_chat_tokens(one) == base + per_message + len(encoding.encode("user"))
     assert tokenizer.count_chat_tokens(two) - tokenizer.count_chat_tokens(one) == per_message + len(
         encoding.encode("assistant")

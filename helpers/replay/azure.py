@@ -91,6 +91,8 @@ def chat_completion(
     finish_reason: str | None = None,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
+    reasoning_tokens: int = 0,
+    cached_tokens: int = 0,
     created: int = CREATED,
 ) -> dict[str, Any]:
     """A non-streamed chat completion body as Azure sends it."""
@@ -115,7 +117,12 @@ def chat_completion(
         "object": "chat.completion",
         "prompt_filter_results": prompt_filter_results(),
         "system_fingerprint": SYSTEM_FINGERPRINT,
-        "usage": usage(prompt_tokens, completion_tokens),
+        "usage": usage(
+            prompt_tokens,
+            completion_tokens,
+            reasoning_tokens=reasoning_tokens,
+            cached_tokens=cached_tokens,
+        ),
     }
 
 
@@ -133,6 +140,8 @@ def chat_stream(
     include_usage: bool = False,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
+    reasoning_tokens: int = 0,
+    cached_tokens: int = 0,
     created: int = CREATED,
 ) -> list[str]:
     """The ``data:`` payloads of a streamed chat completion, in Azure's order (no ``[DONE]``)."""
@@ -210,7 +219,12 @@ def chat_stream(
                     "model": model,
                     "object": "chat.completion.chunk",
                     "system_fingerprint": SYSTEM_FINGERPRINT,
-                    "usage": usage(prompt_tokens, completion_tokens),
+                    "usage": usage(
+                        prompt_tokens,
+                        completion_tokens,
+                        reasoning_tokens=reasoning_tokens,
+                        cached_tokens=cached_tokens,
+                    ),
                 }
             )
         )

@@ -34,6 +34,7 @@ from .matching import describe_request, nearest_diff, normalise_multipart
 from .recordings import Interaction, RecordedRequest, RecordedResponse, StreamChunk
 from .replies import ReplyResponse
 from .services.base import Endpoint, Operation, Service
+from .simulators import faults
 from .state import ReplayState
 
 log = logging.getLogger("helpers.replay")
@@ -258,7 +259,7 @@ async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
         reply = _with_headers(await operation.simulate(ctx), ctx)
         reply.headers["x-replay-unrecorded"] = "true"
         if state.config.draft:
-            save_draft(ctx, reply)
+            save_draft(ctx, operation, reply)
         return reply
     raise errors.recording_not_found(miss_message(ctx))
 
@@ -268,12 +269,19 @@ def _with_headers(reply: Reply, ctx: RequestContext) -> Reply:
     return reply
 
 
-def save_draft(ctx: RequestContext, reply: Reply) -> None:
-    """Append a lenient miss to the recordings file for a curator to complete by hand."""
+def save_draft(ctx: RequestContext, operation: Operation, reply: Reply) -> None:
+    """Append a lenient miss to the recordings file for a curator to complete by hand.
+
+    Bodies are stored in their recorded form (embeddings as floats, whatever encoding the
+    request asked for), as record mode stores them.
+    """
     if reply.events is not None:
-        response = RecordedResponse(stream=[StreamChunk(data=e.data) for e in reply.events])
+        response = RecordedResponse(
+            stream=[StreamChunk(data=e.data, event=e.event) for e in reply.events],
+            stream_end=None if reply.stream_end == "done" else reply.stream_end,
+        )
     else:
-        response = RecordedResponse(status=reply.status, body=reply.json)
+        response = RecordedResponse(status=reply.status, body=operation.store(reply.json))
     request = RecordedRequest(
         method=ctx.method, path=ctx.path, api_version=ctx.api_version, body=ctx.body
     )
@@ -318,6 +326,36 @@ def miss_message(ctx: RequestContext) -> str:
     return "\n".join(lines)
 
 
+# --- simulated faults -------------------------------------------------------------------------
+
+
+def pick_fault(ctx: RequestContext, operation: Operation) -> faults.FaultKind | None:
+    """A fault forced by ``x-replay-fault`` or drawn for the deployment; HTTP ones raise here."""
+    forced = ctx.headers.get(faults.FAULT_HEADER)
+    if forced is not None:
+        if forced not in faults.FAULT_KINDS:
+            raise errors.invalid_request(
+                f"Unknown {faults.FAULT_HEADER}: '{forced}'. "
+                f"Known: {', '.join(faults.FAULT_KINDS)}.",
+                param=faults.FAULT_HEADER,
+                code="invalid_value",
+            )
+        kind: faults.FaultKind | None = forced  # type: ignore[assignment]
+    elif operation.deployment_kind is None:
+        return None
+    else:
+        injector = ctx.state.simulator("faults")
+        assert isinstance(injector, faults.FaultInjector)
+        kind = injector.draw(ctx.state.config.faults_for(ctx.deployment))
+    if kind is None:
+        return None
+    error = faults.error_for(kind, operation.name, ctx.api_version)
+    if error is not None:
+        error.headers = {**_azure_headers(ctx, {}), **error.headers}
+        raise error
+    return kind
+
+
 # --- the handlers ---------------------------------------------------------------------------
 
 
@@ -346,7 +384,12 @@ def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -
         if operation.body_kind != "none":
             await read_body(request, ctx)
         resolve_deployment(ctx, operation)
-        return ReplyResponse(await answer(ctx, operation))  # type: ignore[return-value]
+        fault = pick_fault(ctx, operation)
+        reply = await answer(ctx, operation)
+        if fault is not None:
+            reply = faults.apply_fault(fault, reply)
+        reply = faults.apply_latency(state.config.latency_for(ctx.deployment), reply)
+        return ReplyResponse(reply)  # type: ignore[return-value]
 
     return handle
 

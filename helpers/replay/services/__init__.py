@@ -13,9 +13,14 @@ recordings (any method, any path) and then gets Azure's 404.
 
 from __future__ import annotations
 
-from . import inference, responses, search
+from . import files, inference, responses, search
 from .base import Endpoint, Operation, Service
 
-SERVICES: tuple[Service, ...] = (inference.SERVICE, responses.SERVICE, search.SERVICE)
+SERVICES: tuple[Service, ...] = (
+    inference.SERVICE,
+    responses.SERVICE,
+    files.SERVICE,
+    search.SERVICE,
+)
 
 __all__ = ["SERVICES", "Endpoint", "Operation", "Service"]

@@ -12,15 +12,18 @@ One recording serves both surfaces when the request is the same (see
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
-from ...tokenizer import count_chat_tokens, count_tokens
+from ...tokenizer import count_tokens
+from ...tokens import quota_charge
 from .. import azure, families
 from ..context import Reply, RequestContext, StreamEvent
 from ..simulators import chat as chat_simulator
 from ..simulators import embeddings as embeddings_simulator
+from ..simulators.content_filter import check_prompt
+from ..simulators.prompt_cache import PromptCache, prompt_tokens
 from ..simulators.responses import EFFORT_TOKENS
+from ..state import ReplayState
 from ..validation import validate_chat, validate_embeddings
 from .base import DeploymentKind, Endpoint, Operation, Service
 
@@ -29,29 +32,6 @@ def _reply(simulated: dict[str, Any] | list[str]) -> Reply:
     if isinstance(simulated, list):
         return Reply.of_stream([StreamEvent(data) for data in simulated])
     return Reply.of_json(simulated)
-
-
-def _add_reasoning_tokens(reply: Reply, effort: str) -> None:
-    """A reasoning deployment thinks before it answers: simulated usage says so."""
-    spent = EFFORT_TOKENS.get(effort, 0)
-    usages = [reply.json.get("usage")] if isinstance(reply.json, dict) else []
-    if reply.events is not None:
-        payloads = [json.loads(e.data) for e in reply.events]
-        usages = [p.get("usage") for p in payloads]
-        for event, payload in zip(reply.events, payloads, strict=True):
-            if payload.get("usage"):
-                _spend(payload["usage"], spent)
-                reply.events[reply.events.index(event)] = StreamEvent(json.dumps(payload))
-        return
-    for usage in usages:
-        if usage:
-            _spend(usage, spent)
-
-
-def _spend(usage: dict[str, Any], spent: int) -> None:
-    usage["completion_tokens"] += spent
-    usage["total_tokens"] += spent
-    usage["completion_tokens_details"]["reasoning_tokens"] = spent
 
 
 class ChatCompletions(Operation):
@@ -65,16 +45,28 @@ class ChatCompletions(Operation):
         families.check_chat(ctx.body, ctx.deployment)
 
     def charged_tokens(self, ctx: RequestContext) -> int:
-        body = ctx.body
-        limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-        return count_chat_tokens(body.get("messages", [])) + int(limit)
+        assert ctx.deployment is not None
+        return quota_charge(ctx.body, ctx.deployment.model)
 
     async def simulate(self, ctx: RequestContext) -> Reply:
-        assert ctx.deployment is not None
-        reply = _reply(chat_simulator.simulate(ctx.body, ctx.deployment.model, ctx.state.ids))
-        if ctx.deployment.is_reasoning:
-            _add_reasoning_tokens(reply, ctx.body.get("reasoning_effort") or "medium")
-        return reply
+        assert ctx.deployment is not None and ctx.deployment_name is not None
+        check_prompt(ctx.body, ctx.state.config.content_filter)
+        deployment = ctx.deployment
+        effort = ctx.body.get("reasoning_effort") or "medium"
+        reasoning = EFFORT_TOKENS.get(effort, 0) if deployment.is_reasoning else 0
+        cached = prompt_cache_of(ctx.state).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
+        return _reply(
+            chat_simulator.simulate(
+                ctx.body,
+                deployment.model,
+                ctx.state.ids,
+                reasoning_tokens=reasoning,
+                cached_tokens=cached,
+            )
+        )
+
+    def served(self, ctx: RequestContext, reply: Reply) -> None:
+        remember_prompt(ctx)
 
 
 class Embeddings(Operation):
@@ -115,11 +107,28 @@ class Embeddings(Operation):
         return body
 
 
+def prompt_cache_of(state: ReplayState) -> PromptCache:
+    found = state.simulator("prompt_cache")
+    assert isinstance(found, PromptCache)
+    return found
+
+
+def remember_prompt(ctx: RequestContext) -> None:
+    """Every answered prompt warms the deployment's prompt cache (recorded or simulated)."""
+    if ctx.deployment_name and isinstance(ctx.body, dict):
+        prompt_cache_of(ctx.state).remember(ctx.deployment_name, prompt_tokens(ctx.body))
+
+
+def _register(state: ReplayState) -> None:
+    state.register("prompt_cache", PromptCache(state.clock))
+
+
 CHAT = ChatCompletions()
 EMBEDDINGS = Embeddings()
 
 SERVICE = Service(
     name="inference",
+    register=_register,
     endpoints=(
         Endpoint("POST", "/openai/deployments/{deployment}/chat/completions", CHAT),
         Endpoint("POST", "/openai/deployments/{deployment}/embeddings", EMBEDDINGS),

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ...tokenizer import count_tokens
+from ...tokens import count_responses_input
 from ..context import Reply, RequestContext, StreamEvent
 from ..errors import AzureError, invalid_request
 from ..families import check_responses
 from ..simulators import responses as simulator
+from ..simulators.content_filter import check_prompt
+from ..simulators.prompt_cache import prompt_tokens
 from ..state import ReplayState
 from ..validation import check_strict_schema
 from .base import DeploymentKind, Endpoint, Operation, Service
+from .inference import prompt_cache_of, remember_prompt
 
 PARAMETERS = frozenset(
     {
@@ -145,15 +148,22 @@ class CreateResponse(Operation):
 
     def charged_tokens(self, ctx: RequestContext) -> int:
         body = ctx.body if isinstance(ctx.body, dict) else {}
-        text = simulator.text_of(simulator.input_items(body, None))
         limit = body.get("max_output_tokens")
-        return count_tokens(text) + (limit if isinstance(limit, int) else 0)
+        model = ctx.deployment.model if ctx.deployment else "gpt-4o"
+        prompt = count_responses_input(
+            body.get("input") or [], model, instructions=body.get("instructions")
+        )
+        return prompt + (limit if isinstance(limit, int) else 0)
 
     async def simulate(self, ctx: RequestContext) -> Reply:
-        assert ctx.deployment is not None
+        assert ctx.deployment is not None and ctx.deployment_name is not None
+        check_prompt(ctx.body, ctx.state.config.content_filter)
         state = ctx.state
         history = store_of(state).history(ctx.body.get("previous_response_id"))
-        response = simulator.simulate(ctx.body, ctx.deployment, state.ids, history)
+        cached = prompt_cache_of(state).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
+        response = simulator.simulate(
+            ctx.body, ctx.deployment, state.ids, history, cached_tokens=cached
+        )
         if ctx.body.get("stream"):
             events = [
                 StreamEvent(_dump(payload), event=kind)
@@ -166,6 +176,7 @@ class CreateResponse(Operation):
         """Keep what was served (recorded or simulated) as the response's state."""
         if reply.status >= 400 or not isinstance(ctx.body, dict):
             return
+        remember_prompt(ctx)
         if reply.events is not None:
             response = simulator.final_response(e.data for e in reply.events)
         else:

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ...tokenizer import count_chat_tokens, count_tokens
+from ...tokenizer import count_chat_tokens, count_tokens, get_encoding
 from .. import azure
 
 UNRECORDED_TEXT = (
@@ -61,18 +61,92 @@ def unrecorded_content(body: dict[str, Any]) -> str:
         return json.dumps(example_from_schema(schema))
     if fmt.get("type") == "json_object":
         return json.dumps({"unrecorded": True, "note": UNRECORDED_TEXT})
+    results = _tool_results(body.get("messages") or [])
+    if results:
+        return f"{UNRECORDED_TEXT} The tools answered: {'; '.join(results)}"
     return UNRECORDED_TEXT
+
+
+def _tool_results(messages: list[Any]) -> list[str]:
+    """The tool messages that answer the last assistant turn, shortened for the placeholder."""
+    results: list[str] = []
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "tool":
+            break
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content)
+        results.insert(0, text if len(text) <= 120 else text[:117] + "...")
+    return results
+
+
+def tool_calls_for(body: dict[str, Any], ids: azure.IdSource) -> tuple[list[dict[str, Any]], str]:
+    """Tool calls that fit the request's tool schemas, and the finish reason, or ``([], "")``.
+
+    A model asked with tools answers with calls unless the last message is a tool result or
+    ``tool_choice`` is ``none``; a named tool choice calls that tool (finish reason ``stop``,
+    as Azure reports a forced call); several tools are called in parallel unless
+    ``parallel_tool_calls`` is false.
+    """
+    tools = [
+        t
+        for t in body.get("tools") or []
+        if isinstance(t, dict) and isinstance(t.get("function"), dict)
+    ]
+    choice = body.get("tool_choice", "auto")
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    if not tools or choice == "none" or last.get("role") == "tool":
+        return [], ""
+    finish = "tool_calls"
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        tools = [t for t in tools if t["function"].get("name") == name] or tools[:1]
+        finish = "stop"
+    elif body.get("parallel_tool_calls") is False:
+        tools = tools[:1]
+    calls = [
+        azure.tool_call(
+            ids.call_id(),
+            str(tool["function"].get("name", "")),
+            example_from_schema(tool["function"].get("parameters") or {"type": "object"}),
+        )
+        for tool in tools
+    ]
+    return calls, finish
 
 
 def _pieces(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
-def simulate(body: dict[str, Any], model: str, ids: azure.IdSource) -> dict[str, Any] | list[str]:
-    """A non-streamed body, or the list of SSE payloads when ``stream`` is set."""
-    content = unrecorded_content(body)
+def _truncate(text: str, budget: int) -> str:
+    tokens = get_encoding("o200k_base").encode(text)
+    return get_encoding("o200k_base").decode(tokens[: max(budget, 0)])
+
+
+def simulate(
+    body: dict[str, Any],
+    model: str,
+    ids: azure.IdSource,
+    *,
+    reasoning_tokens: int = 0,
+    cached_tokens: int = 0,
+) -> dict[str, Any] | list[str]:
+    """A non-streamed body, or the list of SSE payloads when ``stream`` is set.
+
+    ``reasoning_tokens`` (reasoning deployments) count toward ``max_completion_tokens``
+    before any visible text, as on Azure: a small limit can leave the answer empty.
+    """
+    calls, finish = tool_calls_for(body, ids)
+    content = "" if calls else unrecorded_content(body)
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if isinstance(limit, int) and not calls:
+        visible = limit - reasoning_tokens
+        if count_tokens(content) > visible:
+            content, finish = _truncate(content, visible), "length"
+            reasoning_tokens = min(reasoning_tokens, limit)
     prompt_tokens = count_chat_tokens(body.get("messages", []))
-    completion_tokens = count_tokens(content)
+    completion_tokens = count_tokens(content or json.dumps(calls)) + reasoning_tokens
     completion_id = ids.completion_id()
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -80,14 +154,22 @@ def simulate(body: dict[str, Any], model: str, ids: azure.IdSource) -> dict[str,
             completion_id=completion_id,
             model=model,
             pieces=_pieces(content),
+            tool_calls=calls or None,
+            finish_reason=finish or None,
             include_usage=include_usage,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            reasoning_tokens=reasoning_tokens,
+            cached_tokens=min(cached_tokens, prompt_tokens),
         )
     return azure.chat_completion(
         completion_id=completion_id,
         model=model,
-        content=content,
+        content=None if calls else content,
+        tool_calls=calls or None,
+        finish_reason=finish or None,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        reasoning_tokens=reasoning_tokens,
+        cached_tokens=min(cached_tokens, prompt_tokens),
     )

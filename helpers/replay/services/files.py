@@ -1,0 +1,218 @@
+"""Files: upload, list, retrieve, download, delete, on both API surfaces.
+
+``POST /openai/files`` (dated ``api-version``) and ``POST /openai/v1/files`` take a
+multipart upload with a ``purpose`` (``batch``, ``assistants``, ``user_data``,
+``fine-tune``). The server keeps the bytes in its state store, so batches, vector
+stores and downloads work on what was uploaded. A recording of an upload still wins
+(recordings are looked up first); what no recording covers is kept and answered
+from state, in every mode, because a file is data, not a model's answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..context import Reply, RequestContext
+from ..errors import AzureError, invalid_request
+from ..state import ReplayState
+from .base import BodyKind, Endpoint, Operation, Service
+
+PURPOSES = ("assistants", "batch", "fine-tune", "user_data", "vision", "evals")
+"""The purposes Azure OpenAI accepts for an upload."""
+MAX_FILE_BYTES = 512 * 1024 * 1024
+"""Azure OpenAI's per-file size limit for uploads (512 MB; Microsoft Learn, quotas and limits)."""
+
+
+@dataclass
+class StoredFile:
+    id: str
+    filename: str
+    purpose: str
+    content: bytes
+    created_at: int
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "bytes": len(self.content),
+            "created_at": self.created_at,
+            "filename": self.filename,
+            "id": self.id,
+            "object": "file",
+            "purpose": self.purpose,
+            "status": "processed",
+            "status_details": None,
+        }
+
+
+class FilesStore:
+    """Uploaded files by id; reset with the server. Other services read files from here."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._files: dict[str, StoredFile] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._files.clear()
+
+    def add(self, stored: StoredFile) -> StoredFile:
+        with self._lock:
+            self._files[stored.id] = stored
+        return stored
+
+    def get(self, file_id: str) -> StoredFile | None:
+        with self._lock:
+            return self._files.get(file_id)
+
+    def delete(self, file_id: str) -> bool:
+        with self._lock:
+            return self._files.pop(file_id, None) is not None
+
+    def all(self) -> list[StoredFile]:
+        with self._lock:
+            return list(self._files.values())
+
+
+def files_of(state: ReplayState) -> FilesStore:
+    found = state.simulator("files")
+    assert isinstance(found, FilesStore)
+    return found
+
+
+def not_found(file_id: str) -> AzureError:
+    return AzureError(
+        404,
+        {
+            "error": {
+                "message": f"File with id '{file_id}' not found.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    )
+
+
+def new_file_id(state: ReplayState) -> str:
+    return "file-" + state.ids.item_id("f")[2:34]
+
+
+class UploadFile(Operation):
+    name: ClassVar[str] = "Files_Upload"
+    body_kind: ClassVar[BodyKind] = "multipart"
+    simulated: ClassVar[bool] = True
+
+    def validate(self, ctx: RequestContext) -> None:
+        body = ctx.body if isinstance(ctx.body, dict) else {}
+        purpose = body.get("purpose")
+        if purpose is None:
+            raise invalid_request(
+                "Missing required parameter: 'purpose'.",
+                param="purpose",
+                code="missing_required_parameter",
+            )
+        if purpose not in PURPOSES:
+            raise invalid_request(
+                f"Invalid value: '{purpose}'. Supported values are: "
+                + ", ".join(f"'{p}'" for p in PURPOSES)
+                + ".",
+                param="purpose",
+                code="invalid_value",
+            )
+        if "file" not in ctx.files:
+            raise invalid_request(
+                "Missing required parameter: 'file'.",
+                param="file",
+                code="missing_required_parameter",
+            )
+        if len(ctx.files["file"][2]) > MAX_FILE_BYTES:
+            raise invalid_request(
+                f"The file is larger than the limit of {MAX_FILE_BYTES} bytes.",
+                param="file",
+                code="file_too_large",
+            )
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        filename, _, content = ctx.files["file"]
+        stored = files_of(ctx.state).add(
+            StoredFile(
+                id=new_file_id(ctx.state),
+                filename=filename or "upload",
+                purpose=str(ctx.body["purpose"]),
+                content=content,
+                created_at=int(ctx.state.clock()),
+            )
+        )
+        return Reply.of_json(stored.describe())
+
+
+class ListFiles(Operation):
+    name: ClassVar[str] = "Files_List"
+    body_kind: ClassVar[BodyKind] = "none"
+    simulated: ClassVar[bool] = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        purpose = ctx.query.get("purpose")
+        files = [f.describe() for f in files_of(ctx.state).all() if purpose in (None, f.purpose)]
+        return Reply.of_json({"data": files, "has_more": False, "object": "list"})
+
+
+class RetrieveFile(Operation):
+    name: ClassVar[str] = "Files_Get"
+    body_kind: ClassVar[BodyKind] = "none"
+    simulated: ClassVar[bool] = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        file_id = ctx.path_params["file_id"]
+        stored = files_of(ctx.state).get(file_id)
+        if stored is None:
+            raise not_found(file_id)
+        return Reply.of_json(stored.describe())
+
+
+class FileContent(Operation):
+    name: ClassVar[str] = "Files_GetContent"
+    body_kind: ClassVar[BodyKind] = "none"
+    simulated: ClassVar[bool] = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        file_id = ctx.path_params["file_id"]
+        stored = files_of(ctx.state).get(file_id)
+        if stored is None:
+            raise not_found(file_id)
+        return Reply.of_bytes(stored.content, "application/octet-stream")
+
+
+class DeleteFile(Operation):
+    name: ClassVar[str] = "Files_Delete"
+    body_kind: ClassVar[BodyKind] = "none"
+    simulated: ClassVar[bool] = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        file_id = ctx.path_params["file_id"]
+        if not files_of(ctx.state).delete(file_id):
+            raise not_found(file_id)
+        return Reply.of_json({"deleted": True, "id": file_id, "object": "file"})
+
+
+def _register(state: ReplayState) -> None:
+    state.register("files", FilesStore())
+
+
+def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
+    return (
+        Endpoint("POST", f"{prefix}/files", UploadFile()),
+        Endpoint("GET", f"{prefix}/files", ListFiles()),
+        Endpoint("GET", f"{prefix}/files/{{file_id}}", RetrieveFile()),
+        Endpoint("GET", f"{prefix}/files/{{file_id}}/content", FileContent()),
+        Endpoint("DELETE", f"{prefix}/files/{{file_id}}", DeleteFile()),
+    )
+
+
+SERVICE = Service(
+    name="files",
+    endpoints=(*_endpoints("/openai"), *_endpoints("/openai/v1")),
+    register=_register,
+)
