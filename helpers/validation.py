@@ -27,7 +27,7 @@ import pydantic
 from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
-from openai.types.responses import Response, ResponseStreamEvent
+from openai.types.responses import Response, ResponseInputParam, ResponseStreamEvent
 
 __all__ = [
     "Attempt",
@@ -47,6 +47,7 @@ __all__ = [
     "filtered_categories",
     "final_response",
     "repair_message",
+    "respond_validated",
 ]
 
 T = TypeVar("T", bound=pydantic.BaseModel)
@@ -262,15 +263,16 @@ class Attempt:
 
     content: str
     error: str
-    completion: ChatCompletion
+    completion: Answer
+    """The ``ChatCompletion`` (or, from :func:`respond_validated`, the ``Response``)."""
 
 
 @dataclass(frozen=True)
 class Validated(Generic[T]):
-    """A validated answer, the completion it came from, and the failed rounds before it."""
+    """A validated answer, the completion (or ``Response``) it came from, and the failed rounds."""
 
     value: T
-    completion: ChatCompletion
+    completion: Answer
     attempts: list[Attempt] = field(default_factory=list)
 
     @property
@@ -305,16 +307,17 @@ def describe_validation_error(error: pydantic.ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _repair_text(error: str) -> str:
+    return (
+        "Your previous answer did not pass validation:\n"
+        f"{error}\n"
+        "Reply with the corrected JSON object only."
+    )
+
+
 def repair_message(error: str) -> ChatCompletionMessageParam:
     """The user message that sends a validation error back to the model."""
-    return {
-        "role": "user",
-        "content": (
-            "Your previous answer did not pass validation:\n"
-            f"{error}\n"
-            "Reply with the corrected JSON object only."
-        ),
-    }
+    return {"role": "user", "content": _repair_text(error)}
 
 
 def complete_validated(
@@ -368,6 +371,50 @@ async def acomplete_validated(
         if (result := loop.take(completion)) is not None:
             return result
     raise RepairFailedError(schema, loop.attempts)
+
+
+def respond_validated(
+    client: OpenAI,
+    *,
+    model: str,
+    input: str | ResponseInputParam,
+    schema: type[T],
+    instructions: str | None = None,
+    max_rounds: int = 3,
+    **options: Any,
+) -> Validated[T]:
+    """:func:`complete_validated` on the Responses API (the v1 client's ``responses``).
+
+    JSON mode (``text.format`` ``json_object``) unless ``options`` sets ``text``. Each
+    repair round continues the stored conversation with ``previous_response_id`` and
+    sends only :func:`repair_message` (``instructions`` are not inherited along a
+    chain, so they are sent every round). :func:`check_response` runs every round.
+    """
+    if max_rounds < 1:
+        raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
+    options.setdefault("text", {"format": {"type": "json_object"}})
+    if instructions is not None:
+        options["instructions"] = instructions
+    attempts: list[Attempt] = []
+    response = client.responses.create(model=model, input=input, **options)
+    while True:
+        check_response(response)
+        content = response.output_text
+        try:
+            value = schema.model_validate_json(content)
+        except pydantic.ValidationError as error:
+            problem = describe_validation_error(error)
+            attempts.append(Attempt(content=content, error=problem, completion=response))
+            if len(attempts) >= max_rounds:
+                raise RepairFailedError(schema, attempts) from None
+            response = client.responses.create(
+                model=model,
+                previous_response_id=response.id,
+                input=[{"role": "user", "content": _repair_text(problem)}],
+                **options,
+            )
+            continue
+        return Validated(value=value, completion=response, attempts=attempts)
 
 
 class _RepairLoop(Generic[T]):

@@ -30,6 +30,7 @@ from helpers.validation import (
     describe_validation_error,
     filtered_categories,
     final_response,
+    respond_validated,
 )
 
 RECORDINGS = "test_validation.yaml"
@@ -445,6 +446,50 @@ def test_a_chat_answer_that_spent_its_budget_on_reasoning_is_truncated(
     assert usage.completion_tokens_details.reasoning_tokens == usage.completion_tokens
     with pytest.raises(TruncatedError, match="'length', all 64 tokens spent on reasoning"):
         check_completion(completion)
+
+
+def test_responses_repair_loop_continues_the_stored_conversation(
+    start_server: StartServer,
+) -> None:
+    result = respond_validated(
+        v1_client(start_server),
+        model=REASONING,
+        instructions=SYSTEM["content"],
+        input=BOOKING[1]["content"],
+        schema=Booking,
+        max_rounds=2,
+    )
+    assert result.value.check_in == date(2025, 3, 14)
+    assert result.rounds == 2
+    first = result.attempts[0].completion
+    assert isinstance(first, Response) and result.completion.previous_response_id == first.id
+    assert "check_in: Input should be a valid date" in result.attempts[0].error
+
+
+def test_responses_repair_loop_gives_up_after_max_rounds(start_server: StartServer) -> None:
+    with pytest.raises(RepairFailedError) as caught:
+        respond_validated(
+            v1_client(start_server),
+            model=REASONING,
+            instructions=SYSTEM["content"],
+            input=OFFSITE[1]["content"],
+            schema=Booking,
+            max_rounds=2,
+        )
+    assert [a.error for a in caught.value.attempts] == [
+        "- guests: Input should be less than or equal to 8 (got 12)"
+    ] * 2
+
+
+def test_responses_repair_loop_rejects_zero_rounds() -> None:
+    with pytest.raises(ValueError, match="max_rounds must be at least 1"):
+        respond_validated(
+            OpenAI(api_key="unused", base_url="http://127.0.0.1:9/"),
+            model=REASONING,
+            input="x",
+            schema=Booking,
+            max_rounds=0,
+        )
 
 
 def test_describe_validation_error_shows_model_level_errors_without_the_whole_input() -> None:
