@@ -411,8 +411,12 @@ def count_responses_input(
     instructions: str | None = None,
     tools: Iterable[Mapping[str, Any]] | None = None,
     image_size: ImageSize = data_url_size,
+    strict: bool = True,
 ) -> int:
     """Estimated ``usage.input_tokens`` of a Responses API request.
+
+    With ``strict=False`` (the replay server's quota count) items and parts it cannot
+    estimate (reasoning items, images of unknown size, built-in tools) count as zero.
 
     OpenAI publishes no counting rule for the Responses API; this maps the request onto
     the chat format it is rendered into: ``instructions`` as a developer message, a string
@@ -426,8 +430,15 @@ def count_responses_input(
     if isinstance(input, str):
         items.append({"role": "user", "content": input})
     else:
-        items.extend(_responses_item_as_message(_as_dict(item)) for item in input)
-    return count_prompt(items, model, tools=tools, image_size=image_size)
+        for item in input if isinstance(input, list) or strict else []:
+            if not strict and not isinstance(item, Mapping):
+                continue
+            try:
+                items.append(_responses_item_as_message(_as_dict(item)))
+            except ValueError:
+                if strict:
+                    raise
+    return count_prompt(items, model, tools=tools, image_size=image_size, strict=strict)
 
 
 def _turns(messages: Sequence[Mapping[str, Any]]) -> list[list[int]]:

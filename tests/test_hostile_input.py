@@ -322,7 +322,7 @@ def test_nesting_up_to_the_limit_is_still_read(apps: dict[str, App]) -> None:
     content = json.loads(response.json()["choices"][0]["message"]["content"])
     for _ in range(12):
         content = content["x"]
-    assert content == "unrecorded"
+    assert content == "[unrecorded]"
 
 
 @pytest.mark.parametrize(

@@ -150,8 +150,13 @@ class CreateResponse(Operation):
         body = ctx.body if isinstance(ctx.body, dict) else {}
         limit = body.get("max_output_tokens")
         model = ctx.deployment.model if ctx.deployment else "gpt-4o"
+        instructions = body.get("instructions")
         prompt = count_responses_input(
-            body.get("input") or [], model, instructions=body.get("instructions")
+            body.get("input") or [],
+            model,
+            instructions=instructions if isinstance(instructions, str) else None,
+            tools=body.get("tools") if isinstance(body.get("tools"), list) else None,
+            strict=False,
         )
         return prompt + (limit if isinstance(limit, int) else 0)
 

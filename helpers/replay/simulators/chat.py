@@ -28,6 +28,10 @@ EXAMPLE_NODE_BUDGET = 2000
 fan out end here (with ``null``) instead of recursing forever or exponentially."""
 
 
+UNRECORDED_VALUE = "[unrecorded]"
+"""Every string in a made-up structured answer: the learner sees it was not recorded."""
+
+
 def example_from_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
     """The simplest value that satisfies a JSON schema of the kind structured outputs allow.
 
@@ -76,7 +80,7 @@ def example_from_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
             case "array":
                 return []
             case "string":
-                return "unrecorded"
+                return UNRECORDED_VALUE
             case "integer" | "number":
                 low = node.get("minimum", 0)
                 numeric = isinstance(low, (int, float)) and not isinstance(low, bool)
