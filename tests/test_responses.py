@@ -348,7 +348,7 @@ def test_lenient_max_output_tokens_spends_reasoning_first_and_ends_incomplete(
     cut = client.responses.create(
         model="gpt-5-mini",
         input="Explain tides.",
-        max_output_tokens=200,
+        max_output_tokens=80,
         reasoning={"effort": "low"},
     )
     assert cut.status == "incomplete" and cut.output_text.startswith("[unrecorded]")
