@@ -43,7 +43,7 @@ STORY = {
     "stream_options": {"include_usage": True},
 }
 SERVE = """
-import sys, uvicorn
+import os, sys, uvicorn
 from pathlib import Path
 from helpers.replay.config import ReplayConfig
 from helpers.replay import app as app_module
@@ -51,7 +51,7 @@ config = ReplayConfig(recordings=[Path(sys.argv[2])])
 factory = getattr(app_module, "create_asgi_app", None) or app_module.create_app
 options = {"loop": "asyncio"} if sys.argv[3] == "baseline" else {}
 uvicorn.run(factory(config), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-            access_log=False, server_header=False, http="h11", **options)
+            access_log=False, server_header=False, http=os.environ.get("BENCH_HTTP", "h11"), **options)
 """
 
 

@@ -32,7 +32,7 @@ from .context import Reply, RequestContext, StreamEvent
 from .identity import key_is_valid, token_is_valid
 from .matching import describe_request, nearest_diff, normalise_multipart
 from .recordings import Interaction, RecordedRequest, RecordedResponse, StreamChunk
-from .replies import ReplyResponse
+from .replies import ReplyResponse, dump_json
 from .services.base import Endpoint, Operation, Service
 from .simulators import faults
 from .state import ReplayState
@@ -162,16 +162,24 @@ def resolve_deployment(ctx: RequestContext, operation: Operation) -> None:
 # --- step 8: quota --------------------------------------------------------------------------
 
 
-def account(ctx: RequestContext, operation: Operation) -> None:
-    """Charge the deployment's quota; set the response headers; raise 429 when enforced."""
+def account(ctx: RequestContext, operation: Operation, key: tuple[str, int] | None = None) -> None:
+    """Charge the deployment's quota; set the response headers; raise 429 when enforced.
+
+    ``key`` names a recorded interaction whose charge is counted once and then remembered.
+    """
     state = ctx.state
     rate_limits: dict[str, str] = {}
     if ctx.deployment is not None and ctx.deployment_name is not None:
+        charge = (
+            state.prepared(key, lambda: operation.charged_tokens(ctx))
+            if key is not None
+            else operation.charged_tokens(ctx)
+        )
         decision = state.limiter.check(
             ctx.deployment_name,
             ctx.deployment.requests_per_minute,
             ctx.deployment.tokens_per_minute,
-            operation.charged_tokens(ctx),
+            charge,
         )
         rate_limits = decision.headers()
         if not decision.allowed:
@@ -208,11 +216,15 @@ def recorded_reply(
     if recorded.fault is not None:
         return Reply(status=recorded.status, headers=headers, fault=recorded.fault)
     if recorded.stream is not None:
-        events = [
-            StreamEvent(chunk.data, chunk.delay_ms / 1000, chunk.event) for chunk in recorded.stream
-        ]
+        events = ctx.state.prepared(
+            ("events", id(interaction)),
+            lambda: [
+                StreamEvent(chunk.data, chunk.delay_ms / 1000, chunk.event)
+                for chunk in recorded.stream or []
+            ],
+        )
         return Reply.of_stream(
-            events, status=recorded.status, headers=headers, end=recorded.stream_end or "done"
+            list(events), status=recorded.status, headers=headers, end=recorded.stream_end or "done"
         )
     if recorded.text is not None:
         reply = Reply.of_bytes(
@@ -221,12 +233,14 @@ def recorded_reply(
             recorded.status,
             headers,
         )
+    elif recorded.status == 204 and recorded.body is None:
+        reply = Reply(status=204, headers=headers)
+    elif operation is None or recorded.status >= 400 or not operation.adapts_answers:
+        # Served as recorded: serialised once per interaction, not per request.
+        body = ctx.state.prepared(("json", id(interaction)), lambda: dump_json(recorded.body))
+        reply = Reply.of_bytes(body, "application/json", recorded.status, headers)
     else:
-        reply = Reply.of_json(recorded.body, recorded.status, headers)
-        if recorded.status == 204 and recorded.body is None:
-            reply.json = None
-    if operation is not None and recorded.status < 400:
-        reply = operation.present(ctx, reply)
+        reply = operation.present(ctx, Reply.of_json(recorded.body, recorded.status, headers))
     return reply
 
 
@@ -244,7 +258,7 @@ async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
     match = state.store.lookup(ctx.method, ctx.path, ctx.lookup_version, ctx.body)
     state.requests_served += 1
     if match is not None:
-        account(ctx, operation)
+        account(ctx, operation, key=("charge", id(match.interaction)))
         log.debug("%s %s -> %s (%s #%d)", ctx.method, ctx.path,
                   match.interaction.response.status, match.source, match.index)  # fmt: skip
         return recorded_reply(ctx, operation, match.interaction)

@@ -71,6 +71,7 @@ def _type_error(name: str, expected: str) -> AzureError:
 class CreateResponse(Operation):
     name: ClassVar[str] = "Responses_Create"
     label: ClassVar[str] = "responses"
+    adapts_answers: ClassVar[bool] = True  # the served response is parsed to keep it as state
     deployment_kind: ClassVar[DeploymentKind | None] = "chat"
 
     def validate(self, ctx: RequestContext) -> None:
