@@ -8,7 +8,10 @@ to zero; this process is the client (httpx2, one connection per concurrent worke
 each of 1, 16 and 64 concurrent connections it reports non-streamed replays per second
 and p50/p99 latency, then streamed replays per second at 16 connections, and finally the
 ratio current/baseline for each figure. A baseline ref is checked out into a temporary
-git worktree and run with the event loop it had (asyncio; the current server uses uvloop).
+git worktree and run with the HTTP stack it had (h11 on the asyncio loop); the current
+server runs as it does in notebooks (httptools and uvloop). The client is ``wrk`` when it
+is installed (``apt-get install wrk``; ``make bench`` installs it), else a Python client,
+which saturates before the server and so understates every ratio.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -43,15 +47,19 @@ STORY = {
     "stream_options": {"include_usage": True},
 }
 SERVE = """
-import os, sys, uvicorn
+import sys, uvicorn
 from pathlib import Path
 from helpers.replay.config import ReplayConfig
 from helpers.replay import app as app_module
 config = ReplayConfig(recordings=[Path(sys.argv[2])])
 factory = getattr(app_module, "create_asgi_app", None) or app_module.create_app
-options = {"loop": "asyncio"} if sys.argv[3] == "baseline" else {}
+if sys.argv[3] == "baseline":  # as it ran then: h11 on the asyncio loop
+    options = {"loop": "asyncio", "http": "h11"}
+else:  # as ReplayServer and `python -m helpers.replay` run it now
+    from helpers.replay.server import HTTP_PROTOCOL
+    options = {"http": HTTP_PROTOCOL}
 uvicorn.run(factory(config), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-            access_log=False, server_header=False, http=os.environ.get("BENCH_HTTP", "h11"), **options)
+            access_log=False, server_header=False, **options)
 """
 
 
@@ -128,7 +136,50 @@ async def _load(
     }
 
 
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk(url: str, body: dict[str, object], connections: int, seconds: int) -> dict[str, float]:
+    """wrk (C, one thread) as the client: a Python client saturates before the server does."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\n'
+            f"wrk.body = {json.dumps(json.dumps(body))}\n"
+            f'wrk.headers["api-key"] = "{KEY}"\n'
+            'wrk.headers["content-type"] = "application/json"\n'
+        )
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
+         url + CHAT],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    os.unlink(script.name)
+    if "Non-2xx" in out:
+        raise RuntimeError(f"the server answered errors under load:\n{out}")
+    figures: dict[str, float] = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            figures["rps"] = float(parts[1])
+        elif len(parts) == 2 and parts[0] in ("50%", "99%"):
+            value, unit = (
+                parts[1][:-2] if parts[1][-2:] in _UNITS else parts[1][:-1],
+                (parts[1][-2:] if parts[1][-2:] in _UNITS else parts[1][-1:]),
+            )
+            figures["p50_ms" if parts[0] == "50%" else "p99_ms"] = float(value) * _UNITS[unit]
+    return figures
+
+
 def measure(url: str, total: int) -> dict[str, dict[str, float]]:
+    if shutil.which("wrk"):
+        seconds = max(2, total // 1000)
+        results = {}
+        for connections in (1, 16, 64):
+            _wrk(url, HELLO, connections, 1)  # warm up
+            results[f"json x{connections}"] = _wrk(url, HELLO, connections, seconds)
+        results["stream x16"] = _wrk(url, STORY, 16, seconds)
+        return results
+    print("(wrk not found: measuring with a Python client, which saturates first)")
     results = {}
     for connections in (1, 16, 64):
         asyncio.run(_load(url, HELLO, connections, total // 4))  # warm up
