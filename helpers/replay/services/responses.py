@@ -23,6 +23,7 @@ from ..simulators import responses as simulator
 from ..state import ReplayState
 from ..validation import check_strict_schema
 from .base import DeploymentKind, Endpoint, Operation, Service
+from .vector_stores import attach_file_search, check_file_search_tools, file_search_tools
 
 PARAMETERS = frozenset(
     {
@@ -133,6 +134,7 @@ class CreateResponse(Operation):
                     "text.format.schema",
                     "invalid_json_schema",
                 )
+        check_file_search_tools(ctx)
         assert ctx.deployment is not None
         check_responses(body, ctx.deployment)
         previous = body.get("previous_response_id")
@@ -157,6 +159,7 @@ class CreateResponse(Operation):
         state = ctx.state
         history = store_of(state).history(ctx.body.get("previous_response_id"))
         response = simulator.simulate(ctx.body, ctx.deployment, state.ids, history)
+        response = attach_file_search(ctx, response, simulated=True)
         if ctx.body.get("stream"):
             events = [
                 StreamEvent(_dump(payload), event=kind)
@@ -164,6 +167,22 @@ class CreateResponse(Operation):
             ]
             return Reply.of_stream(events, end="eof")
         return Reply.of_json(response)
+
+    def present(self, ctx: RequestContext, reply: Reply) -> Reply:
+        """A recorded answer keeps its text; a ``file_search`` tool's retrieval is computed."""
+        if not file_search_tools(ctx.body):
+            return reply
+        if reply.events is not None:
+            final = simulator.final_response(e.data for e in reply.events)
+            if final is not None:
+                final = attach_file_search(ctx, final, simulated=False)
+                reply.events = [
+                    StreamEvent(_dump(payload), event=kind)
+                    for kind, payload in simulator.stream_events(final)
+                ]
+        elif isinstance(reply.json, dict) and reply.json.get("object") == "response":
+            reply.json = attach_file_search(ctx, reply.json, simulated=False)
+        return reply
 
     def served(self, ctx: RequestContext, reply: Reply) -> None:
         """Keep what was served (recorded or simulated) as the response's state."""
