@@ -734,6 +734,7 @@ def attach_file_search(
             others = [a for a in part.get("annotations") or [] if a.get("type") != "file_citation"]
             part["annotations"] = sim.citations_for(str(part.get("text", "")), hits) + others
     response["output"] = output
+    response["tools"] = copy.deepcopy(ctx.body.get("tools") or [])  # the ids this request used
     return response
 
 
