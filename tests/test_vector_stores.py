@@ -6,13 +6,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from conftest import StartServer, sync_client
 from openai import BadRequestError, NotFoundError, OpenAI
 
 from helpers.replay import ReplayServer
 from helpers.replay.simulators.vector_stores import PROCESSING_SECONDS, chunk_text
 from helpers.tokenizer import get_encoding
-
-from conftest import StartServer, sync_client
 
 BIKES = (
     "# Bike rentals\n\nHelmets are included with every rental. Returning a bike after 8 pm "
