@@ -59,7 +59,12 @@ TOOL_MAX_RESULTS = 20
 """``max_num_results`` of the ``file_search`` tool when not given (the documented default
 for current models)."""
 SEMANTIC_RECALL = 50
-"""Chunks the semantic leg contributes to the fusion."""
+"""Chunks the semantic leg contributes to the fusion, at most."""
+SEMANTIC_FLOOR = 0.15
+"""Cosine below which the stand-in embeddings are no evidence of relevance (unrelated texts
+score about 0 to 0.1 with this model, related ones 0.2 to 0.6), so a chunk neither leg finds
+relevant is not returned at all: without a floor, every chunk of a small store would come
+back with a high rank-based score."""
 MAX_FILES_PER_STORE = 10_000
 """Files a vector store can hold (Microsoft Learn, Azure OpenAI file search)."""
 TEXT_EXTENSIONS = frozenset(
@@ -393,7 +398,11 @@ class VectorStoresStore:
             for text, vector in zip(texts, query_vectors, strict=True):
                 cosines = matrix @ np.asarray(vector)
                 order = sorted(range(len(keys)), key=lambda i: (-cosines[i], int(keys[i])))
-                semantic = [(keys[i], float(cosines[i])) for i in order[:SEMANTIC_RECALL]]
+                semantic = [
+                    (keys[i], float(cosines[i]))
+                    for i in order[:SEMANTIC_RECALL]
+                    if cosines[i] >= SEMANTIC_FLOOR
+                ]
                 rankings.append((semantic, embedding_weight))
                 expression = fts_query(keyword_text(text), "any")
                 if expression is not None and text_weight > 0:
@@ -503,21 +512,25 @@ def words(text: str) -> set[str]:
 def citations_for(text: str, hits: Sequence[Hit]) -> list[dict[str, Any]]:
     """``file_citation`` annotations for ``text``: one per retrieved file the text draws on.
 
-    A file is cited at the end of the sentence that shares the most words with its best
-    chunk; a file the text shares no words with is not cited. If no file qualifies, the
-    top hit's file is cited at the end of the text (the answer came from the search).
+    A file is cited at the end of the sentence that shares the most words with its
+    retrieved chunks, if at least half of that sentence's words (and two or more) are in
+    them; a file the text does not draw on is not cited. If no file qualifies, the top hit's
+    file is
+    cited at the end of the text (the answer came from the search).
     """
     sentences = [(m.end(), words(m.group())) for m in SENTENCE.finditer(text)]
     seen: dict[str, Hit] = {}
+    file_words: dict[str, set[str]] = {}
     for hit in hits:
         seen.setdefault(hit.file_id, hit)
+        file_words.setdefault(hit.file_id, set()).update(words(hit.text))
     annotations = []
     for hit in seen.values():
-        chunk_words = words(hit.text)
+        chunk_words = file_words[hit.file_id]
         best_end, best_overlap = 0, 0
         for end, sentence_words in sentences:
             overlap = len(sentence_words & chunk_words)
-            if overlap > best_overlap:
+            if overlap > best_overlap and 2 * overlap >= len(sentence_words):
                 best_end, best_overlap = end, overlap
         if best_overlap >= 2:
             annotations.append(_citation(hit, best_end))
@@ -550,7 +563,7 @@ def lenient_answer(prefix: str, hits: Sequence[Hit], queries: Sequence[str]) -> 
         sentences = [m.group().strip() for m in SENTENCE.finditer(hit.text)]
         sentences = [x for x in sentences if len(words(x)) > 2] or [hit.text.strip()[:200]]
         best = max(sentences, key=lambda x: len(words(x) & asked))
-        if quoted and not words(best) & asked:
+        if quoted and len(words(best) & asked) < 2:
             continue
         quoted.append(f'{hit.filename} says: "{_trim(best)}"')
     return prefix + " From the retrieved passages: " + " ".join(quoted)
