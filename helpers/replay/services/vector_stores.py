@@ -729,10 +729,12 @@ def attach_file_search(
         for part in item.get("content") or []:
             if part.get("type") != "output_text":
                 continue
-            if simulated and plain_text:
-                part["text"] = sim.lenient_answer(str(part.get("text", "")), hits, queries)
             others = [a for a in part.get("annotations") or [] if a.get("type") != "file_citation"]
-            part["annotations"] = sim.citations_for(str(part.get("text", "")), hits) + others
+            if simulated and plain_text:
+                part["text"], cited = sim.lenient_answer(str(part.get("text", "")), hits, queries)
+            else:
+                cited = sim.citations_for(str(part.get("text", "")), hits)
+            part["annotations"] = cited + others
     response["output"] = output
     response["tools"] = copy.deepcopy(ctx.body.get("tools") or [])  # the ids this request used
     return response

@@ -510,33 +510,32 @@ def words(text: str) -> set[str]:
 
 
 def citations_for(text: str, hits: Sequence[Hit]) -> list[dict[str, Any]]:
-    """``file_citation`` annotations for ``text``: one per retrieved file the text draws on.
+    """``file_citation`` annotations for a recorded answer: the files its sentences draw on.
 
-    A file is cited at the end of the sentence that shares the most words with its
-    retrieved chunks, if at least half of that sentence's words (and two or more) are in
-    them; a file the text does not draw on is not cited. If no file qualifies, the top hit's
-    file is
-    cited at the end of the text (the answer came from the search).
+    Each sentence is attributed to the retrieved file whose chunks share the most of its
+    words (ties go to the better-ranked file), provided they share at least two words and
+    half of the sentence's; the file is cited at the end of that sentence. If no sentence
+    qualifies, the top hit's file is cited at the end of the text (the answer came from the
+    search).
     """
-    sentences = [(m.end(), words(m.group())) for m in SENTENCE.finditer(text)]
-    seen: dict[str, Hit] = {}
+    first: dict[str, Hit] = {}
     file_words: dict[str, set[str]] = {}
     for hit in hits:
-        seen.setdefault(hit.file_id, hit)
+        first.setdefault(hit.file_id, hit)
         file_words.setdefault(hit.file_id, set()).update(words(hit.text))
     annotations = []
-    for hit in seen.values():
-        chunk_words = file_words[hit.file_id]
-        best_end, best_overlap = 0, 0
-        for end, sentence_words in sentences:
-            overlap = len(sentence_words & chunk_words)
-            if overlap > best_overlap and 2 * overlap >= len(sentence_words):
-                best_end, best_overlap = end, overlap
-        if best_overlap >= 2:
-            annotations.append(_citation(hit, best_end))
+    for match in SENTENCE.finditer(text):
+        sentence_words = words(match.group())
+        best, best_overlap = None, 0
+        for file_id, hit in first.items():
+            overlap = len(sentence_words & file_words[file_id])
+            if overlap > best_overlap:
+                best, best_overlap = hit, overlap
+        if best is not None and best_overlap >= 2 and 2 * best_overlap >= len(sentence_words):
+            annotations.append(_citation(best, match.end()))
     if not annotations and hits:
         annotations.append(_citation(hits[0], len(text)))
-    return sorted(annotations, key=lambda a: (a["index"], a["filename"]))
+    return annotations
 
 
 def _citation(hit: Hit, index: int) -> dict[str, Any]:
@@ -548,25 +547,29 @@ def _citation(hit: Hit, index: int) -> dict[str, Any]:
     }
 
 
-def lenient_answer(prefix: str, hits: Sequence[Hit], queries: Sequence[str]) -> str:
-    """A simulated answer quoting, from the best chunk of the top two files, the sentence that
-    shares the most words with the query."""
+def lenient_answer(
+    prefix: str, hits: Sequence[Hit], queries: Sequence[str]
+) -> tuple[str, list[dict[str, Any]]]:
+    """A simulated answer and its citations: from the best chunk of each of the top two files,
+    the sentence that shares the most words with the query, cited right after it."""
     if not hits:
-        return prefix + " The file search found nothing relevant in the vector stores."
+        return prefix + " The file search found nothing relevant in the vector stores.", []
     asked = set().union(*(words(keyword_text(q)) for q in queries)) if queries else set()
-    quoted: list[str] = []
+    text = prefix + " From the retrieved passages:"
+    annotations: list[dict[str, Any]] = []
     seen: set[str] = set()
     for hit in hits:
-        if hit.file_id in seen or len(quoted) >= 2:
+        if hit.file_id in seen or len(seen) >= 2:
             continue
-        seen.add(hit.file_id)
         sentences = [m.group().strip() for m in SENTENCE.finditer(hit.text)]
         sentences = [x for x in sentences if len(words(x)) > 2] or [hit.text.strip()[:200]]
         best = max(sentences, key=lambda x: len(words(x) & asked))
-        if quoted and len(words(best) & asked) < 2:
+        if seen and len(words(best) & asked) < 2:
             continue
-        quoted.append(f'{hit.filename} says: "{_trim(best)}"')
-    return prefix + " From the retrieved passages: " + " ".join(quoted)
+        seen.add(hit.file_id)
+        text += f' "{_trim(best)}"'
+        annotations.append(_citation(hit, len(text)))
+    return text, annotations
 
 
 def _trim(sentence: str, limit: int = 240) -> str:
