@@ -76,7 +76,8 @@ TEXT_EXTENSIONS = frozenset(
 """Text formats the file search tool accepts (Microsoft Learn's list; binary formats such as
 .pdf and .docx are accepted by the service but not parsed by this simulator)."""
 ENCODING = "cl100k_base"
-SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")
+"""A sentence: up to a stop that ends a word (so "9.60 euros" stays in one piece)."""
 WORD = re.compile(r"[^\W_]+")
 
 
