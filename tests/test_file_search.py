@@ -16,6 +16,7 @@ from helpers.file_search import (
     FileSearchError,
     KnowledgeBase,
     Retrieved,
+    answer_of,
     ask,
     build_knowledge_base,
     check_citations,
@@ -121,3 +122,26 @@ def test_bad_input_gets_an_exception_that_says_what_was_wrong(
         ask(client, "gpt-5-mini", "  ", kb)
     with pytest.raises(KeyError, match="file-9"):
         remove_file(client, kb, "file-9")
+
+
+def test_a_recorded_stream_keeps_its_text_and_gets_the_search_events_and_citations(
+    start_server: StartServer, corpus: list[Path]
+) -> None:
+    client = v1(start_server("file_search.yaml", mode="replay"))
+    kb = build_knowledge_base(client, corpus, "test-kb")
+    with client.responses.stream(
+        model="gpt-5-mini",
+        input="When does the cafe open on Sundays?",  # recorded in file_search.yaml, streamed
+        tools=[{"type": "file_search", "vector_store_ids": [kb.vector_store_id]}],
+    ) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert final.output_text == "On Sundays the cafe opens at 9 am; on weekdays it opens at 7 am."
+    assert kinds.index("response.file_search_call.completed") < kinds.index(
+        "response.output_text.delta"
+    )
+    answer = answer_of(final)
+    assert answer.queries == ["When does the cafe open on Sundays?"]
+    assert answer.results == []  # not asked for with include
+    assert answer.cited_files == ["cafe.md"]
+    check_citations(answer, kb.files)

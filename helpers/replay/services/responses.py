@@ -188,6 +188,10 @@ class CreateResponse(Operation):
         """Keep what was served (recorded or simulated) as the response's state."""
         if reply.status >= 400 or not isinstance(ctx.body, dict):
             return
+        if reply.events is not None and "x-replay-unrecorded" not in reply.headers:
+            # The pipeline presents recorded JSON answers only; a recorded stream gets its
+            # file search here, before it is sent (present() is idempotent).
+            self.present(ctx, reply)
         if reply.events is not None:
             response = simulator.final_response(e.data for e in reply.events)
         else:

@@ -17,10 +17,11 @@ so they lie in (0, 1] like the service's, rounded to 4 decimals.
 
 Chunking follows the documented defaults: ``static`` chunks of at most 800 tokens with
 400 tokens of overlap; ``max_chunk_size_tokens`` between 100 and 4096 and an overlap of
-at most half of it (Microsoft Learn, ``VectorStoreStaticChunkingStrategyOptions``:
-"The default value is 800. The minimum value is 100 and the maximum value is 4096";
-"The default value is 400 ... must not exceed half of max_chunk_size_tokens"). ``auto``
-is the static default, and a file reports it that way, as the service does. Tokens are
+at most half of it. Azure's inference spec (2024-10-01-preview, ``staticChunkingStrategy``
+and ``autoChunkingStrategyRequestParam``: "This strategy currently uses a
+``max_chunk_size_tokens`` of ``800`` and ``chunk_overlap_tokens`` of ``400``") and
+Microsoft Learn (``VectorStoreStaticChunkingStrategyOptions``) say so. ``auto`` is the
+static default, and a file reports it that way, as the service does. Tokens are
 counted with ``cl100k_base`` (an assumption: the service does not name its tokenizer).
 
 Processing: a file is ``in_progress`` when attached and ``completed`` after
