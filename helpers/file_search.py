@@ -36,6 +36,7 @@ __all__ = [
     "FileSearchError",
     "KnowledgeBase",
     "Retrieved",
+    "answer_of",
     "ask",
     "build_knowledge_base",
     "check_citations",
