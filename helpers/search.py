@@ -359,7 +359,7 @@ class SearchHit(Generic[T]):
 
 def vector_query(vector: Sequence[float], *, field: str, k: int = 5) -> VectorizedQuery:
     """The SDK's ``VectorizedQuery`` for ``k`` nearest neighbours of ``vector`` in ``field``."""
-    if not vector:
+    if len(vector) == 0:  # not `not vector`: a numpy array has no truth value
         raise ValueError("the query vector is empty; embed the query text first")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import numpy as np
 import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
@@ -313,6 +314,14 @@ def test_vector_query_is_the_sdks_vectorized_query() -> None:
         "fields": "embedding",
         "kind": "vector",
     }
+
+
+def test_vector_query_takes_a_numpy_row() -> None:
+    # helpers.embeddings returns float32 rows; a numpy array has no truth value.
+    row = np.array([[0.5, 0.25, 0.125]], dtype=np.float32)[0]
+    assert vector_query(row, field="embedding", k=2).vector == [0.5, 0.25, 0.125]
+    with pytest.raises(ValueError, match="query vector is empty"):
+        vector_query(np.array([], dtype=np.float32), field="embedding")
 
 
 def test_wrong_vector_field_is_the_services_400(client: SearchClient) -> None:

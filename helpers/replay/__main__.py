@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DEFAULT_PORT, Mode, ReplayConfig
+from .config import DEFAULT_PORT, Faults, Latency, Mode, ReplayConfig
 from .server import LOOPBACK, serve_forever
 
 
@@ -41,6 +41,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="enforce each deployment's requests/tokens per minute with 429s",
     )
+    parser.add_argument(
+        "--latency",
+        metavar="TTFT_MS[,PER_TOKEN_MS]",
+        help="pace every answer: time to first token, then per token (e.g. 400,15)",
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="P[:KIND,...]",
+        help="fail each request with probability P (kinds: 500,503,408,429,reset,hang,cut)",
+    )
+    parser.add_argument(
+        "--simulate", type=Path, help="YAML file of simulator settings (same keys as --config)"
+    )
     parser.add_argument("--seed", type=int, help="seed for ids and simulated randomness")
     return parser.parse_args(argv)
 
@@ -56,7 +69,20 @@ def build_config(args: argparse.Namespace) -> ReplayConfig:
     )
     if args.config:
         config = config.with_file(args.config)
+    if args.simulate:
+        config = config.with_file(args.simulate)
     updates: dict[str, object] = {}
+    if args.latency:
+        first, _, per_token = args.latency.partition(",")
+        updates["latency"] = Latency(
+            time_to_first_token_ms=float(first), per_token_ms=float(per_token or 0)
+        )
+    if args.faults:
+        probability, _, kinds = args.faults.partition(":")
+        spec: dict[str, object] = {"probability": float(probability)}
+        if kinds:
+            spec["kinds"] = tuple(k.strip() for k in kinds.split(","))
+        updates["faults"] = Faults.model_validate(spec)
     if args.rate_limits:
         updates["rate_limits"] = config.rate_limits.model_copy(update={"enforce": True})
     if args.seed is not None:
@@ -68,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = build_config(args)
-    except ValueError as exc:
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     if config.mode is Mode.RECORD and not config.upstream:

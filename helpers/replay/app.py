@@ -34,6 +34,7 @@ from .record import Recorder
 from .recordings import RecordingsStore
 from .replies import TRANSPORT_KEY, StreamCut
 from .services import SERVICES
+from .simulators.faults import FaultInjector
 from .simulators.ratelimit import RateLimiter
 from .state import ReplayState
 
@@ -59,6 +60,7 @@ def create_app(
         "rate_limits",
         limiter or RateLimiter(clock=clock, enforce=config.rate_limits.enforce),
     )
+    state.register("faults", FaultInjector(config.seed))
     for service in SERVICES:
         if service.register is not None:
             service.register(state)

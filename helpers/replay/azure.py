@@ -92,6 +92,7 @@ def chat_completion(
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     reasoning_tokens: int = 0,
+    cached_tokens: int = 0,
     created: int = CREATED,
 ) -> dict[str, Any]:
     """A non-streamed chat completion body as Azure sends it."""
@@ -116,7 +117,12 @@ def chat_completion(
         "object": "chat.completion",
         "prompt_filter_results": prompt_filter_results(),
         "system_fingerprint": SYSTEM_FINGERPRINT,
-        "usage": usage(prompt_tokens, completion_tokens, reasoning_tokens=reasoning_tokens),
+        "usage": usage(
+            prompt_tokens,
+            completion_tokens,
+            reasoning_tokens=reasoning_tokens,
+            cached_tokens=cached_tokens,
+        ),
     }
 
 
@@ -135,6 +141,7 @@ def chat_stream(
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     reasoning_tokens: int = 0,
+    cached_tokens: int = 0,
     created: int = CREATED,
 ) -> list[str]:
     """The ``data:`` payloads of a streamed chat completion, in Azure's order (no ``[DONE]``)."""
@@ -213,7 +220,10 @@ def chat_stream(
                     "object": "chat.completion.chunk",
                     "system_fingerprint": SYSTEM_FINGERPRINT,
                     "usage": usage(
-                        prompt_tokens, completion_tokens, reasoning_tokens=reasoning_tokens
+                        prompt_tokens,
+                        completion_tokens,
+                        reasoning_tokens=reasoning_tokens,
+                        cached_tokens=cached_tokens,
                     ),
                 }
             )

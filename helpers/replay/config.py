@@ -59,6 +59,56 @@ class Mode(StrEnum):
     RECORD = "record"
 
 
+class Latency(BaseModel):
+    """How long answers take: to the first token, then per token (streams and JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_to_first_token_ms: float = Field(default=0, ge=0, le=600_000)
+    per_token_ms: float = Field(default=0, ge=0, le=60_000)
+
+
+class Faults(BaseModel):
+    """Random failures: each request fails with ``probability``, with one of ``kinds``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    probability: float = Field(default=0, ge=0, le=1)
+    kinds: tuple[Literal["500", "503", "408", "429", "reset", "hang", "cut"], ...] = (
+        "500", "503", "408", "429", "reset", "hang", "cut",
+    )  # fmt: skip
+
+
+class FilterRule(BaseModel):
+    """A prompt that Azure's content filter would block: a category, a severity, patterns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Literal["hate", "self_harm", "sexual", "violence", "jailbreak"]
+    severity: Literal["low", "medium", "high"] = "high"
+    patterns: tuple[str, ...] = Field(description="Case-insensitive regular expressions.")
+
+
+DEFAULT_FILTER_RULES: tuple[FilterRule, ...] = (
+    FilterRule(category="violence", patterns=(r"\b(build|make)\s+(a\s+)?(bomb|explosive)s?\b",)),
+    FilterRule(category="self_harm", patterns=(r"\b(kill|hurt)\s+myself\b",)),
+    FilterRule(
+        category="jailbreak",
+        patterns=(r"\bignore\s+(all\s+)?(your\s+|the\s+)?(previous|prior)\s+instructions\b",),
+    ),
+)
+"""A deliberately small, documented stand-in for Azure's classifiers (lenient mode only)."""
+
+
+class ContentFilterSettings(BaseModel):
+    """Lenient mode's content filter: prompts matching a rule get Azure's 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    rules: tuple[FilterRule, ...] = DEFAULT_FILTER_RULES
+
+
 GPT5_EFFORTS = ("minimal", "low", "medium", "high")
 """The ``reasoning_effort`` values the GPT-5 (2025-08-07) models accept."""
 
@@ -79,6 +129,13 @@ class Deployment(BaseModel):
     dimensions: int | None = Field(default=None, description="Embedding size (embeddings only).")
     requests_per_minute: int = 60
     tokens_per_minute: int = 10_000
+    batch: bool = Field(
+        default=False,
+        description="A Global-Batch deployment (sku globalbatch): the model a Batch API job's "
+        "lines name; jobs may use no other.",
+    )
+    latency: Latency | None = Field(default=None, description="Overrides the server's latency.")
+    faults: Faults | None = Field(default=None, description="Overrides the server's faults.")
 
     @property
     def is_reasoning(self) -> bool:
@@ -94,6 +151,11 @@ DEFAULT_DEPLOYMENTS: dict[str, Deployment] = {
     "gpt-5-nano": Deployment(
         kind="chat", model="gpt-5-nano-2025-08-07", family="reasoning",
         reasoning_efforts=GPT5_EFFORTS, tokens_per_minute=20_000,
+    ),
+    # The Batch API's deployment: same model, Global-Batch SKU (half the price, 24 h window).
+    "gpt-5-mini-batch": Deployment(
+        kind="chat", model="gpt-5-mini-2025-08-07", family="reasoning",
+        reasoning_efforts=GPT5_EFFORTS, batch=True,
     ),
     # Earlier chat models, for existing deployments and the recordings made on them.
     "gpt-4o": Deployment(kind="chat", model="gpt-4o-2024-08-06"),
@@ -115,6 +177,29 @@ class RateLimitSettings(BaseModel):
     )
 
 
+class BatchSettings(BaseModel):
+    """How long a Batch API job spends in each status, in seconds of the server's clock.
+
+    Azure takes minutes to hours; the defaults are short so a notebook polling every
+    second sees a job through ``validating``, ``in_progress`` and ``finalizing`` to
+    ``completed`` in about three seconds.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    validating_seconds: float = Field(default=1.0, ge=0)
+    in_progress_seconds: float = Field(default=1.0, ge=0)
+    finalizing_seconds: float = Field(default=1.0, ge=0)
+    cancelling_seconds: float = Field(
+        default=1.0, ge=0, description="From cancel to ``cancelled`` (Azure: up to 10 minutes)."
+    )
+    completion_window_seconds: float = Field(
+        default=24 * 3600,
+        gt=0,
+        description="From creation to ``expires_at``; a job still running then is ``expired``.",
+    )
+
+
 class ReplayConfig(BaseModel):
     """Everything the server needs to start."""
 
@@ -133,7 +218,19 @@ class ReplayConfig(BaseModel):
     region: str = DEFAULT_REGION
     deployments: dict[str, Deployment] = Field(default_factory=lambda: dict(DEFAULT_DEPLOYMENTS))
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    batches: BatchSettings = Field(default_factory=BatchSettings)
+    latency: Latency | None = Field(
+        default=None, description="Pace every answer (default: recorded delays, none simulated)."
+    )
+    faults: Faults | None = Field(default=None, description="Random faults for every deployment.")
+    content_filter: ContentFilterSettings = Field(default_factory=ContentFilterSettings)
     seed: int = Field(default=0, description="Seeds ids and every simulator's randomness.")
+
+    def latency_for(self, deployment: Deployment | None) -> Latency | None:
+        return (deployment.latency if deployment else None) or self.latency
+
+    def faults_for(self, deployment: Deployment | None) -> Faults | None:
+        return (deployment.faults if deployment else None) or self.faults
 
     @classmethod
     def from_env(cls, **overrides: object) -> ReplayConfig:
@@ -184,5 +281,8 @@ class ReplayConfig(BaseModel):
         return first / "recorded.yaml"
 
 
-FILE_KEYS = frozenset({"deployments", "rate_limits", "seed", "region", "mode"})
+FILE_KEYS = frozenset(
+    {"deployments", "rate_limits", "batches", "latency", "faults", "seed", "region", "mode",
+     "content_filter"}
+)  # fmt: skip
 """Top-level keys a ``--config`` file may set."""

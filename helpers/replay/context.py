@@ -46,6 +46,8 @@ class Reply:
     events: list[StreamEvent] | None = None
     stream_end: StreamEnd = "done"
     fault: Fault | None = None
+    delay: float = 0.0
+    """Seconds to wait before answering (simulated latency of a JSON answer)."""
 
     @classmethod
     def of_json(cls, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:

@@ -8,7 +8,8 @@
 5. the deployment, from the path or the body's ``model`` -> 404 ``DeploymentNotFound``,
    400 ``OperationNotSupported``
 6. the recordings: a recorded answer is served exactly, a recorded 4xx included
-7. what no recording covers is validated (-> Azure's 400), then simulated (lenient
+7. what no recording covers is validated, then held to Azure's limits (-> Azure's 400;
+   :mod:`helpers.replay.limits`), then simulated (lenient
    mode, and operations on state the server keeps) or explained (replay miss)
 8. quota accounting before any answer -> ``x-ratelimit-*`` headers, 429 when enforced
 
@@ -17,7 +18,6 @@ Operations supply only what is their own (:mod:`helpers.replay.services.base`).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -26,7 +26,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import azure, errors
+from . import azure, errors, limits
 from .config import API_VERSION_PATTERN, Mode
 from .context import Reply, RequestContext, StreamEvent
 from .identity import key_is_valid, token_is_valid
@@ -34,6 +34,7 @@ from .matching import describe_request, nearest_diff, normalise_multipart
 from .recordings import Interaction, RecordedRequest, RecordedResponse, StreamChunk
 from .replies import ReplyResponse
 from .services.base import Endpoint, Operation, Service
+from .simulators import faults
 from .state import ReplayState
 
 log = logging.getLogger("helpers.replay")
@@ -90,23 +91,22 @@ def authenticate(ctx: RequestContext, audience: str) -> None:
 
 
 def parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise errors.invalid_request(
-            "We could not parse the JSON body of your request. The API expects a JSON payload, "
-            f"but what was sent was not valid JSON ({exc}).",
-            param=None,
-            code=None,
-        ) from exc
+    """The body as JSON Azure accepts, or its 400 (:func:`.limits.parse_json_body`)."""
+    return limits.parse_json_body(raw)
 
 
 async def read_body(request: Request, ctx: RequestContext) -> None:
     """Fill ``ctx.raw_body``/``body`` (and ``files`` for multipart) from the request."""
     content_type = request.headers.get("content-type", "")
     ctx.content_type = content_type.split(";")[0].strip().lower() or None
-    ctx.raw_body = await request.body()  # cached: the form parser below reads it again
-    if ctx.content_type == "multipart/form-data":
+    multipart = ctx.content_type == "multipart/form-data"
+    limit = limits.MAX_MULTIPART_BODY_BYTES if multipart else limits.MAX_JSON_BODY_BYTES
+    declared = limits.declared_length(request.headers)
+    if declared is not None and declared > limit:
+        raise limits.too_large(declared, limit)
+    ctx.raw_body = await limits.read_capped(request.stream(), limit)
+    request._body = ctx.raw_body  # Starlette's body cache: the form parser reads it from there
+    if multipart:
         fields: dict[str, Any] = {}
         try:
             async with request.form() as form:
@@ -249,6 +249,7 @@ async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
                   match.interaction.response.status, match.source, match.index)  # fmt: skip
         return recorded_reply(ctx, operation, match.interaction)
     operation.validate(ctx)
+    limits.check_request(ctx, operation.name)  # Azure's limits, on what validation let through
     account(ctx, operation)
     mode = state.config.mode
     if operation.simulated:
@@ -258,7 +259,7 @@ async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
         reply = _with_headers(await operation.simulate(ctx), ctx)
         reply.headers["x-replay-unrecorded"] = "true"
         if state.config.draft:
-            save_draft(ctx, reply)
+            save_draft(ctx, operation, reply)
         return reply
     raise errors.recording_not_found(miss_message(ctx))
 
@@ -268,12 +269,19 @@ def _with_headers(reply: Reply, ctx: RequestContext) -> Reply:
     return reply
 
 
-def save_draft(ctx: RequestContext, reply: Reply) -> None:
-    """Append a lenient miss to the recordings file for a curator to complete by hand."""
+def save_draft(ctx: RequestContext, operation: Operation, reply: Reply) -> None:
+    """Append a lenient miss to the recordings file for a curator to complete by hand.
+
+    Bodies are stored in their recorded form (embeddings as floats, whatever encoding the
+    request asked for), as record mode stores them.
+    """
     if reply.events is not None:
-        response = RecordedResponse(stream=[StreamChunk(data=e.data) for e in reply.events])
+        response = RecordedResponse(
+            stream=[StreamChunk(data=e.data, event=e.event) for e in reply.events],
+            stream_end=None if reply.stream_end == "done" else reply.stream_end,
+        )
     else:
-        response = RecordedResponse(status=reply.status, body=reply.json)
+        response = RecordedResponse(status=reply.status, body=operation.store(reply.json))
     request = RecordedRequest(
         method=ctx.method, path=ctx.path, api_version=ctx.api_version, body=ctx.body
     )
@@ -318,6 +326,36 @@ def miss_message(ctx: RequestContext) -> str:
     return "\n".join(lines)
 
 
+# --- simulated faults -------------------------------------------------------------------------
+
+
+def pick_fault(ctx: RequestContext, operation: Operation) -> faults.FaultKind | None:
+    """A fault forced by ``x-replay-fault`` or drawn for the deployment; HTTP ones raise here."""
+    forced = ctx.headers.get(faults.FAULT_HEADER)
+    if forced is not None:
+        if forced not in faults.FAULT_KINDS:
+            raise errors.invalid_request(
+                f"Unknown {faults.FAULT_HEADER}: '{forced}'. "
+                f"Known: {', '.join(faults.FAULT_KINDS)}.",
+                param=faults.FAULT_HEADER,
+                code="invalid_value",
+            )
+        kind: faults.FaultKind | None = forced  # type: ignore[assignment]
+    elif operation.deployment_kind is None:
+        return None
+    else:
+        injector = ctx.state.simulator("faults")
+        assert isinstance(injector, faults.FaultInjector)
+        kind = injector.draw(ctx.state.config.faults_for(ctx.deployment))
+    if kind is None:
+        return None
+    error = faults.error_for(kind, operation.name, ctx.api_version)
+    if error is not None:
+        error.headers = {**_azure_headers(ctx, {}), **error.headers}
+        raise error
+    return kind
+
+
 # --- the handlers ---------------------------------------------------------------------------
 
 
@@ -346,7 +384,12 @@ def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -
         if operation.body_kind != "none":
             await read_body(request, ctx)
         resolve_deployment(ctx, operation)
-        return ReplyResponse(await answer(ctx, operation))  # type: ignore[return-value]
+        fault = pick_fault(ctx, operation)
+        reply = await answer(ctx, operation)
+        if fault is not None:
+            reply = faults.apply_fault(fault, reply)
+        reply = faults.apply_latency(state.config.latency_for(ctx.deployment), reply)
+        return ReplyResponse(reply)  # type: ignore[return-value]
 
     return handle
 

@@ -71,6 +71,8 @@ class ReplyResponse:
         if reply.fault is not None:
             await _hang(receive)
             return
+        if reply.delay > 0:
+            await asyncio.sleep(reply.delay)
         if reply.events is not None:
             await self._stream(scope, receive, send)
             return

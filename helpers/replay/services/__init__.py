@@ -13,7 +13,7 @@ recordings (any method, any path) and then gets Azure's 404.
 
 from __future__ import annotations
 
-from . import files, inference, responses, search, vector_stores
+from . import batches, files, inference, responses, search, vector_stores
 from .base import Endpoint, Operation, Service
 
 SERVICES: tuple[Service, ...] = (
@@ -21,6 +21,7 @@ SERVICES: tuple[Service, ...] = (
     responses.SERVICE,
     files.SERVICE,
     vector_stores.SERVICE,
+    batches.SERVICE,
     search.SERVICE,
 )
 

@@ -20,7 +20,10 @@ from .. import azure, families
 from ..context import Reply, RequestContext, StreamEvent
 from ..simulators import chat as chat_simulator
 from ..simulators import embeddings as embeddings_simulator
+from ..simulators.content_filter import check_prompt
+from ..simulators.prompt_cache import PromptCache, prompt_tokens
 from ..simulators.responses import EFFORT_TOKENS
+from ..state import ReplayState
 from ..validation import validate_chat, validate_embeddings
 from .base import DeploymentKind, Endpoint, Operation, Service
 
@@ -46,15 +49,24 @@ class ChatCompletions(Operation):
         return quota_charge(ctx.body, ctx.deployment.model)
 
     async def simulate(self, ctx: RequestContext) -> Reply:
-        assert ctx.deployment is not None
+        assert ctx.deployment is not None and ctx.deployment_name is not None
+        check_prompt(ctx.body, ctx.state.config.content_filter)
         deployment = ctx.deployment
         effort = ctx.body.get("reasoning_effort") or "medium"
         reasoning = EFFORT_TOKENS.get(effort, 0) if deployment.is_reasoning else 0
+        cached = prompt_cache_of(ctx.state).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
         return _reply(
             chat_simulator.simulate(
-                ctx.body, deployment.model, ctx.state.ids, reasoning_tokens=reasoning
+                ctx.body,
+                deployment.model,
+                ctx.state.ids,
+                reasoning_tokens=reasoning,
+                cached_tokens=cached,
             )
         )
+
+    def served(self, ctx: RequestContext, reply: Reply) -> None:
+        remember_prompt(ctx)
 
 
 class Embeddings(Operation):
@@ -95,11 +107,28 @@ class Embeddings(Operation):
         return body
 
 
+def prompt_cache_of(state: ReplayState) -> PromptCache:
+    found = state.simulator("prompt_cache")
+    assert isinstance(found, PromptCache)
+    return found
+
+
+def remember_prompt(ctx: RequestContext) -> None:
+    """Every answered prompt warms the deployment's prompt cache (recorded or simulated)."""
+    if ctx.deployment_name and isinstance(ctx.body, dict):
+        prompt_cache_of(ctx.state).remember(ctx.deployment_name, prompt_tokens(ctx.body))
+
+
+def _register(state: ReplayState) -> None:
+    state.register("prompt_cache", PromptCache(state.clock))
+
+
 CHAT = ChatCompletions()
 EMBEDDINGS = Embeddings()
 
 SERVICE = Service(
     name="inference",
+    register=_register,
     endpoints=(
         Endpoint("POST", "/openai/deployments/{deployment}/chat/completions", CHAT),
         Endpoint("POST", "/openai/deployments/{deployment}/embeddings", EMBEDDINGS),

@@ -20,9 +20,12 @@ from ..context import Reply, RequestContext, StreamEvent
 from ..errors import AzureError, invalid_request
 from ..families import check_responses
 from ..simulators import responses as simulator
+from ..simulators.content_filter import check_prompt
+from ..simulators.prompt_cache import prompt_tokens
 from ..state import ReplayState
 from ..validation import check_strict_schema
 from .base import DeploymentKind, Endpoint, Operation, Service
+from .inference import prompt_cache_of, remember_prompt
 from .vector_stores import attach_file_search, check_file_search_tools, file_search_tools
 
 PARAMETERS = frozenset(
@@ -155,10 +158,14 @@ class CreateResponse(Operation):
         return prompt + (limit if isinstance(limit, int) else 0)
 
     async def simulate(self, ctx: RequestContext) -> Reply:
-        assert ctx.deployment is not None
+        assert ctx.deployment is not None and ctx.deployment_name is not None
+        check_prompt(ctx.body, ctx.state.config.content_filter)
         state = ctx.state
         history = store_of(state).history(ctx.body.get("previous_response_id"))
-        response = simulator.simulate(ctx.body, ctx.deployment, state.ids, history)
+        cached = prompt_cache_of(state).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
+        response = simulator.simulate(
+            ctx.body, ctx.deployment, state.ids, history, cached_tokens=cached
+        )
         response = attach_file_search(ctx, response, simulated=True)
         if ctx.body.get("stream"):
             events = [
@@ -188,6 +195,7 @@ class CreateResponse(Operation):
         """Keep what was served (recorded or simulated) as the response's state."""
         if reply.status >= 400 or not isinstance(ctx.body, dict):
             return
+        remember_prompt(ctx)
         if reply.events is not None and "x-replay-unrecorded" not in reply.headers:
             # The pipeline presents recorded JSON answers only; a recorded stream gets its
             # file search here, before it is sent (present() is idempotent).

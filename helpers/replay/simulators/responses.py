@@ -153,6 +153,8 @@ def simulate(
     ids: azure.IdSource,
     history: list[dict[str, Any]],
     created_at: int = azure.RESPONSES_CREATED,
+    *,
+    cached_tokens: int = 0,
 ) -> dict[str, Any]:
     """A completed response for a request no recording covers."""
     items = input_items(body, None)
@@ -184,7 +186,12 @@ def simulate(
         deployment,
         response_id=ids.item_id("resp"),
         output=output,
-        usage=responses_usage(input_tokens, output_tokens, reasoning_tokens=reasoning_tokens),
+        usage=responses_usage(
+            input_tokens,
+            output_tokens,
+            reasoning_tokens=reasoning_tokens,
+            cached_tokens=min(cached_tokens, input_tokens),
+        ),
         created_at=created_at,
     )
     return response

@@ -1,0 +1,110 @@
+"""Content filtering as Azure reports it, for what no recording covers.
+
+Recordings carry Azure's own annotations (``prompt_filter_results``, per-choice
+``content_filter_results``, streamed annotation chunks, a filtered output's
+``finish_reason: "content_filter"``) and its 400s; they are served as recorded. For
+unrecorded prompts in lenient mode, a small documented rule set
+(:data:`~helpers.replay.config.DEFAULT_FILTER_RULES`, replaceable in the config file)
+stands in for Azure's classifiers, so a learner who types a prompt the filter would
+block sees the same 400 as on Azure: ``code: "content_filter"``, ``param: "prompt"``
+and ``innererror.content_filter_result`` with every category's verdict.
+
+The 400's body and message are Azure's (shared/docs/azure-wire-facts.md, "400 content
+filter", from Azure's REST specs and public captures).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from ..config import ContentFilterSettings, FilterRule
+from ..errors import AzureError
+
+HARM = ("hate", "self_harm", "sexual", "violence")
+PROMPT_FILTERED_MESSAGE = (
+    "The response was filtered due to the prompt triggering Azure OpenAI's content management "
+    "policy. Please modify your prompt and retry. To learn more about our content filtering "
+    "policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
+)
+
+
+def prompt_texts(body: Any) -> list[str]:
+    """The user-visible text of a chat or Responses request."""
+    if not isinstance(body, dict):
+        return []
+    texts: list[str] = []
+
+    def add(content: Any) -> None:
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+
+    for message in body.get("messages") or []:
+        if isinstance(message, dict):
+            add(message.get("content"))
+    value = body.get("input")
+    if isinstance(value, str):
+        texts.append(value)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                add(item.get("content"))
+    return texts
+
+
+def matching_rules(texts: Iterable[str], rules: Iterable[FilterRule]) -> list[FilterRule]:
+    joined = "\n".join(texts)
+    return [
+        rule
+        for rule in rules
+        if any(re.search(p, joined, flags=re.IGNORECASE) for p in rule.patterns)
+    ]
+
+
+def filter_result(hits: list[FilterRule]) -> dict[str, Any]:
+    """``content_filter_result`` with every category's verdict (Azure's shape)."""
+    result: dict[str, Any] = {}
+    for category in HARM:
+        hit = next((r for r in hits if r.category == category), None)
+        result[category] = (
+            {"filtered": True, "severity": hit.severity}
+            if hit
+            else {"filtered": False, "severity": "safe"}
+        )
+    jailbreak = any(r.category == "jailbreak" for r in hits)
+    result["jailbreak"] = {"filtered": jailbreak, "detected": jailbreak}
+    return result
+
+
+def prompt_filtered(hits: list[FilterRule]) -> AzureError:
+    """Azure's 400 for a prompt its content filter blocked."""
+    return AzureError(
+        400,
+        {
+            "error": {
+                "message": PROMPT_FILTERED_MESSAGE,
+                "type": None,
+                "param": "prompt",
+                "code": "content_filter",
+                "status": 400,
+                "innererror": {
+                    "code": "ResponsibleAIPolicyViolation",
+                    "content_filter_result": filter_result(hits),
+                },
+            }
+        },
+    )
+
+
+def check_prompt(body: Any, settings: ContentFilterSettings) -> None:
+    """Raise Azure's 400 when an unrecorded prompt matches a rule."""
+    if not settings.enabled:
+        return
+    hits = matching_rules(prompt_texts(body), settings.rules)
+    if hits:
+        raise prompt_filtered(hits)

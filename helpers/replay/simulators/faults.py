@@ -1,0 +1,118 @@
+"""Fault injection and latency: what a busy Azure region does to a well-formed request.
+
+Off unless configured (``faults`` / ``latency`` in the config file, ``--faults`` /
+``--latency`` on the command line, per deployment or for all), or forced for one
+request with the header ``x-replay-fault: <kind>`` so a notebook can show each
+failure on purpose. Kinds:
+
+* ``500``, ``503``, ``408``: Azure-shaped error bodies (``InternalServerError``,
+  ``ServiceUnavailable``, ``Timeout``); the exact wording is the server's;
+* ``429``: the rate-limit answer with ``retry-after`` and ``retry-after-ms``;
+* ``reset``: the TCP connection is reset before any answer;
+* ``hang``: no answer until the client gives up (its timeout);
+* ``cut``: a stream stops halfway without ``[DONE]`` (a JSON answer is reset instead).
+
+Random faults are drawn from a generator seeded with the server's seed, so a run is
+repeatable; ``reset()`` (with the server) starts the sequence again.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Literal
+
+from ..config import Faults, Latency
+from ..context import Reply
+from ..errors import AzureError, rate_limited
+
+FaultKind = Literal["500", "503", "408", "429", "reset", "hang", "cut"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("500", "503", "408", "429", "reset", "hang", "cut")
+FAULT_HEADER = "x-replay-fault"
+
+
+class FaultInjector:
+    """Draws faults for requests, repeatably."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._random = random.Random(self._seed)
+
+    def draw(self, faults: Faults | None) -> FaultKind | None:
+        if faults is None or faults.probability <= 0:
+            return None
+        with self._lock:
+            if self._random.random() >= faults.probability:
+                return None
+            return self._random.choice(list(faults.kinds))
+
+
+def error_for(kind: FaultKind, operation: str, api_version: str | None) -> AzureError | None:
+    """The Azure-shaped error for an HTTP-status fault, or ``None`` for connection faults."""
+    if kind == "500":
+        return AzureError(
+            500,
+            {
+                "error": {
+                    "code": "InternalServerError",
+                    "message": "The server had an error while processing your request. "
+                    "(simulated fault)",
+                }
+            },
+        )
+    if kind == "503":
+        return AzureError(
+            503,
+            {
+                "error": {
+                    "code": "ServiceUnavailable",
+                    "message": "The service is temporarily unable to process your request. "
+                    "Please try again later. (simulated fault)",
+                }
+            },
+            headers={"retry-after": "1", "retry-after-ms": "1000"},
+        )
+    if kind == "408":
+        return AzureError(
+            408,
+            {"error": {"code": "Timeout", "message": "The operation was timeout. (simulated)"}},
+        )
+    if kind == "429":
+        headers = {"retry-after": "1", "retry-after-ms": "1000"}
+        return rate_limited(operation, api_version, 1.0, headers)
+    return None
+
+
+def apply_fault(kind: FaultKind, reply: Reply) -> Reply:
+    """Turn an answer into its connection-level fault."""
+    if kind == "cut" and reply.events is not None:
+        reply.events = reply.events[: max(1, len(reply.events) // 2)]
+        reply.stream_end = "cut"
+        return reply
+    reply.fault = "hang" if kind == "hang" else "reset"
+    return reply
+
+
+def apply_latency(latency: Latency | None, reply: Reply) -> Reply:
+    """Pace an answer: time to first token, then a delay per token (events or whole body)."""
+    if latency is None or reply.status >= 400:
+        return reply
+    first = latency.time_to_first_token_ms / 1000
+    per_token = latency.per_token_ms / 1000
+    if reply.events is not None:
+        reply.events = [
+            type(event)(event.data, first if n == 0 else per_token, event.event)
+            for n, event in enumerate(reply.events)
+        ]
+        return reply
+    usage = reply.json.get("usage") if isinstance(reply.json, dict) else None
+    tokens = 0
+    if isinstance(usage, dict):
+        tokens = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
+    reply.delay = first + per_token * tokens
+    return reply

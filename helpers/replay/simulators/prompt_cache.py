@@ -1,0 +1,89 @@
+"""Azure's prompt caching, as ``usage`` reports it, for answers the server makes up.
+
+Azure caches the processed prefix of a prompt per deployment. A later request whose
+prompt starts with the same tokens reports the shared part in
+``usage.prompt_tokens_details.cached_tokens`` (Responses:
+``usage.input_tokens_details.cached_tokens``), under Microsoft Learn's documented rules
+("Prompt caching"): only prompts of at least 1,024 tokens; a hit covers the first 1,024
+tokens and then grows in steps of 128; caches are cleared after a few minutes of
+inactivity. Recorded answers keep their recorded values; every answer's prompt is
+remembered, so a recorded call followed by an edited, simulated one still hits.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ...tokenizer import get_encoding
+
+MIN_TOKENS = 1024
+STEP = 128
+TTL_SECONDS = 300.0
+"""Inactivity after which a cached prefix is gone (Azure: typically 5 to 10 minutes)."""
+KEEP = 64
+"""Prefixes remembered per deployment."""
+
+
+def prompt_tokens(body: dict[str, Any]) -> list[int]:
+    """The prompt as tokens, in the order the model reads it (tools, then messages or input)."""
+    parts: list[Any] = []
+    if body.get("tools"):
+        parts.append(body["tools"])
+    if body.get("instructions"):
+        parts.append(body["instructions"])
+    parts.append(body.get("messages") if "messages" in body else body.get("input"))
+    text = "\n".join(p if isinstance(p, str) else json.dumps(p, sort_keys=True) for p in parts)
+    return get_encoding("o200k_base").encode(text, disallowed_special=())
+
+
+def cached_share(shared: int, total: int) -> int:
+    """What Azure reports cached for a shared prefix of ``shared`` tokens out of ``total``."""
+    if total < MIN_TOKENS or shared < MIN_TOKENS:
+        return 0
+    return MIN_TOKENS + (shared - MIN_TOKENS) // STEP * STEP
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+class PromptCache:
+    """Recently seen prompts per deployment, with an injected clock."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: dict[str, list[tuple[float, list[int]]]] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+    def lookup(self, deployment: str, tokens: list[int]) -> int:
+        """``cached_tokens`` for this prompt now (0 on a first call)."""
+        now = self._clock()
+        with self._lock:
+            fresh = [(t, p) for t, p in self._seen.get(deployment, []) if now - t < TTL_SECONDS]
+            self._seen[deployment] = fresh
+            shared = max((_common_prefix(tokens, p) for _, p in fresh), default=0)
+        return cached_share(shared, len(tokens))
+
+    def remember(self, deployment: str, tokens: list[int]) -> None:
+        if len(tokens) < MIN_TOKENS:
+            return
+        now = self._clock()
+        with self._lock:
+            entries = [(t, p) for t, p in self._seen.get(deployment, []) if p != tokens]
+            # A hit refreshes the prefixes it shares (Azure keeps a used cache warm).
+            entries = [
+                (now if _common_prefix(p, tokens) >= MIN_TOKENS else t, p) for t, p in entries
+            ]
+            entries.append((now, tokens))
+            self._seen[deployment] = entries[-KEEP:]

@@ -1,0 +1,107 @@
+"""Writes tests/recordings/test_rag.yaml: curated gpt-5-mini answers for tests/test_rag.py.
+
+Each request is the prompt helpers.rag builds from what the search simulator retrieves for
+the question (the bike-care corpus, vectors from the lenient stand-in), so the recordings
+match the tests exactly; the answers, token counts and reasoning tokens are written by hand.
+Run from the project root: ``.venv/bin/python tests/recordings/curate_test_rag.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/, for rag_index
+
+from rag_index import API_VERSION, CHAT, build_index
+
+from helpers.rag import build_messages
+from helpers.replay import ReplayConfig, ReplayServer, azure
+from helpers.replay.config import DEFAULT_DEPLOYMENTS
+from helpers.replay.recordings import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    RecordingsFile,
+)
+from helpers.tokenizer import count_chat_tokens, count_tokens
+
+TARGET = Path("tests/recordings/test_rag.yaml")
+MODEL = DEFAULT_DEPLOYMENTS[CHAT].model
+
+RANGE = "My e-bike loses a lot of range when it is freezing. Why, and what can I do?"
+HELMET = "How often should I replace my helmet?"
+LOCK = "Which bike lock should I buy?"
+SPONGY = "My hydraulic brake lever feels spongy. What is wrong?"
+
+ANSWERS: dict[str, tuple[str, dict[str, Any], str, int, str]] = {
+    # name: (question, extra request arguments, answer, reasoning tokens, finish reason)
+    "range-grounded": (
+        RANGE,
+        {"reasoning_effort": "low"},
+        "A cold lithium-ion battery delivers less energy, so expect 20 to 30 percent less range "
+        "near freezing [1]. Keep the battery indoors until you ride and fit a neoprene cover [1], "
+        "charge it only at room temperature, never below 0 degrees Celsius [2], and use a lower "
+        "assistance mode with properly inflated tyres [1].",
+        192,
+        "stop",
+    ),
+    "helmet-unknown-citation": (
+        HELMET,
+        {},
+        "Replace it after any crash in which it hit the ground, even if it looks fine [1], and "
+        "otherwise every five years [1]. Check the straps for wear at every service [4].",
+        320,
+        "stop",
+    ),
+    "lock-not-in-sources": (
+        LOCK,
+        {},
+        "I don't know: the sources cover care, storage and servicing, but none of them "
+        "discusses bike locks.",
+        256,
+        "stop",
+    ),
+    "spongy-cut-off": (SPONGY, {"max_completion_tokens": 64}, "", 64, "length"),
+}
+
+
+def main() -> None:
+    ids = azure.IdSource(10)
+    recordings = RecordingsFile.new(TARGET, "curated")
+    recordings.document.description = (
+        "gpt-5-mini answers for tests/test_rag.py, one per question, to prompts of three "
+        "numbered sources retrieved by hybrid search: a grounded answer, one citing a source "
+        "that was not given ([4] of three), one saying the sources do not cover the question, "
+        "and one cut off at max_completion_tokens while reasoning (empty content)."
+    )
+    with ReplayServer(ReplayConfig(mode="lenient", recordings=[])) as server:
+        retriever = build_index(server)
+        for name, (question, extra, text, reasoning, finish) in ANSWERS.items():
+            messages = build_messages(question, retriever.retrieve(question))
+            body = {"model": CHAT, "messages": messages, **extra}
+            prompt_tokens = count_chat_tokens(messages)  # type: ignore[arg-type]
+            answer = azure.chat_completion(
+                completion_id=ids.completion_id(), model=MODEL, content=text,
+                finish_reason=finish,
+            )  # fmt: skip
+            answer["usage"] = azure.usage(
+                prompt_tokens, count_tokens(text) + reasoning, reasoning_tokens=reasoning
+            )
+            recordings.document.interactions.append(
+                Interaction(
+                    name=name,
+                    request=RecordedRequest(
+                        path=f"/openai/deployments/{CHAT}/chat/completions",
+                        api_version=API_VERSION,
+                        body=body,
+                    ),
+                    response=RecordedResponse(body=answer),
+                )
+            )
+    recordings.save()
+
+
+if __name__ == "__main__":
+    main()
