@@ -235,3 +235,42 @@ def test_a_streamed_file_search_sends_the_search_events(start_server: StartServe
         "response.output_text.annotation.added"
     )
     assert any(a.type == "file_citation" for a in final.output[-1].content[0].annotations)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/vector_stores", [1, 2]),
+        ("POST", "/vector_stores", {"name": 3, "file_ids": "file-1"}),
+        ("POST", "/vector_stores", {"chunking_strategy": {"type": "static", "static": 800}}),
+        ("POST", "/vector_stores", {"expires_after": {"anchor": "last_active_at", "days": True}}),
+        ("POST", "/vector_stores/{vs}/search", {"query": [1]}),
+        ("POST", "/vector_stores/{vs}/search", {"query": "x", "filters": {"type": "and"}}),
+        ("POST", "/vector_stores/{vs}/search", {"query": "x", "filters": {"filters": "ab"}}),
+        (
+            "POST",
+            "/vector_stores/{vs}/search",
+            {"query": "x", "ranking_options": {"hybrid_search": 1}},
+        ),
+        ("POST", "/vector_stores/{vs}/files", {"file_id": 7}),
+        ("POST", "/vector_stores/{vs}/file_batches", {"file_ids": []}),
+        ("GET", "/vector_stores?limit=abc", None),
+        ("GET", "/vector_stores/{vs}/files/file-none", None),
+        (
+            "POST",
+            "/responses",
+            {"model": "gpt-5-mini", "input": "x", "tools": [{"type": "file_search"}]},
+        ),
+    ],
+)
+def test_malformed_requests_get_azure_4xx_answers_never_a_server_error(
+    start_server: StartServer, method: str, path: str, body: object
+) -> None:
+    server = start_server(mode="lenient")
+    client = v1(server)
+    store = client.vector_stores.create(name="kb", file_ids=[upload(client, "cafe.md", CAFE)])
+    client.vector_stores.retrieve(store.id)
+    url = f"{server.url}/openai/v1" + path.replace("{vs}", store.id)
+    answer = client._client.request(method, url, json=body, headers={"api-key": server.api_key})
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["error"]["message"]

@@ -381,6 +381,8 @@ def _ranking(value: Any, name: str) -> tuple[float, float, float]:
             param=f"{name}.score_threshold",
         )
     hybrid = value.get("hybrid_search") or {}
+    if not isinstance(hybrid, dict):
+        raise _type_error(f"{name}.hybrid_search", "an object")
     weights = (hybrid.get("embedding_weight", 1.0), hybrid.get("text_weight", 1.0))
     for weight in weights:
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
@@ -397,8 +399,8 @@ class SearchVectorStore(_StateOperation):
         _queries(body.get("query"), "query")
         if body.get("max_num_results") is not None:
             _integer(body["max_num_results"], "max_num_results", 1, 50)
-        if body.get("filters") is not None and not isinstance(body["filters"], dict):
-            raise _type_error("filters", "an object")
+        if body.get("filters") is not None:
+            check_filter(body["filters"], "filters")
         _ranking(body.get("ranking_options"), "ranking_options")
 
     async def simulate(self, ctx: RequestContext) -> Reply:
@@ -428,6 +430,34 @@ class SearchVectorStore(_StateOperation):
                 "search_query": queries,
             }
         )
+
+
+COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte")
+
+
+def check_filter(node: Any, name: str) -> None:
+    """Azure's 400 for a malformed attribute filter (a comparison, or and/or of filters)."""
+    if not isinstance(node, dict):
+        raise _type_error(name, "an object")
+    kind = node.get("type")
+    if kind in ("and", "or"):
+        children = node.get("filters")
+        if not isinstance(children, list) or not children:
+            raise _type_error(f"{name}.filters", "a non-empty array of filters")
+        for i, child in enumerate(children):
+            check_filter(child, f"{name}.filters[{i}]")
+        return
+    if kind not in COMPARISONS:
+        raise invalid_request(
+            f"Invalid value: '{kind}'. Supported values are: "
+            + ", ".join(f"'{c}'" for c in (*COMPARISONS, "and", "or"))
+            + ".",
+            param=f"{name}.type",
+        )
+    if not isinstance(node.get("key"), str):
+        raise _type_error(f"{name}.key", "a string")
+    if not isinstance(node.get("value"), (str, int, float, bool)):
+        raise _type_error(f"{name}.value", "a string, number or boolean")
 
 
 def _attributes(value: Any) -> dict[str, Any] | None:
@@ -621,11 +651,10 @@ class CancelFileBatch(_StateOperation):
 
 
 def file_search_tools(body: Any) -> list[dict[str, Any]]:
-    if not isinstance(body, dict):
+    tools = body.get("tools") if isinstance(body, dict) else None
+    if not isinstance(tools, list):
         return []
-    return [
-        t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "file_search"
-    ]
+    return [t for t in tools if isinstance(t, dict) and t.get("type") == "file_search"]
 
 
 def check_file_search_tools(ctx: RequestContext) -> None:
@@ -650,13 +679,17 @@ def check_file_search_tools(ctx: RequestContext) -> None:
         if tool.get("max_num_results") is not None:
             _integer(tool["max_num_results"], f"tools[{i}].max_num_results", 1, 50)
         _ranking(tool.get("ranking_options"), f"tools[{i}].ranking_options")
+        if tool.get("filters") is not None:
+            check_filter(tool["filters"], f"tools[{i}].filters")
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
     raw = body.get("input")
     if isinstance(raw, str):
         return raw
-    for item in reversed(raw or []):
+    if not isinstance(raw, list):
+        return ""
+    for item in reversed(raw):
         if not isinstance(item, dict) or item.get("role") != "user":
             continue
         content = item.get("content")
@@ -671,6 +704,32 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
+def _tool_search(ctx: RequestContext, tool: dict[str, Any], queries: list[str]) -> list[sim.Hit]:
+    """One ``file_search`` tool's retrieval; settings a recording let through that Azure
+    would reject fall back to their defaults (validation runs on unrecorded requests only)."""
+    ids = tool.get("vector_store_ids")
+    store_ids = [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+    limit = tool.get("max_num_results")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
+        limit = sim.TOOL_MAX_RESULTS
+    try:
+        threshold, embedding_weight, text_weight = _ranking(tool.get("ranking_options"), "tool")
+    except AzureError:
+        threshold, embedding_weight, text_weight = 0.0, 1.0, 1.0
+    filters = tool.get("filters")
+    return store_of(ctx.state).search(
+        store_ids,
+        queries,
+        max_results=limit,
+        now=ctx.state.clock(),
+        file_exists=lambda file_id: files_of(ctx.state).get(file_id) is not None,
+        score_threshold=threshold,
+        embedding_weight=embedding_weight,
+        text_weight=text_weight,
+        filters=filters if isinstance(filters, dict) else None,
+    )
+
+
 def attach_file_search(
     ctx: RequestContext, response: dict[str, Any], *, simulated: bool
 ) -> dict[str, Any]:
@@ -681,30 +740,17 @@ def attach_file_search(
     response = copy.deepcopy(response)
     output: list[dict[str, Any]] = list(response.get("output") or [])
     recorded = next((item for item in output if item.get("type") == "file_search_call"), None)
-    queries = [q for q in (recorded or {}).get("queries") or [] if isinstance(q, str)]
-    if not queries:
+    recorded_queries = (recorded or {}).get("queries")
+    queries = [q for q in recorded_queries or [] if isinstance(q, str)]
+    if not isinstance(recorded_queries, list) or not queries:
         queries = [q for q in [_last_user_text(ctx.body).strip()] if q]
     hits: list[sim.Hit] = []
-    store = store_of(ctx.state)
     for tool in tools:
-        threshold, embedding_weight, text_weight = _ranking(tool.get("ranking_options"), "tool")
-        hits.extend(
-            store.search(
-                [str(i) for i in tool.get("vector_store_ids") or []],
-                queries,
-                max_results=tool.get("max_num_results") or sim.TOOL_MAX_RESULTS,
-                now=ctx.state.clock(),
-                file_exists=lambda file_id: files_of(ctx.state).get(file_id) is not None,
-                score_threshold=threshold,
-                embedding_weight=embedding_weight,
-                text_weight=text_weight,
-                filters=tool.get("filters"),
-            )
-            if queries
-            else []
-        )
+        if queries:
+            hits.extend(_tool_search(ctx, tool, queries))
     hits.sort(key=lambda hit: -hit.score)
-    include = ctx.body.get("include") or []
+    include = ctx.body.get("include")
+    include = include if isinstance(include, list) else []
     call = {
         "id": (recorded or {}).get("id") or ctx.state.ids.item_id("fs"),
         "queries": queries,

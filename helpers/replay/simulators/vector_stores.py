@@ -491,12 +491,17 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 
 def matches_filter(attributes: dict[str, Any], node: dict[str, Any]) -> bool:
     """Attribute filters: comparisons (eq, ne, gt, gte, lt, lte) and compound and/or."""
+    if not isinstance(node, dict):
+        return False
     kind = node.get("type")
     if kind in ("and", "or"):
-        results = (matches_filter(attributes, f) for f in node.get("filters") or [])
+        children = node.get("filters")
+        if not isinstance(children, list):
+            return False
+        results = (matches_filter(attributes, f) for f in children)
         return all(results) if kind == "and" else any(results)
     compare = _COMPARISONS.get(str(kind))
-    if compare is None or node.get("key") not in attributes:
+    if compare is None or not isinstance(node.get("key"), str) or node["key"] not in attributes:
         return False
     try:
         return bool(compare(attributes[node["key"]], node.get("value")))
