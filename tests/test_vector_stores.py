@@ -108,6 +108,9 @@ def test_chunking_uses_static_windows_with_the_requested_overlap(start_server: S
     assert all(len(t) <= 100 for t in tokens) and len(chunks) > 5
     assert tokens[0][50:] == tokens[1][:50]  # each window starts 50 tokens after the last
 
+    split = chunk_text("日本語のテキストと café " * 300, 100, 50)
+    assert len(split) > 1 and not any("\ufffd" in c for c in split)  # no character cut in two
+
     client = v1(start_server(mode="replay"))
     file_id = upload(client, "long.txt", text)
     store = client.vector_stores.create(name="kb")

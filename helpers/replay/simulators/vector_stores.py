@@ -101,7 +101,9 @@ def chunk_text(text: str, max_tokens: int, overlap: int) -> list[str]:
     step = max_tokens - overlap
     chunks = []
     for start in range(0, len(tokens), step):
-        chunks.append(encoding.decode(tokens[start : start + max_tokens]))
+        # A window can cut a character's UTF-8 bytes in two: drop the partial bytes.
+        window = encoding.decode_bytes(tokens[start : start + max_tokens])
+        chunks.append(window.decode("utf-8", errors="ignore"))
         if start + max_tokens >= len(tokens):
             break
     return chunks
