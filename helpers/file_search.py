@@ -156,6 +156,8 @@ def create_vector_store(
         raise ValueError("create_vector_store needs at least one file id")
     chunking = _chunking(chunk_size, chunk_overlap)
     options: dict[str, Any] = {}
+    if expires_after_days is not None and not 1 <= expires_after_days <= 365:
+        raise ValueError(f"expires_after_days must be between 1 and 365, got {expires_after_days}")
     if expires_after_days is not None:
         options["expires_after"] = {"anchor": "last_active_at", "days": expires_after_days}
     store = client.vector_stores.create(name=name, **options)

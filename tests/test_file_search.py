@@ -111,6 +111,8 @@ def test_bad_input_gets_an_exception_that_says_what_was_wrong(
         upload_files(client, [tmp_path / "nothing.md"])
     with pytest.raises(ValueError, match="chunk_overlap"):
         create_vector_store(client, "kb", ["file-1"], chunk_size=200, chunk_overlap=150)
+    with pytest.raises(ValueError, match="expires_after_days"):
+        create_vector_store(client, "kb", ["file-1"], expires_after_days=0)
     with pytest.raises(ValueError, match="chunk_size"):
         create_vector_store(client, "kb", ["file-1"], chunk_size=50)
     image = tmp_path / "photo.png"
