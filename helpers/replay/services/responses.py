@@ -26,6 +26,7 @@ from ..state import ReplayState
 from ..validation import check_strict_schema
 from .base import DeploymentKind, Endpoint, Operation, Service
 from .inference import prompt_cache_of, remember_prompt
+from .vector_stores import attach_file_search, check_file_search_tools, file_search_tools
 
 PARAMETERS = frozenset(
     {
@@ -137,6 +138,7 @@ class CreateResponse(Operation):
                     "text.format.schema",
                     "invalid_json_schema",
                 )
+        check_file_search_tools(ctx)
         assert ctx.deployment is not None
         check_responses(body, ctx.deployment)
         previous = body.get("previous_response_id")
@@ -170,6 +172,7 @@ class CreateResponse(Operation):
         response = simulator.simulate(
             ctx.body, ctx.deployment, state.ids, history, cached_tokens=cached
         )
+        response = attach_file_search(ctx, response, simulated=True)
         if ctx.body.get("stream"):
             events = [
                 StreamEvent(_dump(payload), event=kind)
@@ -178,11 +181,31 @@ class CreateResponse(Operation):
             return Reply.of_stream(events, end="eof")
         return Reply.of_json(response)
 
+    def present(self, ctx: RequestContext, reply: Reply) -> Reply:
+        """A recorded answer keeps its text; a ``file_search`` tool's retrieval is computed."""
+        if not file_search_tools(ctx.body):
+            return reply
+        if reply.events is not None:
+            final = simulator.final_response(e.data for e in reply.events)
+            if final is not None:
+                final = attach_file_search(ctx, final, simulated=False)
+                reply.events = [
+                    StreamEvent(_dump(payload), event=kind)
+                    for kind, payload in simulator.stream_events(final)
+                ]
+        elif isinstance(reply.json, dict) and reply.json.get("object") == "response":
+            reply.json = attach_file_search(ctx, reply.json, simulated=False)
+        return reply
+
     def served(self, ctx: RequestContext, reply: Reply) -> None:
         """Keep what was served (recorded or simulated) as the response's state."""
         if reply.status >= 400 or not isinstance(ctx.body, dict):
             return
         remember_prompt(ctx)
+        if reply.events is not None and "x-replay-unrecorded" not in reply.headers:
+            # The pipeline presents recorded JSON answers only; a recorded stream gets its
+            # file search here, before it is sent (present() is idempotent).
+            self.present(ctx, reply)
         if reply.events is not None:
             response = simulator.final_response(e.data for e in reply.events)
         else:

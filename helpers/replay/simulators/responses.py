@@ -325,6 +325,12 @@ def stream_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                  item_id=item["id"], output_index=index)  # fmt: skip
             emit("response.function_call_arguments.done", arguments=item.get("arguments", ""),
                  item_id=item["id"], name=item.get("name"), output_index=index)  # fmt: skip
+        elif kind == "file_search_call":
+            emit("response.output_item.added", item={**item, "results": None,
+                 "status": "in_progress"}, output_index=index)  # fmt: skip
+            for phase in ("in_progress", "searching", "completed"):
+                emit(f"response.file_search_call.{phase}", item_id=item["id"],
+                     output_index=index)  # fmt: skip
         else:
             emit("response.output_item.added", item=item, output_index=index)
         emit("response.output_item.done", item=item, output_index=index)

@@ -1,0 +1,819 @@
+"""Vector stores, their files and file batches, search, and the Responses ``file_search`` tool.
+
+Routes, on the v1 surface (``/openai/v1/vector_stores...``) and on the dated one
+(``/openai/vector_stores...?api-version=...``; Azure's 2024-10-01-preview spec lists the
+same operations, except search, which is v1 only):
+
+* ``POST``/``GET`` ``/vector_stores``; ``GET``/``POST``/``DELETE`` ``/vector_stores/{id}``
+* ``POST /vector_stores/{id}/search`` (``query``, ``max_num_results``, ``filters``,
+  ``ranking_options.score_threshold``; ``rewrite_query`` is accepted and ignored)
+* ``POST``/``GET`` ``/vector_stores/{id}/files``; ``GET``/``DELETE`` ``.../files/{file_id}``
+* ``POST .../file_batches``; ``GET .../file_batches/{id}``, ``POST .../cancel``,
+  ``GET .../file_batches/{id}/files``
+
+Files come from the Files service's store (:func:`.files.files_of`); the chunking,
+indexing and hybrid ranking are in :mod:`..simulators.vector_stores`. Every operation
+here is answered from state (after the recordings had their chance): a vector store is
+data, not a model's answer.
+
+For the Responses API, :func:`attach_file_search` computes the retrieval for a request
+whose tools include ``{"type": "file_search", "vector_store_ids": [...]}`` and puts a
+``file_search_call`` item (with ``results`` when ``include`` asks for
+``file_search_call.results``) before the message, and ``file_citation`` annotations on
+its text naming the files of the chunks retrieved. A recorded answer keeps its text; a
+simulated one quotes the retrieved chunks.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+from ..context import Reply, RequestContext
+from ..errors import AzureError, invalid_request
+from ..simulators import vector_stores as sim
+from ..state import ReplayState
+from .base import BodyKind, Endpoint, Operation, Service
+from .files import files_of
+from .files import not_found as file_not_found
+
+METADATA_PAIRS = 16
+
+
+def store_of(state: ReplayState) -> sim.VectorStoresStore:
+    found = state.simulator("vector_stores")
+    assert isinstance(found, sim.VectorStoresStore)
+    return found
+
+
+def _not_found(message: str) -> AzureError:
+    return AzureError(
+        404,
+        {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    )
+
+
+def store_not_found(store_id: str) -> AzureError:
+    # The wording OpenAI's API uses; Azure's v1 spec gives only the error envelope.
+    return _not_found(f"No vector store found with id '{store_id}'.")
+
+
+def _body(ctx: RequestContext) -> dict[str, Any]:
+    if ctx.body is None:
+        return {}
+    if not isinstance(ctx.body, dict):
+        raise invalid_request(
+            "The request body must be a JSON object.", param=None, code="invalid_request_body"
+        )
+    return ctx.body
+
+
+def _type_error(name: str, expected: str) -> AzureError:
+    return invalid_request(
+        f"Invalid type for '{name}': expected {expected}.", param=name, code="invalid_type"
+    )
+
+
+def _integer(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _type_error(name, "an integer")
+    if value < low:
+        raise invalid_request(
+            f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, "
+            f"but got {value} instead.",
+            param=name,
+            code="integer_below_min_value",
+        )
+    if value > high:
+        raise invalid_request(
+            f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, "
+            f"but got {value} instead.",
+            param=name,
+            code="integer_above_max_value",
+        )
+    return value
+
+
+def chunking_strategy(value: Any, name: str = "chunking_strategy") -> dict[str, Any]:
+    """The static strategy a request asks for (``auto`` or absent: 800/400)."""
+    if value is None:
+        return copy.deepcopy(sim.DEFAULT_STRATEGY)
+    if not isinstance(value, dict):
+        raise _type_error(name, "an object")
+    kind = value.get("type")
+    if kind == "auto":
+        return copy.deepcopy(sim.DEFAULT_STRATEGY)
+    if kind != "static":
+        raise invalid_request(
+            f"Invalid value: '{kind}'. Supported values are: 'auto' and 'static'.",
+            param=f"{name}.type",
+        )
+    static = value.get("static")
+    if not isinstance(static, dict):
+        raise invalid_request(
+            f"Missing required parameter: '{name}.static'.",
+            param=f"{name}.static",
+            code="missing_required_parameter",
+        )
+    size = _integer(
+        static.get("max_chunk_size_tokens"),
+        f"{name}.static.max_chunk_size_tokens",
+        sim.MIN_CHUNK_TOKENS,
+        sim.MAX_CHUNK_TOKENS,
+    )
+    overlap = _integer(
+        static.get("chunk_overlap_tokens"), f"{name}.static.chunk_overlap_tokens", 0, size
+    )
+    if overlap > size // 2:
+        raise invalid_request(
+            f"Invalid '{name}.static.chunk_overlap_tokens': must not exceed half of "
+            f"max_chunk_size_tokens ({size // 2}), got {overlap}.",
+            param=f"{name}.static.chunk_overlap_tokens",
+        )
+    return sim.static_strategy(size, overlap)
+
+
+def _expires_after(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _type_error("expires_after", "an object")
+    if value.get("anchor") != "last_active_at":
+        raise invalid_request(
+            f"Invalid value: '{value.get('anchor')}'. Supported values are: 'last_active_at'.",
+            param="expires_after.anchor",
+        )
+    days = _integer(value.get("days"), "expires_after.days", 1, 365)
+    return {"anchor": "last_active_at", "days": days}
+
+
+def _metadata(value: Any, name: str = "metadata") -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _type_error(name, "an object")
+    if len(value) > METADATA_PAIRS:
+        raise invalid_request(
+            f"Invalid '{name}': too many properties. Expected an object with at most "
+            f"{METADATA_PAIRS} properties, but got an object with {len(value)} properties "
+            "instead.",
+            param=name,
+            code="object_above_max_properties",
+        )
+    return dict(value)
+
+
+def _file_ids(value: Any, name: str = "file_ids") -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _type_error(name, "an array of strings")
+    if len(value) > sim.MAX_FILES_PER_STORE:
+        raise invalid_request(
+            f"Invalid '{name}': array too long. Expected an array with maximum length "
+            f"{sim.MAX_FILES_PER_STORE}, but got an array with length {len(value)} instead.",
+            param=name,
+            code="array_above_max_length",
+        )
+    return list(value)
+
+
+def _page(items: list[dict[str, Any]], ctx: RequestContext) -> Reply:
+    """A cursor page: ordered by ``created_at`` (``order``), ``after``, ``before``, ``limit``."""
+    order = ctx.query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise invalid_request(
+            f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", param="order"
+        )
+    try:
+        limit = int(ctx.query.get("limit", "20"))
+    except ValueError:
+        raise _type_error("limit", "an integer") from None
+    limit = _integer(limit, "limit", 1, 100)
+    ordered = sorted(
+        enumerate(items), key=lambda p: (p[1]["created_at"], p[0]), reverse=order == "desc"
+    )
+    rows = [item for _, item in ordered]
+    ids = [row["id"] for row in rows]
+    if (after := ctx.query.get("after")) in ids:
+        rows = rows[ids.index(after) + 1 :]
+    elif (before := ctx.query.get("before")) in ids:
+        rows = rows[: ids.index(before)]
+    page = rows[:limit]
+    return Reply.of_json(
+        {
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "has_more": len(rows) > limit,
+            "last_id": page[-1]["id"] if page else None,
+            "object": "list",
+        }
+    )
+
+
+def _store(ctx: RequestContext) -> sim.VectorStore:
+    store_id = ctx.path_params["vector_store_id"]
+    found = store_of(ctx.state).get(store_id)
+    if found is None:
+        raise store_not_found(store_id)
+    return found
+
+
+def _attach(
+    ctx: RequestContext,
+    store: sim.VectorStore,
+    file_id: str,
+    strategy: dict[str, Any],
+    attributes: dict[str, Any] | None,
+    batch_id: str | None = None,
+) -> sim.StoreFile:
+    uploaded = files_of(ctx.state).get(file_id)
+    if uploaded is None:
+        raise file_not_found(file_id)
+    now = ctx.state.clock()
+    return store_of(ctx.state).attach(
+        store,
+        file_id=file_id,
+        filename=uploaded.filename,
+        content=uploaded.content,
+        strategy=strategy,
+        attributes=attributes,
+        created_at=int(now),
+        started=now,
+        batch_id=batch_id,
+    )
+
+
+def _poll(store: sim.VectorStore, files: list[sim.StoreFile] | None = None) -> None:
+    """A client read the state: processing is over (so polling helpers never wait)."""
+    for stored in files if files is not None else list(store.files.values()):
+        stored.polled = True
+
+
+class _StateOperation(Operation):
+    simulated: ClassVar[bool] = True
+
+
+class CreateVectorStore(_StateOperation):
+    name: ClassVar[str] = "VectorStores_Create"
+
+    def validate(self, ctx: RequestContext) -> None:
+        body = _body(ctx)
+        if body.get("name") is not None and not isinstance(body["name"], str):
+            raise _type_error("name", "a string")
+        _metadata(body.get("metadata"))
+        _expires_after(body.get("expires_after"))
+        ids = _file_ids(body.get("file_ids"))
+        chunking_strategy(body.get("chunking_strategy"))
+        for file_id in ids:
+            if files_of(ctx.state).get(file_id) is None:
+                raise file_not_found(file_id)
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        body = _body(ctx)
+        now = int(ctx.state.clock())
+        store = store_of(ctx.state).add_store(
+            sim.VectorStore(
+                id="vs_" + ctx.state.ids.item_id("vs")[3:35],
+                name=str(body.get("name") or ""),
+                created_at=now,
+                last_active_at=now,
+                metadata=_metadata(body.get("metadata")),
+                expires_after=_expires_after(body.get("expires_after")),
+                description=body.get("description"),
+            )
+        )
+        strategy = chunking_strategy(body.get("chunking_strategy"))
+        for file_id in _file_ids(body.get("file_ids")):
+            _attach(ctx, store, file_id, strategy, None)
+        return Reply.of_json(store.describe(ctx.state.clock()))
+
+
+class ListVectorStores(_StateOperation):
+    name: ClassVar[str] = "VectorStores_List"
+    body_kind: ClassVar[BodyKind] = "none"
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        now = ctx.state.clock()
+        return _page([s.describe(now) for s in store_of(ctx.state).all()], ctx)
+
+
+class RetrieveVectorStore(_StateOperation):
+    name: ClassVar[str] = "VectorStores_Get"
+    body_kind: ClassVar[BodyKind] = "none"
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        store = _store(ctx)
+        _poll(store)
+        return Reply.of_json(store.describe(ctx.state.clock()))
+
+
+class ModifyVectorStore(_StateOperation):
+    name: ClassVar[str] = "VectorStores_Modify"
+
+    def validate(self, ctx: RequestContext) -> None:
+        body = _body(ctx)
+        _store(ctx)
+        if body.get("name") is not None and not isinstance(body["name"], str):
+            raise _type_error("name", "a string")
+        _metadata(body.get("metadata"))
+        _expires_after(body.get("expires_after"))
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        body = _body(ctx)
+        store = _store(ctx)
+        if "name" in body and body["name"] is not None:
+            store.name = body["name"]
+        if "metadata" in body:
+            store.metadata = _metadata(body["metadata"])
+        if "expires_after" in body:
+            store.expires_after = _expires_after(body["expires_after"])
+        return Reply.of_json(store.describe(ctx.state.clock()))
+
+
+class DeleteVectorStore(_StateOperation):
+    name: ClassVar[str] = "VectorStores_Delete"
+    body_kind: ClassVar[BodyKind] = "none"
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        store_id = ctx.path_params["vector_store_id"]
+        if not store_of(ctx.state).delete_store(store_id):
+            raise store_not_found(store_id)
+        return Reply.of_json({"deleted": True, "id": store_id, "object": "vector_store.deleted"})
+
+
+def _queries(value: Any, name: str) -> list[str]:
+    if isinstance(value, str):
+        queries = [value]
+    elif isinstance(value, list) and all(isinstance(q, str) for q in value):
+        queries = list(value)
+    elif value is None:
+        raise invalid_request(
+            f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
+        )
+    else:
+        raise _type_error(name, "a string or an array of strings")
+    if not any(q.strip() for q in queries):
+        raise invalid_request(f"Invalid '{name}': empty string.", param=name, code="empty_string")
+    return queries
+
+
+def _ranking(value: Any, name: str) -> tuple[float, float, float]:
+    """``(score_threshold, embedding_weight, text_weight)`` from ``ranking_options``."""
+    if value is None:
+        return 0.0, 1.0, 1.0
+    if not isinstance(value, dict):
+        raise _type_error(name, "an object")
+    threshold = value.get("score_threshold", 0.0)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise _type_error(f"{name}.score_threshold", "a number")
+    if not 0 <= threshold <= 1:
+        raise invalid_request(
+            f"Invalid '{name}.score_threshold': expected a number between 0 and 1, "
+            f"but got {threshold} instead.",
+            param=f"{name}.score_threshold",
+        )
+    hybrid = value.get("hybrid_search") or {}
+    if not isinstance(hybrid, dict):
+        raise _type_error(f"{name}.hybrid_search", "an object")
+    weights = (hybrid.get("embedding_weight", 1.0), hybrid.get("text_weight", 1.0))
+    for weight in weights:
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise _type_error(f"{name}.hybrid_search", "non-negative weights")
+    return float(threshold), float(weights[0]), float(weights[1])
+
+
+class SearchVectorStore(_StateOperation):
+    name: ClassVar[str] = "VectorStores_Search"
+
+    def validate(self, ctx: RequestContext) -> None:
+        body = _body(ctx)
+        _store(ctx)
+        _queries(body.get("query"), "query")
+        if body.get("max_num_results") is not None:
+            _integer(body["max_num_results"], "max_num_results", 1, 50)
+        if body.get("filters") is not None:
+            check_filter(body["filters"], "filters")
+        _ranking(body.get("ranking_options"), "ranking_options")
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        body = _body(ctx)
+        store = _store(ctx)
+        queries = _queries(body.get("query"), "query")
+        threshold, embedding_weight, text_weight = _ranking(
+            body.get("ranking_options"), "ranking_options"
+        )
+        hits = store_of(ctx.state).search(
+            [store.id],
+            queries,
+            max_results=body.get("max_num_results") or sim.DEFAULT_MAX_RESULTS,
+            now=ctx.state.clock(),
+            file_exists=lambda file_id: files_of(ctx.state).get(file_id) is not None,
+            score_threshold=threshold,
+            embedding_weight=embedding_weight,
+            text_weight=text_weight,
+            filters=body.get("filters"),
+        )
+        return Reply.of_json(
+            {
+                "data": [hit.search_result() for hit in hits],
+                "has_more": False,
+                "next_page": None,
+                "object": "vector_store.search_results.page",
+                "search_query": queries,
+            }
+        )
+
+
+COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte")
+
+
+def check_filter(node: Any, name: str) -> None:
+    """Azure's 400 for a malformed attribute filter (a comparison, or and/or of filters)."""
+    if not isinstance(node, dict):
+        raise _type_error(name, "an object")
+    kind = node.get("type")
+    if kind in ("and", "or"):
+        children = node.get("filters")
+        if not isinstance(children, list) or not children:
+            raise _type_error(f"{name}.filters", "a non-empty array of filters")
+        for i, child in enumerate(children):
+            check_filter(child, f"{name}.filters[{i}]")
+        return
+    if kind not in COMPARISONS:
+        raise invalid_request(
+            f"Invalid value: '{kind}'. Supported values are: "
+            + ", ".join(f"'{c}'" for c in (*COMPARISONS, "and", "or"))
+            + ".",
+            param=f"{name}.type",
+        )
+    if not isinstance(node.get("key"), str):
+        raise _type_error(f"{name}.key", "a string")
+    if not isinstance(node.get("value"), (str, int, float, bool)):
+        raise _type_error(f"{name}.value", "a string, number or boolean")
+
+
+def _attributes(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    attributes = _metadata(value, "attributes")
+    for key, item in attributes.items():
+        if not isinstance(item, (str, int, float, bool)):
+            raise _type_error(f"attributes.{key}", "a string, number or boolean")
+    return attributes
+
+
+class CreateVectorStoreFile(_StateOperation):
+    name: ClassVar[str] = "VectorStoreFiles_Create"
+
+    def validate(self, ctx: RequestContext) -> None:
+        body = _body(ctx)
+        _store(ctx)
+        file_id = body.get("file_id")
+        if not isinstance(file_id, str):
+            raise invalid_request(
+                "Missing required parameter: 'file_id'.",
+                param="file_id",
+                code="missing_required_parameter",
+            )
+        if files_of(ctx.state).get(file_id) is None:
+            raise file_not_found(file_id)
+        chunking_strategy(body.get("chunking_strategy"))
+        _attributes(body.get("attributes"))
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        body = _body(ctx)
+        store = _store(ctx)
+        stored = _attach(
+            ctx,
+            store,
+            body["file_id"],
+            chunking_strategy(body.get("chunking_strategy")),
+            _attributes(body.get("attributes")),
+        )
+        return Reply.of_json(stored.describe(ctx.state.clock()))
+
+
+class ListVectorStoreFiles(_StateOperation):
+    name: ClassVar[str] = "VectorStoreFiles_List"
+    body_kind: ClassVar[BodyKind] = "none"
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        store = _store(ctx)
+        files = list(store.files.values())
+        batch_id = ctx.path_params.get("batch_id")
+        if batch_id is not None:
+            batch = _batch(ctx, store)
+            files = [f for f in files if f.file_id in batch.file_ids and f.batch_id == batch.id]
+        _poll(store, files)
+        now = ctx.state.clock()
+        described = [f.describe(now) for f in files]
+        wanted = ctx.query.get("filter")
+        if wanted is not None:
+            described = [f for f in described if f["status"] == wanted]
+        return _page(described, ctx)
+
+
+def _store_file(ctx: RequestContext, store: sim.VectorStore) -> sim.StoreFile:
+    file_id = ctx.path_params["file_id"]
+    stored = store.files.get(file_id)
+    if stored is None:
+        raise _not_found(f"No file found with id '{file_id}' in vector store '{store.id}'.")
+    return stored
+
+
+class RetrieveVectorStoreFile(_StateOperation):
+    name: ClassVar[str] = "VectorStoreFiles_Get"
+    body_kind: ClassVar[BodyKind] = "none"
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        store = _store(ctx)
+        stored = _store_file(ctx, store)
+        _poll(store, [stored])
+        return Reply.of_json(stored.describe(ctx.state.clock()))
+
+
+class DeleteVectorStoreFile(_StateOperation):
+    name: ClassVar[str] = "VectorStoreFiles_Delete"
+    body_kind: ClassVar[BodyKind] = "none"
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        store = _store(ctx)
+        stored = _store_file(ctx, store)
+        store_of(ctx.state).detach(store, stored.file_id)
+        return Reply.of_json(
+            {"deleted": True, "id": stored.file_id, "object": "vector_store.file.deleted"}
+        )
+
+
+def _batch(ctx: RequestContext, store: sim.VectorStore) -> sim.FileBatch:
+    batch_id = ctx.path_params["batch_id"]
+    batch = store_of(ctx.state).batches.get(batch_id)
+    if batch is None or batch.vector_store_id != store.id:
+        raise _not_found(f"No file batch found with id '{batch_id}' in vector store '{store.id}'.")
+    return batch
+
+
+def _describe_batch(ctx: RequestContext, store: sim.VectorStore, batch: sim.FileBatch) -> Reply:
+    now = ctx.state.clock()
+    files = [
+        f for f in store.files.values() if f.batch_id == batch.id and f.file_id in batch.file_ids
+    ]
+    counts = store.counts(files, now)
+    if counts["in_progress"]:
+        status = "cancelling" if batch.cancelled else "in_progress"
+    elif batch.cancelled:
+        status = "cancelled"
+    else:
+        status = "failed" if counts["failed"] and not counts["completed"] else "completed"
+    return Reply.of_json(
+        {
+            "created_at": batch.created_at,
+            "file_counts": counts,
+            "id": batch.id,
+            "object": "vector_store.files_batch",
+            "status": status,
+            "vector_store_id": store.id,
+        }
+    )
+
+
+class CreateFileBatch(_StateOperation):
+    name: ClassVar[str] = "VectorStoreFileBatches_Create"
+
+    def validate(self, ctx: RequestContext) -> None:
+        body = _body(ctx)
+        _store(ctx)
+        ids = _file_ids(body.get("file_ids"))
+        if not ids:
+            raise invalid_request(
+                "Missing required parameter: 'file_ids'.",
+                param="file_ids",
+                code="missing_required_parameter",
+            )
+        for file_id in ids:
+            if files_of(ctx.state).get(file_id) is None:
+                raise file_not_found(file_id)
+        chunking_strategy(body.get("chunking_strategy"))
+        _attributes(body.get("attributes"))
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        body = _body(ctx)
+        store = _store(ctx)
+        batch = sim.FileBatch(
+            id="vsfb_" + ctx.state.ids.item_id("vsfb")[5:37],
+            vector_store_id=store.id,
+            file_ids=_file_ids(body.get("file_ids")),
+            created_at=int(ctx.state.clock()),
+        )
+        store_of(ctx.state).batches[batch.id] = batch
+        strategy = chunking_strategy(body.get("chunking_strategy"))
+        attributes = _attributes(body.get("attributes"))
+        for file_id in batch.file_ids:
+            _attach(ctx, store, file_id, strategy, attributes, batch_id=batch.id)
+        return _describe_batch(ctx, store, batch)
+
+
+class RetrieveFileBatch(_StateOperation):
+    name: ClassVar[str] = "VectorStoreFileBatches_Get"
+    body_kind: ClassVar[BodyKind] = "none"
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        store = _store(ctx)
+        batch = _batch(ctx, store)
+        _poll(store, [f for f in store.files.values() if f.batch_id == batch.id])
+        return _describe_batch(ctx, store, batch)
+
+
+class CancelFileBatch(_StateOperation):
+    name: ClassVar[str] = "VectorStoreFileBatches_Cancel"
+    body_kind: ClassVar[BodyKind] = "none"
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        store = _store(ctx)
+        batch = _batch(ctx, store)
+        now = ctx.state.clock()
+        batch.cancelled = True
+        for stored in store.files.values():
+            if stored.batch_id == batch.id and stored.status(now) == "in_progress":
+                stored.cancelled = True
+        return _describe_batch(ctx, store, batch)
+
+
+# -- the Responses file_search tool ------------------------------------------------------------
+
+
+def file_search_tools(body: Any) -> list[dict[str, Any]]:
+    tools = body.get("tools") if isinstance(body, dict) else None
+    if not isinstance(tools, list):
+        return []
+    return [t for t in tools if isinstance(t, dict) and t.get("type") == "file_search"]
+
+
+def check_file_search_tools(ctx: RequestContext) -> None:
+    """Azure's 400s for a ``file_search`` tool without vector stores or with unknown ones."""
+    for i, tool in enumerate(ctx.body.get("tools") or []):
+        if not isinstance(tool, dict) or tool.get("type") != "file_search":
+            continue
+        ids = tool.get("vector_store_ids")
+        if ids is None:
+            raise invalid_request(
+                f"Missing required parameter: 'tools[{i}].vector_store_ids'.",
+                param=f"tools[{i}].vector_store_ids",
+                code="missing_required_parameter",
+            )
+        _file_ids(ids, f"tools[{i}].vector_store_ids")
+        for store_id in ids:
+            if store_of(ctx.state).get(store_id) is None:
+                raise invalid_request(
+                    f"Vector store '{store_id}' not found.",
+                    param=f"tools[{i}].vector_store_ids",
+                )
+        if tool.get("max_num_results") is not None:
+            _integer(tool["max_num_results"], f"tools[{i}].max_num_results", 1, 50)
+        _ranking(tool.get("ranking_options"), f"tools[{i}].ranking_options")
+        if tool.get("filters") is not None:
+            check_filter(tool["filters"], f"tools[{i}].filters")
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    raw = body.get("input")
+    if isinstance(raw, str):
+        return raw
+    if not isinstance(raw, list):
+        return ""
+    for item in reversed(raw):
+        if not isinstance(item, dict) or item.get("role") != "user":
+            continue
+        content = item.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return " ".join(
+                str(p.get("text", ""))
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "input_text"
+            )
+    return ""
+
+
+def _tool_search(ctx: RequestContext, tool: dict[str, Any], queries: list[str]) -> list[sim.Hit]:
+    """One ``file_search`` tool's retrieval; settings a recording let through that Azure
+    would reject fall back to their defaults (validation runs on unrecorded requests only)."""
+    ids = tool.get("vector_store_ids")
+    store_ids = [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+    limit = tool.get("max_num_results")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
+        limit = sim.TOOL_MAX_RESULTS
+    try:
+        threshold, embedding_weight, text_weight = _ranking(tool.get("ranking_options"), "tool")
+    except AzureError:
+        threshold, embedding_weight, text_weight = 0.0, 1.0, 1.0
+    filters = tool.get("filters")
+    return store_of(ctx.state).search(
+        store_ids,
+        queries,
+        max_results=limit,
+        now=ctx.state.clock(),
+        file_exists=lambda file_id: files_of(ctx.state).get(file_id) is not None,
+        score_threshold=threshold,
+        embedding_weight=embedding_weight,
+        text_weight=text_weight,
+        filters=filters if isinstance(filters, dict) else None,
+    )
+
+
+def attach_file_search(
+    ctx: RequestContext, response: dict[str, Any], *, simulated: bool
+) -> dict[str, Any]:
+    """``response`` with the file search computed (a no-op without a ``file_search`` tool)."""
+    tools = file_search_tools(ctx.body)
+    if not tools or ctx.body.get("tool_choice") == "none":
+        return response
+    response = copy.deepcopy(response)
+    output: list[dict[str, Any]] = list(response.get("output") or [])
+    recorded = next((item for item in output if item.get("type") == "file_search_call"), None)
+    recorded_queries = (recorded or {}).get("queries")
+    queries = [q for q in recorded_queries or [] if isinstance(q, str)]
+    if not isinstance(recorded_queries, list) or not queries:
+        queries = [q for q in [_last_user_text(ctx.body).strip()] if q]
+    hits: list[sim.Hit] = []
+    for tool in tools:
+        if queries:
+            hits.extend(_tool_search(ctx, tool, queries))
+    hits.sort(key=lambda hit: -hit.score)
+    include = ctx.body.get("include")
+    include = include if isinstance(include, list) else []
+    call = {
+        "id": (recorded or {}).get("id") or ctx.state.ids.item_id("fs"),
+        "queries": queries,
+        "results": [h.tool_result() for h in hits]
+        if "file_search_call.results" in include
+        else None,
+        "status": "completed",
+        "type": "file_search_call",
+    }
+    if recorded is not None:
+        output[output.index(recorded)] = call
+    else:
+        first_message = next(
+            (n for n, item in enumerate(output) if item.get("type") == "message"), len(output)
+        )
+        output.insert(first_message, call)
+    fmt = ((ctx.body.get("text") or {}).get("format") or {}).get("type", "text")
+    plain_text = fmt == "text"
+    for item in output:
+        if item.get("type") != "message":
+            continue
+        for part in item.get("content") or []:
+            if part.get("type") != "output_text":
+                continue
+            others = [a for a in part.get("annotations") or [] if a.get("type") != "file_citation"]
+            if simulated and plain_text:
+                part["text"], cited = sim.lenient_answer(str(part.get("text", "")), hits, queries)
+            else:
+                cited = sim.citations_for(str(part.get("text", "")), hits)
+            part["annotations"] = cited + others
+    response["output"] = output
+    response["tools"] = copy.deepcopy(ctx.body.get("tools") or [])  # the ids this request used
+    return response
+
+
+def _register(state: ReplayState) -> None:
+    state.register("vector_stores", sim.VectorStoresStore())
+
+
+def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
+    base = f"{prefix}/vector_stores"
+    store = f"{base}/{{vector_store_id}}"
+    batch = f"{store}/file_batches/{{batch_id}}"
+    return (
+        Endpoint("POST", base, CreateVectorStore()),
+        Endpoint("GET", base, ListVectorStores()),
+        Endpoint("GET", store, RetrieveVectorStore()),
+        Endpoint("POST", store, ModifyVectorStore()),
+        Endpoint("DELETE", store, DeleteVectorStore()),
+        Endpoint("POST", f"{store}/search", SearchVectorStore()),
+        Endpoint("POST", f"{store}/files", CreateVectorStoreFile()),
+        Endpoint("GET", f"{store}/files", ListVectorStoreFiles()),
+        Endpoint("GET", f"{store}/files/{{file_id}}", RetrieveVectorStoreFile()),
+        Endpoint("DELETE", f"{store}/files/{{file_id}}", DeleteVectorStoreFile()),
+        Endpoint("POST", f"{store}/file_batches", CreateFileBatch()),
+        Endpoint("GET", batch, RetrieveFileBatch()),
+        Endpoint("POST", f"{batch}/cancel", CancelFileBatch()),
+        Endpoint("GET", f"{batch}/files", ListVectorStoreFiles()),
+    )
+
+
+SERVICE = Service(
+    name="vector_stores",
+    endpoints=(*_endpoints("/openai"), *_endpoints("/openai/v1")),
+    register=_register,
+)
