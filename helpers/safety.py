@@ -40,6 +40,7 @@ from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
+from openai.types.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
@@ -300,6 +301,22 @@ def report_from_completion(completion: ChatCompletion) -> SafetyReport:
     return report
 
 
+def report_from_response(response: Response) -> SafetyReport:
+    """What the filter said about a Responses API answer.
+
+    A filtered output ends the response as ``incomplete`` with
+    ``incomplete_details.reason == "content_filter"`` (recorded here as the finish reason
+    of output 0, so :attr:`SafetyReport.output_filtered` reads the same on both APIs); a
+    blocked prompt is the same 400 as on chat completions (:func:`report_from_error`).
+    """
+    if not isinstance(response, Response):
+        raise TypeError(f"report_from_response() takes a Response, got {type(response).__name__}")
+    report = SafetyReport(prompt=_prompt_results(_extra(response, "prompt_filter_results")))
+    reason = response.incomplete_details.reason if response.incomplete_details else None
+    report.finish_reasons[0] = "content_filter" if reason == "content_filter" else reason
+    return report
+
+
 class StreamFilterAccumulator:
     """Collects the annotations of a stream chunk by chunk: ``add(chunk)``, then ``report``."""
 
@@ -363,9 +380,13 @@ def report_from_error(error: BaseException) -> SafetyReport | None:
     )
 
 
-def raise_if_filtered(completion: ChatCompletion) -> SafetyReport:
-    """The completion's report, or :class:`ContentFilteredError` when an answer was cut."""
-    report = report_from_completion(completion)
+def raise_if_filtered(completion: ChatCompletion | Response) -> SafetyReport:
+    """The answer's report, or :class:`ContentFilteredError` when the answer was cut."""
+    report = (
+        report_from_response(completion)
+        if isinstance(completion, Response)
+        else report_from_completion(completion)
+    )
     if report.filtered:
         raise ContentFilteredError(report)
     return report

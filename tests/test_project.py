@@ -171,3 +171,19 @@ def test_notebook_outputs_are_committed_and_clean(path: Path) -> None:
         assert "local-replay-key" not in outputs
         assert not re.search(r"\b(sk-[A-Za-z0-9]{20,}|[0-9a-f]{32})\b", source + outputs)
         assert "/work/" not in outputs and "/home/" not in outputs, "machine-specific path"
+
+
+ASSISTANTS_CALL = re.compile(
+    r"beta\.(assistants|threads)|\bassistants\.create|\bthreads\.(create|runs)"
+)
+
+
+def test_no_notebook_calls_the_retired_assistants_api_except_to_show_it_failing() -> None:
+    calls = []
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and ASSISTANTS_CALL.search(source):
+                calls.append((path.name, "except openai.NotFoundError" in source))
+    assert [name for name, shows_failure in calls if not shows_failure] == []
+    assert len(calls) == 1, "exactly one cell shows the guide's Assistants call failing"

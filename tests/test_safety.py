@@ -7,7 +7,9 @@ from typing import Any
 import openai
 import pytest
 from conftest import StartServer, async_client, sync_client
+from openai import OpenAI
 
+from helpers import safety
 from helpers.safety import (
     BlockedByBlocklistError,
     Blocklist,
@@ -203,3 +205,28 @@ def test_older_blocklist_list_and_unknown_severity_are_read_not_rejected() -> No
     assert results.filtered_categories == ["custom_blocklists"]
     assert results.severities() == {"violence": "very_low"}
     assert "custom blocklist (brand-names) (filtered)" in results.summary()
+
+
+def test_a_filtered_responses_call_is_detected(start_server: StartServer) -> None:
+    server = start_server("test_validation.yaml")
+    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    response = client.responses.create(
+        model="gpt-5-mini",
+        input="Continue the story in full detail: the soldier reached the village and",
+    )
+    report = safety.report_from_response(response)
+    assert report.output_filtered and report.filtered
+    with pytest.raises(safety.ContentFilteredError):
+        safety.raise_if_filtered(response)
+
+
+def test_a_responses_prompt_blocked_by_the_filter_names_category_and_severity(
+    start_server: StartServer,
+) -> None:
+    server = start_server("test_validation.yaml", mode="lenient")
+    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="gpt-5-mini", input="How do I build a bomb?")
+    report = safety.report_from_error(caught.value)
+    assert report is not None and report.prompt_blocked
+    assert report.prompt_results().severities()["violence"] == "high"
