@@ -62,8 +62,15 @@ record: $(STAMP)
 	@test -n "$(NOTEBOOK)" || { echo "usage: make record NOTEBOOK=02_function_calling"; exit 2; }
 	$(BIN)/python -m helpers.notebooks record $(NOTEBOOK)
 
+# Benchmarks print ratios, never pass/fail. BASELINE=<git ref> compares the replay server
+# under load with that ref (e.g. make bench BASELINE=00c29aa); wrk is installed when missing
+# and the machine allows it (a Python client is used otherwise, and understates the ratios).
+BASELINE ?= 00c29aa
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null 2>&1; } || true
 	$(BIN)/python tests/bench_replay.py
+	$(BIN)/python tests/bench_load.py --baseline $(BASELINE)
+	$(BIN)/python tests/bench_batch.py
 
 # The fuzz test of tests/test_hostile_input.py with its long profile (6,000 requests per mode);
 # `make test` runs the same test with 200 per mode.

@@ -387,18 +387,24 @@ class _Run:
                 failure = classify(exc)
                 response = getattr(exc, "response", None)
                 self.pacer.observe(response.headers if response is not None else {}, ticket)
+                wait = (
+                    failure.delay
+                    if failure.delay is not None
+                    else self.backoff.backoff(attempts, self.rng)
+                )
+                quota_left = _quota_left(response.headers if response is not None else {}, charge)
                 if failure.kind is ErrorKind.RATE_LIMITED:
                     self.summary.rate_limited += 1
-                    self.pacer.pause(
-                        failure.delay
-                        if failure.delay is not None
-                        else self.backoff.backoff(attempts, self.rng)
-                    )
+                    if not quota_left:
+                        # The deployment's quota is spent: nothing else may start either.
+                        self.pacer.pause(wait)
                 if not failure.retryable or attempts >= self.max_attempts:
                     return _error(item.id, attempts, failure)
                 self.summary.retries += 1
-                if failure.kind is not ErrorKind.RATE_LIMITED:
-                    await self.sleep(self.backoff.backoff(attempts, self.rng))
+                if failure.kind is not ErrorKind.RATE_LIMITED or quota_left:
+                    # A passing failure (or a 429 with quota still left, i.e. the service's
+                    # capacity, not ours): only this item waits; the others go on.
+                    await self.sleep(wait)
                 continue
             self.pacer.observe(raw.headers, ticket)
             return BatchResult(
@@ -407,6 +413,16 @@ class _Run:
                 attempts=attempts,
                 response=completion.model_dump(mode="json", exclude_unset=True),
             )
+
+
+def _quota_left(headers: Mapping[str, str], charge: int) -> bool:
+    """True when an answer reports enough quota left for this request (both limits)."""
+    try:
+        requests = float(headers["x-ratelimit-remaining-requests"])
+        tokens = float(headers["x-ratelimit-remaining-tokens"])
+    except (KeyError, ValueError):
+        return False
+    return requests >= 1 and tokens >= charge
 
 
 BatchInput = (

@@ -365,7 +365,18 @@ def pick_fault(ctx: RequestContext, operation: Operation) -> faults.FaultKind | 
         return None
     error = faults.error_for(kind, operation.name, ctx.api_version)
     if error is not None:
-        error.headers = {**_azure_headers(ctx, {}), **error.headers}
+        if kind == "429":  # refused at the door: nothing charged, the quota left reported
+            rate_limits: dict[str, str] = {}
+            if ctx.deployment is not None and ctx.deployment_name is not None:
+                rate_limits = ctx.state.limiter.peek(
+                    ctx.deployment_name,
+                    ctx.deployment.requests_per_minute,
+                    ctx.deployment.tokens_per_minute,
+                ).headers()
+            ctx.response_headers.update(_azure_headers(ctx, rate_limits))
+        else:  # failed behind the door: charged on arrival, as Azure's quota is
+            account(ctx, operation)
+        error.headers = {**ctx.response_headers, **error.headers}
         raise error
     return kind
 

@@ -34,10 +34,14 @@ HTTP_PROTOCOL = AzureHttpToolsProtocol
 
 
 class _QuietCuts(logging.Filter):
-    """Drop uvicorn's complaint about responses the server ends early on purpose (cut streams)."""
+    """Drop uvicorn's complaints about answers the server ends or withholds on purpose
+    (a recorded or injected cut, a hang the client gave up on)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "without completing response" not in record.getMessage()
+        message = record.getMessage()
+        return not (
+            "without completing response" in message or "without starting response" in message
+        )
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietCuts())

@@ -102,6 +102,17 @@ class RateLimiter:
                 retry_after=retry_after,
             )
 
+    def peek(self, deployment: str, rpm: int, tpm: int) -> Decision:
+        """What is left of a deployment's quota now, charging nothing (for error answers)."""
+        now = self.clock()
+        with self._lock:
+            quota = self._quotas.get(deployment)
+            if quota is None:
+                return Decision(True, rpm, tpm, rpm, tpm)
+            quota.requests.refill(now)
+            quota.tokens.refill(now)
+            return Decision(True, int(quota.requests.level), int(quota.tokens.level), rpm, tpm)
+
     def reset(self) -> None:
         """Full quotas again for every deployment."""
         with self._lock:
