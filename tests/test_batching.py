@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RECORDINGS, async_client
+from conftest import API_VERSION, RECORDINGS, async_client
 from openai import AsyncAzureOpenAI
 
 from helpers.batching import BatchResult, IdIndex, TokenBucket, completed_ids, run_batch
@@ -349,3 +349,28 @@ async def test_an_unreachable_endpoint_ends_every_item_as_a_connection_error(
     assert sorted(r["id"] for r in results) == [f"q-{i}" for i in range(6)]
     assert {(r["error"]["kind"], r["attempts"]) for r in results} == {("connection", 3)}
     assert (summary.failed, summary.retries, summary.lost) == (6, 12, 0)
+
+
+async def test_a_batch_survives_every_injected_fault_kind(tmp_path: Path) -> None:
+    deployment = Deployment(
+        kind="chat", model="gpt-4o-mini-2024-07-18", requests_per_minute=6_000,
+        tokens_per_minute=1_000_000,
+        faults={"probability": 0.3, "kinds": ["500", "503", "408", "429", "reset", "hang", "cut"]},
+    )  # fmt: skip
+    config = ReplayConfig(
+        recordings=[], mode="lenient", deployments={"gpt-4o-mini": deployment}, seed=5,
+        rate_limits={"enforce": True},
+    )  # fmt: skip
+    with ReplayServer(config, clock=fast_clock) as server:
+        client = AsyncAzureOpenAI(
+            azure_endpoint=server.url, api_key=server.api_key, api_version=API_VERSION,
+            max_retries=0, timeout=0.5,
+        )  # fmt: skip
+        summary = await run_batch(
+            client, items(60), tmp_path / "out.jsonl", requests_per_minute=6_000,
+            tokens_per_minute=1_000_000, model="gpt-4o-mini", concurrency=8, max_attempts=10,
+            seed=1, progress=False, clock=fast_clock, sleep=fast_sleep,
+        )  # fmt: skip
+    assert output_ids(tmp_path / "out.jsonl") == Counter(f"q-{i}" for i in range(60))
+    assert (summary.succeeded, summary.failed, summary.lost) == (60, 0, 0)
+    assert summary.retries > 0 and summary.rate_limited > 0

@@ -16,6 +16,7 @@ from openai import AsyncOpenAI, OpenAI
 
 from helpers.replay import RecordingsFile, ReplayConfig
 from helpers.replay.__main__ import build_config, parse_args
+from helpers.replay.recordings import Interaction, RecordedRequest, RecordedResponse
 from helpers.replay.server import ReplayServer, probe
 
 HELLO = [{"role": "user", "content": "Say hello in five words."}]
@@ -452,3 +453,31 @@ def test_a_draft_of_base64_embeddings_is_stored_as_floats(
     vector = draft.response.body["data"][0]["embedding"]
     assert isinstance(vector, list) and len(vector) == 4
     assert all(isinstance(v, float) for v in vector)
+
+
+def test_a_miss_is_diffed_against_the_most_similar_recording_not_the_first(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    recordings = RecordingsFile.new(tmp_path / "pets.yaml", "curated")
+    for name, text in (("dogs", "Write a poem about loyal dogs and long walks"),
+                       ("cats", "Write a poem about lazy cats and warm windowsills")):  # fmt: skip
+        recordings.document.interactions.append(
+            Interaction(
+                name=name,
+                request=RecordedRequest(
+                    path="/openai/deployments/gpt-4o-mini/chat/completions",
+                    body={"messages": [{"role": "user", "content": text}], "model": "gpt-4o-mini"},
+                ),
+                response=RecordedResponse(body={"choices": []}),
+            )
+        )
+    recordings.save()
+    client = sync_client(start_server(tmp_path / "pets.yaml"))
+    edited = "Write a poem about lazy cats and sunny windowsills"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": edited}]
+        )
+    message = caught.value.body["message"]  # type: ignore[index]
+    assert message.startswith("Missing recording:")
+    assert "Most similar recorded request: pets.yaml #1 (cats)" in message
