@@ -25,7 +25,7 @@ ENCODING = get_encoding("o200k_base")
 ANSWERS: dict[tuple[str, str], tuple[str, int]] = {
     ("gpt-5-mini", "In one sentence"): (
         "Chains wear because grit and dry metal-on-metal contact grind the pins and rollers, so "
-        "the links lengthen (\"stretch\") and start to wear the cassette and chainrings too.",
+        'the links lengthen ("stretch") and start to wear the cassette and chainrings too.',
         0,
     ),
     ("gpt-5-mini", "How often should I oil"): (
