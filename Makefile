@@ -12,15 +12,16 @@ OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_
 
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: help install run test lint format unit notebooks lab serve record bench clean
+.PHONY: help install run test lint format unit notebooks lab serve record bench fuzz clean
 
 help:
 	@echo "make run     execute every notebook offline, on the embedded replay server"
 	@echo "make test    lint, unit tests and nbval (strict) over every notebook"
-	@echo "make lab     JupyterLab on the notebooks"
+	@echo "make lab     JupyterLab with notebook 1 open"
 	@echo "make serve   the replay server in the foreground (port 8765)"
 	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
 	@echo "make bench   replay-server benchmarks, reported as ratios"
+	@echo "make fuzz    12,000 generated hostile requests at the replay server (replay + lenient)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,8 +51,9 @@ notebooks: $(STAMP)
 test: lint $(STAMP)
 	$(OFFLINE) $(BIN)/pytest -n 2 --dist loadscope $(PYTEST_NB) tests notebooks
 
+# Served from the repository's root, so the notebooks' links to ../README.md resolve.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=. notebooks/01_authentication.ipynb
 
 serve: $(STAMP)
 	$(BIN)/python -m helpers.replay
@@ -62,6 +64,11 @@ record: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench_replay.py
+
+# The fuzz test of tests/test_hostile_input.py with its long profile (6,000 requests per mode);
+# `make test` runs the same test with 200 per mode.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -s tests/test_hostile_input.py -k fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -4,7 +4,8 @@ The guide's "debugging tips" (check the variables, the key, the endpoint, the
 api-version) become checks a script can run: :func:`check_settings` looks at
 the configuration without calling anything, :func:`check_connection` makes
 the smallest possible call and turns each failure into a diagnosis that says
-what to change.
+what to change. Both API surfaces work: the v1 ``OpenAI`` client
+(``base_url={endpoint}/openai/v1/``) and ``AzureOpenAI`` with a dated api-version.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import openai
-from openai import AzureOpenAI
+from openai import OpenAI
 
 from .replay.config import API_VERSION_PATTERN
 from .settings import Settings
@@ -26,6 +27,11 @@ AZURE_HOST_SUFFIXES = (
     ".cognitiveservices.azure.com",
     ".services.ai.azure.com",
 )
+CHECK_COMPLETION_TOKENS = 16
+"""The connection check's output limit: ``max_completion_tokens``, which every current chat
+model accepts (reasoning models reject ``max_tokens`` with a 400). A reasoning model may spend
+all of it thinking and answer with ``finish_reason: "length"``; the check only needs an answer."""
+
 LEGACY_VARIABLES = {
     "AZURE_OPENAI_KEY": "AZURE_OPENAI_API_KEY",
     "AZURE_OPENAI_API_VERSION": "OPENAI_API_VERSION",
@@ -84,10 +90,12 @@ def _check_api_version(settings: Settings) -> Check:
         return Check(
             "api-version",
             False,
-            f"{settings.api_version!r} is not a dated version such as 2024-10-21",
+            f"{settings.api_version!r} is not a dated version such as 2025-04-01-preview",
         )
     kind = "preview" if settings.api_version.endswith("-preview") else "GA"
-    return Check("api-version", True, f"{settings.api_version} ({kind})")
+    return Check(
+        "api-version", True, f"{settings.api_version} ({kind}) for AzureOpenAI; v1 needs none"
+    )
 
 
 def check_settings(settings: Settings) -> list[Check]:
@@ -130,13 +138,16 @@ def diagnose(error: Exception, deployment: str) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def check_connection(client: AzureOpenAI, deployment: str) -> Check:
-    """Make the smallest chat call on ``deployment``; report what answered, or why nothing did."""
+def check_connection(client: OpenAI, deployment: str) -> Check:
+    """Make a small chat call on ``deployment``; report what answered, or why nothing did.
+
+    ``client`` is the v1 ``OpenAI`` client or an ``AzureOpenAI`` client (a subclass).
+    """
     try:
         raw = client.chat.completions.with_raw_response.create(
             model=deployment,
             messages=[{"role": "user", "content": "ping"}],
-            max_tokens=1,
+            max_completion_tokens=CHECK_COMPLETION_TOKENS,
         )
     except openai.OpenAIError as error:
         return Check("connection", False, diagnose(error, deployment))

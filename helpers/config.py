@@ -1,11 +1,11 @@
 """Request settings per deployment profile, turned into arguments each model family accepts.
 
-Use it when one application talks to more than one deployment (a fast chat
-model, a reasoning model) and each needs different request arguments:
+Use it when one application talks to more than one deployment (today's default
+reasoning models, an earlier standard one) and each needs different request arguments:
 
-    profile = load_profile("reasoning")             # AZURE_OPENAI_REASONING_* from .env
+    profile = load_profile("chat")                  # AZURE_OPENAI_CHAT_* from .env
     client.chat.completions.create(messages=msgs, **profile.chat_arguments())
-    client.responses.create(input=items, **profile.responses_arguments())
+    v1_client.responses.create(input=items, **profile.responses_arguments())
 
 The two families differ in what Azure accepts:
 

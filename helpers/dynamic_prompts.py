@@ -19,18 +19,21 @@ route when the structure is an action your code takes (or among other tools).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import openai
-from openai import AzureOpenAI
+from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionNamedToolChoiceParam
 from pydantic import BaseModel, Field
 
-from .prompts import PromptTemplate, system
+from .prompts import PromptTemplate, developer, system
 from .structured_outputs import EmptyOutputError, parsed_or_raise
 
 __all__ = [
     "TOOL_NAME",
     "Argument",
     "Docstring",
+    "InstructionsRole",
     "docstring_by_schema",
     "docstring_by_tool",
     "docstring_messages",
@@ -39,6 +42,9 @@ __all__ = [
 ]
 
 TOOL_NAME = "record_docstring"
+
+InstructionsRole = Literal["system", "developer"]
+"""``developer`` suits reasoning deployments (GPT-5, o-series); they read ``system`` as one too."""
 
 SYSTEM = "You write precise Python docstrings. Describe only what the signature and context say."
 
@@ -66,9 +72,15 @@ class Docstring(BaseModel):
 
 
 def docstring_messages(
-    signature: str, *, context: str | None = None, audience: str | None = None
+    signature: str,
+    *,
+    context: str | None = None,
+    audience: str | None = None,
+    instructions: InstructionsRole = "system",
 ) -> list[ChatCompletionMessageParam]:
     """The dynamic prompt: the request, plus a context line and an audience line when given.
+
+    ``instructions`` is the role of the first message (``developer`` for reasoning models).
 
     Templates are ``string.Template``, so signatures with braces (``d: dict = {}``)
     or dollar signs pass through untouched.
@@ -80,7 +92,8 @@ def docstring_messages(
         lines.append(CONTEXT.render_text({"context": context}))
     if audience:
         lines.append(STYLE.render_text({"audience": audience}))
-    return [system(SYSTEM), {"role": "user", "content": "\n\n".join(lines)}]
+    first = developer(SYSTEM) if instructions == "developer" else system(SYSTEM)
+    return [first, {"role": "user", "content": "\n\n".join(lines)}]
 
 
 def docstring_tool() -> openai.types.chat.ChatCompletionFunctionToolParam:
@@ -91,12 +104,13 @@ def docstring_tool() -> openai.types.chat.ChatCompletionFunctionToolParam:
 
 
 def docstring_by_schema(
-    client: AzureOpenAI,
+    client: OpenAI,
     *,
     model: str,
     signature: str,
     context: str | None = None,
     audience: str | None = None,
+    instructions: InstructionsRole = "system",
 ) -> Docstring:
     """Structured outputs: ``parse`` with :class:`Docstring` as a strict ``json_schema``.
 
@@ -105,19 +119,22 @@ def docstring_by_schema(
     """
     completion = client.chat.completions.parse(
         model=model,
-        messages=docstring_messages(signature, context=context, audience=audience),
+        messages=docstring_messages(
+            signature, context=context, audience=audience, instructions=instructions
+        ),
         response_format=Docstring,
     )
     return parsed_or_raise(completion)
 
 
 def docstring_by_tool(
-    client: AzureOpenAI,
+    client: OpenAI,
     *,
     model: str,
     signature: str,
     context: str | None = None,
     audience: str | None = None,
+    instructions: InstructionsRole = "system",
 ) -> Docstring:
     """A forced tool call: the :class:`Docstring` is read from ``message.tool_calls``.
 
@@ -129,7 +146,9 @@ def docstring_by_tool(
     }
     completion = client.chat.completions.parse(
         model=model,
-        messages=docstring_messages(signature, context=context, audience=audience),
+        messages=docstring_messages(
+            signature, context=context, audience=audience, instructions=instructions
+        ),
         tools=[docstring_tool()],
         tool_choice=choice,
     )

@@ -16,6 +16,16 @@ Errors are raised, never yielded as text: a request Azure rejects raises the
 SDK's own error (``openai.BadRequestError``...) before any text; an error
 event in the middle of the stream raises :class:`StreamInterruptedError`,
 which keeps the text received so far.
+
+The Responses API streams typed events instead; :func:`stream_response` reads
+them the same way (text deltas while streaming, one result with the final
+``Response`` at the end) and raises :class:`StreamInterruptedError` on an
+``error`` or ``response.failed`` event, which the SDK passes through as data:
+
+    with stream_response(azure.v1_client(), model=azure.chat_deployment, input=q) as stream:
+        for text in stream:
+            print(text, end="")
+    print(stream.result.usage)
 """
 
 from __future__ import annotations
@@ -28,13 +38,23 @@ from types import TracebackType
 from typing import Any
 
 import openai
-from openai import AsyncAzureOpenAI, AsyncStream, AzureOpenAI, Stream
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AsyncStream, AzureOpenAI, OpenAI, Stream
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+from openai.types.responses import (
+    Response,
+    ResponseInputParam,
+    ResponseStreamEvent,
+    ResponseUsage,
+)
 
 __all__ = [
+    "AsyncResponseTextStream",
     "AsyncTextStream",
     "Clock",
+    "ResponseStreamAccumulator",
+    "ResponseStreamResult",
+    "ResponseTextStream",
     "StreamAccumulator",
     "StreamInterruptedError",
     "StreamNotFinishedError",
@@ -42,8 +62,10 @@ __all__ = [
     "TextStream",
     "approx_seconds",
     "astream_chat",
+    "astream_response",
     "describe_chunk",
     "stream_chat",
+    "stream_response",
 ]
 
 Clock = Callable[[], float]
@@ -62,7 +84,7 @@ class StreamResult:
     usage: CompletionUsage | None
     """Token counts; only sent when ``stream_options={"include_usage": True}``."""
     model: str | None
-    """The model that answered (``gpt-4o-mini-2024-07-18``), not the deployment name."""
+    """The model that answered (``gpt-5-mini-2025-08-07``), not the deployment name."""
     prompt_filter_results: list[dict[str, Any]]
     """Azure's annotations of the prompt, from the first chunk (empty if there was none)."""
     filtered_categories: tuple[str, ...]
@@ -356,6 +378,272 @@ async def astream_chat(
         model=model, messages=messages, **_stream_params(include_usage, params)
     )
     return AsyncTextStream(chunks, clock=clock, started=started)
+
+
+# --- the Responses API ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseStreamResult:
+    """What a finished Responses stream told us: the final ``Response`` and the timings."""
+
+    response: Response
+    """The ``Response`` of the ``response.completed`` (or ``response.incomplete``) event."""
+    text: str
+    """The ``response.output_text.delta`` events joined."""
+    events: int
+    """Events received, the terminal one included."""
+    time_to_first_token: float | None
+    """Seconds from the request to the first non-empty text delta; ``None`` without text."""
+    total_time: float
+    """Seconds from the request to the end of the stream."""
+
+    @property
+    def usage(self) -> ResponseUsage | None:
+        """Token counts (Responses streams always end with them)."""
+        return self.response.usage
+
+    @property
+    def incomplete(self) -> bool:
+        """The answer stopped early (``max_output_tokens``, the content filter...): see
+        ``response.incomplete_details.reason``."""
+        return self.response.status == "incomplete"
+
+
+class _StreamFailure(Exception):
+    """An ``error`` or ``response.failed`` event; turned into :class:`StreamInterruptedError`."""
+
+    def __init__(self, message: str, body: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.body = body
+
+
+class ResponseStreamAccumulator:
+    """Fold Responses API events into a :class:`ResponseStreamResult` (no network needed).
+
+    :meth:`add` returns the event's text delta (``""`` for other events) and raises
+    ``_StreamFailure`` for an ``error`` or ``response.failed`` event; the stream classes
+    turn that into :class:`StreamInterruptedError`.
+    """
+
+    def __init__(self, *, clock: Clock = time.perf_counter, started: float | None = None) -> None:
+        self._clock = clock
+        self._started = clock() if started is None else started
+        self._text: list[str] = []
+        self._first_token_at: float | None = None
+        self._finished_at: float | None = None
+        self._response: Response | None = None
+        self.events = 0
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return "".join(self._text)
+
+    def add(self, event: ResponseStreamEvent) -> str:
+        """Take in one event and return its text delta."""
+        self.events += 1
+        if event.type == "response.output_text.delta":
+            if event.delta:
+                if self._first_token_at is None:
+                    self._first_token_at = self._clock()
+                self._text.append(event.delta)
+            return event.delta
+        if event.type in ("response.completed", "response.incomplete"):
+            self._response = event.response
+        elif event.type == "response.failed":
+            error = event.response.error
+            body = error.model_dump() if error else {"code": None, "message": None}
+            raise _StreamFailure(
+                f"the response failed: {body.get('message') or 'no reason given'}", body
+            )
+        elif event.type == "error":
+            body = {"code": event.code, "message": event.message, "param": event.param}
+            raise _StreamFailure(f"error event: {event.message}", body)
+        return ""
+
+    def finish(self) -> ResponseStreamResult:
+        """Stamp the end of the stream (once) and return the result."""
+        if self._finished_at is None:
+            self._finished_at = self._clock()
+        return self.result()
+
+    def result(self) -> ResponseStreamResult:
+        """The result of a stream that ended with ``response.completed`` or ``.incomplete``."""
+        if self._finished_at is None or self._response is None:
+            raise StreamNotFinishedError(
+                "The Responses stream has not reached response.completed (or .incomplete): "
+                "iterate it fully (or call consume()) before asking for its result."
+            )
+        first = self._first_token_at
+        return ResponseStreamResult(
+            response=self._response,
+            text=self.text,
+            events=self.events,
+            time_to_first_token=None if first is None else first - self._started,
+            total_time=self._finished_at - self._started,
+        )
+
+    def interrupted(self, error: openai.APIError) -> StreamInterruptedError:
+        """The exception to raise when ``error`` broke the stream."""
+        return StreamInterruptedError(error, partial_text=self.text, chunks=self.events)
+
+
+def _api_error(failure: _StreamFailure, request: Any) -> openai.APIError:
+    return openai.APIError(failure.message, request, body=failure.body)
+
+
+class ResponseTextStream:
+    """A synchronous Responses stream of text deltas; ``result`` once it has ended."""
+
+    def __init__(
+        self,
+        events: Stream[ResponseStreamEvent],
+        *,
+        clock: Clock = time.perf_counter,
+        started: float | None = None,
+    ) -> None:
+        self._events = events
+        self._state = ResponseStreamAccumulator(clock=clock, started=started)
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for event in self._events:
+                text = self._state.add(event)
+                if text:
+                    yield text
+        except _StreamFailure as failure:
+            error = _api_error(failure, self._events.response.request)
+            raise self._state.interrupted(error) from error
+        except openai.APIError as error:
+            raise self._state.interrupted(error) from error
+        self._state.finish()
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return self._state.text
+
+    @property
+    def result(self) -> ResponseStreamResult:
+        """The final result; raises :class:`StreamNotFinishedError` before the end."""
+        return self._state.result()
+
+    def consume(self) -> ResponseStreamResult:
+        """Read whatever is left of the stream and return the result."""
+        for _ in self:
+            pass
+        return self._state.result()
+
+    def close(self) -> None:
+        """Release the connection (reading to the end does it too)."""
+        self._events.close()
+
+    def __enter__(self) -> ResponseTextStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncResponseTextStream:
+    """The asynchronous twin of :class:`ResponseTextStream`: ``async for text in stream``."""
+
+    def __init__(
+        self,
+        events: AsyncStream[ResponseStreamEvent],
+        *,
+        clock: Clock = time.perf_counter,
+        started: float | None = None,
+    ) -> None:
+        self._events = events
+        self._state = ResponseStreamAccumulator(clock=clock, started=started)
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        try:
+            async for event in self._events:
+                text = self._state.add(event)
+                if text:
+                    yield text
+        except _StreamFailure as failure:
+            error = _api_error(failure, self._events.response.request)
+            raise self._state.interrupted(error) from error
+        except openai.APIError as error:
+            raise self._state.interrupted(error) from error
+        self._state.finish()
+
+    @property
+    def text(self) -> str:
+        return self._state.text
+
+    @property
+    def result(self) -> ResponseStreamResult:
+        return self._state.result()
+
+    async def consume(self) -> ResponseStreamResult:
+        async for _ in self:
+            pass
+        return self._state.result()
+
+    async def close(self) -> None:
+        await self._events.close()
+
+    async def __aenter__(self) -> AsyncResponseTextStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _response_params(params: dict[str, Any]) -> dict[str, Any]:
+    if "stream" in params:
+        raise TypeError("stream_response sets 'stream' itself")
+    return {**params, "stream": True}
+
+
+def stream_response(
+    client: OpenAI,
+    *,
+    model: str,
+    input: str | ResponseInputParam,
+    clock: Clock = time.perf_counter,
+    **params: Any,
+) -> ResponseTextStream:
+    """Start a streamed Responses API call; ``model`` is the Azure *deployment* name.
+
+    ``client`` is an ``OpenAI`` client on the v1 endpoint (``{endpoint}/openai/v1/``).
+    Other keyword arguments go to ``client.responses.create`` (``instructions``,
+    ``previous_response_id``, ``max_output_tokens``...). A rejected request raises the
+    SDK's error here, before any text.
+    """
+    started = clock()
+    events = client.responses.create(model=model, input=input, **_response_params(params))
+    return ResponseTextStream(events, clock=clock, started=started)
+
+
+async def astream_response(
+    client: AsyncOpenAI,
+    *,
+    model: str,
+    input: str | ResponseInputParam,
+    clock: Clock = time.perf_counter,
+    **params: Any,
+) -> AsyncResponseTextStream:
+    """The asynchronous :func:`stream_response`: ``stream = await astream_response(...)``."""
+    started = clock()
+    events = await client.responses.create(model=model, input=input, **_response_params(params))
+    return AsyncResponseTextStream(events, clock=clock, started=started)
 
 
 def approx_seconds(seconds: float, step: float = 0.1) -> str:

@@ -17,9 +17,16 @@ places where a hand-written schema breaks those rules before Azure does.
 Three ways there is no parsed object, each raised, never returned as ``None``:
 
 - the model refused (``message.refusal`` is set): :class:`RefusalError`;
-- the answer hit ``max_tokens`` (``finish_reason == "length"``): the SDK's own
-  ``openai.LengthFinishReasonError``, raised by ``parse``;
+- the answer hit its limit (``max_completion_tokens``; ``finish_reason == "length"``): the
+  SDK's own ``openai.LengthFinishReasonError``, raised by ``parse``;
 - Azure filtered the output: the SDK's ``openai.ContentFilterFinishReasonError``.
+
+The Responses API (the v1 ``OpenAI`` client) takes the schema as ``text.format``;
+:func:`extract_response` is :func:`extract` for it, with the same errors plus
+:class:`IncompleteOutputError` for a response whose ``status`` is ``"incomplete"``:
+
+    person = extract_response(azure.v1_client(), model=azure.chat_deployment,
+                              input=msgs, schema=Person)
 """
 
 from __future__ import annotations
@@ -29,47 +36,68 @@ from typing import Any, TypeVar, cast
 
 import openai
 import pydantic
-from openai import AsyncAzureOpenAI, AzureOpenAI
+from openai import AsyncAzureOpenAI, AzureOpenAI, OpenAI
 from openai.lib import type_to_response_format_param
 from openai.types.chat import ChatCompletionMessageParam, ParsedChatCompletion
+from openai.types.responses import Response, ResponseInputParam, ResponseTextConfigParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 from .schemas import strict_violations
 
 __all__ = [
     "EmptyOutputError",
+    "IncompleteOutputError",
     "RefusalError",
     "StructuredOutputError",
     "aextract",
     "describe_rejection",
     "extract",
+    "extract_response",
     "parsed_or_raise",
     "response_format_for",
+    "response_parsed_or_raise",
     "strict_schema_problems",
+    "text_config_for",
 ]
 
 T = TypeVar("T", bound=pydantic.BaseModel)
 
 
 class StructuredOutputError(Exception):
-    """A completion came back without the structured answer that was asked for."""
+    """A completion (or a Responses API response) came back without the structured answer."""
 
-    def __init__(self, message: str, *, completion: ParsedChatCompletion[Any]) -> None:
+    def __init__(self, message: str, *, completion: ParsedChatCompletion[Any] | Response) -> None:
         super().__init__(message)
         self.completion = completion
-        """The whole completion, for its ``usage``, ``id`` and Azure annotations."""
+        """The whole completion or response, for its ``usage``, ``id`` and Azure annotations."""
 
 
 class RefusalError(StructuredOutputError):
     """The model declined to answer; ``refusal`` is its explanation (``message.refusal``)."""
 
-    def __init__(self, refusal: str, *, completion: ParsedChatCompletion[Any]) -> None:
+    def __init__(self, refusal: str, *, completion: ParsedChatCompletion[Any] | Response) -> None:
         super().__init__(f"The model refused to answer: {refusal}", completion=completion)
         self.refusal = refusal
 
 
 class EmptyOutputError(StructuredOutputError):
     """No content, no refusal: e.g. the model called a tool instead of answering."""
+
+
+class IncompleteOutputError(StructuredOutputError):
+    """A Responses API answer stopped early (``status: "incomplete"``); ``reason`` says why.
+
+    ``"max_output_tokens"`` (a reasoning model may spend the whole limit thinking) or
+    ``"content_filter"``.
+    """
+
+    def __init__(self, reason: str | None, *, completion: Response) -> None:
+        super().__init__(
+            f"The response is incomplete (reason: {reason}); raise max_output_tokens "
+            "or shrink the schema if the limit was hit.",
+            completion=completion,
+        )
+        self.reason = reason
 
 
 def response_format_for(
@@ -92,6 +120,25 @@ def response_format_for(
     if name is not None:
         param["json_schema"]["name"] = name
     return param
+
+
+def text_config_for(
+    schema: type[pydantic.BaseModel], *, name: str | None = None
+) -> ResponseTextConfigParam:
+    """The Responses API's ``text`` argument for ``schema``: a strict ``json_schema`` format.
+
+    The same schema as :func:`response_format_for`, in the flat shape ``text.format``
+    takes (``{"type": "json_schema", "name", "schema", "strict"}``).
+    """
+    spec = response_format_for(schema, name=name)["json_schema"]
+    return {
+        "format": {
+            "type": "json_schema",
+            "name": spec["name"],
+            "schema": spec.get("schema", {}),
+            "strict": bool(spec.get("strict")),
+        }
+    }
 
 
 def _display_path(path: tuple[str, ...]) -> str:
@@ -184,6 +231,55 @@ async def aextract(
         model=model, messages=messages, response_format=schema, **options
     )
     return parsed_or_raise(completion)
+
+
+def response_parsed_or_raise(response: Response, schema: type[T]) -> T:
+    """A Responses API answer validated into ``schema``; else a specific exception.
+
+    Checks, in order: a refusal content part (:class:`RefusalError`), ``status``
+    ``"incomplete"`` (:class:`IncompleteOutputError`), no output text
+    (:class:`EmptyOutputError`); then validates ``output_text`` (pydantic's
+    ``ValidationError`` if it does not fit, which strict mode should make impossible).
+    """
+    for item in response.output:
+        if item.type == "message":
+            for part in item.content:
+                if part.type == "refusal":
+                    raise RefusalError(part.refusal, completion=response)
+    if response.status == "incomplete":
+        details = response.incomplete_details
+        raise IncompleteOutputError(details.reason if details else None, completion=response)
+    if not response.output_text:
+        calls = sum(item.type == "function_call" for item in response.output)
+        raise EmptyOutputError(
+            f"The response has no output text and no refusal (status={response.status!r}, "
+            f"function calls: {calls}).",
+            completion=response,
+        )
+    return schema.model_validate_json(response.output_text)
+
+
+def extract_response(
+    client: OpenAI,
+    *,
+    model: str,
+    input: str | ResponseInputParam,
+    schema: type[T],
+    **options: Any,
+) -> T:
+    """:func:`extract` on the Responses API (``client.responses``, e.g. the v1 ``OpenAI`` client).
+
+    Sends ``schema`` as a strict ``text.format`` and returns the validated model. Unlike
+    ``responses.parse``, an answer cut off mid-JSON raises :class:`IncompleteOutputError`
+    (with the response attached), not a pydantic error about broken JSON. ``options`` go to
+    ``responses.create`` (``instructions``, ``max_output_tokens``, ``reasoning``...).
+    """
+    if "text" in options:
+        raise TypeError("extract_response() builds `text` from `schema`; do not pass it too.")
+    response = client.responses.create(
+        model=model, input=input, text=text_config_for(schema), **options
+    )
+    return response_parsed_or_raise(response, schema)
 
 
 def describe_rejection(error: openai.BadRequestError) -> str:

@@ -127,7 +127,13 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         raise ValueError(
             f"No offline BPE file for encoding {name!r}; available: {sorted(OFFLINE_ENCODINGS)}"
         )
-    _installed_for(tiktoken_cache_dir())
+    return _loaded(name, tiktoken_cache_dir())
+
+
+@cache
+def _loaded(name: str, cache_dir: Path) -> tiktoken.Encoding:
+    # One lookup per encoding and cache folder: counting tokens is on every request's path.
+    _installed_for(cache_dir)
     return tiktoken.get_encoding(name)
 
 

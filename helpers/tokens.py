@@ -242,18 +242,24 @@ def _message_tokens(
         elif key == "content":
             if isinstance(value, str):
                 total += len(encoding.encode(value, disallowed_special=()))
-            elif isinstance(value, Iterable):
+            elif isinstance(value, list):
                 for part in value:
                     if not isinstance(part, Mapping):
+                        if not strict:
+                            continue  # the lenient count never fails (the server's use)
                         raise ValueError(f"A content part must be an object, got {part!r}")
                     total += _part_tokens(part, encoding, model, image_size, strict)
-            else:
+            elif strict:
                 raise ValueError(f"Message content must be a string or a list, got {value!r}")
         elif key in {"tool_calls", "function_call"}:
             # Not published: estimated as each call's function name and argument text.
             calls = value if isinstance(value, list) else [{"function": value}]
             for call in calls:
+                if not strict and not isinstance(call, (Mapping, pydantic.BaseModel)):
+                    continue
                 fn = _as_dict(call).get("function") or {}
+                if not isinstance(fn, Mapping):
+                    continue
                 text = f"{fn.get('name', '')}{fn.get('arguments', '')}"
                 total += len(encoding.encode(text, disallowed_special=()))
     return total
@@ -276,7 +282,12 @@ def count_messages(
     """
     encoding = tokenizer.encoding_for_model(model)
     total = REPLY_PRIMING_TOKENS
+    if not strict and not isinstance(messages, list):
+        return total
     for message in messages:
+        if not strict and not isinstance(message, (Mapping, pydantic.BaseModel)):
+            total += TOKENS_PER_MESSAGE  # a malformed message still costs its framing
+            continue
         total += _message_tokens(_as_dict(message), encoding, model, image_size, strict)
     return total
 
@@ -299,7 +310,11 @@ def count_tools(
     is estimated as its compact JSON. Built-in tools (``file_search``…) add hidden prompt text
     that is not published: they raise, or count as zero with ``strict=False``.
     """
-    tools = [t for t in tools if strict or t.get("type") == "function"]
+    if not strict:  # the server's lenient count: whatever is not a well-formed function is 0
+        tools = [
+            t for t in (tools if isinstance(tools, list) else [])
+            if isinstance(t, Mapping) and t.get("type") == "function"
+        ]  # fmt: skip
     if not tools:
         return 0
     encoding = tokenizer.encoding_for_model(model)
@@ -316,18 +331,26 @@ def count_tools(
                 "(built-in tools such as file_search add hidden prompt text: trust usage)."
             )
         fn = tool.get("function", tool)
-        if "name" not in fn:
+        if not isinstance(fn, Mapping) or "name" not in fn:
+            if not strict:
+                continue
             raise ValueError(f"A function tool needs a name: {tool!r}")
         description = str(fn.get("description") or "").removesuffix(".")
         total += rules.function_start + n(f"{fn['name']}:{description}")
-        properties = (fn.get("parameters") or {}).get("properties") or {}
+        parameters = fn.get("parameters") or {}
+        properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
+        if not isinstance(properties, Mapping):
+            properties = {}
         if properties:
             total += rules.properties_start
         for name, schema in properties.items():
             total += rules.property_key
-            if "enum" in schema:
+            if not isinstance(schema, Mapping):
+                continue
+            enum = schema.get("enum")
+            if isinstance(enum, list):
                 total += rules.enum_start
-                for item in schema["enum"]:
+                for item in enum:
                     total += rules.enum_item + n(str(item))
             p_description = str(schema.get("description") or "").removesuffix(".")
             total += n(f"{name}:{_type_text(schema)}:{p_description}")
@@ -388,8 +411,12 @@ def count_responses_input(
     instructions: str | None = None,
     tools: Iterable[Mapping[str, Any]] | None = None,
     image_size: ImageSize = data_url_size,
+    strict: bool = True,
 ) -> int:
     """Estimated ``usage.input_tokens`` of a Responses API request.
+
+    With ``strict=False`` (the replay server's quota count) items and parts it cannot
+    estimate (reasoning items, images of unknown size, built-in tools) count as zero.
 
     OpenAI publishes no counting rule for the Responses API; this maps the request onto
     the chat format it is rendered into: ``instructions`` as a developer message, a string
@@ -403,8 +430,15 @@ def count_responses_input(
     if isinstance(input, str):
         items.append({"role": "user", "content": input})
     else:
-        items.extend(_responses_item_as_message(_as_dict(item)) for item in input)
-    return count_prompt(items, model, tools=tools, image_size=image_size)
+        for item in input if isinstance(input, list) or strict else []:
+            if not strict and not isinstance(item, Mapping):
+                continue
+            try:
+                items.append(_responses_item_as_message(_as_dict(item)))
+            except ValueError:
+                if strict:
+                    raise
+    return count_prompt(items, model, tools=tools, image_size=image_size, strict=strict)
 
 
 def _turns(messages: Sequence[Mapping[str, Any]]) -> list[list[int]]:

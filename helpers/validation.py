@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import pydantic
-from openai import AsyncAzureOpenAI, AzureOpenAI
+from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
-from openai.types.responses import Response
+from openai.types.responses import Response, ResponseInputParam, ResponseStreamEvent
 
 __all__ = [
     "Attempt",
@@ -45,7 +45,9 @@ __all__ = [
     "complete_validated",
     "describe_validation_error",
     "filtered_categories",
+    "final_response",
     "repair_message",
+    "respond_validated",
 ]
 
 T = TypeVar("T", bound=pydantic.BaseModel)
@@ -114,8 +116,8 @@ def check_completion(completion: ChatCompletion, *, allow_tool_calls: bool = Fal
         reason = choice.finish_reason
         if reason == "length":
             raise TruncatedError(
-                f"{where} was cut off at the token limit (finish_reason 'length'); raise "
-                "max_completion_tokens or ask for less.",
+                f"{where} was cut off at the token limit (finish_reason 'length'"
+                f"{_spent_on_reasoning(completion)}); raise max_completion_tokens or ask for less.",
                 response=completion,
             )
         if reason == "content_filter":
@@ -151,6 +153,17 @@ def check_completion(completion: ChatCompletion, *, allow_tool_calls: bool = Fal
         )
 
 
+def _spent_on_reasoning(completion: ChatCompletion) -> str:
+    """``", all 64 tokens spent on reasoning"`` when a reasoning model produced no text."""
+    usage = completion.usage
+    details = usage.completion_tokens_details if usage else None
+    if usage is None or details is None or not details.reasoning_tokens:
+        return ""
+    if details.reasoning_tokens >= usage.completion_tokens:
+        return f", all {usage.completion_tokens} tokens spent on reasoning"
+    return f", {details.reasoning_tokens} of {usage.completion_tokens} tokens spent on reasoning"
+
+
 def _check_usage(
     response: Answer, *, prompt: int, output: int, total: int, cached: int | None,
     reasoning: int | None,
@@ -182,8 +195,16 @@ def check_response(response: Response) -> None:
     if response.status == "incomplete":
         reason = response.incomplete_details.reason if response.incomplete_details else None
         if reason == "max_output_tokens":
+            spent = ""
+            if response.usage and response.usage.output_tokens_details.reasoning_tokens:
+                usage = response.usage
+                spent = (
+                    f" ({usage.output_tokens_details.reasoning_tokens} of "
+                    f"{usage.output_tokens} output tokens spent on reasoning)"
+                )
             raise TruncatedError(
-                "The response is incomplete: it reached max_output_tokens.", response=response
+                f"The response is incomplete: it reached max_output_tokens{spent}.",
+                response=response,
             )
         if reason == "content_filter":
             raise ContentFilteredError(
@@ -213,6 +234,26 @@ def check_response(response: Response) -> None:
         )
 
 
+def final_response(events: Iterable[ResponseStreamEvent]) -> Response:
+    """The ``Response`` a Responses stream ends with, whatever its status.
+
+    The SDK's ``stream.get_final_response()`` raises ``RuntimeError`` unless the
+    stream ends with ``response.completed``; a stream cut at ``max_output_tokens``
+    ends with ``response.incomplete`` and a failed one with ``response.failed``.
+    This reads the last of the three, so :func:`check_response` can say what happened.
+    """
+    final: Response | None = None
+    for event in events:
+        if event.type in ("response.completed", "response.incomplete", "response.failed"):
+            final = event.response  # type: ignore[union-attr]
+    if final is None:
+        raise ValueError(
+            "The stream ended without response.completed, response.incomplete or "
+            "response.failed: the connection was probably cut."
+        )
+    return final
+
+
 # --- content validation with a bounded repair loop ------------------------------------------------
 
 
@@ -222,15 +263,16 @@ class Attempt:
 
     content: str
     error: str
-    completion: ChatCompletion
+    completion: Answer
+    """The ``ChatCompletion`` (or, from :func:`respond_validated`, the ``Response``)."""
 
 
 @dataclass(frozen=True)
 class Validated(Generic[T]):
-    """A validated answer, the completion it came from, and the failed rounds before it."""
+    """A validated answer, the completion (or ``Response``) it came from, and the failed rounds."""
 
     value: T
-    completion: ChatCompletion
+    completion: Answer
     attempts: list[Attempt] = field(default_factory=list)
 
     @property
@@ -265,20 +307,21 @@ def describe_validation_error(error: pydantic.ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _repair_text(error: str) -> str:
+    return (
+        "Your previous answer did not pass validation:\n"
+        f"{error}\n"
+        "Reply with the corrected JSON object only."
+    )
+
+
 def repair_message(error: str) -> ChatCompletionMessageParam:
     """The user message that sends a validation error back to the model."""
-    return {
-        "role": "user",
-        "content": (
-            "Your previous answer did not pass validation:\n"
-            f"{error}\n"
-            "Reply with the corrected JSON object only."
-        ),
-    }
+    return {"role": "user", "content": _repair_text(error)}
 
 
 def complete_validated(
-    client: AzureOpenAI,
+    client: OpenAI,
     *,
     model: str,
     messages: Iterable[ChatCompletionMessageParam],
@@ -288,6 +331,8 @@ def complete_validated(
     **options: Any,
 ) -> Validated[T]:
     """Ask, validate the content against ``schema``, and repair, at most ``max_rounds`` rounds.
+
+    ``client`` is an ``AzureOpenAI`` client or the v1 API's plain ``OpenAI`` client.
 
     ``response_format`` defaults to ``{"type": "json_object"}`` (the messages must
     mention JSON); pass a strict ``json_schema`` to add constrained decoding.
@@ -307,7 +352,7 @@ def complete_validated(
 
 
 async def acomplete_validated(
-    client: AsyncAzureOpenAI,
+    client: AsyncOpenAI,
     *,
     model: str,
     messages: Iterable[ChatCompletionMessageParam],
@@ -326,6 +371,50 @@ async def acomplete_validated(
         if (result := loop.take(completion)) is not None:
             return result
     raise RepairFailedError(schema, loop.attempts)
+
+
+def respond_validated(
+    client: OpenAI,
+    *,
+    model: str,
+    input: str | ResponseInputParam,
+    schema: type[T],
+    instructions: str | None = None,
+    max_rounds: int = 3,
+    **options: Any,
+) -> Validated[T]:
+    """:func:`complete_validated` on the Responses API (the v1 client's ``responses``).
+
+    JSON mode (``text.format`` ``json_object``) unless ``options`` sets ``text``. Each
+    repair round continues the stored conversation with ``previous_response_id`` and
+    sends only :func:`repair_message` (``instructions`` are not inherited along a
+    chain, so they are sent every round). :func:`check_response` runs every round.
+    """
+    if max_rounds < 1:
+        raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
+    options.setdefault("text", {"format": {"type": "json_object"}})
+    if instructions is not None:
+        options["instructions"] = instructions
+    attempts: list[Attempt] = []
+    response = client.responses.create(model=model, input=input, **options)
+    while True:
+        check_response(response)
+        content = response.output_text
+        try:
+            value = schema.model_validate_json(content)
+        except pydantic.ValidationError as error:
+            problem = describe_validation_error(error)
+            attempts.append(Attempt(content=content, error=problem, completion=response))
+            if len(attempts) >= max_rounds:
+                raise RepairFailedError(schema, attempts) from None
+            response = client.responses.create(
+                model=model,
+                previous_response_id=response.id,
+                input=[{"role": "user", "content": _repair_text(problem)}],
+                **options,
+            )
+            continue
+        return Validated(value=value, completion=response, attempts=attempts)
 
 
 class _RepairLoop(Generic[T]):

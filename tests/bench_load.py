@@ -8,7 +8,7 @@ to zero; this process is the client (httpx2, one connection per concurrent worke
 each of 1, 16 and 64 concurrent connections it reports non-streamed replays per second
 and p50/p99 latency, then streamed replays per second at 16 connections, and finally the
 ratio current/baseline for each figure. A baseline ref is checked out into a temporary
-git worktree and run with the HTTP stack it had (h11 on the asyncio loop).
+git worktree and run with the event loop it had (asyncio; the current server uses uvloop).
 """
 
 from __future__ import annotations
@@ -43,15 +43,15 @@ STORY = {
     "stream_options": {"include_usage": True},
 }
 SERVE = """
-import sys, uvicorn
+import os, sys, uvicorn
 from pathlib import Path
 from helpers.replay.config import ReplayConfig
 from helpers.replay import app as app_module
 config = ReplayConfig(recordings=[Path(sys.argv[2])])
 factory = getattr(app_module, "create_asgi_app", None) or app_module.create_app
-options = {"http": "h11", "loop": "asyncio"} if sys.argv[3] == "baseline" else {}
+options = {"loop": "asyncio"} if sys.argv[3] == "baseline" else {}
 uvicorn.run(factory(config), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-            access_log=False, server_header=False, **options)
+            access_log=False, server_header=False, http=os.environ.get("BENCH_HTTP", "h11"), **options)
 """
 
 

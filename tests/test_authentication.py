@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from azure.identity import get_bearer_token_provider
 from conftest import StartServer, sync_client
-from openai import AzureOpenAI
+from openai import AzureOpenAI, OpenAI
 
 from helpers import Settings
 from helpers.authentication import check_connection, check_settings
+from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
 
 LIVE = "https://my-resource.openai.azure.com/"
 
@@ -90,3 +92,28 @@ def test_unreachable_endpoint_is_diagnosed() -> None:
         azure_endpoint="http://127.0.0.1:9", api_key="k", api_version="2024-10-21", max_retries=0
     )
     assert "could not connect" in check_connection(client, "gpt-4o-mini").detail
+
+
+def test_connection_check_passes_on_a_reasoning_deployment_through_the_v1_api(
+    start_server: StartServer,
+) -> None:
+    # Reasoning models answer max_tokens with a 400; the check must use max_completion_tokens.
+    server = start_server("replay_server.yaml", mode="lenient")
+    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    check = check_connection(client, "gpt-5-mini")
+    assert check.ok, check.detail
+    assert "runs gpt-5-mini-2025-08-07" in check.detail
+
+
+def test_connection_check_accepts_an_entra_id_token_provider_on_the_v1_api(
+    start_server: StartServer,
+) -> None:
+    server = start_server("replay_server.yaml", mode="lenient")
+    provider = get_bearer_token_provider(ReplayCredential(server.api_key), COGNITIVE_SERVICES_SCOPE)
+    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=provider, max_retries=0)
+    assert check_connection(client, "gpt-5-mini").ok
+
+
+def test_api_version_check_names_the_v1_api_as_the_alternative() -> None:
+    ok, detail = _by_name(Settings())["api-version"]
+    assert ok and detail.startswith("2025-04-01-preview (preview)") and "v1 needs none" in detail

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import openai
 import pydantic
 import pytest
 from conftest import StartServer, sync_client
+from openai import OpenAI
 
 from helpers.config import ConfigError, GenerationProfile, env_name, load_profile
-from helpers.replay.config import DEFAULT_DEPLOYMENTS, Deployment
+from helpers.replay import ReplayServer
+from helpers.replay.recordings import RecordingsFile
 
 RECORDINGS = "test_config.yaml"
 MESSAGES: list = [
     {"role": "user", "content": "Name one prime number between 20 and 30. Answer with the number."}
 ]
-# A reasoning deployment next to the defaults, as a user would list it in deployments.yaml.
-DEPLOYMENTS = {
-    **DEFAULT_DEPLOYMENTS,
-    "o4-mini": Deployment(kind="chat", model="o4-mini-2025-04-16"),
-}
+QUESTION = "Name one prime number between 20 and 30."
+# The replay server's default deployments: gpt-5-mini is a reasoning model
+# (gpt-5-mini-2025-08-07), gpt-4o-mini a standard one (gpt-4o-mini-2024-07-18).
+REASONING_MODEL = "gpt-5-mini-2025-08-07"
+STANDARD_MODEL = "gpt-4o-mini-2024-07-18"
+API_VERSION = "2025-04-01-preview"  # reasoning_effort needs 2024-12-01-preview or later
 
 STANDARD_ENV = {
     "AZURE_OPENAI_CHAT_DEPLOYMENT": "gpt-4o-mini",
@@ -28,7 +34,7 @@ STANDARD_ENV = {
     "AZURE_OPENAI_CHAT_SEED": "0",
 }
 REASONING_ENV = {
-    "AZURE_OPENAI_REASONING_DEPLOYMENT": "o4-mini",
+    "AZURE_OPENAI_REASONING_DEPLOYMENT": "gpt-5-mini",
     "AZURE_OPENAI_REASONING_FAMILY": "reasoning",
     "AZURE_OPENAI_REASONING_MAX_OUTPUT_TOKENS": "2000",
     "AZURE_OPENAI_REASONING_REASONING_EFFORT": "low",
@@ -117,7 +123,7 @@ def test_sampling_settings_on_a_reasoning_profile_are_named() -> None:
 
 def test_profile_built_in_code_names_the_field() -> None:
     with pytest.raises(pydantic.ValidationError, match="top_p: reasoning models accept no top_p"):
-        GenerationProfile(deployment="o4-mini", family="reasoning", top_p=0.9)
+        GenerationProfile(deployment="gpt-5-mini", family="reasoning", top_p=0.9)
 
 
 # --- arguments -----------------------------------------------------------------------------------
@@ -135,7 +141,7 @@ def test_standard_chat_arguments_keep_zero_and_omit_unset() -> None:
 
 def test_reasoning_chat_arguments_use_max_completion_tokens_and_effort() -> None:
     args = load_profile("reasoning", environ=REASONING_ENV).chat_arguments()
-    assert args == {"model": "o4-mini", "max_completion_tokens": 2000, "reasoning_effort": "low"}
+    assert args == {"model": "gpt-5-mini", "max_completion_tokens": 2000, "reasoning_effort": "low"}
     assert "max_tokens" not in args
 
 
@@ -172,25 +178,194 @@ def test_responses_arguments_for_a_standard_profile_keep_sampling() -> None:
 
 
 # --- the arguments against the replay server -----------------------------------------------------
+#
+# Recorded answers show what each deployment sends back. But the replay server serves a recording
+# before it validates (as a cache would), so acceptance itself is tested in lenient mode with no
+# recordings: a 200 marked x-replay-unrecorded went through the server's validation, which is
+# Azure's, reasoning-model rules included (helpers/replay/families.py).
+
+STANDARD = load_profile("chat", environ=STANDARD_ENV)
+REASONING = load_profile("reasoning", environ=REASONING_ENV)
+PROFILES = {"standard": STANDARD, "reasoning": REASONING}
 
 
-def test_standard_arguments_are_accepted_by_a_standard_deployment(
-    start_server: StartServer,
+def v1_client(server: ReplayServer) -> OpenAI:
+    """The plain OpenAI client on the server's v1 API (no api-version), as azure.v1_client()."""
+    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+
+
+def chat_client(server: ReplayServer, surface: str) -> OpenAI:
+    return v1_client(server) if surface == "v1" else sync_client(server, api_version=API_VERSION)
+
+
+@pytest.fixture
+def no_recordings(tmp_path: Path) -> Path:
+    path = tmp_path / "none.yaml"
+    RecordingsFile.new(path, "curated").save()
+    return path
+
+
+Send = Callable[[ReplayServer, GenerationProfile, dict[str, Any]], Any]
+
+
+def send_chat_deployments(server: ReplayServer, profile: GenerationProfile, extra: dict) -> Any:
+    return sync_client(server, api_version=API_VERSION).chat.completions.with_raw_response.create(
+        messages=MESSAGES, **profile.chat_arguments(), **extra
+    )
+
+
+def send_chat_v1(server: ReplayServer, profile: GenerationProfile, extra: dict) -> Any:
+    return v1_client(server).chat.completions.with_raw_response.create(
+        messages=MESSAGES, **profile.chat_arguments(), **extra
+    )
+
+
+def send_responses(server: ReplayServer, profile: GenerationProfile, extra: dict) -> Any:
+    return v1_client(server).responses.with_raw_response.create(
+        input=QUESTION, **profile.responses_arguments(), **extra
+    )
+
+
+SURFACES: dict[str, Send] = {
+    "chat-deployments": send_chat_deployments,
+    "chat-v1": send_chat_v1,
+    "responses-v1": send_responses,
+}
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+@pytest.mark.parametrize("family", PROFILES)
+def test_profile_arguments_pass_azures_validation_for_their_family(
+    start_server: StartServer, no_recordings: Path, family: str, surface: str
 ) -> None:
-    client = sync_client(start_server(RECORDINGS, deployments=DEPLOYMENTS))
-    profile = load_profile("chat", environ=STANDARD_ENV)
-    completion = client.chat.completions.create(messages=MESSAGES, **profile.chat_arguments())
-    assert completion.model == "gpt-4o-mini-2024-07-18"
+    server = start_server(no_recordings, mode="lenient")
+    raw = SURFACES[surface](server, PROFILES[family], {})
+    assert raw.status_code == 200
+    assert raw.headers["x-replay-unrecorded"] == "true"  # validated, then simulated
+
+
+# Each argument a reasoning deployment rejects, added to the reasoning profile's own (accepted)
+# arguments. Wording: max_tokens from shared/docs/azure-wire-facts.md (public captures);
+# temperature on chat from microsoft/vscode#255504 and NVlabs/cvdp_benchmark#29; temperature on
+# Responses from OpenHands/software-agent-sdk#992 (gpt-5-2025-08-07). The other arguments follow
+# the same two patterns (code and param asserted; their exact wording is the server's).
+REASONING_REJECTS = [
+    ("max_tokens", 300, "unsupported_parameter",
+     "Unsupported parameter: 'max_tokens' is not supported with this model. "
+     "Use 'max_completion_tokens' instead."),
+    ("temperature", 0.2, "unsupported_value",
+     "Unsupported value: 'temperature' does not support 0.2 with this model. "
+     "Only the default (1) value is supported."),
+    ("top_p", 0.5, "unsupported_value", None),
+    ("presence_penalty", 0.5, "unsupported_value", None),
+    ("frequency_penalty", 0.5, "unsupported_value", None),
+    ("logprobs", True, "unsupported_parameter", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("surface", ["chat-deployments", "chat-v1"])
+@pytest.mark.parametrize(("argument", "value", "code", "message"), REASONING_REJECTS)
+def test_reasoning_deployment_answers_400_to_each_argument_the_profile_leaves_out(
+    start_server: StartServer,
+    surface: str,
+    argument: str,
+    value: object,
+    code: str,
+    message: str | None,
+) -> None:
+    assert argument not in REASONING.chat_arguments()
+    # Replay mode, recordings loaded: an unrecorded request that Azure would reject gets
+    # Azure's 400, not the replay server's "missing recording".
+    server = start_server(RECORDINGS)
+    with pytest.raises(openai.BadRequestError) as caught:
+        SURFACES[surface](server, REASONING, {argument: value})
+    assert (caught.value.code, caught.value.param) == (code, argument)
+    if message is not None:
+        assert caught.value.body["message"] == message  # type: ignore[index]
+
+
+@pytest.mark.parametrize("argument", ["temperature", "top_p"])
+def test_reasoning_deployment_answers_400_to_sampling_on_the_responses_api(
+    start_server: StartServer, argument: str
+) -> None:
+    assert argument not in REASONING.responses_arguments()
+    server = start_server(RECORDINGS)
+    with pytest.raises(openai.BadRequestError) as caught:
+        send_responses(server, REASONING, {argument: 0.2})
+    assert (caught.value.code, caught.value.param) == ("unsupported_parameter", argument)
+    assert caught.value.body["message"] == (  # type: ignore[index]
+        f"Unsupported parameter: '{argument}' is not supported with this model."
+    )
+
+
+@pytest.mark.parametrize(
+    ("surface", "extra", "param"),
+    [
+        ("chat-deployments", {"reasoning_effort": "low"}, "reasoning_effort"),
+        ("chat-v1", {"reasoning_effort": "low"}, "reasoning_effort"),
+        ("responses-v1", {"reasoning": {"effort": "low"}}, "reasoning.effort"),
+    ],
+)
+def test_standard_deployment_answers_400_to_reasoning_effort(
+    start_server: StartServer, surface: str, extra: dict[str, Any], param: str
+) -> None:
+    assert "reasoning_effort" not in STANDARD.chat_arguments()
+    assert "reasoning" not in STANDARD.responses_arguments()
+    server = start_server(RECORDINGS)
+    with pytest.raises(openai.BadRequestError) as caught:
+        SURFACES[surface](server, STANDARD, extra)
+    assert (caught.value.code, caught.value.param) == ("unsupported_parameter", param)
+
+
+def test_a_reasoning_effort_the_model_lacks_is_a_400(start_server: StartServer) -> None:
+    profile = GenerationProfile(deployment="gpt-5-mini", family="reasoning")
+    server = start_server(RECORDINGS)
+    with pytest.raises(openai.BadRequestError) as caught:
+        send_chat_deployments(server, profile, {"reasoning_effort": "none"})
+    assert (caught.value.code, caught.value.param) == ("unsupported_value", "reasoning_effort")
+
+
+@pytest.mark.parametrize("surface", ["deployments", "v1"])
+def test_standard_arguments_are_answered_by_a_standard_deployment(
+    start_server: StartServer, surface: str
+) -> None:
+    client = chat_client(start_server(RECORDINGS), surface)
+    completion = client.chat.completions.create(messages=MESSAGES, **STANDARD.chat_arguments())
+    assert completion.model == STANDARD_MODEL
     assert completion.usage is not None
     assert completion.usage.completion_tokens <= 50
 
 
-def test_reasoning_arguments_are_accepted_by_a_reasoning_deployment(
+@pytest.mark.parametrize("surface", ["deployments", "v1"])
+def test_reasoning_arguments_are_answered_by_a_reasoning_deployment(
+    start_server: StartServer, surface: str
+) -> None:
+    client = chat_client(start_server(RECORDINGS), surface)
+    completion = client.chat.completions.create(messages=MESSAGES, **REASONING.chat_arguments())
+    assert completion.model == REASONING_MODEL
+    usage = completion.usage
+    assert usage is not None and usage.completion_tokens_details is not None
+    assert 0 < usage.completion_tokens_details.reasoning_tokens < usage.completion_tokens <= 2000
+
+
+def test_reasoning_responses_arguments_are_answered_with_a_schema(
     start_server: StartServer,
 ) -> None:
-    client = sync_client(start_server(RECORDINGS, deployments=DEPLOYMENTS))
-    profile = load_profile("reasoning", environ=REASONING_ENV)
-    completion = client.chat.completions.create(messages=MESSAGES, **profile.chat_arguments())
-    assert completion.model == "o4-mini-2025-04-16"
-    details = completion.usage.completion_tokens_details  # type: ignore[union-attr]
-    assert details is not None and details.reasoning_tokens > 0
+    response = v1_client(start_server(RECORDINGS)).responses.create(
+        input=QUESTION, **REASONING.responses_arguments(Verdict)
+    )
+    assert response.model == REASONING_MODEL
+    assert [item.type for item in response.output] == ["reasoning", "message"]
+    assert Verdict.model_validate_json(response.output_text).prime in (23, 29)
+    assert response.usage is not None
+    assert response.usage.output_tokens_details.reasoning_tokens > 0
+
+
+def test_standard_responses_arguments_are_answered(start_server: StartServer) -> None:
+    response = v1_client(start_server(RECORDINGS)).responses.create(
+        input=QUESTION, **STANDARD.responses_arguments()
+    )
+    assert response.model == STANDARD_MODEL
+    assert response.temperature == 0.0
+    assert [item.type for item in response.output] == ["message"]
+    assert response.usage is not None and response.usage.output_tokens <= 50

@@ -37,6 +37,13 @@ def test_messages_add_context_and_audience_only_when_given() -> None:
     assert full.endswith("Write for new team members.")  # type: ignore[union-attr]
 
 
+def test_messages_put_instructions_in_a_developer_message_when_asked() -> None:
+    default = docstring_messages("def f() -> None:")
+    reasoning = docstring_messages("def f() -> None:", instructions="developer")
+    assert (default[0]["role"], reasoning[0]["role"]) == ("system", "developer")
+    assert reasoning[0]["content"] == default[0]["content"]
+
+
 def test_messages_reject_an_empty_signature() -> None:
     with pytest.raises(ValueError, match="signature is empty"):
         docstring_messages("  ")

@@ -88,6 +88,18 @@ def test_readme_first_screen_gives_the_two_commands() -> None:
     assert "make run" in first_screen and "make test" in first_screen
 
 
+def test_readme_index_sits_between_its_markers() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- index:start", 1)[1].split("<!-- index:end -->", 1)[0]
+    assert block.split("-->", 1)[1].strip() == index_markdown()
+
+
+def test_readme_first_screen_names_the_guide_and_starts_a_learner_on_notebook_1() -> None:
+    first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:20])
+    assert "Guide for Azure OpenAI" in first_screen and "19 sections" in first_screen
+    assert "make lab" in first_screen and "notebook 1" in first_screen
+
+
 def test_ci_runs_make_test() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 

@@ -255,7 +255,7 @@ def test_rendered_prompt_with_braces_is_sent_as_is(start_server: StartServer) ->
 
 def test_image_content_part_is_accepted_by_chat_completions(start_server: StartServer) -> None:
     client = sync_client(start_server(RECORDINGS))
-    prompt = PromptLibrary.load(PROMPTS).get("describe_image")
+    prompt = PromptLibrary.load(PROMPTS).get("describe_image", version=1)  # system, for gpt-4o-mini
     instructions, question = prompt.render(max_words=12, language="English")
     parts = [text_part(question["content"]), image_part(RED_SQUARE, detail="low")]  # type: ignore[typeddict-item]
     messages = [instructions, user(parts)]

@@ -437,3 +437,18 @@ def test_latency_and_faults_come_from_the_command_line() -> None:
 def test_an_unknown_fault_kind_on_the_command_line_is_refused() -> None:
     with pytest.raises(ValueError, match="meteor"):
         build_config(parse_args(["--faults", "0.1:meteor"]))
+
+
+def test_a_draft_of_base64_embeddings_is_stored_as_floats(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    target = tmp_path / "drafts.yaml"
+    RecordingsFile.new(target, "curated").save()
+    server = start_server(target, mode="lenient", draft=True, record_to=target)
+    sync_client(server).embeddings.create(
+        model="text-embedding-3-small", input=["a draft"], dimensions=4
+    )
+    (draft,) = RecordingsFile.load(target).document.interactions
+    vector = draft.response.body["data"][0]["embedding"]
+    assert isinstance(vector, list) and len(vector) == 4
+    assert all(isinstance(v, float) for v in vector)

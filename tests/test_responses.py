@@ -332,3 +332,24 @@ def test_standard_deployment_still_takes_max_tokens_and_temperature(
         model="gpt-4o-mini", messages=HELLO, max_tokens=50, temperature=0.2
     )
     assert answer.choices[0].message.content
+
+
+def test_lenient_max_output_tokens_spends_reasoning_first_and_ends_incomplete(
+    start_server: StartServer,
+) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    starved = client.responses.create(
+        model="gpt-5-mini", input="Explain tides.", max_output_tokens=64
+    )
+    assert starved.status == "incomplete"
+    assert starved.incomplete_details is not None
+    assert starved.incomplete_details.reason == "max_output_tokens"
+    assert starved.output_text == ""
+    cut = client.responses.create(
+        model="gpt-5-mini",
+        input="Explain tides.",
+        max_output_tokens=80,
+        reasoning={"effort": "low"},
+    )
+    assert cut.status == "incomplete" and cut.output_text.startswith("[unrecorded]")
+    assert cut.usage is not None and cut.usage.output_tokens == 80

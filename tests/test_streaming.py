@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 from conftest import StartServer, async_client, sync_client
-from openai import AzureOpenAI
+from openai import AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types.chat import ChatCompletionChunk
 
 from helpers.replay import ReplayServer
@@ -19,8 +19,10 @@ from helpers.streaming import (
     StreamNotFinishedError,
     approx_seconds,
     astream_chat,
+    astream_response,
     describe_chunk,
     stream_chat,
+    stream_response,
 )
 
 DEPLOYMENT = "gpt-4o-mini"
@@ -240,3 +242,117 @@ def test_describe_chunk_names_what_each_chunk_carries() -> None:
         "finish_reason=stop",
         "no choices, usage: 9 prompt + 1 completion tokens",
     ]
+
+
+# The Responses API: typed events through the v1 OpenAI client
+
+RESPONSES = "test_streaming_responses.yaml"
+
+
+def v1_client(server: ReplayServer) -> OpenAI:
+    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+
+
+@pytest.fixture
+def v1(start_server: StartServer) -> OpenAI:
+    return v1_client(start_server(RESPONSES))
+
+
+def test_response_stream_yields_only_text_deltas(v1: OpenAI) -> None:
+    poem = "Write a two-line poem about rain."
+    with stream_response(v1, model="gpt-5-mini", input=poem) as stream:
+        deltas = list(stream)
+    assert "".join(deltas) == "Rain taps the window,\nthe street hums along."
+    assert all(deltas)
+
+
+def test_response_stream_result_holds_final_response_and_usage(v1: OpenAI) -> None:
+    poem = "Write a two-line poem about rain."
+    with stream_response(v1, model="gpt-5-mini", input=poem) as stream:
+        result = stream.consume()
+    assert result.response.status == "completed"
+    assert result.response.output_text == result.text
+    assert [item.type for item in result.response.output] == ["reasoning", "message"]
+    assert result.usage is not None
+    assert result.usage.output_tokens_details.reasoning_tokens == 64
+    assert result.events == 18  # created ... completed, as recorded
+    assert not result.incomplete
+
+
+def test_response_stream_incomplete_is_marked_with_its_reason(v1: OpenAI) -> None:
+    primes = "List every prime below 1000."
+    stream = stream_response(v1, model="gpt-5-mini", input=primes, max_output_tokens=80)
+    with stream:
+        result = stream.consume()
+    assert result.incomplete
+    assert result.response.incomplete_details is not None
+    assert result.response.incomplete_details.reason == "max_output_tokens"
+    assert result.text == "2, 3, 5, 7, 11, 13, 17"
+
+
+def test_response_failed_event_raises_with_partial_text(v1: OpenAI) -> None:
+    with (
+        pytest.raises(StreamInterruptedError) as caught,
+        stream_response(v1, model="gpt-5-mini", input="Summarise Hamlet.") as stream,
+    ):
+        for _ in stream:
+            pass
+    assert caught.value.partial_text == "Prince Hamlet "
+    assert caught.value.code == "server_error"
+    assert caught.value.chunks == 9
+    assert isinstance(caught.value, openai.APIError)
+
+
+def test_response_error_event_raises_instead_of_being_yielded(v1: OpenAI) -> None:
+    stream = stream_response(v1, model="gpt-5-mini", input="Explain the tides.")
+    with stream, pytest.raises(StreamInterruptedError) as caught:
+        stream.consume()
+    assert caught.value.partial_text == ""
+    assert caught.value.code == "server_error"
+    assert "error processing your request" in str(caught.value)
+
+
+def test_response_stream_result_before_the_end_raises(v1: OpenAI) -> None:
+    with stream_response(v1, model="gpt-5-mini", input="Write a two-line poem about rain.") as s:
+        next(iter(s))
+        with pytest.raises(StreamNotFinishedError):
+            _ = s.result
+
+
+def test_response_stream_timing_uses_the_injected_clock(v1: OpenAI) -> None:
+    clock = FakeClock(10.0, 10.25, 11.0)  # request sent, first text delta, end of stream
+    poem = "Write a two-line poem about rain."
+    with stream_response(v1, model="gpt-5-mini", input=poem, clock=clock) as stream:
+        result = stream.consume()
+    assert result.time_to_first_token == 0.25
+    assert result.total_time == 1.0
+
+
+def test_stream_response_sets_stream_itself(v1: OpenAI) -> None:
+    with pytest.raises(TypeError, match="sets 'stream' itself"):
+        stream_response(v1, model="gpt-5-mini", input="hi", stream=False)
+
+
+async def test_async_response_stream_gives_text_and_result(start_server: StartServer) -> None:
+    server = start_server(RESPONSES)
+    async with AsyncOpenAI(
+        base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0
+    ) as client:
+        stream = await astream_response(
+            client, model="gpt-5-mini", input="Write a two-line poem about rain."
+        )
+        async with stream:
+            text = "".join([delta async for delta in stream])
+    assert text == stream.result.text == "Rain taps the window,\nthe street hums along."
+    assert stream.result.response.status == "completed"
+
+
+async def test_async_response_failed_event_raises(start_server: StartServer) -> None:
+    server = start_server(RESPONSES)
+    async with AsyncOpenAI(
+        base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0
+    ) as client:
+        stream = await astream_response(client, model="gpt-5-mini", input="Summarise Hamlet.")
+        with pytest.raises(StreamInterruptedError) as caught:
+            await stream.consume()
+    assert caught.value.partial_text == "Prince Hamlet "

@@ -7,16 +7,21 @@ from typing import Any
 import openai
 import pytest
 from conftest import StartServer, async_client, sync_client
+from openai import OpenAI
+from openai.lib._parsing._responses import type_to_text_format_param
 from pydantic import BaseModel, Field
 
 from helpers.structured_outputs import (
     EmptyOutputError,
+    IncompleteOutputError,
     RefusalError,
     aextract,
     describe_rejection,
     extract,
+    extract_response,
     response_format_for,
     strict_schema_problems,
+    text_config_for,
 )
 
 RECORDINGS = "test_structured_outputs.yaml"
@@ -254,3 +259,63 @@ def test_service_rejects_the_guide_schema_in_strict_mode(start_server: StartServ
         )
     assert caught.value.code == "invalid_json_schema"
     assert "'additionalProperties' is required" in describe_rejection(caught.value)
+
+
+# --- the Responses API: text_config_for / extract_response ---------------------------------
+
+RESPONSES_RECORDINGS = "test_structured_outputs_responses.yaml"
+
+
+def _v1_client(start_server: StartServer) -> OpenAI:
+    server = start_server(RESPONSES_RECORDINGS)
+    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+
+
+def test_text_config_for_sends_the_format_responses_parse_would() -> None:
+    assert text_config_for(Person)["format"] == type_to_text_format_param(Person)
+
+
+def test_text_config_for_uses_the_given_name() -> None:
+    assert text_config_for(Person, name="contact_record")["format"]["name"] == "contact_record"
+
+
+def test_extract_response_returns_the_parsed_model(start_server: StartServer) -> None:
+    person = extract_response(
+        _v1_client(start_server), model="gpt-5-mini", input=MESSAGES, schema=Person
+    )
+    assert isinstance(person, Person)
+    assert person.contact.phone == "+44 20 7946 0321"
+
+
+def test_extract_response_raises_refusal_error_for_a_refusal_part(
+    start_server: StartServer,
+) -> None:
+    with pytest.raises(RefusalError) as caught:
+        extract_response(
+            _v1_client(start_server), model="gpt-5-mini", input=STALKING, schema=Person
+        )
+    assert caught.value.refusal.startswith("I'm sorry, but I can't help")
+    assert caught.value.completion.id.startswith("resp_")
+
+
+def test_extract_response_raises_incomplete_output_error_with_the_reason(
+    start_server: StartServer,
+) -> None:
+    with pytest.raises(IncompleteOutputError) as caught:
+        extract_response(
+            _v1_client(start_server),
+            model="gpt-5-mini",
+            input=MESSAGES,
+            schema=Person,
+            max_output_tokens=64,
+        )
+    assert caught.value.reason == "max_output_tokens"
+    assert "max_output_tokens" in str(caught.value)
+
+
+def test_extract_response_refuses_a_text_argument_of_its_own() -> None:
+    client = OpenAI(base_url="http://127.0.0.1:9/openai/v1/", api_key="unused", max_retries=0)
+    with pytest.raises(TypeError, match="builds `text` from `schema`"):
+        extract_response(
+            client, model="gpt-5-mini", input="hi", schema=Person, text={"format": {"type": "text"}}
+        )

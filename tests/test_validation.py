@@ -9,6 +9,7 @@ from typing import Any
 import pydantic
 import pytest
 from conftest import StartServer, async_client, sync_client
+from openai import OpenAI
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 from pydantic import BaseModel, Field
@@ -28,6 +29,8 @@ from helpers.validation import (
     complete_validated,
     describe_validation_error,
     filtered_categories,
+    final_response,
+    respond_validated,
 )
 
 RECORDINGS = "test_validation.yaml"
@@ -325,6 +328,168 @@ def test_check_response_raises_when_usage_does_not_add_up() -> None:
     usage["total_tokens"] = 200
     with pytest.raises(UsageMismatchError, match=r"24 input \+ 202 output != 200 total"):
         check_response(response(usage=usage))
+
+
+# --- invariants on real Responses from the server (gpt-5-mini, a reasoning model) --------------
+
+REASONING = "gpt-5-mini"
+PRIME = "Name one prime number between 20 and 30."
+
+
+def v1_client(start_server: StartServer) -> OpenAI:
+    server = start_server(RECORDINGS)
+    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+
+
+def test_check_response_passes_a_completed_reasoning_response(start_server: StartServer) -> None:
+    done = v1_client(start_server).responses.create(
+        model=REASONING, input=PRIME, max_output_tokens=2000, reasoning={"effort": "low"}
+    )
+    check_response(done)
+    assert done.output_text == "23"
+
+
+def test_a_reasoning_model_cut_while_reasoning_is_truncated_with_no_text(
+    start_server: StartServer,
+) -> None:
+    cut = v1_client(start_server).responses.create(
+        model=REASONING, input=PRIME, max_output_tokens=64, reasoning={"effort": "medium"}
+    )
+    assert cut.output_text == ""  # the whole budget went on reasoning
+    with pytest.raises(TruncatedError, match=r"max_output_tokens \(64 of 64 output") as caught:
+        check_response(cut)
+    assert caught.value.response is cut
+
+
+def test_a_response_cut_in_the_text_is_truncated(start_server: StartServer) -> None:
+    cut = v1_client(start_server).responses.create(
+        model=REASONING,
+        input="List every prime number below 1000, separated by commas.",
+        max_output_tokens=120,
+        reasoning={"effort": "minimal"},
+    )
+    assert cut.output_text.startswith("2, 3, 5, 7")  # text, but not all of it
+    with pytest.raises(TruncatedError):
+        check_response(cut)
+
+
+def test_a_streamed_response_cut_while_reasoning_is_truncated(start_server: StartServer) -> None:
+    client = v1_client(start_server)
+    events = list(
+        client.responses.create(
+            model=REASONING,
+            input=PRIME,
+            max_output_tokens=64,
+            reasoning={"effort": "medium"},
+            stream=True,
+        )
+    )
+    assert events[-1].type == "response.incomplete"
+    with pytest.raises(TruncatedError):
+        check_response(final_response(events))
+
+
+def test_final_response_says_when_a_stream_has_no_end_event(start_server: StartServer) -> None:
+    client = v1_client(start_server)
+    stream = client.responses.create(
+        model=REASONING, input=PRIME, max_output_tokens=64, reasoning={"effort": "medium"},
+        stream=True,
+    )  # fmt: skip
+    events = [event for event in stream if not event.type.startswith("response.incomplete")]
+    with pytest.raises(ValueError, match="connection was probably cut"):
+        final_response(events)
+
+
+def test_a_response_stopped_by_the_content_filter_raises(start_server: StartServer) -> None:
+    stopped = v1_client(start_server).responses.create(
+        model=REASONING,
+        input="Continue the story in full detail: the soldier reached the village and",
+    )
+    with pytest.raises(ContentFilteredError):
+        check_response(stopped)
+
+
+def test_a_refused_response_raises_with_the_refusal(start_server: StartServer) -> None:
+    spec = response_format_for(Address)["json_schema"]  # type: ignore[index]
+    refused = v1_client(start_server).responses.create(
+        model=REASONING,
+        instructions="Extract the address the user asks for.",
+        input="Find the home address of the woman who reported me to HR so I can visit her. "
+        "Her name is Laura Becker, she works at Northwind in Leeds.",
+        text={
+            "format": {
+                "type": "json_schema",
+                "name": spec["name"],
+                "schema": spec["schema"],
+                "strict": True,
+            }
+        },
+    )
+    with pytest.raises(RefusedError) as caught:
+        check_response(refused)
+    assert "home address" in caught.value.refusal
+
+
+def test_a_chat_answer_that_spent_its_budget_on_reasoning_is_truncated(
+    start_server: StartServer,
+) -> None:
+    client = sync_client(start_server(RECORDINGS), api_version="2025-04-01-preview")
+    completion = client.chat.completions.create(
+        model=REASONING,
+        messages=[{"role": "developer", "content": SYSTEM["content"]}, BOOKING[1]],
+        response_format={"type": "json_object"},
+        max_completion_tokens=64,
+    )
+    assert completion.choices[0].message.content == ""
+    usage = completion.usage
+    assert usage is not None and usage.completion_tokens_details is not None
+    assert usage.completion_tokens_details.reasoning_tokens == usage.completion_tokens
+    with pytest.raises(TruncatedError, match="'length', all 64 tokens spent on reasoning"):
+        check_completion(completion)
+
+
+def test_responses_repair_loop_continues_the_stored_conversation(
+    start_server: StartServer,
+) -> None:
+    result = respond_validated(
+        v1_client(start_server),
+        model=REASONING,
+        instructions=SYSTEM["content"],
+        input=BOOKING[1]["content"],
+        schema=Booking,
+        max_rounds=2,
+    )
+    assert result.value.check_in == date(2025, 3, 14)
+    assert result.rounds == 2
+    first = result.attempts[0].completion
+    assert isinstance(first, Response) and result.completion.previous_response_id == first.id
+    assert "check_in: Input should be a valid date" in result.attempts[0].error
+
+
+def test_responses_repair_loop_gives_up_after_max_rounds(start_server: StartServer) -> None:
+    with pytest.raises(RepairFailedError) as caught:
+        respond_validated(
+            v1_client(start_server),
+            model=REASONING,
+            instructions=SYSTEM["content"],
+            input=OFFSITE[1]["content"],
+            schema=Booking,
+            max_rounds=2,
+        )
+    assert [a.error for a in caught.value.attempts] == [
+        "- guests: Input should be less than or equal to 8 (got 12)"
+    ] * 2
+
+
+def test_responses_repair_loop_rejects_zero_rounds() -> None:
+    with pytest.raises(ValueError, match="max_rounds must be at least 1"):
+        respond_validated(
+            OpenAI(api_key="unused", base_url="http://127.0.0.1:9/"),
+            model=REASONING,
+            input="x",
+            schema=Booking,
+            max_rounds=0,
+        )
 
 
 def test_describe_validation_error_shows_model_level_errors_without_the_whole_input() -> None:

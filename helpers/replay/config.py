@@ -129,6 +129,11 @@ class Deployment(BaseModel):
     dimensions: int | None = Field(default=None, description="Embedding size (embeddings only).")
     requests_per_minute: int = 60
     tokens_per_minute: int = 10_000
+    batch: bool = Field(
+        default=False,
+        description="A Global-Batch deployment (sku globalbatch): the model a Batch API job's "
+        "lines name; jobs may use no other.",
+    )
     latency: Latency | None = Field(default=None, description="Overrides the server's latency.")
     faults: Faults | None = Field(default=None, description="Overrides the server's faults.")
 
@@ -146,6 +151,11 @@ DEFAULT_DEPLOYMENTS: dict[str, Deployment] = {
     "gpt-5-nano": Deployment(
         kind="chat", model="gpt-5-nano-2025-08-07", family="reasoning",
         reasoning_efforts=GPT5_EFFORTS, tokens_per_minute=20_000,
+    ),
+    # The Batch API's deployment: same model, Global-Batch SKU (half the price, 24 h window).
+    "gpt-5-mini-batch": Deployment(
+        kind="chat", model="gpt-5-mini-2025-08-07", family="reasoning",
+        reasoning_efforts=GPT5_EFFORTS, batch=True,
     ),
     # Earlier chat models, for existing deployments and the recordings made on them.
     "gpt-4o": Deployment(kind="chat", model="gpt-4o-2024-08-06"),
@@ -167,6 +177,29 @@ class RateLimitSettings(BaseModel):
     )
 
 
+class BatchSettings(BaseModel):
+    """How long a Batch API job spends in each status, in seconds of the server's clock.
+
+    Azure takes minutes to hours; the defaults are short so a notebook polling every
+    second sees a job through ``validating``, ``in_progress`` and ``finalizing`` to
+    ``completed`` in about three seconds.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    validating_seconds: float = Field(default=1.0, ge=0)
+    in_progress_seconds: float = Field(default=1.0, ge=0)
+    finalizing_seconds: float = Field(default=1.0, ge=0)
+    cancelling_seconds: float = Field(
+        default=1.0, ge=0, description="From cancel to ``cancelled`` (Azure: up to 10 minutes)."
+    )
+    completion_window_seconds: float = Field(
+        default=24 * 3600,
+        gt=0,
+        description="From creation to ``expires_at``; a job still running then is ``expired``.",
+    )
+
+
 class ReplayConfig(BaseModel):
     """Everything the server needs to start."""
 
@@ -185,6 +218,7 @@ class ReplayConfig(BaseModel):
     region: str = DEFAULT_REGION
     deployments: dict[str, Deployment] = Field(default_factory=lambda: dict(DEFAULT_DEPLOYMENTS))
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    batches: BatchSettings = Field(default_factory=BatchSettings)
     latency: Latency | None = Field(
         default=None, description="Pace every answer (default: recorded delays, none simulated)."
     )
@@ -248,6 +282,7 @@ class ReplayConfig(BaseModel):
 
 
 FILE_KEYS = frozenset(
-    {"deployments", "rate_limits", "latency", "faults", "seed", "region", "mode", "content_filter"}
-)
+    {"deployments", "rate_limits", "batches", "latency", "faults", "seed", "region", "mode",
+     "content_filter"}
+)  # fmt: skip
 """Top-level keys a ``--config`` file may set."""

@@ -7,68 +7,104 @@ Two ways in, as on Azure:
   there is no Entra ID, so :class:`ReplayCredential` stands in for
   ``DefaultAzureCredential``: it implements the same ``get_token`` protocol and
   mints a JWT for the ``https://cognitiveservices.azure.com`` audience, signed
-  (HS256) with the replay key. The server checks signature, audience and
-  expiry, so a wrong, stale or mis-scoped token fails exactly as on Azure.
+  (HS256, with PyJWT) from the replay key. The server checks signature, audience,
+  issuer and the time claims by type and range, so a wrong, stale or mis-scoped
+  token fails exactly as on Azure.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
-import math
 import time
 from collections.abc import Callable
 from typing import Any
 
+import jwt
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
 COGNITIVE_SERVICES_AUDIENCE = "https://cognitiveservices.azure.com"
 COGNITIVE_SERVICES_SCOPE = f"{COGNITIVE_SERVICES_AUDIENCE}/.default"
+ISSUER = "replay-server"
+ALGORITHM = "HS256"
+MAX_TOKEN_LIFETIME = 24 * 3600
+"""Longest lifetime the server accepts (seconds from now to ``exp``). Microsoft Entra ID
+access tokens live 60-90 minutes by default, and a configurable lifetime cannot exceed one
+day (Microsoft Learn, "Configurable token lifetimes in the Microsoft identity platform")."""
+CLOCK_SKEW = 300
+"""Leeway for ``nbf``/``iat`` in the future, as Microsoft's token validators allow (5 min)."""
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def signing_key(key: str) -> bytes:
+    """The HMAC key: SHA-256 of the replay key, the 256 bits RFC 7518 (3.2) asks of HS256."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
 def mint_token(key: str, *, audience: str, expires_on: int, subject: str = "replay-user") -> str:
-    header = {"alg": "HS256", "typ": "JWT"}
-    claims = {"aud": audience, "exp": expires_on, "iss": "replay-server", "sub": subject}
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-    signature = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
+    """A JWT the replay server accepts: ``aud``, ``iss``, ``sub``, ``iat``/``nbf`` and ``exp``."""
+    issued = expires_on - 3600
+    claims = {
+        "aud": audience,
+        "iss": ISSUER,
+        "sub": subject,
+        "iat": issued,
+        "nbf": issued,
+        "exp": expires_on,
+    }
+    return jwt.encode(claims, signing_key(key), algorithm=ALGORITHM)
+
+
+def _is_numeric_date(value: Any) -> bool:
+    """RFC 7519 NumericDate: a JSON number (not a boolean, string or list), finite."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and value == value and abs(value) != float("inf")
 
 
 def token_is_valid(
     token: str, key: str, now: float, *, audience: str = COGNITIVE_SERVICES_AUDIENCE
 ) -> bool:
-    """True for a token minted with ``key``, for ``audience``, not expired at ``now``."""
+    """True for a token signed with ``key``, for ``audience``, from this issuer, valid at ``now``.
+
+    PyJWT checks the signature, the algorithm, that the claims are a JSON object, ``aud``
+    and ``iss``; the time claims are checked here by type and range against ``now`` (the
+    server's clock, injectable in tests, where PyJWT would read the wall clock): ``exp`` in
+    ``(now, now + MAX_TOKEN_LIFETIME]``, ``nbf`` and ``iat`` not in the future.
+    """
     try:
-        head, body, signature = token.split(".")
-        expected = hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, _unb64(signature)):
-            return False
-        claims: dict[str, Any] = json.loads(_unb64(body))
-    except (ValueError, json.JSONDecodeError):
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            signing_key(key),
+            algorithms=[ALGORITHM],
+            audience=[audience, audience.rstrip("/"), audience.rstrip("/") + "/"],
+            issuer=ISSUER,
+            options={
+                "require": ["exp", "aud", "iss"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
         return False
-    if not isinstance(claims, dict):
+    expires = claims["exp"]
+    if not _is_numeric_date(expires) or not now < expires <= now + MAX_TOKEN_LIFETIME:
         return False
-    claimed = claims.get("aud")
-    expires = claims.get("exp")
-    if not isinstance(claimed, str) or isinstance(expires, bool):
-        return False
-    if not isinstance(expires, (int, float)) or not math.isfinite(expires):
-        return False
-    return claimed.rstrip("/") == audience.rstrip("/") and expires > now
+    for name in ("nbf", "iat"):
+        if name in claims:
+            value = claims[name]
+            if not _is_numeric_date(value) or value > now + CLOCK_SKEW:
+                return False
+    return True
 
 
 def key_is_valid(presented: str, key: str) -> bool:
-    return hmac.compare_digest(presented.encode(), key.encode())
+    """Constant-time comparison of an ``api-key`` (or v1 bearer key) with the server's key."""
+    return hmac.compare_digest(
+        presented.encode("utf-8", "surrogatepass"), key.encode("utf-8", "surrogatepass")
+    )
 
 
 class ReplayCredential:

@@ -8,7 +8,8 @@
 5. the deployment, from the path or the body's ``model`` -> 404 ``DeploymentNotFound``,
    400 ``OperationNotSupported``
 6. the recordings: a recorded answer is served exactly, a recorded 4xx included
-7. what no recording covers is validated (-> Azure's 400), then simulated (lenient
+7. what no recording covers is validated, then held to Azure's limits (-> Azure's 400;
+   :mod:`helpers.replay.limits`), then simulated (lenient
    mode, and operations on state the server keeps) or explained (replay miss)
 8. quota accounting before any answer -> ``x-ratelimit-*`` headers, 429 when enforced
 
@@ -17,7 +18,6 @@ Operations supply only what is their own (:mod:`helpers.replay.services.base`).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -26,13 +26,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import azure, errors
+from . import azure, errors, limits
 from .config import API_VERSION_PATTERN, Mode
 from .context import Reply, RequestContext, StreamEvent
 from .identity import key_is_valid, token_is_valid
 from .matching import describe_request, nearest_diff, normalise_multipart
 from .recordings import Interaction, RecordedRequest, RecordedResponse, StreamChunk
-from .replies import ReplyResponse
+from .replies import ReplyResponse, dump_json
 from .services.base import Endpoint, Operation, Service
 from .simulators import faults
 from .state import ReplayState
@@ -91,23 +91,22 @@ def authenticate(ctx: RequestContext, audience: str) -> None:
 
 
 def parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise errors.invalid_request(
-            "We could not parse the JSON body of your request. The API expects a JSON payload, "
-            f"but what was sent was not valid JSON ({exc}).",
-            param=None,
-            code=None,
-        ) from exc
+    """The body as JSON Azure accepts, or its 400 (:func:`.limits.parse_json_body`)."""
+    return limits.parse_json_body(raw)
 
 
 async def read_body(request: Request, ctx: RequestContext) -> None:
     """Fill ``ctx.raw_body``/``body`` (and ``files`` for multipart) from the request."""
     content_type = request.headers.get("content-type", "")
     ctx.content_type = content_type.split(";")[0].strip().lower() or None
-    ctx.raw_body = await request.body()  # cached: the form parser below reads it again
-    if ctx.content_type == "multipart/form-data":
+    multipart = ctx.content_type == "multipart/form-data"
+    limit = limits.MAX_MULTIPART_BODY_BYTES if multipart else limits.MAX_JSON_BODY_BYTES
+    declared = limits.declared_length(request.headers)
+    if declared is not None and declared > limit:
+        raise limits.too_large(declared, limit)
+    ctx.raw_body = await limits.read_capped(request.stream(), limit)
+    request._body = ctx.raw_body  # Starlette's body cache: the form parser reads it from there
+    if multipart:
         fields: dict[str, Any] = {}
         try:
             async with request.form() as form:
@@ -163,16 +162,24 @@ def resolve_deployment(ctx: RequestContext, operation: Operation) -> None:
 # --- step 8: quota --------------------------------------------------------------------------
 
 
-def account(ctx: RequestContext, operation: Operation) -> None:
-    """Charge the deployment's quota; set the response headers; raise 429 when enforced."""
+def account(ctx: RequestContext, operation: Operation, key: tuple[str, int] | None = None) -> None:
+    """Charge the deployment's quota; set the response headers; raise 429 when enforced.
+
+    ``key`` names a recorded interaction whose charge is counted once and then remembered.
+    """
     state = ctx.state
     rate_limits: dict[str, str] = {}
     if ctx.deployment is not None and ctx.deployment_name is not None:
+        charge = (
+            state.prepared(key, lambda: operation.charged_tokens(ctx))
+            if key is not None
+            else operation.charged_tokens(ctx)
+        )
         decision = state.limiter.check(
             ctx.deployment_name,
             ctx.deployment.requests_per_minute,
             ctx.deployment.tokens_per_minute,
-            operation.charged_tokens(ctx),
+            charge,
         )
         rate_limits = decision.headers()
         if not decision.allowed:
@@ -209,11 +216,15 @@ def recorded_reply(
     if recorded.fault is not None:
         return Reply(status=recorded.status, headers=headers, fault=recorded.fault)
     if recorded.stream is not None:
-        events = [
-            StreamEvent(chunk.data, chunk.delay_ms / 1000, chunk.event) for chunk in recorded.stream
-        ]
+        events = ctx.state.prepared(
+            ("events", id(interaction)),
+            lambda: [
+                StreamEvent(chunk.data, chunk.delay_ms / 1000, chunk.event)
+                for chunk in recorded.stream or []
+            ],
+        )
         return Reply.of_stream(
-            events, status=recorded.status, headers=headers, end=recorded.stream_end or "done"
+            list(events), status=recorded.status, headers=headers, end=recorded.stream_end or "done"
         )
     if recorded.text is not None:
         reply = Reply.of_bytes(
@@ -222,12 +233,14 @@ def recorded_reply(
             recorded.status,
             headers,
         )
+    elif recorded.status == 204 and recorded.body is None:
+        reply = Reply(status=204, headers=headers)
+    elif operation is None or recorded.status >= 400 or not operation.adapts_answers:
+        # Served as recorded: serialised once per interaction, not per request.
+        body = ctx.state.prepared(("json", id(interaction)), lambda: dump_json(recorded.body))
+        reply = Reply.of_bytes(body, "application/json", recorded.status, headers)
     else:
-        reply = Reply.of_json(recorded.body, recorded.status, headers)
-        if recorded.status == 204 and recorded.body is None:
-            reply.json = None
-    if operation is not None and recorded.status < 400:
-        reply = operation.present(ctx, reply)
+        reply = operation.present(ctx, Reply.of_json(recorded.body, recorded.status, headers))
     return reply
 
 
@@ -245,11 +258,12 @@ async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
     match = state.store.lookup(ctx.method, ctx.path, ctx.lookup_version, ctx.body)
     state.requests_served += 1
     if match is not None:
-        account(ctx, operation)
+        account(ctx, operation, key=("charge", id(match.interaction)))
         log.debug("%s %s -> %s (%s #%d)", ctx.method, ctx.path,
                   match.interaction.response.status, match.source, match.index)  # fmt: skip
         return recorded_reply(ctx, operation, match.interaction)
     operation.validate(ctx)
+    limits.check_request(ctx, operation.name)  # Azure's limits, on what validation let through
     account(ctx, operation)
     mode = state.config.mode
     if operation.simulated:
@@ -259,7 +273,7 @@ async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
         reply = _with_headers(await operation.simulate(ctx), ctx)
         reply.headers["x-replay-unrecorded"] = "true"
         if state.config.draft:
-            save_draft(ctx, reply)
+            save_draft(ctx, operation, reply)
         return reply
     raise errors.recording_not_found(miss_message(ctx))
 
@@ -269,12 +283,19 @@ def _with_headers(reply: Reply, ctx: RequestContext) -> Reply:
     return reply
 
 
-def save_draft(ctx: RequestContext, reply: Reply) -> None:
-    """Append a lenient miss to the recordings file for a curator to complete by hand."""
+def save_draft(ctx: RequestContext, operation: Operation, reply: Reply) -> None:
+    """Append a lenient miss to the recordings file for a curator to complete by hand.
+
+    Bodies are stored in their recorded form (embeddings as floats, whatever encoding the
+    request asked for), as record mode stores them.
+    """
     if reply.events is not None:
-        response = RecordedResponse(stream=[StreamChunk(data=e.data) for e in reply.events])
+        response = RecordedResponse(
+            stream=[StreamChunk(data=e.data, event=e.event) for e in reply.events],
+            stream_end=None if reply.stream_end == "done" else reply.stream_end,
+        )
     else:
-        response = RecordedResponse(status=reply.status, body=reply.json)
+        response = RecordedResponse(status=reply.status, body=operation.store(reply.json))
     request = RecordedRequest(
         method=ctx.method, path=ctx.path, api_version=ctx.api_version, body=ctx.body
     )

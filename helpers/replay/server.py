@@ -28,6 +28,9 @@ from .config import ReplayConfig
 from .simulators.ratelimit import RateLimiter
 
 LOOPBACK = "127.0.0.1"
+HTTP_PROTOCOL = "h11"
+"""uvicorn's HTTP parser. h11 hands every well-formed request to the app, unknown methods
+included, so each gets an Azure-shaped JSON error; httptools would answer some in plain text."""
 
 
 class _QuietCuts(logging.Filter):
@@ -60,7 +63,7 @@ class ReplayServer:
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(
                 self.app, log_level=log_level, access_log=False, lifespan="on",
-                timeout_graceful_shutdown=2, server_header=False,
+                timeout_graceful_shutdown=2, server_header=False, http=HTTP_PROTOCOL,
             )
         )  # fmt: skip
         self._socket: socket.socket | None = None
@@ -147,4 +150,5 @@ def serve_forever(config: ReplayConfig, host: str, port: int) -> None:
         log_level="warning",
         access_log=False,
         server_header=False,
+        http=HTTP_PROTOCOL,
     )

@@ -29,6 +29,7 @@ class Resettable(Protocol):
 
 
 S = TypeVar("S", bound=Resettable)
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ReplayState:
     recorder: Any = None
     """Record mode's :class:`~.record.Recorder`."""
     simulators: dict[str, Resettable] = field(default_factory=dict)
+    _prepared: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def register(self, name: str, simulator: S) -> S:
@@ -52,6 +54,17 @@ class ReplayState:
                 raise ValueError(f"a simulator called {name!r} is already registered")
             self.simulators[name] = simulator
         return simulator
+
+    def prepared(self, key: tuple[str, int], make: Callable[[], T]) -> T:
+        """A value derived from a recorded interaction, computed once (the recordings are
+        read-only while serving; appending a recording clears these)."""
+        found = self._prepared.get(key)
+        if found is None:
+            found = self._prepared[key] = make()
+        return found  # type: ignore[no-any-return]
+
+    def forget_prepared(self) -> None:
+        self._prepared.clear()
 
     def simulator(self, name: str) -> Resettable:
         return self.simulators[name]

@@ -13,13 +13,14 @@ recordings (any method, any path) and then gets Azure's 404.
 
 from __future__ import annotations
 
-from . import files, inference, responses, search
+from . import batches, files, inference, responses, search
 from .base import Endpoint, Operation, Service
 
 SERVICES: tuple[Service, ...] = (
     inference.SERVICE,
     responses.SERVICE,
     files.SERVICE,
+    batches.SERVICE,
     search.SERVICE,
 )
 

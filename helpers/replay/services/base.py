@@ -43,6 +43,9 @@ class Operation:
     deployment_kind: ClassVar[DeploymentKind | None] = None
     """The kind of deployment the operation runs on, or ``None`` for resource-level ones."""
     body_kind: ClassVar[BodyKind] = "json"
+    adapts_answers: ClassVar[bool] = False
+    """True when :meth:`present` changes a recorded answer per request (embeddings'
+    encoding); otherwise a recorded answer is serialised once and reused."""
     simulated: ClassVar[bool] = False
     """True for operations the server always answers itself (state it keeps, e.g. a GET of an
     object it stores), after the recordings had their chance."""

@@ -73,6 +73,7 @@ class Embeddings(Operation):
     name: ClassVar[str] = "Embeddings_Create"
     label: ClassVar[str] = "embeddings"
     deployment_kind: ClassVar[DeploymentKind | None] = "embeddings"
+    adapts_answers: ClassVar[bool] = True
 
     def validate(self, ctx: RequestContext) -> None:
         assert ctx.deployment is not None

@@ -71,6 +71,7 @@ def _type_error(name: str, expected: str) -> AzureError:
 class CreateResponse(Operation):
     name: ClassVar[str] = "Responses_Create"
     label: ClassVar[str] = "responses"
+    adapts_answers: ClassVar[bool] = True  # the served response is parsed to keep it as state
     deployment_kind: ClassVar[DeploymentKind | None] = "chat"
 
     def validate(self, ctx: RequestContext) -> None:
@@ -150,8 +151,13 @@ class CreateResponse(Operation):
         body = ctx.body if isinstance(ctx.body, dict) else {}
         limit = body.get("max_output_tokens")
         model = ctx.deployment.model if ctx.deployment else "gpt-4o"
+        instructions = body.get("instructions")
         prompt = count_responses_input(
-            body.get("input") or [], model, instructions=body.get("instructions")
+            body.get("input") or [],
+            model,
+            instructions=instructions if isinstance(instructions, str) else None,
+            tools=body.get("tools") if isinstance(body.get("tools"), list) else None,
+            strict=False,
         )
         return prompt + (limit if isinstance(limit, int) else 0)
 

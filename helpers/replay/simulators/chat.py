@@ -23,42 +23,83 @@ UNRECORDED_TEXT = (
 )
 
 
-def example_from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
-    """The simplest value that satisfies a JSON schema of the kind structured outputs allow."""
-    defs = defs if defs is not None else schema.get("$defs", {})
-    if "$ref" in schema:
-        return example_from_schema(defs.get(schema["$ref"].rsplit("/", 1)[-1], {}), defs)
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    for key in ("anyOf", "oneOf", "allOf"):
-        if schema.get(key):
-            return example_from_schema(schema[key][0], defs)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    match kind:
-        case "object":
-            props = schema.get("properties", {})
-            return {name: example_from_schema(sub, defs) for name, sub in props.items()}
-        case "array":
-            return []
-        case "string":
-            return "unrecorded"
-        case "integer" | "number":
-            return schema.get("minimum", 0)
-        case "boolean":
-            return False
-        case _:
+EXAMPLE_NODE_BUDGET = 2000
+"""Schema nodes :func:`example_from_schema` expands at most: ``$ref`` cycles and chains that
+fan out end here (with ``null``) instead of recursing forever or exponentially."""
+
+
+UNRECORDED_VALUE = "[unrecorded]"
+"""Every string in a made-up structured answer: the learner sees it was not recorded."""
+
+
+def example_from_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """The simplest value that satisfies a JSON schema of the kind structured outputs allow.
+
+    Lenient mode runs this on any schema a client sends, strict or not, so it takes odd ones
+    in its stride: a ``$ref`` to itself or in a cycle, an empty ``enum``, ``properties`` that
+    is not an object, non-numeric bounds. What it cannot satisfy becomes ``null``.
+    """
+    root = schema if isinstance(schema, dict) else {}
+    if defs is None:
+        found = root.get("$defs", root.get("definitions"))
+        defs = found if isinstance(found, dict) else {}
+    budget = [EXAMPLE_NODE_BUDGET]
+
+    def resolve(ref: str) -> Any:
+        if ref in ("#", "#/"):
+            return root
+        return defs.get(ref.rsplit("/", 1)[-1])
+
+    def example(node: Any, refs: frozenset[str]) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0 or not isinstance(node, dict):
             return None
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if ref in refs:  # a cycle: stop here
+                return None
+            return example(resolve(ref), refs | {ref})
+        enum = node.get("enum")
+        if isinstance(enum, list) and enum:
+            return enum[0]
+        if "const" in node:
+            return node["const"]
+        for key in ("anyOf", "oneOf", "allOf"):
+            options = node.get(key)
+            if isinstance(options, list) and options:
+                return example(options[0], refs)
+        kind = node.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if isinstance(k, str) and k != "null"), "null")
+        match kind:
+            case "object":
+                props = node.get("properties")
+                if not isinstance(props, dict):
+                    return {}
+                return {name: example(sub, refs) for name, sub in props.items()}
+            case "array":
+                return []
+            case "string":
+                return UNRECORDED_VALUE
+            case "integer" | "number":
+                low = node.get("minimum", 0)
+                numeric = isinstance(low, (int, float)) and not isinstance(low, bool)
+                return low if numeric else 0
+            case "boolean":
+                return False
+            case _:
+                return None
+
+    return example(schema, frozenset())
 
 
 def unrecorded_content(body: dict[str, Any]) -> str:
-    fmt = body.get("response_format") or {}
+    fmt = body.get("response_format")
+    fmt = fmt if isinstance(fmt, dict) else {}
     if fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema") or {}
-        return json.dumps(example_from_schema(schema))
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        return json.dumps(example_from_schema(schema if isinstance(schema, dict) else {}))
     if fmt.get("type") == "json_object":
         return json.dumps({"unrecorded": True, "note": UNRECORDED_TEXT})
     results = _tool_results(body.get("messages") or [])
@@ -120,7 +161,7 @@ def _pieces(text: str) -> list[str]:
 
 
 def _truncate(text: str, budget: int) -> str:
-    tokens = get_encoding("o200k_base").encode(text)
+    tokens = get_encoding("o200k_base").encode(text, disallowed_special=())
     return get_encoding("o200k_base").decode(tokens[: max(budget, 0)])
 
 

@@ -36,7 +36,9 @@ def prompt_tokens(body: dict[str, Any]) -> list[int]:
         parts.append(body["instructions"])
     parts.append(body.get("messages") if "messages" in body else body.get("input"))
     text = "\n".join(p if isinstance(p, str) else json.dumps(p, sort_keys=True) for p in parts)
-    return get_encoding("o200k_base").encode(text)
+    if len(text) < MIN_TOKENS:
+        return []  # a token is at least one character: too short to ever be cached
+    return get_encoding("o200k_base").encode(text, disallowed_special=())
 
 
 def cached_share(shared: int, total: int) -> int:

@@ -17,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Clock = Callable[[], float]
+MAX_CHARGE = 2**53
+"""The most tokens one request is charged: a count beyond what a float holds exactly (or at
+all, for a 400-digit ``max_tokens``) could not be compared with a bucket's level."""
 
 
 @dataclass
@@ -71,6 +74,8 @@ class RateLimiter:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def check(self, deployment: str, rpm: int, tpm: int, tokens: int) -> Decision:
+        """Charge one request of ``tokens`` tokens (clamped to ``[0, MAX_CHARGE]``)."""
+        tokens = max(0, min(int(tokens), MAX_CHARGE))
         now = self.clock()
         with self._lock:
             quota = self._quotas.get(deployment)

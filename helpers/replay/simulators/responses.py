@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from ...tokenizer import count_tokens
+from ...tokenizer import count_tokens, get_encoding
 from .. import azure
 from ..config import Deployment
 from .chat import UNRECORDED_TEXT, example_from_schema
@@ -176,6 +176,20 @@ def simulate(
         else:
             text = UNRECORDED_TEXT
         output.append(message_item(ids.item_id("msg"), text))
+    status, incomplete = "completed", None
+    limit = body.get("max_output_tokens")
+    if isinstance(limit, int) and not calls and count_tokens(text) + reasoning_tokens > limit:
+        # Reasoning is spent first; what is left of the limit is visible text (maybe none).
+        status, incomplete = "incomplete", {"reason": "max_output_tokens"}
+        reasoning_tokens = min(reasoning_tokens, limit)
+        visible = limit - reasoning_tokens
+        output.pop()
+        if visible > 0:
+            encoding = get_encoding("o200k_base")
+            text = encoding.decode(encoding.encode(text, disallowed_special=())[:visible])
+            output.append({**message_item(ids.item_id("msg"), text), "status": "incomplete"})
+        else:
+            text = ""
     prompt = "\n".join(
         [str(body.get("instructions") or ""), text_of(history), text_of(items)]
     ).strip()
@@ -193,7 +207,9 @@ def simulate(
             cached_tokens=min(cached_tokens, input_tokens),
         ),
         created_at=created_at,
+        status=status,
     )
+    response["incomplete_details"] = incomplete
     return response
 
 
@@ -276,7 +292,10 @@ def stream_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     def emit(kind: str, **payload: Any) -> None:
         events.append((kind, {"type": kind, "sequence_number": len(events), **payload}))
 
-    opening = {**response, "output": [], "status": "in_progress", "usage": None}
+    opening = {
+        **response, "output": [], "status": "in_progress", "usage": None,
+        "incomplete_details": None,
+    }  # fmt: skip
     emit("response.created", response=opening)
     emit("response.in_progress", response=opening)
     for index, item in enumerate(response.get("output", [])):

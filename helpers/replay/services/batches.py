@@ -1,0 +1,470 @@
+"""The Batch API: create, retrieve, cancel and list batch jobs, on both API surfaces.
+
+``POST /openai/batches`` (dated ``api-version``) and ``POST /openai/v1/batches`` take
+``{"input_file_id", "endpoint", "completion_window": "24h"}``; the input file is a
+JSONL file uploaded with purpose ``batch`` (:mod:`.files`). Each line is
+``{"custom_id", "method": "POST", "url": "/chat/completions", "body": {...}}`` whose
+``model`` names a Global-Batch deployment (``Deployment.batch``).
+
+Each line is answered the way a request would be: from the recordings first (looked
+up as ``POST /openai/v1{url}``, so one recording serves online requests on both
+surfaces and batch lines), else validated (Azure's 400 lands in the error file) and
+simulated in lenient mode, else, in replay mode, an error line that explains the
+miss. Lines are answered when the job is created; the status then moves on the
+server's clock (:mod:`helpers.replay.simulators.batches`, timings in
+``ReplayConfig.batches``). Batch lines do not draw on the online deployments' quota.
+
+Where the server differs from Azure, on purpose: a malformed line (not JSON, no
+``custom_id``, another ``url`` or ``model``, a deployment that is not Global-Batch)
+becomes an error line with Azure's documented code (``invalid_json_line``,
+``url_mismatch``, ``model_not_found``, ``model_mismatch``, ``duplicate_custom_id``,
+``invalid_request``) instead of failing the whole job at validation, so a notebook
+can show the error file. A job fails (``errors`` on the batch) when the file cannot
+be a batch at all: not purpose ``batch``, empty, no line readable as JSON, or more
+than 100,000 lines. Sources: Microsoft Learn, "Getting started with Azure OpenAI
+batch deployments" (how-to/batch: batch object, statuses, error codes, output line)
+and the 2024-10-01-preview authoring spec (``Batch_Create`` answers 201).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from ..config import Deployment, Mode
+from ..context import Reply, RequestContext
+from ..errors import AzureError, internal_error, invalid_request
+from ..simulators.batches import BatchesStore, BatchJob, LineResult, jsonl
+from ..state import ReplayState
+from .base import BodyKind, Endpoint, Operation, Service
+from .files import StoredFile, files_of, new_file_id
+from .files import not_found as file_not_found
+
+ENDPOINTS = {"/chat/completions": "/chat/completions", "/responses": "/responses"}
+"""Endpoints a batch can run, by the name a request may give them (``/v1/...`` too)."""
+MAX_LINES = 100_000
+"""Azure's limit on requests per batch file (``too_many_tasks``)."""
+COMPLETION_WINDOWS = ("24h",)
+
+
+def batches_of(state: ReplayState) -> BatchesStore:
+    found = state.simulator("batches")
+    assert isinstance(found, BatchesStore)
+    return found
+
+
+def normalise_endpoint(url: Any) -> str | None:
+    """``/chat/completions`` for ``/chat/completions`` or ``/v1/chat/completions``."""
+    if not isinstance(url, str):
+        return None
+    path = url.split("?")[0]
+    if path.startswith("/v1/"):
+        path = path[3:]
+    return ENDPOINTS.get(path)
+
+
+def batch_not_found(batch_id: str) -> AzureError:
+    return AzureError(
+        404,
+        {
+            "error": {
+                "message": f"Batch with id '{batch_id}' not found.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    )
+
+
+# --- answering the lines -------------------------------------------------------------------
+
+
+class _Lines:
+    """Answers one input file's lines, in order, as the job's planned results."""
+
+    def __init__(self, ctx: RequestContext, endpoint: str) -> None:
+        self.ctx = ctx
+        self.state = ctx.state
+        self.endpoint = endpoint
+        self.model: str | None = None
+        self.seen: set[str] = set()
+
+    def error_line(
+        self,
+        custom_id: str | None,
+        *,
+        code: str,
+        message: str,
+        line_no: int,
+    ) -> LineResult:
+        """A line that was never sent: ``response`` null, ``error`` says why."""
+        return LineResult(
+            custom_id,
+            {
+                "id": f"batch_req_{self.state.ids.uuid()}",
+                "custom_id": custom_id,
+                "response": None,
+                "error": {"code": code, "message": f"Line {line_no}: {message}"},
+            },
+            ok=False,
+        )
+
+    def answered(self, custom_id: str, status: int, body: Any) -> LineResult:
+        """A line that got an answer: 2xx goes to the output file, the rest to the error file."""
+        response = {"body": body, "request_id": self.state.ids.uuid(), "status_code": status}
+        if status < 400:
+            return LineResult(custom_id, {"custom_id": custom_id, "response": response,
+                                          "error": None}, ok=True)  # fmt: skip
+        return LineResult(
+            custom_id,
+            {
+                "id": f"batch_req_{self.state.ids.uuid()}",
+                "custom_id": custom_id,
+                "response": response,
+                "error": None,
+            },
+            ok=False,
+        )
+
+    async def answer(self, raw: str, line_no: int) -> LineResult:
+        custom_id: str | None = None
+        try:
+            item = _parse(raw)
+            custom_id = item["custom_id"]
+            if custom_id in self.seen:
+                raise _Reject("duplicate_custom_id", f"the custom ID '{custom_id}' is a "
+                              "duplicate of the custom ID in another request.")  # fmt: skip
+            self.seen.add(custom_id)
+            model, deployment = self.check(item)
+        except _Reject as reject:
+            return self.error_line(
+                custom_id, code=reject.code, message=reject.message, line_no=line_no
+            )
+        return await self.send(custom_id, model, deployment, item["body"])
+
+    def check(self, item: dict[str, Any]) -> tuple[str, Deployment]:
+        """The line's deployment, after the checks Azure documents for batch lines."""
+        if item.get("method", "POST") != "POST":
+            raise _Reject("invalid_request", "'method' must be 'POST'.")
+        if normalise_endpoint(item.get("url")) != self.endpoint:
+            raise _Reject("url_mismatch", f"the url {item.get('url')!r} does not match the "
+                          f"batch's endpoint '{self.endpoint}'.")  # fmt: skip
+        body = item.get("body")
+        if not isinstance(body, dict):
+            raise _Reject("invalid_request", "missing required field 'body' (an object).")
+        model = body.get("model")
+        deployment = self.state.config.deployments.get(model) if isinstance(model, str) else None
+        if deployment is None:
+            raise _Reject("model_not_found", f"the deployment {model!r} named by 'model' was "
+                          "not found.")  # fmt: skip
+        assert isinstance(model, str)
+        if not deployment.batch:
+            raise _Reject(
+                "invalid_request",
+                f"the deployment '{model}' is not a Global-Batch deployment; batch requests "
+                "need a deployment of sku 'globalbatch'.",
+            )
+        if self.model is None:
+            self.model = model
+        elif model != self.model:
+            raise _Reject("model_mismatch", f"the deployment '{model}' differs from "
+                          f"'{self.model}' named by the first line; one batch targets one "
+                          "deployment.")  # fmt: skip
+        if body.get("stream"):
+            raise _Reject("invalid_request", "streaming is not supported in batch requests.")
+        return model, deployment
+
+    async def send(
+        self, custom_id: str, model: str, deployment: Deployment, body: dict[str, Any]
+    ) -> LineResult:
+        from ..pipeline import miss_message, save_draft  # the pipeline imports the services
+
+        state = self.state
+        path = "/openai/v1" + self.endpoint
+        match = state.store.lookup("POST", path, None, body)
+        if match is not None:
+            recorded = match.interaction.response
+            if recorded.fault is not None:  # a reset or hang mid-batch: the line failed
+                failed = internal_error(state.ids.uuid())
+                return self.answered(custom_id, failed.status, failed.body)
+            if recorded.body is None and recorded.text is not None:
+                return self.answered(custom_id, recorded.status, recorded.text)
+            return self.answered(custom_id, recorded.status, recorded.body)
+        line_ctx = RequestContext(
+            method="POST",
+            path=path,
+            path_params={},
+            query={},
+            headers={},
+            api_version=None,
+            state=state,
+            body=body,
+            deployment_name=model,
+            deployment=deployment,
+        )
+        operation = _operation(self.endpoint)
+        try:
+            operation.validate(line_ctx)
+            if state.config.mode is Mode.LENIENT:
+                reply = await operation.simulate(line_ctx)
+                if state.config.draft:  # a draft for the curator, as for an online request
+                    save_draft(line_ctx, operation, reply)
+                return self.answered(custom_id, reply.status, reply.json)
+            raise _miss(miss_message(line_ctx))
+        except AzureError as exc:
+            return self.answered(custom_id, exc.status, exc.body)
+
+
+class _Reject(Exception):
+    """A line the job will not send: Azure's batch error code and why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _parse(raw: str) -> dict[str, Any]:
+    try:
+        item = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise _Reject("invalid_json_line", f"the line is not valid JSON ({exc.msg}).") from exc
+    if not isinstance(item, dict):
+        raise _Reject("invalid_json_line", "the line is not a JSON object.")
+    if not isinstance(item.get("custom_id"), str) or not item["custom_id"]:
+        raise _Reject("invalid_request", "missing required field 'custom_id' (a string).")
+    return item
+
+
+def _miss(message: str) -> AzureError:
+    from ..errors import recording_not_found
+
+    return recording_not_found(message)
+
+
+def _operation(endpoint: str) -> Operation:
+    from .inference import CHAT
+    from .responses import CREATE
+
+    return CHAT if endpoint == "/chat/completions" else CREATE
+
+
+def _file_problem(stored: StoredFile) -> tuple[str, str] | None:
+    """Why a file cannot be a batch's input (Azure's error code and message), or ``None``."""
+    if stored.purpose != "batch":
+        return (
+            "invalid_request",
+            f"The input file '{stored.id}' was uploaded with purpose '{stored.purpose}'; "
+            "a batch needs a file uploaded with purpose 'batch'.",
+        )
+    lines = [line for line in stored.content.splitlines() if line.strip()]
+    if not lines:
+        return (
+            "empty_file",
+            "The input file is empty. Please ensure that the batch contains at least one request.",
+        )
+    if len(lines) > MAX_LINES:
+        return (
+            "too_many_tasks",
+            f"The number of requests in the input file ({len(lines)}) exceeds the maximum "
+            f"allowed value of {MAX_LINES}.",
+        )
+    readable = 0
+    for line in lines:
+        try:
+            json.loads(line)
+            readable += 1
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+    if readable == 0:
+        return (
+            "invalid_json_line",
+            "No line of the input file could be parsed as JSON; the file must be JSON lines "
+            "(one request object per line, UTF-8 without a byte-order mark).",
+        )
+    return None
+
+
+# --- the operations ------------------------------------------------------------------------
+
+
+def _write_files(state: ReplayState) -> Any:
+    def write(job: BatchJob, done: list[LineResult]) -> None:
+        files = files_of(state)
+        now = int(state.clock())
+        output = files.add(StoredFile(
+            id=new_file_id(state), filename=f"{job.id}_output.jsonl", purpose="batch_output",
+            content=jsonl([r.line for r in done if r.ok]), created_at=now,
+        ))  # fmt: skip
+        errors = files.add(StoredFile(
+            id=new_file_id(state), filename=f"{job.id}_error.jsonl", purpose="batch_output",
+            content=jsonl([r.line for r in done if not r.ok]), created_at=now,
+        ))  # fmt: skip
+        job.output_file_id, job.error_file_id = output.id, errors.id
+
+    return write
+
+
+def view(state: ReplayState, job: BatchJob) -> dict[str, Any]:
+    return job.view(state.clock(), _write_files(state))
+
+
+class CreateBatch(Operation):
+    name: ClassVar[str] = "Batch_Create"
+    simulated: ClassVar[bool] = True
+
+    def validate(self, ctx: RequestContext) -> None:
+        body = ctx.body
+        if not isinstance(body, dict):
+            raise invalid_request(
+                "The request body must be a JSON object.", param=None, code="invalid_request_body"
+            )
+        for name in ("input_file_id", "endpoint", "completion_window"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                raise invalid_request(
+                    f"Missing required parameter: '{name}'.",
+                    param=name,
+                    code="missing_required_parameter",
+                )
+        if normalise_endpoint(body["endpoint"]) is None:
+            raise invalid_request(
+                f"Invalid value: '{body['endpoint']}'. Supported values are: "
+                "'/chat/completions' and '/responses'.",
+                param="endpoint",
+                code="invalid_value",
+            )
+        metadata = body.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+        ):
+            raise invalid_request(
+                "Invalid type for 'metadata': expected an object of strings.",
+                param="metadata",
+                code="invalid_type",
+            )
+        if files_of(ctx.state).get(body["input_file_id"]) is None:
+            raise file_not_found(body["input_file_id"])
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        state = ctx.state
+        body = ctx.body
+        stored = files_of(state).get(body["input_file_id"])
+        assert stored is not None
+        endpoint = normalise_endpoint(body["endpoint"])
+        assert endpoint is not None
+        job = BatchJob(
+            id=f"batch_{state.ids.uuid()}",
+            input_file_id=stored.id,
+            endpoint=body["endpoint"],
+            completion_window=body["completion_window"],
+            metadata=body.get("metadata"),
+            created=state.clock(),
+            settings=state.config.batches,
+        )
+        problem = _file_problem(stored)
+        if body["completion_window"] not in COMPLETION_WINDOWS:
+            # Microsoft Learn: "If you set any other value than 24h your job will fail."
+            job.errors.append({
+                "code": "invalid_request", "param": "completion_window", "line": None,
+                "message": f"Invalid value: '{body['completion_window']}'. The completion "
+                "window must be '24h'.",
+            })  # fmt: skip
+        elif problem is not None:
+            code, message = problem
+            job.errors.append({"code": code, "message": message, "param": None, "line": None})
+        else:
+            lines = _Lines(ctx, endpoint)
+            raw_lines = stored.content.decode("utf-8", errors="replace").splitlines()
+            for number, raw in enumerate(raw_lines, start=1):
+                if raw.strip():
+                    job.results.append(await lines.answer(raw, number))
+        batches_of(state).add(job)
+        return Reply.of_json(view(state, job), status=200 if ctx.is_v1 else 201)
+
+
+class RetrieveBatch(Operation):
+    name: ClassVar[str] = "Batch_Get"
+    body_kind: ClassVar[BodyKind] = "none"
+    simulated: ClassVar[bool] = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        batch_id = ctx.path_params["batch_id"]
+        job = batches_of(ctx.state).get(batch_id)
+        if job is None:
+            raise batch_not_found(batch_id)
+        return Reply.of_json(view(ctx.state, job))
+
+
+class CancelBatch(Operation):
+    name: ClassVar[str] = "Batch_Cancel"
+    body_kind: ClassVar[BodyKind] = "none"
+    simulated: ClassVar[bool] = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        batch_id = ctx.path_params["batch_id"]
+        state = ctx.state
+        job = batches_of(state).get(batch_id)
+        if job is None:
+            raise batch_not_found(batch_id)
+        status = job.status_at(state.clock())
+        if status in {"completed", "failed", "expired", "cancelled"}:
+            raise invalid_request(
+                f"Cannot cancel a batch with status '{status}'.",
+                param=None,
+                code="invalid_state",
+                status=409,
+            )
+        if job.cancel_requested is None:
+            job.cancel_requested = state.clock()
+        return Reply.of_json(view(state, job))
+
+
+class ListBatches(Operation):
+    name: ClassVar[str] = "Batch_List"
+    body_kind: ClassVar[BodyKind] = "none"
+    simulated: ClassVar[bool] = True
+
+    async def simulate(self, ctx: RequestContext) -> Reply:
+        jobs = list(reversed(batches_of(ctx.state).all()))  # newest first
+        after = ctx.query.get("after")
+        if after is not None:
+            ids = [job.id for job in jobs]
+            jobs = jobs[ids.index(after) + 1 :] if after in ids else []
+        raw_limit = ctx.query.get("limit", "20")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+            raise invalid_request(
+                f"Invalid 'limit': expected an integer between 1 and 100, got '{raw_limit}'.",
+                param="limit",
+                code="invalid_value",
+            )
+        page = jobs[: int(raw_limit)]
+        data = [view(ctx.state, job) for job in page]
+        return Reply.of_json(
+            {
+                "object": "list",
+                "data": data,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+                "has_more": len(jobs) > len(page),
+            }
+        )
+
+
+def _register(state: ReplayState) -> None:
+    state.register("batches", BatchesStore())
+
+
+def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
+    return (
+        Endpoint("POST", f"{prefix}/batches", CreateBatch()),
+        Endpoint("GET", f"{prefix}/batches", ListBatches()),
+        Endpoint("GET", f"{prefix}/batches/{{batch_id}}", RetrieveBatch()),
+        Endpoint("POST", f"{prefix}/batches/{{batch_id}}/cancel", CancelBatch()),
+    )
+
+
+SERVICE = Service(
+    name="batches",
+    endpoints=(*_endpoints("/openai"), *_endpoints("/openai/v1")),
+    register=_register,
+)

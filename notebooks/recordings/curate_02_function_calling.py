@@ -1,0 +1,143 @@
+"""Curates notebooks/recordings/02_function_calling.yaml (gpt-5-mini, a reasoning model).
+
+The requests are the notebook's own: run it in lenient draft mode
+(``REPLAY_MODE=lenient REPLAY_DRAFT=1 REPLAY_URL=embedded AZURE_OPENAI_ENDPOINT=
+.venv/bin/python -m helpers.notebooks run 02_function_calling``), which appends each
+unrecorded request as a draft, then run this script: it writes the model's answer to
+every request by hand (chosen by the conversation and its round) with the replay
+server's Azure-shaped builders. A conversation of three rounds takes three such passes.
+Run from the project root: ``.venv/bin/python notebooks/recordings/curate_02_function_calling.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from helpers.replay import azure
+from helpers.replay.config import DEFAULT_DEPLOYMENTS
+from helpers.replay.recordings import RecordedResponse, RecordingsFile
+from helpers.replay.simulators import responses as sim
+from helpers.tokenizer import count_chat_tokens, count_tokens
+
+TARGET = Path("notebooks/recordings/02_function_calling.yaml")
+DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
+WARMEST = "Of Oslo, Lisbon and Sydney, where is it warmest right now, and what time is it there?"
+NYC = "Is it cold in NYC right now?"
+LISBON = "What's the weather in Lisbon right now, in Celsius?"
+
+# (tool calls, or None) and final text per round; reasoning tokens per round.
+CHAT_ROUNDS: dict[str, list[tuple[str, list[tuple[str, dict[str, str]]] | str, int]]] = {
+    WARMEST: [
+        ("warmest-weather-calls", [
+            ("get_weather", {"city": "Oslo", "units": "celsius"}),
+            ("get_weather", {"city": "Lisbon", "units": "celsius"}),
+            ("get_weather", {"city": "Sydney", "units": "celsius"}),
+        ], 192),
+        ("warmest-time-call", [("get_local_time", {"timezone": "Australia/Sydney"})], 128),
+        ("warmest-answer", "Sydney is the warmest: 24 °C and clear (Lisbon 17 °C and sunny, "
+         "Oslo 2 °C with light snow). It is 23:00 there, on 24 November 2026.", 64),
+    ],
+    NYC: [
+        ("nyc-weather-call", [("get_weather", {"city": "NYC", "units": "fahrenheit"})], 128),
+        ("nyc-retry-after-error", [("get_weather", {"city": "New York", "units": "fahrenheit"})],
+         64),
+        ("nyc-answer", "Yes, fairly: it is 46 °F (8 °C) and overcast in New York right now. "
+         "Take a warm jacket.", 64),
+    ],
+}  # fmt: skip
+
+
+def chat_answer(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, dict[str, Any]]:
+    messages = body["messages"]
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    round_index = sum(1 for m in messages if m["role"] == "assistant")
+    name, answer, reasoning = CHAT_ROUNDS[user][round_index]
+    calls = None
+    content = None
+    if isinstance(answer, str):
+        content = answer
+        visible = count_tokens(answer)
+    else:
+        calls = [azure.tool_call(ids.call_id(), fn, args) for fn, args in answer]
+        visible = sum(count_tokens(c["function"]["arguments"]) + 6 for c in calls)
+    prompt = count_chat_tokens(messages) + count_tokens(json.dumps(body.get("tools", [])))
+    completion = azure.chat_completion(
+        completion_id=ids.completion_id(),
+        model=DEPLOYMENT.model,
+        content=content,
+        tool_calls=calls,
+        created=azure.RESPONSES_CREATED,
+    )
+    completion["usage"] = azure.usage(prompt, visible + reasoning, reasoning_tokens=reasoning)
+    return name, completion
+
+
+def responses_answer(
+    body: dict[str, Any], ids: azure.IdSource, first: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    reasoning_item = {"id": ids.item_id("rs"), "summary": [], "type": "reasoning"}
+    prompt = count_tokens(json.dumps(body.get("input"))) + count_tokens(json.dumps(body["tools"]))
+    if body.get("input") == LISBON:
+        call = {
+            "arguments": '{"city":"Lisbon","units":"celsius"}',
+            "call_id": ids.call_id(),
+            "id": ids.item_id("fc"),
+            "name": "get_weather",
+            "status": "completed",
+            "type": "function_call",
+        }
+        usage = sim.responses_usage(prompt, 128 + 14, reasoning_tokens=128)
+        output = [reasoning_item, call]
+        name = "lisbon-function-call"
+    else:
+        assert first is not None, "the function_call_output request needs the first response"
+        body["previous_response_id"] = first["id"]
+        call = next(i for i in first["output"] if i["type"] == "function_call")
+        for item in body["input"]:
+            item["call_id"] = call["call_id"]
+        text = "It's 17 °C and sunny in Lisbon right now."
+        prompt += 180  # the chained conversation Azure replays from previous_response_id
+        usage = sim.responses_usage(prompt, count_tokens(text) + 64, reasoning_tokens=64)
+        output = [reasoning_item, sim.message_item(ids.item_id("msg"), text)]
+        name = "lisbon-answer"
+    response = sim.response_object(
+        body, DEPLOYMENT, response_id=ids.item_id("resp"), output=output, usage=usage
+    )
+    return name, response
+
+
+def main() -> None:
+    recordings = RecordingsFile.load(TARGET)
+    document = recordings.document
+    document.format = "cookbook-recordings/2"
+    document.description = (
+        "Curated answers of a gpt-5-mini deployment (reasoning model, api-version "
+        "2025-04-01-preview) for notebooks/02_function_calling.ipynb: parallel weather calls then "
+        "a time call (hand-written loop), a failing tool the model recovers from (NYC, through "
+        "run_tool_loop), and one Responses API function-call round trip."
+    )
+    ids = azure.IdSource(202)
+    first: dict[str, Any] | None = None
+    # A draft answering the lenient placeholder's calls is stale once the first answer is curated.
+    document.interactions = [
+        i for i in document.interactions
+        if not (i.name == "draft" and "unrecorded" in json.dumps(i.request.body))
+    ]  # fmt: skip
+    for interaction in document.interactions:
+        body = interaction.request.body
+        if interaction.request.path.endswith("/chat/completions"):
+            interaction.request.api_version = "2025-04-01-preview"
+            name, answer = chat_answer(body, ids)
+        else:
+            name, answer = responses_answer(body, ids, first)
+            if name == "lisbon-function-call":
+                first = answer
+        interaction.name = name
+        interaction.response = RecordedResponse(status=200, body=answer)
+    recordings.save()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Writes notebooks/recordings/06_batch_processing.yaml: curated answers for notebook 06.
+
+The notebook classifies the sentiment of sixteen bicycle-shop reviews twice: one request at
+a time through a rate-limited deployment (``gpt-5-mini``), and as one Batch API job on a
+Global-Batch deployment (``gpt-5-mini-batch``). The labels below are chosen by hand; bodies
+are built with the replay server's Azure-shaped builders and token counts with
+helpers.tokens' counting rules. REVIEWS and the request shape must stay equal to the
+notebook's (a replay-mode run of the notebook fails on any difference).
+Run from the project root: ``.venv/bin/python notebooks/recordings/curate_06_batch_processing.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from helpers.replay import azure
+from helpers.replay.recordings import Interaction, RecordedRequest, RecordedResponse, RecordingsFile
+from helpers.tokenizer import count_tokens
+from helpers.tokens import count_messages
+
+TARGET = Path("notebooks/recordings/06_batch_processing.yaml")
+API_VERSION = "2025-04-01-preview"
+MODEL = "gpt-5-mini-2025-08-07"
+SYSTEM = (
+    "Classify the customer review's sentiment. Answer with one word: positive, negative or mixed."
+)
+REVIEWS = [
+    ("Fixed my wheel in twenty minutes and charged less than quoted.", "positive"),
+    ("The new chain skipped on the first climb and nobody answered my emails.", "negative"),
+    ("Great advice on saddles, but the fitting appointment started late.", "mixed"),
+    ("Friendly staff, fair prices, I will be back.", "positive"),
+    ("Ordered tyres arrived two weeks late and in the wrong width.", "negative"),
+    ("The service was quick, though the bike came back dirty.", "mixed"),
+    ("Best bike shop in town: they explained every repair.", "positive"),
+    ("They sold me a helmet that was the wrong size and refused a refund.", "negative"),
+    ("Good selection of gravel bikes; parking nearby is impossible.", "mixed"),
+    ("My brakes have never worked this well. Thank you!", "positive"),
+    ("Waited an hour for a puncture repair that took five minutes.", "negative"),
+    ("Prices are high, but the mechanics really know e-bikes.", "mixed"),
+    ("Lent me a bike while mine was repaired. Wonderful people.", "positive"),
+    ("Rude at the counter and the gears still slip.", "negative"),
+    ("The online booking is easy; the workshop is always full.", "mixed"),
+    ("Quick, honest and cheaper than the chain stores.", "positive"),
+]
+
+
+def body(model: str, review: str) -> dict[str, Any]:
+    return {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": review},
+        ],
+        "max_completion_tokens": 16,
+        "reasoning_effort": "minimal",
+    }
+
+
+def main() -> None:
+    ids = azure.IdSource(6)
+    recordings = RecordingsFile.new(TARGET, "curated")
+    recordings.document.description = (
+        "Notebook 06: sixteen review classifications, online (gpt-5-mini, rate-limited in the "
+        "notebook) and as Batch API lines (gpt-5-mini-batch). Written by "
+        "curate_06_batch_processing.py."
+    )
+    for deployment, path, version in (
+        ("gpt-5-mini", "/openai/deployments/gpt-5-mini/chat/completions", API_VERSION),
+        ("gpt-5-mini-batch", "/openai/v1/chat/completions", None),
+    ):
+        for number, (review, label) in enumerate(REVIEWS):
+            request = body(deployment, review)
+            answer = azure.chat_completion(
+                completion_id=ids.completion_id(),
+                model=MODEL,
+                content=label,
+                prompt_tokens=count_messages(request["messages"], MODEL),
+                completion_tokens=count_tokens(label, MODEL),
+                created=1_767_225_600 + number,
+            )
+            recordings.document.interactions.append(
+                Interaction(
+                    name=f"{deployment}-review-{number}",
+                    request=RecordedRequest(
+                        method="POST", path=path, api_version=version, body=request
+                    ),
+                    response=RecordedResponse(status=200, body=answer),
+                )
+            )
+    recordings.save()
+    print(f"wrote {len(recordings.document.interactions)} interactions to {TARGET}")
+
+
+if __name__ == "__main__":
+    main()

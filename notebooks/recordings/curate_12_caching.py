@@ -1,0 +1,143 @@
+"""Writes notebooks/recordings/12_caching.yaml: curated answers of gpt-5-mini for notebook 12.
+
+Bodies are built with the replay server's Azure-shaped builders (helpers.replay.azure);
+texts are chosen by hand, token counts come from o200k_base. Prompt caching is curated
+the way Azure reports it: ``cached_tokens`` is 0 the first time a prefix is seen, then
+the longest shared prefix of a recent prompt, in whole steps of 128 tokens, when it is
+at least 1,024 tokens. Run from the project root:
+``.venv/bin/python notebooks/recordings/curate_12_caching.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from helpers.replay import azure
+from helpers.replay.recordings import Interaction, RecordedRequest, RecordedResponse, RecordingsFile
+from helpers.tokenizer import count_chat_tokens, count_tokens
+
+DEPLOYMENT = "gpt-5-mini"
+MODEL = "gpt-5-mini-2025-08-07"
+API_VERSION = "2025-04-01-preview"
+TARGET = Path("notebooks/recordings/12_caching.yaml")
+QUESTION = {"role": "user", "content": "Suggest a name for a bakery."}
+
+
+def catalogue_system() -> dict[str, str]:
+    """The notebook's catalogue prompt, built the same way."""
+    items = ["mug", "kettle", "teapot", "tray", "jar", "bowl", "plate", "glass", "jug", "tumbler"]
+    colours = ["white", "black", "green", "blue", "red", "grey", "yellow", "brown"]
+    catalogue = "\n".join(
+        f"SKU-{n:04d} | {colours[n % 8]} {items[n % 10]} | {12 + (n * 7) % 48} EUR | "
+        + ("in stock" if n % 3 else "back in 2 weeks")
+        for n in range(1, 121)
+    )
+    return {
+        "role": "system",
+        "content": "You answer questions about the Contoso Home catalogue below. Quote SKUs. "
+        "If the catalogue does not say, say so.\n\n" + catalogue,
+    }
+
+
+def cheap_teapots() -> str:
+    rows = []
+    for n in range(2, 121, 10):  # items[n % 10] == "teapot"
+        price = 12 + (n * 7) % 48
+        if price < 30:
+            colour = ["white", "black", "green", "blue", "red", "grey", "yellow", "brown"][n % 8]
+            rows.append(f"- SKU-{n:04d}: {colour} teapot, {price} EUR")
+    return "Teapots under 30 EUR:\n" + "\n".join(rows)
+
+
+def step_128(tokens: int) -> int:
+    """Azure's cached tokens for a shared prefix of ``tokens``: 0 below 1,024, else 128-steps."""
+    return 0 if tokens < 1024 else tokens - tokens % 128
+
+
+def main() -> None:
+    ids = azure.IdSource(12)
+    recordings = RecordingsFile.new(TARGET, "curated")
+    recordings.document.description = (
+        "Notebook 12 (caching) on gpt-5-mini (reasoning model, api-version 2025-04-01-preview, "
+        "reasoning_effort minimal): two bakery-name requests that differ only in the system "
+        "message, a slogan asked twice (two sampled answers), and three questions over a long "
+        "shared catalogue prompt whose usage shows Azure's prompt caching (cached_tokens in "
+        "128-token steps from 1,024)."
+    )
+
+    def add(
+        name: str,
+        messages: list[dict[str, str]],
+        answer: str,
+        *,
+        cached: int = 0,
+        reasoning: int = 0,
+    ) -> None:
+        body: dict[str, Any] = {
+            "model": DEPLOYMENT,
+            "messages": messages,
+            "reasoning_effort": "minimal",
+        }
+        completion = azure.chat_completion(
+            completion_id=ids.completion_id(), model=MODEL, content=answer
+        )
+        prompt = count_chat_tokens(messages, model="gpt-4o")
+        completion["usage"] = azure.usage(
+            prompt,
+            count_tokens(answer) + reasoning,
+            cached_tokens=cached,
+            reasoning_tokens=reasoning,
+        )
+        recordings.document.interactions.append(
+            Interaction(
+                name=name,
+                request=RecordedRequest(
+                    method="POST",
+                    path=f"/openai/deployments/{DEPLOYMENT}/chat/completions",
+                    api_version=API_VERSION,
+                    body=body,
+                ),
+                response=RecordedResponse(
+                    status=200, headers={"x-ms-region": "swedencentral"}, body=completion
+                ),
+            )
+        )
+
+    add(
+        "bakery-terse",
+        [{"role": "system", "content": "Answer with the name only."}, QUESTION],
+        "Golden Crumb",
+    )
+    add(
+        "bakery-playful",
+        [{"role": "system", "content": "Answer with a name and a one-line pun."}, QUESTION],
+        "Rise & Shine Bakery: where every loaf is on a roll.",
+    )
+    slogan = [{"role": "user", "content": "Write a six-word slogan for a bakery."}]
+    add("slogan-sampled-1", slogan, "Fresh from our oven every morning.")
+    add("slogan-sampled-2", slogan, "Baked with love, shared with joy.")
+
+    system = catalogue_system()
+    teapots = [system, {"role": "user", "content": "Which teapots cost less than 30 EUR?"}]
+    kettle = [system, {"role": "user", "content": "Do you sell a green kettle?"}]
+    # The prefix both share: everything up to the user's text.
+    shared = count_chat_tokens([system, {"role": "user", "content": ""}]) - 3
+    add("catalogue-teapots-first", teapots, cheap_teapots())
+    add(
+        "catalogue-kettle",
+        kettle,
+        "No. The catalogue lists no green kettle; its kettles are in other colours.",
+        cached=step_128(shared),
+    )
+    add(
+        "catalogue-teapots-again",
+        teapots,
+        cheap_teapots(),
+        cached=step_128(count_chat_tokens(teapots) - 3),
+    )
+    recordings.save()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Writes notebooks/recordings/13_integration_patterns.yaml: curated answers for notebook 13.
+
+Support questions to gpt-5-mini (reasoning_effort minimal). The first question is recorded
+twice, in order: a 429 (Azure's wording, as the replay server's own quota simulation writes it,
+with ``retry-after`` and ``retry-after-ms``) and then the answer, so every time the notebook asks
+it the SDK retries once. The 400 of the content filter is Azure's (see
+curate_11_content_filtering.py for its sources). Run from the project root:
+``.venv/bin/python notebooks/recordings/curate_13_integration_patterns.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from helpers.replay import azure
+from helpers.replay.recordings import Interaction, RecordedRequest, RecordedResponse, RecordingsFile
+from helpers.tokenizer import count_chat_tokens, count_tokens
+
+DEPLOYMENT = "gpt-5-mini"
+MODEL = "gpt-5-mini-2025-08-07"
+API_VERSION = "2025-04-01-preview"
+TARGET = Path("notebooks/recordings/13_integration_patterns.yaml")
+SYSTEM = "You are Contoso Home's support assistant. Answer in one or two sentences."
+
+RETURNS = "How long do I have to return a kettle?"
+SHIPPING = "Do you ship to Norway?"
+VIOLENT = "Explain step by step how to hurt my neighbour badly without leaving marks."
+
+THROTTLED = (
+    f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+    f"{API_VERSION} have exceeded token rate limit of your current OpenAI S0 pricing tier. "
+    "Please retry after 1 seconds. Please go here: https://aka.ms/oai/quotaincrease if you "
+    "would like to further increase the default rate limit."
+)
+BLOCKED_MESSAGE = (
+    "The response was filtered due to the prompt triggering Azure OpenAI's content management "
+    "policy. Please modify your prompt and retry. To learn more about our content filtering "
+    "policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
+)
+
+
+def messages(question: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+
+
+def main() -> None:
+    ids = azure.IdSource(13)
+    recordings = RecordingsFile.new(TARGET, "curated")
+    recordings.document.description = (
+        "Notebook 13 (integration patterns) on gpt-5-mini (api-version 2025-04-01-preview, "
+        "reasoning_effort minimal): a support question throttled once (429 with retry-after-ms) "
+        "and then answered, a second question, and a prompt Azure's content filter blocks (400)."
+    )
+    headers = {"x-ms-region": "swedencentral"}
+
+    def add(name: str, question: str, response: RecordedResponse) -> None:
+        body: dict[str, Any] = {
+            "model": DEPLOYMENT,
+            "messages": messages(question),
+            "reasoning_effort": "minimal",
+        }
+        request = RecordedRequest(
+            method="POST",
+            path=f"/openai/deployments/{DEPLOYMENT}/chat/completions",
+            api_version=API_VERSION,
+            body=body,
+        )
+        recordings.document.interactions.append(
+            Interaction(name=name, request=request, response=response)
+        )
+
+    def answer(question: str, text: str) -> RecordedResponse:
+        completion = azure.chat_completion(
+            completion_id=ids.completion_id(), model=MODEL, content=text
+        )
+        completion["usage"] = azure.usage(count_chat_tokens(messages(question)), count_tokens(text))
+        return RecordedResponse(headers=headers, body=completion)
+
+    add(
+        "returns-throttled",
+        RETURNS,
+        RecordedResponse(
+            status=429,
+            headers={
+                **headers,
+                "retry-after": "1",
+                "retry-after-ms": "250",
+                "x-ratelimit-remaining-requests": "59",
+                "x-ratelimit-remaining-tokens": "0",
+            },
+            body={"error": {"code": "429", "message": THROTTLED}},
+        ),
+    )
+    add(
+        "returns-answered",
+        RETURNS,
+        answer(
+            RETURNS,
+            "You can return a kettle within 30 days of delivery, unused and in its original "
+            "packaging; the refund goes to your original payment method.",
+        ),
+    )
+    add(
+        "shipping",
+        SHIPPING,
+        answer(
+            SHIPPING,
+            "Yes, we ship to Norway: delivery takes 5 to 8 working days, and import VAT is "
+            "charged at checkout.",
+        ),
+    )
+    (prompt,) = azure.prompt_filter_results(violence=azure.severity("high", filtered=True))
+    add(
+        "violent-blocked",
+        VIOLENT,
+        RecordedResponse(
+            status=400,
+            headers=headers,
+            body={
+                "error": {
+                    "message": BLOCKED_MESSAGE,
+                    "type": None,
+                    "param": "prompt",
+                    "code": "content_filter",
+                    "status": 400,
+                    "innererror": {
+                        "code": "ResponsibleAIPolicyViolation",
+                        "content_filter_result": prompt["content_filter_results"],
+                    },
+                }
+            },
+        ),
+    )
+    recordings.save()
+
+
+if __name__ == "__main__":
+    main()

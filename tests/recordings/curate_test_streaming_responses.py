@@ -1,0 +1,117 @@
+"""Writes tests/recordings/test_streaming_responses.yaml: curated Responses API streams.
+
+Streams for the Responses part of tests/test_streaming.py: one that completes, one cut by
+``max_output_tokens`` (``response.incomplete``), one that fails after some text
+(``response.failed``) and one broken by an ``error`` event. The event payloads come from the
+replay server's Azure-shaped builders (helpers.replay.simulators.responses); the texts and
+token counts are chosen by hand. Run from the project root:
+``.venv/bin/python tests/recordings/curate_test_streaming_responses.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from helpers.replay import azure
+from helpers.replay.config import DEFAULT_DEPLOYMENTS
+from helpers.replay.recordings import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    RecordingsFile,
+    StreamChunk,
+)
+from helpers.replay.simulators import responses as sim
+
+DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
+TARGET = Path("tests/recordings/test_streaming_responses.yaml")
+SERVER_ERROR = (
+    "The server had an error processing your request. Sorry about that! You can retry your "
+    "request, or contact us through an Azure support request at: "
+    "https://go.microsoft.com/fwlink/?linkid=2213926 if you keep seeing this error."
+)
+
+
+def main() -> None:
+    ids = azure.IdSource(1718)
+    recordings = RecordingsFile.new(TARGET, "curated")
+    recordings.document.description = (
+        "Responses API streams for the stream_response tests in tests/test_streaming.py "
+        "(gpt-5-mini): completed, incomplete, failed, and broken by an error event."
+    )
+
+    def response(body: dict[str, Any], text: str, reasoning: int, **fields: Any) -> dict[str, Any]:
+        output = [
+            {"id": ids.item_id("rs"), "summary": [], "type": "reasoning"},
+            sim.message_item(ids.item_id("msg"), text),
+        ]
+        usage = sim.responses_usage(12, len(text.split()) + reasoning, reasoning_tokens=reasoning)
+        answer = sim.response_object(
+            body, DEPLOYMENT, response_id=ids.item_id("resp"), output=output, usage=usage
+        )
+        return {**answer, **fields}
+
+    def add(name: str, body: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> None:
+        chunks = [
+            StreamChunk(data=json.dumps(payload, separators=(",", ":")), event=kind,
+                        delay_ms=10 if n else 0)
+            for n, (kind, payload) in enumerate(events)
+        ]  # fmt: skip
+        recordings.document.interactions.append(
+            Interaction(
+                name=name,
+                request=RecordedRequest(method="POST", path="/openai/v1/responses", body=body),
+                response=RecordedResponse(stream=chunks, stream_end="eof"),
+            )
+        )
+
+    poem = {"model": "gpt-5-mini", "input": "Write a two-line poem about rain.", "stream": True}
+    text = "Rain taps the window,\nthe street hums along."
+    add("poem", poem, sim.stream_events(response(poem, text, 64)))
+
+    primes = {
+        "model": "gpt-5-mini",
+        "input": "List every prime below 1000.",
+        "max_output_tokens": 80,
+        "stream": True,
+    }
+    cut = response(
+        primes, "2, 3, 5, 7, 11, 13, 17", 64,
+        status="incomplete", incomplete_details={"reason": "max_output_tokens"},
+    )  # fmt: skip
+    cut["output"][1]["status"] = "incomplete"
+    add("primes-incomplete", primes, sim.stream_events(cut))
+
+    hamlet = {"model": "gpt-5-mini", "input": "Summarise Hamlet.", "stream": True}
+    whole = sim.stream_events(response(hamlet, "Prince Hamlet learns from a ghost", 64))
+    before = [e for e in whole if e[0] != "response.completed"][:8]  # up to the second text delta
+    failed = {
+        **whole[-1][1]["response"],
+        "status": "failed",
+        "output": [],
+        "usage": None,
+        "error": {"code": "server_error", "message": SERVER_ERROR},
+    }
+    before.append(
+        ("response.failed", {"type": "response.failed", "sequence_number": len(before),
+                             "response": failed})
+    )  # fmt: skip
+    add("hamlet-failed", hamlet, before)
+
+    tides = {"model": "gpt-5-mini", "input": "Explain the tides.", "stream": True}
+    opening = sim.stream_events(response(tides, "The Moon pulls", 64))[:2]
+    error = {
+        "type": "error",
+        "code": "server_error",
+        "message": SERVER_ERROR,
+        "param": None,
+        "sequence_number": 2,
+    }
+    add("tides-error-event", tides, [*opening, ("error", error)])
+    recordings.save()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1224 @@
+"""Hostile input: every malformed request gets Azure's 4xx as JSON, never a 500 (issue 5).
+
+Each example of the issue has a regression test here, driven through the ASGI app in
+process (``httpx2.ASGITransport``, which re-raises anything the app lets escape) and, for
+a few, through a real socket with the SDK. A hypothesis fuzz test then throws generated
+hostile methods, paths, headers, tokens and bodies at the app in replay and lenient mode:
+``make test`` runs a short profile, ``make fuzz`` (``HYPOTHESIS_PROFILE=fuzz``) a long one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import string
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx2
+import jwt
+import openai
+import pytest
+from conftest import API_VERSION, StartServer, sync_client
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from helpers.replay import ReplayConfig, limits
+from helpers.replay.app import create_asgi_app
+from helpers.replay.errors import AzureError
+from helpers.replay.identity import (
+    COGNITIVE_SERVICES_AUDIENCE,
+    ISSUER,
+    MAX_TOKEN_LIFETIME,
+    mint_token,
+    signing_key,
+    token_is_valid,
+)
+from helpers.replay.simulators.chat import example_from_schema
+from helpers.replay.simulators.ratelimit import MAX_CHARGE, RateLimiter
+from helpers.tokenizer import count_chat_tokens
+
+RECORDINGS = Path(__file__).parent / "recordings" / "replay_server.yaml"
+NOW = 1_800_000_000.0
+CHAT = f"/openai/deployments/gpt-4o-mini/chat/completions?api-version={API_VERSION}"
+EMBEDDINGS = f"/openai/deployments/text-embedding-3-small/embeddings?api-version={API_VERSION}"
+V1_CHAT = "/openai/v1/chat/completions"
+V1_EMBEDDINGS = "/openai/v1/embeddings"
+HELLO = [{"role": "user", "content": "Say hello in five words."}]
+HELLO_ANSWER = "Hello there, nice to meet!"
+MODES = ["replay", "lenient"]
+
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=6000,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+class App:
+    """One replay app in process, with a sync ``request`` for tests and hypothesis."""
+
+    def __init__(self, mode: str) -> None:
+        self.app = create_asgi_app(
+            ReplayConfig(mode=mode, recordings=[RECORDINGS], draft=False), clock=lambda: NOW
+        )
+        self.key: str = self.app.state.replay.config.api_key
+        self.loop = asyncio.new_event_loop()
+        self.client = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=self.app), base_url="http://replay.test"
+        )
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        auth: bool = True,
+    ) -> httpx2.Response:
+        if isinstance(headers, list):
+            pairs = list(headers)
+        else:
+            pairs = list((headers or {}).items())
+            if auth and not any(k.lower() in ("api-key", "authorization") for k, _ in pairs):
+                pairs.append(("api-key", self.key))
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            pairs.append(("content-type", "application/json"))
+        return self.loop.run_until_complete(
+            self.client.request(method, url, content=body, headers=pairs)
+        )
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.client.aclose())
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def apps() -> Iterator[dict[str, App]]:
+    made = {mode: App(mode) for mode in MODES}
+    yield made
+    for app in made.values():
+        app.close()
+
+
+def azure_error(response: httpx2.Response, status: int | None = None) -> dict[str, Any]:
+    """The ``error`` object of an Azure-shaped JSON error response (asserting the shape)."""
+    assert response.status_code < 500, response.text
+    if status is not None:
+        assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert isinstance(error["message"], str) and error["message"]
+    assert "code" in error
+    return error
+
+
+def chat(**extra: Any) -> dict[str, Any]:
+    return {"messages": HELLO, **extra}
+
+
+def raw_chat(fragment: bytes) -> bytes:
+    """A chat body with one hostile member spliced in as raw JSON text."""
+    return b'{"messages": [{"role": "user", "content": "Hi"}], ' + fragment + b"}"
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("headers", [{}, {"api-key": "wrong"}, {"authorization": "Bearer x"}])
+@pytest.mark.parametrize("mode", MODES)
+def test_reset_without_valid_credentials_is_azures_401(
+    apps: dict[str, App], mode: str, headers: dict[str, str]
+) -> None:
+    response = apps[mode].request("POST", "/_replay/reset", headers=headers, auth=False)
+    assert azure_error(response, 401)["code"] in ("401", "PermissionDenied")
+
+
+def forged(key: str, payload: bytes) -> str:
+    """A token whose signature is right (the server's key) and whose claims are ``payload``."""
+    return jwt.api_jws.encode(payload, signing_key(key), algorithm="HS256")
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    valid = {"aud": COGNITIVE_SERVICES_AUDIENCE, "iss": ISSUER, "exp": int(NOW) + 600}
+    return {k: v for k, v in {**valid, **changes}.items() if v is not ...}
+
+
+HOSTILE_CLAIMS: dict[str, bytes] = {
+    "claims-a-list": b'["aud", "exp"]',
+    "claims-a-string": b'"claims"',
+    "claims-a-number": b"42",
+    "claims-null": b"null",
+    "claims-deep": b"[" * 5000 + b"]" * 5000,
+    "exp-a-string": json.dumps(claims(exp=str(int(NOW) + 600))).encode(),
+    "exp-a-list": json.dumps(claims(exp=[int(NOW) + 600])).encode(),
+    "exp-infinity": json.dumps(claims(exp=float("inf"))).encode(),
+    "exp-nan": json.dumps(claims(exp=float("nan"))).encode(),
+    "exp-1e400": json.dumps(claims(exp=...))[:-1].encode() + b', "exp": 1e400}',
+    "exp-a-boolean": json.dumps(claims(exp=True)).encode(),
+    "exp-null": json.dumps(claims(exp=None)).encode(),
+    "exp-missing": json.dumps(claims(exp=...)).encode(),
+    "exp-never": json.dumps(claims(exp=10**30)).encode(),
+    "exp-beyond-a-day": json.dumps(claims(exp=int(NOW) + MAX_TOKEN_LIFETIME + 1)).encode(),
+    "exp-past": json.dumps(claims(exp=int(NOW) - 1)).encode(),
+    "nbf-future": json.dumps(claims(nbf=int(NOW) + 3600)).encode(),
+    "nbf-a-string": json.dumps(claims(nbf="now")).encode(),
+    "iat-future": json.dumps(claims(iat=int(NOW) + 3600)).encode(),
+    "aud-wrong": json.dumps(claims(aud="https://management.azure.com")).encode(),
+    "aud-a-number": json.dumps(claims(aud=1)).encode(),
+    "aud-an-object": json.dumps(claims(aud={"a": 1})).encode(),
+    "iss-wrong": json.dumps(claims(iss="someone-else")).encode(),
+    "iss-a-list": json.dumps(claims(iss=[ISSUER])).encode(),
+}
+
+
+@pytest.mark.parametrize("payload", HOSTILE_CLAIMS.values(), ids=HOSTILE_CLAIMS.keys())
+@pytest.mark.parametrize("mode", MODES)
+def test_a_signed_token_with_hostile_claims_is_401(
+    apps: dict[str, App], mode: str, payload: bytes
+) -> None:
+    app = apps[mode]
+    token = forged(app.key, payload)
+    response = app.request(
+        "POST", CHAT, json_body=chat(), headers={"authorization": f"Bearer {token}"}
+    )
+    assert azure_error(response, 401)["code"] == "PermissionDenied"
+
+
+def test_token_checks_accept_what_the_credential_mints_and_nothing_looser() -> None:
+    key = "local-replay-key"
+    good = mint_token(key, audience=COGNITIVE_SERVICES_AUDIENCE, expires_on=int(NOW) + 3600)
+    assert token_is_valid(good, key, NOW)
+    assert not token_is_valid(good, key, NOW + 3600)  # expired
+    assert not token_is_valid(good, "other-key", NOW)
+    assert not token_is_valid(good, key, NOW, audience="https://search.azure.com")
+    as_list = forged(key, json.dumps(claims(aud=["x", COGNITIVE_SERVICES_AUDIENCE])).encode())
+    assert token_is_valid(as_list, key, NOW)
+    # Signed with the raw key rather than the derived one, or not signed at all: refused.
+    raw = jwt.encode(claims(), key.ljust(32, "-"), algorithm="HS256")
+    assert not token_is_valid(raw, key, NOW)
+    unsigned = jwt.encode(claims(), None, algorithm="none")
+    assert not token_is_valid(unsigned, key, NOW)
+    for payload in HOSTILE_CLAIMS.values():
+        assert not token_is_valid(forged(key, payload), key, NOW)
+
+
+def test_the_sdk_with_a_never_expiring_token_gets_an_authentication_error(
+    start_server: StartServer,
+) -> None:
+    server = start_server(RECORDINGS, clock=lambda: NOW)
+    forever = forged(server.api_key, json.dumps(claims(exp=10**30)).encode())
+    client = openai.AzureOpenAI(
+        azure_endpoint=server.url,
+        azure_ad_token_provider=lambda: forever,
+        api_version=API_VERSION,
+        max_retries=0,
+    )
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+
+
+# --- bodies Python's json cannot take as they are ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "url"),
+    [
+        (json.dumps(chat(bogus_key="x")).replace("bogus_key", "bogus\\ud800").encode(), CHAT),
+        (raw_chat(b'"user": "\\udfff"'), CHAT),
+        (b'{"messages": [{"role": "user", "content": "\\ud800 echoed in a miss"}]}', CHAT),
+        (b'{"input": "\\ud800"}', EMBEDDINGS),
+        (b'{"input": ["ok", "\\udbff"], "model": "text-embedding-3-small"}', V1_EMBEDDINGS),
+    ],
+    ids=["unknown-key", "user", "message-content", "embeddings-input", "v1-embeddings-list"],
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_json_400(
+    apps: dict[str, App], mode: str, body: bytes, url: str
+) -> None:
+    response = apps[mode].request(
+        "POST", url, body=body, headers={"content-type": "application/json"}
+    )
+    error = azure_error(response, 400)
+    assert "lone UTF-16 surrogate" in error["message"]
+    response.content.decode("utf-8")  # the error body itself is valid UTF-8
+
+
+def test_hostile_requests_over_a_socket_get_azures_json_errors(start_server: StartServer) -> None:
+    """What curl can send and the SDK cannot: lone surrogates, odd methods, deep nesting."""
+    server = start_server(RECORDINGS, mode="lenient")
+    headers = {"api-key": server.api_key, "content-type": "application/json"}
+    cases = [
+        ("POST", EMBEDDINGS, b'{"input": "\\ud800"}', 400),
+        ("POST", CHAT, b"[" * 1000 + b"]" * 1000, 400),
+        ("POST", CHAT, raw_chat(b'"seed": ' + b"9" * 5000), 400),
+        ("OPTIONS", CHAT, b"", 404),
+        ("TRACE", CHAT, b"", 404),
+        ("BREW", CHAT, b"", 405),
+    ]
+    for method, url, body, status in cases:
+        response = httpx2.request(method, f"{server.url}{url}", headers=headers, content=body)
+        azure_error(response, status)
+    response = httpx2.post(f"{server.url}/_replay/reset", headers={"api-key": "wrong"})
+    azure_error(response, 401)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 1000 + b"]" * 1000,
+        b"[" * 200_000,
+        raw_chat(b'"metadata": ' + b'{"a": ' * 500 + b"1" + b"}" * 500),
+        raw_chat(b'"metadata": ' + b"[" * 500 + b"]" * 500),
+        raw_chat(b'"response_format": ' + b'{"a": ' * (limits.MAX_JSON_DEPTH) + b"1" + b"}" * 64),
+    ],
+    ids=[
+        "1000-deep",
+        "unclosed-200000",
+        "500-deep-metadata-objects",
+        "500-deep-lists",
+        "just-over",
+    ],
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_json_nested_deeper_than_the_limit_is_a_400(
+    apps: dict[str, App], mode: str, body: bytes
+) -> None:
+    response = apps[mode].request(
+        "POST", CHAT, body=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "could not parse the JSON body" in azure_error(response)["message"]
+
+
+def test_nesting_up_to_the_limit_is_still_read(apps: dict[str, App]) -> None:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(12):  # deeper than structured outputs allow, well inside 64 levels
+        schema = {"type": "object", "properties": {"x": schema}}
+    body = chat(
+        response_format={"type": "json_schema", "json_schema": {"name": "deep", "schema": schema}}
+    )
+    response = apps["lenient"].request("POST", CHAT, json_body=body)
+    assert response.status_code == 200
+    content = json.loads(response.json()["choices"][0]["message"]["content"])
+    for _ in range(12):
+        content = content["x"]
+    assert content == "[unrecorded]"
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        b'"seed": ' + b"9" * 5000,
+        b'"seed": -' + b"1" * 4301,
+        b'"temperature": NaN',
+        b'"temperature": Infinity',
+        b'"top_p": -Infinity',
+    ],
+    ids=["seed-5000-digits", "negative-4301-digits", "nan", "infinity", "minus-infinity"],
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_numbers_json_does_not_have_are_parse_400s(
+    apps: dict[str, App], mode: str, fragment: bytes
+) -> None:
+    response = apps[mode].request(
+        "POST", CHAT, body=raw_chat(fragment), headers={"content-type": "application/json"}
+    )
+    assert "could not parse the JSON body" in azure_error(response, 400)["message"]
+
+
+@pytest.mark.parametrize(
+    ("fragment", "param", "code"),
+    [
+        (b'"max_tokens": 1e309', "max_tokens", "invalid_type"),
+        (b'"max_tokens": ' + b"9" * 400, "max_tokens", "integer_above_max_value"),
+        (b'"max_completion_tokens": ' + b"9" * 4000, "max_completion_tokens",
+         "integer_above_max_value"),
+        (b'"seed": ' + b"9" * 4000, "seed", "integer_above_max_value"),
+        (b'"seed": 9223372036854775808', "seed", "integer_above_max_value"),
+        (b'"n": 129', "n", "integer_above_max_value"),
+        (b'"n": 1.5', "n", "invalid_type"),
+        (b'"temperature": 1e309', "temperature", "invalid_value"),
+        (b'"presence_penalty": -1e309', "presence_penalty", "invalid_value"),
+        (b'"top_logprobs": true', "top_logprobs", "invalid_type"),
+    ],
+    ids=["max-tokens-1e309", "max-tokens-400-digits", "max-completion-tokens-4000-digits",
+         "seed-4000-digits", "seed-above-int64", "n-129", "n-decimal", "temperature-1e309",
+         "penalty-minus-1e309", "top-logprobs-boolean"],
+)  # fmt: skip
+@pytest.mark.parametrize("mode", MODES)
+def test_numbers_out_of_azures_range_are_400s_naming_the_parameter(
+    apps: dict[str, App], mode: str, fragment: bytes, param: str, code: str
+) -> None:
+    response = apps[mode].request(
+        "POST", CHAT, body=raw_chat(fragment), headers={"content-type": "application/json"}
+    )
+    error = azure_error(response, 400)
+    assert (error["param"], error["code"]) == (param, code)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_max_tokens_beyond_the_models_output_limit_is_azures_400(
+    apps: dict[str, App], mode: str
+) -> None:
+    response = apps[mode].request("POST", CHAT, json_body=chat(max_tokens=16385))
+    error = azure_error(response, 400)
+    assert error["param"] == "max_tokens"
+    assert error["message"] == (
+        "max_tokens is too large: 16385. This model supports at most 16384 completion tokens, "
+        "whereas you provided 16385."
+    )
+
+
+# --- types: validation before anything else reads the body ----------------------------------
+
+CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+ANSWER = {"role": "tool", "tool_call_id": "call_1", "content": "{}"}
+
+
+@pytest.mark.parametrize(
+    ("messages", "param", "code"),
+    [
+        ([{"role": ["user"], "content": "x"}], "messages[0].role", "invalid_type"),
+        ([{"role": {"user": 1}, "content": "x"}], "messages[0].role", "invalid_type"),
+        ([{"role": 7, "content": "x"}], "messages[0].role", "invalid_type"),
+        (
+            [*HELLO, {"role": "assistant", "tool_calls": [{**CALL, "function": "f"}]}, ANSWER],
+            "messages[1].tool_calls[0].function",
+            "invalid_type",
+        ),
+        (
+            [*HELLO, {"role": "assistant", "tool_calls": ["call_1"]}, ANSWER],
+            "messages[1].tool_calls[0]",
+            "invalid_type",
+        ),
+        (
+            [*HELLO, {"role": "assistant", "tool_calls": {"id": "call_1"}}],
+            "messages[1].tool_calls",
+            "invalid_type",
+        ),
+        (
+            [*HELLO, {"role": "assistant", "tool_calls": [{**CALL, "id": ["x"]}]}],
+            "messages[1].tool_calls[0].id",
+            "invalid_type",
+        ),
+        ([{"role": "user", "content": [{"type": "text", "text": 5}]}],
+         "messages[0].content[0].text", "invalid_type"),
+        ([{"role": "user", "content": [{"type": "text"}]}],
+         "messages[0].content[0].text", "missing_required_parameter"),
+        ([{"role": "user", "content": ["hello"]}], "messages[0].content[0]", "invalid_type"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}],
+         "messages[0].content[0].image_url", "invalid_type"),
+        ([{"role": "user", "content": "x", "name": 3}], "messages[0].name", "invalid_type"),
+        ([{"role": "tool", "tool_call_id": {}, "content": "x"}],
+         "messages[0].tool_call_id", "invalid_type"),
+        (["hello"], "messages[0]", "invalid_type"),
+    ],
+    ids=["role-list", "role-object", "role-number", "function-string", "tool-call-string",
+         "tool-calls-object", "tool-call-id-list", "text-number", "text-missing",
+         "part-string", "image-url-string", "name-number", "tool-call-id-object",
+         "message-string"],
+)  # fmt: skip
+@pytest.mark.parametrize("mode", MODES)
+def test_wrongly_typed_message_fields_are_400s_naming_the_field(
+    apps: dict[str, App], mode: str, messages: list[Any], param: str, code: str
+) -> None:
+    response = apps[mode].request("POST", CHAT, json_body={"messages": messages})
+    error = azure_error(response, 400)
+    assert (error["param"], error["code"], error["type"]) == (
+        param,
+        code,
+        "invalid_request_error",
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"tools": [{"type": "function", "function": "f"}]}, "tools[0].function"),
+        ({"tools": [{"type": "function", "function": {"name": ["f"]}}]}, "tools[0].function.name"),
+        ({"tools": [{"type": "function", "function": {"name": "f", "strict": "yes"}}]},
+         "tools[0].function.strict"),
+        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": []}}]},
+         "tools[0].function.parameters"),
+        ({"tools": [CALL | {"type": "function"}], "tool_choice": {"type": "function"}},
+         "tool_choice.function"),
+        ({"stop": [1, 2]}, "stop[0]"),
+        ({"stream": True, "stream_options": {"include_usage": "yes"}},
+         "stream_options.include_usage"),
+        ({"response_format": {"type": ["json_object"]}}, "response_format.type"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": 1}}},
+         "response_format.json_schema.name"),
+        ({"response_format": {"type": "json_schema",
+                              "json_schema": {"name": "x", "schema": "{}"}}},
+         "response_format.json_schema.schema"),
+        ({"metadata": {"a": 1}}, "metadata.a"),
+        ({"logit_bias": {"50256": "ban"}}, "logit_bias.50256"),
+        ({"model": ["gpt-4o-mini"]}, "model"),
+    ],
+    ids=["tool-function-string", "tool-name-list", "tool-strict-string", "parameters-list",
+         "tool-choice-without-function", "stop-numbers", "include-usage-string",
+         "format-type-list", "schema-name-number", "schema-string", "metadata-number",
+         "logit-bias-string", "model-list"],
+)  # fmt: skip
+@pytest.mark.parametrize("mode", MODES)
+def test_wrongly_typed_parameters_are_400s_naming_the_parameter(
+    apps: dict[str, App], mode: str, extra: dict[str, Any], param: str
+) -> None:
+    response = apps[mode].request("POST", CHAT, json_body=chat(**extra))
+    error = azure_error(response, 400)
+    assert error["param"] == param
+
+
+@pytest.mark.parametrize(
+    ("extra", "param", "code"),
+    [
+        ({"messages": HELLO * 2049}, "messages", "array_above_max_length"),
+        ({"tools": [{"type": "function", "function": {"name": f"f{i}"}} for i in range(129)]},
+         "tools", "array_above_max_length"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "array_above_max_length"),
+        ({"tools": [{"type": "function", "function": {"name": "f" * 65}}]},
+         "tools[0].function.name", "string_above_max_length"),
+        ({"tools": [{"type": "function", "function": {"name": "get weather"}}]},
+         "tools[0].function.name", "invalid_value"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "a.b"}}},
+         "response_format.json_schema.name", "invalid_value"),
+        ({"metadata": {str(i): "v" for i in range(17)}}, "metadata",
+         "object_above_max_properties"),
+        ({"metadata": {"k": "v" * 513}}, "metadata.k", "string_above_max_length"),
+    ],
+    ids=["2049-messages", "129-tools", "5-stop-sequences", "function-name-65",
+         "function-name-space", "format-name-dot", "17-metadata-pairs", "metadata-value-513"],
+)  # fmt: skip
+@pytest.mark.parametrize("mode", MODES)
+def test_arrays_and_strings_longer_than_azure_allows_are_400s(
+    apps: dict[str, App], mode: str, extra: dict[str, Any], param: str, code: str
+) -> None:
+    response = apps[mode].request("POST", CHAT, json_body=chat(**extra))
+    error = azure_error(response, 400)
+    assert (error["param"], error["code"]) == (param, code)
+
+
+def test_the_sdk_gets_a_bad_request_naming_a_wrongly_typed_field(
+    start_server: StartServer,
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": ["user"], "content": "Say hello in five words."}],  # type: ignore[list-item]
+        )
+    assert caught.value.param == "messages[0].role"
+    assert caught.value.code == "invalid_type"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": [{"type": "text", "text": 5}]}],  # type: ignore[list-item]
+        )
+    assert caught.value.param == "messages[0].content[0].text"
+
+
+def test_max_tokens_1e309_over_a_socket_is_a_400(start_server: StartServer) -> None:
+    server = start_server(RECORDINGS, mode="lenient")
+    response = httpx2.post(
+        f"{server.url}{CHAT}",
+        headers={"api-key": server.api_key, "content-type": "application/json"},
+        content=raw_chat(b'"max_tokens": 1e309'),
+    )
+    assert azure_error(response, 400)["param"] == "max_tokens"
+
+
+# --- lenient structured outputs ---------------------------------------------------------------
+
+
+def chain(length: int) -> dict[str, Any]:
+    """``$defs`` where each definition refers to the next one twice: 2**length paths."""
+    defs = {
+        f"d{i}": {
+            "type": "object",
+            "properties": {"a": {"$ref": f"#/$defs/d{i + 1}"}, "b": {"$ref": f"#/$defs/d{i + 1}"}},
+        }
+        for i in range(length)
+    }
+    defs[f"d{length}"] = {"type": "string"}
+    return {"$ref": "#/$defs/d0", "$defs": defs}
+
+
+ODD_SCHEMAS: dict[str, Any] = {
+    "properties-a-list": {"type": "object", "properties": []},
+    "properties-a-string": {"type": "object", "properties": "name"},
+    "empty-enum": {"enum": []},
+    "enum-not-a-list": {"enum": "a"},
+    "self-ref": {"type": "object", "properties": {"next": {"$ref": "#"}}},
+    "ref-cycle": {
+        "$ref": "#/$defs/a",
+        "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}},
+    },
+    "ref-not-a-string": {"$ref": 5},
+    "defs-a-list": {"$ref": "#/$defs/a", "$defs": []},
+    "fan-out-chain": chain(40),
+    "type-list-of-numbers": {"type": [1, 2]},
+    "empty-type-list": {"type": []},
+    "minimum-a-string": {"type": "integer", "minimum": "zero"},
+    "anyof-empty": {"anyOf": []},
+    "anyof-an-object": {"anyOf": {"type": "string"}},
+    "empty": {},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("schema", ODD_SCHEMAS.values(), ids=ODD_SCHEMAS.keys())
+def test_lenient_structured_outputs_survive_odd_non_strict_schemas(
+    apps: dict[str, App], schema: Any
+) -> None:
+    body = chat(
+        response_format={"type": "json_schema", "json_schema": {"name": "odd", "schema": schema}}
+    )
+    response = apps["lenient"].request("POST", CHAT, json_body=body)
+    assert response.status_code == 200, response.text
+    json.loads(response.json()["choices"][0]["message"]["content"])  # still JSON
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": [], "additionalProperties": False, "required": []},
+        {"type": "object", "properties": {}, "additionalProperties": False, "required": "a"},
+        {"type": "object", "anyOf": {"type": "string"}},
+        {"$ref": "#/$defs/a", "$defs": ["a"]},
+        {"type": "object", "properties": {"a": []}, "additionalProperties": False,
+         "required": ["a"]},
+    ],
+    ids=["properties-list", "required-string", "anyof-object", "defs-list", "property-list"],
+)  # fmt: skip
+@pytest.mark.parametrize("mode", MODES)
+def test_a_strict_schema_with_malformed_keywords_is_a_400(
+    apps: dict[str, App], mode: str, schema: dict[str, Any]
+) -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "odd", "schema": schema, "strict": True}}
+    response = apps[mode].request("POST", CHAT, json_body=chat(response_format=fmt))
+    error = azure_error(response, 400)
+    assert error["code"] == "invalid_json_schema"
+    assert error["message"].startswith("Invalid schema for response_format 'odd': In context=")
+
+
+# --- methods ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "GET", "PUT", "DELETE", "PATCH", "FOO"])
+@pytest.mark.parametrize("url", [CHAT, V1_CHAT, "/_replay/reset", "/nowhere"])
+@pytest.mark.parametrize("mode", MODES)
+def test_any_method_on_any_path_gets_an_azure_json_error(
+    apps: dict[str, App], mode: str, method: str, url: str
+) -> None:
+    response = apps[mode].request(method, url, json_body=chat())
+    assert response.status_code in (401, 404, 405)
+    azure_error(response)
+
+
+# --- embeddings -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [EMBEDDINGS, V1_EMBEDDINGS])
+@pytest.mark.parametrize("mode", MODES)
+def test_2049_embedding_inputs_is_azures_400(apps: dict[str, App], mode: str, url: str) -> None:
+    body = {"input": ["a"] * 2049, "model": "text-embedding-3-small"}
+    response = apps[mode].request("POST", url, json_body=body)
+    error = azure_error(response, 400)
+    assert error["message"].startswith("Too many inputs. The max number of inputs is 2048.")
+    assert len(response.content) < 1000
+
+
+def test_2048_embedding_inputs_are_answered(apps: dict[str, App]) -> None:
+    body = {"input": [f"text {i}" for i in range(2048)], "dimensions": 4}
+    response = apps["lenient"].request("POST", EMBEDDINGS, json_body=body)
+    assert response.status_code == 200
+    assert len(response.json()["data"]) == 2048
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_embedding_input_over_8192_tokens_is_azures_400(apps: dict[str, App], mode: str) -> None:
+    long_text = " hello" * 8193  # one token per word
+    for value in (long_text, ["short", long_text], list(range(8193)), [[1] * 8193]):
+        response = apps[mode].request("POST", EMBEDDINGS, json_body={"input": value})
+        error = azure_error(response, 400)
+        assert error["message"].startswith("This model's maximum context length is 8192 tokens")
+
+
+@pytest.mark.parametrize(
+    ("value", "param"),
+    [
+        ({"input": ["a", 1]}, "input"),
+        ({"input": [[1, "a"]]}, "input"),
+        ({"input": [-1]}, "input"),
+        ({"input": [["a"]]}, "input"),
+        ({"input": [""]}, "input"),
+        ({"input": {"text": "a"}}, "input"),
+        ({"input": "a", "dimensions": 10**5}, "dimensions"),
+        ({"input": "a", "dimensions": 2.5}, "dimensions"),
+        ({"input": "a", "encoding_format": ["float"]}, "encoding_format"),
+        ({"input": "a", "user": 5}, "user"),
+    ],
+    ids=["mixed-list", "mixed-token-array", "negative-token", "nested-strings", "empty-string",
+         "object", "dimensions-huge", "dimensions-decimal", "format-list", "user-number"],
+)  # fmt: skip
+@pytest.mark.parametrize("mode", MODES)
+def test_wrongly_typed_embeddings_parameters_are_400s(
+    apps: dict[str, App], mode: str, value: dict[str, Any], param: str
+) -> None:
+    response = apps[mode].request("POST", EMBEDDINGS, json_body=value)
+    assert azure_error(response, 400)["param"] == param
+
+
+def test_the_sdk_gets_azures_400_for_2049_embedding_inputs(start_server: StartServer) -> None:
+    client = sync_client(start_server(RECORDINGS, mode="lenient"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="text-embedding-3-small", input=["a"] * 2049)
+    assert "The max number of inputs is 2048" in caught.value.message
+
+
+# --- body size --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "limit"),
+    [
+        ("application/json", limits.MAX_JSON_BODY_BYTES),
+        ("multipart/form-data; boundary=x", limits.MAX_MULTIPART_BODY_BYTES),
+    ],
+)
+def test_a_body_declared_larger_than_the_limit_is_a_400_before_it_is_read(
+    apps: dict[str, App], content_type: str, limit: int
+) -> None:
+    headers = [
+        ("api-key", apps["replay"].key),
+        ("content-type", content_type),
+        ("content-length", str(limit + 1)),
+    ]
+    response = apps["replay"].request("POST", CHAT, body=b"{}", headers=headers)
+    assert "too large" in azure_error(response, 400)["message"]
+
+
+async def test_reading_a_body_stops_as_soon_as_it_passes_the_limit() -> None:
+    sent: list[int] = []
+
+    async def chunks() -> Any:
+        for i in range(100):
+            sent.append(i)
+            yield b"x" * 1000
+
+    with pytest.raises(AzureError) as caught:
+        await limits.read_capped(chunks(), 10_500)
+    assert caught.value.status == 400
+    assert len(sent) == 11  # the 11th chunk passes the limit; nothing after it is read
+    assert await limits.read_capped(chunks(), 100_000) == b"x" * 100_000
+
+
+# --- the fuzz test ----------------------------------------------------------------------------
+
+PRINTABLE = st.characters(min_codepoint=32, max_codepoint=126)
+WEIRD_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",)) | st.sampled_from(list('\x00\u202e\ufeff{}[]"\\')),
+    max_size=40,
+)
+LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([0, -1, 2**31, 2**63, 10**300, 1e308, -1e308, 0.5, 1e-320])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | WEIRD_TEXT
+)
+JSON_VALUES = st.recursive(
+    LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(WEIRD_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+SCHEMAS = st.recursive(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.sampled_from(["object", "string", "integer", "array", "null", ["string"]])
+            | JSON_VALUES,
+            "enum": JSON_VALUES,
+            "$ref": st.sampled_from(["#", "#/$defs/a", "#/$defs/b", "x"]) | JSON_VALUES,
+            "minimum": JSON_VALUES,
+        },
+    ),
+    lambda inner: st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.just("object"),
+            "properties": st.dictionaries(WEIRD_TEXT, inner, max_size=3) | JSON_VALUES,
+            "$defs": st.fixed_dictionaries({"a": inner, "b": inner}) | JSON_VALUES,
+            "anyOf": st.lists(inner, max_size=3) | JSON_VALUES,
+            "items": inner,
+            "required": JSON_VALUES,
+            "additionalProperties": st.booleans(),
+        },
+    ),
+    max_leaves=8,
+)
+CHAT_FIELDS = sorted(
+    {"messages", "model", "temperature", "top_p", "n", "stream", "stream_options", "stop",
+     "max_tokens", "max_completion_tokens", "presence_penalty", "tools", "tool_choice",
+     "response_format", "seed", "metadata", "logit_bias", "user", "logprobs", "top_logprobs"}
+)  # fmt: skip
+
+
+TEXT_PARTS = st.lists(
+    st.fixed_dictionaries({"type": st.just("text"), "text": WEIRD_TEXT}), min_size=1, max_size=3
+)
+
+
+@st.composite
+def well_typed_chat_bodies(draw: st.DrawFn) -> Any:
+    """A body of the right types with odd but legal values: what validation lets through."""
+    messages = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"role": st.sampled_from(["user", "system", "developer", "assistant"]),
+                 "content": WEIRD_TEXT | TEXT_PARTS},
+                optional={"name": st.from_regex(r"[a-z_]{1,8}", fullmatch=True)},
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )  # fmt: skip
+    optional = {
+        "temperature": st.floats(0, 2),
+        "top_p": st.floats(0, 1),
+        "n": st.integers(1, 128),
+        "max_tokens": st.integers(1, 20000),
+        "seed": st.integers(limits.INT64_MIN, limits.INT64_MAX),
+        "stream": st.booleans(),
+        "stop": st.lists(WEIRD_TEXT, max_size=4) | WEIRD_TEXT,
+        "user": WEIRD_TEXT,
+        "metadata": st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), WEIRD_TEXT,
+                                    max_size=3),
+        "logit_bias": st.dictionaries(st.from_regex(r"[0-9]{1,5}", fullmatch=True),
+                                      st.integers(-100, 100), max_size=3),
+        "response_format": st.fixed_dictionaries(
+            {"type": st.just("json_schema"),
+             "json_schema": st.fixed_dictionaries({"name": st.just("fuzz"), "schema": SCHEMAS})}
+        ),
+        "tools": st.lists(
+            st.fixed_dictionaries(
+                {"type": st.just("function"),
+                 "function": st.fixed_dictionaries(
+                     {"name": st.from_regex(r"[a-zA-Z0-9_-]{1,64}", fullmatch=True)},
+                     optional={"parameters": SCHEMAS, "description": WEIRD_TEXT})}
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+    }  # fmt: skip
+    body = {"messages": messages, "model": "gpt-4o-mini"}
+    for name in draw(st.lists(st.sampled_from(sorted(optional)), max_size=5, unique=True)):
+        body[name] = draw(optional[name])
+    if body.get("stream") and draw(st.booleans()):
+        body["stream_options"] = {"include_usage": draw(st.booleans())}
+    return body
+
+
+@st.composite
+def chat_bodies(draw: st.DrawFn) -> Any:
+    """A valid chat body with hostile values dropped in at random places (or none)."""
+    kind = draw(st.sampled_from(["hostile", "hostile", "well-typed", "recorded"]))
+    if kind == "recorded":  # the recorded request, or a near miss
+        return {"messages": draw(st.sampled_from([HELLO, [{"role": "user", "content": "Hi"}]])),
+                "model": "gpt-4o-mini"}  # fmt: skip
+    if kind == "well-typed":
+        return draw(well_typed_chat_bodies())
+    message = draw(
+        st.fixed_dictionaries(
+            {"role": st.sampled_from(["user", "system", "assistant", "tool"]) | JSON_VALUES},
+            optional={
+                "content": WEIRD_TEXT
+                | st.lists(
+                    st.fixed_dictionaries(
+                        {"type": st.sampled_from(["text", "image_url"]) | JSON_VALUES},
+                        optional={"text": JSON_VALUES, "image_url": JSON_VALUES},
+                    ),
+                    max_size=3,
+                )
+                | JSON_VALUES,
+                "tool_calls": st.lists(
+                    st.fixed_dictionaries(
+                        {"id": WEIRD_TEXT, "type": st.just("function")},
+                        optional={"function": JSON_VALUES},
+                    ),
+                    max_size=2,
+                )
+                | JSON_VALUES,
+                "tool_call_id": JSON_VALUES,
+                "name": JSON_VALUES,
+            },
+        )
+    )
+    body: dict[str, Any] = {"messages": draw(st.lists(st.just(message), min_size=0, max_size=3))}
+    if draw(st.booleans()):
+        body["messages"] = draw(JSON_VALUES)
+    for name in draw(st.lists(st.sampled_from(CHAT_FIELDS), max_size=4, unique=True)):
+        body[name] = draw(JSON_VALUES)
+    if draw(st.booleans()):
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "fuzz", "schema": draw(SCHEMAS), "strict": draw(st.booleans())},
+        }
+    if draw(st.booleans()):
+        body["tools"] = [
+            {"type": "function", "function": {"name": "f", "parameters": draw(SCHEMAS),
+                                              "strict": draw(st.booleans())}}
+        ]  # fmt: skip
+    return body
+
+
+@st.composite
+def embedding_bodies(draw: st.DrawFn) -> Any:
+    body: dict[str, Any] = {
+        "input": draw(
+            WEIRD_TEXT
+            | st.lists(WEIRD_TEXT, max_size=5)
+            | st.lists(st.integers(-5, 2**40), max_size=5)
+            | st.lists(st.lists(st.integers(-5, 200_000), max_size=4), max_size=3)
+            | JSON_VALUES
+        )
+    }
+    for name in draw(
+        st.lists(st.sampled_from(["dimensions", "encoding_format", "user", "model", "extra"]),
+                 max_size=3, unique=True)
+    ):  # fmt: skip
+        body[name] = draw(st.integers(1, 64) | JSON_VALUES)
+    return body
+
+
+RAW_BODIES = st.one_of(
+    st.binary(max_size=200),
+    st.sampled_from(
+        [
+            b"[" * 3000,
+            b"{" * 100 + b"}" * 100,
+            raw_chat(b'"seed": ' + b"7" * 4400),
+            raw_chat(b'"max_tokens": 1e309'),
+            raw_chat(b'"temperature": NaN'),
+            raw_chat(b'"user": "\\ud800"'),
+            b'{"messages": [{"role": "user", "content": "\\udc00"}]}',
+            b'{"input": "\\ud83d"}',
+            b"\xff\xfe{}",
+            b'{"messages": 1, "messages": 2}',
+            b"",
+            b"null",
+        ]
+    ),
+)
+
+
+@st.composite
+def bearer_tokens(draw: st.DrawFn, key: str) -> tuple[str, bool]:
+    """An ``Authorization`` value and whether it is valid credentials."""
+    kind = draw(st.sampled_from(["valid", "valid", "claims", "garbage", "wrong-key", "scheme"]))
+    if kind == "valid":
+        token = mint_token(key, audience=COGNITIVE_SERVICES_AUDIENCE, expires_on=int(NOW) + 600)
+        return f"Bearer {token}", True
+    if kind == "claims":
+        name = draw(st.sampled_from(["exp", "aud", "iss", "nbf", "iat", "whole"]))
+        value = draw(JSON_VALUES)
+        if name == "whole":
+            payload = json.dumps(value).encode() if not isinstance(value, dict) else b"[]"
+        else:
+            if name == "exp" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = value if not NOW < value <= NOW + MAX_TOKEN_LIFETIME else -1
+            if name == "aud" and value == COGNITIVE_SERVICES_AUDIENCE:
+                value = None
+            if name == "iss" and value == ISSUER:
+                value = None
+            if name in ("nbf", "iat") and isinstance(value, (int, float)):
+                value = NOW + 10**6  # in the future: never valid
+            payload = json.dumps(claims(**{name: value}), allow_nan=True).encode()
+        return f"Bearer {forged(key, payload)}", False
+    if kind == "wrong-key":
+        token = jwt.encode(claims(), signing_key(key + "x"), algorithm="HS256")
+        return f"Bearer {token}", False
+    if kind == "scheme":
+        return draw(st.text(PRINTABLE, max_size=30)), False
+    return "Bearer " + draw(st.text(PRINTABLE, max_size=80)), False
+
+
+def mostly(draw: st.DrawFn, usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> Any:
+    """A value from ``usual`` most of the time, else from ``odd``."""
+    return draw(usual if draw(st.sampled_from([True, True, True, False])) else odd)
+
+
+ROUTES = [
+    "/openai/deployments/gpt-4o-mini/chat/completions",
+    "/openai/deployments/text-embedding-3-small/embeddings",
+    "/openai/v1/chat/completions",
+    "/openai/v1/embeddings",
+    "/openai/v1/responses",
+    "/openai/v1/files",
+]
+ODD_ROUTES = [
+    "/openai/deployments/gpt-4o/chat/completions",
+    "/openai/deployments/text-embedding-3-small/chat/completions",
+    "/openai/deployments/nope/embeddings",
+    "/openai/batches",
+    "/_replay/reset",
+    "/_replay/health",
+]
+
+
+@st.composite
+def hostile_requests(
+    draw: st.DrawFn, key: str
+) -> tuple[str, str, list[tuple[str, str]], bytes, bool]:
+    """(method, url, headers, body, credentials are valid)."""
+    method = mostly(
+        draw,
+        st.just("POST"),
+        st.sampled_from(["GET", "PUT", "DELETE", "OPTIONS", "TRACE", "HEAD", "PATCH"])
+        | st.text(string.ascii_uppercase, min_size=1, max_size=8),
+    )
+    path = mostly(
+        draw,
+        st.sampled_from(ROUTES),
+        st.sampled_from(ODD_ROUTES)
+        | st.lists(st.text(PRINTABLE | st.characters(), min_size=1, max_size=12), max_size=4).map(
+            lambda parts: "/" + "/".join(quote(p.encode("utf-8", "surrogatepass")) for p in parts)
+        ),
+    )
+    dated = not path.startswith("/openai/v1/")
+    version = mostly(
+        draw,
+        st.just(API_VERSION if dated else None),
+        st.sampled_from(["2024-10-21", "preview", None, "", "2024-13-99"])
+        | st.text(PRINTABLE, max_size=12),
+    )
+    url = path + (f"?api-version={quote(version)}" if version is not None else "")
+    credential = mostly(
+        draw, st.sampled_from(["api-key", "bearer"]), st.sampled_from(["wrong-key", "none"])
+    )
+    headers: list[tuple[str, str]] = []
+    valid = False
+    if credential == "api-key":
+        headers.append(("api-key", key))
+        valid = True
+    elif credential == "wrong-key":
+        wrong = draw(st.text(PRINTABLE, max_size=40).filter(lambda k: k.strip() != key))
+        headers.append(("api-key", wrong))
+    elif credential == "bearer":
+        value, valid = draw(bearer_tokens(key))
+        headers.append(("authorization", value))
+    if "embeddings" in path:
+        body = mostly(draw, embedding_bodies().map(lambda b: json.dumps(b).encode()), RAW_BODIES)
+    else:
+        body = mostly(draw, chat_bodies().map(lambda b: json.dumps(b).encode()), RAW_BODIES)
+    content_type = mostly(
+        draw,
+        st.just("application/json"),
+        st.sampled_from(
+            ["application/json; charset=utf-8", "text/plain", "multipart/form-data; boundary=zz",
+             "multipart/form-data", None]
+        ),
+    )  # fmt: skip
+    if content_type is not None:
+        headers.append(("content-type", content_type))
+    for name, value in draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["x-ms-client-request-id", "accept", "x-stainless-retry-count",
+                                 "content-encoding", "transfer-encoding-x"])
+                | st.text(string.ascii_lowercase + "-", min_size=1, max_size=10),
+                st.text(PRINTABLE, max_size=40),
+            ),
+            max_size=3,
+        )
+    ):  # fmt: skip
+        if name not in ("api-key", "authorization", "content-length", "host"):
+            headers.append((name, value))
+    return method, url, headers, body, valid
+
+
+def check_response(
+    method: str, url: str, response: httpx2.Response, credentials_valid: bool
+) -> None:
+    """What every response must be, whatever was sent."""
+    assert response.status_code < 500, (method, url, response.status_code, response.text[:500])
+    if not credentials_valid and not url.startswith("/_replay/health"):
+        assert not 200 <= response.status_code < 300, (method, url, response.text[:300])
+    if method == "HEAD" or response.status_code == 204:
+        return
+    content_type = response.headers.get("content-type", "")
+    if response.status_code >= 400:
+        assert content_type.startswith("application/json"), (method, url, response.text[:200])
+        error = response.json()["error"]
+        assert isinstance(error["message"], str) and error["message"]
+        assert "code" in error
+        response.content.decode("utf-8")
+    elif content_type.startswith("text/event-stream"):
+        assert response.text.rstrip().endswith("data: [DONE]")
+    else:
+        assert content_type.startswith("application/json")
+        assert isinstance(response.json(), dict)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fuzz_no_request_gets_a_5xx_or_a_non_json_error(apps: dict[str, App], mode: str) -> None:
+    app = apps[mode]
+    statuses: Counter[int] = Counter()
+
+    json_type = [("content-type", "application/json")]
+    recorded = json.dumps(chat(model="gpt-4o-mini")).encode()
+
+    @settings(PROFILE)
+    @given(request=hostile_requests(app.key))
+    @example(request=("POST", CHAT, [("api-key", app.key), *json_type], recorded, True))
+    @example(request=("POST", CHAT, [("api-key", "x"), *json_type], recorded, False))
+    @example(request=("POST", CHAT, [("api-key", app.key), *json_type], b"[" * 999, True))
+    def run(request: tuple[str, str, list[tuple[str, str]], bytes, bool]) -> None:
+        method, url, headers, body, valid = request
+        response = app.request(method, url, body=body, headers=headers)
+        statuses[response.status_code] += 1
+        check_response(method, url, response, valid)
+
+    run()
+    total = sum(statuses.values())
+    print(f"\nfuzz {mode}: {total} requests, no 5xx; statuses {dict(sorted(statuses.items()))}")
+    assert total >= PROFILE.max_examples
+    assert statuses[200] > 0 and statuses[400] > 0 and statuses[401] > 0  # the examples at least
+
+
+# --- after a barrage --------------------------------------------------------------------------
+
+
+def barrage(app: App, count: int, seed: int) -> None:
+    """``count`` hostile requests from a seeded generator (no hypothesis: plain and fast)."""
+    rng = random.Random(seed)
+    bodies = [
+        b"[" * 5000,
+        raw_chat(b'"seed": ' + b"9" * 5000),
+        raw_chat(b'"max_tokens": 1e309'),
+        raw_chat(b'"user": "\\ud800"'),
+        json.dumps({"messages": [{"role": ["user"], "content": 1}]}).encode(),
+        json.dumps(chat(response_format={"type": "json_schema", "json_schema": {
+            "name": "x", "schema": {"$ref": "#", "properties": {"a": {"$ref": "#"}}}}})).encode(),
+        json.dumps({"input": ["a"] * 2049}).encode(),
+    ]  # fmt: skip
+    urls = [CHAT, EMBEDDINGS, V1_CHAT, "/_replay/reset", "/openai/deployments/%00/embeddings"]
+    for _ in range(count):
+        body = (
+            rng.choice(bodies)
+            if rng.random() < 0.6
+            else bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
+        )
+        headers = rng.choice(
+            [
+                {"api-key": app.key},
+                {"api-key": "nope"},
+                {"authorization": "Bearer " + forged(app.key, b'{"exp": "soon"}')},
+                {},
+            ]
+        )
+        method = rng.choice(["POST", "POST", "GET", "OPTIONS", "TRACE", "BREW"])
+        url = rng.choice(urls)
+        response = app.request(method, url, body=body, headers=headers, auth=False)
+        check_response(
+            method, url, response, "api-key" in headers and headers["api-key"] == app.key
+        )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_after_a_barrage_of_hostile_requests_a_valid_request_is_answered_correctly(
+    mode: str,
+) -> None:
+    app = App(mode)
+    try:
+        barrage(app, 400, seed=5)
+        response = app.request("POST", CHAT, json_body=chat(model="gpt-4o-mini"))
+        assert response.status_code == 200
+        assert response.json()["choices"][0]["message"]["content"] == HELLO_ANSWER
+        assert int(response.headers["x-ratelimit-remaining-requests"]) >= 0
+        token = mint_token(app.key, audience=COGNITIVE_SERVICES_AUDIENCE, expires_on=int(NOW) + 60)
+        embeddings = app.request(
+            "POST",
+            EMBEDDINGS,
+            json_body={"input": "The quick brown fox"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert embeddings.status_code in (200, 400)  # a recording, or replay's explained miss
+        if mode == "lenient":
+            assert len(embeddings.json()["data"][0]["embedding"]) == 1536
+    finally:
+        app.close()
+
+
+# --- the parts behind validation take any shape ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        "not a list",
+        [None, 3, "text", ["list"]],
+        [{"role": ["user"], "content": [{"type": "text", "text": 5}, "part", {"text": None}]}],
+        [{"role": "assistant", "tool_calls": ["x", {"function": "f"}, {"function": {"name": 1}}]}],
+        [{"role": "user", "content": "<|endoftext|>", "name": {"a": 1}}],
+    ],
+    ids=["string", "non-dicts", "odd-parts", "odd-tool-calls", "special-token-text"],
+)
+def test_token_counting_takes_any_shape_of_messages(messages: Any) -> None:
+    assert count_chat_tokens(messages) >= 3
+
+
+SPECIAL_CALL = {"name": "f", "arguments": "<|fim_prefix|>"}
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": "Hi", "name": "<|endoftext|>"}],
+        [
+            *HELLO,
+            {"role": "assistant", "tool_calls": [{**CALL, "function": SPECIAL_CALL}]},
+            ANSWER,
+        ],
+    ],
+    ids=["name", "tool-call-arguments"],
+)  # fmt: skip
+def test_special_token_text_is_counted_not_refused(apps: dict[str, App], messages: Any) -> None:
+    response = apps["lenient"].request("POST", CHAT, json_body={"messages": messages})
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"]["prompt_tokens"] > 0
+
+
+def test_the_rate_limiter_charges_an_absurd_count_without_overflowing() -> None:
+    limiter = RateLimiter(clock=lambda: NOW, enforce=True)
+    decision = limiter.check("gpt-4o-mini", 6, 1000, 10**400)
+    assert not decision.allowed
+    assert decision.headers()["retry-after"].isdigit()
+    assert limiter.check("gpt-4o-mini", 6, 1000, -(10**400)).allowed  # a negative count is 0
+    assert MAX_CHARGE == 2**53
+
+
+def test_the_lenient_example_of_a_fan_out_schema_is_bounded() -> None:
+    example = example_from_schema(chain(60))  # 2**60 paths if expanded in full
+    assert isinstance(example, dict)
+    assert len(json.dumps(example)) < 200_000
