@@ -85,6 +85,8 @@ class RequestRecord(pydantic.BaseModel):
     time_to_first_token: float | None = None
     """Streams: seconds to the first event that carries output."""
     stream: bool = False
+    events: int | None = None
+    """Streams: how many server-sent events arrived (``[DONE]`` not counted)."""
     attempt: int = 0
     """The SDK's retry count for this request (``x-stainless-retry-count``)."""
     request_id: str | None = None
@@ -201,6 +203,7 @@ class _Observation:
         self._body = bytearray()
         self._pending = b""
         self.first_token: float | None = None
+        self.events = 0
         self.usage: dict[str, int | None] = {}
         self.model: str | None = None
         self.done = False
@@ -227,6 +230,7 @@ class _Observation:
             return
         if not isinstance(data, dict):
             return
+        self.events += 1
         kind = data.get("type")
         carries_output = (
             kind.endswith(".delta") if isinstance(kind, str) else bool(data.get("choices"))
@@ -269,6 +273,7 @@ class _Observation:
                 error=error,
                 time_to_first_token=self.first_token,
                 stream=self.stream,
+                events=self.events if self.stream else None,
                 request_id=self.headers.get("x-request-id") or self.headers.get("apim-request-id"),
                 model=self.model,
                 **self.usage,

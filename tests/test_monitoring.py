@@ -130,6 +130,7 @@ def test_a_stream_records_time_to_first_token_and_the_usage_chunk(
     assert usage is not None
     (record,) = monitor.records
     assert record.stream and record.ok
+    assert record.events == len(chunks)  # the annotation and usage chunks included
     assert record.time_to_first_token is not None
     assert 0.03 <= record.time_to_first_token <= record.latency
     assert (record.prompt_tokens, record.completion_tokens) == (
