@@ -54,6 +54,7 @@ __all__ = [
     "Monitor",
     "MonitoredTransport",
     "RequestRecord",
+    "error_counts",
     "format_table",
     "percentiles",
     "plot_errors",
