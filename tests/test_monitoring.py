@@ -1,0 +1,364 @@
+"""The monitor records every request the SDK makes, from the wire: status, deployment, tokens
+from the body, latency, time to first token, and the kind of each failure. Driven through the
+openai SDK against the replay server with forced faults and configured latency."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import matplotlib
+import openai
+import pytest
+from conftest import StartServer, async_client, sync_client
+
+from helpers.errors import ErrorKind
+from helpers.monitoring import (
+    Monitor,
+    RequestRecord,
+    format_table,
+    percentiles,
+    plot_errors,
+    plot_latency,
+    summarize,
+)
+from helpers.replay import ReplayServer
+
+matplotlib.use("Agg")
+
+HELLO = [{"role": "user", "content": "Say hello in five words."}]
+
+
+def monitored(server: ReplayServer, monitor: Monitor, **options: Any) -> openai.AzureOpenAI:
+    return sync_client(server, http_client=monitor.http_client(), **options)
+
+
+def lenient(start_server: StartServer, **config: Any) -> ReplayServer:
+    return start_server(mode="lenient", **config)
+
+
+def test_each_success_is_recorded_with_its_deployment_status_and_token_usage(
+    start_server: StartServer,
+) -> None:
+    server = lenient(start_server)
+    monitor = Monitor()
+    client = monitored(server, monitor)
+    answers = [
+        client.chat.completions.create(model=deployment, messages=HELLO)
+        for deployment in ("gpt-5-mini", "gpt-5-mini", "gpt-4o-mini")
+    ]
+
+    records = monitor.records
+    assert [(r.deployment, r.status, r.error) for r in records] == [
+        ("gpt-5-mini", 200, None),
+        ("gpt-5-mini", 200, None),
+        ("gpt-4o-mini", 200, None),
+    ]
+    for record, answer in zip(records, answers, strict=True):
+        usage = answer.usage
+        assert usage is not None and usage.completion_tokens_details is not None
+        assert record.prompt_tokens == usage.prompt_tokens
+        assert record.completion_tokens == usage.completion_tokens
+        assert record.reasoning_tokens == usage.completion_tokens_details.reasoning_tokens
+        assert record.model == answer.model
+        assert record.operation == "chat/completions" and not record.stream
+        assert record.request_id == answer._request_id
+    assert records[0].reasoning_tokens and not records[2].reasoning_tokens  # gpt-5 reasons
+
+
+@pytest.mark.parametrize(
+    ("fault", "exception", "status", "kind"),
+    [
+        ("500", openai.InternalServerError, 500, ErrorKind.SERVER_ERROR),
+        ("503", openai.InternalServerError, 503, ErrorKind.SERVER_ERROR),
+        ("408", openai.APIStatusError, 408, ErrorKind.REQUEST_TIMEOUT),
+        ("429", openai.RateLimitError, 429, ErrorKind.RATE_LIMITED),
+        ("reset", openai.APIConnectionError, None, ErrorKind.CONNECTION),
+        ("hang", openai.APITimeoutError, None, ErrorKind.TIMEOUT),
+    ],
+)
+def test_a_forced_fault_is_recorded_with_its_status_and_kind(
+    start_server: StartServer,
+    fault: str,
+    exception: type[Exception],
+    status: int | None,
+    kind: ErrorKind,
+) -> None:
+    server = lenient(start_server)
+    monitor = Monitor()
+    client = monitored(server, monitor, timeout=0.3)
+    with pytest.raises(exception):
+        client.chat.completions.create(
+            model="gpt-5-mini", messages=HELLO, extra_headers={"x-replay-fault": fault}
+        )
+    (record,) = monitor.records
+    assert (record.status, record.error, record.deployment) == (status, kind, "gpt-5-mini")
+    assert record.prompt_tokens is None
+    if fault == "hang":
+        assert record.latency >= 0.3  # the client's timeout, not an answer
+
+
+def test_latency_is_at_least_what_the_server_was_told_to_take(start_server: StartServer) -> None:
+    server = lenient(start_server, latency={"time_to_first_token_ms": 40, "per_token_ms": 0.2})
+    monitor = Monitor()
+    client = monitored(server, monitor)
+    for _ in range(3):
+        client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    for record in monitor.records:
+        assert record.completion_tokens
+        assert record.latency >= (40 + 0.2 * record.completion_tokens) / 1000
+
+
+def test_a_stream_records_time_to_first_token_and_the_usage_chunk(
+    start_server: StartServer,
+) -> None:
+    server = lenient(start_server, latency={"time_to_first_token_ms": 30, "per_token_ms": 1})
+    monitor = Monitor()
+    client = monitored(server, monitor)
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-5-mini",
+            messages=HELLO,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    usage = chunks[-1].usage
+    assert usage is not None
+    (record,) = monitor.records
+    assert record.stream and record.ok
+    assert record.events == len(chunks)  # the annotation and usage chunks included
+    assert record.time_to_first_token is not None
+    assert 0.03 <= record.time_to_first_token <= record.latency
+    assert (record.prompt_tokens, record.completion_tokens) == (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+    )
+
+
+def test_a_stream_cut_midway_is_recorded_as_a_connection_failure(
+    start_server: StartServer,
+) -> None:
+    server = lenient(start_server)
+    monitor = Monitor()
+    client = monitored(server, monitor)
+    stream = client.chat.completions.create(
+        model="gpt-5-mini",
+        messages=HELLO,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers={"x-replay-fault": "cut"},
+    )
+    with pytest.raises(openai.APIConnectionError):
+        for _ in stream:
+            pass
+    (record,) = monitor.records
+    assert (record.status, record.error) == (200, ErrorKind.CONNECTION)
+    assert record.completion_tokens is None  # the usage chunk never came
+
+
+def test_the_sdks_own_retries_are_recorded_as_attempts(start_server: StartServer) -> None:
+    server = lenient(start_server)
+    monitor = Monitor()
+    client = monitored(server, monitor, max_retries=2)
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(
+            model="gpt-5-mini", messages=HELLO, extra_headers={"x-replay-fault": "500"}
+        )
+    assert [(r.attempt, r.error) for r in monitor.records] == [
+        (n, ErrorKind.SERVER_ERROR) for n in range(3)
+    ]
+
+
+async def test_the_async_client_is_recorded_too(start_server: StartServer) -> None:
+    server = lenient(start_server)
+    monitor = Monitor()
+    client = async_client(server, http_client=monitor.async_http_client())
+    await client.chat.completions.create(model="gpt-5-nano", messages=HELLO)
+    with pytest.raises(openai.RateLimitError):
+        await client.chat.completions.create(
+            model="gpt-5-nano", messages=HELLO, extra_headers={"x-replay-fault": "429"}
+        )
+    assert [(r.deployment, r.status, r.error) for r in monitor.records] == [
+        ("gpt-5-nano", 200, None),
+        ("gpt-5-nano", 429, ErrorKind.RATE_LIMITED),
+    ]
+    assert monitor.records[0].completion_tokens
+
+
+def test_on_the_v1_api_the_deployment_is_the_requests_model(start_server: StartServer) -> None:
+    server = lenient(start_server)
+    monitor = Monitor()
+    client = openai.OpenAI(
+        base_url=f"{server.url}/openai/v1/",
+        api_key=server.api_key,
+        max_retries=0,
+        http_client=monitor.http_client(),
+    )
+    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    response = client.responses.create(model="gpt-5-mini", input="Say hello.")
+    chat, responses = monitor.records
+    assert (chat.deployment, chat.operation) == ("gpt-5-mini", "chat/completions")
+    assert (responses.deployment, responses.operation) == ("gpt-5-mini", "responses")
+    assert response.usage is not None
+    assert responses.completion_tokens == response.usage.output_tokens
+    assert responses.reasoning_tokens == response.usage.output_tokens_details.reasoning_tokens
+
+
+def test_seeded_random_faults_are_counted_by_kind_and_deployment(
+    start_server: StartServer,
+) -> None:
+    def run() -> list[RequestRecord]:
+        server = lenient(
+            start_server, faults={"probability": 0.4, "kinds": ["500", "429", "reset"]}, seed=11
+        )
+        monitor = Monitor()
+        client = monitored(server, monitor)
+        for n in range(20):
+            with contextlib.suppress(openai.APIError):
+                client.chat.completions.create(
+                    model=("gpt-5-mini", "gpt-5-nano")[n % 2], messages=HELLO
+                )
+        return monitor.records
+
+    first, second = run(), run()
+    assert [r.error for r in first] == [r.error for r in second]  # same seed, same faults
+    failures = [r for r in first if not r.ok]
+    assert 0 < len(failures) < len(first)
+    rows = {row["deployment"]: row for row in summarize(first)}
+    for deployment, row in rows.items():
+        mine = [r for r in first if r.deployment == deployment]
+        assert row["requests"] == len(mine) == 10
+        assert row["errors"] == sum(not r.ok for r in mine)
+        assert row["error_rate"] == row["errors"] / 10
+    monitor = Monitor()
+    for record in first:
+        monitor.add(record)
+    total = Counter(r.error.value for r in failures if r.error is not None)
+    assert monitor.error_counts() == {"all": total}
+    assert set(total) <= {"server_error", "rate_limited", "connection"}
+
+
+class SteppingClock:
+    """Returns the given instants in turn: each request reads it when sent and when done."""
+
+    def __init__(self, instants: list[float]) -> None:
+        self._instants: Iterator[float] = iter(instants)
+
+    def __call__(self) -> float:
+        return next(self._instants)
+
+
+def test_percentiles_are_nearest_rank_and_come_from_the_recorded_latencies(
+    start_server: StartServer,
+) -> None:
+    latencies_ms = [120, 80, 400, 95, 2000, 130, 110, 90, 105, 700]
+    instants: list[float] = []
+    for n, ms in enumerate(latencies_ms):
+        instants += [n * 10.0, n * 10.0 + ms / 1000]
+    server = lenient(start_server)
+    monitor = Monitor(clock=SteppingClock(instants))
+    client = monitored(server, monitor)
+    for _ in latencies_ms:
+        client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+
+    recorded = [round(r.latency * 1000, 6) for r in monitor.records]
+    assert recorded == latencies_ms
+    ordered = sorted(latencies_ms)
+    for q, value in percentiles(recorded).items():
+        assert value == ordered[math.ceil(int(q[1:]) / 100 * len(ordered)) - 1]
+        assert value in latencies_ms
+    (row,) = monitor.summary()
+    assert (round(row["p50_ms"]), round(row["p95_ms"]), round(row["p99_ms"])) == (110, 2000, 2000)
+
+
+def test_latency_percentiles_leave_failures_out(start_server: StartServer) -> None:
+    server = lenient(start_server)
+    monitor = Monitor()
+    client = monitored(server, monitor)
+    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(
+            model="gpt-5-mini", messages=HELLO, extra_headers={"x-replay-fault": "429"}
+        )
+    (row,) = monitor.summary(by=None)
+    ok = monitor.records[0]
+    assert row["p50_ms"] == row["p99_ms"] == ok.latency * 1000
+    assert (row["requests"], row["errors"], row["error_rate"]) == (2, 1, 0.5)
+    assert row["completion_tokens"] == ok.completion_tokens
+
+
+def test_the_table_and_the_plots_show_what_was_recorded(start_server: StartServer) -> None:
+    server = lenient(start_server)
+    monitor = Monitor()
+    client = monitored(server, monitor)
+    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    for fault in ("500", "429", "429"):
+        with pytest.raises(openai.APIStatusError):
+            client.chat.completions.create(
+                model="gpt-5-nano", messages=HELLO, extra_headers={"x-replay-fault": fault}
+            )
+    table = monitor.table().splitlines()
+    assert table[0].split()[:4] == ["deployment", "requests", "errors", "error_rate"]
+    assert table[1].split()[:4] == ["gpt-5-mini", "1", "0", "0.0%"]
+    assert table[2].split()[:4] == ["gpt-5-nano", "3", "3", "100.0%"]
+    ax = plot_errors(monitor.records)
+    heights = {p.get_x(): p.get_height() for p in ax.patches}
+    assert sorted(heights.values()) == [1, 2]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["rate_limited", "server_error"]
+    ax = plot_latency(monitor.records, bins=5)
+    assert sum(p.get_height() for p in ax.patches) == 1  # one success in the histogram
+
+
+def test_bad_input_is_refused_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        percentiles([])
+    with pytest.raises(ValueError, match=r"\(0, 100\]"):
+        percentiles([1.0], [0])
+    with pytest.raises(ValueError, match="cannot group by 'colour'"):
+        summarize([], by="colour")
+    with pytest.raises(ValueError, match="max_records"):
+        Monitor(max_records=0)
+    assert format_table([]) == "(no requests recorded)"
+
+
+def test_only_the_newest_records_are_kept(start_server: StartServer) -> None:
+    server = lenient(start_server)
+    monitor = Monitor(max_records=2)
+    client = monitored(server, monitor)
+    for deployment in ("gpt-4o-mini", "gpt-5-mini", "gpt-5-nano"):
+        client.chat.completions.create(model=deployment, messages=HELLO)
+    assert [r.deployment for r in monitor.records] == ["gpt-5-mini", "gpt-5-nano"]
+
+
+def test_a_recorded_answer_is_read_for_its_tokens(start_server: StartServer) -> None:
+    server = start_server("test_monitoring.yaml")
+    monitor = Monitor()
+    client = monitored(server, monitor, api_version="2025-04-01-preview")
+    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    (record,) = monitor.records
+    assert (record.prompt_tokens, record.completion_tokens, record.reasoning_tokens) == (
+        13,
+        200,
+        192,
+    )
+    assert record.model == "gpt-5-mini-2025-08-07" and record.cached_tokens == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="since main's f0be8b2 a recorded JSON answer is served as prepared bytes and "
+    "faults.apply_latency no longer finds its usage: only the time to first token is applied",
+)
+def test_a_recorded_answer_is_paced_per_completion_token(start_server: StartServer) -> None:
+    server = start_server(
+        "test_monitoring.yaml", latency={"time_to_first_token_ms": 10, "per_token_ms": 2}
+    )
+    monitor = Monitor()
+    client = monitored(server, monitor, api_version="2025-04-01-preview")
+    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    (record,) = monitor.records
+    assert record.latency >= (10 + 2 * 200) / 1000
