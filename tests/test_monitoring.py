@@ -348,11 +348,6 @@ def test_a_recorded_answer_is_read_for_its_tokens(start_server: StartServer) -> 
     assert record.model == "gpt-5-mini-2025-08-07" and record.cached_tokens == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="since main's f0be8b2 a recorded JSON answer is served as prepared bytes and "
-    "faults.apply_latency no longer finds its usage: only the time to first token is applied",
-)
 def test_a_recorded_answer_is_paced_per_completion_token(start_server: StartServer) -> None:
     server = start_server(
         "test_monitoring.yaml", latency={"time_to_first_token_ms": 10, "per_token_ms": 2}

@@ -18,6 +18,8 @@ repeatable; ``reset()`` (with the server) starts the sequence again.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import random
 import threading
 from typing import Literal
@@ -110,7 +112,11 @@ def apply_latency(latency: Latency | None, reply: Reply) -> Reply:
             for n, event in enumerate(reply.events)
         ]
         return reply
-    usage = reply.json.get("usage") if isinstance(reply.json, dict) else None
+    body = reply.json
+    if body is None and reply.content and (reply.content_type or "").startswith("application/json"):
+        with contextlib.suppress(ValueError):
+            body = json.loads(reply.content)  # a recorded answer served as prepared bytes
+    usage = body.get("usage") if isinstance(body, dict) else None
     tokens = 0
     if isinstance(usage, dict):
         tokens = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
