@@ -10,6 +10,7 @@ STAMP  := $(VENV)/.installed
 # whatever .env says (real environment variables win over .env).
 OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_DRAFT=
 
+WORKERS ?= 4
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 .PHONY: help install run test lint format unit notebooks lab serve record bench fuzz clean
@@ -43,13 +44,13 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 unit: $(STAMP)
-	$(OFFLINE) $(BIN)/pytest -n 2 --dist loadscope tests
+	$(OFFLINE) $(BIN)/pytest -n $(WORKERS) --dist loadscope tests
 
 notebooks: $(STAMP)
-	$(OFFLINE) $(BIN)/pytest -n 2 --dist loadscope $(PYTEST_NB) notebooks
+	$(OFFLINE) $(BIN)/pytest -n $(WORKERS) --dist loadscope $(PYTEST_NB) notebooks
 
 test: lint $(STAMP)
-	$(OFFLINE) $(BIN)/pytest -n 2 --dist loadscope $(PYTEST_NB) tests notebooks
+	$(OFFLINE) $(BIN)/pytest -n $(WORKERS) --dist loadscope $(PYTEST_NB) tests notebooks
 
 # Served from the repository's root, so the notebooks' links to ../README.md resolve.
 lab: $(STAMP)
