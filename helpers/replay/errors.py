@@ -159,6 +159,21 @@ def invalid_request(
     )
 
 
+def object_not_found(message: str) -> AzureError:
+    """404 for an id the server does not hold (a response, file, batch, vector store)."""
+    return AzureError(
+        404,
+        {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    )
+
+
 def recording_not_found(message: str) -> AzureError:
     """A request the recordings do not hold (replay mode).
 

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from ..config import Deployment, Mode
 from ..context import Reply, RequestContext
-from ..errors import AzureError, internal_error, invalid_request
+from ..errors import AzureError, internal_error, invalid_request, object_not_found
 from ..simulators.batches import BatchesStore, BatchJob, LineResult, jsonl
 from ..state import ReplayState
 from .base import BodyKind, Endpoint, Operation, Service
@@ -64,17 +64,7 @@ def normalise_endpoint(url: Any) -> str | None:
 
 
 def batch_not_found(batch_id: str) -> AzureError:
-    return AzureError(
-        404,
-        {
-            "error": {
-                "message": f"Batch with id '{batch_id}' not found.",
-                "type": "invalid_request_error",
-                "param": None,
-                "code": None,
-            }
-        },
-    )
+    return object_not_found(f"Batch with id '{batch_id}' not found.")
 
 
 # --- answering the lines -------------------------------------------------------------------

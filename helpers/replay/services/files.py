@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..context import Reply, RequestContext
-from ..errors import AzureError, invalid_request
+from ..errors import AzureError, invalid_request, object_not_found
 from ..state import ReplayState
 from .base import BodyKind, Endpoint, Operation, Service
 
@@ -82,17 +82,7 @@ def files_of(state: ReplayState) -> FilesStore:
 
 
 def not_found(file_id: str) -> AzureError:
-    return AzureError(
-        404,
-        {
-            "error": {
-                "message": f"File with id '{file_id}' not found.",
-                "type": "invalid_request_error",
-                "param": None,
-                "code": None,
-            }
-        },
-    )
+    return object_not_found(f"File with id '{file_id}' not found.")
 
 
 def new_file_id(state: ReplayState) -> str:

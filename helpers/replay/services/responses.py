@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from ...tokens import count_responses_input
 from ..context import Reply, RequestContext, StreamEvent
-from ..errors import AzureError, invalid_request
+from ..errors import AzureError, invalid_request, object_not_found
 from ..families import check_responses
 from ..simulators import responses as simulator
 from ..simulators.content_filter import check_prompt
@@ -46,17 +46,7 @@ def store_of(state: ReplayState) -> simulator.ResponsesStore:
 
 
 def _not_found(response_id: str) -> AzureError:
-    return AzureError(
-        404,
-        {
-            "error": {
-                "message": f"Response with id '{response_id}' not found.",
-                "type": "invalid_request_error",
-                "param": None,
-                "code": None,
-            }
-        },
-    )
+    return object_not_found(f"Response with id '{response_id}' not found.")
 
 
 def _unknown(name: str) -> AzureError:

@@ -30,7 +30,7 @@ import copy
 from typing import Any, ClassVar
 
 from ..context import Reply, RequestContext
-from ..errors import AzureError, invalid_request
+from ..errors import AzureError, invalid_request, object_not_found
 from ..simulators import vector_stores as sim
 from ..state import ReplayState
 from .base import BodyKind, Endpoint, Operation, Service
@@ -46,23 +46,9 @@ def store_of(state: ReplayState) -> sim.VectorStoresStore:
     return found
 
 
-def _not_found(message: str) -> AzureError:
-    return AzureError(
-        404,
-        {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": None,
-                "code": None,
-            }
-        },
-    )
-
-
 def store_not_found(store_id: str) -> AzureError:
     # The wording OpenAI's API uses; Azure's v1 spec gives only the error envelope.
-    return _not_found(f"No vector store found with id '{store_id}'.")
+    return object_not_found(f"No vector store found with id '{store_id}'.")
 
 
 def _body(ctx: RequestContext) -> dict[str, Any]:
@@ -525,7 +511,7 @@ def _store_file(ctx: RequestContext, store: sim.VectorStore) -> sim.StoreFile:
     file_id = ctx.path_params["file_id"]
     stored = store.files.get(file_id)
     if stored is None:
-        raise _not_found(f"No file found with id '{file_id}' in vector store '{store.id}'.")
+        raise object_not_found(f"No file found with id '{file_id}' in vector store '{store.id}'.")
     return stored
 
 
@@ -557,7 +543,7 @@ def _batch(ctx: RequestContext, store: sim.VectorStore) -> sim.FileBatch:
     batch_id = ctx.path_params["batch_id"]
     batch = store_of(ctx.state).batches.get(batch_id)
     if batch is None or batch.vector_store_id != store.id:
-        raise _not_found(f"No file batch found with id '{batch_id}' in vector store '{store.id}'.")
+        raise object_not_found(f"No file batch found with id '{batch_id}' in vector store '{store.id}'.")
     return batch
 
 
