@@ -543,7 +543,9 @@ def _batch(ctx: RequestContext, store: sim.VectorStore) -> sim.FileBatch:
     batch_id = ctx.path_params["batch_id"]
     batch = store_of(ctx.state).batches.get(batch_id)
     if batch is None or batch.vector_store_id != store.id:
-        raise object_not_found(f"No file batch found with id '{batch_id}' in vector store '{store.id}'.")
+        raise object_not_found(
+            f"No file batch found with id '{batch_id}' in vector store '{store.id}'."
+        )
     return batch
 
 
