@@ -353,3 +353,26 @@ def test_lenient_max_output_tokens_spends_reasoning_first_and_ends_incomplete(
     )
     assert cut.status == "incomplete" and cut.output_text.startswith("[unrecorded]")
     assert cut.usage is not None and cut.usage.output_tokens == 80
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": [{"role": ["user"], "content": "Hi"}]}, "input[0].role"),
+        ({"input": [{"role": "user", "content": 7}]}, "input[0].content"),
+        ({"input": [{"role": "user", "content": [{"type": "input_text", "text": 7}]}]},
+         "input[0].content[0].text"),
+        ({"input": [{"type": "function_call_output", "call_id": 1, "output": "x"}]},
+         "input[0].call_id"),
+        ({"input": "Hi", "reasoning": {"effort": ["low"]}}, "reasoning.effort"),
+        ({"input": "Hi", "text": {"format": "json"}}, "text.format"),
+        ({"input": "Hi", "tool_choice": 3}, "tool_choice"),
+    ],
+)  # fmt: skip
+def test_malformed_responses_bodies_are_400s_naming_the_field(
+    start_server: StartServer, body: dict[str, object], param: str
+) -> None:
+    client = v1(start_server(RECORDED, mode="lenient"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="gpt-5-mini", extra_body=body)  # type: ignore[call-overload]
+    assert caught.value.param == param

@@ -59,6 +59,45 @@ def _type_error(name: str, expected: str) -> AzureError:
     )
 
 
+INPUT_ROLES = ("user", "assistant", "system", "developer")
+TEXT_PART_TYPES = ("input_text", "output_text", "refusal", "summary_text", "reasoning_text")
+
+
+def _check_input_item(item: Any, where: str) -> None:
+    """Types of one input item, so nothing downstream reads a malformed one."""
+    if not isinstance(item, dict):
+        raise _type_error(where, "an object")
+    kind = item.get("type", "message")
+    if not isinstance(kind, str):
+        raise _type_error(f"{where}.type", "a string")
+    if kind == "message":
+        role = item.get("role")
+        if role not in INPUT_ROLES:
+            raise invalid_request(
+                f"Invalid value: '{role}'. Supported values are: 'user', 'assistant', 'system', "
+                "and 'developer'.",
+                param=f"{where}.role",
+                code="invalid_value",
+            )
+        content = item.get("content")
+        if not isinstance(content, (str, list)):
+            raise _type_error(f"{where}.content", "a string or an array of content parts")
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise _type_error(f"{where}.content[{j}]", "an object with a 'type'")
+            if part["type"] in TEXT_PART_TYPES and not isinstance(part.get("text"), str):
+                raise _type_error(f"{where}.content[{j}].text", "a string")
+    elif kind == "function_call_output":
+        if not isinstance(item.get("call_id"), str):
+            raise _type_error(f"{where}.call_id", "a string")
+        if not isinstance(item.get("output"), (str, list)):
+            raise _type_error(f"{where}.output", "a string")
+    elif kind == "function_call":
+        for name in ("call_id", "name", "arguments"):
+            if not isinstance(item.get(name), str):
+                raise _type_error(f"{where}.{name}", "a string")
+
+
 class CreateResponse(Operation):
     name: ClassVar[str] = "Responses_Create"
     label: ClassVar[str] = "responses"
@@ -79,8 +118,7 @@ class CreateResponse(Operation):
             raise _type_error("input", "a string or an array of input items")
         if isinstance(value, list):
             for i, item in enumerate(value):
-                if not isinstance(item, dict):
-                    raise _type_error(f"input[{i}]", "an object")
+                _check_input_item(item, f"input[{i}]")
         for name, kinds, expected in (
             ("instructions", (str,), "a string"),
             ("previous_response_id", (str,), "a string"),
@@ -91,6 +129,7 @@ class CreateResponse(Operation):
             ("text", (dict,), "an object"),
             ("reasoning", (dict,), "an object"),
             ("metadata", (dict,), "an object"),
+            ("tool_choice", (str, dict), "a string or an object"),
         ):
             if body.get(name) is not None and not isinstance(body[name], kinds):
                 raise _type_error(name, expected)
@@ -113,7 +152,12 @@ class CreateResponse(Operation):
                     param=f"tools[{i}].name",
                     code="missing_required_parameter",
                 )
+        effort = (body.get("reasoning") or {}).get("effort")
+        if effort is not None and not isinstance(effort, str):
+            raise _type_error("reasoning.effort", "a string")
         fmt = (body.get("text") or {}).get("format")
+        if fmt is not None and not isinstance(fmt, dict):
+            raise _type_error("text.format", "an object")
         if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
             if not fmt.get("name"):
                 raise invalid_request(
