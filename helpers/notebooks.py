@@ -122,6 +122,9 @@ def execute(
             kernel_name="python3",
             resources={"metadata": {"path": str(cwd or path.parent)}},
             record_timing=False,
+            # The kernel talks to this process over loopback only; its warning about
+            # unencrypted TCP says nothing a learner can act on.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         ).execute()
     finally:
         for key, value in previous.items():
