@@ -385,13 +385,14 @@ def pick_fault(ctx: RequestContext, operation: Operation) -> faults.FaultKind | 
 
 
 def new_context(request: Request, state: ReplayState) -> RequestContext:
+    query = dict(request.query_params)
     return RequestContext(
         method=request.method,
-        path=request.url.path,
+        path=request.scope["path"],
         path_params=dict(request.path_params),
-        query=dict(request.query_params),
+        query=query,
         headers=request.headers,
-        api_version=request.query_params.get("api-version"),
+        api_version=query.get("api-version"),
         state=state,
     )
 

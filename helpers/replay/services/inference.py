@@ -21,7 +21,7 @@ from ..context import Reply, RequestContext, StreamEvent
 from ..simulators import chat as chat_simulator
 from ..simulators import embeddings as embeddings_simulator
 from ..simulators.content_filter import check_prompt
-from ..simulators.prompt_cache import PromptCache, prompt_tokens
+from ..simulators.prompt_cache import MIN_TOKENS, PromptCache, prompt_tokens
 from ..simulators.responses import EFFORT_TOKENS
 from ..state import ReplayState
 from ..validation import validate_chat, validate_embeddings
@@ -116,6 +116,8 @@ def prompt_cache_of(state: ReplayState) -> PromptCache:
 
 def remember_prompt(ctx: RequestContext) -> None:
     """Every answered prompt warms the deployment's prompt cache (recorded or simulated)."""
+    if len(ctx.raw_body) < MIN_TOKENS:
+        return  # a token is at least one byte: a body this short can never be cached
     if ctx.deployment_name and isinstance(ctx.body, dict):
         prompt_cache_of(ctx.state).remember(ctx.deployment_name, prompt_tokens(ctx.body))
 
