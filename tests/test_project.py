@@ -146,6 +146,10 @@ def test_notebook_follows_the_cookbook_layout(path: Path) -> None:
     assert any(m.startswith("## Recap") for m in markdown)
     assert any(m.startswith("## Try it") for m in markdown)
     assert "from helpers" in code[0] and f'connect("{path.stem}")' in code[0]
+    assert any("curated" in m.lower() for m in markdown), "say the offline answers are curated"
+    assert any("https://learn.microsoft.com/" in m for m in markdown), "link Microsoft Learn"
+    guide_table = next(m for m in markdown if "What the guide got wrong" in m)
+    assert "|" in guide_table, "the guide's mistakes as a short table (guide did / do instead)"
 
 
 def test_every_notebook_opens_and_closes_with_current_navigation() -> None:
