@@ -35,7 +35,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AsyncStream, AzureOpenAI, OpenAI, Stream
@@ -224,7 +224,98 @@ class StreamAccumulator:
         return StreamInterruptedError(error, partial_text=self.text, chunks=self.chunks)
 
 
-class TextStream:
+R = TypeVar("R")
+
+
+class _Accumulating(Protocol[R]):
+    @property
+    def text(self) -> str: ...
+    def result(self) -> R: ...
+
+
+class _TextStreamBase(Generic[R]):
+    """What every synchronous text stream offers, whatever API it reads."""
+
+    _state: _Accumulating[R]
+    _source: Any
+
+    def __iter__(self) -> Iterator[str]:
+        raise NotImplementedError
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return self._state.text
+
+    @property
+    def result(self) -> R:
+        """The final result; raises :class:`StreamNotFinishedError` before the end."""
+        return self._state.result()
+
+    def consume(self) -> R:
+        """Read whatever is left of the stream and return the result."""
+        for _ in self:
+            pass
+        return self._state.result()
+
+    def close(self) -> None:
+        """Release the connection (reading to the end does it too)."""
+        self._source.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _AsyncTextStreamBase(Generic[R]):
+    """What every asynchronous text stream offers, whatever API it reads."""
+
+    _state: _Accumulating[R]
+    _source: Any
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        raise NotImplementedError
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return self._state.text
+
+    @property
+    def result(self) -> R:
+        """The final result; raises :class:`StreamNotFinishedError` before the end."""
+        return self._state.result()
+
+    async def consume(self) -> R:
+        """Read whatever is left of the stream and return the result."""
+        async for _ in self:
+            pass
+        return self._state.result()
+
+    async def close(self) -> None:
+        """Release the connection (reading to the end does it too)."""
+        await self._source.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class TextStream(_TextStreamBase[StreamResult]):
     """A synchronous stream of text deltas; ``result`` once it has been read to the end."""
 
     def __init__(
@@ -234,7 +325,7 @@ class TextStream:
         clock: Clock = time.perf_counter,
         started: float | None = None,
     ) -> None:
-        self._chunks = chunks
+        self._chunks = self._source = chunks
         self._state = StreamAccumulator(clock=clock, started=started)
 
     def __iter__(self) -> Iterator[str]:
@@ -247,39 +338,8 @@ class TextStream:
             raise self._state.interrupted(error) from error
         self._state.finish()
 
-    @property
-    def text(self) -> str:
-        """The text received so far."""
-        return self._state.text
 
-    @property
-    def result(self) -> StreamResult:
-        """The final result; raises :class:`StreamNotFinishedError` before the end."""
-        return self._state.result()
-
-    def consume(self) -> StreamResult:
-        """Read whatever is left of the stream and return the result."""
-        for _ in self:
-            pass
-        return self._state.result()
-
-    def close(self) -> None:
-        """Release the connection (reading to the end does it too)."""
-        self._chunks.close()
-
-    def __enter__(self) -> TextStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncTextStream:
+class AsyncTextStream(_AsyncTextStreamBase[StreamResult]):
     """The asynchronous twin of :class:`TextStream`: ``async for text in stream``."""
 
     def __init__(
@@ -289,7 +349,7 @@ class AsyncTextStream:
         clock: Clock = time.perf_counter,
         started: float | None = None,
     ) -> None:
-        self._chunks = chunks
+        self._chunks = self._source = chunks
         self._state = StreamAccumulator(clock=clock, started=started)
 
     async def __aiter__(self) -> AsyncIterator[str]:
@@ -301,33 +361,6 @@ class AsyncTextStream:
         except openai.APIError as error:
             raise self._state.interrupted(error) from error
         self._state.finish()
-
-    @property
-    def text(self) -> str:
-        return self._state.text
-
-    @property
-    def result(self) -> StreamResult:
-        return self._state.result()
-
-    async def consume(self) -> StreamResult:
-        async for _ in self:
-            pass
-        return self._state.result()
-
-    async def close(self) -> None:
-        await self._chunks.close()
-
-    async def __aenter__(self) -> AsyncTextStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 def _stream_params(include_usage: bool, params: dict[str, Any]) -> dict[str, Any]:
@@ -494,7 +527,7 @@ def _api_error(failure: _StreamFailure, request: Any) -> openai.APIError:
     return openai.APIError(failure.message, request, body=failure.body)
 
 
-class ResponseTextStream:
+class ResponseTextStream(_TextStreamBase[ResponseStreamResult]):
     """A synchronous Responses stream of text deltas; ``result`` once it has ended."""
 
     def __init__(
@@ -504,7 +537,7 @@ class ResponseTextStream:
         clock: Clock = time.perf_counter,
         started: float | None = None,
     ) -> None:
-        self._events = events
+        self._events = self._source = events
         self._state = ResponseStreamAccumulator(clock=clock, started=started)
 
     def __iter__(self) -> Iterator[str]:
@@ -520,39 +553,8 @@ class ResponseTextStream:
             raise self._state.interrupted(error) from error
         self._state.finish()
 
-    @property
-    def text(self) -> str:
-        """The text received so far."""
-        return self._state.text
 
-    @property
-    def result(self) -> ResponseStreamResult:
-        """The final result; raises :class:`StreamNotFinishedError` before the end."""
-        return self._state.result()
-
-    def consume(self) -> ResponseStreamResult:
-        """Read whatever is left of the stream and return the result."""
-        for _ in self:
-            pass
-        return self._state.result()
-
-    def close(self) -> None:
-        """Release the connection (reading to the end does it too)."""
-        self._events.close()
-
-    def __enter__(self) -> ResponseTextStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncResponseTextStream:
+class AsyncResponseTextStream(_AsyncTextStreamBase[ResponseStreamResult]):
     """The asynchronous twin of :class:`ResponseTextStream`: ``async for text in stream``."""
 
     def __init__(
@@ -562,7 +564,7 @@ class AsyncResponseTextStream:
         clock: Clock = time.perf_counter,
         started: float | None = None,
     ) -> None:
-        self._events = events
+        self._events = self._source = events
         self._state = ResponseStreamAccumulator(clock=clock, started=started)
 
     async def __aiter__(self) -> AsyncIterator[str]:
@@ -577,33 +579,6 @@ class AsyncResponseTextStream:
         except openai.APIError as error:
             raise self._state.interrupted(error) from error
         self._state.finish()
-
-    @property
-    def text(self) -> str:
-        return self._state.text
-
-    @property
-    def result(self) -> ResponseStreamResult:
-        return self._state.result()
-
-    async def consume(self) -> ResponseStreamResult:
-        async for _ in self:
-            pass
-        return self._state.result()
-
-    async def close(self) -> None:
-        await self._events.close()
-
-    async def __aenter__(self) -> AsyncResponseTextStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 def _response_params(params: dict[str, Any]) -> dict[str, Any]:
