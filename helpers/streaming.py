@@ -38,7 +38,7 @@ from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 import openai
-from openai import AsyncAzureOpenAI, AsyncOpenAI, AsyncStream, AzureOpenAI, OpenAI, Stream
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from openai.types.responses import (
@@ -230,17 +230,39 @@ R = TypeVar("R")
 class _Accumulating(Protocol[R]):
     @property
     def text(self) -> str: ...
+    def add(self, item: Any) -> str: ...
+    def finish(self) -> R: ...
     def result(self) -> R: ...
+    def interrupted(self, error: openai.APIError) -> StreamInterruptedError: ...
 
 
 class _TextStreamBase(Generic[R]):
-    """What every synchronous text stream offers, whatever API it reads."""
+    """What every synchronous text stream offers, whatever API it reads.
 
-    _state: _Accumulating[R]
-    _source: Any
+    A subclass names its accumulator (chat chunks or Responses events); the loop, the
+    conversion of a failure into :class:`StreamInterruptedError` and the rest are shared.
+    """
+
+    _accumulator: Callable[..., _Accumulating[R]]
+
+    def __init__(
+        self, source: Any, *, clock: Clock = time.perf_counter, started: float | None = None
+    ) -> None:
+        self._source = source
+        self._state = self._accumulator(clock=clock, started=started)
 
     def __iter__(self) -> Iterator[str]:
-        raise NotImplementedError
+        try:
+            for item in self._source:
+                text = self._state.add(item)
+                if text:
+                    yield text
+        except _StreamFailure as failure:  # an error event inside a Responses stream
+            error = _api_error(failure, self._source.response.request)
+            raise self._state.interrupted(error) from error
+        except openai.APIError as error:
+            raise self._state.interrupted(error) from error
+        self._state.finish()
 
     @property
     def text(self) -> str:
@@ -277,11 +299,26 @@ class _TextStreamBase(Generic[R]):
 class _AsyncTextStreamBase(Generic[R]):
     """What every asynchronous text stream offers, whatever API it reads."""
 
-    _state: _Accumulating[R]
-    _source: Any
+    _accumulator: Callable[..., _Accumulating[R]]
 
-    def __aiter__(self) -> AsyncIterator[str]:
-        raise NotImplementedError
+    def __init__(
+        self, source: Any, *, clock: Clock = time.perf_counter, started: float | None = None
+    ) -> None:
+        self._source = source
+        self._state = self._accumulator(clock=clock, started=started)
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        try:
+            async for item in self._source:
+                text = self._state.add(item)
+                if text:
+                    yield text
+        except _StreamFailure as failure:
+            error = _api_error(failure, self._source.response.request)
+            raise self._state.interrupted(error) from error
+        except openai.APIError as error:
+            raise self._state.interrupted(error) from error
+        self._state.finish()
 
     @property
     def text(self) -> str:
@@ -318,49 +355,13 @@ class _AsyncTextStreamBase(Generic[R]):
 class TextStream(_TextStreamBase[StreamResult]):
     """A synchronous stream of text deltas; ``result`` once it has been read to the end."""
 
-    def __init__(
-        self,
-        chunks: Stream[ChatCompletionChunk],
-        *,
-        clock: Clock = time.perf_counter,
-        started: float | None = None,
-    ) -> None:
-        self._chunks = self._source = chunks
-        self._state = StreamAccumulator(clock=clock, started=started)
-
-    def __iter__(self) -> Iterator[str]:
-        try:
-            for chunk in self._chunks:
-                text = self._state.add(chunk)
-                if text:
-                    yield text
-        except openai.APIError as error:
-            raise self._state.interrupted(error) from error
-        self._state.finish()
+    _accumulator = StreamAccumulator
 
 
 class AsyncTextStream(_AsyncTextStreamBase[StreamResult]):
     """The asynchronous twin of :class:`TextStream`: ``async for text in stream``."""
 
-    def __init__(
-        self,
-        chunks: AsyncStream[ChatCompletionChunk],
-        *,
-        clock: Clock = time.perf_counter,
-        started: float | None = None,
-    ) -> None:
-        self._chunks = self._source = chunks
-        self._state = StreamAccumulator(clock=clock, started=started)
-
-    async def __aiter__(self) -> AsyncIterator[str]:
-        try:
-            async for chunk in self._chunks:
-                text = self._state.add(chunk)
-                if text:
-                    yield text
-        except openai.APIError as error:
-            raise self._state.interrupted(error) from error
-        self._state.finish()
+    _accumulator = StreamAccumulator
 
 
 def _stream_params(include_usage: bool, params: dict[str, Any]) -> dict[str, Any]:
@@ -530,55 +531,13 @@ def _api_error(failure: _StreamFailure, request: Any) -> openai.APIError:
 class ResponseTextStream(_TextStreamBase[ResponseStreamResult]):
     """A synchronous Responses stream of text deltas; ``result`` once it has ended."""
 
-    def __init__(
-        self,
-        events: Stream[ResponseStreamEvent],
-        *,
-        clock: Clock = time.perf_counter,
-        started: float | None = None,
-    ) -> None:
-        self._events = self._source = events
-        self._state = ResponseStreamAccumulator(clock=clock, started=started)
-
-    def __iter__(self) -> Iterator[str]:
-        try:
-            for event in self._events:
-                text = self._state.add(event)
-                if text:
-                    yield text
-        except _StreamFailure as failure:
-            error = _api_error(failure, self._events.response.request)
-            raise self._state.interrupted(error) from error
-        except openai.APIError as error:
-            raise self._state.interrupted(error) from error
-        self._state.finish()
+    _accumulator = ResponseStreamAccumulator
 
 
 class AsyncResponseTextStream(_AsyncTextStreamBase[ResponseStreamResult]):
     """The asynchronous twin of :class:`ResponseTextStream`: ``async for text in stream``."""
 
-    def __init__(
-        self,
-        events: AsyncStream[ResponseStreamEvent],
-        *,
-        clock: Clock = time.perf_counter,
-        started: float | None = None,
-    ) -> None:
-        self._events = self._source = events
-        self._state = ResponseStreamAccumulator(clock=clock, started=started)
-
-    async def __aiter__(self) -> AsyncIterator[str]:
-        try:
-            async for event in self._events:
-                text = self._state.add(event)
-                if text:
-                    yield text
-        except _StreamFailure as failure:
-            error = _api_error(failure, self._events.response.request)
-            raise self._state.interrupted(error) from error
-        except openai.APIError as error:
-            raise self._state.interrupted(error) from error
-        self._state.finish()
+    _accumulator = ResponseStreamAccumulator
 
 
 def _response_params(params: dict[str, Any]) -> dict[str, Any]:
