@@ -90,6 +90,14 @@ class Operation:
         )
 
 
+class StateOperation(Operation):
+    """An operation on state the server keeps (files, batches, stored responses, vector
+    stores): recordings still answer first; what they do not cover comes from the state,
+    in every mode, because it is data the client made, not a model's answer."""
+
+    simulated: ClassVar[bool] = True
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """An operation at a method and a path template (Starlette syntax)."""

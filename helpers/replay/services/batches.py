@@ -36,7 +36,7 @@ from ..context import Reply, RequestContext
 from ..errors import AzureError, internal_error, invalid_request, object_not_found
 from ..simulators.batches import BatchesStore, BatchJob, LineResult, jsonl
 from ..state import ReplayState
-from .base import BodyKind, Endpoint, Operation, Service
+from .base import BodyKind, Endpoint, Operation, Service, StateOperation
 from .files import StoredFile, files_of, new_file_id
 from .files import not_found as file_not_found
 
@@ -299,9 +299,8 @@ def view(state: ReplayState, job: BatchJob) -> dict[str, Any]:
     return job.view(state.clock(), _write_files(state))
 
 
-class CreateBatch(Operation):
+class CreateBatch(StateOperation):
     name: ClassVar[str] = "Batch_Create"
-    simulated: ClassVar[bool] = True
 
     def validate(self, ctx: RequestContext) -> None:
         body = ctx.body
@@ -372,10 +371,9 @@ class CreateBatch(Operation):
         return Reply.of_json(view(state, job), status=200 if ctx.is_v1 else 201)
 
 
-class RetrieveBatch(Operation):
+class RetrieveBatch(StateOperation):
     name: ClassVar[str] = "Batch_Get"
     body_kind: ClassVar[BodyKind] = "none"
-    simulated: ClassVar[bool] = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         batch_id = ctx.path_params["batch_id"]
@@ -385,10 +383,9 @@ class RetrieveBatch(Operation):
         return Reply.of_json(view(ctx.state, job))
 
 
-class CancelBatch(Operation):
+class CancelBatch(StateOperation):
     name: ClassVar[str] = "Batch_Cancel"
     body_kind: ClassVar[BodyKind] = "none"
-    simulated: ClassVar[bool] = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         batch_id = ctx.path_params["batch_id"]
@@ -409,10 +406,9 @@ class CancelBatch(Operation):
         return Reply.of_json(view(state, job))
 
 
-class ListBatches(Operation):
+class ListBatches(StateOperation):
     name: ClassVar[str] = "Batch_List"
     body_kind: ClassVar[BodyKind] = "none"
-    simulated: ClassVar[bool] = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         jobs = list(reversed(batches_of(ctx.state).all()))  # newest first

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from ..context import Reply, RequestContext
 from ..errors import AzureError, invalid_request, object_not_found
 from ..state import ReplayState
-from .base import BodyKind, Endpoint, Operation, Service
+from .base import BodyKind, Endpoint, Service, StateOperation
 
 PURPOSES = ("assistants", "batch", "fine-tune", "user_data", "vision", "evals")
 """The purposes Azure OpenAI accepts for an upload."""
@@ -89,10 +89,18 @@ def new_file_id(state: ReplayState) -> str:
     return "file-" + state.ids.item_id("f")[2:34]
 
 
-class UploadFile(Operation):
+def _stored(ctx: RequestContext) -> StoredFile:
+    """The file the path names, or Azure's 404."""
+    file_id = ctx.path_params["file_id"]
+    stored = files_of(ctx.state).get(file_id)
+    if stored is None:
+        raise not_found(file_id)
+    return stored
+
+
+class UploadFile(StateOperation):
     name: ClassVar[str] = "Files_Upload"
     body_kind: ClassVar[BodyKind] = "multipart"
-    simulated: ClassVar[bool] = True
 
     def validate(self, ctx: RequestContext) -> None:
         body = ctx.body if isinstance(ctx.body, dict) else {}
@@ -138,10 +146,9 @@ class UploadFile(Operation):
         return Reply.of_json(stored.describe())
 
 
-class ListFiles(Operation):
+class ListFiles(StateOperation):
     name: ClassVar[str] = "Files_List"
     body_kind: ClassVar[BodyKind] = "none"
-    simulated: ClassVar[bool] = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         purpose = ctx.query.get("purpose")
@@ -149,36 +156,27 @@ class ListFiles(Operation):
         return Reply.of_json({"data": files, "has_more": False, "object": "list"})
 
 
-class RetrieveFile(Operation):
+class RetrieveFile(StateOperation):
     name: ClassVar[str] = "Files_Get"
     body_kind: ClassVar[BodyKind] = "none"
-    simulated: ClassVar[bool] = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
-        file_id = ctx.path_params["file_id"]
-        stored = files_of(ctx.state).get(file_id)
-        if stored is None:
-            raise not_found(file_id)
+        stored = _stored(ctx)
         return Reply.of_json(stored.describe())
 
 
-class FileContent(Operation):
+class FileContent(StateOperation):
     name: ClassVar[str] = "Files_GetContent"
     body_kind: ClassVar[BodyKind] = "none"
-    simulated: ClassVar[bool] = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
-        file_id = ctx.path_params["file_id"]
-        stored = files_of(ctx.state).get(file_id)
-        if stored is None:
-            raise not_found(file_id)
+        stored = _stored(ctx)
         return Reply.of_bytes(stored.content, "application/octet-stream")
 
 
-class DeleteFile(Operation):
+class DeleteFile(StateOperation):
     name: ClassVar[str] = "Files_Delete"
     body_kind: ClassVar[BodyKind] = "none"
-    simulated: ClassVar[bool] = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         file_id = ctx.path_params["file_id"]

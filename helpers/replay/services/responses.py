@@ -24,7 +24,7 @@ from ..simulators.content_filter import check_prompt
 from ..simulators.prompt_cache import prompt_tokens
 from ..state import ReplayState
 from ..validation import check_strict_schema
-from .base import DeploymentKind, Endpoint, Operation, Service
+from .base import DeploymentKind, Endpoint, Operation, Service, StateOperation
 from .inference import prompt_cache_of, remember_prompt
 from .vector_stores import attach_file_search, check_file_search_tools, file_search_tools
 
@@ -257,10 +257,9 @@ def _dump(payload: dict[str, Any]) -> str:
     return dump_json(payload).decode("utf-8")
 
 
-class RetrieveResponse(Operation):
+class RetrieveResponse(StateOperation):
     name: ClassVar[str] = "Responses_Get"
     body_kind = "none"
-    simulated = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         response_id = ctx.path_params["response_id"]
@@ -270,10 +269,9 @@ class RetrieveResponse(Operation):
         return Reply.of_json(found)
 
 
-class DeleteResponse(Operation):
+class DeleteResponse(StateOperation):
     name: ClassVar[str] = "Responses_Delete"
     body_kind = "none"
-    simulated = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         response_id = ctx.path_params["response_id"]
@@ -282,10 +280,9 @@ class DeleteResponse(Operation):
         return Reply.of_json({"deleted": True, "id": response_id, "object": "response"})
 
 
-class ListInputItems(Operation):
+class ListInputItems(StateOperation):
     name: ClassVar[str] = "Responses_ListInputItems"
     body_kind = "none"
-    simulated = True
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         response_id = ctx.path_params["response_id"]

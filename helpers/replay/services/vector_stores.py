@@ -33,7 +33,7 @@ from ..context import Reply, RequestContext
 from ..errors import AzureError, invalid_request, object_not_found
 from ..simulators import vector_stores as sim
 from ..state import ReplayState
-from .base import BodyKind, Endpoint, Operation, Service
+from .base import BodyKind, Endpoint, Service, StateOperation
 from .files import files_of
 from .files import not_found as file_not_found
 
@@ -243,11 +243,7 @@ def _poll(store: sim.VectorStore, files: list[sim.StoreFile] | None = None) -> N
         stored.polled = True
 
 
-class _StateOperation(Operation):
-    simulated: ClassVar[bool] = True
-
-
-class CreateVectorStore(_StateOperation):
+class CreateVectorStore(StateOperation):
     name: ClassVar[str] = "VectorStores_Create"
 
     def validate(self, ctx: RequestContext) -> None:
@@ -282,7 +278,7 @@ class CreateVectorStore(_StateOperation):
         return Reply.of_json(store.describe(ctx.state.clock()))
 
 
-class ListVectorStores(_StateOperation):
+class ListVectorStores(StateOperation):
     name: ClassVar[str] = "VectorStores_List"
     body_kind: ClassVar[BodyKind] = "none"
 
@@ -291,7 +287,7 @@ class ListVectorStores(_StateOperation):
         return _page([s.describe(now) for s in store_of(ctx.state).all()], ctx)
 
 
-class RetrieveVectorStore(_StateOperation):
+class RetrieveVectorStore(StateOperation):
     name: ClassVar[str] = "VectorStores_Get"
     body_kind: ClassVar[BodyKind] = "none"
 
@@ -301,7 +297,7 @@ class RetrieveVectorStore(_StateOperation):
         return Reply.of_json(store.describe(ctx.state.clock()))
 
 
-class ModifyVectorStore(_StateOperation):
+class ModifyVectorStore(StateOperation):
     name: ClassVar[str] = "VectorStores_Modify"
 
     def validate(self, ctx: RequestContext) -> None:
@@ -324,7 +320,7 @@ class ModifyVectorStore(_StateOperation):
         return Reply.of_json(store.describe(ctx.state.clock()))
 
 
-class DeleteVectorStore(_StateOperation):
+class DeleteVectorStore(StateOperation):
     name: ClassVar[str] = "VectorStores_Delete"
     body_kind: ClassVar[BodyKind] = "none"
 
@@ -376,7 +372,7 @@ def _ranking(value: Any, name: str) -> tuple[float, float, float]:
     return float(threshold), float(weights[0]), float(weights[1])
 
 
-class SearchVectorStore(_StateOperation):
+class SearchVectorStore(StateOperation):
     name: ClassVar[str] = "VectorStores_Search"
 
     def validate(self, ctx: RequestContext) -> None:
@@ -456,7 +452,7 @@ def _attributes(value: Any) -> dict[str, Any] | None:
     return attributes
 
 
-class CreateVectorStoreFile(_StateOperation):
+class CreateVectorStoreFile(StateOperation):
     name: ClassVar[str] = "VectorStoreFiles_Create"
 
     def validate(self, ctx: RequestContext) -> None:
@@ -487,7 +483,7 @@ class CreateVectorStoreFile(_StateOperation):
         return Reply.of_json(stored.describe(ctx.state.clock()))
 
 
-class ListVectorStoreFiles(_StateOperation):
+class ListVectorStoreFiles(StateOperation):
     name: ClassVar[str] = "VectorStoreFiles_List"
     body_kind: ClassVar[BodyKind] = "none"
 
@@ -515,7 +511,7 @@ def _store_file(ctx: RequestContext, store: sim.VectorStore) -> sim.StoreFile:
     return stored
 
 
-class RetrieveVectorStoreFile(_StateOperation):
+class RetrieveVectorStoreFile(StateOperation):
     name: ClassVar[str] = "VectorStoreFiles_Get"
     body_kind: ClassVar[BodyKind] = "none"
 
@@ -526,7 +522,7 @@ class RetrieveVectorStoreFile(_StateOperation):
         return Reply.of_json(stored.describe(ctx.state.clock()))
 
 
-class DeleteVectorStoreFile(_StateOperation):
+class DeleteVectorStoreFile(StateOperation):
     name: ClassVar[str] = "VectorStoreFiles_Delete"
     body_kind: ClassVar[BodyKind] = "none"
 
@@ -573,7 +569,7 @@ def _describe_batch(ctx: RequestContext, store: sim.VectorStore, batch: sim.File
     )
 
 
-class CreateFileBatch(_StateOperation):
+class CreateFileBatch(StateOperation):
     name: ClassVar[str] = "VectorStoreFileBatches_Create"
 
     def validate(self, ctx: RequestContext) -> None:
@@ -609,7 +605,7 @@ class CreateFileBatch(_StateOperation):
         return _describe_batch(ctx, store, batch)
 
 
-class RetrieveFileBatch(_StateOperation):
+class RetrieveFileBatch(StateOperation):
     name: ClassVar[str] = "VectorStoreFileBatches_Get"
     body_kind: ClassVar[BodyKind] = "none"
 
@@ -620,7 +616,7 @@ class RetrieveFileBatch(_StateOperation):
         return _describe_batch(ctx, store, batch)
 
 
-class CancelFileBatch(_StateOperation):
+class CancelFileBatch(StateOperation):
     name: ClassVar[str] = "VectorStoreFileBatches_Cancel"
     body_kind: ClassVar[BodyKind] = "none"
 
