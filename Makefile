@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(OFFLINE) $(BIN)/python -m helpers.notebooks run
+	$(OFFLINE) $(BIN)/python -m helpers._support.notebooks run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -61,7 +61,7 @@ serve: $(STAMP)
 
 record: $(STAMP)
 	@test -n "$(NOTEBOOK)" || { echo "usage: make record NOTEBOOK=02_function_calling"; exit 2; }
-	$(BIN)/python -m helpers.notebooks record $(NOTEBOOK)
+	$(BIN)/python -m helpers._support.notebooks record $(NOTEBOOK)
 
 # Benchmarks print ratios, never pass/fail. BASELINE=<git ref> compares the replay server
 # under load with that ref (e.g. make bench BASELINE=00c29aa); wrk is installed when missing

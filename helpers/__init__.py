@@ -4,7 +4,7 @@ Notebooks start with ``from helpers import connect`` and call
 ``connect("NN_topic")``, which prints whether they run live or offline.
 """
 
-from .clients import Connection, connect
-from .settings import Settings
+from ._support.clients import Connection, connect, recordings_for
+from ._support.settings import Settings
 
-__all__ = ["Connection", "Settings", "connect"]
+__all__ = ["Connection", "Settings", "connect", "recordings_for"]

@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 import openai
 from openai import OpenAI
 
+from ._support.settings import Settings
 from .replay.config import API_VERSION_PATTERN
-from .settings import Settings
 
 __all__ = ["Check", "check_connection", "check_settings", "diagnose"]
 

@@ -11,7 +11,7 @@ process to send them from:
 - **Pacing**: two token buckets, requests per minute and tokens per minute, filled
   the way Azure fills the deployment's quota. Each request is charged what Azure
   charges on arrival (its estimated prompt tokens plus ``max_tokens``, from
-  :func:`helpers.tokens.quota_charge`); the buckets are corrected down by the
+  :func:`helpers.token_management.quota_charge`); the buckets are corrected down by the
   ``x-ratelimit-remaining-requests`` / ``-tokens`` headers of every answer.
 - **429**: everyone pauses for exactly what ``retry-after-ms`` (else ``retry-after``)
   says, then the request is sent again. Other retryable failures back off
@@ -53,8 +53,8 @@ import pydantic
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from tqdm import tqdm
 
-from .errors import ErrorKind, Failure, RetryPolicy, classify
-from .tokens import quota_charge
+from ._support.counting import quota_charge
+from .error_handling import ErrorKind, Failure, RetryPolicy, classify
 
 __all__ = [
     "BatchItem",

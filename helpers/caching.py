@@ -645,7 +645,8 @@ def _require_async(client: object) -> None:
     if not isinstance(client, AsyncOpenAI):
         raise TypeError(
             f"ResponseCache takes an async client (AsyncAzureOpenAI), got {type(client).__name__}; "
-            "in synchronous code use helpers.pipeline.CacheStep, which runs the cache for you."
+            "in synchronous code use helpers.integration_patterns.CacheStep, which runs the "
+            "cache for you."
         )
 
 

@@ -28,7 +28,7 @@ rejected by reasoning models, and ``max_completion_tokens`` works for both
 (api-version 2024-09-01-preview and later). Unset settings are left out of the
 arguments, never sent as ``null``; ``0`` is a value and is kept.
 
-**Why plain pydantic, not pydantic-settings.** :mod:`helpers.settings` already
+**Why plain pydantic, not pydantic-settings.** :mod:`helpers._support.settings` already
 reads ``.env`` (python-dotenv) for the connection; this module reuses that
 load and only maps ``AZURE_OPENAI_<PROFILE>_<SETTING>`` variables onto a
 pydantic model. pydantic-settings would be a second ``.env`` loader, and a new
@@ -48,7 +48,7 @@ from openai.types.responses import ResponseTextConfigParam
 from openai.types.shared_params import Reasoning
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .settings import Settings
+from ._support.settings import Settings
 
 __all__ = [
     "SAMPLING_SETTINGS",

@@ -26,7 +26,7 @@ from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionNamedToolChoiceParam
 from pydantic import BaseModel, Field
 
-from .prompts import PromptTemplate, developer, system
+from .prompt_management import PromptTemplate, developer, system
 from .structured_outputs import EmptyOutputError, parsed_or_raise
 
 __all__ = [

@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from openai import AsyncOpenAI, Omit, OpenAI, omit
 from openai.types import CreateEmbeddingResponse
 
-from .tokenizer import get_encoding
+from ._support.tokenizer import get_encoding
 
 __all__ = [
     "EMBEDDING_ENCODING",

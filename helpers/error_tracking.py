@@ -9,7 +9,7 @@ raises) and a ``before_send`` hook that adds, from the SDK's exception:
   ``innererror.code``, and the request ids support asks for: ``apim-request-id``
   (Azure API Management's id) and ``x-request-id``, plus region and deployment;
 - ``contexts.content_filter``: the parsed content-filter result of a blocked
-  prompt, or of an answer the filter cut when ``helpers.pipeline`` raised
+  prompt, or of an answer the filter cut when ``helpers.integration_patterns`` raised
   ``ContentFilteredError`` for it (categories and severities only, never the text);
 - tags ``azure.request_id``, ``azure.error_code``, ``azure.status`` and
   ``azure.content_filter`` (``blocked`` or ``cut``) to search by.
@@ -38,7 +38,7 @@ from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.openai import OpenAIIntegration
 from sentry_sdk.transport import Transport
 
-from .safety import ContentFilteredError, SafetyReport, error_body, report_from_error
+from .content_filtering import ContentFilteredError, SafetyReport, error_body, report_from_error
 
 __all__ = [
     "AZURE_REQUEST_ID_HEADERS",
@@ -120,7 +120,8 @@ def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] 
     if error is None:
         return event
     if isinstance(error, ContentFilteredError):
-        # Raised by helpers.pipeline for a cut answer (or a blocked prompt): no HTTP error.
+        # Raised by helpers.integration_patterns for a cut answer (or a blocked prompt):
+        # no HTTP error.
         _add_filter_context(event, error.report)
         if isinstance(error.__cause__, openai.APIStatusError):
             error = error.__cause__

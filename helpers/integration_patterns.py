@@ -37,8 +37,13 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
-from .cache import ResponseCache, Surface, namespace_for
-from .safety import Blocklist, ContentFilteredError, report_from_completion, report_from_error
+from .caching import ResponseCache, Surface, namespace_for
+from .content_filtering import (
+    Blocklist,
+    ContentFilteredError,
+    report_from_completion,
+    report_from_error,
+)
 
 __all__ = [
     "AsyncPipeline",
@@ -134,7 +139,7 @@ class _LoopThread:
 
 
 class CacheStep:
-    """Answers from a :class:`~helpers.cache.ResponseCache` when it may, else calls on.
+    """Answers from a :class:`~helpers.caching.ResponseCache` when it may, else calls on.
 
     In a sync pipeline the cache runs on its own event-loop thread (created on
     first use; :meth:`close` stops it), so identical calls from several threads

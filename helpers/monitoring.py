@@ -13,7 +13,7 @@ v1 API), the operation, the status, the latency (request sent to body fully read
 time to first token of a stream, the token usage read from the body (prompt,
 completion, cached, reasoning; from a stream's usage chunk or the Responses API's
 ``response.completed`` event), the request id, the SDK's retry attempt, and for a
-failure its kind from :func:`helpers.errors.classify` (``rate_limited``,
+failure its kind from :func:`helpers.error_handling.classify` (``rate_limited``,
 ``server_error``, ``timeout``, ``connection``...).
 
 Why a transport and not an httpx event hook: a response hook runs before the body is
@@ -44,7 +44,7 @@ import numpy as np
 import openai
 import pydantic
 
-from .errors import ErrorKind, classify
+from .error_handling import ErrorKind, classify
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -42,7 +42,7 @@ from openai.types.chat import ChatCompletionMessageParam, ParsedChatCompletion
 from openai.types.responses import Response, ResponseInputParam, ResponseTextConfigParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
-from .schemas import strict_violations
+from ._support.schemas import strict_violations
 
 __all__ = [
     "EmptyOutputError",

@@ -1,6 +1,6 @@
 """The batch processor under binding limits and faults, reported as ratios (``make bench``).
 
-1. Throughput: ``helpers.batching.run_batch`` pushes 2,000 chat requests through a lenient
+1. Throughput: ``helpers.batch_processing.run_batch`` pushes 2,000 chat requests through a lenient
    replay server whose deployment enforces requests- and tokens-per-minute limits that
    both bind, with 10% of requests failing with a fault of every kind (500, 503, 408, 429,
    connection reset, hang past the client's timeout, stream cut). Server and processor
@@ -26,10 +26,10 @@ from typing import Any
 import httpx2
 from openai import AsyncOpenAI
 
-from helpers.batching import run_batch
+from helpers.batch_processing import run_batch
 from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.config import Deployment
-from helpers.tokens import quota_charge
+from helpers.token_management import quota_charge
 
 SPEED = 10.0  # virtual seconds per real second
 ITEMS = 2_000

@@ -1,6 +1,7 @@
 """The bike-care corpus (notebooks/data/bike_care.jsonl) indexed on a replay server's search.
 
-Shared by tests/test_rag.py and tests/recordings/curate_test_rag.py, so the prompts the tests
+Shared by tests/test_hybrid_search.py and tests/recordings/curate_test_hybrid_search.py, so the
+prompts the tests
 send are the prompts the curated recordings were written for. The vectors come from the replay
 server's embeddings stand-in (lenient mode): computed, deterministic, never recorded.
 """
@@ -18,10 +19,17 @@ from openai import AzureOpenAI
 from pydantic import BaseModel
 
 from helpers.embeddings import embed
-from helpers.rag import Retriever
+from helpers.hybrid_search.grounding import Retriever
+from helpers.hybrid_search.index import (
+    FILTERABLE,
+    KEY,
+    SEARCHABLE,
+    Vector,
+    index_from_model,
+    upload,
+)
 from helpers.replay import ReplayServer
-from helpers.replay.services.search import PREFIX
-from helpers.search import FILTERABLE, KEY, SEARCHABLE, Vector, index_from_model, upload
+from helpers.replay.services.search.mount import PREFIX
 
 CORPUS = Path(__file__).parent.parent / "notebooks" / "data" / "bike_care.jsonl"
 INDEX = "bike-care"

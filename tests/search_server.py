@@ -1,6 +1,6 @@
 """The replay server with its Azure AI Search service, for the search tests.
 
-Search lives under ``/search`` on the main replay server (helpers.replay.services.search);
+Search lives under ``/search`` on the main replay server (helpers.replay.services.search.mount);
 ``SearchServer.url`` is the endpoint to give ``SearchClient`` and ``SearchIndexClient``.
 """
 
@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 
 from helpers.replay import ReplayConfig, ReplayServer
-from helpers.replay.search import SearchState
-from helpers.replay.services.search import PREFIX
+from helpers.replay.services.search.mount import PREFIX
+from helpers.replay.services.search.store import SearchState
 
 API_KEY = "test-search-key"
 

@@ -19,11 +19,11 @@ import pytest
 from conftest import API_VERSION, RECORDINGS, async_client
 from openai import AsyncAzureOpenAI
 
-from helpers.batching import BatchResult, IdIndex, TokenBucket, completed_ids, run_batch
-from helpers.errors import ErrorKind
+from helpers.batch_processing import BatchResult, IdIndex, TokenBucket, completed_ids, run_batch
+from helpers.error_handling import ErrorKind
 from helpers.replay import ReplayConfig, ReplayServer
+from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.replay.config import Deployment
-from helpers.replay.simulators.ratelimit import RateLimiter
 
 SPEED = 60.0  # virtual seconds per real second
 
@@ -56,7 +56,7 @@ def limited_server() -> Iterator[LimitedServer]:
             tokens_per_minute=tokens_per_minute,
         )
         config = ReplayConfig(
-            recordings=[RECORDINGS / "test_errors.yaml"],
+            recordings=[RECORDINGS / "test_error_handling.yaml"],
             mode="lenient",
             deployments={"gpt-4o-mini": deployment},
         )

@@ -1,4 +1,4 @@
-"""helpers.cache: keys, bypass rules, TTL, single flight, fallback; on SQLite and real Redis."""
+"""helpers.caching: keys, bypass rules, TTL, single flight, fallback; on SQLite and real Redis."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from openai.resources.responses import AsyncResponses
 from openai.types.chat import ChatCompletion
 from redis_server import RedisServer, start_redis
 
-from helpers.cache import (
+from helpers.caching import (
     LOCK_PREFIX,
     CacheBackend,
     RedisBackend,
@@ -30,7 +30,7 @@ from helpers.cache import (
     request_key,
 )
 
-RECORDINGS = "test_cache.yaml"
+RECORDINGS = "test_caching.yaml"
 DEPLOYMENT = "gpt-4o-mini"
 CAPITAL: dict[str, Any] = {
     "model": DEPLOYMENT,
@@ -358,13 +358,13 @@ async def test_redis_killed_mid_run_falls_back_to_the_model_and_logs(
 
         redis.process.kill()
         redis.process.wait()
-        with caplog.at_level(logging.WARNING, logger="helpers.cache"):
+        with caplog.at_level(logging.WARNING, logger="helpers.caching"):
             during = await cache.chat(client, **CAPITAL)
             again = await cache.chat(client, **CAPITAL)
         assert during.choices[0].message.content == "Canberra."
         assert again.choices[0].message.content == "Canberra."
         assert server.state.requests_served == 3
-        warnings = [r.getMessage() for r in caplog.records if r.name == "helpers.cache"]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "helpers.caching"]
         assert len(warnings) == 1  # then the backend is left alone for `cooldown` seconds
         assert "response cache unavailable, calling the model instead" in warnings[0]
         assert cache.stats.backend_errors == 1

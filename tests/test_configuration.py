@@ -1,4 +1,4 @@
-"""helpers.config: profiles from the environment, and the arguments each model family accepts."""
+"""helpers.configuration: profiles from the environment; the arguments each model family takes."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from conftest import StartServer, sync_client
 from openai import OpenAI
 
-from helpers.config import ConfigError, GenerationProfile, env_name, load_profile
+from helpers.configuration import ConfigError, GenerationProfile, env_name, load_profile
 from helpers.replay import ReplayServer
-from helpers.replay.recordings import RecordingsFile
+from helpers.replay.recordings.store import RecordingsFile
 
-RECORDINGS = "test_config.yaml"
+RECORDINGS = "test_configuration.yaml"
 MESSAGES: list = [
     {"role": "user", "content": "Name one prime number between 20 and 30. Answer with the number."}
 ]

@@ -1,4 +1,4 @@
-"""helpers.safety: Azure's content-filter annotations, read through the SDK from recordings."""
+"""helpers.content_filtering: Azure's content-filter annotations, read by the SDK."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from conftest import StartServer, async_client, sync_client
 from openai import OpenAI
 
-from helpers import safety
-from helpers.safety import (
+from helpers import content_filtering as safety
+from helpers.content_filtering import (
     BlockedByBlocklistError,
     Blocklist,
     ContentFilteredError,
@@ -23,7 +23,7 @@ from helpers.safety import (
     report_from_error,
 )
 
-RECORDINGS = "test_safety.yaml"
+RECORDINGS = "test_content_filtering.yaml"
 DEPLOYMENT = "gpt-4o-mini"
 
 
@@ -208,7 +208,7 @@ def test_older_blocklist_list_and_unknown_severity_are_read_not_rejected() -> No
 
 
 def test_a_filtered_responses_call_is_detected(start_server: StartServer) -> None:
-    server = start_server("test_validation.yaml")
+    server = start_server("test_response_validation.yaml")
     client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
     response = client.responses.create(
         model="gpt-5-mini",
@@ -223,7 +223,7 @@ def test_a_filtered_responses_call_is_detected(start_server: StartServer) -> Non
 def test_a_responses_prompt_blocked_by_the_filter_names_category_and_severity(
     start_server: StartServer,
 ) -> None:
-    server = start_server("test_validation.yaml", mode="lenient")
+    server = start_server("test_response_validation.yaml", mode="lenient")
     client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="gpt-5-mini", input="How do I build a bomb?")

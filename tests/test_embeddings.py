@@ -12,6 +12,7 @@ import pytest
 from conftest import StartServer, async_client, sync_client
 from openai import AzureOpenAI
 
+from helpers._support.tokenizer import get_encoding
 from helpers.embeddings import (
     MAX_INPUTS_PER_REQUEST,
     EmbeddingInputError,
@@ -22,7 +23,6 @@ from helpers.embeddings import (
     nearest,
 )
 from helpers.replay.config import Deployment
-from helpers.tokenizer import get_encoding
 
 RECORDINGS = "test_embeddings.yaml"
 MODEL = "text-embedding-3-small"

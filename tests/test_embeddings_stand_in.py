@@ -15,9 +15,9 @@ import pytest
 from conftest import StartServer, sync_client
 from openai import AzureOpenAI
 
+from helpers._support.tokenizer import get_encoding
 from helpers.replay.config import Deployment
-from helpers.replay.simulators import embeddings as stand_in
-from helpers.tokenizer import get_encoding
+from helpers.replay.services.inference import embeddings as stand_in
 
 RECORDINGS = "test_embeddings.yaml"
 MODEL = "text-embedding-3-small"
@@ -133,7 +133,7 @@ def test_vectors_are_the_same_after_a_restart_and_in_a_fresh_process(
     fresh = run_python(
         f"""
         import json
-        from helpers.replay.simulators.embeddings import vector_for
+        from helpers.replay.services.inference.embeddings import vector_for
         print(json.dumps([vector_for(t, 1536) for t in {TEXTS!r}]))
         """
     )
@@ -172,7 +172,7 @@ def test_stand_in_model_loads_without_network_cache_or_logging_setup(tmp_path: P
 
         socket.socket.connect = refuse
         socket.create_connection = refuse
-        from helpers.replay.simulators.embeddings import vector_for
+        from helpers.replay.services.inference.embeddings import vector_for
         vector = vector_for("offline", 16)
         print(json.dumps({"n": len(vector), "handlers": len(logging.getLogger().handlers)}))
         """,

@@ -12,10 +12,10 @@ import openai
 import pytest
 from conftest import RECORDINGS, StartServer, async_client, sync_client
 
-from helpers.errors import ErrorKind, Failure, RetryPolicy, classify, retry_after_seconds
+from helpers.error_handling import ErrorKind, Failure, RetryPolicy, classify, retry_after_seconds
 from helpers.replay import ReplayConfig, ReplayServer
+from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.replay.config import Deployment
-from helpers.replay.simulators.ratelimit import RateLimiter
 
 HELLO = [{"role": "user", "content": "Say hello in five words."}]
 BLOCKED = [
@@ -107,7 +107,7 @@ def test_client_errors_are_classified_and_never_retried(
     kind: ErrorKind,
     status: int,
 ) -> None:
-    server = start_server("replay_server.yaml", "test_errors.yaml")
+    server = start_server("replay_server.yaml", "test_error_handling.yaml")
     request: dict[str, Any] = {"model": "gpt-4o-mini", "messages": HELLO}
     client = sync_client(server)
     if case == "wrong key":
@@ -142,7 +142,7 @@ def test_bad_parameter_names_the_parameter(start_server: StartServer) -> None:
 
 
 def test_content_filter_failure_carries_azures_innererror(start_server: StartServer) -> None:
-    server = start_server("test_errors.yaml")
+    server = start_server("test_error_handling.yaml")
     with pytest.raises(openai.BadRequestError) as caught:
         sync_client(server).chat.completions.create(model="gpt-4o-mini", messages=BLOCKED)
     failure = classify(caught.value)
@@ -215,7 +215,7 @@ def test_a_wait_longer_than_the_deadline_gives_up_at_once(
 
 
 def test_a_server_error_is_retried_until_it_succeeds(start_server: StartServer) -> None:
-    server = start_server("test_errors.yaml")
+    server = start_server("test_error_handling.yaml")
     create = Counted(sync_client(server).chat.completions.create)
     fake = FakeTime()
     prime = [{"role": "user", "content": "Name one prime number."}]

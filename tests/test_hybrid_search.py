@@ -1,10 +1,10 @@
-"""helpers.rag: retrieval through Azure AI Search, numbered sources, citations checked.
+"""helpers.hybrid_search.grounding: Azure AI Search retrieval, numbered sources, checked citations.
 
 The official SDKs talk to one replay server: its search service ranks the bike-care corpus
 (notebooks/data/bike_care.jsonl) itself, from documents uploaded here with vectors from the
 lenient-mode embeddings stand-in; gpt-5-mini's answers are the curated recordings in
-tests/recordings/test_rag.yaml, written for exactly the prompts these tests build
-(tests/recordings/curate_test_rag.py). A question with no recording gets lenient mode's
+tests/recordings/test_hybrid_search.yaml, written for exactly the prompts these tests build
+(tests/recordings/curate_test_hybrid_search.py). A question with no recording gets lenient mode's
 marked placeholder.
 """
 
@@ -17,9 +17,9 @@ from conftest import RECORDINGS
 from openai import AzureOpenAI
 from openai.types.chat import ChatCompletion
 from rag_index import CHAT, TOP, build_index, openai_client, search_client
-from recordings.curate_test_rag import HELMET, LOCK, RANGE, SPONGY
+from recordings.curate_test_hybrid_search import HELMET, LOCK, RANGE, SPONGY
 
-from helpers.rag import (
+from helpers.hybrid_search.grounding import (
     AnswerError,
     GroundedAnswer,
     Retriever,
@@ -35,7 +35,7 @@ from helpers.replay import ReplayConfig, ReplayServer, azure
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ReplayServer]:
-    config = ReplayConfig(mode="lenient", recordings=[RECORDINGS / "test_rag.yaml"])
+    config = ReplayConfig(mode="lenient", recordings=[RECORDINGS / "test_hybrid_search.yaml"])
     with ReplayServer(config) as running:
         yield running
 

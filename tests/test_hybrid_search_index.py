@@ -1,4 +1,4 @@
-"""helpers.search: a typed index, an uploader that reports each failure, keyword/vector/hybrid.
+"""helpers.hybrid_search.index: a typed index, an uploader reporting each failure, three queries.
 
 Runs against the replay server's Azure AI Search simulator through the official SDK. Hybrid
 results are checked against Reciprocal Rank Fusion (``1 / (rank + 60)``) of the helper's own
@@ -22,7 +22,7 @@ from azure.search.documents.models import VectorizedQuery
 from pydantic import BaseModel
 from search_server import API_KEY, SearchServer
 
-from helpers.search import (
+from helpers.hybrid_search.index import (
     FILTERABLE,
     KEY,
     SEARCHABLE,

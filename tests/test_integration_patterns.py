@@ -1,4 +1,4 @@
-"""helpers.pipeline: each step alone, then composed, sync and async, against the replay server."""
+"""helpers.integration_patterns: each step alone, then composed, sync and async, on the server."""
 
 from __future__ import annotations
 
@@ -12,11 +12,18 @@ import pytest
 from conftest import StartServer, async_client, sync_client
 from redis_server import start_redis
 
-from helpers.cache import RedisBackend, ResponseCache, SQLiteBackend
-from helpers.pipeline import AsyncPipeline, CacheStep, CallRecord, ContentCheck, Monitor, Pipeline
-from helpers.safety import BlockedByBlocklistError, Blocklist, ContentFilteredError
+from helpers.caching import RedisBackend, ResponseCache, SQLiteBackend
+from helpers.content_filtering import BlockedByBlocklistError, Blocklist, ContentFilteredError
+from helpers.integration_patterns import (
+    AsyncPipeline,
+    CacheStep,
+    CallRecord,
+    ContentCheck,
+    Monitor,
+    Pipeline,
+)
 
-RECORDINGS = "test_pipeline.yaml"
+RECORDINGS = "test_integration_patterns.yaml"
 DEPLOYMENT = "gpt-4o-mini"
 
 
@@ -181,7 +188,7 @@ async def test_pipeline_falls_back_to_the_model_when_redis_goes_away(
     try:
         await pipeline.create(**CAPITAL)
         redis.stop()
-        with caplog.at_level(logging.WARNING, logger="helpers.cache"):
+        with caplog.at_level(logging.WARNING, logger="helpers.caching"):
             result = await pipeline.create(**CAPITAL)
         assert result.choices[0].message.content == "Canberra."
         assert server.state.requests_served == 2

@@ -8,9 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import settings as settings_module
-from helpers.notebooks import NOTEBOOKS_DIR
-from helpers.settings import Settings
+from helpers._support import settings as settings_module
+from helpers._support.notebooks import NOTEBOOKS_DIR
+from helpers._support.settings import Settings
 
 MISS_CELLS = [
     "from helpers import connect\nazure = connect('01_authentication')",

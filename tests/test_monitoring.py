@@ -15,7 +15,7 @@ import openai
 import pytest
 from conftest import StartServer, async_client, sync_client
 
-from helpers.errors import ErrorKind
+from helpers.error_handling import ErrorKind
 from helpers.monitoring import (
     Monitor,
     RequestRecord,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.notebooks import Entry, execute, registry
+from helpers._support.notebooks import Entry, execute, registry
 from helpers.replay import RecordingsFile
 
 ENTRIES = registry()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.notebooks import NAV_TAG, index_markdown, navigation_markdown, registry
+from helpers._support.notebooks import NAV_TAG, index_markdown, navigation_markdown, registry
 from helpers.replay import RecordingsFile
 from helpers.replay.config import project_root
 
@@ -159,7 +159,7 @@ def test_every_notebook_opens_and_closes_with_current_navigation() -> None:
         expected = navigation_markdown(entries, position)
         for cell in (cells[0], cells[-1]):
             assert NAV_TAG in cell["metadata"].get("tags", []), entry.name
-            assert _source(cell) == expected, "run: python -m helpers.notebooks nav"
+            assert _source(cell) == expected, "run: python -m helpers._support.notebooks nav"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -1,4 +1,4 @@
-"""helpers.prompts: safe templates, variable checks, prompt files, message builders."""
+"""helpers.prompt_management: safe templates, variable checks, prompt files, message builders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from conftest import StartServer, sync_client
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.responses import ResponseInputParam
 
-from helpers.prompts import (
+from helpers.prompt_management import (
     Prompt,
     PromptError,
     PromptLibrary,
@@ -29,7 +29,7 @@ from helpers.prompts import (
     user,
 )
 
-RECORDINGS = "test_prompts.yaml"
+RECORDINGS = "test_prompt_management.yaml"
 DEPLOYMENT = "gpt-4o-mini"
 PROMPTS = Path(__file__).parents[1] / "notebooks" / "prompts"
 RED_SQUARE = PROMPTS.parent / "images" / "red_square.png"

@@ -1,4 +1,4 @@
-"""helpers.file_search through the official SDK against the replay server: upload, vector
+"""helpers.rag through the official SDK against the replay server: upload, vector
 store create and poll, an answer with file_search whose citations are checked, removal."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from conftest import StartServer
 from openai import OpenAI
 
-from helpers.file_search import (
+from helpers.rag import (
     Answer,
     Citation,
     CitationError,
@@ -26,7 +26,7 @@ from helpers.file_search import (
 )
 from helpers.replay import ReplayServer
 
-QUESTION = "How much is the fee for returning a bike late?"  # recorded in file_search.yaml
+QUESTION = "How much is the fee for returning a bike late?"  # recorded in test_rag.yaml
 
 
 def v1(server: ReplayServer) -> OpenAI:
@@ -52,7 +52,7 @@ def corpus(tmp_path: Path) -> list[Path]:
 def test_a_recorded_answer_keeps_its_text_and_cites_the_uploaded_file_it_retrieved(
     start_server: StartServer, corpus: list[Path]
 ) -> None:
-    client = v1(start_server("file_search.yaml", mode="replay"))
+    client = v1(start_server("test_rag.yaml", mode="replay"))
     kb = build_knowledge_base(client, corpus, "test-kb")
     assert sorted(kb.files.values()) == ["bikes.md", "cafe.md"]
     assert client.vector_stores.retrieve(kb.vector_store_id).file_counts.completed == 2
@@ -129,11 +129,11 @@ def test_bad_input_gets_an_exception_that_says_what_was_wrong(
 def test_a_recorded_stream_keeps_its_text_and_gets_the_search_events_and_citations(
     start_server: StartServer, corpus: list[Path]
 ) -> None:
-    client = v1(start_server("file_search.yaml", mode="replay"))
+    client = v1(start_server("test_rag.yaml", mode="replay"))
     kb = build_knowledge_base(client, corpus, "test-kb")
     with client.responses.stream(
         model="gpt-5-mini",
-        input="When does the cafe open on Sundays?",  # recorded in file_search.yaml, streamed
+        input="When does the cafe open on Sundays?",  # recorded in test_rag.yaml, streamed
         tools=[{"type": "file_search", "vector_store_ids": [kb.vector_store_id]}],
     ) as stream:
         kinds = [event.type for event in stream]

@@ -10,7 +10,7 @@ import pytest
 from conftest import StartServer
 
 from helpers import Settings
-from helpers.notebooks import NOTEBOOKS_DIR, execute, record_notebook
+from helpers._support.notebooks import NOTEBOOKS_DIR, execute, record_notebook
 from helpers.replay import RecordingsFile
 
 CANARY = "canary-key-record-4e8b1f"

@@ -16,7 +16,7 @@ from openai import AsyncOpenAI, OpenAI
 
 from helpers.replay import RecordingsFile, ReplayConfig
 from helpers.replay.__main__ import build_config, parse_args
-from helpers.replay.recordings import Interaction, RecordedRequest, RecordedResponse
+from helpers.replay.recordings.store import Interaction, RecordedRequest, RecordedResponse
 from helpers.replay.server import ReplayServer, probe
 
 HELLO = [{"role": "user", "content": "Say hello in five words."}]

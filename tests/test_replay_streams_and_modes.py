@@ -14,7 +14,7 @@ import pytest
 from conftest import API_VERSION, RECORDINGS, StartServer, async_client, sync_client
 
 from helpers.replay import RecordingsFile
-from helpers.replay.record import UPSTREAM_PLACEHOLDER
+from helpers.replay.recordings.record import UPSTREAM_PLACEHOLDER
 
 STORY = [{"role": "user", "content": "Tell a three-word story."}]
 HELLO = [{"role": "user", "content": "Say hello in five words."}]
@@ -243,7 +243,7 @@ def test_record_mode_passes_auth_failures_back_without_recording_them(
 
 
 def test_scrubber_replaces_upstream_host_in_headers_and_bodies() -> None:
-    from helpers.replay.record import Scrubber
+    from helpers.replay.recordings.record import Scrubber
 
     scrubber = Scrubber("https://my-resource.openai.azure.com", ["secret-key-123"])
     body = {"error": {"message": "bad key secret-key-123 at my-resource.openai.azure.com"}}

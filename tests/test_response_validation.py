@@ -1,4 +1,4 @@
-"""helpers.validation: response invariants and content validation with a bounded repair loop."""
+"""helpers.response_validation: response invariants, content validation, a bounded repair loop."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from openai.types.responses import Response
 from pydantic import BaseModel, Field
 
 from helpers.replay import azure
-from helpers.structured_outputs import response_format_for
-from helpers.validation import (
+from helpers.response_validation import (
     ContentFilteredError,
     IncompleteError,
     RefusedError,
@@ -32,8 +31,9 @@ from helpers.validation import (
     final_response,
     respond_validated,
 )
+from helpers.structured_outputs import response_format_for
 
-RECORDINGS = "test_validation.yaml"
+RECORDINGS = "test_response_validation.yaml"
 DEPLOYMENT = "gpt-4o-mini"
 
 SYSTEM = {

@@ -45,7 +45,7 @@ from search_server import API_KEY, SearchServer
 
 from helpers.replay import ReplayCredential
 from helpers.replay.identity import COGNITIVE_SERVICES_AUDIENCE, mint_token
-from helpers.replay.search import engine
+from helpers.replay.services.search import engine
 
 INDEX = "guide"
 
@@ -812,7 +812,7 @@ def test_unexpected_failure_is_a_logged_500_in_azures_shape(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(engine, "run", broken)  # the only way to reach the last resort
-    with caplog.at_level(logging.ERROR, logger="helpers.replay.search"):
+    with caplog.at_level(logging.ERROR, logger="helpers.replay.services.search"):
         status, content = raw(service, "POST", f"/indexes('{INDEX}')/docs/search.post.search", {})
     assert status == 500
     assert json.loads(content)["error"]["message"].startswith("The replay server's search")

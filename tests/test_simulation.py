@@ -10,8 +10,8 @@ import pytest
 from conftest import StartServer, sync_client
 from openai import OpenAI
 
+from helpers.replay.behaviours.prompt_cache import cached_share
 from helpers.replay.server import ReplayServer
-from helpers.replay.simulators.prompt_cache import cached_share
 
 HELLO = [{"role": "user", "content": "Say hello."}]
 LONG = " ".join(f"clause {n} of the long shared system prompt about invoices." for n in range(200))

@@ -11,8 +11,8 @@ import tiktoken
 import tiktoken.load
 import tiktoken.registry
 
-from helpers import tokenizer, tokens
-from helpers.tokenizer import OFFLINE_ENCODINGS, TokenizerDataError
+from helpers._support import counting, tokenizer
+from helpers._support.tokenizer import OFFLINE_ENCODINGS, TokenizerDataError
 
 SAMPLES = [
     "Hello, world!",
@@ -95,12 +95,12 @@ def test_a_deployment_name_is_not_a_model_name() -> None:
 
 
 def test_chat_token_count_adds_framing_per_message() -> None:
+    # By hand, from OpenAI's published rule: 3 tokens priming the reply, then per message
+    # 3 framing tokens + role + content. In o200k_base "user", "assistant" and "Hello" are
+    # one token each (tiktoken itself, not this project's code, says so below).
+    encoding = tiktoken.get_encoding("o200k_base")
+    assert [len(encoding.encode(w)) for w in ("user", "assistant", "Hello")] == [1, 1, 1]
     one = [{"role": "user", "content": "Hello"}]
     two = [*one, {"role": "assistant", "content": "Hello"}]
-    encoding = tokenizer.get_encoding("o200k_base")
-    per_message = tokens.TOKENS_PER_MESSAGE + len(encoding.encode("Hello"))
-    base = tokens.REPLY_PRIMING_TOKENS
-    assert tokenizer.count_chat_tokens(one) == base + per_message + len(encoding.encode("user"))
-    assert tokenizer.count_chat_tokens(two) - tokenizer.count_chat_tokens(one) == per_message + len(
-        encoding.encode("assistant")
-    )
+    assert counting.count_messages(one, "gpt-4o") == 3 + (3 + 1 + 1)
+    assert counting.count_messages(two, "gpt-4o") == 3 + (3 + 1 + 1) + (3 + 1 + 1)

@@ -9,9 +9,9 @@ import pytest
 from conftest import StartServer, sync_client
 from openai import BadRequestError, NotFoundError, OpenAI
 
+from helpers._support.tokenizer import get_encoding
 from helpers.replay import ReplayServer
-from helpers.replay.simulators.vector_stores import PROCESSING_SECONDS, chunk_text
-from helpers.tokenizer import get_encoding
+from helpers.replay.services.vector_stores.store import PROCESSING_SECONDS, chunk_text
 
 BIKES = (
     "# Bike rentals\n\nHelmets are included with every rental. Returning a bike after 8 pm "

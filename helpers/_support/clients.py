@@ -28,9 +28,9 @@ from azure.search.documents import SearchClient
 from azure.search.documents.indexes import SearchIndexClient
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
-from .replay.config import DEFAULT_PORT, ReplayConfig, default_recordings_dir
-from .replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
-from .replay.server import LOOPBACK, ReplayServer, probe
+from ..replay.config import DEFAULT_PORT, ReplayConfig, default_recordings_dir
+from ..replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
+from ..replay.server import LOOPBACK, ReplayServer, probe
 from .settings import Settings
 
 Auth = Literal["key", "entra"]

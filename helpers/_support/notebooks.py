@@ -1,9 +1,9 @@
 """The cookbook's notebooks: registry, headless runs and re-recording.
 
-    python -m helpers.notebooks run [NN_topic ...] [--write]
-    python -m helpers.notebooks record NN_topic
-    python -m helpers.notebooks index
-    python -m helpers.notebooks nav
+    python -m helpers._support.notebooks run [NN_topic ...] [--write]
+    python -m helpers._support.notebooks record NN_topic
+    python -m helpers._support.notebooks index
+    python -m helpers._support.notebooks nav
 
 ``notebooks/registry.yaml`` lists every notebook (title, description, tags);
 the README's table of contents is generated from it and a test keeps the two,
@@ -26,9 +26,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from pydantic import BaseModel, ConfigDict
 
-from .replay.config import Mode, ReplayConfig, project_root
-from .replay.recordings import RecordingsFile
-from .replay.server import ReplayServer
+from ..replay.config import Mode, ReplayConfig, project_root
+from ..replay.recordings.store import RecordingsFile
+from ..replay.server import ReplayServer
 from .settings import Settings
 
 NOTEBOOKS_DIR = project_root() / "notebooks"
@@ -235,7 +235,7 @@ def record(name: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.notebooks")
+    parser = argparse.ArgumentParser(prog="python -m helpers._support.notebooks")
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser("run", help="execute notebooks headless")
     run_cmd.add_argument("names", nargs="*", help="NN or NN_topic (default: all)")

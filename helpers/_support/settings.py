@@ -13,7 +13,7 @@ import os
 from dotenv import dotenv_values, find_dotenv
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from .replay.config import DEFAULT_API_KEY, Mode
+from ..replay.config import DEFAULT_API_KEY, Mode
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 """The dated version the ``AzureOpenAI`` client sends: one that knows reasoning models

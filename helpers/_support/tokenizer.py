@@ -27,7 +27,6 @@ import tiktoken
 __all__ = [
     "OFFLINE_ENCODINGS",
     "TokenizerDataError",
-    "count_chat_tokens",
     "count_tokens",
     "encoding_for_model",
     "get_encoding",
@@ -150,17 +149,6 @@ def encoding_name_for_model(model: str) -> str:
 def encoding_for_model(model: str) -> tiktoken.Encoding:
     """The right encoding for a model name: ``o200k_base`` for the gpt-4o family and later."""
     return get_encoding(encoding_name_for_model(model))
-
-
-def count_chat_tokens(messages: list[dict[str, object]], model: str = "gpt-4o") -> int:
-    """Prompt tokens of chat messages (tools not included); parts it cannot size count as 0.
-
-    The counting rules live in :func:`helpers.tokens.count_messages`; this lenient form is
-    what the replay server uses for ``usage`` and quota accounting.
-    """
-    from .tokens import count_messages  # tokens imports this module; import at call time
-
-    return count_messages(messages, model, strict=False)
 
 
 def count_tokens(text: str, model: str = "gpt-4o") -> int:

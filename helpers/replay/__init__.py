@@ -6,14 +6,15 @@ Start it with ``python -m helpers.replay`` or embed it::
     with ReplayServer(ReplayConfig(recordings=[path])) as server:
         ...
 
-Modules: :mod:`~.app` (routing and pipeline), :mod:`~.operations` (the API
-operations), :mod:`~.matching` (what makes requests the same),
-:mod:`~.recordings` (the YAML store), :mod:`~.azure` (Azure's envelope),
-:mod:`~.validation` (400s), :mod:`~.identity` (keys and tokens),
-:mod:`~.simulators` (lenient answers, rate limits), :mod:`~.record` (record mode).
+Layout: :mod:`~.app` and :mod:`~.pipeline` (routing, and the steps every request takes),
+:mod:`~.services` (one package per Azure service: inference, responses, files,
+vector_stores, batches, search), :mod:`~.behaviours` (what cuts across services: rate
+limits, faults, prompt cache, content filter), :mod:`~.recordings` (the YAML store,
+matching, record mode), :mod:`~.errors` (Azure's error vocabulary), :mod:`~.identity`
+(keys and tokens), :mod:`~.limits` (the guarded JSON reader and request limits).
 """
 
-from .config import DEFAULT_API_KEY, DEFAULT_PORT, Deployment, Mode, ReplayConfig
+from .config import DEFAULT_API_KEY, DEFAULT_PORT, Deployment, Mode, RateLimitSettings, ReplayConfig
 from .identity import ReplayCredential
 from .recordings import RecordingsFile, RecordingsStore
 from .server import ReplayServer, probe
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_PORT",
     "Deployment",
     "Mode",
+    "RateLimitSettings",
     "RecordingsFile",
     "RecordingsStore",
     "ReplayConfig",

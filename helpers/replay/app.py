@@ -27,15 +27,15 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
+from .behaviours.faults import FaultInjector
+from .behaviours.ratelimit import RateLimiter
 from .config import Mode, ReplayConfig
 from .errors import AzureError
 from .pipeline import authenticate, endpoint_handler, new_context, recorded_only_handler
-from .record import Recorder
-from .recordings import RecordingsStore
+from .recordings.record import Recorder
+from .recordings.store import RecordingsStore
 from .replies import TRANSPORT_KEY, StreamCut
 from .services import SERVICES
-from .simulators.faults import FaultInjector
-from .simulators.ratelimit import RateLimiter
 from .state import ReplayState
 
 log = logging.getLogger("helpers.replay")

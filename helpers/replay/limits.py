@@ -40,7 +40,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from ..tokenizer import count_tokens
+from .._support.tokenizer import count_tokens
 from .errors import AzureError, invalid_request
 
 if TYPE_CHECKING:

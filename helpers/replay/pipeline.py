@@ -27,14 +27,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import azure, errors, limits
+from .behaviours import faults
 from .config import API_VERSION_PATTERN, Mode
 from .context import Reply, RequestContext, StreamEvent
 from .identity import key_is_valid, token_is_valid
-from .matching import describe_request, nearest_diff, normalise_multipart
-from .recordings import Interaction, RecordedRequest, RecordedResponse, StreamChunk
+from .recordings.matching import describe_request, nearest_diff, normalise_multipart
+from .recordings.store import Interaction, RecordedRequest, RecordedResponse, StreamChunk
 from .replies import ReplyResponse, dump_json
 from .services.base import Endpoint, Operation, Service
-from .simulators import faults
 from .state import ReplayState
 
 log = logging.getLogger("helpers.replay")

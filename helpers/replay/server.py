@@ -22,11 +22,11 @@ from typing import Any
 
 import uvicorn
 
-from ..tokenizer import OFFLINE_ENCODINGS, get_encoding
+from .._support.tokenizer import OFFLINE_ENCODINGS, get_encoding
 from .app import SERVER_NAME, create_asgi_app
+from .behaviours.ratelimit import RateLimiter
 from .config import ReplayConfig
 from .protocol import AzureHttpToolsProtocol
-from .simulators.ratelimit import RateLimiter
 
 LOOPBACK = "127.0.0.1"
 HTTP_PROTOCOL = AzureHttpToolsProtocol

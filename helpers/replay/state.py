@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from . import azure
+from .behaviours.ratelimit import RateLimiter
 from .config import ReplayConfig
-from .recordings import RecordingsStore
-from .simulators.ratelimit import RateLimiter
+from .recordings.store import RecordingsStore
 
 
 class Resettable(Protocol):

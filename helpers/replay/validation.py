@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
-from ..schemas import strict_violations
+from .._support.schemas import strict_violations
 from . import limits
 from .errors import AzureError, invalid_request
 
@@ -574,7 +574,7 @@ def _malformed_schema(schema: dict[str, Any]) -> tuple[tuple[str, ...], str] | N
 
 
 def check_strict_schema(schema: dict[str, Any], prefix: str, param: str, code: str) -> None:
-    """Strict mode: Azure names the first rule the schema breaks (see :mod:`helpers.schemas`)."""
+    """Strict mode: Azure names the first rule broken; rules: helpers._support.schemas."""
     malformed = _malformed_schema(schema)
     if malformed is not None:
         path, detail = malformed

@@ -2,7 +2,7 @@
 
 The requests are the notebook's own: run it in lenient draft mode
 (``REPLAY_MODE=lenient REPLAY_DRAFT=1 REPLAY_URL=embedded AZURE_OPENAI_ENDPOINT=
-.venv/bin/python -m helpers.notebooks run 02_function_calling``), which appends each
+.venv/bin/python -m helpers._support.notebooks run 02_function_calling``), which appends each
 unrecorded request as a draft, then run this script: it writes the model's answer to
 every request by hand (chosen by the conversation and its round) with the replay
 server's Azure-shaped builders. A conversation of three rounds takes three such passes.
@@ -15,11 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from helpers._support.counting import count_messages
+from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings import RecordedResponse, RecordingsFile
-from helpers.replay.simulators import responses as sim
-from helpers.tokenizer import count_chat_tokens, count_tokens
+from helpers.replay.recordings.store import RecordedResponse, RecordingsFile
+from helpers.replay.services.responses import simulator as sim
 
 TARGET = Path("notebooks/recordings/02_function_calling.yaml")
 DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
@@ -62,7 +63,9 @@ def chat_answer(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, dict[st
     else:
         calls = [azure.tool_call(ids.call_id(), fn, args) for fn, args in answer]
         visible = sum(count_tokens(c["function"]["arguments"]) + 6 for c in calls)
-    prompt = count_chat_tokens(messages) + count_tokens(json.dumps(body.get("tools", [])))
+    prompt = count_messages(messages, strict=False) + count_tokens(
+        json.dumps(body.get("tools", []))
+    )
     completion = azure.chat_completion(
         completion_id=ids.completion_id(),
         model=DEPLOYMENT.model,

@@ -4,7 +4,7 @@ The notebook classifies the sentiment of sixteen bicycle-shop reviews twice: one
 a time through a rate-limited deployment (``gpt-5-mini``), and as one Batch API job on a
 Global-Batch deployment (``gpt-5-mini-batch``). The labels below are chosen by hand; bodies
 are built with the replay server's Azure-shaped builders and token counts with
-helpers.tokens' counting rules. REVIEWS and the request shape must stay equal to the
+helpers.token_management' counting rules. REVIEWS and the request shape must stay equal to the
 notebook's (a replay-mode run of the notebook fails on any difference).
 Run from the project root: ``.venv/bin/python notebooks/recordings/curate_06_batch_processing.py``.
 """
@@ -14,10 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings import Interaction, RecordedRequest, RecordedResponse, RecordingsFile
-from helpers.tokenizer import count_tokens
-from helpers.tokens import count_messages
+from helpers.replay.recordings.store import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    RecordingsFile,
+)
+from helpers.token_management import count_messages
 
 TARGET = Path("notebooks/recordings/06_batch_processing.yaml")
 API_VERSION = "2025-04-01-preview"

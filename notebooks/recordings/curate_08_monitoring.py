@@ -1,6 +1,7 @@
 """Curate notebooks/recordings/08_monitoring.yaml from the drafts a lenient run saved.
 
-Run once after `REPLAY_MODE=lenient REPLAY_DRAFT=1 ... helpers.notebooks run 08_monitoring`:
+Run once after
+`REPLAY_MODE=lenient REPLAY_DRAFT=1 ... helpers._support.notebooks run 08_monitoring`:
 each draft's request is kept and its answer replaced by a hand-written one. Visible tokens are
 counted with o200k_base; reasoning tokens are chosen by hand (gpt-5-nano reasons more on the
 same question, as small models tend to at the same effort), so completion tokens, and with
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from helpers._support.tokenizer import get_encoding
 from helpers.replay import RecordingsFile
-from helpers.tokenizer import get_encoding
 
 PATH = Path(__file__).with_name("08_monitoring.yaml")
 ENCODING = get_encoding("o200k_base")

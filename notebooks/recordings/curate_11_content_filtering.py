@@ -21,15 +21,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from helpers._support.counting import count_messages
+from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings import (
+from helpers.replay.recordings.store import (
     Interaction,
     RecordedRequest,
     RecordedResponse,
     RecordingsFile,
     StreamChunk,
 )
-from helpers.tokenizer import count_chat_tokens, count_tokens
 
 DEPLOYMENT = "gpt-5-mini"
 MODEL = "gpt-5-mini-2025-08-07"
@@ -109,7 +110,7 @@ def main() -> None:
 
     def usage(messages: list[dict[str, str]], answer: str) -> dict[str, Any]:
         return azure.usage(
-            count_chat_tokens(messages),
+            count_messages(messages, strict=False),
             count_tokens(answer) + REASONING,
             reasoning_tokens=REASONING,
         )

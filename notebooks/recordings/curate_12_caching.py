@@ -13,9 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers._support.counting import count_messages
+from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings import Interaction, RecordedRequest, RecordedResponse, RecordingsFile
-from helpers.tokenizer import count_chat_tokens, count_tokens
+from helpers.replay.recordings.store import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    RecordingsFile,
+)
 
 DEPLOYMENT = "gpt-5-mini"
 MODEL = "gpt-5-mini-2025-08-07"
@@ -82,7 +88,7 @@ def main() -> None:
         completion = azure.chat_completion(
             completion_id=ids.completion_id(), model=MODEL, content=answer
         )
-        prompt = count_chat_tokens(messages, model="gpt-4o")
+        prompt = count_messages(messages, model="gpt-4o", strict=False)
         completion["usage"] = azure.usage(
             prompt,
             count_tokens(answer) + reasoning,
@@ -122,7 +128,7 @@ def main() -> None:
     teapots = [system, {"role": "user", "content": "Which teapots cost less than 30 EUR?"}]
     kettle = [system, {"role": "user", "content": "Do you sell a green kettle?"}]
     # The prefix both share: everything up to the user's text.
-    shared = count_chat_tokens([system, {"role": "user", "content": ""}]) - 3
+    shared = count_messages([system, {"role": "user", "content": ""}], strict=False) - 3
     add("catalogue-teapots-first", teapots, cheap_teapots())
     add(
         "catalogue-kettle",
@@ -134,7 +140,7 @@ def main() -> None:
         "catalogue-teapots-again",
         teapots,
         cheap_teapots(),
-        cached=step_128(count_chat_tokens(teapots) - 3),
+        cached=step_128(count_messages(teapots, strict=False) - 3),
     )
     recordings.save()
 

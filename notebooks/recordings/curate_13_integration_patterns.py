@@ -13,9 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers._support.counting import count_messages
+from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings import Interaction, RecordedRequest, RecordedResponse, RecordingsFile
-from helpers.tokenizer import count_chat_tokens, count_tokens
+from helpers.replay.recordings.store import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    RecordingsFile,
+)
 
 DEPLOYMENT = "gpt-5-mini"
 MODEL = "gpt-5-mini-2025-08-07"
@@ -74,7 +80,9 @@ def main() -> None:
         completion = azure.chat_completion(
             completion_id=ids.completion_id(), model=MODEL, content=text
         )
-        completion["usage"] = azure.usage(count_chat_tokens(messages(question)), count_tokens(text))
+        completion["usage"] = azure.usage(
+            count_messages(messages(question), strict=False), count_tokens(text)
+        )
         return RecordedResponse(headers=headers, body=completion)
 
     add(

@@ -22,19 +22,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers.rag import Source, build_messages
+from helpers._support.counting import count_messages
+from helpers._support.tokenizer import count_tokens
+from helpers.hybrid_search.grounding import Source, build_messages
 from helpers.replay import azure
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings import (
+from helpers.replay.recordings.store import (
     CURATED_HEADER,
     Interaction,
     RecordedRequest,
     RecordedResponse,
     RecordingsFile,
 )
-from helpers.replay.simulators import embeddings as embeddings_sim
-from helpers.replay.simulators import responses as sim
-from helpers.tokenizer import count_chat_tokens, count_tokens
+from helpers.replay.services.inference import embeddings as embeddings_sim
+from helpers.replay.services.responses import simulator as sim
 
 DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
 TARGET = Path("notebooks/recordings/14_rag.yaml")
@@ -171,7 +172,7 @@ def grounded_answer(ids: azure.IdSource) -> Interaction:
         completion_id=ids.completion_id(),
         model=DEPLOYMENT.model,
         content=LATE_ANSWER,
-        prompt_tokens=count_chat_tokens(messages),  # type: ignore[arg-type]
+        prompt_tokens=count_messages(messages, strict=False),  # type: ignore[arg-type]
         completion_tokens=count_tokens(LATE_ANSWER) + LATE_REASONING_TOKENS,
         reasoning_tokens=LATE_REASONING_TOKENS,
     )

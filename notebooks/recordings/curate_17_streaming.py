@@ -2,7 +2,7 @@
 
 The requests are the notebook's own: run it in lenient draft mode
 (``REPLAY_MODE=lenient REPLAY_DRAFT=1 REPLAY_URL=embedded AZURE_OPENAI_ENDPOINT=
-.venv/bin/python -m helpers.notebooks run 17_streaming``), which appends each unrecorded
+.venv/bin/python -m helpers._support.notebooks run 17_streaming``), which appends each unrecorded
 request as a draft, then run this script: it writes each streamed answer by hand (chosen by
 the prompt) with the replay server's Azure-shaped builders, including the pause before every
 chunk (``delay_ms``). The pauses are curated to be plausible for a reasoning model (reasoning
@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers._support.counting import count_messages
+from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings import RecordedResponse, RecordingsFile, StreamChunk
-from helpers.replay.simulators import responses as sim
-from helpers.tokenizer import count_chat_tokens, count_tokens
+from helpers.replay.recordings.store import RecordedResponse, RecordingsFile, StreamChunk
+from helpers.replay.services.responses import simulator as sim
 
 TARGET = Path("notebooks/recordings/17_streaming.yaml")
 DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
@@ -140,7 +141,7 @@ def chat_stream(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, list[St
         visible = count_tokens(answer.text)
     name, text, reasoning, finish = answer.name, answer.text, answer.reasoning, answer.finish_reason
     pieces = _pieces(text)
-    prompt_tokens = count_chat_tokens(body["messages"])
+    prompt_tokens = count_messages(body["messages"], strict=False)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     payloads = azure.chat_stream(
         completion_id=ids.completion_id(),

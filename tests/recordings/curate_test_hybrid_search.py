@@ -1,9 +1,11 @@
-"""Writes tests/recordings/test_rag.yaml: curated gpt-5-mini answers for tests/test_rag.py.
+"""Writes tests/recordings/test_hybrid_search.yaml: curated gpt-5-mini answers for
+tests/test_hybrid_search.py.
 
-Each request is the prompt helpers.rag builds from what the search simulator retrieves for
-the question (the bike-care corpus, vectors from the lenient stand-in), so the recordings
-match the tests exactly; the answers, token counts and reasoning tokens are written by hand.
-Run from the project root: ``.venv/bin/python tests/recordings/curate_test_rag.py``.
+Each request is the prompt helpers.hybrid_search.grounding builds from what the search
+simulator retrieves for the question (the bike-care corpus, vectors from the lenient
+stand-in), so the recordings match the tests exactly; the answers, token counts and
+reasoning tokens are written by hand.
+Run from the project root: ``.venv/bin/python tests/recordings/curate_test_hybrid_search.py``.
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/, for rag_index
 
 from rag_index import API_VERSION, CHAT, build_index
 
-from helpers.rag import build_messages
+from helpers._support.counting import count_messages
+from helpers._support.tokenizer import count_tokens
+from helpers.hybrid_search.grounding import build_messages
 from helpers.replay import ReplayConfig, ReplayServer, azure
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings import (
+from helpers.replay.recordings.store import (
     Interaction,
     RecordedRequest,
     RecordedResponse,
     RecordingsFile,
 )
-from helpers.tokenizer import count_chat_tokens, count_tokens
 
-TARGET = Path("tests/recordings/test_rag.yaml")
+TARGET = Path("tests/recordings/test_hybrid_search.yaml")
 MODEL = DEFAULT_DEPLOYMENTS[CHAT].model
 
 RANGE = "My e-bike loses a lot of range when it is freezing. Why, and what can I do?"
@@ -71,7 +74,7 @@ def main() -> None:
     ids = azure.IdSource(10)
     recordings = RecordingsFile.new(TARGET, "curated")
     recordings.document.description = (
-        "gpt-5-mini answers for tests/test_rag.py, one per question, to prompts of three "
+        "gpt-5-mini answers for tests/test_hybrid_search.py, one per question, to prompts of three "
         "numbered sources retrieved by hybrid search: a grounded answer, one citing a source "
         "that was not given ([4] of three), one saying the sources do not cover the question, "
         "and one cut off at max_completion_tokens while reasoning (empty content)."
@@ -81,7 +84,7 @@ def main() -> None:
         for name, (question, extra, text, reasoning, finish) in ANSWERS.items():
             messages = build_messages(question, retriever.retrieve(question))
             body = {"model": CHAT, "messages": messages, **extra}
-            prompt_tokens = count_chat_tokens(messages)  # type: ignore[arg-type]
+            prompt_tokens = count_messages(messages, strict=False)  # type: ignore[arg-type]
             answer = azure.chat_completion(
                 completion_id=ids.completion_id(), model=MODEL, content=text,
                 finish_reason=finish,

@@ -1,9 +1,9 @@
-"""Writes tests/recordings/file_search.yaml: a curated Responses answer that used file_search.
+"""Writes tests/recordings/test_rag.yaml: a curated Responses answer that used file_search.
 
 The recorded answer holds the model's text only: the server computes the retrieval (the
 ``file_search_call`` item and the ``file_citation`` annotations) from the vector store the
 test built, so the recording ignores ``tools`` (the vector store id is the server's).
-Run from the project root: ``.venv/bin/python tests/recordings/curate_file_search.py``.
+Run from the project root: ``.venv/bin/python tests/recordings/curate_test_rag.py``.
 """
 
 from __future__ import annotations
@@ -12,20 +12,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings import (
+from helpers.replay.recordings.store import (
     Interaction,
     RecordedRequest,
     RecordedResponse,
     RecordingsFile,
     StreamChunk,
 )
-from helpers.replay.simulators import responses as sim
-from helpers.tokenizer import count_tokens
+from helpers.replay.services.responses import simulator as sim
 
 DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
-TARGET = Path("tests/recordings/file_search.yaml")
+TARGET = Path("tests/recordings/test_rag.yaml")
 QUESTION = "How much is the fee for returning a bike late?"
 STREAMED_QUESTION = "When does the cafe open on Sundays?"
 STREAMED_ANSWER = "On Sundays the cafe opens at 9 am; on weekdays it opens at 7 am."
@@ -39,7 +39,7 @@ def main() -> None:
     ids = azure.IdSource(14)
     recordings = RecordingsFile.new(TARGET, "curated")
     recordings.document.description = (
-        "A file_search answer for tests/test_file_search.py (gpt-5-mini). The retrieval and "
+        "A file_search answer for tests/test_rag.py (gpt-5-mini). The retrieval and "
         "the citations are computed by the server from the test's vector store."
     )
     recordings.document.match.ignore_fields = ["tools"]

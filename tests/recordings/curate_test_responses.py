@@ -1,7 +1,7 @@
 """Writes tests/recordings/test_responses.yaml: curated Responses API interactions.
 
 The bodies and event streams are built with the replay server's own Azure-shaped builders
-(helpers.replay.simulators.responses); the texts, tools and token counts are chosen by hand.
+(helpers.replay.services.responses.simulator); the texts, tools and token counts are chosen by hand.
 Run from the project root: ``.venv/bin/python tests/recordings/curate_test_responses.py``.
 """
 
@@ -14,17 +14,17 @@ from typing import Any
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import BaseModel
 
+from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings import (
+from helpers.replay.recordings.store import (
     Interaction,
     RecordedRequest,
     RecordedResponse,
     RecordingsFile,
     StreamChunk,
 )
-from helpers.replay.simulators import responses as sim
-from helpers.tokenizer import count_tokens
+from helpers.replay.services.responses import simulator as sim
 
 DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
 TARGET = Path("tests/recordings/test_responses.yaml")

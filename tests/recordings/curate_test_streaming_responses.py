@@ -3,7 +3,7 @@
 Streams for the Responses part of tests/test_streaming.py: one that completes, one cut by
 ``max_output_tokens`` (``response.incomplete``), one that fails after some text
 (``response.failed``) and one broken by an ``error`` event. The event payloads come from the
-replay server's Azure-shaped builders (helpers.replay.simulators.responses); the texts and
+replay server's Azure-shaped builders (helpers.replay.services.responses.simulator); the texts and
 token counts are chosen by hand. Run from the project root:
 ``.venv/bin/python tests/recordings/curate_test_streaming_responses.py``.
 """
@@ -16,14 +16,14 @@ from typing import Any
 
 from helpers.replay import azure
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings import (
+from helpers.replay.recordings.store import (
     Interaction,
     RecordedRequest,
     RecordedResponse,
     RecordingsFile,
     StreamChunk,
 )
-from helpers.replay.simulators import responses as sim
+from helpers.replay.services.responses import simulator as sim
 
 DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
 TARGET = Path("tests/recordings/test_streaming_responses.yaml")

@@ -4,7 +4,7 @@ Structured outputs on the Responses API for tests/test_structured_outputs.py: a 
 record in ``text.format``, a refusal (a ``refusal`` content part), and a response cut off
 by ``max_output_tokens`` while the model was still reasoning (``status: "incomplete"``).
 Bodies are built with the replay server's Azure-shaped builders
-(helpers.replay.simulators.responses); texts and token counts are chosen by hand.
+(helpers.replay.services.responses.simulator); texts and token counts are chosen by hand.
 Run from the project root:
 ``.venv/bin/python tests/recordings/curate_test_structured_outputs_responses.py``.
 """
@@ -16,12 +16,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings import Interaction, RecordedRequest, RecordedResponse, RecordingsFile
-from helpers.replay.simulators import responses as sim
+from helpers.replay.recordings.store import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    RecordingsFile,
+)
+from helpers.replay.services.responses import simulator as sim
 from helpers.structured_outputs import text_config_for
-from helpers.tokenizer import count_tokens
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from test_structured_outputs import MESSAGES, STALKING, Person

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ...tokenizer import get_encoding
+from ..._support.tokenizer import get_encoding
 
 MIN_TOKENS = 1024
 STEP = 128

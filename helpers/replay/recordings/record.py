@@ -19,9 +19,10 @@ import httpx2
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .context import RequestContext
-from .errors import upstream_unreachable
-from .recordings import (
+from ..context import RequestContext
+from ..errors import upstream_unreachable
+from ..replies import StreamCut
+from .store import (
     Interaction,
     RecordedRequest,
     RecordedResponse,
@@ -29,10 +30,9 @@ from .recordings import (
     StreamChunk,
     StreamEnd,
 )
-from .replies import StreamCut
 
 if TYPE_CHECKING:
-    from .services.base import Operation
+    from ..services.base import Operation
 
 log = logging.getLogger("helpers.replay")
 

@@ -169,7 +169,7 @@ class RecordingsError(ValueError):
 
 def display_path(path: Path) -> str:
     """A path as users should see it: relative to the project, never machine-specific."""
-    from .config import project_root
+    from ..config import project_root
 
     try:
         return path.resolve().relative_to(project_root()).as_posix()

@@ -1,6 +1,7 @@
-"""The Azure services the replay server speaks, one module each, joined here.
+"""The Azure services the replay server speaks, one package each, joined here.
 
-To add an operation, write (or extend) a service module: an
+Everything about one service lives in its package (operations, validation, simulated
+answers, store). To add an operation, write (or extend) a service's ``operations`` module: an
 :class:`~.base.Operation` subclass for what is the operation's own, and an
 :class:`~.base.Endpoint` per method and path; then list the module's
 ``SERVICE`` below. The v1 routes of :mod:`.inference` are the example::
@@ -13,8 +14,13 @@ recordings (any method, any path) and then gets Azure's 404.
 
 from __future__ import annotations
 
-from . import batches, files, inference, responses, search, vector_stores
 from .base import Endpoint, Operation, Service
+from .batches import operations as batches
+from .files import operations as files
+from .inference import operations as inference
+from .responses import operations as responses
+from .search import mount as search
+from .vector_stores import operations as vector_stores
 
 SERVICES: tuple[Service, ...] = (
     inference.SERVICE,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import BatchSettings
+from ...config import BatchSettings
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 

@@ -11,7 +11,7 @@ up as ``POST /openai/v1{url}``, so one recording serves online requests on both
 surfaces and batch lines), else validated (Azure's 400 lands in the error file) and
 simulated in lenient mode, else, in replay mode, an error line that explains the
 miss. Lines are answered when the job is created; the status then moves on the
-server's clock (:mod:`helpers.replay.simulators.batches`, timings in
+server's clock (:mod:`helpers.replay.services.batches.jobs`, timings in
 ``ReplayConfig.batches``). Batch lines do not draw on the online deployments' quota.
 
 Where the server differs from Azure, on purpose: a malformed line (not JSON, no
@@ -31,14 +31,14 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from ..config import Deployment, Mode
-from ..context import Reply, RequestContext
-from ..errors import AzureError, internal_error, invalid_request, object_not_found
-from ..simulators.batches import BatchesStore, BatchJob, LineResult, jsonl
-from ..state import ReplayState
-from .base import BodyKind, Endpoint, Operation, Service, StateOperation
-from .files import StoredFile, files_of, new_file_id
-from .files import not_found as file_not_found
+from ...config import Deployment, Mode
+from ...context import Reply, RequestContext
+from ...errors import AzureError, internal_error, invalid_request, object_not_found
+from ...state import ReplayState
+from ..base import BodyKind, Endpoint, Operation, Service, StateOperation
+from ..files.operations import StoredFile, files_of, new_file_id
+from ..files.operations import not_found as file_not_found
+from .jobs import BatchesStore, BatchJob, LineResult, jsonl
 
 ENDPOINTS = {"/chat/completions": "/chat/completions", "/responses": "/responses"}
 """Endpoints a batch can run, by the name a request may give them (``/v1/...`` too)."""
@@ -168,7 +168,7 @@ class _Lines:
     async def send(
         self, custom_id: str, model: str, deployment: Deployment, body: dict[str, Any]
     ) -> LineResult:
-        from ..pipeline import miss_message, save_draft  # the pipeline imports the services
+        from ...pipeline import miss_message, save_draft  # the pipeline imports the services
 
         state = self.state
         path = "/openai/v1" + self.endpoint
@@ -227,14 +227,14 @@ def _parse(raw: str) -> dict[str, Any]:
 
 
 def _miss(message: str) -> AzureError:
-    from ..errors import recording_not_found
+    from ...errors import recording_not_found
 
     return recording_not_found(message)
 
 
 def _operation(endpoint: str) -> Operation:
-    from .inference import CHAT
-    from .responses import CREATE
+    from ..inference.operations import CHAT
+    from ..responses.operations import CREATE
 
     return CHAT if endpoint == "/chat/completions" else CREATE
 

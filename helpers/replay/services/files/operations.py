@@ -14,10 +14,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..context import Reply, RequestContext
-from ..errors import AzureError, invalid_request, object_not_found
-from ..state import ReplayState
-from .base import BodyKind, Endpoint, Service, StateOperation
+from ...context import Reply, RequestContext
+from ...errors import AzureError, invalid_request, object_not_found
+from ...state import ReplayState
+from ..base import BodyKind, Endpoint, Service, StateOperation
 
 PURPOSES = ("assistants", "batch", "fine-tune", "user_data", "vision", "evals")
 """The purposes Azure OpenAI accepts for an upload."""

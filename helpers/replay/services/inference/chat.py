@@ -13,8 +13,9 @@ import json
 import re
 from typing import Any
 
-from ...tokenizer import count_chat_tokens, count_tokens, get_encoding
-from .. import azure
+from ...._support.counting import count_messages
+from ...._support.tokenizer import count_tokens, get_encoding
+from ... import azure
 
 UNRECORDED_TEXT = (
     "[unrecorded] The replay server has no recording of this request, so it answered with "
@@ -186,7 +187,7 @@ def simulate(
         if count_tokens(content) > visible:
             content, finish = _truncate(content, visible), "length"
             reasoning_tokens = min(reasoning_tokens, limit)
-    prompt_tokens = count_chat_tokens(body.get("messages", []))
+    prompt_tokens = count_messages(body.get("messages", []), strict=False)
     completion_tokens = count_tokens(content or json.dumps(calls)) + reasoning_tokens
     completion_id = ids.completion_id()
     if body.get("stream"):

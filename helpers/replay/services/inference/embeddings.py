@@ -62,8 +62,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...tokenizer import count_tokens, get_encoding
-from .. import azure
+from ...._support.tokenizer import count_tokens, get_encoding
+from ... import azure
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

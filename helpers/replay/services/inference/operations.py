@@ -7,25 +7,25 @@
   ``/openai/v1/embeddings``, the deployment named by ``model`` in the body.
 
 One recording serves both surfaces when the request is the same (see
-:mod:`helpers.replay.matching`).
+:mod:`helpers.replay.recordings.matching`).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ...tokenizer import count_tokens
-from ...tokens import quota_charge
-from .. import azure, families
-from ..context import Reply, RequestContext, StreamEvent
-from ..simulators import chat as chat_simulator
-from ..simulators import embeddings as embeddings_simulator
-from ..simulators.content_filter import check_prompt
-from ..simulators.prompt_cache import MIN_TOKENS, PromptCache, prompt_tokens
-from ..simulators.responses import EFFORT_TOKENS
-from ..state import ReplayState
-from ..validation import validate_chat, validate_embeddings
-from .base import DeploymentKind, Endpoint, Operation, Service
+from ...._support.counting import quota_charge
+from ...._support.tokenizer import count_tokens
+from ... import azure, families
+from ...behaviours.content_filter import check_prompt
+from ...behaviours.prompt_cache import MIN_TOKENS, PromptCache, prompt_tokens
+from ...context import Reply, RequestContext, StreamEvent
+from ...state import ReplayState
+from ...validation import validate_chat, validate_embeddings
+from ..base import DeploymentKind, Endpoint, Operation, Service
+from ..responses.simulator import EFFORT_TOKENS
+from . import chat as chat_simulator
+from . import embeddings as embeddings_simulator
 
 
 def _reply(simulated: dict[str, Any] | list[str]) -> Reply:

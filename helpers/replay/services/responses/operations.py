@@ -15,18 +15,22 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ...tokens import count_responses_input
-from ..context import Reply, RequestContext, StreamEvent
-from ..errors import AzureError, invalid_request, object_not_found
-from ..families import check_responses
-from ..simulators import responses as simulator
-from ..simulators.content_filter import check_prompt
-from ..simulators.prompt_cache import prompt_tokens
-from ..state import ReplayState
-from ..validation import check_strict_schema
-from .base import DeploymentKind, Endpoint, Operation, Service, StateOperation
-from .inference import prompt_cache_of, remember_prompt
-from .vector_stores import attach_file_search, check_file_search_tools, file_search_tools
+from ...._support.counting import count_responses_input
+from ...behaviours.content_filter import check_prompt
+from ...behaviours.prompt_cache import prompt_tokens
+from ...context import Reply, RequestContext, StreamEvent
+from ...errors import AzureError, invalid_request, object_not_found
+from ...families import check_responses
+from ...state import ReplayState
+from ...validation import check_strict_schema
+from ..base import DeploymentKind, Endpoint, Operation, Service, StateOperation
+from ..inference.operations import prompt_cache_of, remember_prompt
+from ..vector_stores.operations import (
+    attach_file_search,
+    check_file_search_tools,
+    file_search_tools,
+)
+from . import simulator
 
 PARAMETERS = frozenset(
     {
@@ -252,7 +256,7 @@ class CreateResponse(Operation):
 
 
 def _dump(payload: dict[str, Any]) -> str:
-    from ..replies import dump_json
+    from ...replies import dump_json
 
     return dump_json(payload).decode("utf-8")
 

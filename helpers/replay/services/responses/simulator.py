@@ -23,10 +23,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from ...tokenizer import count_tokens, get_encoding
-from .. import azure
-from ..config import Deployment
-from .chat import UNRECORDED_TEXT, example_from_schema
+from ...._support.tokenizer import count_tokens, get_encoding
+from ... import azure
+from ...config import Deployment
+from ..inference.chat import UNRECORDED_TEXT, example_from_schema
 
 EFFORT_TOKENS = {"minimal": 0, "low": 64, "medium": 192, "high": 448}
 """Simulated reasoning tokens per effort: a stand-in, marked unrecorded like the text."""

@@ -1,19 +1,7 @@
-"""A simulated Azure AI Search service for the replay server.
+"""Azure AI Search: indexes and documents, queries ranked by BM25, vectors and RRF.
 
-``SearchClient`` and ``SearchIndexClient`` work against it unchanged, over http with an
-``AzureKeyCredential`` (or a bearer token from :class:`helpers.replay.ReplayCredential` for the
-``https://search.azure.com`` audience)::
-
-    state = SearchState()
-    app = create_search_app(api_key="local-replay-key", state=state)
-
-Modules: :mod:`~.state` (indexes, documents, FTS5 tables), :mod:`~.engine` (BM25, vector kNN,
-Reciprocal Rank Fusion), :mod:`~.odata` (``$filter``, ``$orderby``, ``$select``),
-:mod:`~.routes` (the REST surface), :mod:`~.errors` (Azure AI Search's error answers).
-Index contents are computed from the documents clients upload, never recorded.
+Everything about the service is here: its routes (:mod:`.routes`), ranking
+(:mod:`.engine`), the OData subset (:mod:`.odata`), the index store (:mod:`.store`) and
+its error answers (:mod:`.errors`). Index contents are computed from the documents
+clients upload, never recorded.
 """
-
-from .routes import API_VERSIONS, create_search_app, search_token_is_valid
-from .state import SearchState
-
-__all__ = ["API_VERSIONS", "SearchState", "create_search_app", "search_token_is_valid"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors, odata
-from .state import Field, Index, is_vector
+from .store import Field, Index, is_vector
 
 RRF_K = 60
 DEFAULT_PAGE = 50

@@ -1,6 +1,6 @@
 """Azure AI Search, mounted under ``/search`` on the same server.
 
-The search data plane is its own Starlette application (:mod:`helpers.replay.search`);
+The search data plane is its own Starlette application (:mod:`helpers.replay.services.search`);
 this module registers its state (the indexes, reset with the server) and mounts it,
 so ``SearchClient(endpoint=f"{server.url}/search", credential=AzureKeyCredential(key))``
 works with the same key as the OpenAI routes. Search results are computed from the
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
-from ..search import SearchState, create_search_app
-from ..search.routes import SEARCH_AUDIENCE
-from ..state import ReplayState
-from .base import Service
+from ...state import ReplayState
+from ..base import Service
+from .routes import SEARCH_AUDIENCE, create_search_app
+from .store import SearchState
 
 PREFIX = "/search"
 

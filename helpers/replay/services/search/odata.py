@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors
-from .state import NUMERIC_TYPES, STRING, Field, Index, parse_datetime
+from .store import NUMERIC_TYPES, STRING, Field, Index, parse_datetime
 
 FILTER = "$filter"
 DATETIME = "Edm.DateTimeOffset"

@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..identity import key_is_valid, token_is_valid
+from ...identity import key_is_valid, token_is_valid
 from . import engine, errors, odata
-from .state import DOCUMENT_KEY, Index, SearchState, validate_document
+from .store import DOCUMENT_KEY, Index, SearchState, validate_document
 
-log = logging.getLogger("helpers.replay.search")
+log = logging.getLogger("helpers.replay.services.search")
 log.addHandler(logging.NullHandler())
 
 SEARCH_AUDIENCE = "https://search.azure.com"

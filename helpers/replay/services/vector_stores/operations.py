@@ -29,13 +29,13 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar
 
-from ..context import Reply, RequestContext
-from ..errors import AzureError, invalid_request, object_not_found
-from ..simulators import vector_stores as sim
-from ..state import ReplayState
-from .base import BodyKind, Endpoint, Service, StateOperation
-from .files import files_of
-from .files import not_found as file_not_found
+from ...context import Reply, RequestContext
+from ...errors import AzureError, invalid_request, object_not_found
+from ...state import ReplayState
+from ..base import BodyKind, Endpoint, Service, StateOperation
+from ..files.operations import files_of
+from ..files.operations import not_found as file_not_found
+from . import store as sim
 
 METADATA_PAIRS = 16
 

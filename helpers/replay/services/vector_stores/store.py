@@ -4,7 +4,7 @@ A vector store holds files that were uploaded through the Files API. Attaching a
 chunks its text and indexes every chunk twice: a stand-in embedding
 (:mod:`.embeddings`, 256 dimensions) and a row in an SQLite FTS5 table. A search runs
 both legs and fuses them with Reciprocal Rank Fusion, reusing the Azure AI Search
-simulator's ranking code (:mod:`helpers.replay.search.engine`). That is what the file
+simulator's ranking code (:mod:`helpers.replay.services.search.engine`). That is what the file
 search tool is documented to do: "use both vector and keyword search to retrieve
 relevant content" (Microsoft Learn, Azure OpenAI file search tool); the Responses
 tool's ``ranking_options.hybrid_search`` names the two RRF weights
@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 
-from ...tokenizer import get_encoding
+from ...._support.tokenizer import get_encoding
+from ..inference.embeddings import MODEL_DIMENSIONS, vectors_for
 from ..search.engine import fts_query, reciprocal_rank_fusion
-from .embeddings import MODEL_DIMENSIONS, vectors_for
 
 DEFAULT_MAX_CHUNK_TOKENS = 800
 DEFAULT_CHUNK_OVERLAP_TOKENS = 400

@@ -33,8 +33,8 @@ from openai import OpenAI, omit
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared import ReasoningEffort
 
-from .embeddings import embed
-from .search import hybrid_search, keyword_search, vector_search
+from ..embeddings import embed
+from .index import hybrid_search, keyword_search, vector_search
 
 __all__ = [
     "SYSTEM_PROMPT",

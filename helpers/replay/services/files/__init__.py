@@ -1,0 +1,1 @@
+"""Files: upload, list, retrieve, download, delete, on both API surfaces."""

@@ -1,0 +1,1 @@
+"""Inference: chat completions and embeddings, on both API surfaces."""

@@ -1,0 +1,1 @@
+"""The Responses API: create (JSON or streamed), retrieve, delete, list input items."""
