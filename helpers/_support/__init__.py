@@ -2,5 +2,5 @@
 (:mod:`.clients`, :mod:`.settings`), notebook running and display (:mod:`.notebooks`),
 strict-schema rules (:mod:`.schemas`), the offline tokenizer with OpenAI's
 counting rules (:mod:`.tokenizer`, :mod:`.counting`), and the dated model catalogue
-(:mod:`.models`). The replay server may import
-from here; it never imports a lesson module."""
+(:mod:`.models`). The replay server may import from here; it never imports a lesson
+module."""
