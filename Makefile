@@ -13,7 +13,7 @@ OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_
 WORKERS ?= 4
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: help install run test lint format unit notebooks lab serve record bench fuzz clean
+.PHONY: help install run test lint format unit notebooks lab serve record bench fuzz models clean
 
 help:
 	@echo "make run     execute every notebook offline, on the embedded replay server"
@@ -23,6 +23,7 @@ help:
 	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
 	@echo "make bench   replay-server benchmarks, reported as ratios"
 	@echo "make fuzz    12,000 generated hostile requests at the replay server (replay + lenient)"
+	@echo "make models  the model catalogue (lifecycle dates, sources) and the defaults its rule picks"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +78,11 @@ bench: $(STAMP)
 # `make test` runs the same test with 200 per mode.
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -s tests/test_hostile_input.py -k fuzz
+
+# The model catalogue (helpers/data/models.yaml) as a table, with the defaults the project's
+# rule picks today. ON=YYYY-MM-DD judges another day.
+models: $(STAMP)
+	$(BIN)/python -m helpers._support.models $(if $(ON),--on $(ON))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,437 @@
+"""The model catalogue (helpers/data/models.yaml): sourced, consistent, and watched.
+
+The oracles are the pages themselves: expected dates below were typed by hand from Microsoft
+Learn's *Model retirement schedule* (stored copy dated 2026-09-02) and *Region availability for
+Foundry Models sold by Azure* (Global Batch list, 2026-08-28), never read back from the loader;
+tokenizers are checked against tiktoken itself.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import openai
+import pydantic
+import pytest
+import tiktoken
+import yaml
+from conftest import StartServer
+from openai import OpenAI
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+
+from helpers._support.models import (
+    ROLES,
+    Catalogue,
+    Fact,
+    ModelVersion,
+    Stage,
+    UnknownModelError,
+    catalogue,
+    choose_defaults,
+    lifecycle_warnings,
+    load_catalogue,
+    max_output_tokens,
+)
+from helpers.replay import ReplayServer
+from helpers.replay.config import DEFAULT_DEPLOYMENTS, NOTEBOOK_DEFAULTS, Deployment
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "helpers" / "data" / "models.yaml"
+TODAY = date(2026, 12, 6)  # the day the catalogue was checked (the issue's "today")
+
+
+def raw() -> dict[str, Any]:
+    return yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
+
+
+def fact_mappings(node: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every mapping in the file that carries a ``value``: the facts, found without the loader."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        if "value" in node:
+            found.append((where, node))
+        for key, child in node.items():
+            found += fact_mappings(child, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            label = f"{child.get('model')} {child.get('version')}" if isinstance(child, dict) else i
+            found += fact_mappings(child, f"{where}[{label}]")
+    return found
+
+
+# --- the file ----------------------------------------------------------------------------------
+
+
+def test_the_catalogue_validates_and_holds_the_models_the_issue_names() -> None:
+    models = load_catalogue(CATALOGUE)
+    held = {(m.model, m.version) for m in models.models}
+    wanted = {
+        ("gpt-5-mini", "2025-08-07"), ("gpt-5-nano", "2025-08-07"),
+        ("gpt-4o", "2024-08-06"), ("gpt-4o", "2024-11-20"), ("gpt-4o-mini", "2024-07-18"),
+        ("gpt-4.1", "2025-04-14"), ("gpt-4.1-mini", "2025-04-14"), ("gpt-4.1-nano", "2025-04-14"),
+        ("gpt-5.4-mini", "2026-03-17"), ("gpt-5.4-nano", "2026-03-17"), ("gpt-5.5", "2026-04-24"),
+        ("gpt-5.6-luna", "2026-07-09"), ("gpt-5.6-terra", "2026-07-09"),
+        ("gpt-5.6-sol", "2026-07-09"), ("gpt-5.1", "2025-11-13"), ("gpt-5.2", "2025-12-11"),
+        ("text-embedding-3-small", "1"), ("text-embedding-3-large", "1"),
+    }  # fmt: skip
+    assert wanted <= held, sorted(wanted - held)
+
+
+def test_every_fact_has_a_source_or_says_where_it_comes_from() -> None:
+    data = raw()
+    sources = data["sources"]
+    facts = fact_mappings(data["families"], "families") + fact_mappings(data["models"], "models")
+    # The loader sees the same facts the file holds (none dropped, none invented).
+    assert len(facts) == len(list(catalogue().facts())) > 250
+    for where, fact in facts:
+        assert ("source" in fact) != ("unverified" in fact), f"{where}: source xor unverified"
+        if "source" in fact:
+            assert fact["source"] in sources, f"{where}: unknown source {fact['source']}"
+        else:
+            assert len(fact["unverified"].split()) >= 4, f"{where}: say where the value comes from"
+    for entry in data["models"]:
+        for item in entry.get("history", []):
+            assert item["source"] in sources, f"{entry['model']}: history {item['source']}"
+    for key, source in sources.items():
+        assert source["url"].startswith("https://"), key
+        assert source["title"] and source["copy"], key
+        assert "dated" in source, f"{key}: say the copy's date (or null when it has none)"
+
+
+def test_learn_sources_name_the_date_in_their_key() -> None:
+    # A key like schedule-2026-09-02 must not drift from the date the copy states.
+    for key, source in raw()["sources"].items():
+        stamp = re.search(r"\d{4}-\d{2}-\d{2}$", key)
+        if stamp:
+            assert source["dated"] == date.fromisoformat(stamp.group()), key
+
+
+def test_a_fact_without_a_source_is_refused(tmp_path: Path) -> None:
+    text = CATALOGUE.read_text(encoding="utf-8")
+    unsourced = tmp_path / "unsourced.yaml"
+    unsourced.write_text(
+        text.replace(
+            "retirement: {value: 2027-02-09, source: schedule-2026-09-02}",
+            "retirement: {value: 2027-02-09}",
+            1,
+        )
+    )
+    with pytest.raises(pydantic.ValidationError, match="exactly one of 'source' or 'unverified'"):
+        load_catalogue(unsourced)
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text(text.replace("source: models-2026-08-26}", "source: a-blog}", 1))
+    with pytest.raises(pydantic.ValidationError, match="a-blog"):
+        load_catalogue(unknown)
+
+
+@pytest.mark.parametrize("entry", catalogue().models, ids=lambda m: m.label)
+def test_dates_are_in_lifecycle_order(entry: ModelVersion) -> None:
+    dates = [entry.ga.value, entry.legacy.value, entry.deprecation.value, entry.retirement.value]
+    known = [d for d in dates if d is not None]
+    assert known == sorted(known), f"GA <= legacy <= no new deployments <= retirement: {dates}"
+    for item in entry.history:
+        if item.deprecation and item.retirement:
+            assert item.deprecation <= item.retirement, item
+
+
+@pytest.mark.parametrize("entry", catalogue().models, ids=lambda m: m.label)
+def test_the_dates_give_the_stage_the_schedule_states(entry: ModelVersion) -> None:
+    models = catalogue()
+    assert entry.stage.source is not None
+    copy_date = models.sources[entry.stage.source].dated
+    assert copy_date is not None
+    assert entry.lifecycle_on(copy_date) is entry.stage.value
+
+
+# --- what Learn says, typed by hand ------------------------------------------------------------
+
+# (response name, GA, retirement) from the 2026-09-02 schedule; GA = the version (launch date).
+SCHEDULE = [
+    ("gpt-5-mini-2025-08-07", date(2025, 8, 7), date(2027, 2, 9)),
+    ("gpt-5-nano-2025-08-07", date(2025, 8, 7), date(2027, 2, 9)),
+    ("gpt-5.4-mini-2026-03-17", date(2026, 3, 17), date(2027, 9, 21)),
+    ("gpt-5.4-nano-2026-03-17", date(2026, 3, 17), date(2027, 9, 21)),
+    ("gpt-5.5-2026-04-24", date(2026, 4, 24), date(2027, 10, 26)),
+    ("gpt-5.6-luna-2026-07-09", date(2026, 7, 9), date(2028, 1, 11)),
+    ("gpt-5.6-terra-2026-07-09", date(2026, 7, 9), date(2028, 1, 11)),
+    ("gpt-5.6-sol-2026-07-09", date(2026, 7, 9), date(2028, 1, 11)),
+    ("gpt-4o-mini-2024-07-18", date(2024, 7, 18), date(2027, 4, 14)),
+    ("gpt-4o-2024-08-06", date(2024, 8, 6), date(2027, 4, 14)),
+]
+
+
+@pytest.mark.parametrize(("name", "ga", "retirement"), SCHEDULE)
+def test_dates_match_the_retirement_schedule(name: str, ga: date, retirement: date) -> None:
+    entry = catalogue().lookup(name)
+    assert (entry.ga.value, entry.retirement.value) == (ga, retirement)
+
+
+@pytest.mark.parametrize(
+    ("name", "day", "stage"),
+    [
+        ("gpt-4o-mini-2024-07-18", date(2026, 7, 6), Stage.GA),
+        ("gpt-4o-mini-2024-07-18", date(2026, 7, 7), Stage.DEPRECATED),
+        ("gpt-4o-mini-2024-07-18", TODAY, Stage.DEPRECATED),
+        ("gpt-4o-mini-2024-07-18", date(2027, 4, 14), Stage.RETIRED),
+        ("gpt-4o-2024-11-20", TODAY, Stage.LEGACY),
+        ("gpt-5-mini-2025-08-07", date(2027, 2, 8), Stage.GA),
+        ("gpt-5-mini-2025-08-07", date(2027, 2, 9), Stage.RETIRED),
+        ("gpt-5.6-luna-2026-07-09", date(2026, 7, 8), Stage.UNRELEASED),
+        ("gpt-5.6-luna-2026-07-09", TODAY, Stage.GA),
+    ],
+)
+def test_lifecycle_on_a_day(name: str, day: date, stage: Stage) -> None:
+    assert catalogue().lookup(name).lifecycle_on(day) is stage
+
+
+def test_global_batch_matches_learns_list() -> None:
+    # Region availability, Global Batch (2026-08-28): of the models here, these and no others.
+    listed = {
+        "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14",
+        "gpt-4o-2024-08-06", "gpt-4o-2024-11-20", "gpt-4o-mini-2024-07-18",
+        "gpt-5-2025-08-07", "gpt-5.1-2025-11-13", "gpt-5.4-mini-2026-03-17",
+    }  # fmt: skip
+    in_batch = {m.response_name for m in catalogue().models if m.global_batch.value}
+    assert in_batch == listed
+
+
+def test_gpt_5_6_takes_no_function_tools_with_reasoning_on_chat_completions() -> None:
+    for tier in ("sol", "terra", "luna"):
+        entry = catalogue().lookup(f"gpt-5.6-{tier}")
+        assert entry.chat_tools_with_reasoning is not None
+        assert (entry.chat_tools_with_reasoning.value, entry.chat_tools_with_reasoning.source) == (
+            False,
+            "models-2026-08-26",
+        )
+
+
+@pytest.mark.parametrize("entry", catalogue().models, ids=lambda m: m.label)
+def test_tokenizer_agrees_with_tiktoken(entry: ModelVersion) -> None:
+    assert tiktoken.encoding_name_for_model(entry.response_name) == entry.tokenizer.value
+
+
+def test_max_output_tokens_for_a_response_model_name() -> None:
+    assert max_output_tokens("gpt-5-mini-2025-08-07") == 128_000
+    assert max_output_tokens("gpt-4o-2024-08-06") == 16_384
+    assert max_output_tokens("gpt-4.1-nano-2025-04-14") == 32_768
+    assert max_output_tokens("not-a-model") is None
+
+
+# --- lookups -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("gpt-5-mini-2025-08-07", "gpt-5-mini 2025-08-07"),
+        ("gpt-5-mini", "gpt-5-mini 2025-08-07"),
+        ("text-embedding-3-small", "text-embedding-3-small 1"),
+        ("gpt-4o-2024-11-20", "gpt-4o 2024-11-20"),
+    ],
+)
+def test_lookup_by_response_or_deployment_model_name(name: str, label: str) -> None:
+    assert catalogue().lookup(name).label == label
+
+
+def test_a_bare_name_with_several_versions_is_refused_with_the_versions() -> None:
+    assert catalogue().find("gpt-4o") is None
+    with pytest.raises(UnknownModelError, match="gpt-4o-2024-08-06, gpt-4o-2024-11-20"):
+        catalogue().lookup("gpt-4o")
+
+
+def test_an_unknown_model_says_what_is_known() -> None:
+    assert catalogue().find("gpt-9") is None
+    with pytest.raises(UnknownModelError, match=r"'gpt-9' is not in .*gpt-5-mini-2025-08-07"):
+        catalogue().lookup("gpt-9")
+
+
+# --- the default-choice rule -------------------------------------------------------------------
+
+
+def test_the_rule_picks_todays_defaults() -> None:
+    picked = {role: c.model.response_name if c.model else None for role, c in
+              choose_defaults(TODAY).items()}  # fmt: skip
+    assert picked == {
+        "chat": "gpt-5-mini-2025-08-07",  # gpt-5.4-mini: tools+reasoning on Chat unverified
+        "small_chat": "gpt-5-nano-2025-08-07",  # gpt-5.6-luna: no tools with reasoning on Chat
+        "batch": "gpt-5.4-mini-2026-03-17",  # the only mini in Learn's Global Batch list
+        "embeddings": "text-embedding-3-small",
+    }
+
+
+def test_after_gpt_5_retires_no_model_qualifies_for_chat() -> None:
+    choices = choose_defaults(date(2027, 2, 9))
+    assert choices["chat"].model is None and choices["small_chat"].model is None
+    reasons = dict((m.response_name, r) for m, r in choices["chat"].excluded)
+    assert reasons["gpt-5-mini-2025-08-07"] == ("Retired on 2027-02-09",)
+    assert reasons["gpt-5.6-terra-2026-07-09"][0] == "no chat tools with reasoning"
+
+
+def _variant(entry: ModelVersion, version: str, **dates: date | None) -> ModelVersion:
+    update: dict[str, Any] = {"version": version}
+    for name, value in dates.items():
+        update[name] = Fact[date | None](value=value, source="schedule-2026-09-02")
+    return entry.model_copy(update=update)
+
+
+def test_the_rule_prefers_the_later_retirement_and_skips_closed_models() -> None:
+    models = catalogue()
+    base = models.lookup("gpt-5-mini-2025-08-07")
+    later = _variant(base, "2026-10-01", ga=date(2026, 10, 1), retirement=date(2028, 4, 1))
+    closed = _variant(base, "2026-11-01", ga=date(2026, 11, 1), retirement=date(2028, 5, 1),
+                      deprecation=TODAY)  # fmt: skip
+    trial = Catalogue(
+        checked=models.checked,
+        sources=models.sources,
+        families=models.families,
+        models=(*models.models, later, closed),
+    )
+    choice = choose_defaults(TODAY, trial)["chat"]
+    assert choice.model is later
+    assert dict((m.version, r) for m, r in choice.excluded)["2026-11-01"] == (
+        "Deprecated on 2026-12-06",
+    )
+    assert choose_defaults(TODAY - timedelta(days=1), trial)["chat"].model is closed
+
+
+def test_every_role_has_a_candidate_in_the_catalogue() -> None:
+    for role in ROLES:
+        assert any(m.kind == role.kind and m.size == role.size for m in catalogue().models), role
+
+
+# --- the guard on the project's own defaults ---------------------------------------------------
+
+
+def notebook_models() -> list[str]:
+    return [DEFAULT_DEPLOYMENTS[name].model for name in NOTEBOOK_DEFAULTS]
+
+
+def test_no_default_the_notebooks_use_is_within_30_days_of_a_lifecycle_date() -> None:
+    """Fails 30 days before a default stops taking new deployments or retires (real clock)."""
+    problems = lifecycle_warnings(notebook_models(), date.today())
+    assert not problems, "\n".join(problems)
+
+
+def test_the_guard_passes_today_and_fails_with_a_moved_clock() -> None:
+    assert lifecycle_warnings(notebook_models(), TODAY) == []
+    # 2027-02-09 (retirement) - 30 days = 2027-01-10: the first day the guard fails.
+    assert lifecycle_warnings(notebook_models(), date(2027, 1, 9)) == []
+    problems = lifecycle_warnings(notebook_models(), date(2027, 1, 10))
+    assert len(problems) == 2  # gpt-5-mini (two deployments, one message) and gpt-5-nano
+    lines = CATALOGUE.read_text(encoding="utf-8").splitlines()
+    for problem, model in zip(problems, ["gpt-5-mini", "gpt-5-nano"], strict=True):
+        assert f"{model}-2025-08-07 retires on 2027-02-09 (in 30 days, as of 2027-01-10)" in problem
+        where = re.search(r"helpers/data/models\.yaml:(\d+) ", problem)
+        assert where, problem
+        line = int(where.group(1))
+        assert lines[line - 1].strip() == f"- model: {model}"
+        assert lines[line].strip() == 'version: "2025-08-07"'
+
+
+def test_the_guard_names_an_unknown_model() -> None:
+    (problem,) = lifecycle_warnings(["gpt-9-2030-01-01"], TODAY)
+    assert problem.startswith("'gpt-9-2030-01-01' is not in helpers/data/models.yaml")
+    assert problem.endswith("add it to the catalogue")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gpt-5-mini is not in Learn's Global Batch model list (2026-08-28); moving the batch "
+    "deployment to gpt-5.4-mini means re-recording section 6. Remove this mark when it moves.",
+)
+def test_the_batch_deployment_runs_a_global_batch_model() -> None:
+    entry = catalogue().lookup(DEFAULT_DEPLOYMENTS["gpt-5-mini-batch"].model)
+    assert entry.global_batch.value is True
+
+
+# --- the replay server reads the catalogue -----------------------------------------------------
+
+
+def test_default_deployments_take_family_and_efforts_from_the_catalogue() -> None:
+    mini = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
+    assert (mini.family, mini.reasoning_efforts) == (
+        "reasoning",
+        ("minimal", "low", "medium", "high"),
+    )
+    assert DEFAULT_DEPLOYMENTS["gpt-4o-mini"].family == "standard"
+    assert DEFAULT_DEPLOYMENTS["text-embedding-3-small"].dimensions == 1536
+
+
+def test_a_deployment_of_a_catalogue_model_needs_no_family() -> None:
+    gpt51 = Deployment(kind="chat", model="gpt-5.1-2025-11-13")
+    assert (gpt51.family, gpt51.reasoning_efforts) == (
+        "reasoning",
+        ("none", "low", "medium", "high"),
+    )
+    chosen = Deployment(kind="chat", model="gpt-5.1-2025-11-13", family="standard")
+    assert (chosen.family, chosen.reasoning_efforts) == ("standard", ())
+    unknown = Deployment(kind="chat", model="my-fine-tune")
+    assert (unknown.family, unknown.reasoning_efforts) == ("standard", ())
+
+
+TOOLS: list[ChatCompletionToolParam] = [
+    {"type": "function", "function": {"name": "now", "parameters": {"type": "object"}}}
+]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What time is it?"}]
+
+
+def v1_client(server: ReplayServer) -> OpenAI:
+    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+
+
+@pytest.fixture
+def newer_models(start_server: StartServer) -> ReplayServer:
+    """A lenient server hosting gpt-5.6-luna and gpt-5.1, deployed by model name only."""
+    return start_server(
+        mode="lenient",
+        deployments={
+            "luna": {"kind": "chat", "model": "gpt-5.6-luna-2026-07-09"},
+            "gpt-5.1": {"kind": "chat", "model": "gpt-5.1-2025-11-13"},
+        },
+    )
+
+
+def test_gpt_5_6_answers_400_to_function_tools_with_reasoning(newer_models: ReplayServer) -> None:
+    client = v1_client(newer_models)
+    # Microsoft Learn (reasoning models): the request fails even without reasoning_effort,
+    # because these models default to medium.
+    for extra in ({}, {"reasoning_effort": "low"}):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model="luna", messages=MESSAGES, tools=TOOLS, **extra)
+        assert caught.value.param == "reasoning_effort"
+        assert caught.value.body["message"] == (  # type: ignore[index]
+            "Function tools with reasoning_effort are not supported for gpt-5.6-luna in "
+            "/v1/chat/completions. To use function tools, use /v1/responses or set "
+            "reasoning_effort to 'none'."
+        )
+
+
+def test_gpt_5_6_takes_function_tools_at_effort_none(newer_models: ReplayServer) -> None:
+    client = v1_client(newer_models)
+    answer = client.chat.completions.create(
+        model="luna",
+        messages=MESSAGES,
+        tools=TOOLS,
+        reasoning_effort="none",
+    )
+    assert answer.choices
+    plain = client.chat.completions.create(model="luna", messages=MESSAGES)
+    assert plain.choices
+
+
+def test_gpt_5_1_takes_temperature_only_when_it_does_not_reason(
+    newer_models: ReplayServer,
+) -> None:
+    client = v1_client(newer_models)
+    # Its default effort is none (Learn); OpenAI's guide: temperature is then accepted.
+    assert client.chat.completions.create(model="gpt-5.1", messages=MESSAGES, temperature=0.2)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gpt-5.1",
+            messages=MESSAGES,
+            temperature=0.2,
+            reasoning_effort="low",
+        )
+    assert (caught.value.code, caught.value.param) == ("unsupported_value", "temperature")
