@@ -35,7 +35,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import pydantic
 from azure.search.documents import RequestEntityTooLargeError, SearchClient
@@ -49,6 +49,10 @@ from azure.search.documents.indexes.models import (
     VectorSearchProfile,
 )
 from azure.search.documents.models import IndexDocumentsBatch, IndexingResult, VectorizedQuery
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "FILTERABLE",
@@ -359,7 +363,9 @@ class SearchHit(Generic[T]):
     reranker_score: float | None = None
 
 
-def vector_query(vector: Sequence[float], *, field: str, k: int = 5) -> VectorizedQuery:
+def vector_query(
+    vector: Sequence[float] | NDArray[np.floating[Any]], *, field: str, k: int = 5
+) -> VectorizedQuery:
     """The SDK's ``VectorizedQuery`` for ``k`` nearest neighbours of ``vector`` in ``field``."""
     if len(vector) == 0:  # not `not vector`: a numpy array has no truth value
         raise ValueError("the query vector is empty; embed the query text first")

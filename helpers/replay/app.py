@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import State
@@ -200,9 +201,9 @@ class Boundary:
             await response(scope, receive, send)
 
 
-def create_asgi_app(config: ReplayConfig, **options: object) -> Boundary:
+def create_asgi_app(config: ReplayConfig, **options: Any) -> Boundary:
     """:func:`create_app` behind the :class:`Boundary`: what the HTTP server runs."""
-    app = create_app(config, **options)  # type: ignore[arg-type]
+    app = create_app(config, **options)
     boundary = Boundary(app)
     boundary.state = app.state
     return boundary
