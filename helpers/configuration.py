@@ -39,13 +39,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 import pydantic
 from openai.lib import type_to_response_format_param
 from openai.types.chat.completion_create_params import ResponseFormat
 from openai.types.responses import ResponseTextConfigParam
-from openai.types.shared_params import Reasoning
+from openai.types.shared_params import Reasoning, ResponseFormatJSONSchema
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._support.settings import Settings
@@ -171,7 +171,9 @@ class GenerationProfile(BaseModel):
         if self.reasoning_effort is not None:
             args["reasoning"] = {"effort": self.reasoning_effort}
         if text_format is not None:
-            spec = type_to_response_format_param(text_format)["json_schema"]  # type: ignore[index]
+            # For a class the SDK always builds a json_schema format; its hints say any format.
+            built = cast(ResponseFormatJSONSchema, type_to_response_format_param(text_format))
+            spec = built["json_schema"]
             args["text"] = {
                 "format": {
                     "type": "json_schema",

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -85,8 +84,12 @@ class EmbeddingResult:
     """The model that answered (``response.model``), e.g. ``text-embedding-3-small``."""
 
 
-class Neighbour(NamedTuple):
-    """A nearest-neighbour hit: the candidate's row and its cosine similarity to the query."""
+@dataclass(frozen=True)
+class Neighbour:
+    """A nearest-neighbour hit: the candidate's row and its cosine similarity to the query.
+
+    A frozen dataclass, not a NamedTuple: a tuple's ``index`` field would hide ``tuple.index()``.
+    """
 
     index: int
     score: float

@@ -188,7 +188,7 @@ def classify(error: BaseException) -> Failure:
             kind=ErrorKind.UNEXPECTED, retryable=False, message=str(error) or name, exception=name
         )
     body = error.body if isinstance(error.body, Mapping) else {}
-    inner = body.get("innererror") if isinstance(body.get("innererror"), Mapping) else {}
+    inner = found if isinstance(found := body.get("innererror"), Mapping) else {}
     code = error.code
     kind = _status_kind(error, code)
     retryable = kind in RETRYABLE_KINDS
@@ -196,7 +196,7 @@ def classify(error: BaseException) -> Failure:
     should_retry = headers.get("x-should-retry")
     if should_retry in {"true", "false"}:
         retryable = should_retry == "true"
-    message = body.get("message") if isinstance(body.get("message"), str) else str(error)
+    message = found if isinstance(found := body.get("message"), str) else str(error)
     return Failure(
         kind=kind,
         retryable=retryable,

@@ -424,8 +424,7 @@ def to_response_items(
     """
     items: list[ResponseInputItemParam] = []
     for message in messages:
-        role = message["role"]
-        if role == "tool":
+        if message["role"] == "tool":
             output: FunctionCallOutput = {
                 "type": "function_call_output",
                 "call_id": message["tool_call_id"],
@@ -435,6 +434,7 @@ def to_response_items(
             }
             items.append(output)
             continue
+        role = message["role"]
         if role == "function":
             raise ValueError("Legacy 'function' messages have no Responses equivalent.")
         content = message.get("content")
@@ -443,10 +443,7 @@ def to_response_items(
                 text = (
                     content
                     if isinstance(content, str)
-                    else "".join(
-                        p.get("text", "")
-                        for p in content  # type: ignore[union-attr]
-                    )
+                    else "".join(p["text"] for p in content if p["type"] == "text")
                 )
                 easy: EasyInputMessageParam = {"type": "message", "role": "assistant",
                                                "content": text}  # fmt: skip

@@ -196,8 +196,8 @@ def check_response(response: Response) -> None:
         reason = response.incomplete_details.reason if response.incomplete_details else None
         if reason == "max_output_tokens":
             spent = ""
-            if response.usage and response.usage.output_tokens_details.reasoning_tokens:
-                usage = response.usage
+            usage = response.usage
+            if usage and usage.output_tokens_details.reasoning_tokens:
                 spent = (
                     f" ({usage.output_tokens_details.reasoning_tokens} of "
                     f"{usage.output_tokens} output tokens spent on reasoning)"

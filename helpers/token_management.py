@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 import yaml
@@ -99,14 +99,18 @@ def _turns(messages: Sequence[Mapping[str, Any]]) -> list[list[int]]:
     return turns
 
 
+M = TypeVar("M", bound=Message)
+"""A message type: :func:`truncate_messages` returns the objects it was given."""
+
+
 def truncate_messages(
-    messages: Sequence[Message],
+    messages: Sequence[M],
     budget: int,
     model: str = "gpt-4o",
     *,
     tools: Iterable[Mapping[str, Any]] | None = None,
     image_size: ImageSize = data_url_size,
-) -> list[Message]:
+) -> list[M]:
     """The messages that fit in ``budget`` prompt tokens, dropping whole oldest turns.
 
     The leading system/developer messages are always kept. The rest is split into turns,

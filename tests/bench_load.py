@@ -36,11 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ROOT / "tests" / "recordings" / "replay_server.yaml"
 KEY = "local-replay-key"
 CHAT = "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-01-preview"
-HELLO = {
+HELLO: dict[str, object] = {
     "messages": [{"role": "user", "content": "Say hello in five words."}],
     "model": "gpt-4o-mini",
 }
-STORY = {
+STORY: dict[str, object] = {
     "messages": [{"role": "user", "content": "Tell a three-word story."}],
     "model": "gpt-4o-mini",
     "stream": True,

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from openai import AzureOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,8 +25,8 @@ from starlette.routing import Route
 from helpers.replay import RecordingsFile, ReplayConfig, ReplayServer
 
 RECORDINGS = Path(__file__).parent / "recordings" / "replay_server.yaml"
-HELLO = [{"role": "user", "content": "Say hello in five words."}]
-STORY = [{"role": "user", "content": "Tell a three-word story."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
+STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
 ROUNDS = 300
 
 
@@ -48,8 +49,10 @@ class _BareServer(ReplayServer):
             await request.body()  # read the request, as any real endpoint must
             return Response(body, media_type="application/json")
 
-        self.app = Starlette(routes=[Route("/{path:path}", answer, methods=["POST"])])
-        self._uvicorn.config.app = self.app
+        # uvicorn serves this app; self.app (the replay app behind its Boundary) goes unused.
+        self._uvicorn.config.app = Starlette(
+            routes=[Route("/{path:path}", answer, methods=["POST"])]
+        )
 
 
 def main() -> None:

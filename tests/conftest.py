@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai import AsyncAzureOpenAI, AzureOpenAI
@@ -22,10 +23,10 @@ def start_server() -> Iterator[StartServer]:
     servers: list[ReplayServer] = []
 
     def start(
-        *recordings: str | Path, clock: Callable[[], float] | None = None, **config: object
+        *recordings: str | Path, clock: Callable[[], float] | None = None, **config: Any
     ) -> ReplayServer:
         paths = [p if isinstance(p, Path) else RECORDINGS / p for p in recordings]
-        options = {"clock": clock} if clock is not None else {}
+        options: dict[str, Any] = {"clock": clock} if clock is not None else {}
         server = ReplayServer(ReplayConfig(recordings=paths, **config), **options).start()
         servers.append(server)
         return server
@@ -35,7 +36,7 @@ def start_server() -> Iterator[StartServer]:
         server.stop()
 
 
-def sync_client(server: ReplayServer, **options: object) -> AzureOpenAI:
+def sync_client(server: ReplayServer, **options: Any) -> AzureOpenAI:
     """The official SDK client pointed at a replay server (no retries unless asked)."""
     options.setdefault("api_key", server.api_key)
     options.setdefault("max_retries", 0)
@@ -43,7 +44,7 @@ def sync_client(server: ReplayServer, **options: object) -> AzureOpenAI:
     return AzureOpenAI(azure_endpoint=server.url, **options)
 
 
-def async_client(server: ReplayServer, **options: object) -> AsyncAzureOpenAI:
+def async_client(server: ReplayServer, **options: Any) -> AsyncAzureOpenAI:
     options.setdefault("api_key", server.api_key)
     options.setdefault("max_retries", 0)
     return AsyncAzureOpenAI(azure_endpoint=server.url, api_version=API_VERSION, **options)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from azure.identity import get_bearer_token_provider
 from conftest import StartServer, sync_client
@@ -74,7 +76,7 @@ def test_connection_check_reports_model_and_region(start_server: StartServer) ->
     ids=["wrong-key", "model-name-as-deployment", "bad-api-version"],
 )
 def test_connection_failures_are_diagnosed(
-    start_server: StartServer, client_options: dict[str, str], deployment: str, fragment: str
+    start_server: StartServer, client_options: dict[str, Any], deployment: str, fragment: str
 ) -> None:
     server = start_server("replay_server.yaml", mode="lenient")
     if "api_version" in client_options:

@@ -220,7 +220,8 @@ def test_sampled_requests_are_not_cacheable_unless_opted_in() -> None:
 async def test_cache_rejects_a_sync_client_before_calling(start_server: StartServer) -> None:
     server = start_server(RECORDINGS)
     with pytest.raises(TypeError, match="CacheStep"):
-        await ResponseCache(SQLiteBackend()).chat(sync_client(server), **CAPITAL)
+        # Deliberately the wrong (synchronous) client: the runtime check is under test.
+        await ResponseCache(SQLiteBackend()).chat(sync_client(server), **CAPITAL)  # type: ignore[arg-type]
     assert server.state.requests_served == 0
 
 

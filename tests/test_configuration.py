@@ -345,7 +345,8 @@ def test_reasoning_arguments_are_answered_by_a_reasoning_deployment(
     assert completion.model == REASONING_MODEL
     usage = completion.usage
     assert usage is not None and usage.completion_tokens_details is not None
-    assert 0 < usage.completion_tokens_details.reasoning_tokens < usage.completion_tokens <= 2000
+    reasoning_tokens = usage.completion_tokens_details.reasoning_tokens or 0
+    assert 0 < reasoning_tokens < usage.completion_tokens <= 2000
 
 
 def test_reasoning_responses_arguments_are_answered_with_a_schema(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import openai
 import pytest
@@ -80,7 +80,7 @@ def test_typed_function_becomes_a_strict_schema_described_by_its_docstring() -> 
     assert function["name"] == "get_weather"
     assert function["description"] == "Current temperature in a city, in degrees Celsius."
     assert function.get("strict") is True
-    parameters = function["parameters"]
+    parameters: dict[str, Any] = function["parameters"]
     assert parameters["additionalProperties"] is False
     assert parameters["required"] == ["city"]
     assert parameters["properties"]["city"]["description"] == "City name"
@@ -94,7 +94,8 @@ def test_literal_parameter_becomes_an_enum() -> None:
         """Pick units."""
         return units
 
-    assert tools.params[0]["function"]["parameters"]["properties"]["units"]["enum"] == [
+    parameters: dict[str, Any] = tools.params[0]["function"]["parameters"]
+    assert parameters["properties"]["units"]["enum"] == [
         "celsius",
         "fahrenheit",
     ]

@@ -28,6 +28,7 @@ import pytest
 from conftest import API_VERSION, StartServer, sync_client
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from openai.types.chat import ChatCompletionMessageParam
 
 from helpers._support.counting import count_messages
 from helpers.replay import ReplayConfig, limits
@@ -50,7 +51,7 @@ CHAT = f"/openai/deployments/gpt-4o-mini/chat/completions?api-version={API_VERSI
 EMBEDDINGS = f"/openai/deployments/text-embedding-3-small/embeddings?api-version={API_VERSION}"
 V1_CHAT = "/openai/v1/chat/completions"
 V1_EMBEDDINGS = "/openai/v1/embeddings"
-HELLO = [{"role": "user", "content": "Say hello in five words."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 HELLO_ANSWER = "Hello there, nice to meet!"
 MODES = ["replay", "lenient"]
 
@@ -217,7 +218,8 @@ def test_token_checks_accept_what_the_credential_mints_and_nothing_looser() -> N
     # Signed with the raw key rather than the derived one, or not signed at all: refused.
     raw = jwt.encode(claims(), key.ljust(32, "-"), algorithm="HS256")
     assert not token_is_valid(raw, key, NOW)
-    unsigned = jwt.encode(claims(), None, algorithm="none")
+    # PyJWT requires key=None with alg "none" (NoneAlgorithm.prepare_key); its hints omit None.
+    unsigned = jwt.encode(claims(), None, algorithm="none")  # type: ignore[arg-type]
     assert not token_is_valid(unsigned, key, NOW)
     for payload in HOSTILE_CLAIMS.values():
         assert not token_is_valid(forged(key, payload), key, NOW)
@@ -527,14 +529,14 @@ def test_the_sdk_gets_a_bad_request_naming_a_wrongly_typed_field(
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model="gpt-4o-mini",
-            messages=[{"role": ["user"], "content": "Say hello in five words."}],  # type: ignore[list-item]
+            messages=[{"role": ["user"], "content": "Say hello in five words."}],  # type: ignore[list-item, misc]
         )
     assert caught.value.param == "messages[0].role"
     assert caught.value.code == "invalid_type"
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model="gpt-4o-mini",
-            messages=[{"role": "user", "content": [{"type": "text", "text": 5}]}],  # type: ignore[list-item]
+            messages=[{"role": "user", "content": [{"type": "text", "text": 5}]}],  # type: ignore[list-item, misc]
         )
     assert caught.value.param == "messages[0].content[0].text"
 
@@ -738,7 +740,7 @@ async def test_reading_a_body_stops_as_soon_as_it_passes_the_limit() -> None:
 
 PRINTABLE = st.characters(min_codepoint=32, max_codepoint=126)
 WEIRD_TEXT = st.text(
-    st.characters(blacklist_categories=("Cs",)) | st.sampled_from(list('\x00\u202e\ufeff{}[]"\\')),
+    st.characters(exclude_categories=["Cs"]) | st.sampled_from(list('\x00\u202e\ufeff{}[]"\\')),
     max_size=40,
 )
 LEAVES = (
@@ -805,7 +807,7 @@ def well_typed_chat_bodies(draw: st.DrawFn) -> Any:
             max_size=4,
         )
     )  # fmt: skip
-    optional = {
+    optional: dict[str, st.SearchStrategy[Any]] = {
         "temperature": st.floats(0, 2),
         "top_p": st.floats(0, 1),
         "n": st.integers(1, 128),
@@ -833,7 +835,7 @@ def well_typed_chat_bodies(draw: st.DrawFn) -> Any:
             max_size=3,
         ),
     }  # fmt: skip
-    body = {"messages": messages, "model": "gpt-4o-mini"}
+    body: dict[str, Any] = {"messages": messages, "model": "gpt-4o-mini"}
     for name in draw(st.lists(st.sampled_from(sorted(optional)), max_size=5, unique=True)):
         body[name] = draw(optional[name])
     if body.get("stream") and draw(st.booleans()):

@@ -18,6 +18,7 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
 from azure.search.documents import SearchClient
 from azure.search.documents.indexes import SearchIndexClient
+from azure.search.documents.indexes.models import HnswAlgorithmConfiguration
 from azure.search.documents.models import VectorizedQuery
 from pydantic import BaseModel
 from search_server import API_KEY, SearchServer
@@ -130,9 +131,12 @@ def test_index_fields_follow_the_model(index_client: SearchIndexClient) -> None:
     assert fields["embedding"].type == "Collection(Edm.Single)"
     assert fields["embedding"].vector_search_dimensions == 3
     assert fields["embedding"].vector_search_profile_name == "default"
-    profile = created.vector_search.profiles[0]
-    algorithm = created.vector_search.algorithms[0]
+    vector_search = created.vector_search
+    assert vector_search is not None and vector_search.profiles and vector_search.algorithms
+    profile = vector_search.profiles[0]
+    algorithm = vector_search.algorithms[0]
     assert (profile.name, profile.algorithm_configuration_name) == ("default", algorithm.name)
+    assert isinstance(algorithm, HnswAlgorithmConfiguration) and algorithm.parameters is not None
     assert algorithm.parameters.metric == "cosine"
 
 

@@ -14,6 +14,9 @@ import matplotlib
 import openai
 import pytest
 from conftest import StartServer, async_client, sync_client
+from matplotlib.axes import Axes
+from matplotlib.patches import Rectangle
+from openai.types.chat import ChatCompletionMessageParam
 
 from helpers.error_handling import ErrorKind
 from helpers.monitoring import (
@@ -29,7 +32,7 @@ from helpers.replay import ReplayServer
 
 matplotlib.use("Agg")
 
-HELLO = [{"role": "user", "content": "Say hello in five words."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 
 
 def monitored(server: ReplayServer, monitor: Monitor, **options: Any) -> openai.AzureOpenAI:
@@ -291,6 +294,13 @@ def test_latency_percentiles_leave_failures_out(start_server: StartServer) -> No
     assert row["completion_tokens"] == ok.completion_tokens
 
 
+def bars(ax: Axes) -> list[Rectangle]:
+    """A bar chart's or histogram's bars (matplotlib types ``ax.patches`` as any ``Patch``)."""
+    found = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(found) == len(ax.patches)
+    return found
+
+
 def test_the_table_and_the_plots_show_what_was_recorded(start_server: StartServer) -> None:
     server = lenient(start_server)
     monitor = Monitor()
@@ -306,11 +316,11 @@ def test_the_table_and_the_plots_show_what_was_recorded(start_server: StartServe
     assert table[1].split()[:4] == ["gpt-5-mini", "1", "0", "0.0%"]
     assert table[2].split()[:4] == ["gpt-5-nano", "3", "3", "100.0%"]
     ax = plot_errors(monitor.records)
-    heights = {p.get_x(): p.get_height() for p in ax.patches}
+    heights = {p.get_x(): p.get_height() for p in bars(ax)}
     assert sorted(heights.values()) == [1, 2]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["rate_limited", "server_error"]
     ax = plot_latency(monitor.records, bins=5)
-    assert sum(p.get_height() for p in ax.patches) == 1  # one success in the histogram
+    assert sum(p.get_height() for p in bars(ax)) == 1  # one success in the histogram
 
 
 def test_bad_input_is_refused_with_a_reason() -> None:

@@ -10,6 +10,7 @@ import re
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -122,14 +123,14 @@ def test_notebook_has_recordings(path: Path) -> None:
     assert (ROOT / "notebooks" / "recordings" / f"{path.stem}.yaml").exists()
 
 
-def _cells(path: Path, *, navigation: bool = False) -> list[dict[str, object]]:
+def _cells(path: Path, *, navigation: bool = False) -> list[dict[str, Any]]:
     cells = json.loads(path.read_text())["cells"]
     if navigation:
         return cells
     return [c for c in cells if NAV_TAG not in c.get("metadata", {}).get("tags", [])]
 
 
-def _source(cell: dict[str, object]) -> str:
+def _source(cell: dict[str, Any]) -> str:
     source = cell["source"]
     return "".join(source) if isinstance(source, list) else str(source)
 

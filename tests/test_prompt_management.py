@@ -8,7 +8,11 @@ from pathlib import Path
 import pydantic
 import pytest
 from conftest import StartServer, sync_client
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import (
+    ChatCompletionContentPartParam,
+    ChatCompletionMessageFunctionToolCallParam,
+    ChatCompletionMessageParam,
+)
 from openai.types.responses import ResponseInputParam
 
 from helpers.prompt_management import (
@@ -222,12 +226,16 @@ def test_to_response_items_converts_parts_tool_calls_and_results() -> None:
 
 
 def test_builders_and_conversion_match_the_sdks_typed_shapes() -> None:
-    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-    messages = [
+    call: ChatCompletionMessageFunctionToolCallParam = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "f", "arguments": "{}"},
+    }
+    messages: list[ChatCompletionMessageParam] = [
         system("s"),
         developer("d"),
         user([text_part("What is this?"), image_part(RED_SQUARE)]),
-        assistant("Let me look.", tool_calls=[call]),  # type: ignore[list-item]
+        assistant("Let me look.", tool_calls=[call]),
         tool("call_1", "red"),
     ]
     chat = pydantic.TypeAdapter(list[ChatCompletionMessageParam]).validate_python(messages)
@@ -257,7 +265,12 @@ def test_image_content_part_is_accepted_by_chat_completions(start_server: StartS
     client = sync_client(start_server(RECORDINGS))
     prompt = PromptLibrary.load(PROMPTS).get("describe_image", version=1)  # system, for gpt-4o-mini
     instructions, question = prompt.render(max_words=12, language="English")
-    parts = [text_part(question["content"]), image_part(RED_SQUARE, detail="low")]  # type: ignore[typeddict-item]
+    question_text = question["content"]
+    assert isinstance(question_text, str)
+    parts: list[ChatCompletionContentPartParam] = [
+        text_part(question_text),
+        image_part(RED_SQUARE, detail="low"),
+    ]
     messages = [instructions, user(parts)]
     completion = client.chat.completions.create(model=DEPLOYMENT, messages=messages)
     assert "red square" in completion.choices[0].message.content.lower()  # type: ignore[union-attr]

@@ -6,39 +6,49 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, Literal, TypedDict
 
 import httpx2
 import openai
 import pytest
 from conftest import RECORDINGS, StartServer, sync_client
 from openai import AsyncOpenAI, OpenAI
+from openai.types.chat import (
+    ChatCompletionChunk,
+    ChatCompletionMessageParam,
+    ChatCompletionStreamOptionsParam,
+)
 
 from helpers.replay import RecordingsFile, ReplayConfig
 from helpers.replay.__main__ import build_config, parse_args
 from helpers.replay.recordings.store import Interaction, RecordedRequest, RecordedResponse
 from helpers.replay.server import ReplayServer, probe
 
-HELLO = [{"role": "user", "content": "Say hello in five words."}]
-STORY = [{"role": "user", "content": "Tell a three-word story."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
+STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
 INPUTS = ["The quick brown fox", "jumps over the lazy dog"]
 BATCH_LINE = (
     b'{"custom_id": "task-1", "method": "POST", "url": "/chat/completions", "body": {"model": '
     b'"gpt-4o-mini-batch", "messages": [{"role": "user", "content": "Say hi."}]}}\n'
 )
 FILES_VERSION = "2024-10-21"
-STREAM: dict[str, object] = {"stream": True, "stream_options": {"include_usage": True}}
 
 
-def _text(stream: object) -> str:
-    return "".join(
-        c.choices[0].delta.content or ""
-        for c in stream
-        if c.choices  # type: ignore[attr-defined]
-    )
+class StreamOptions(TypedDict):
+    stream: Literal[True]
+    stream_options: ChatCompletionStreamOptionsParam
 
 
-def v1_client(server: ReplayServer, **options: object) -> OpenAI:
+STREAM: StreamOptions = {"stream": True, "stream_options": {"include_usage": True}}
+
+
+def _text(stream: Iterable[ChatCompletionChunk]) -> str:
+    return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+
+def v1_client(server: ReplayServer, **options: Any) -> OpenAI:
     """The plain OpenAI client on Azure's v1 API, as Microsoft documents it."""
     options.setdefault("api_key", server.api_key)
     options.setdefault("max_retries", 0)
@@ -54,6 +64,7 @@ def test_v1_chat_replays_the_recording_made_on_the_deployment_route(
     client = v1_client(start_server("replay_server.yaml"))
     response = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     assert response.choices[0].message.content == "Hello there, nice to meet!"
+    assert response.model_extra is not None
     assert response.model_extra["prompt_filter_results"][0]["prompt_index"] == 0
 
 
@@ -92,7 +103,8 @@ def test_v1_lenient_miss_is_marked_and_carries_azure_headers(start_server: Start
     )
     assert raw.headers["x-replay-unrecorded"] == "true"
     assert raw.headers["x-ms-deployment-name"] == "gpt-4o-mini"
-    assert raw.parse().choices[0].message.content.startswith("[unrecorded]")
+    content = raw.parse().choices[0].message.content
+    assert content is not None and content.startswith("[unrecorded]")
 
 
 def test_v1_lenient_streams_and_embeddings_are_simulated(start_server: StartServer) -> None:
@@ -169,6 +181,7 @@ def test_a_recorded_azure_400_is_served_verbatim(start_server: StartServer) -> N
             max_tokens=40000,
         )
     assert caught.value.param == "max_tokens"
+    assert isinstance(caught.value.body, dict)
     assert caught.value.body["message"].startswith("max_tokens is too large: 40000.")
     assert "x-replay-miss" not in caught.value.response.headers
 
@@ -256,7 +269,11 @@ def test_a_recorded_poll_sticks_on_its_final_state(start_server: StartServer) ->
     client = files_client(start_server("replay_core.yaml"))
     uploaded = client.files.create(file=("tasks.jsonl", BATCH_LINE), purpose="batch")
     batch = client.batches.create(
-        input_file_id=uploaded.id, endpoint="/chat/completions", completion_window="24h"
+        input_file_id=uploaded.id,
+        # Azure's path (Microsoft Learn, "Getting started with Azure OpenAI global batch
+        # deployments"); the SDK's hints list only OpenAI's "/v1/..." paths.
+        endpoint="/chat/completions",  # type: ignore[arg-type]
+        completion_window="24h",
     )
     statuses = [client.batches.retrieve(batch.id).status for _ in range(4)]
     assert [batch.status, *statuses] == [
@@ -288,7 +305,7 @@ def test_a_recorded_cut_stream_is_an_error_in_the_sdk(start_server: StartServer)
         messages=[{"role": "user", "content": "Count to five slowly."}],
         stream=True,
     )
-    received = []
+    received: list[str] = []
     with pytest.raises((httpx2.TransportError, openai.APIConnectionError)):
         for chunk in stream:
             received.extend(c.delta.content or "" for c in chunk.choices)

@@ -10,12 +10,17 @@ import pytest
 from azure.identity import get_bearer_token_provider
 from conftest import API_VERSION, StartServer, async_client, sync_client
 from openai import AzureOpenAI
+from openai.types.chat import (
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageFunctionToolCallParam,
+    ChatCompletionMessageParam,
+)
 
 from helpers.replay import ReplayCredential
 from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE
 
-HELLO = [{"role": "user", "content": "Say hello in five words."}]
-COIN = [{"role": "user", "content": "Flip a coin."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
+COIN: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Flip a coin."}]
 CHAT_PATH = "/openai/deployments/gpt-4o-mini/chat/completions"
 
 
@@ -35,12 +40,15 @@ def test_chat_completion_replays_the_recorded_answer(start_server: StartServer) 
 def test_azure_annotations_reach_model_extra(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml"))
     response = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert response.model_extra is not None
     prompt_filters = response.model_extra["prompt_filter_results"]
     assert prompt_filters[0]["content_filter_results"]["jailbreak"] == {
         "filtered": False,
         "detected": False,
     }
-    choice_filters = response.choices[0].model_extra["content_filter_results"]
+    choice_extra = response.choices[0].model_extra
+    assert choice_extra is not None
+    choice_filters = choice_extra["content_filter_results"]
     assert choice_filters["violence"] == {"filtered": False, "severity": "safe"}
 
 
@@ -307,7 +315,10 @@ def test_schema_that_is_not_strict_compatible_is_rejected(
 
 def test_tool_message_must_answer_a_tool_call(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml"))
-    messages = [*HELLO, {"role": "tool", "tool_call_id": "call_1", "content": "{}"}]
+    messages: list[ChatCompletionMessageParam] = [
+        *HELLO,
+        {"role": "tool", "tool_call_id": "call_1", "content": "{}"},
+    ]
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert "must be a response to a preceeding message with 'tool_calls'" in caught.value.message
@@ -315,12 +326,15 @@ def test_tool_message_must_answer_a_tool_call(start_server: StartServer) -> None
 
 def test_unanswered_tool_call_is_rejected(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml"))
-    call = {
+    call: ChatCompletionMessageFunctionToolCallParam = {
         "id": "call_abc",
         "type": "function",
         "function": {"name": "get_weather", "arguments": "{}"},
     }
-    messages = [*HELLO, {"role": "assistant", "content": None, "tool_calls": [call]}]
+    messages: list[ChatCompletionMessageParam] = [
+        *HELLO,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+    ]
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert "call_abc" in caught.value.message
@@ -334,7 +348,7 @@ def test_strict_tool_schema_with_a_default_is_rejected(start_server: StartServer
         "required": ["units"],
         "additionalProperties": False,
     }
-    tool = {
+    tool: ChatCompletionFunctionToolParam = {
         "type": "function",
         "function": {"name": "get_weather", "parameters": parameters, "strict": True},
     }

@@ -7,19 +7,28 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Literal, TypedDict
 
 import httpx2
 import openai
 import pytest
 from conftest import API_VERSION, RECORDINGS, StartServer, async_client, sync_client
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionStreamOptionsParam
 
 from helpers.replay import RecordingsFile
 from helpers.replay.recordings.record import UPSTREAM_PLACEHOLDER
 
-STORY = [{"role": "user", "content": "Tell a three-word story."}]
-HELLO = [{"role": "user", "content": "Say hello in five words."}]
+STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 INPUTS = ["The quick brown fox", "jumps over the lazy dog"]
-STREAM_KW = {"stream": True, "stream_options": {"include_usage": True}}
+
+
+class StreamOptions(TypedDict):
+    stream: Literal[True]
+    stream_options: ChatCompletionStreamOptionsParam
+
+
+STREAM_KW: StreamOptions = {"stream": True, "stream_options": {"include_usage": True}}
 
 
 # --- streams -------------------------------------------------------------------------------
@@ -30,6 +39,7 @@ def test_stream_opens_with_annotation_chunk_and_ends_with_usage(start_server: St
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=STORY, **STREAM_KW))
     first, last = chunks[0], chunks[-1]
     assert first.choices == []
+    assert first.model_extra is not None
     assert first.model_extra["prompt_filter_results"][0]["prompt_index"] == 0
     assert last.choices == []
     assert last.usage is not None and last.usage.completion_tokens > 0
@@ -121,7 +131,9 @@ def test_dimensions_above_the_model_size_are_rejected(start_server: StartServer)
 
 def test_replay_miss_names_the_file_and_shows_a_diff(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml"))
-    changed = [{"role": "user", "content": "Say hello in six words."}]
+    changed: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "Say hello in six words."}
+    ]
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=changed)
     message = caught.value.message
@@ -134,11 +146,14 @@ def test_replay_miss_names_the_file_and_shows_a_diff(start_server: StartServer) 
 
 def test_lenient_miss_is_a_marked_well_formed_answer(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml", mode="lenient"))
-    changed = [{"role": "user", "content": "Say hello in six words."}]
+    changed: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "Say hello in six words."}
+    ]
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=changed)
     response = raw.parse()
     assert raw.headers["x-replay-unrecorded"] == "true"
-    assert response.choices[0].message.content.startswith("[unrecorded]")
+    content = response.choices[0].message.content
+    assert content is not None and content.startswith("[unrecorded]")
     assert response.usage is not None and response.usage.prompt_tokens > 0
 
 
@@ -152,7 +167,7 @@ def test_lenient_miss_streams_with_azure_chunk_shapes(start_server: StartServer)
 
 def test_lenient_miss_with_a_schema_returns_json_that_fits_it(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml", mode="lenient"))
-    schema = {
+    schema: dict[str, object] = {
         "type": "object",
         "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
         "required": ["city", "days"],
@@ -166,7 +181,9 @@ def test_lenient_miss_with_a_schema_returns_json_that_fits_it(start_server: Star
             "json_schema": {"name": "trip", "schema": schema, "strict": True},
         },
     )
-    assert json.loads(response.choices[0].message.content) == {"city": "[unrecorded]", "days": 0}
+    content = response.choices[0].message.content
+    assert content is not None
+    assert json.loads(content) == {"city": "[unrecorded]", "days": 0}
 
 
 def test_lenient_mode_still_rejects_invalid_requests(start_server: StartServer) -> None:
@@ -261,7 +278,7 @@ def test_lenient_draft_mode_saves_misses_for_curation(
     RecordingsFile.new(target, "curated").save()
     server = start_server(target, mode="lenient", draft=True, record_to=target)
     client = sync_client(server)
-    question = [{"role": "user", "content": "Name a colour."}]
+    question: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Name a colour."}]
     first = client.chat.completions.create(model="gpt-4o-mini", messages=question)
     second = client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=question

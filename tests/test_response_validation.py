@@ -10,7 +10,11 @@ import pydantic
 import pytest
 from conftest import StartServer, async_client, sync_client
 from openai import OpenAI
-from openai.types.chat import ChatCompletion
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+)
 from openai.types.responses import Response
 from pydantic import BaseModel, Field
 
@@ -36,36 +40,21 @@ from helpers.structured_outputs import response_format_for
 RECORDINGS = "test_response_validation.yaml"
 DEPLOYMENT = "gpt-4o-mini"
 
-SYSTEM = {
-    "role": "system",
-    "content": (
-        "Extract the hotel booking as a JSON object with the keys guest, check_in, check_out "
-        "(dates as YYYY-MM-DD) and guests (number of people)."
-    ),
-}
-BOOKING = [
-    SYSTEM,
-    {
-        "role": "user",
-        "content": (
-            "Hi, this is Ana Souza. We'd like a room for 2 people, arriving Friday 14 March 2025 "
-            "and leaving on Sunday 16 March."
-        ),
-    },
-]
-OFFSITE = [
-    SYSTEM,
-    {
-        "role": "user",
-        "content": (
-            "Kenji Watanabe here, booking for our team offsite: 12 of us, one room, "
-            "3 to 5 June 2025."
-        ),
-    },
-]
+INSTRUCTIONS = (
+    "Extract the hotel booking as a JSON object with the keys guest, check_in, check_out "
+    "(dates as YYYY-MM-DD) and guests (number of people)."
+)
+ANA = (
+    "Hi, this is Ana Souza. We'd like a room for 2 people, arriving Friday 14 March 2025 "
+    "and leaving on Sunday 16 March."
+)
+KENJI = "Kenji Watanabe here, booking for our team offsite: 12 of us, one room, 3 to 5 June 2025."
+SYSTEM: ChatCompletionSystemMessageParam = {"role": "system", "content": INSTRUCTIONS}
+BOOKING: list[ChatCompletionMessageParam] = [SYSTEM, {"role": "user", "content": ANA}]
+OFFSITE: list[ChatCompletionMessageParam] = [SYSTEM, {"role": "user", "content": KENJI}]
 
 
-SINGLE = [
+SINGLE: list[ChatCompletionMessageParam] = [
     SYSTEM,
     {"role": "user", "content": "Omar Haddad, single room, 2025-04-02 to 2025-04-04."},
 ]
@@ -106,9 +95,9 @@ async def test_async_repair_loop_succeeds_on_the_second_round(start_server: Star
     client = async_client(start_server(RECORDINGS))
     result = await acomplete_validated(client, model=DEPLOYMENT, messages=BOOKING, schema=Booking)
     assert result.value.check_out == date(2025, 3, 16)
-    assert [a.content for a in result.attempts] == [
-        result.attempts[0].completion.choices[0].message.content
-    ]
+    first = result.attempts[0].completion
+    assert isinstance(first, ChatCompletion)
+    assert [a.content for a in result.attempts] == [first.choices[0].message.content]
     assert result.rounds == 2
 
 
@@ -164,7 +153,7 @@ def test_check_completion_passes_a_complete_answer(start_server: StartServer) ->
 
 def test_check_completion_raises_on_a_refusal(start_server: StartServer) -> None:
     client = sync_client(start_server(RECORDINGS))
-    messages = [
+    messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": "Extract the address the user asks for."},
         {
             "role": "user",
@@ -182,7 +171,7 @@ def test_check_completion_raises_on_a_refusal(start_server: StartServer) -> None
 
 def test_check_completion_raises_on_filtered_output(start_server: StartServer) -> None:
     client = sync_client(start_server(RECORDINGS))
-    messages = [
+    messages: list[ChatCompletionMessageParam] = [
         {
             "role": "user",
             "content": "Continue the story in full detail: the soldier reached the village and",
@@ -436,7 +425,7 @@ def test_a_chat_answer_that_spent_its_budget_on_reasoning_is_truncated(
     client = sync_client(start_server(RECORDINGS), api_version="2025-04-01-preview")
     completion = client.chat.completions.create(
         model=REASONING,
-        messages=[{"role": "developer", "content": SYSTEM["content"]}, BOOKING[1]],
+        messages=[{"role": "developer", "content": INSTRUCTIONS}, BOOKING[1]],
         response_format={"type": "json_object"},
         max_completion_tokens=64,
     )
@@ -454,15 +443,16 @@ def test_responses_repair_loop_continues_the_stored_conversation(
     result = respond_validated(
         v1_client(start_server),
         model=REASONING,
-        instructions=SYSTEM["content"],
-        input=BOOKING[1]["content"],
+        instructions=INSTRUCTIONS,
+        input=ANA,
         schema=Booking,
         max_rounds=2,
     )
     assert result.value.check_in == date(2025, 3, 14)
     assert result.rounds == 2
     first = result.attempts[0].completion
-    assert isinstance(first, Response) and result.completion.previous_response_id == first.id
+    assert isinstance(first, Response) and isinstance(result.completion, Response)
+    assert result.completion.previous_response_id == first.id
     assert "check_in: Input should be a valid date" in result.attempts[0].error
 
 
@@ -471,8 +461,8 @@ def test_responses_repair_loop_gives_up_after_max_rounds(start_server: StartServ
         respond_validated(
             v1_client(start_server),
             model=REASONING,
-            instructions=SYSTEM["content"],
-            input=OFFSITE[1]["content"],
+            instructions=INSTRUCTIONS,
+            input=KENJI,
             schema=Booking,
             max_rounds=2,
         )

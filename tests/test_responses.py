@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
 from conftest import StartServer, sync_client
 from openai import AsyncOpenAI, OpenAI
+from openai.types.chat import ChatCompletionMessageParam
+from openai.types.responses import FunctionToolParam, ResponseInputMessageItem, ResponseInputText
 from pydantic import BaseModel
 
 from helpers.replay import RecordingsFile
@@ -19,7 +22,7 @@ from helpers.replay.server import ReplayServer
 
 RECORDED = "test_responses.yaml"
 HAIKU = "Grey waves fold and break,\nsalt wind carries gull voices,\nthe tide keeps its time."
-WEATHER_TOOL = {
+WEATHER_TOOL: FunctionToolParam = {
     "type": "function",
     "name": "get_weather",
     "description": "Current weather for a city.",
@@ -33,7 +36,7 @@ WEATHER_TOOL = {
 }
 
 
-def v1(server: ReplayServer, **options: object) -> OpenAI:
+def v1(server: ReplayServer, **options: Any) -> OpenAI:
     options.setdefault("api_key", server.api_key)
     options.setdefault("max_retries", 0)
     return OpenAI(base_url=f"{server.url}/openai/v1/", **options)
@@ -93,7 +96,11 @@ def test_previous_response_id_chain_and_input_items(start_server: StartServer) -
     assert second.previous_response_id == first.id
     items = client.responses.input_items.list(second.id)
     assert [item.type for item in items.data] == ["message"]
-    assert items.data[0].content[0].text == "And the largest moon of that planet?"
+    message = items.data[0]
+    assert isinstance(message, ResponseInputMessageItem)
+    part = message.content[0]
+    assert isinstance(part, ResponseInputText)
+    assert part.text == "And the largest moon of that planet?"
 
 
 def test_a_streamed_response_sends_typed_events_in_azures_order(start_server: StartServer) -> None:
@@ -111,7 +118,9 @@ def test_a_streamed_response_sends_typed_events_in_azures_order(start_server: St
     assert [e.sequence_number for e in events] == list(range(len(events)))
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert text == HAIKU
-    assert events[-1].response.output_text == HAIKU
+    last = events[-1]
+    assert last.type == "response.completed"
+    assert last.response.output_text == HAIKU
 
 
 def test_a_stream_helper_collects_the_final_response(start_server: StartServer) -> None:
@@ -220,11 +229,12 @@ async def test_lenient_async_stream_and_chain(start_server: StartServer) -> None
     async with av1(start_server(RECORDED, mode="lenient")) as client:
         stream = await client.responses.create(model="gpt-5-nano", input="Hello?", stream=True)
         events = [event async for event in stream]
-        final = events[-1].response
+        last = events[-1]
+        assert last.type == "response.completed"
+        final = last.response
         follow = await client.responses.create(
             model="gpt-5-nano", input="And again?", previous_response_id=final.id
         )
-    assert events[-1].type == "response.completed"
     assert follow.previous_response_id == final.id
 
 
@@ -260,7 +270,7 @@ def test_a_streamed_response_is_recorded_event_by_event_and_replays(
 
 # --- reasoning deployments --------------------------------------------------------------------
 
-HELLO = [{"role": "user", "content": "Say hello."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello."}]
 
 
 @pytest.mark.parametrize("surface", ["deployments", "v1"])
@@ -272,6 +282,7 @@ def test_reasoning_deployment_rejects_max_tokens(start_server: StartServer, surf
         client.chat.completions.create(model="gpt-5-mini", messages=HELLO, max_tokens=100)
     assert caught.value.code == "unsupported_parameter"
     assert caught.value.param == "max_tokens"
+    assert isinstance(caught.value.body, dict)
     assert caught.value.body["message"] == (
         "Unsupported parameter: 'max_tokens' is not supported with this model. "
         "Use 'max_completion_tokens' instead."
@@ -284,6 +295,7 @@ def test_reasoning_deployment_rejects_a_non_default_temperature(start_server: St
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="gpt-5-mini", messages=HELLO, temperature=0.7)
     assert caught.value.code == "unsupported_value"
+    assert isinstance(caught.value.body, dict)
     assert caught.value.body["message"] == (
         "Unsupported value: 'temperature' does not support 0.7 with this model. "
         "Only the default (1) value is supported."
@@ -295,6 +307,7 @@ def test_responses_on_a_reasoning_deployment_rejects_temperature(start_server: S
     client = v1(start_server(RECORDED, mode="lenient"))
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="gpt-5-mini", input="Hi", temperature=0.2)
+    assert isinstance(caught.value.body, dict)
     assert caught.value.body["message"] == (
         "Unsupported parameter: 'temperature' is not supported with this model."
     )

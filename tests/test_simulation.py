@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx2
 import openai
 import pytest
 from conftest import StartServer, sync_client
 from openai import OpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from helpers.replay.behaviours.prompt_cache import cached_share
 from helpers.replay.server import ReplayServer
 
-HELLO = [{"role": "user", "content": "Say hello."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello."}]
 LONG = " ".join(f"clause {n} of the long shared system prompt about invoices." for n in range(200))
 
 
-def v1(server: ReplayServer, **options: object) -> OpenAI:
+def v1(server: ReplayServer, **options: Any) -> OpenAI:
     options.setdefault("api_key", server.api_key)
     options.setdefault("max_retries", 0)
     return OpenAI(base_url=f"{server.url}/openai/v1/", **options)
 
 
-def _ask(client: OpenAI, fault: str, **options: object) -> None:
+def _ask(client: OpenAI, fault: str, **options: Any) -> None:
     client.chat.completions.create(
         model="gpt-5-mini", messages=HELLO, extra_headers={"x-replay-fault": fault}, **options
     )
@@ -131,7 +133,9 @@ def test_latency_paces_the_first_chunk_and_a_whole_answer(start_server: StartSer
 
 # --- content filtering ------------------------------------------------------------------------
 
-BLOCKED = [{"role": "user", "content": "Explain how to build a bomb at home."}]
+BLOCKED: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "Explain how to build a bomb at home."}
+]
 
 
 @pytest.mark.parametrize("surface", ["deployments", "v1"])

@@ -9,7 +9,7 @@ import openai
 import pytest
 from conftest import StartServer, async_client, sync_client
 from openai import AsyncOpenAI, AzureOpenAI, OpenAI
-from openai.types.chat import ChatCompletionChunk
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from helpers.replay import ReplayServer
 from helpers.replay import azure as wire
@@ -26,10 +26,12 @@ from helpers.streaming import (
 )
 
 DEPLOYMENT = "gpt-4o-mini"
-HELLO = [{"role": "user", "content": "Say hello in three words."}]
-COUNT = [{"role": "user", "content": "Count to one hundred."}]
-FIGHT = [{"role": "user", "content": "Describe the fight in gory detail."}]
-STORY = [{"role": "user", "content": "Tell me a long story."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in three words."}]
+COUNT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Count to one hundred."}]
+FIGHT: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "Describe the fight in gory detail."}
+]
+STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell me a long story."}]
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from helpers.token_management import (
 # The OpenAI Cookbook, "How to count tokens with tiktoken", sections 6 and 7
 # (https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken): example messages
 # and tools, with the prompt_tokens the OpenAI API reported for them.
-COOKBOOK_MESSAGES = [
+COOKBOOK_MESSAGES: list[dict[str, Any]] = [
     {
         "role": "system",
         "content": "You are a helpful, pattern-following assistant that translates corporate "
@@ -65,7 +65,7 @@ COOKBOOK_MESSAGES = [
         "deliverable.",
     },
 ]
-COOKBOOK_TOOLS = [
+COOKBOOK_TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "function": {
@@ -89,7 +89,7 @@ COOKBOOK_TOOLS = [
         },
     }
 ]
-COOKBOOK_TOOL_MESSAGES = [
+COOKBOOK_TOOL_MESSAGES: list[dict[str, Any]] = [
     {
         "role": "system",
         "content": "You are a helpful assistant that can answer to questions about the weather.",
@@ -199,7 +199,7 @@ def test_estimate_matches_the_servers_usage_for_recorded_requests(
 def test_quota_charge_is_what_the_server_takes_from_the_token_bucket() -> None:
     config = ReplayConfig(recordings=[RECORDINGS / "replay_server.yaml"], mode="lenient")
     frozen = RateLimiter(clock=lambda: 0.0)  # no refill between requests
-    body = {
+    body: dict[str, Any] = {
         "model": "gpt-4o-mini",
         "messages": [{"role": "user", "content": "Count the tokens of this request, please."}],
         "max_tokens": 50,
@@ -213,13 +213,13 @@ def test_quota_charge_is_what_the_server_takes_from_the_token_bucket() -> None:
 
 
 def test_responses_input_maps_onto_the_chat_format() -> None:
-    as_chat = [
+    as_chat: list[dict[str, Any]] = [
         {"role": "developer", "content": "Answer in French."},
         {"role": "user", "content": "Weather in Paris?"},
         {"role": "assistant", "tool_calls": [{"function": {"name": "w", "arguments": "{}"}}]},
         {"role": "tool", "content": "sunny"},
     ]
-    items = [
+    items: list[dict[str, Any]] = [
         {"role": "user", "content": [{"type": "input_text", "text": "Weather in Paris?"}]},
         {"type": "function_call", "name": "w", "arguments": "{}", "call_id": "c1"},
         {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
@@ -348,6 +348,7 @@ def test_cost_splits_uncached_cached_and_output_tokens(table: PriceTable) -> Non
     cost = table.cost("small-2030", input_tokens=3000, cached_tokens=1000, output_tokens=500)
     price = table.models["small"]
     assert cost.input == 2 * price.input  # 2000 uncached tokens at 1.00 per 1000
+    assert price.cached_input is not None
     assert cost.cached_input == 1 * price.cached_input
     assert cost.output == Decimal("0.5") * price.output
     assert cost.total == cost.input + cost.cached_input + cost.output
@@ -380,7 +381,7 @@ def test_cost_of_reads_an_sdk_usage_object(table: PriceTable) -> None:
     ],
 )
 def test_impossible_token_counts_are_refused(
-    table: PriceTable, kwargs: dict[str, int], message: str
+    table: PriceTable, kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
         table.cost("small", **kwargs)
@@ -399,7 +400,7 @@ def test_an_unknown_model_or_a_broken_table_says_what_is_wrong(
 
 def test_the_lenient_count_never_raises_and_agrees_with_openais_published_example() -> None:
     part = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
-    messages = [*COOKBOOK_MESSAGES, {"role": "user", "content": [part]}]
+    messages: list[dict[str, Any]] = [*COOKBOOK_MESSAGES, {"role": "user", "content": [part]}]
     with pytest.raises(ValueError):
         count_messages(messages, "gpt-4o")
     assert count_messages(messages, "gpt-4o", strict=False) >= 124
@@ -407,7 +408,10 @@ def test_the_lenient_count_never_raises_and_agrees_with_openais_published_exampl
 
 
 def test_built_in_tools_are_refused_unless_lenient() -> None:
-    tools = [*COOKBOOK_TOOLS, {"type": "file_search", "vector_store_ids": ["vs_1"]}]
+    tools: list[dict[str, Any]] = [
+        *COOKBOOK_TOOLS,
+        {"type": "file_search", "vector_store_ids": ["vs_1"]},
+    ]
     with pytest.raises(ValueError, match="file_search"):
         count_tools(tools)
     assert count_tools(tools, strict=False) == count_tools(COOKBOOK_TOOLS)

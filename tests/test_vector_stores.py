@@ -48,6 +48,7 @@ def test_batch_create_and_poll_indexes_files_and_search_ranks_the_relevant_one_f
     assert (batch.file_counts.completed, batch.file_counts.total) == (2, 2)
     retrieved = client.vector_stores.retrieve(store.id)
     assert retrieved.status == "completed" and retrieved.usage_bytes == len(BIKES) + len(CAFE)
+    assert retrieved.last_active_at is not None
     assert retrieved.expires_at == retrieved.last_active_at + 7 * 86_400
 
     late = client.vector_stores.search(vector_store_id=store.id, query="late fee for returns")
@@ -237,7 +238,11 @@ def test_a_streamed_file_search_sends_the_search_events(start_server: StartServe
     assert kinds.index("response.file_search_call.searching") < kinds.index(
         "response.output_text.annotation.added"
     )
-    assert any(a.type == "file_citation" for a in final.output[-1].content[0].annotations)  # type: ignore[union-attr]
+    message = final.output[-1]
+    assert message.type == "message"
+    text = message.content[0]
+    assert text.type == "output_text"
+    assert any(a.type == "file_citation" for a in text.annotations)
 
 
 @pytest.mark.parametrize(

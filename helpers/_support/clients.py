@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import openai
-from azure.core.credentials import AzureKeyCredential
+from azure.core.credentials import AzureKeyCredential, TokenCredential
 from azure.identity import get_bearer_token_provider
 from azure.search.documents import SearchClient
 from azure.search.documents.indexes import SearchIndexClient
@@ -117,8 +117,8 @@ class Connection:
         """A new async client (async clients belong to one event loop, so they are not cached)."""
         return AsyncAzureOpenAI(**self._client_options(auth))
 
-    def _client_options(self, auth: Auth) -> dict[str, object]:
-        options: dict[str, object] = {
+    def _client_options(self, auth: Auth) -> dict[str, Any]:
+        options: dict[str, Any] = {
             "azure_endpoint": self.endpoint,
             "api_version": self.settings.api_version,
         }
@@ -190,7 +190,7 @@ class Connection:
         """A ``SearchIndexClient`` to create and delete indexes."""
         return SearchIndexClient(self.search_endpoint, self.search_credential)
 
-    def token_credential(self) -> object:
+    def token_credential(self) -> TokenCredential:
         """``DefaultAzureCredential`` live; offline, a local stand-in the replay server accepts."""
         if self._replay_credentials:
             return ReplayCredential(self.settings.replay_api_key.get_secret_value())

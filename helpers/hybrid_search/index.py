@@ -35,7 +35,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import pydantic
 from azure.search.documents import RequestEntityTooLargeError, SearchClient
@@ -49,6 +49,10 @@ from azure.search.documents.indexes.models import (
     VectorSearchProfile,
 )
 from azure.search.documents.models import IndexDocumentsBatch, IndexingResult, VectorizedQuery
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "FILTERABLE",
@@ -113,11 +117,11 @@ class Vector:
 # -- the index ----------------------------------------------------------------------------------
 
 _SCALARS: dict[type, str] = {
-    str: SearchFieldDataType.String,
-    bool: SearchFieldDataType.Boolean,
-    int: SearchFieldDataType.Int64,
-    float: SearchFieldDataType.Double,
-    dt.datetime: SearchFieldDataType.DateTimeOffset,
+    str: SearchFieldDataType.STRING,
+    bool: SearchFieldDataType.BOOLEAN,
+    int: SearchFieldDataType.INT64,
+    float: SearchFieldDataType.DOUBLE,
+    dt.datetime: SearchFieldDataType.DATE_TIME_OFFSET,
 }
 
 
@@ -149,10 +153,12 @@ def index_from_model(
                     f"{model.__name__}.{field_name}: a Vector field must be list[float], "
                     f"not {info.annotation!r}"
                 )
+            # SearchFieldDataType.Collection is added by the SDK at run time (models/_patch.py);
+            # its hints show the enum metaclass's __getattr__ (an Enum), so ignore "not callable".
             fields.append(
                 SearchField(
                     name=name_on_wire,
-                    type=SearchFieldDataType.Collection(SearchFieldDataType.Single),
+                    type=SearchFieldDataType.Collection(SearchFieldDataType.SINGLE),  # type: ignore[operator]
                     searchable=True,
                     retrievable=vector.retrievable,
                     vector_search_dimensions=vector.dimensions,
@@ -167,7 +173,7 @@ def index_from_model(
         fields.append(
             SearchField(
                 name=name_on_wire,
-                type=SearchFieldDataType.Collection(edm) if is_list else edm,
+                type=SearchFieldDataType.Collection(edm) if is_list else edm,  # type: ignore[operator]
                 key=indexed.key,
                 searchable=indexed.searchable,
                 filterable=indexed.filterable,
@@ -221,9 +227,9 @@ def _field_type(model: type, field_name: str, annotation: Any) -> tuple[type, bo
 
 def _check_indexed(model: type, field_name: str, indexed: Indexed, edm: str, is_list: bool) -> None:
     where = f"{model.__name__}.{field_name}"
-    if indexed.key and (edm != SearchFieldDataType.String or is_list):
+    if indexed.key and (edm != SearchFieldDataType.STRING or is_list):
         raise TypeError(f"{where}: the key field must be a str")
-    if indexed.searchable and edm != SearchFieldDataType.String:
+    if indexed.searchable and edm != SearchFieldDataType.STRING:
         raise TypeError(f"{where}: only str fields (or lists of str) can be searchable")
     if indexed.sortable and is_list:
         raise TypeError(f"{where}: a list field cannot be sortable")
@@ -357,7 +363,9 @@ class SearchHit(Generic[T]):
     reranker_score: float | None = None
 
 
-def vector_query(vector: Sequence[float], *, field: str, k: int = 5) -> VectorizedQuery:
+def vector_query(
+    vector: Sequence[float] | NDArray[np.floating[Any]], *, field: str, k: int = 5
+) -> VectorizedQuery:
     """The SDK's ``VectorizedQuery`` for ``k`` nearest neighbours of ``vector`` in ``field``."""
     if len(vector) == 0:  # not `not vector`: a numpy array has no truth value
         raise ValueError("the query vector is empty; embed the query text first")

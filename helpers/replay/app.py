@@ -18,12 +18,14 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
@@ -91,7 +93,7 @@ def create_app(
         if state.recorder is not None:
             await state.recorder.aclose()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/_replay/health", health, methods=["GET"]),
         Route("/_replay/reset", reset, methods=["POST"]),
     ]
@@ -158,6 +160,9 @@ class Boundary:
     It also hands the connection's transport to replies that must reset it (fault injection).
     """
 
+    state: State
+    """The wrapped app's ``state`` (set by :func:`create_asgi_app`)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -196,9 +201,9 @@ class Boundary:
             await response(scope, receive, send)
 
 
-def create_asgi_app(config: ReplayConfig, **options: object) -> Boundary:
+def create_asgi_app(config: ReplayConfig, **options: Any) -> Boundary:
     """:func:`create_app` behind the :class:`Boundary`: what the HTTP server runs."""
-    app = create_app(config, **options)  # type: ignore[arg-type]
+    app = create_app(config, **options)
     boundary = Boundary(app)
-    boundary.state = app.state  # type: ignore[attr-defined]
+    boundary.state = app.state
     return boundary

@@ -393,7 +393,11 @@ def _check_messages(messages: list[Any]) -> None:
             raise _type_error(f"{name}.content", str, content)
         _check_content_parts(name, content)
         if role == "assistant" and isinstance(message.get("tool_calls"), list):
-            pending = [c.get("id") for c in message["tool_calls"] if isinstance(c, dict)]
+            pending = [
+                c["id"]
+                for c in message["tool_calls"]
+                if isinstance(c, dict) and isinstance(c.get("id"), str)
+            ]
     if pending:
         raise invalid_request(
             "An assistant message with 'tool_calls' must be followed by tool messages responding "

@@ -119,7 +119,7 @@ class Recorder:
         url = f"{self.upstream}{request.url.path}"
         scrubber = Scrubber(self.upstream, _credentials(request))
         upstream_request = self._client.build_request(
-            request.method, url, params=request.query_params.multi_items(),
+            request.method, url, params=tuple(request.query_params.multi_items()),
             headers=headers, content=raw_body,
         )  # fmt: skip
         try:

@@ -51,14 +51,14 @@ import re
 import threading
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .matching import canonical_key, versions_match
 
-FORMAT = "cookbook-recordings/2"
+FORMAT: Final = "cookbook-recordings/2"
 FORMATS = ("cookbook-recordings/1", "cookbook-recordings/2")
 
 CURATED_HEADER = """\
