@@ -397,7 +397,8 @@ def test_gpt_5_6_answers_400_to_function_tools_with_reasoning(newer_models: Repl
     client = v1_client(newer_models)
     # Microsoft Learn (reasoning models): the request fails even without reasoning_effort,
     # because these models default to medium.
-    for extra in ({}, {"reasoning_effort": "low"}):
+    extras: list[dict[str, Any]] = [{}, {"reasoning_effort": "low"}]
+    for extra in extras:
         with pytest.raises(openai.BadRequestError) as caught:
             client.chat.completions.create(model="luna", messages=MESSAGES, tools=TOOLS, **extra)
         assert caught.value.param == "reasoning_effort"

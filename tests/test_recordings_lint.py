@@ -194,7 +194,7 @@ def test_a_chat_stream_without_done_is_caught_unless_cut_on_purpose() -> None:
         "model": "gpt-5-mini-2025-08-07",
         "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}],
     }
-    stream = {
+    stream: dict[str, Any] = {
         "name": "chat-stream",
         "request": {
             "path": "/openai/deployments/gpt-5-mini/chat/completions",
@@ -212,11 +212,11 @@ def test_a_chat_stream_without_done_is_caught_unless_cut_on_purpose() -> None:
 
 
 def test_a_batch_file_naming_two_deployments_is_caught() -> None:
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"custom_id": str(i), "method": "POST", "url": "/chat/completions", "body": {"model": m}}
         for i, m in enumerate(["gpt-5-mini-batch", "gpt-4o-batch"])
     ]
-    upload = {
+    upload: dict[str, Any] = {
         "name": "upload",
         "request": {
             "path": "/openai/files",
@@ -229,7 +229,7 @@ def test_a_batch_file_naming_two_deployments_is_caught() -> None:
 
 
 def test_request_counts_that_do_not_add_up_are_caught() -> None:
-    batch = {
+    batch: dict[str, Any] = {
         "name": "batch",
         "request": {"path": "/openai/batches/batch_1", "method": "GET"},
         "response": {
@@ -246,7 +246,7 @@ def test_request_counts_that_do_not_add_up_are_caught() -> None:
 
 
 def test_embeddings_usage_is_tiktokens_count() -> None:
-    good = {
+    good: dict[str, Any] = {
         "name": "embed",
         "request": {
             "path": "/openai/deployments/text-embedding-3-small/embeddings",

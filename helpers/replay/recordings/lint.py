@@ -99,8 +99,8 @@ class _Context:
         return body if isinstance(body, Mapping) else {}
 
 
-def _stream_payloads(response: Mapping[str, Any]) -> list[dict[str, Any]]:
-    payloads = []
+def _stream_payloads(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    payloads: list[Mapping[str, Any]] = []
     for chunk in response.get("stream") or []:
         data = chunk.get("data", "")
         if data.strip() == "[DONE]":
@@ -187,7 +187,7 @@ class Linter:
         elif kind == "batch":
             self._request_counts(c, body)
 
-    def _streamed_answer(self, c: _Context, events: list[dict[str, Any]]) -> None:
+    def _streamed_answer(self, c: _Context, events: list[Mapping[str, Any]]) -> None:
         if _is_responses(c.request.get("path", "")):
             final = [e for e in events if e.get("type") in RESPONSES_TERMINAL_EVENTS]
             if final and isinstance(final[-1].get("response"), Mapping):
@@ -357,9 +357,7 @@ class Linter:
         if end in ("cut", "reset"):
             return  # a fault on purpose
         chunks = c.response.get("stream") or []
-        sends_done = end == "done" or any(
-            ch.get("data", "").strip() == "[DONE]" for ch in chunks
-        )
+        sends_done = end == "done" or any(ch.get("data", "").strip() == "[DONE]" for ch in chunks)
         if _is_responses(c.request.get("path", "")):
             if sends_done:
                 c.add("stream_end", "a Responses stream never ends with data: [DONE]")
@@ -372,9 +370,10 @@ class Linter:
 
     def _batch_file(self, c: _Context) -> None:
         """Global Batch: one deployment (model) per input file (Learn, "Azure OpenAI batch")."""
-        text = c.response.get("text") if c.response.get("text") else None
-        body = c.request.get("body") if isinstance(c.request.get("body"), Mapping) else {}
-        content = text if text is not None else (body or {}).get("content")
+        text = c.response.get("text") or None
+        raw = c.request.get("body")
+        body: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        content = text if text is not None else body.get("content")
         if body.get("purpose") not in (None, "batch") or not isinstance(content, str):
             return
         models = set()
@@ -383,9 +382,9 @@ class Linter:
                 item = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(item, dict) and isinstance(item.get("body"), dict):
-                if "custom_id" in item and "model" in item["body"]:
-                    models.add(item["body"]["model"])
+            body_of = item.get("body") if isinstance(item, dict) else None
+            if isinstance(body_of, dict) and "custom_id" in item and "model" in body_of:
+                models.add(body_of["model"])
         if len(models) > 1:
             c.add("batch", f"one batch file names {len(models)} deployments: {sorted(models)}")
 
@@ -400,7 +399,9 @@ class Linter:
 
 
 def shipped_recordings(root: Path) -> list[Path]:
-    return sorted([*root.glob("notebooks/recordings/*.yaml"), *root.glob("tests/recordings/*.yaml")])
+    return sorted(
+        [*root.glob("notebooks/recordings/*.yaml"), *root.glob("tests/recordings/*.yaml")]
+    )
 
 
 def lint_paths(paths: Iterable[Path], linter: Linter, root: Path | None = None) -> list[Finding]:
