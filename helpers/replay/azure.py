@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-CREATED = 1_732_406_400
-"""The ``created`` timestamp of curated and simulated chat completions (2024-11-24T00:00:00Z)."""
+CREATED = 1_764_547_200  # 2025-12-01: after the GA of every model the curated answers name
+"""The ``created`` timestamp of curated and simulated chat completions (2025-12-01T00:00:00Z)."""
 
 RESPONSES_CREATED = 1_795_478_400
 """``created_at`` of curated and simulated Responses (2026-11-24T00:00:00Z), after GPT-5."""
