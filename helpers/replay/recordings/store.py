@@ -227,6 +227,22 @@ class RecordingsFile:
     def display_name(self) -> str:
         return display_path(self.path)
 
+    def find(
+        self, *, method: str | None = None, path: str | None = None, **fields: Any
+    ) -> Interaction | None:
+        """The first interaction whose request has this method and path (when given) and a
+        JSON body holding each of ``fields`` with that value, e.g. ``find(messages=[...])``."""
+        for interaction in self.document.interactions:
+            request = interaction.request
+            if method is not None and request.method.upper() != method.upper():
+                continue
+            if path is not None and request.path != path:
+                continue
+            body = request.body if isinstance(request.body, dict) else {}
+            if all(name in body and body[name] == value for name, value in fields.items()):
+                return interaction
+        return None
+
 
 _REFERENCE = re.compile(r"\{\{\s*([\w.-]+)\s*\}\}")
 
