@@ -7,9 +7,9 @@ document lists the names), and implement ``reset()``. Code finds a store by its 
 
     files = ctx.state.get(FilesStore)      # a FilesStore, as mypy knows
 
-``POST /_replay/reset`` (with credentials), or :meth:`ReplayServer.reset`, resets them all
-at once, so a notebook or a test can start from a clean server without restarting it;
-each notebook kernel's embedded server starts fresh anyway.
+``POST /_replay/reset`` (with credentials), or :meth:`helpers.replay.ReplayServer.reset`,
+resets them all at once, so a notebook or a test can start from a clean server without
+restarting it; each notebook kernel's embedded server starts fresh anyway.
 """
 
 from __future__ import annotations

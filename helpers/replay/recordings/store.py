@@ -56,10 +56,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..config import project_root
 from .matching import canonical_key, versions_match
 
 FORMAT = "cookbook-recordings/2"
-FORMATS = ("cookbook-recordings/1", "cookbook-recordings/2")
 
 CURATED_HEADER = """\
 Curated recordings: written by hand to Azure OpenAI's documented wire shapes
@@ -169,8 +169,6 @@ class RecordingsError(ValueError):
 
 def display_path(path: Path) -> str:
     """A path as users should see it: relative to the project, never machine-specific."""
-    from ..config import project_root
-
     try:
         return path.resolve().relative_to(project_root()).as_posix()
     except ValueError:

@@ -44,7 +44,7 @@ from ..files.operations import not_found as file_not_found
 from ..inference.operations import CHAT
 from ..paging import Paging, cursor_page
 from ..responses.operations import CREATE
-from .jobs import BatchesStore, BatchJob, LineResult, jsonl
+from .jobs import TERMINAL, BatchesStore, BatchJob, LineResult, jsonl
 
 ENDPOINTS = {"/chat/completions": "/chat/completions", "/responses": "/responses"}
 """Endpoints a batch can run, by the name a request may give them (``/v1/...`` too)."""
@@ -363,7 +363,7 @@ class CancelBatch(StateOperation):
         if job is None:
             raise batch_not_found(batch_id)
         status = job.status_at(state.clock())
-        if status in {"completed", "failed", "expired", "cancelled"}:
+        if status in TERMINAL:
             raise invalid_request(
                 f"Cannot cancel a batch with status '{status}'.",
                 param=None,
