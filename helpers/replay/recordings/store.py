@@ -59,7 +59,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..config import project_root
 from .matching import canonical_key, versions_match
 
-FORMAT = "cookbook-recordings/2"
+FORMAT: Literal["cookbook-recordings/2"] = "cookbook-recordings/2"
 
 CURATED_HEADER = """\
 Curated recordings: written by hand to Azure OpenAI's documented wire shapes
