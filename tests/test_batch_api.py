@@ -9,6 +9,7 @@ codes, and the output line ``{"custom_id", "response": {"body", "request_id",
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def line(custom_id: str, question: str, **body: Any) -> dict[str, Any]:
     }
 
 
-def jsonl(lines: list[dict[str, Any] | str]) -> bytes:
+def jsonl(lines: Sequence[dict[str, Any] | str]) -> bytes:
     return "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines).encode()
 
 
@@ -214,6 +215,37 @@ def test_malformed_lines_land_in_the_error_file_with_azures_codes(
     assert refused["status_code"] == 400
     assert refused["body"]["error"]["param"] == "max_tokens"
     assert refused["request_id"]
+
+
+def test_a_line_gets_the_same_limits_and_validation_as_the_request_sent_directly(
+    start_server: StartServer, clock: VirtualClock
+) -> None:
+    """Microsoft Learn, "Azure OpenAI quotas and limits": at most 2,048 messages a request."""
+    server = start_server(mode="lenient", clock=clock)
+    client = v1_client(server)
+    too_long = [{"role": "user", "content": "Hi"}] * 2049
+    direct: dict[str, Any] = {}
+    for name, messages in (("too-long", too_long), ("bad-role", [{"role": "robot"}])):
+        with pytest.raises(BadRequestError) as refused:
+            client.chat.completions.create(model="gpt-5-mini", messages=messages)  # type: ignore[arg-type]
+        direct[name] = refused.value.body
+    assert direct["too-long"]["code"] == "array_above_max_length"
+    lines: list[dict[str, Any]] = [line(name, "x") for name in direct]
+    lines[0]["body"]["messages"], lines[1]["body"]["messages"] = too_long, [{"role": "robot"}]
+    upload = client.files.create(file=("limits.jsonl", jsonl(lines)), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=upload.id,
+        endpoint="/chat/completions",  # type: ignore[arg-type]
+        completion_window="24h",
+    )
+    run_to_end(client, batch.id, clock)
+    errors = read_lines(client, client.batches.retrieve(batch.id).error_file_id)
+    assert {e["custom_id"]: e["response"]["status_code"] for e in errors} == {
+        "too-long": 400,
+        "bad-role": 400,
+    }
+    for failed in errors:  # the SDK's error body is the answer's "error" object
+        assert failed["response"]["body"]["error"] == direct[failed["custom_id"]]
 
 
 def test_a_file_that_is_not_a_batch_input_fails_the_job(

@@ -154,3 +154,20 @@ def test_notebooks_import_no_support_or_server_internals(path: Path) -> None:
             if name.startswith("helpers._support") or name.startswith("helpers.replay."):
                 bad.add(name)
     assert not bad, f"{path.name} imports internals: {sorted(bad)}"
+
+
+SERVER_INTERNALS = frozenset({"state", "document", "app", "simulator", "simulators"})
+"""Attributes of a server or a recordings file that are the replay server's own business:
+notebooks use ``ReplayServer.reset()``, ``RecordingsFile.find()`` and the like instead."""
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_reach_into_no_server_internals(path: Path) -> None:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    bad = {
+        ast.unparse(node)
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Attribute) and node.attr in SERVER_INTERNALS
+    }
+    assert not bad, f"{path.name} reaches into the server: {sorted(bad)}"

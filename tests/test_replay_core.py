@@ -23,8 +23,11 @@ from openai.types.chat import (
 
 from helpers.replay import RecordingsFile, ReplayConfig
 from helpers.replay.__main__ import build_config, parse_args
+from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.replay.recordings.store import Interaction, RecordedRequest, RecordedResponse
 from helpers.replay.server import ReplayServer, probe
+from helpers.replay.services.files.operations import FilesStore
+from helpers.replay.services.vector_stores.store import VectorStoresStore
 
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
@@ -236,6 +239,34 @@ def test_an_unrecorded_upload_is_kept_by_the_server_and_can_be_downloaded(
         client.files.retrieve(uploaded.id)
 
 
+def test_the_file_list_pages_newest_first_and_the_sdk_follows_every_page(
+    start_server: StartServer,
+) -> None:
+    client = files_client(start_server("replay_core.yaml"))
+    uploaded = [
+        client.files.create(file=(f"n{i}.jsonl", b"{}\n" * (i + 1)), purpose="batch").id
+        for i in range(5)
+    ]
+    first = client.files.list(limit=2)
+    assert [f.id for f in first.data] == [uploaded[4], uploaded[3]]
+    assert first.has_more is True
+    raw = client.files.with_raw_response.list(limit=2).http_response.json()
+    assert (raw["first_id"], raw["last_id"]) == (uploaded[4], uploaded[3])
+    # Auto-pagination asks for after=<last id> until has_more is false: every file once.
+    assert [f.id for f in client.files.list(limit=2)] == uploaded[::-1]
+    assert [f.id for f in client.files.list(limit=2, order="asc")] == uploaded
+    last = client.files.list(limit=2, order="asc", after=uploaded[3])
+    assert ([f.id for f in last.data], last.has_more) == ([uploaded[4]], False)
+    assert client.files.list(after="file-never-uploaded").data == []
+    with pytest.raises(openai.BadRequestError) as too_small:
+        client.files.list(limit=0)
+    assert too_small.value.code == "integer_below_min_value"
+    assert too_small.value.param == "limit"
+    with pytest.raises(openai.BadRequestError) as sideways:
+        client.files.list(order="sideways")  # type: ignore[arg-type]
+    assert sideways.value.param == "order"
+
+
 def test_an_upload_without_a_purpose_is_azures_400(start_server: StartServer) -> None:
     server = start_server("replay_core.yaml")
     response = httpx2.post(
@@ -327,6 +358,21 @@ def test_format_1_files_still_load() -> None:
     assert document.interactions
 
 
+def test_a_recording_is_found_by_the_fields_of_its_request() -> None:
+    recordings = RecordingsFile.load(RECORDINGS / "replay_server.yaml")
+    found = recordings.find(messages=HELLO)
+    assert found is not None
+    assert found.request.body["messages"] == HELLO
+    assert found.response.body["choices"][0]["message"]["content"] == "Hello there, nice to meet!"
+    streamed = recordings.find(messages=STORY, stream=True)
+    assert streamed is not None and streamed.response.stream
+    assert recordings.find(method="GET", messages=HELLO) is None
+    embeddings = recordings.find(path="/openai/deployments/text-embedding-3-small/embeddings")
+    assert embeddings is not None and embeddings.request.body["input"] == INPUTS
+    assert recordings.find(path="/openai/deployments/gpt-4o-mini/embeddings") is None
+    assert recordings.find(messages=[{"role": "user", "content": "never recorded"}]) is None
+
+
 # --- the state registry -----------------------------------------------------------------------
 
 
@@ -356,6 +402,35 @@ def test_reset_resets_every_registered_simulator(start_server: StartServer) -> N
     assert counter.value == 0
     after = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
     assert after.headers["x-ratelimit-remaining-requests"] == "59"
+
+
+def test_the_registry_finds_each_store_by_its_type(start_server: StartServer) -> None:
+    server = start_server("replay_core.yaml")
+    client = files_client(server)
+    uploaded = client.files.create(file=("notes.jsonl", b"{}\n"), purpose="batch")
+    files = server.state.get(FilesStore)
+    stored = files.get(uploaded.id)
+    assert stored is not None and stored.content == b"{}\n"  # the store the endpoints use
+    assert server.state.simulator("files") is files  # the name-based lookup still works
+    assert isinstance(server.state.limiter, RateLimiter)
+    with pytest.raises(LookupError, match="Counter"):
+        server.state.get(Counter)
+    with pytest.raises(ValueError, match="already registered"):
+        server.state.register("more_files", FilesStore())
+    with pytest.raises(ValueError, match="already registered"):
+        server.state.register("vector_stores", Counter())
+
+
+def test_reset_on_the_server_object_forgets_what_clients_made(start_server: StartServer) -> None:
+    server = start_server("replay_core.yaml")
+    client = v1_client(server)
+    uploaded = client.files.create(file=("notes.jsonl", b"{}\n"), purpose="batch")
+    store = client.vector_stores.create(name="kb")
+    server.reset()
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve(uploaded.id)
+    assert server.state.get(VectorStoresStore).get(store.id) is None
+    assert list(client.vector_stores.list()) == []
 
 
 def test_reset_without_credentials_is_azures_401_json(start_server: StartServer) -> None:

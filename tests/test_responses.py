@@ -103,6 +103,20 @@ def test_previous_response_id_chain_and_input_items(start_server: StartServer) -
     assert part.text == "And the largest moon of that planet?"
 
 
+def test_input_items_page_newest_first_through_the_sdk(start_server: StartServer) -> None:
+    client = v1(start_server(mode="lenient"))
+    said = ["One.", "Two.", "Three."]
+    response = client.responses.create(
+        model="gpt-5-mini", input=[{"role": "user", "content": text} for text in said]
+    )
+    first = client.responses.input_items.list(response.id, limit=2)
+    assert first.has_more is True and len(first.data) == 2
+    every = list(client.responses.input_items.list(response.id, limit=1))
+    assert [item.content[0].text for item in every] == said[::-1]  # type: ignore[union-attr,index]
+    oldest_first = client.responses.input_items.list(response.id, order="asc")
+    assert [item.content[0].text for item in oldest_first] == said  # type: ignore[union-attr,index]
+
+
 def test_a_streamed_response_sends_typed_events_in_azures_order(start_server: StartServer) -> None:
     client = v1(start_server(RECORDED))
     events = list(

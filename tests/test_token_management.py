@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tiktoken
 import yaml
 from conftest import RECORDINGS, StartServer, sync_client
 from openai.types import CompletionUsage
 
 from helpers import token_management as tokens
+from helpers._support.tokenizer import install_offline_encodings
 from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.token_management import (
@@ -186,30 +188,59 @@ def _recorded_chat_requests(name: str) -> list[dict[str, Any]]:
     ]
 
 
+def _by_the_published_rule(messages: list[dict[str, str]], encoding: str) -> int:
+    """The prompt tokens of plain-text messages by the OpenAI Cookbook's rule ("How to count
+    tokens with tiktoken", ``num_tokens_from_messages``), counted with tiktoken directly: 3
+    tokens around each message, every value's own tokens, 1 more for a name, and 3 that prime
+    the reply (``<|start|>assistant<|message|>``)."""
+    install_offline_encodings()
+    bpe = tiktoken.get_encoding(encoding)
+    total = 3
+    for message in messages:
+        total += 3
+        for key, value in message.items():
+            total += len(bpe.encode(value)) + (1 if key == "name" else 0)
+    return total
+
+
 @pytest.mark.parametrize("body", _recorded_chat_requests("replay_server.yaml"))
-def test_estimate_matches_the_servers_usage_for_recorded_requests(
+def test_estimate_matches_the_published_rule_and_the_servers_usage(
     start_server: StartServer, body: dict[str, Any]
 ) -> None:
+    expected = _by_the_published_rule(body["messages"], "o200k_base")  # gpt-4o-mini's encoding
+    assert count_messages(body["messages"], body["model"]) == expected
     server = start_server("replay_server.yaml")
     completion = sync_client(server).chat.completions.create(**body)
     assert completion.usage is not None
-    assert count_messages(body["messages"], completion.model) == completion.usage.prompt_tokens
+    assert completion.usage.prompt_tokens == expected
 
 
 def test_quota_charge_is_what_the_server_takes_from_the_token_bucket() -> None:
+    """Azure charges a request's "prompt text and count" plus its ``max_tokens`` when it
+    arrives (Microsoft Learn, "Manage Azure OpenAI quota", Understanding rate limits)."""
     config = ReplayConfig(recordings=[RECORDINGS / "replay_server.yaml"], mode="lenient")
     frozen = RateLimiter(clock=lambda: 0.0)  # no refill between requests
+    question = "Count the tokens of this request, please."
     body: dict[str, Any] = {
         "model": "gpt-4o-mini",
-        "messages": [{"role": "user", "content": "Count the tokens of this request, please."}],
+        "messages": [{"role": "user", "content": question}],
         "max_tokens": 50,
     }
+    # Its 9 tokens in o200k_base (gpt-4o-mini's encoding), separated by "|":
+    assert "|".join(_o200k_pieces(question)) == "Count| the| tokens| of| this| request|,| please|."
+    by_hand = 3 + 1 + 9 + 3 + 50  # 66: framing, "user", the question, priming, max_tokens
     with ReplayServer(config, limiter=frozen) as server:
         raw = sync_client(server).chat.completions.with_raw_response.create(**body)
     limit = int(raw.headers["x-ratelimit-limit-tokens"])
     remaining = int(raw.headers["x-ratelimit-remaining-tokens"])
-    assert limit - remaining == quota_charge(body, "gpt-4o-mini")
-    assert quota_charge(body, "gpt-4o-mini") == count_messages(body["messages"], "gpt-4o-mini") + 50
+    assert limit - remaining == by_hand
+    assert quota_charge(body, "gpt-4o-mini") == by_hand
+
+
+def _o200k_pieces(text: str) -> list[str]:
+    install_offline_encodings()
+    bpe = tiktoken.get_encoding("o200k_base")
+    return [bpe.decode([token]) for token in bpe.encode(text)]
 
 
 def test_responses_input_maps_onto_the_chat_format() -> None:

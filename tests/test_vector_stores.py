@@ -188,6 +188,26 @@ def test_list_pages_delete_and_the_dated_surface(start_server: StartServer) -> N
     assert len(client.vector_stores.list().data) == 2
 
 
+def test_a_stores_files_page_through_the_sdk_and_filter_by_status(
+    start_server: StartServer,
+) -> None:
+    client = v1(start_server(mode="replay"))
+    ids = [upload(client, f"doc{n}.md", f"# Doc {n}\n\nPage {n}.\n") for n in range(5)]
+    store = client.vector_stores.create(name="kb")
+    client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=ids)
+    first = client.vector_stores.files.list(vector_store_id=store.id, limit=2, order="asc")
+    assert [f.id for f in first.data] == ids[:2] and first.has_more
+    # The SDK follows `after` page by page: every file once, newest first by default.
+    every = client.vector_stores.files.list(vector_store_id=store.id, limit=2)
+    assert [f.id for f in every] == ids[::-1]
+    done = client.vector_stores.files.list(vector_store_id=store.id, filter="completed")
+    assert len(done.data) == 5 and not done.has_more
+    assert client.vector_stores.files.list(vector_store_id=store.id, filter="failed").data == []
+    with pytest.raises(BadRequestError) as too_many:
+        client.vector_stores.files.list(vector_store_id=store.id, limit=101)
+    assert (too_many.value.code, too_many.value.param) == ("integer_above_max_value", "limit")
+
+
 def test_file_search_tool_lists_results_and_cites_the_files_retrieved(
     start_server: StartServer,
 ) -> None:

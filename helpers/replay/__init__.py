@@ -7,11 +7,17 @@ Start it with ``python -m helpers.replay`` or embed it::
         ...
 
 Layout: :mod:`~.app` and :mod:`~.pipeline` (routing, and the steps every request takes),
+:mod:`~.answer` (the answer step, which batch lines take too: recordings, validation,
+limits, quota, simulation or miss), :mod:`~.state` (the typed registry of stateful stores),
 :mod:`~.services` (one package per Azure service: inference, responses, files,
 vector_stores, batches, search), :mod:`~.behaviours` (what cuts across services: rate
 limits, faults, prompt cache, content filter), :mod:`~.recordings` (the YAML store,
-matching, record mode), :mod:`~.errors` (Azure's error vocabulary), :mod:`~.identity`
-(keys and tokens), :mod:`~.limits` (the guarded JSON reader and request limits).
+matching, record mode), :mod:`~.errors` (Azure's error vocabulary), :mod:`~.validation`
+(the checks services share), :mod:`~.identity` (keys and tokens), :mod:`~.limits` (the
+guarded JSON reader and request limits).
+
+Notebooks and tests use what this package exports (``ReplayServer``, ``ReplayConfig``,
+``RecordingsFile`` ...), never its submodules; see the README's "In code".
 """
 
 from .config import DEFAULT_API_KEY, DEFAULT_PORT, Deployment, Mode, RateLimitSettings, ReplayConfig

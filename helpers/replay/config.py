@@ -294,10 +294,6 @@ class ReplayConfig(BaseModel):
         merged.update(data)
         return ReplayConfig.model_validate(merged)
 
-    def with_deployments_file(self, path: Path) -> ReplayConfig:
-        """Kept for callers of the first version: same as :meth:`with_file`."""
-        return self.with_file(path)
-
     @property
     def record_path(self) -> Path:
         if self.record_to is not None:

@@ -2,7 +2,7 @@
 
 Every operation of every service gets the same context: the request line, path
 parameters, query, headers, the parsed body, the deployment it addresses (if
-any), the server's state (recordings, simulators, clock, ids) and the headers
+any), the server's state (recordings, stores, clock, ids) and the headers
 Azure will add to the answer. It returns a :class:`Reply`: a status, headers,
 and one kind of content (JSON, bytes with a content type, or a stream of
 server-sent events that ends with ``[DONE]``, plain EOF, a cut or a reset). The
@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .config import Deployment
-
-if TYPE_CHECKING:
-    from .state import ReplayState
+from .state import ReplayState
 
 StreamEnd = Literal["done", "eof", "cut", "reset"]
 Fault = Literal["reset", "hang"]
@@ -75,10 +73,6 @@ class Reply:
         return cls(
             status=status, headers=dict(headers or {}), content=content, content_type=content_type
         )
-
-    @property
-    def is_stream(self) -> bool:
-        return self.events is not None
 
 
 @dataclass

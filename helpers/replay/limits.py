@@ -38,13 +38,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._support.tokenizer import count_tokens
+from .context import RequestContext
 from .errors import AzureError, invalid_request
-
-if TYPE_CHECKING:
-    from .context import RequestContext
 
 MAX_JSON_BODY_BYTES = 280 * 1024 * 1024
 MAX_MULTIPART_BODY_BYTES = 520 * 1024 * 1024

@@ -7,18 +7,18 @@
 4. the body (JSON, multipart or none)     -> 400 when it cannot be read
 5. the deployment, from the path or the body's ``model`` -> 404 ``DeploymentNotFound``,
    400 ``OperationNotSupported``
-6. the recordings: a recorded answer is served exactly, a recorded 4xx included
-7. what no recording covers is validated, then held to Azure's limits (-> Azure's 400;
-   :mod:`helpers.replay.limits`), then simulated (lenient
-   mode, and operations on state the server keeps) or explained (replay miss)
-8. quota accounting before any answer -> ``x-ratelimit-*`` headers, 429 when enforced
+6. the answer step (:mod:`helpers.replay.answer`, which batch lines go through too): the
+   recordings (a recorded answer is served exactly, a recorded 4xx included); what no
+   recording covers is validated, then held to Azure's limits (-> Azure's 400;
+   :mod:`helpers.replay.limits`); quota accounting (``x-ratelimit-*`` headers, 429 when
+   enforced); then a simulation (lenient mode, and operations on state the server keeps)
+   or an explained replay miss
 
 Operations supply only what is their own (:mod:`helpers.replay.services.base`).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,18 +26,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import azure, errors, limits
+from . import errors, limits
+from .answer import account, azure_headers, miss_message, recorded_reply, serve
 from .behaviours import faults
 from .config import API_VERSION_PATTERN, Mode
-from .context import Reply, RequestContext, StreamEvent
+from .context import RequestContext
 from .identity import key_is_valid, token_is_valid
-from .recordings.matching import describe_request, nearest_diff, normalise_multipart
-from .recordings.store import Interaction, RecordedRequest, RecordedResponse, StreamChunk
-from .replies import ReplyResponse, dump_json
+from .recordings.matching import normalise_multipart
+from .replies import ReplyResponse
 from .services.base import Endpoint, Operation, Service
 from .state import ReplayState
-
-log = logging.getLogger("helpers.replay")
 
 V1_PREFIX = "/openai/v1/"
 V1_API_VERSIONS = frozenset({"preview", "latest"})
@@ -159,187 +157,6 @@ def resolve_deployment(ctx: RequestContext, operation: Operation) -> None:
     ctx.deployment_name, ctx.deployment = name, deployment
 
 
-# --- step 8: quota --------------------------------------------------------------------------
-
-
-def account(ctx: RequestContext, operation: Operation, key: tuple[str, int] | None = None) -> None:
-    """Charge the deployment's quota; set the response headers; raise 429 when enforced.
-
-    ``key`` names a recorded interaction whose charge is counted once and then remembered.
-    """
-    state = ctx.state
-    rate_limits: dict[str, str] = {}
-    if ctx.deployment is not None and ctx.deployment_name is not None:
-        charge = (
-            state.prepared(key, lambda: operation.charged_tokens(ctx))
-            if key is not None
-            else operation.charged_tokens(ctx)
-        )
-        decision = state.limiter.check(
-            ctx.deployment_name,
-            ctx.deployment.requests_per_minute,
-            ctx.deployment.tokens_per_minute,
-            charge,
-        )
-        rate_limits = decision.headers()
-        if not decision.allowed:
-            ctx.response_headers.update(_azure_headers(ctx, rate_limits))
-            raise errors.rate_limited(
-                operation.name, ctx.api_version, decision.retry_after, ctx.response_headers
-            )
-    ctx.response_headers.update(_azure_headers(ctx, rate_limits))
-
-
-def _azure_headers(ctx: RequestContext, rate_limits: dict[str, str]) -> dict[str, str]:
-    return azure.response_headers(
-        ctx.state.ids,
-        region=ctx.state.config.region,
-        deployment=ctx.deployment_name,
-        client_request_id=ctx.headers.get("x-ms-client-request-id"),
-        rate_limits=rate_limits,
-    )
-
-
-# --- steps 6 and 7: recordings, validation, simulation -------------------------------------
-
-
-def recorded_reply(
-    ctx: RequestContext, operation: Operation | None, interaction: Interaction
-) -> Reply:
-    recorded = interaction.response
-    headers = dict(ctx.response_headers)
-    for name, value in recorded.headers.items():
-        if not name.lower().startswith("x-ratelimit-remaining"):
-            headers[name.lower()] = value
-    headers.pop("content-type", None)
-    headers.pop("content-length", None)
-    if recorded.fault is not None:
-        return Reply(status=recorded.status, headers=headers, fault=recorded.fault)
-    if recorded.stream is not None:
-        events = ctx.state.prepared(
-            ("events", id(interaction)),
-            lambda: [
-                StreamEvent(chunk.data, chunk.delay_ms / 1000, chunk.event)
-                for chunk in recorded.stream or []
-            ],
-        )
-        return Reply.of_stream(
-            list(events), status=recorded.status, headers=headers, end=recorded.stream_end or "done"
-        )
-    if recorded.text is not None:
-        reply = Reply.of_bytes(
-            recorded.text.encode("utf-8"),
-            recorded.content_type or "text/plain; charset=utf-8",
-            recorded.status,
-            headers,
-        )
-    elif recorded.status == 204 and recorded.body is None:
-        reply = Reply(status=204, headers=headers)
-    elif operation is None or recorded.status >= 400 or not operation.adapts_answers:
-        # Served as recorded: serialised once per interaction, not per request.
-        body = ctx.state.prepared(("json", id(interaction)), lambda: dump_json(recorded.body))
-        reply = Reply.of_bytes(body, "application/json", recorded.status, headers)
-    else:
-        reply = operation.present(ctx, Reply.of_json(recorded.body, recorded.status, headers))
-    return reply
-
-
-async def answer(ctx: RequestContext, operation: Operation) -> Reply:
-    """The answer, after which the operation keeps whatever state it creates."""
-    reply = await _answer(ctx, operation)
-    if reply.status < 400:
-        operation.served(ctx, reply)
-    return reply
-
-
-async def _answer(ctx: RequestContext, operation: Operation) -> Reply:
-    """A recording if one matches, else validation and a simulation or an explained miss."""
-    state = ctx.state
-    match = state.store.lookup(ctx.method, ctx.path, ctx.lookup_version, ctx.body)
-    state.requests_served += 1
-    if match is not None:
-        account(ctx, operation, key=("charge", id(match.interaction)))
-        log.debug("%s %s -> %s (%s #%d)", ctx.method, ctx.path,
-                  match.interaction.response.status, match.source, match.index)  # fmt: skip
-        return recorded_reply(ctx, operation, match.interaction)
-    operation.validate(ctx)
-    limits.check_request(ctx, operation.name)  # Azure's limits, on what validation let through
-    account(ctx, operation)
-    mode = state.config.mode
-    if operation.simulated:
-        return _with_headers(await operation.simulate(ctx), ctx)
-    if mode is Mode.LENIENT:
-        log.warning("lenient %s %s -> unrecorded, simulated", ctx.method, ctx.path)
-        reply = _with_headers(await operation.simulate(ctx), ctx)
-        reply.headers["x-replay-unrecorded"] = "true"
-        if state.config.draft:
-            save_draft(ctx, operation, reply)
-        return reply
-    raise errors.recording_not_found(miss_message(ctx))
-
-
-def _with_headers(reply: Reply, ctx: RequestContext) -> Reply:
-    reply.headers = {**ctx.response_headers, **reply.headers}
-    return reply
-
-
-def save_draft(ctx: RequestContext, operation: Operation, reply: Reply) -> None:
-    """Append a lenient miss to the recordings file for a curator to complete by hand.
-
-    Bodies are stored in their recorded form (embeddings as floats, whatever encoding the
-    request asked for), as record mode stores them.
-    """
-    if reply.events is not None:
-        response = RecordedResponse(
-            stream=[StreamChunk(data=e.data, event=e.event) for e in reply.events],
-            stream_end=None if reply.stream_end == "done" else reply.stream_end,
-        )
-    else:
-        response = RecordedResponse(status=reply.status, body=operation.store(reply.json))
-    request = RecordedRequest(
-        method=ctx.method, path=ctx.path, api_version=ctx.api_version, body=ctx.body
-    )
-    ctx.state.store.append(
-        ctx.state.config.record_path, Interaction(name="draft", request=request, response=response)
-    )
-
-
-def miss_message(ctx: RequestContext) -> str:
-    store = ctx.state.store
-    searched = ", ".join(store.source_names) or "(no recordings files loaded)"
-    received = describe_request(ctx.method, ctx.path, ctx.api_version, ctx.body)
-    candidates = (
-        (
-            f"{recordings.display_name} #{index}"
-            + (f" ({interaction.name})" if interaction.name else ""),
-            describe_request(
-                interaction.request.method,
-                interaction.request.path,
-                interaction.request.api_version or ctx.api_version,
-                interaction.request.body,
-            ),
-        )
-        for recordings, index, interaction in store.candidates()
-    )
-    nearest = nearest_diff(received, candidates)
-    version = f" (api-version {ctx.api_version})" if ctx.api_version else ""
-    lines = [
-        f"Missing recording: the replay server has no recording of {ctx.method} {ctx.path}"
-        f"{version}, so this is not Azure's answer. Searched: {searched}."
-    ]
-    if nearest is None:
-        lines.append("The recordings hold no interactions at all.")
-    else:
-        label, diff = nearest
-        lines.append(f"Most similar recorded request: {label}. Differences (recorded -> received):")
-        lines.append(diff or "(no difference in the compared fields)")
-    lines.append(
-        "To go on: undo the change to the request, add an interaction to the recordings file, "
-        "set REPLAY_MODE=lenient for a simulated answer, or record one with `make record`."
-    )
-    return "\n".join(lines)
-
-
 # --- simulated faults -------------------------------------------------------------------------
 
 
@@ -358,9 +175,7 @@ def pick_fault(ctx: RequestContext, operation: Operation) -> faults.FaultKind | 
     elif operation.deployment_kind is None:
         return None
     else:
-        injector = ctx.state.simulator("faults")
-        assert isinstance(injector, faults.FaultInjector)
-        kind = injector.draw(ctx.state.config.faults_for(ctx.deployment))
+        kind = ctx.state.get(faults.FaultInjector).draw(ctx.state.config.faults_for(ctx.deployment))
     if kind is None:
         return None
     error = faults.error_for(kind, operation.name, ctx.api_version)
@@ -373,7 +188,7 @@ def pick_fault(ctx: RequestContext, operation: Operation) -> faults.FaultKind | 
                     ctx.deployment.requests_per_minute,
                     ctx.deployment.tokens_per_minute,
                 ).headers()
-            ctx.response_headers.update(_azure_headers(ctx, rate_limits))
+            ctx.response_headers.update(azure_headers(ctx, rate_limits))
         else:  # failed behind the door: charged on arrival, as Azure's quota is
             account(ctx, operation)
         error.headers = {**ctx.response_headers, **error.headers}
@@ -411,7 +226,7 @@ def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -
             await read_body(request, ctx)
         resolve_deployment(ctx, operation)
         fault = pick_fault(ctx, operation)
-        reply = await answer(ctx, operation)
+        reply = await serve(ctx, operation)
         if fault is not None:
             reply = faults.apply_fault(fault, reply)
         reply = faults.apply_latency(state.config.latency_for(ctx.deployment), reply)
@@ -437,7 +252,7 @@ def recorded_only_handler(state: ReplayState, audience: str) -> Handler:
         await read_body(request, ctx)
         match = state.store.lookup(ctx.method, ctx.path, ctx.lookup_version, ctx.body)
         if match is not None:
-            ctx.response_headers.update(_azure_headers(ctx, {}))
+            ctx.response_headers.update(azure_headers(ctx, {}))
             return ReplyResponse(recorded_reply(ctx, None, match.interaction))  # type: ignore[return-value]
         # A miss on a resource the recordings know (``/openai/batches/...``) is explained;
         # any other unknown path gets Azure's bare 404, as on Azure.

@@ -27,6 +27,7 @@ from .app import SERVER_NAME, create_asgi_app
 from .behaviours.ratelimit import RateLimiter
 from .config import ReplayConfig
 from .protocol import AzureHttpToolsProtocol
+from .state import ReplayState
 
 LOOPBACK = "127.0.0.1"
 HTTP_PROTOCOL = AzureHttpToolsProtocol
@@ -89,8 +90,16 @@ class ReplayServer:
         return self.config.api_key
 
     @property
-    def state(self) -> Any:
-        return self.app.state.replay
+    def state(self) -> ReplayState:
+        """What the server knows (recordings, ids, stores); for tests and the server's code."""
+        state: ReplayState = self.app.state.replay  # type: ignore[attr-defined]
+        return state
+
+    def reset(self) -> None:
+        """Start again without restarting: quotas refilled, recordings served from the top,
+        every uploaded file, batch, stored response, vector store and index forgotten (what
+        ``POST /_replay/reset`` does)."""
+        self.state.reset()
 
     def start(self, timeout: float = 10.0) -> ReplayServer:
         # Load the tokenizers now (usage and quota accounting) so the first request is not slow.

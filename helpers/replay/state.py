@@ -1,19 +1,24 @@
-"""The server's state: recordings, ids, quotas and every stateful simulator, in one registry.
+"""The server's state: recordings, ids, quotas and every stateful store, in one typed registry.
 
-Simulators that remember things between requests (the rate limiter's buckets,
-stored responses, uploaded files, batches, vector stores, search indexes, the
-prompt cache) register here under a name and implement ``reset()``.
-``POST /_replay/reset`` (with credentials) resets them all at once, so a
-notebook or a test can start from a clean server without restarting it; each
-notebook kernel's embedded server starts fresh anyway.
+Stores that remember things between requests (the rate limiter's buckets, the fault
+injector's random draws, stored responses, uploaded files, batches, vector stores, search
+indexes, the prompt cache) are registered once per server, under a name (the health
+document lists the names), and implement ``reset()``. Code finds a store by its type::
+
+    files = ctx.state.get(FilesStore)      # a FilesStore, as mypy knows
+
+``POST /_replay/reset`` (with credentials), or :meth:`helpers.replay.ReplayServer.reset`,
+resets them all at once, so a notebook or a test can start from a clean server without
+restarting it; each notebook kernel's embedded server starts fresh anyway.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 from . import azure
@@ -34,7 +39,7 @@ T = TypeVar("T")
 
 @dataclass
 class ReplayState:
-    """What the running server knows: configuration, recordings, ids and simulators."""
+    """What the running server knows: configuration, recordings, ids and stateful stores."""
 
     config: ReplayConfig
     store: RecordingsStore
@@ -42,43 +47,62 @@ class ReplayState:
     ids: azure.IdSource = field(default_factory=azure.IdSource)
     requests_served: int = 0
     recorder: Any = None
-    """Record mode's :class:`~.record.Recorder`."""
-    simulators: dict[str, Resettable] = field(default_factory=dict)
+    """Record mode's :class:`~.recordings.record.Recorder` (``None`` in the other modes; not
+    imported here: record mode imports the services, which import this module)."""
+    _named: dict[str, Resettable] = field(default_factory=dict, repr=False)
+    _typed: dict[type, Resettable] = field(default_factory=dict, repr=False)
     _prepared: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def register(self, name: str, simulator: S) -> S:
-        """Add a stateful simulator; its ``reset()`` runs on every server reset."""
+    def register(self, name: str, store: S) -> S:
+        """Add a stateful store: found by :meth:`get` with its type, reset with the server.
+
+        One store per name and one per type, so ``get`` is never ambiguous.
+        """
         with self._lock:
-            if name in self.simulators:
-                raise ValueError(f"a simulator called {name!r} is already registered")
-            self.simulators[name] = simulator
-        return simulator
+            if name in self._named:
+                raise ValueError(f"a store called {name!r} is already registered")
+            if type(store) in self._typed:
+                raise ValueError(f"a {type(store).__name__} is already registered")
+            self._named[name] = store
+            self._typed[type(store)] = store
+        return store
+
+    def get(self, kind: type[S]) -> S:
+        """The registered store of type ``kind`` (or of a subclass of it)."""
+        found = self._typed.get(kind)
+        if found is None:
+            found = next((s for t, s in self._typed.items() if issubclass(t, kind)), None)
+            if found is None:
+                raise LookupError(f"no {kind.__name__} is registered with this server")
+        return found  # type: ignore[return-value]  # registered under its own type
+
+    @property
+    def simulators(self) -> Mapping[str, Resettable]:
+        """The registered stores by name (read-only)."""
+        return MappingProxyType(self._named)
+
+    def simulator(self, name: str) -> Resettable:
+        """The store registered as ``name``, untyped; prefer :meth:`get` with its type."""
+        return self._named[name]
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self.get(RateLimiter)
 
     def prepared(self, key: tuple[str, int], make: Callable[[], T]) -> T:
-        """A value derived from a recorded interaction, computed once (the recordings are
-        read-only while serving; appending a recording clears these)."""
+        """A value derived from a recorded interaction (``key`` holds its ``id()``), computed
+        once. Recorded interactions are never changed or dropped while the server runs (new
+        ones are appended), so a value, once made, stays right."""
         found = self._prepared.get(key)
         if found is None:
             found = self._prepared[key] = make()
         return found  # type: ignore[no-any-return]
 
-    def forget_prepared(self) -> None:
-        self._prepared.clear()
-
-    def simulator(self, name: str) -> Resettable:
-        return self.simulators[name]
-
-    @property
-    def limiter(self) -> RateLimiter:
-        limiter = self.simulators["rate_limits"]
-        assert isinstance(limiter, RateLimiter)
-        return limiter
-
     def reset(self) -> None:
-        """Start again: recordings from the top, the same ids, every simulator empty."""
+        """Start again: recordings from the top, the same ids, every store empty."""
         self.store.reset()
         self.ids = azure.IdSource(self.config.seed)
         self.requests_served = 0
-        for simulator in list(self.simulators.values()):
-            simulator.reset()
+        for store in list(self._named.values()):
+            store.reset()

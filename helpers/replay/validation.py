@@ -1,16 +1,23 @@
-"""Request validation: the 400s Azure sends before a model sees the request.
+"""Validation every service shares: Azure's 400s for wrong types, ranges, names and schemas.
 
-The checks are the ones code in the wild trips over (and the guide's examples
-do): wrong types and ranges, unknown arguments, a ``json_object`` response
-format carrying a schema, ``json_object`` without the word JSON in the
-messages, strict schemas that are not strict-compatible, and tool messages
-that answer no tool call. Messages follow Azure's wording and name the
-parameter in ``param``, so ``openai.BadRequestError.param`` is useful.
+Each service validates its own requests in its package (chat and embeddings in
+:mod:`helpers.replay.services.inference.validation`, the Responses API in
+:mod:`helpers.replay.services.responses.validation`, vector stores in
+:mod:`helpers.replay.services.vector_stores.validation`, files and batches in their
+operations); what they have in common is here, written once, so one kind of mistake gets one
+wording whichever service sees it:
 
-Types come first: the body's shape (messages, content parts, tool calls, tools,
-response format, embeddings inputs) is checked with strict pydantic models before
-any other check reads it, and every number must be finite and within Azure's range
-(:mod:`helpers.replay.limits`), so what follows only ever sees well-typed values.
+* the error bodies: a wrong type, a missing parameter, a body that is not an object,
+  a number out of range, a string or an array too long;
+* strict types for a body's shape (:func:`check_shape`, pydantic models without coercion),
+  named as Azure names a field (``messages[0].content``);
+* ``metadata`` limits and function/schema names (REST spec);
+* strict structured-outputs schemas (:func:`check_strict_schema`, rules in
+  :mod:`helpers._support.schemas`), for chat's ``response_format`` and tools and the
+  Responses API's ``text.format``.
+
+Messages follow Azure's wording and name the parameter in ``param``, so
+``openai.BadRequestError.param`` is useful.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ import math
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .._support.schemas import strict_violations
-from . import limits
 from .errors import AzureError, invalid_request
 
-_TYPE_NAMES = {
+# --- the error bodies ------------------------------------------------------------------------
+
+TYPE_NAMES: dict[type, str] = {
     bool: "a boolean",
     int: "an integer",
     float: "a decimal",
@@ -34,24 +42,21 @@ _TYPE_NAMES = {
     dict: "an object",
 }
 
+_NOT_SHOWN = object()
 
-def _got(value: Any) -> str:
+
+def got(value: Any) -> str:
+    """How Azure names the JSON type of what it received."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
+    for kind in (bool, int, float, str, list):  # bool first: a bool is an int in Python
+        if isinstance(value, kind):
+            return TYPE_NAMES[kind]
     return "an object"
 
 
-def _is(value: Any, kind: type) -> bool:
+def is_type(value: Any, kind: type) -> bool:
+    """JSON's view of a type: a boolean is no number, an integer is a decimal."""
     if kind is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind is int:
@@ -59,32 +64,51 @@ def _is(value: Any, kind: type) -> bool:
     return isinstance(value, kind)
 
 
-def _type_error(name: str, expected: type, value: Any) -> AzureError:
+def type_error(name: str, expected: type | str, value: Any = _NOT_SHOWN) -> AzureError:
+    """Azure's 400 ``invalid_type``: what was expected (a JSON type, or a description such as
+    ``"an array of strings"``) and, when ``value`` is given, what came instead."""
+    wanted = TYPE_NAMES[expected] if isinstance(expected, type) else expected
+    instead = "" if value is _NOT_SHOWN else f", but got {got(value)} instead"
     return invalid_request(
-        f"Invalid type for '{name}': expected {_TYPE_NAMES[expected]}, "
-        f"but got {_got(value)} instead.",
-        param=name,
-        code="invalid_type",
+        f"Invalid type for '{name}': expected {wanted}{instead}.", param=name, code="invalid_type"
     )
 
 
-def _check_number(
-    body: dict[str, Any], name: str, kind: type, low: float, high: float | None
-) -> None:
-    if name not in body or body[name] is None:
-        return
-    value = body[name]
-    if not _is(value, kind):
-        raise _type_error(name, kind, value)
-    word = "decimal" if kind is float else "integer"
-    if isinstance(value, float) and not math.isfinite(value):  # 1e309 parses as inf
-        value = "a number too large to represent" if value == value else "NaN"
+def missing_parameter(name: str) -> AzureError:
+    return invalid_request(
+        f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
+    )
+
+
+def not_an_object() -> AzureError:
+    return invalid_request(
+        "The request body must be a JSON object.", param=None, code="invalid_request_body"
+    )
+
+
+def body_object(body: Any) -> dict[str, Any]:
+    """The body as an object, or Azure's 400 for a body that is not one."""
+    if not isinstance(body, dict):
+        raise not_an_object()
+    return body
+
+
+def check_known_keys(body: Any, known: frozenset[str]) -> dict[str, Any]:
+    """The body as an object whose every key is a parameter of the operation."""
+    body = body_object(body)
+    unknown = sorted(set(body) - known)
+    if unknown:
         raise invalid_request(
-            f"Invalid '{name}': {word} out of range. Expected a finite value, but got {value} "
-            "instead.",
-            param=name,
-            code="invalid_value",
+            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code=None
         )
+    return body
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+def check_range(name: str, value: float, low: float, high: float | None, word: str) -> None:
+    """Azure's 400 for a number (``word``: ``integer`` or ``decimal``) outside ``[low, high]``."""
     if value < low:
         raise invalid_request(
             f"Invalid '{name}': {word} below minimum value. Expected a value >= {low:g}, "
@@ -101,127 +125,110 @@ def _check_number(
         )
 
 
-def _check_type(body: dict[str, Any], name: str, *kinds: type) -> None:
-    if name in body and body[name] is not None and not any(_is(body[name], k) for k in kinds):
-        raise _type_error(name, kinds[0], body[name])
-
-
-def _missing(name: str) -> AzureError:
-    return invalid_request(
-        f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
-    )
-
-
-def _check_object_with_known_keys(body: Any, known: frozenset[str]) -> None:
-    if not isinstance(body, dict):
+def check_number(
+    body: dict[str, Any], name: str, kind: type, low: float, high: float | None
+) -> None:
+    """An optional number parameter: its type (``int`` or ``float``), finite, in range."""
+    if name not in body or body[name] is None:
+        return
+    value = body[name]
+    if not is_type(value, kind):
+        raise type_error(name, kind, value)
+    word = "decimal" if kind is float else "integer"
+    if isinstance(value, float) and not math.isfinite(value):  # 1e309 parses as inf
+        value = "a number too large to represent" if value == value else "NaN"
         raise invalid_request(
-            "The request body must be a JSON object.", param=None, code="invalid_request_body"
+            f"Invalid '{name}': {word} out of range. Expected a finite value, but got {value} "
+            "instead.",
+            param=name,
+            code="invalid_value",
         )
-    unknown = sorted(set(body) - known)
-    if unknown:
+    check_range(name, value, low, high, word)
+
+
+def check_integer(value: Any, name: str, low: int, high: int) -> int:
+    """A required integer in ``[low, high]`` (a wrong type named without what came instead)."""
+    if not is_type(value, int):
+        raise type_error(name, "an integer")
+    check_range(name, value, low, high, "integer")
+    return int(value)
+
+
+def check_type(body: dict[str, Any], name: str, *kinds: type) -> None:
+    """An optional parameter of one of ``kinds`` (the first is the one the error names)."""
+    if name in body and body[name] is not None and not any(is_type(body[name], k) for k in kinds):
+        raise type_error(name, kinds[0], body[name])
+
+
+# --- strings, arrays, names, metadata ----------------------------------------------------------
+
+
+def check_length(value: str, param: str, limit: int) -> None:
+    if len(value) > limit:
         raise invalid_request(
-            f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0], code=None
+            f"Invalid '{param}': string too long. Expected a string with maximum length {limit}, "
+            f"but got a string with length {len(value)} instead.",
+            param=param,
+            code="string_above_max_length",
         )
 
 
-# --- shapes: the types every later check relies on ------------------------------------------
+def check_array_length(value: Any, name: str, limit: int) -> None:
+    if isinstance(value, list) and len(value) > limit:
+        raise invalid_request(
+            f"Invalid '{name}': array too long. Expected an array with maximum length {limit}, "
+            f"but got an array with length {len(value)} instead.",
+            param=name,
+            code="array_above_max_length",
+        )
 
 
-class _Shape(BaseModel):
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
+MAX_NAME_LENGTH = 64
+"""Function and response-format names: "a-z, A-Z, 0-9, or ... underscores and dashes, with a
+maximum length of 64" (REST spec, ``FunctionObject.name`` and ``ResponseFormatJsonSchema``)."""
+
+
+def check_name(name: str, param: str) -> None:
+    check_length(name, param, MAX_NAME_LENGTH)
+    if not NAME_PATTERN.fullmatch(name):
+        raise invalid_request(
+            f"Invalid '{param}': string does not match pattern. Expected a string that matches "
+            "the pattern '^[a-zA-Z0-9_-]+$'.",
+            param=param,
+            code="invalid_value",
+        )
+
+
+MAX_METADATA_PAIRS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512
+"""``metadata``: "Set of 16 key-value pairs ... Keys are strings with a maximum length of 64
+characters. Values are strings with a maximum length of 512 characters" (REST spec, chat
+completions, vector stores and batches alike; a vector store file's ``attributes`` too)."""
+
+
+def check_metadata(metadata: dict[str, Any], name: str = "metadata") -> None:
+    """At most 16 pairs, keys of at most 64 characters, string values of at most 512."""
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise invalid_request(
+            f"Invalid '{name}': too many properties. Expected an object with at most "
+            f"{MAX_METADATA_PAIRS} properties, but got an object with {len(metadata)} "
+            "properties instead.",
+            param=name,
+            code="object_above_max_properties",
+        )
+    for key, value in metadata.items():
+        check_length(key, name, MAX_METADATA_KEY)
+        if isinstance(value, str):
+            check_length(value, f"{name}.{key}", MAX_METADATA_VALUE)
+
+
+# --- shapes: strict types, named as Azure names a field ---------------------------------------
+
+
+class Shape(BaseModel):
     """Strict types (no coercion); unknown fields are the parameter checks' business."""
 
     model_config = ConfigDict(strict=True, extra="allow")
-
-
-class _FunctionCall(_Shape):
-    name: StrictStr
-    arguments: StrictStr
-
-
-class _ToolCall(_Shape):
-    id: StrictStr
-    type: StrictStr
-    function: _FunctionCall
-
-
-class _ImageUrl(_Shape):
-    url: StrictStr
-    detail: StrictStr | None = None
-
-
-class _ContentPart(_Shape):
-    type: StrictStr
-    text: StrictStr | None = None
-    image_url: _ImageUrl | None = None
-    refusal: StrictStr | None = None
-
-
-class _Message(_Shape):
-    role: StrictStr
-    content: StrictStr | list[_ContentPart] | None = None
-    name: StrictStr | None = None
-    tool_call_id: StrictStr | None = None
-    tool_calls: list[_ToolCall] | None = None
-    function_call: _FunctionCall | None = None
-    refusal: StrictStr | None = None
-
-
-class _FunctionDefinition(_Shape):
-    name: StrictStr
-    description: StrictStr | None = None
-    parameters: dict[str, Any] | None = None
-    strict: StrictBool | None = None
-
-
-class _Tool(_Shape):
-    type: StrictStr
-    function: _FunctionDefinition | None = None
-
-
-class _NamedFunction(_Shape):
-    name: StrictStr
-
-
-class _ToolChoice(_Shape):
-    type: StrictStr
-    function: _NamedFunction
-
-
-class _JsonSchema(_Shape):
-    name: StrictStr | None = None
-    description: StrictStr | None = None
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    strict: StrictBool | None = None
-
-
-class _ResponseFormat(_Shape):
-    type: StrictStr
-    json_schema: _JsonSchema | None = None
-
-
-class _StreamOptions(_Shape):
-    include_usage: StrictBool | None = None
-
-
-class _ChatBody(_Shape):
-    messages: list[_Message]
-    model: StrictStr | None = None
-    stream: StrictBool | None = None
-    stream_options: _StreamOptions | None = None
-    stop: StrictStr | list[StrictStr] | None = None
-    user: StrictStr | None = None
-    tools: list[_Tool] | None = None
-    tool_choice: StrictStr | _ToolChoice | None = None
-    functions: list[_FunctionDefinition] | None = None
-    function_call: StrictStr | _NamedFunction | None = None
-    response_format: _ResponseFormat | None = None
-    metadata: dict[str, StrictStr] | None = None
-    logit_bias: dict[str, int | float] | None = None
-    logprobs: StrictBool | None = None
-    parallel_tool_calls: StrictBool | None = None
-    store: StrictBool | None = None
-    reasoning_effort: StrictStr | None = None
-    modalities: list[StrictStr] | None = None
 
 
 _EXPECTED = {
@@ -243,7 +250,7 @@ def _is_union_tag(part: object) -> bool:
     )
 
 
-def _param(loc: tuple[Any, ...]) -> str:
+def param_name(loc: tuple[Any, ...]) -> str:
     """``("messages", 0, "content")`` as Azure names it: ``messages[0].content``."""
     text = ""
     for part in loc:
@@ -251,7 +258,7 @@ def _param(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def _check_shape(model: type[BaseModel], body: dict[str, Any]) -> None:
+def check_shape(model: type[BaseModel], body: dict[str, Any]) -> None:
     """Azure's 400 for the first wrongly typed or missing field, named as Azure names it."""
     try:
         model.model_validate(body)
@@ -260,292 +267,18 @@ def _check_shape(model: type[BaseModel], body: dict[str, Any]) -> None:
         located = [(tuple(p for p in e["loc"] if not _is_union_tag(p)), e) for e in errors]
         deepest = max(len(loc) for loc, _ in located)
         loc, error = next((loc, e) for loc, e in located if len(loc) == deepest)
-        name = _param(loc)
+        name = param_name(loc)
         if error["type"] == "missing":
-            raise _missing(name) from None
+            raise missing_parameter(name) from None
         expected = _EXPECTED.get(error["type"])
         if expected is not None:
-            raise _type_error(name, expected, error.get("input")) from None
+            raise type_error(name, expected, error.get("input")) from None
         raise invalid_request(
             f"Invalid value for '{name}'.", param=name, code="invalid_value"
         ) from None
 
 
-CHAT_PARAMETERS = frozenset(
-    {
-        "messages", "model", "temperature", "top_p", "n", "stream", "stream_options", "stop",
-        "max_tokens", "max_completion_tokens", "presence_penalty", "frequency_penalty",
-        "logit_bias", "logprobs", "top_logprobs", "user", "tools", "tool_choice",
-        "parallel_tool_calls", "response_format", "seed", "functions", "function_call",
-        "data_sources", "store", "metadata", "reasoning_effort", "prediction", "modalities",
-        "audio", "user_security_context", "verbosity",
-    }
-)  # fmt: skip
-
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-
-
-def validate_chat(body: Any) -> None:
-    """Raise :class:`AzureError` (400) for a chat completions body Azure would reject."""
-    _check_object_with_known_keys(body, CHAT_PARAMETERS)
-    if "messages" not in body:
-        raise _missing("messages")
-    messages = body["messages"]
-    if not isinstance(messages, list):
-        raise _type_error("messages", list, messages)
-    if not messages:
-        raise invalid_request(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, "
-            "but got an empty array instead.",
-            param="messages",
-            code="empty_array",
-        )
-    _check_number(body, "temperature", float, 0, 2)
-    _check_number(body, "top_p", float, 0, 1)
-    _check_number(body, "presence_penalty", float, -2, 2)
-    _check_number(body, "frequency_penalty", float, -2, 2)
-    _check_number(body, "n", int, 1, 128)
-    _check_number(body, "max_tokens", int, 1, limits.INT32_MAX)
-    _check_number(body, "max_completion_tokens", int, 1, limits.INT32_MAX)
-    _check_number(body, "top_logprobs", int, 0, 20)
-    _check_number(body, "seed", int, limits.INT64_MIN, limits.INT64_MAX)
-    for name in ("stream", "logprobs", "parallel_tool_calls", "store"):
-        _check_type(body, name, bool)
-    _check_type(body, "stop", str, list)
-    _check_type(body, "user", str)
-    _check_type(body, "stream_options", dict)
-    _check_shape(_ChatBody, body)
-    _check_array_length(body, "stop", limits.MAX_STOP_SEQUENCES)
-    _check_metadata(body)
-    _check_messages(messages)
-    if body.get("stream_options") and not body.get("stream"):
-        raise invalid_request(
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-            param="stream_options",
-            code=None,
-        )
-    _check_tools(body)
-    _check_response_format(body, messages)
-
-
-def _check_array_length(body: dict[str, Any], name: str, limit: int) -> None:
-    value = body.get(name)
-    if isinstance(value, list) and len(value) > limit:
-        raise invalid_request(
-            f"Invalid '{name}': array too long. Expected an array with maximum length {limit}, "
-            f"but got an array with length {len(value)} instead.",
-            param=name,
-            code="array_above_max_length",
-        )
-
-
-def _check_content_parts(name: str, content: Any) -> None:
-    """Each part carries the field its type names (``text`` for text, ...)."""
-    if not isinstance(content, list):
-        return
-    for j, part in enumerate(content):
-        field = part.get("type")
-        if field in ("text", "image_url", "refusal", "input_audio", "file") and (
-            part.get(field) is None
-        ):
-            raise _missing(f"{name}.content[{j}].{field}")
-
-
-def _check_messages(messages: list[Any]) -> None:
-    pending: list[str] = []
-    for i, message in enumerate(messages):
-        name = f"messages[{i}]"
-        if not isinstance(message, dict):
-            raise _type_error(name, dict, message)
-        if "role" not in message:
-            raise _missing(f"{name}.role")
-        role = message["role"]
-        if role not in ROLES:
-            raise invalid_request(
-                f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
-                "'function', 'tool', and 'developer'.",
-                param=f"{name}.role",
-                code="invalid_value",
-            )
-        if role == "tool":
-            call_id = message.get("tool_call_id")
-            if call_id not in pending:
-                raise invalid_request(
-                    "Invalid parameter: messages with role 'tool' must be a response to a "
-                    "preceeding message with 'tool_calls'.",
-                    param=f"{name}.role",
-                    code=None,
-                )
-            pending.remove(call_id)
-            continue
-        if pending:
-            raise invalid_request(
-                "An assistant message with 'tool_calls' must be followed by tool messages "
-                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
-                f"response messages: {', '.join(pending)}",
-                param="messages",
-                code=None,
-            )
-        content = message.get("content")
-        if role != "assistant" and content is None:
-            raise _missing(f"{name}.content")
-        if content is not None and not isinstance(content, (str, list)):
-            raise _type_error(f"{name}.content", str, content)
-        _check_content_parts(name, content)
-        if role == "assistant" and isinstance(message.get("tool_calls"), list):
-            pending = [
-                c["id"]
-                for c in message["tool_calls"]
-                if isinstance(c, dict) and isinstance(c.get("id"), str)
-            ]
-    if pending:
-        raise invalid_request(
-            "An assistant message with 'tool_calls' must be followed by tool messages responding "
-            "to each 'tool_call_id'. The following tool_call_ids did not have response messages: "
-            f"{', '.join(pending)}",
-            param="messages",
-            code=None,
-        )
-
-
-NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
-MAX_NAME_LENGTH = 64
-"""Function and response-format names: "a-z, A-Z, 0-9, or ... underscores and dashes, with a
-maximum length of 64" (REST spec, ``FunctionObject.name`` and ``ResponseFormatJsonSchema``)."""
-MAX_METADATA_PAIRS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512
-"""``metadata``: "16 key-value pairs ... Keys ... 64 characters ... values ... 512" (REST spec)."""
-
-
-def _check_length(value: str, param: str, limit: int) -> None:
-    if len(value) > limit:
-        raise invalid_request(
-            f"Invalid '{param}': string too long. Expected a string with maximum length {limit}, "
-            f"but got a string with length {len(value)} instead.",
-            param=param,
-            code="string_above_max_length",
-        )
-
-
-def _check_name(name: str, param: str) -> None:
-    _check_length(name, param, MAX_NAME_LENGTH)
-    if not NAME_PATTERN.fullmatch(name):
-        raise invalid_request(
-            f"Invalid '{param}': string does not match pattern. Expected a string that matches "
-            "the pattern '^[a-zA-Z0-9_-]+$'.",
-            param=param,
-            code="invalid_value",
-        )
-
-
-def _check_metadata(body: dict[str, Any]) -> None:
-    metadata = body.get("metadata")
-    if not isinstance(metadata, dict):
-        return
-    if len(metadata) > MAX_METADATA_PAIRS:
-        raise invalid_request(
-            f"Invalid 'metadata': too many properties. Expected an object with at most "
-            f"{MAX_METADATA_PAIRS} properties, but got an object with {len(metadata)} "
-            "properties instead.",
-            param="metadata",
-            code="object_above_max_properties",
-        )
-    for key, value in metadata.items():
-        _check_length(key, "metadata", MAX_METADATA_KEY)
-        _check_length(value, f"metadata.{key}", MAX_METADATA_VALUE)
-
-
-def _check_tools(body: dict[str, Any]) -> None:
-    tools = body.get("tools")
-    if tools is None:
-        if body.get("tool_choice") not in (None, "none"):
-            raise invalid_request(
-                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
-                "are specified.",
-                param="tool_choice",
-                code=None,
-            )
-        return
-    if not isinstance(tools, list):
-        raise _type_error("tools", list, tools)
-    for i, tool in enumerate(tools):
-        if not isinstance(tool, dict) or tool.get("type") != "function":
-            raise invalid_request(
-                f"Invalid value for 'tools[{i}].type': expected 'function'.",
-                param=f"tools[{i}].type",
-                code="invalid_value",
-            )
-        function = tool.get("function")
-        if not isinstance(function, dict) or not function.get("name"):
-            raise _missing(f"tools[{i}].function.name")
-        _check_name(function["name"], f"tools[{i}].function.name")
-        if function.get("strict") and isinstance(function.get("parameters"), dict):
-            check_strict_schema(
-                function["parameters"],
-                f"Invalid schema for function '{function['name']}'",
-                f"tools[{i}].function.parameters",
-                "invalid_function_parameters",
-            )
-    choice = body.get("tool_choice")
-    if isinstance(choice, str) and choice not in ("none", "auto", "required"):
-        raise invalid_request(
-            f"Invalid value: '{choice}'. Supported values are: 'none', 'auto', and 'required'.",
-            param="tool_choice",
-            code="invalid_value",
-        )
-
-
-def _check_response_format(body: dict[str, Any], messages: list[dict[str, Any]]) -> None:
-    fmt = body.get("response_format")
-    if fmt is None:
-        return
-    if not isinstance(fmt, dict):
-        raise _type_error("response_format", dict, fmt)
-    kind = fmt.get("type")
-    if kind not in ("text", "json_object", "json_schema"):
-        raise invalid_request(
-            f"Invalid value: '{kind}'. Supported values are: 'text', 'json_object', and "
-            "'json_schema'.",
-            param="response_format.type",
-            code="invalid_value",
-        )
-    extra = sorted(
-        set(fmt) - {"type", "json_schema"} if kind == "json_schema" else set(fmt) - {"type"}
-    )
-    if extra:
-        raise invalid_request(
-            f"Unrecognized request argument supplied: response_format.{extra[0]} "
-            f"(not allowed when 'response_format.type' is '{kind}')",
-            param=f"response_format.{extra[0]}",
-            code="unknown_parameter",
-        )
-    if kind == "json_object":
-        text = " ".join(
-            m["content"] if isinstance(m.get("content"), str) else str(m.get("content"))
-            for m in messages
-        )
-        if "json" not in text.lower():
-            raise invalid_request(
-                "'messages' must contain the word 'json' in some form, to use 'response_format' "
-                "of type 'json_object'.",
-                param="messages",
-                code=None,
-            )
-    if kind == "json_schema":
-        spec = fmt.get("json_schema")
-        if not isinstance(spec, dict):
-            raise _missing("response_format.json_schema")
-        if not spec.get("name"):
-            raise _missing("response_format.json_schema.name")
-        _check_name(spec["name"], "response_format.json_schema.name")
-        schema = spec.get("schema")
-        if spec.get("strict") and isinstance(schema, dict):
-            check_strict_schema(
-                schema,
-                f"Invalid schema for response_format '{spec['name']}'",
-                "response_format",
-                "invalid_json_schema",
-            )
-
+# --- strict structured-outputs schemas --------------------------------------------------------
 
 _SCHEMA_OBJECTS = ("properties", "$defs", "definitions", "items")
 _SCHEMA_ARRAYS = ("anyOf", "allOf", "oneOf", "required", "enum")
@@ -598,61 +331,3 @@ def check_strict_schema(schema: dict[str, Any], prefix: str, param: str, code: s
     raise invalid_request(
         f"{prefix}: In context={violation.path}, {detail}", param=param, code=code
     )
-
-
-EMBEDDING_PARAMETERS = frozenset({"input", "model", "encoding_format", "dimensions", "user"})
-MAX_EMBEDDING_DIMENSIONS = 3072
-"""The largest embedding Azure serves (text-embedding-3-large; Microsoft Learn, "Azure OpenAI
-models", embeddings), the bound when a deployment does not say its own size."""
-
-
-def _is_token(value: Any) -> bool:
-    return _is(value, int) and 0 <= value <= limits.INT32_MAX
-
-
-def _embedding_input_is_valid(value: str | list[Any]) -> bool:
-    """A non-empty string, or a non-empty array of non-empty strings, of token ids, or of
-    non-empty token-id arrays (the REST spec's four forms of ``input``)."""
-    if isinstance(value, str):
-        return value != ""
-    if not value:
-        return False
-    if all(isinstance(item, str) for item in value):
-        return all(value)
-    if all(_is_token(item) for item in value):
-        return True
-    return all(
-        isinstance(item, list) and item and all(_is_token(token) for token in item)
-        for item in value
-    )
-
-
-def validate_embeddings(body: Any, *, model: str, max_dimensions: int | None) -> None:
-    """Raise :class:`AzureError` (400) for an embeddings body Azure would reject."""
-    _check_object_with_known_keys(body, EMBEDDING_PARAMETERS)
-    if "input" not in body:
-        raise _missing("input")
-    value = body["input"]
-    if not isinstance(value, (str, list)):
-        raise _type_error("input", str, value)
-    if not _embedding_input_is_valid(value):
-        raise invalid_request(
-            "'$.input' is invalid. Please check the API reference: "
-            "https://platform.openai.com/docs/api-reference.",
-            param="input",
-            code="invalid_value",
-        )
-    _check_type(body, "user", str)
-    fmt = body.get("encoding_format")
-    if fmt is not None and fmt not in ("float", "base64"):
-        raise invalid_request(
-            f"Invalid value: '{fmt}'. Supported values are: 'float' and 'base64'.",
-            param="encoding_format",
-            code="invalid_value",
-        )
-    if body.get("dimensions") is not None:
-        if model == "text-embedding-ada-002":
-            raise invalid_request(
-                "This model does not support specifying dimensions.", param="dimensions", code=None
-            )
-        _check_number(body, "dimensions", int, 1, max_dimensions or MAX_EMBEDDING_DIMENSIONS)

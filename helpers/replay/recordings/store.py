@@ -51,15 +51,15 @@ import re
 import threading
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..config import project_root
 from .matching import canonical_key, versions_match
 
-FORMAT: Final = "cookbook-recordings/2"
-FORMATS = ("cookbook-recordings/1", "cookbook-recordings/2")
+FORMAT: Literal["cookbook-recordings/2"] = "cookbook-recordings/2"
 
 CURATED_HEADER = """\
 Curated recordings: written by hand to Azure OpenAI's documented wire shapes
@@ -169,8 +169,6 @@ class RecordingsError(ValueError):
 
 def display_path(path: Path) -> str:
     """A path as users should see it: relative to the project, never machine-specific."""
-    from ..config import project_root
-
     try:
         return path.resolve().relative_to(project_root()).as_posix()
     except ValueError:
@@ -226,6 +224,22 @@ class RecordingsFile:
     @property
     def display_name(self) -> str:
         return display_path(self.path)
+
+    def find(
+        self, *, method: str | None = None, path: str | None = None, **fields: Any
+    ) -> Interaction | None:
+        """The first interaction whose request has this method and path (when given) and a
+        JSON body holding each of ``fields`` with that value, e.g. ``find(messages=[...])``."""
+        for interaction in self.document.interactions:
+            request = interaction.request
+            if method is not None and request.method.upper() != method.upper():
+                continue
+            if path is not None and request.path != path:
+                continue
+            body = request.body if isinstance(request.body, dict) else {}
+            if all(name in body and body[name] == value for name, value in fields.items()):
+                return interaction
+        return None
 
 
 _REFERENCE = re.compile(r"\{\{\s*([\w.-]+)\s*\}\}")

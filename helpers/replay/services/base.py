@@ -1,4 +1,4 @@
-"""The parts every service module is made of: operations, endpoints, services.
+"""The parts every service package is made of: operations, endpoints, services.
 
 An :class:`Operation` is one thing Azure does (``ChatCompletions_Create``). It
 declares the deployment kind it needs and how its body is read, and it
@@ -9,15 +9,17 @@ deployment, quota, recordings, record mode, errors) is the pipeline's job and
 happens the same way for every operation (:mod:`helpers.replay.pipeline`).
 
 An :class:`Endpoint` binds an operation to a method and path; a
-:class:`Service` groups a module's endpoints with the token audience that
-guards them and the stateful simulators it registers.
+:class:`Service` groups a package's endpoints with the token audience that
+guards them and the stateful stores it registers (:mod:`helpers.replay.state`).
+The answer step (:mod:`helpers.replay.answer`) calls an operation's methods the
+same way for a request and for a batch line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from starlette.types import ASGIApp
 
@@ -25,9 +27,7 @@ from ..config import Deployment
 from ..context import Reply, RequestContext
 from ..errors import AzureError
 from ..identity import COGNITIVE_SERVICES_AUDIENCE
-
-if TYPE_CHECKING:
-    from ..state import ReplayState
+from ..state import ReplayState
 
 BodyKind = Literal["json", "multipart", "none"]
 DeploymentKind = Literal["chat", "embeddings"]
@@ -109,12 +109,12 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Service:
-    """One Azure service area: its endpoints, their token audience, its simulators."""
+    """One Azure service area: its endpoints, their token audience, its stateful stores."""
 
     name: str
     endpoints: tuple[Endpoint, ...]
     audience: str = COGNITIVE_SERVICES_AUDIENCE
     register: Callable[[ReplayState], None] | None = field(default=None)
-    """Called once per server to put the service's stateful simulators in the registry."""
+    """Called once per server to register the service's stateful stores (``state.register``)."""
     mount: Callable[[ReplayState], tuple[str, ASGIApp]] | None = field(default=None)
     """For a service that is its own ASGI app (Azure AI Search): its path prefix and app."""

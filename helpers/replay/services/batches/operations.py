@@ -2,15 +2,16 @@
 
 ``POST /openai/batches`` (dated ``api-version``) and ``POST /openai/v1/batches`` take
 ``{"input_file_id", "endpoint", "completion_window": "24h"}``; the input file is a
-JSONL file uploaded with purpose ``batch`` (:mod:`.files`). Each line is
+JSONL file uploaded with purpose ``batch`` (:mod:`..files.operations`). Each line is
 ``{"custom_id", "method": "POST", "url": "/chat/completions", "body": {...}}`` whose
 ``model`` names a Global-Batch deployment (``Deployment.batch``).
 
-Each line is answered the way a request would be: from the recordings first (looked
-up as ``POST /openai/v1{url}``, so one recording serves online requests on both
-surfaces and batch lines), else validated (Azure's 400 lands in the error file) and
-simulated in lenient mode, else, in replay mode, an error line that explains the
-miss. Lines are answered when the job is created; the status then moves on the
+Each line is answered as the same request sent directly would be, by the same answer
+step (:mod:`helpers.replay.answer`): from the recordings first (looked up as
+``POST /openai/v1{url}``, so one recording serves online requests on both surfaces and
+batch lines), else validated and held to Azure's limits (Azure's 400 lands in the error
+file) and simulated in lenient mode, else, in replay mode, an error line that explains
+the miss. Lines are answered when the job is created; the status then moves on the
 server's clock (:mod:`helpers.replay.services.batches.jobs`, timings in
 ``ReplayConfig.batches``). Batch lines do not draw on the online deployments' quota.
 
@@ -31,26 +32,31 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from ...config import Deployment, Mode
+from ...answer import answer, body_of
+from ...config import Deployment
 from ...context import Reply, RequestContext
 from ...errors import AzureError, internal_error, invalid_request, object_not_found
 from ...state import ReplayState
+from ...validation import body_object, check_metadata, missing_parameter, type_error
 from ..base import BodyKind, Endpoint, Operation, Service, StateOperation
-from ..files.operations import StoredFile, files_of, new_file_id
+from ..files.operations import FilesStore, StoredFile, new_file_id
 from ..files.operations import not_found as file_not_found
-from .jobs import BatchesStore, BatchJob, LineResult, jsonl
+from ..inference.operations import CHAT
+from ..paging import Paging, cursor_page
+from ..responses.operations import CREATE
+from .jobs import TERMINAL, BatchesStore, BatchJob, LineResult, jsonl
 
 ENDPOINTS = {"/chat/completions": "/chat/completions", "/responses": "/responses"}
 """Endpoints a batch can run, by the name a request may give them (``/v1/...`` too)."""
+LINE_OPERATIONS: dict[str, Operation] = {"/chat/completions": CHAT, "/responses": CREATE}
+"""The operation that answers a line, by the batch's endpoint."""
+PAGING = Paging(takes_order=False)
+"""Batches are listed newest first, 20 a page by default, at most 100 (``Batch_List`` in
+Azure's 2024-10-01-preview authoring spec: "Defaults to 20"; OpenAI's API reference: "Limit
+can range between 1 and 100")."""
 MAX_LINES = 100_000
 """Azure's limit on requests per batch file (``too_many_tasks``)."""
 COMPLETION_WINDOWS = ("24h",)
-
-
-def batches_of(state: ReplayState) -> BatchesStore:
-    found = state.simulator("batches")
-    assert isinstance(found, BatchesStore)
-    return found
 
 
 def normalise_endpoint(url: Any) -> str | None:
@@ -168,42 +174,28 @@ class _Lines:
     async def send(
         self, custom_id: str, model: str, deployment: Deployment, body: dict[str, Any]
     ) -> LineResult:
-        from ...pipeline import miss_message, save_draft  # the pipeline imports the services
-
-        state = self.state
-        path = "/openai/v1" + self.endpoint
-        match = state.store.lookup("POST", path, None, body)
-        if match is not None:
-            recorded = match.interaction.response
-            if recorded.fault is not None:  # a reset or hang mid-batch: the line failed
-                failed = internal_error(state.ids.uuid())
-                return self.answered(custom_id, failed.status, failed.body)
-            if recorded.body is None and recorded.text is not None:
-                return self.answered(custom_id, recorded.status, recorded.text)
-            return self.answered(custom_id, recorded.status, recorded.body)
-        line_ctx = RequestContext(
+        """The line's answer, from the answer step every request goes through (recordings,
+        validation, limits, simulation or miss), looked up as ``POST /openai/v1{url}``."""
+        line = RequestContext(
             method="POST",
-            path=path,
+            path="/openai/v1" + self.endpoint,
             path_params={},
             query={},
             headers={},
             api_version=None,
-            state=state,
+            state=self.state,
             body=body,
             deployment_name=model,
             deployment=deployment,
         )
-        operation = _operation(self.endpoint)
         try:
-            operation.validate(line_ctx)
-            if state.config.mode is Mode.LENIENT:
-                reply = await operation.simulate(line_ctx)
-                if state.config.draft:  # a draft for the curator, as for an online request
-                    save_draft(line_ctx, operation, reply)
-                return self.answered(custom_id, reply.status, reply.json)
-            raise _miss(miss_message(line_ctx))
+            reply = await answer(line, LINE_OPERATIONS[self.endpoint], quota=False)
         except AzureError as exc:
             return self.answered(custom_id, exc.status, exc.body)
+        if reply.fault is not None:  # a recorded reset or hang mid-batch: the line failed
+            failed = internal_error(self.state.ids.uuid())
+            return self.answered(custom_id, failed.status, failed.body)
+        return self.answered(custom_id, reply.status, body_of(reply))
 
 
 class _Reject(Exception):
@@ -224,19 +216,6 @@ def _parse(raw: str) -> dict[str, Any]:
     if not isinstance(item.get("custom_id"), str) or not item["custom_id"]:
         raise _Reject("invalid_request", "missing required field 'custom_id' (a string).")
     return item
-
-
-def _miss(message: str) -> AzureError:
-    from ...errors import recording_not_found
-
-    return recording_not_found(message)
-
-
-def _operation(endpoint: str) -> Operation:
-    from ..inference.operations import CHAT
-    from ..responses.operations import CREATE
-
-    return CHAT if endpoint == "/chat/completions" else CREATE
 
 
 def _file_problem(stored: StoredFile) -> tuple[str, str] | None:
@@ -280,7 +259,7 @@ def _file_problem(stored: StoredFile) -> tuple[str, str] | None:
 
 def _write_files(state: ReplayState) -> Any:
     def write(job: BatchJob, done: list[LineResult]) -> None:
-        files = files_of(state)
+        files = state.get(FilesStore)
         now = int(state.clock())
         output = files.add(StoredFile(
             id=new_file_id(state), filename=f"{job.id}_output.jsonl", purpose="batch_output",
@@ -303,18 +282,10 @@ class CreateBatch(StateOperation):
     name: ClassVar[str] = "Batch_Create"
 
     def validate(self, ctx: RequestContext) -> None:
-        body = ctx.body
-        if not isinstance(body, dict):
-            raise invalid_request(
-                "The request body must be a JSON object.", param=None, code="invalid_request_body"
-            )
+        body = body_object(ctx.body)
         for name in ("input_file_id", "endpoint", "completion_window"):
             if not isinstance(body.get(name), str) or not body[name]:
-                raise invalid_request(
-                    f"Missing required parameter: '{name}'.",
-                    param=name,
-                    code="missing_required_parameter",
-                )
+                raise missing_parameter(name)
         if normalise_endpoint(body["endpoint"]) is None:
             raise invalid_request(
                 f"Invalid value: '{body['endpoint']}'. Supported values are: "
@@ -323,21 +294,19 @@ class CreateBatch(StateOperation):
                 code="invalid_value",
             )
         metadata = body.get("metadata")
-        if metadata is not None and not (
-            isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
-        ):
-            raise invalid_request(
-                "Invalid type for 'metadata': expected an object of strings.",
-                param="metadata",
-                code="invalid_type",
-            )
-        if files_of(ctx.state).get(body["input_file_id"]) is None:
+        if metadata is not None:
+            if not (
+                isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+            ):
+                raise type_error("metadata", "an object of strings")
+            check_metadata(metadata)
+        if ctx.state.get(FilesStore).get(body["input_file_id"]) is None:
             raise file_not_found(body["input_file_id"])
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         state = ctx.state
         body = ctx.body
-        stored = files_of(state).get(body["input_file_id"])
+        stored = state.get(FilesStore).get(body["input_file_id"])
         assert stored is not None
         endpoint = normalise_endpoint(body["endpoint"])
         assert endpoint is not None
@@ -367,7 +336,7 @@ class CreateBatch(StateOperation):
             for number, raw in enumerate(raw_lines, start=1):
                 if raw.strip():
                     job.results.append(await lines.answer(raw, number))
-        batches_of(state).add(job)
+        state.get(BatchesStore).add(job)
         return Reply.of_json(view(state, job), status=200 if ctx.is_v1 else 201)
 
 
@@ -377,7 +346,7 @@ class RetrieveBatch(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         batch_id = ctx.path_params["batch_id"]
-        job = batches_of(ctx.state).get(batch_id)
+        job = ctx.state.get(BatchesStore).get(batch_id)
         if job is None:
             raise batch_not_found(batch_id)
         return Reply.of_json(view(ctx.state, job))
@@ -390,11 +359,11 @@ class CancelBatch(StateOperation):
     async def simulate(self, ctx: RequestContext) -> Reply:
         batch_id = ctx.path_params["batch_id"]
         state = ctx.state
-        job = batches_of(state).get(batch_id)
+        job = state.get(BatchesStore).get(batch_id)
         if job is None:
             raise batch_not_found(batch_id)
         status = job.status_at(state.clock())
-        if status in {"completed", "failed", "expired", "cancelled"}:
+        if status in TERMINAL:
             raise invalid_request(
                 f"Cannot cancel a batch with status '{status}'.",
                 param=None,
@@ -411,29 +380,14 @@ class ListBatches(StateOperation):
     body_kind: ClassVar[BodyKind] = "none"
 
     async def simulate(self, ctx: RequestContext) -> Reply:
-        jobs = list(reversed(batches_of(ctx.state).all()))  # newest first
-        after = ctx.query.get("after")
-        if after is not None:
-            ids = [job.id for job in jobs]
-            jobs = jobs[ids.index(after) + 1 :] if after in ids else []
-        raw_limit = ctx.query.get("limit", "20")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
-            raise invalid_request(
-                f"Invalid 'limit': expected an integer between 1 and 100, got '{raw_limit}'.",
-                param="limit",
-                code="invalid_value",
-            )
-        page = jobs[: int(raw_limit)]
-        data = [view(ctx.state, job) for job in page]
-        return Reply.of_json(
-            {
-                "object": "list",
-                "data": data,
-                "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None,
-                "has_more": len(jobs) > len(page),
-            }
+        page = cursor_page(
+            ctx.state.get(BatchesStore).all(),
+            ctx.query,
+            id_of=lambda job: job.id,
+            describe=lambda job: view(ctx.state, job),  # only the page's jobs: views write files
+            paging=PAGING,
         )
+        return Reply.of_json(page)
 
 
 def _register(state: ReplayState) -> None:

@@ -3,7 +3,8 @@
 ``POST /openai/files`` (dated ``api-version``) and ``POST /openai/v1/files`` take a
 multipart upload with a ``purpose`` (``batch``, ``assistants``, ``user_data``,
 ``fine-tune``). The server keeps the bytes in its state store, so batches, vector
-stores and downloads work on what was uploaded. A recording of an upload still wins
+stores and downloads work on what was uploaded; the list pages like every list
+(:mod:`..paging`). A recording of an upload still wins
 (recordings are looked up first); what no recording covers is kept and answered
 from state, in every mode, because a file is data, not a model's answer.
 """
@@ -17,12 +18,18 @@ from typing import Any, ClassVar
 from ...context import Reply, RequestContext
 from ...errors import AzureError, invalid_request, object_not_found
 from ...state import ReplayState
+from ...validation import missing_parameter
 from ..base import BodyKind, Endpoint, Service, StateOperation
+from ..paging import Paging, cursor_page
 
 PURPOSES = ("assistants", "batch", "fine-tune", "user_data", "vision", "evals")
 """The purposes Azure OpenAI accepts for an upload."""
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """Azure OpenAI's per-file size limit for uploads (512 MB; Microsoft Learn, quotas and limits)."""
+PAGING = Paging(default_limit=10_000, max_limit=10_000)
+"""Files are listed newest first, up to 10,000 a page (OpenAI's API reference for
+``GET /files``: ``limit`` "between 1 and 10,000, and the default is 10,000"; Azure's specs list
+only ``purpose``, and the openai SDK sends OpenAI's parameters to both)."""
 
 
 @dataclass
@@ -75,12 +82,6 @@ class FilesStore:
             return list(self._files.values())
 
 
-def files_of(state: ReplayState) -> FilesStore:
-    found = state.simulator("files")
-    assert isinstance(found, FilesStore)
-    return found
-
-
 def not_found(file_id: str) -> AzureError:
     return object_not_found(f"File with id '{file_id}' not found.")
 
@@ -92,7 +93,7 @@ def new_file_id(state: ReplayState) -> str:
 def _stored(ctx: RequestContext) -> StoredFile:
     """The file the path names, or Azure's 404."""
     file_id = ctx.path_params["file_id"]
-    stored = files_of(ctx.state).get(file_id)
+    stored = ctx.state.get(FilesStore).get(file_id)
     if stored is None:
         raise not_found(file_id)
     return stored
@@ -106,11 +107,7 @@ class UploadFile(StateOperation):
         body = ctx.body if isinstance(ctx.body, dict) else {}
         purpose = body.get("purpose")
         if purpose is None:
-            raise invalid_request(
-                "Missing required parameter: 'purpose'.",
-                param="purpose",
-                code="missing_required_parameter",
-            )
+            raise missing_parameter("purpose")
         if purpose not in PURPOSES:
             raise invalid_request(
                 f"Invalid value: '{purpose}'. Supported values are: "
@@ -120,11 +117,7 @@ class UploadFile(StateOperation):
                 code="invalid_value",
             )
         if "file" not in ctx.files:
-            raise invalid_request(
-                "Missing required parameter: 'file'.",
-                param="file",
-                code="missing_required_parameter",
-            )
+            raise missing_parameter("file")
         if len(ctx.files["file"][2]) > MAX_FILE_BYTES:
             raise invalid_request(
                 f"The file is larger than the limit of {MAX_FILE_BYTES} bytes.",
@@ -134,7 +127,7 @@ class UploadFile(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         filename, _, content = ctx.files["file"]
-        stored = files_of(ctx.state).add(
+        stored = ctx.state.get(FilesStore).add(
             StoredFile(
                 id=new_file_id(ctx.state),
                 filename=filename or "upload",
@@ -152,8 +145,12 @@ class ListFiles(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         purpose = ctx.query.get("purpose")
-        files = [f.describe() for f in files_of(ctx.state).all() if purpose in (None, f.purpose)]
-        return Reply.of_json({"data": files, "has_more": False, "object": "list"})
+        files = [f for f in ctx.state.get(FilesStore).all() if purpose in (None, f.purpose)]
+        return Reply.of_json(
+            cursor_page(
+                files, ctx.query, id_of=lambda f: f.id, describe=StoredFile.describe, paging=PAGING
+            )
+        )
 
 
 class RetrieveFile(StateOperation):
@@ -180,7 +177,7 @@ class DeleteFile(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         file_id = ctx.path_params["file_id"]
-        if not files_of(ctx.state).delete(file_id):
+        if not ctx.state.get(FilesStore).delete(file_id):
             raise not_found(file_id)
         return Reply.of_json({"deleted": True, "id": file_id, "object": "file"})
 

@@ -21,11 +21,11 @@ from ...behaviours.content_filter import check_prompt
 from ...behaviours.prompt_cache import MIN_TOKENS, PromptCache, prompt_tokens
 from ...context import Reply, RequestContext, StreamEvent
 from ...state import ReplayState
-from ...validation import validate_chat, validate_embeddings
 from ..base import DeploymentKind, Endpoint, Operation, Service
 from ..responses.simulator import EFFORT_TOKENS
 from . import chat as chat_simulator
 from . import embeddings as embeddings_simulator
+from .validation import validate_chat, validate_embeddings
 
 
 def _reply(simulated: dict[str, Any] | list[str]) -> Reply:
@@ -54,7 +54,7 @@ class ChatCompletions(Operation):
         deployment = ctx.deployment
         effort = ctx.body.get("reasoning_effort") or "medium"
         reasoning = EFFORT_TOKENS.get(effort, 0) if deployment.is_reasoning else 0
-        cached = prompt_cache_of(ctx.state).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
+        cached = ctx.state.get(PromptCache).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
         return _reply(
             chat_simulator.simulate(
                 ctx.body,
@@ -108,18 +108,12 @@ class Embeddings(Operation):
         return body
 
 
-def prompt_cache_of(state: ReplayState) -> PromptCache:
-    found = state.simulator("prompt_cache")
-    assert isinstance(found, PromptCache)
-    return found
-
-
 def remember_prompt(ctx: RequestContext) -> None:
     """Every answered prompt warms the deployment's prompt cache (recorded or simulated)."""
     if len(ctx.raw_body) < MIN_TOKENS:
         return  # a token is at least one byte: a body this short can never be cached
     if ctx.deployment_name and isinstance(ctx.body, dict):
-        prompt_cache_of(ctx.state).remember(ctx.deployment_name, prompt_tokens(ctx.body))
+        ctx.state.get(PromptCache).remember(ctx.deployment_name, prompt_tokens(ctx.body))
 
 
 def _register(state: ReplayState) -> None:

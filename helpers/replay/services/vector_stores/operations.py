@@ -11,8 +11,9 @@ same operations, except search, which is v1 only):
 * ``POST .../file_batches``; ``GET .../file_batches/{id}``, ``POST .../cancel``,
   ``GET .../file_batches/{id}/files``
 
-Files come from the Files service's store (:func:`.files.files_of`); the chunking,
-indexing and hybrid ranking are in :mod:`..simulators.vector_stores`. Every operation
+Files come from the Files service's store (:class:`..files.operations.FilesStore`); the
+chunking, indexing and hybrid ranking are in :mod:`.store`, the checks of every parameter
+in :mod:`.validation`, and lists page as every list does (:mod:`..paging`). Every operation
 here is answered from state (after the recordings had their chance): a vector store is
 data, not a model's answer.
 
@@ -30,20 +31,16 @@ import copy
 from typing import Any, ClassVar
 
 from ...context import Reply, RequestContext
-from ...errors import AzureError, invalid_request, object_not_found
+from ...errors import AzureError, object_not_found
 from ...state import ReplayState
+from ...validation import body_object, missing_parameter, type_error
 from ..base import BodyKind, Endpoint, Service, StateOperation
-from ..files.operations import files_of
+from ..files.operations import FilesStore
 from ..files.operations import not_found as file_not_found
+from ..paging import page_of
 from . import store as sim
-
-METADATA_PAIRS = 16
-
-
-def store_of(state: ReplayState) -> sim.VectorStoresStore:
-    found = state.simulator("vector_stores")
-    assert isinstance(found, sim.VectorStoresStore)
-    return found
+from . import validation as check
+from .store import VectorStoresStore
 
 
 def store_not_found(store_id: str) -> AzureError:
@@ -52,161 +49,17 @@ def store_not_found(store_id: str) -> AzureError:
 
 
 def _body(ctx: RequestContext) -> dict[str, Any]:
-    if ctx.body is None:
-        return {}
-    if not isinstance(ctx.body, dict):
-        raise invalid_request(
-            "The request body must be a JSON object.", param=None, code="invalid_request_body"
-        )
-    return ctx.body
+    return {} if ctx.body is None else body_object(ctx.body)
 
 
-def _type_error(name: str, expected: str) -> AzureError:
-    return invalid_request(
-        f"Invalid type for '{name}': expected {expected}.", param=name, code="invalid_type"
-    )
-
-
-def _integer(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _type_error(name, "an integer")
-    if value < low:
-        raise invalid_request(
-            f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, "
-            f"but got {value} instead.",
-            param=name,
-            code="integer_below_min_value",
-        )
-    if value > high:
-        raise invalid_request(
-            f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, "
-            f"but got {value} instead.",
-            param=name,
-            code="integer_above_max_value",
-        )
-    return value
-
-
-def chunking_strategy(value: Any, name: str = "chunking_strategy") -> dict[str, Any]:
-    """The static strategy a request asks for (``auto`` or absent: 800/400)."""
-    if value is None:
-        return copy.deepcopy(sim.DEFAULT_STRATEGY)
-    if not isinstance(value, dict):
-        raise _type_error(name, "an object")
-    kind = value.get("type")
-    if kind == "auto":
-        return copy.deepcopy(sim.DEFAULT_STRATEGY)
-    if kind != "static":
-        raise invalid_request(
-            f"Invalid value: '{kind}'. Supported values are: 'auto' and 'static'.",
-            param=f"{name}.type",
-        )
-    static = value.get("static")
-    if not isinstance(static, dict):
-        raise invalid_request(
-            f"Missing required parameter: '{name}.static'.",
-            param=f"{name}.static",
-            code="missing_required_parameter",
-        )
-    size = _integer(
-        static.get("max_chunk_size_tokens"),
-        f"{name}.static.max_chunk_size_tokens",
-        sim.MIN_CHUNK_TOKENS,
-        sim.MAX_CHUNK_TOKENS,
-    )
-    overlap = _integer(
-        static.get("chunk_overlap_tokens"), f"{name}.static.chunk_overlap_tokens", 0, size
-    )
-    if overlap > size // 2:
-        raise invalid_request(
-            f"Invalid '{name}.static.chunk_overlap_tokens': must not exceed half of "
-            f"max_chunk_size_tokens ({size // 2}), got {overlap}.",
-            param=f"{name}.static.chunk_overlap_tokens",
-        )
-    return sim.static_strategy(size, overlap)
-
-
-def _expires_after(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _type_error("expires_after", "an object")
-    if value.get("anchor") != "last_active_at":
-        raise invalid_request(
-            f"Invalid value: '{value.get('anchor')}'. Supported values are: 'last_active_at'.",
-            param="expires_after.anchor",
-        )
-    days = _integer(value.get("days"), "expires_after.days", 1, 365)
-    return {"anchor": "last_active_at", "days": days}
-
-
-def _metadata(value: Any, name: str = "metadata") -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _type_error(name, "an object")
-    if len(value) > METADATA_PAIRS:
-        raise invalid_request(
-            f"Invalid '{name}': too many properties. Expected an object with at most "
-            f"{METADATA_PAIRS} properties, but got an object with {len(value)} properties "
-            "instead.",
-            param=name,
-            code="object_above_max_properties",
-        )
-    return dict(value)
-
-
-def _file_ids(value: Any, name: str = "file_ids") -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _type_error(name, "an array of strings")
-    if len(value) > sim.MAX_FILES_PER_STORE:
-        raise invalid_request(
-            f"Invalid '{name}': array too long. Expected an array with maximum length "
-            f"{sim.MAX_FILES_PER_STORE}, but got an array with length {len(value)} instead.",
-            param=name,
-            code="array_above_max_length",
-        )
-    return list(value)
-
-
-def _page(items: list[dict[str, Any]], ctx: RequestContext) -> Reply:
-    """A cursor page: ordered by ``created_at`` (``order``), ``after``, ``before``, ``limit``."""
-    order = ctx.query.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise invalid_request(
-            f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", param="order"
-        )
-    try:
-        limit = int(ctx.query.get("limit", "20"))
-    except ValueError:
-        raise _type_error("limit", "an integer") from None
-    limit = _integer(limit, "limit", 1, 100)
-    ordered = sorted(
-        enumerate(items), key=lambda p: (p[1]["created_at"], p[0]), reverse=order == "desc"
-    )
-    rows = [item for _, item in ordered]
-    ids = [row["id"] for row in rows]
-    if (after := ctx.query.get("after")) in ids:
-        rows = rows[ids.index(after) + 1 :]
-    elif (before := ctx.query.get("before")) in ids:
-        rows = rows[: ids.index(before)]
-    page = rows[:limit]
-    return Reply.of_json(
-        {
-            "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "has_more": len(rows) > limit,
-            "last_id": page[-1]["id"] if page else None,
-            "object": "list",
-        }
-    )
+def _oldest_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """By ``created_at``; objects created in the same second in the order they were made."""
+    return sorted(items, key=lambda item: item["created_at"])
 
 
 def _store(ctx: RequestContext) -> sim.VectorStore:
     store_id = ctx.path_params["vector_store_id"]
-    found = store_of(ctx.state).get(store_id)
+    found = ctx.state.get(VectorStoresStore).get(store_id)
     if found is None:
         raise store_not_found(store_id)
     return found
@@ -220,11 +73,11 @@ def _attach(
     attributes: dict[str, Any] | None,
     batch_id: str | None = None,
 ) -> sim.StoreFile:
-    uploaded = files_of(ctx.state).get(file_id)
+    uploaded = ctx.state.get(FilesStore).get(file_id)
     if uploaded is None:
         raise file_not_found(file_id)
     now = ctx.state.clock()
-    return store_of(ctx.state).attach(
+    return ctx.state.get(VectorStoresStore).attach(
         store,
         file_id=file_id,
         filename=uploaded.filename,
@@ -249,31 +102,31 @@ class CreateVectorStore(StateOperation):
     def validate(self, ctx: RequestContext) -> None:
         body = _body(ctx)
         if body.get("name") is not None and not isinstance(body["name"], str):
-            raise _type_error("name", "a string")
-        _metadata(body.get("metadata"))
-        _expires_after(body.get("expires_after"))
-        ids = _file_ids(body.get("file_ids"))
-        chunking_strategy(body.get("chunking_strategy"))
+            raise type_error("name", "a string")
+        check.metadata(body.get("metadata"))
+        check.expires_after(body.get("expires_after"))
+        ids = check.file_ids(body.get("file_ids"))
+        check.chunking_strategy(body.get("chunking_strategy"))
         for file_id in ids:
-            if files_of(ctx.state).get(file_id) is None:
+            if ctx.state.get(FilesStore).get(file_id) is None:
                 raise file_not_found(file_id)
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         body = _body(ctx)
         now = int(ctx.state.clock())
-        store = store_of(ctx.state).add_store(
+        store = ctx.state.get(VectorStoresStore).add_store(
             sim.VectorStore(
                 id="vs_" + ctx.state.ids.item_id("vs")[3:35],
                 name=str(body.get("name") or ""),
                 created_at=now,
                 last_active_at=now,
-                metadata=_metadata(body.get("metadata")),
-                expires_after=_expires_after(body.get("expires_after")),
+                metadata=check.metadata(body.get("metadata")),
+                expires_after=check.expires_after(body.get("expires_after")),
                 description=body.get("description"),
             )
         )
-        strategy = chunking_strategy(body.get("chunking_strategy"))
-        for file_id in _file_ids(body.get("file_ids")):
+        strategy = check.chunking_strategy(body.get("chunking_strategy"))
+        for file_id in check.file_ids(body.get("file_ids")):
             _attach(ctx, store, file_id, strategy, None)
         return Reply.of_json(store.describe(ctx.state.clock()))
 
@@ -284,7 +137,8 @@ class ListVectorStores(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         now = ctx.state.clock()
-        return _page([s.describe(now) for s in store_of(ctx.state).all()], ctx)
+        stores = [s.describe(now) for s in ctx.state.get(VectorStoresStore).all()]
+        return Reply.of_json(page_of(_oldest_first(stores), ctx.query))
 
 
 class RetrieveVectorStore(StateOperation):
@@ -304,9 +158,9 @@ class ModifyVectorStore(StateOperation):
         body = _body(ctx)
         _store(ctx)
         if body.get("name") is not None and not isinstance(body["name"], str):
-            raise _type_error("name", "a string")
-        _metadata(body.get("metadata"))
-        _expires_after(body.get("expires_after"))
+            raise type_error("name", "a string")
+        check.metadata(body.get("metadata"))
+        check.expires_after(body.get("expires_after"))
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         body = _body(ctx)
@@ -314,9 +168,9 @@ class ModifyVectorStore(StateOperation):
         if "name" in body and body["name"] is not None:
             store.name = body["name"]
         if "metadata" in body:
-            store.metadata = _metadata(body["metadata"])
+            store.metadata = check.metadata(body["metadata"])
         if "expires_after" in body:
-            store.expires_after = _expires_after(body["expires_after"])
+            store.expires_after = check.expires_after(body["expires_after"])
         return Reply.of_json(store.describe(ctx.state.clock()))
 
 
@@ -326,50 +180,9 @@ class DeleteVectorStore(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         store_id = ctx.path_params["vector_store_id"]
-        if not store_of(ctx.state).delete_store(store_id):
+        if not ctx.state.get(VectorStoresStore).delete_store(store_id):
             raise store_not_found(store_id)
         return Reply.of_json({"deleted": True, "id": store_id, "object": "vector_store.deleted"})
-
-
-def _queries(value: Any, name: str) -> list[str]:
-    if isinstance(value, str):
-        queries = [value]
-    elif isinstance(value, list) and all(isinstance(q, str) for q in value):
-        queries = list(value)
-    elif value is None:
-        raise invalid_request(
-            f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
-        )
-    else:
-        raise _type_error(name, "a string or an array of strings")
-    if not any(q.strip() for q in queries):
-        raise invalid_request(f"Invalid '{name}': empty string.", param=name, code="empty_string")
-    return queries
-
-
-def _ranking(value: Any, name: str) -> tuple[float, float, float]:
-    """``(score_threshold, embedding_weight, text_weight)`` from ``ranking_options``."""
-    if value is None:
-        return 0.0, 1.0, 1.0
-    if not isinstance(value, dict):
-        raise _type_error(name, "an object")
-    threshold = value.get("score_threshold", 0.0)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise _type_error(f"{name}.score_threshold", "a number")
-    if not 0 <= threshold <= 1:
-        raise invalid_request(
-            f"Invalid '{name}.score_threshold': expected a number between 0 and 1, "
-            f"but got {threshold} instead.",
-            param=f"{name}.score_threshold",
-        )
-    hybrid = value.get("hybrid_search") or {}
-    if not isinstance(hybrid, dict):
-        raise _type_error(f"{name}.hybrid_search", "an object")
-    weights = (hybrid.get("embedding_weight", 1.0), hybrid.get("text_weight", 1.0))
-    for weight in weights:
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise _type_error(f"{name}.hybrid_search", "non-negative weights")
-    return float(threshold), float(weights[0]), float(weights[1])
 
 
 class SearchVectorStore(StateOperation):
@@ -378,26 +191,25 @@ class SearchVectorStore(StateOperation):
     def validate(self, ctx: RequestContext) -> None:
         body = _body(ctx)
         _store(ctx)
-        _queries(body.get("query"), "query")
-        if body.get("max_num_results") is not None:
-            _integer(body["max_num_results"], "max_num_results", 1, 50)
+        check.queries(body.get("query"), "query")
+        check.max_num_results(body.get("max_num_results"), "max_num_results")
         if body.get("filters") is not None:
-            check_filter(body["filters"], "filters")
-        _ranking(body.get("ranking_options"), "ranking_options")
+            check.check_filter(body["filters"], "filters")
+        check.ranking(body.get("ranking_options"), "ranking_options")
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         body = _body(ctx)
         store = _store(ctx)
-        queries = _queries(body.get("query"), "query")
-        threshold, embedding_weight, text_weight = _ranking(
+        queries = check.queries(body.get("query"), "query")
+        threshold, embedding_weight, text_weight = check.ranking(
             body.get("ranking_options"), "ranking_options"
         )
-        hits = store_of(ctx.state).search(
+        hits = ctx.state.get(VectorStoresStore).search(
             [store.id],
             queries,
             max_results=body.get("max_num_results") or sim.DEFAULT_MAX_RESULTS,
             now=ctx.state.clock(),
-            file_exists=lambda file_id: files_of(ctx.state).get(file_id) is not None,
+            file_exists=lambda file_id: ctx.state.get(FilesStore).get(file_id) is not None,
             score_threshold=threshold,
             embedding_weight=embedding_weight,
             text_weight=text_weight,
@@ -414,44 +226,6 @@ class SearchVectorStore(StateOperation):
         )
 
 
-COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte")
-
-
-def check_filter(node: Any, name: str) -> None:
-    """Azure's 400 for a malformed attribute filter (a comparison, or and/or of filters)."""
-    if not isinstance(node, dict):
-        raise _type_error(name, "an object")
-    kind = node.get("type")
-    if kind in ("and", "or"):
-        children = node.get("filters")
-        if not isinstance(children, list) or not children:
-            raise _type_error(f"{name}.filters", "a non-empty array of filters")
-        for i, child in enumerate(children):
-            check_filter(child, f"{name}.filters[{i}]")
-        return
-    if kind not in COMPARISONS:
-        raise invalid_request(
-            f"Invalid value: '{kind}'. Supported values are: "
-            + ", ".join(f"'{c}'" for c in (*COMPARISONS, "and", "or"))
-            + ".",
-            param=f"{name}.type",
-        )
-    if not isinstance(node.get("key"), str):
-        raise _type_error(f"{name}.key", "a string")
-    if not isinstance(node.get("value"), (str, int, float, bool)):
-        raise _type_error(f"{name}.value", "a string, number or boolean")
-
-
-def _attributes(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    attributes = _metadata(value, "attributes")
-    for key, item in attributes.items():
-        if not isinstance(item, (str, int, float, bool)):
-            raise _type_error(f"attributes.{key}", "a string, number or boolean")
-    return attributes
-
-
 class CreateVectorStoreFile(StateOperation):
     name: ClassVar[str] = "VectorStoreFiles_Create"
 
@@ -460,15 +234,11 @@ class CreateVectorStoreFile(StateOperation):
         _store(ctx)
         file_id = body.get("file_id")
         if not isinstance(file_id, str):
-            raise invalid_request(
-                "Missing required parameter: 'file_id'.",
-                param="file_id",
-                code="missing_required_parameter",
-            )
-        if files_of(ctx.state).get(file_id) is None:
+            raise missing_parameter("file_id")
+        if ctx.state.get(FilesStore).get(file_id) is None:
             raise file_not_found(file_id)
-        chunking_strategy(body.get("chunking_strategy"))
-        _attributes(body.get("attributes"))
+        check.chunking_strategy(body.get("chunking_strategy"))
+        check.attributes(body.get("attributes"))
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         body = _body(ctx)
@@ -477,8 +247,8 @@ class CreateVectorStoreFile(StateOperation):
             ctx,
             store,
             body["file_id"],
-            chunking_strategy(body.get("chunking_strategy")),
-            _attributes(body.get("attributes")),
+            check.chunking_strategy(body.get("chunking_strategy")),
+            check.attributes(body.get("attributes")),
         )
         return Reply.of_json(stored.describe(ctx.state.clock()))
 
@@ -500,7 +270,7 @@ class ListVectorStoreFiles(StateOperation):
         wanted = ctx.query.get("filter")
         if wanted is not None:
             described = [f for f in described if f["status"] == wanted]
-        return _page(described, ctx)
+        return Reply.of_json(page_of(_oldest_first(described), ctx.query))
 
 
 def _store_file(ctx: RequestContext, store: sim.VectorStore) -> sim.StoreFile:
@@ -529,7 +299,7 @@ class DeleteVectorStoreFile(StateOperation):
     async def simulate(self, ctx: RequestContext) -> Reply:
         store = _store(ctx)
         stored = _store_file(ctx, store)
-        store_of(ctx.state).detach(store, stored.file_id)
+        ctx.state.get(VectorStoresStore).detach(store, stored.file_id)
         return Reply.of_json(
             {"deleted": True, "id": stored.file_id, "object": "vector_store.file.deleted"}
         )
@@ -537,7 +307,7 @@ class DeleteVectorStoreFile(StateOperation):
 
 def _batch(ctx: RequestContext, store: sim.VectorStore) -> sim.FileBatch:
     batch_id = ctx.path_params["batch_id"]
-    batch = store_of(ctx.state).batches.get(batch_id)
+    batch = ctx.state.get(VectorStoresStore).batches.get(batch_id)
     if batch is None or batch.vector_store_id != store.id:
         raise object_not_found(
             f"No file batch found with id '{batch_id}' in vector store '{store.id}'."
@@ -575,18 +345,14 @@ class CreateFileBatch(StateOperation):
     def validate(self, ctx: RequestContext) -> None:
         body = _body(ctx)
         _store(ctx)
-        ids = _file_ids(body.get("file_ids"))
+        ids = check.file_ids(body.get("file_ids"))
         if not ids:
-            raise invalid_request(
-                "Missing required parameter: 'file_ids'.",
-                param="file_ids",
-                code="missing_required_parameter",
-            )
+            raise missing_parameter("file_ids")
         for file_id in ids:
-            if files_of(ctx.state).get(file_id) is None:
+            if ctx.state.get(FilesStore).get(file_id) is None:
                 raise file_not_found(file_id)
-        chunking_strategy(body.get("chunking_strategy"))
-        _attributes(body.get("attributes"))
+        check.chunking_strategy(body.get("chunking_strategy"))
+        check.attributes(body.get("attributes"))
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         body = _body(ctx)
@@ -594,12 +360,12 @@ class CreateFileBatch(StateOperation):
         batch = sim.FileBatch(
             id="vsfb_" + ctx.state.ids.item_id("vsfb")[5:37],
             vector_store_id=store.id,
-            file_ids=_file_ids(body.get("file_ids")),
+            file_ids=check.file_ids(body.get("file_ids")),
             created_at=int(ctx.state.clock()),
         )
-        store_of(ctx.state).batches[batch.id] = batch
-        strategy = chunking_strategy(body.get("chunking_strategy"))
-        attributes = _attributes(body.get("attributes"))
+        ctx.state.get(VectorStoresStore).batches[batch.id] = batch
+        strategy = check.chunking_strategy(body.get("chunking_strategy"))
+        attributes = check.attributes(body.get("attributes"))
         for file_id in batch.file_ids:
             _attach(ctx, store, file_id, strategy, attributes, batch_id=batch.id)
         return _describe_batch(ctx, store, batch)
@@ -643,28 +409,14 @@ def file_search_tools(body: Any) -> list[dict[str, Any]]:
 
 def check_file_search_tools(ctx: RequestContext) -> None:
     """Azure's 400s for a ``file_search`` tool without vector stores or with unknown ones."""
+    stores = ctx.state.get(VectorStoresStore)
+
+    def exists(store_id: str) -> bool:
+        return stores.get(store_id) is not None
+
     for i, tool in enumerate(ctx.body.get("tools") or []):
-        if not isinstance(tool, dict) or tool.get("type") != "file_search":
-            continue
-        ids = tool.get("vector_store_ids")
-        if ids is None:
-            raise invalid_request(
-                f"Missing required parameter: 'tools[{i}].vector_store_ids'.",
-                param=f"tools[{i}].vector_store_ids",
-                code="missing_required_parameter",
-            )
-        _file_ids(ids, f"tools[{i}].vector_store_ids")
-        for store_id in ids:
-            if store_of(ctx.state).get(store_id) is None:
-                raise invalid_request(
-                    f"Vector store '{store_id}' not found.",
-                    param=f"tools[{i}].vector_store_ids",
-                )
-        if tool.get("max_num_results") is not None:
-            _integer(tool["max_num_results"], f"tools[{i}].max_num_results", 1, 50)
-        _ranking(tool.get("ranking_options"), f"tools[{i}].ranking_options")
-        if tool.get("filters") is not None:
-            check_filter(tool["filters"], f"tools[{i}].filters")
+        if isinstance(tool, dict) and tool.get("type") == "file_search":
+            check.file_search_tool(tool, f"tools[{i}]", exists)
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
@@ -697,16 +449,18 @@ def _tool_search(ctx: RequestContext, tool: dict[str, Any], queries: list[str]) 
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
         limit = sim.TOOL_MAX_RESULTS
     try:
-        threshold, embedding_weight, text_weight = _ranking(tool.get("ranking_options"), "tool")
+        threshold, embedding_weight, text_weight = check.ranking(
+            tool.get("ranking_options"), "tool"
+        )
     except AzureError:
         threshold, embedding_weight, text_weight = 0.0, 1.0, 1.0
     filters = tool.get("filters")
-    return store_of(ctx.state).search(
+    return ctx.state.get(VectorStoresStore).search(
         store_ids,
         queries,
         max_results=limit,
         now=ctx.state.clock(),
-        file_exists=lambda file_id: files_of(ctx.state).get(file_id) is not None,
+        file_exists=lambda file_id: ctx.state.get(FilesStore).get(file_id) is not None,
         score_threshold=threshold,
         embedding_weight=embedding_weight,
         text_weight=text_weight,

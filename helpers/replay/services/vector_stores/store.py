@@ -2,7 +2,7 @@
 
 A vector store holds files that were uploaded through the Files API. Attaching a file
 chunks its text and indexes every chunk twice: a stand-in embedding
-(:mod:`.embeddings`, 256 dimensions) and a row in an SQLite FTS5 table. A search runs
+(:mod:`..inference.embeddings`, 256 dimensions) and a row in an SQLite FTS5 table. A search runs
 both legs and fuses them with Reciprocal Rank Fusion, reusing the Azure AI Search
 simulator's ranking code (:mod:`helpers.replay.services.search.engine`). That is what the file
 search tool is documented to do: "use both vector and keyword search to retrieve
@@ -353,14 +353,6 @@ class VectorStoresStore:
         for rowid in gone:
             del self._chunks[rowid]
             self._db.execute("DELETE FROM chunks WHERE rowid = ?", [rowid])
-
-    def chunk_count(self, store_id: str, file_id: str) -> int:
-        with self._lock:
-            return sum(
-                1
-                for c in self._chunks.values()
-                if c.vector_store_id == store_id and c.file_id == file_id
-            )
 
     # -- search -----------------------------------------------------------------------------
 
