@@ -12,6 +12,7 @@ import pytest
 from conftest import StartServer, async_client, sync_client
 from redis_server import start_redis
 
+from helpers._support.counting import count_messages
 from helpers.caching import RedisBackend, ResponseCache, SQLiteBackend
 from helpers.content_filtering import BlockedByBlocklistError, Blocklist, ContentFilteredError
 from helpers.integration_patterns import (
@@ -107,7 +108,9 @@ def test_monitor_reports_tokens_duration_and_errors(start_server: StartServer) -
     with pytest.raises(openai.BadRequestError):
         monitor.handle(BLOCKED, lambda p: client.chat.completions.create(**p))
     ok, failed = records
-    assert (ok.outcome, ok.seconds, ok.prompt_tokens, ok.completion_tokens) == ("ok", 1.0, 16, 3)
+    # The recording bills what OpenAI's published counting rule gives for CAPITAL's messages.
+    prompt = count_messages(CAPITAL["messages"], "gpt-4o-mini")
+    assert (ok.outcome, ok.seconds, ok.prompt_tokens, ok.completion_tokens) == ("ok", 1.0, prompt, 3)
     assert (ok.finish_reason, ok.cached_tokens, ok.deployment) == ("stop", 0, DEPLOYMENT)
     assert (failed.outcome, failed.error_type, failed.status_code) == (
         "error", "BadRequestError", 400,
