@@ -110,7 +110,8 @@ def test_monitor_reports_tokens_duration_and_errors(start_server: StartServer) -
     ok, failed = records
     # The recording bills what OpenAI's published counting rule gives for CAPITAL's messages.
     prompt = count_messages(CAPITAL["messages"], "gpt-4o-mini")
-    assert (ok.outcome, ok.seconds, ok.prompt_tokens, ok.completion_tokens) == ("ok", 1.0, prompt, 3)
+    assert (ok.outcome, ok.seconds) == ("ok", 1.0)
+    assert (ok.prompt_tokens, ok.completion_tokens) == (prompt, 3)
     assert (ok.finish_reason, ok.cached_tokens, ok.deployment) == ("stop", 0, DEPLOYMENT)
     assert (failed.outcome, failed.error_type, failed.status_code) == (
         "error", "BadRequestError", 400,
