@@ -8,16 +8,8 @@ tells you with a 400 or a bill:
     kept = truncate_messages(messages, budget=8_000, model="gpt-4o-mini")
     cost = PriceTable.load().cost_of(completion.usage, completion.model)
 
-Counting follows OpenAI's published rules (the OpenAI Cookbook, "How to count
-tokens with tiktoken", and the vision guide for images): the encoding is the
-model family's (``o200k_base`` for gpt-4o, gpt-4.1, gpt-5 and the o-series;
-``cl100k_base`` for gpt-4, gpt-3.5 and text-embedding-3); every message costs
-3 framing tokens plus its role, content and name (a name adds 1 more), and every
-reply is primed with 3 tokens (``<|start|>assistant<|message|>``). Tool
-definitions are counted with the cookbook's per-function and per-property
-constants. Where OpenAI publishes no rule (tool calls in the history, nested
-parameter schemas, Responses API items) the count is an estimate in the same
-spirit, and the docstring says so; ``usage.prompt_tokens`` stays the truth.
+Counting follows OpenAI's published rules (the OpenAI Cookbook's "How to count tokens with
+tiktoken" and the vision guide); ``usage.prompt_tokens`` stays the truth.
 
 Model names, not deployment names: on Azure you choose the deployment's name, so
 pass the model it runs (``gpt-4o-mini``), e.g. ``completion.model``.

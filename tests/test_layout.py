@@ -85,22 +85,12 @@ def test_every_lesson_module_is_named_after_a_notebook() -> None:
     assert not strays, f"not named after a notebook (move to helpers/_support/?): {sorted(strays)}"
 
 
-def test_the_replay_server_imports_no_lesson_module() -> None:
+@pytest.mark.parametrize("package", ["helpers.replay", "helpers._support"])
+def test_the_server_and_support_import_no_lesson_module(package: str) -> None:
     offenders = {
         f"{module_name(p)} -> {m}"
         for p in python_files()
-        if module_name(p).startswith("helpers.replay")
-        for m in imports_of(p)
-        if lesson_of(m)
-    }
-    assert not offenders, sorted(offenders)
-
-
-def test_support_imports_no_lesson_module() -> None:
-    offenders = {
-        f"{module_name(p)} -> {m}"
-        for p in python_files()
-        if module_name(p).startswith("helpers._support")
+        if module_name(p).startswith(package)
         for m in imports_of(p)
         if lesson_of(m)
     }
