@@ -298,10 +298,22 @@ def _record(
 
 
 class _ObservedStream(httpx2.SyncByteStream):
+    """The body as it passes, observed once.
+
+    Iterating it again continues the same pass: after ``[DONE]`` the SDK drains "the rest"
+    of a stream by iterating the body anew, and that must not read the connection twice.
+    """
+
     def __init__(self, inner: Iterable[bytes], observation: _Observation) -> None:
         self._inner, self._observation = inner, observation
+        self._pass: Iterator[bytes] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
+        if self._pass is None:
+            self._pass = self._observe()
+        return self._pass
+
+    def _observe(self) -> Iterator[bytes]:
         observation = self._observation
         try:
             if observation.stream:
@@ -310,10 +322,13 @@ class _ObservedStream(httpx2.SyncByteStream):
                 for chunk in self._inner:
                     observation.feed(chunk)
                     yield chunk
-        except BaseException as exc:
-            self._observation.finish(exc)
+        except GeneratorExit:  # the reader stopped early: not a failure
+            observation.finish()
             raise
-        self._observation.finish()
+        except BaseException as exc:
+            observation.finish(exc)
+            raise
+        observation.finish()
 
     def close(self) -> None:
         try:
@@ -325,10 +340,18 @@ class _ObservedStream(httpx2.SyncByteStream):
 
 
 class _AsyncObservedStream(httpx2.AsyncByteStream):
+    """The async twin of :class:`_ObservedStream`."""
+
     def __init__(self, inner: Any, observation: _Observation) -> None:
         self._inner, self._observation = inner, observation
+        self._pass: AsyncIterator[bytes] | None = None
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._pass is None:
+            self._pass = self._observe()
+        return self._pass
+
+    async def _observe(self) -> AsyncIterator[bytes]:
         observation = self._observation
         try:
             if observation.stream:
@@ -342,10 +365,13 @@ class _AsyncObservedStream(httpx2.AsyncByteStream):
                 async for chunk in self._inner:
                     observation.feed(chunk)
                     yield chunk
-        except BaseException as exc:
-            self._observation.finish(exc)
+        except GeneratorExit:  # the reader stopped early: not a failure
+            observation.finish()
             raise
-        self._observation.finish()
+        except BaseException as exc:
+            observation.finish(exc)
+            raise
+        observation.finish()
 
     async def aclose(self) -> None:
         try:
