@@ -56,6 +56,7 @@ from ._support.counting import (
     message_tokens,
     quota_charge,
 )
+from ._support.errors import CookbookError
 from ._support.tokenizer import install_offline_encodings
 
 __all__ = [
@@ -79,7 +80,7 @@ __all__ = [
 ]
 
 
-class PromptTooLongError(ValueError):
+class PromptTooLongError(CookbookError, ValueError):
     """Even the kept messages and the newest turn do not fit in the budget."""
 
     def __init__(self, message: str, *, needed: int, budget: int) -> None:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import tiktoken
 
+from .errors import CookbookError
+
 __all__ = [
     "OFFLINE_ENCODINGS",
     "TokenizerDataError",
@@ -68,7 +70,7 @@ _MODEL_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 
 
-class TokenizerDataError(RuntimeError):
+class TokenizerDataError(CookbookError, RuntimeError):
     """A bundled BPE file is missing or does not have the expected hash."""
 
 

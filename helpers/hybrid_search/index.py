@@ -50,6 +50,8 @@ from azure.search.documents.indexes.models import (
 )
 from azure.search.documents.models import IndexDocumentsBatch, IndexingResult, VectorizedQuery
 
+from .._support.errors import CookbookError
+
 __all__ = [
     "FILTERABLE",
     "KEY",
@@ -261,7 +263,7 @@ class UploadReport:
         return self
 
 
-class UploadError(Exception):
+class UploadError(CookbookError):
     """Some documents were not indexed; ``report`` says which and why."""
 
     def __init__(self, report: UploadReport) -> None:

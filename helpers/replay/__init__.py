@@ -15,6 +15,7 @@ matching, record mode), :mod:`~.errors` (Azure's error vocabulary), :mod:`~.iden
 """
 
 from .config import DEFAULT_API_KEY, DEFAULT_PORT, Deployment, Mode, RateLimitSettings, ReplayConfig
+from .errors import ReplayError
 from .identity import ReplayCredential
 from .recordings import RecordingsFile, RecordingsStore
 from .server import ReplayServer, probe
@@ -29,6 +30,7 @@ __all__ = [
     "RecordingsStore",
     "ReplayConfig",
     "ReplayCredential",
+    "ReplayError",
     "ReplayServer",
     "probe",
 ]

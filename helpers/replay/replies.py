@@ -16,26 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import socket
 import struct
-from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
 from .context import Reply
+from .errors import ReplayError, dump_json
 
 HANG_LIMIT_SECONDS = 600.0
 """A hang ends by itself after this long if the client never gives up."""
 TRANSPORT_KEY = "replay.transport"
 """Where the boundary leaves the connection's transport in ``scope["extensions"]``."""
-
-
-def dump_json(value: Any) -> bytes:
-    """Compact JSON as UTF-8; lone surrogates become ``\\uXXXX`` escapes (still valid JSON)."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8", "backslashreplace")
 
 
 def _header_list(headers: dict[str, str], content_type: str | None) -> list[tuple[bytes, bytes]]:
@@ -120,7 +113,7 @@ def sse_frame(data: str, event: str | None = None) -> bytes:
     return f"{prefix}data: {data}\n\n".encode("utf-8", "backslashreplace")
 
 
-class StreamCut(Exception):
+class StreamCut(ReplayError):
     """Raised after a cut stream's last event: the server closes without ending the body."""
 
 

@@ -61,6 +61,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..errors import ReplayError
 from .matching import canonical_key, versions_match
 
 FORMAT = "cookbook-recordings/2"
@@ -204,7 +205,7 @@ class RecordingsDocument(BaseModel):
     interactions: list[Interaction] = Field(default_factory=list)
 
 
-class RecordingsError(ValueError):
+class RecordingsError(ReplayError, ValueError):
     """A recordings file that cannot be read."""
 
 

@@ -33,7 +33,13 @@ from typing import Any, ClassVar
 
 from ...config import Deployment, Mode
 from ...context import Reply, RequestContext
-from ...errors import AzureError, internal_error, invalid_request, object_not_found
+from ...errors import (
+    AzureError,
+    ReplayError,
+    internal_error,
+    invalid_request,
+    object_not_found,
+)
 from ...state import ReplayState
 from ..base import BodyKind, Endpoint, Operation, Service, StateOperation
 from ..files.operations import StoredFile, files_of, new_file_id
@@ -206,7 +212,7 @@ class _Lines:
             return self.answered(custom_id, exc.status, exc.body)
 
 
-class _Reject(Exception):
+class _Reject(ReplayError):
     """A line the job will not send: Azure's batch error code and why."""
 
     def __init__(self, code: str, message: str) -> None:
