@@ -57,7 +57,7 @@ class FakeUpstream:
     """A one-route HTTP server on a loopback port that streams fixed bytes (record mode's
     upstream, framed as the test chooses)."""
 
-    def __init__(self, pieces: list[bytes]) -> None:
+    def __init__(self, pieces: list[bytes], route: str = CHAT_ROUTE) -> None:
         async def stream(request: Request) -> StreamingResponse:
             async def body() -> AsyncIterator[bytes]:
                 for piece in pieces:
@@ -65,7 +65,7 @@ class FakeUpstream:
 
             return StreamingResponse(body(), media_type="text/event-stream")
 
-        app = Starlette(routes=[Route(CHAT_ROUTE, stream, methods=["POST"])])
+        app = Starlette(routes=[Route(route, stream, methods=["POST"])])
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))

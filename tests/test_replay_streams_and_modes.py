@@ -321,6 +321,36 @@ def test_record_mode_records_every_event_whatever_the_line_endings(
     assert replayed == live
 
 
+def test_record_mode_keeps_a_responses_stream_free_of_done(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """An upstream that ends a Responses stream with [DONE] (Azure does not) is recorded
+    without it, so the recording replays the Responses API's own ending."""
+    events = [
+        (kind, {"type": kind, "sequence_number": n})
+        for n, kind in enumerate(["response.created", "response.completed"])
+    ]
+    body = "".join(f"event: {name}\r\ndata: {json.dumps(data)}\r\n\r\n" for name, data in events)
+    target = tmp_path / "recorded.yaml"
+    request = {"model": "gpt-5-mini", "input": "Hi", "stream": True}
+    with FakeUpstream([(body + "data: [DONE]\r\n\r\n").encode()], "/openai/v1/responses") as up:
+        recorder = start_server(target, mode="record", upstream=up.url, record_to=target)
+        relayed = httpx2.post(
+            f"{recorder.url}/openai/v1/responses", headers={"api-key": "k"}, json=request
+        )
+    assert parse_events(relayed.content)[-1].data == DONE  # passed on as the upstream sent it
+    (interaction,) = RecordingsFile.load(target).document.interactions
+    assert [(c.event, json.loads(c.data)) for c in interaction.response.stream or []] == events
+    assert interaction.response.stream_end == "eof"
+    assert "stream_end" not in target.read_text()
+
+    server = start_server(target)
+    replayed = httpx2.post(
+        f"{server.url}/openai/v1/responses", headers={"api-key": server.api_key}, json=request
+    )
+    assert [(e.event, json.loads(e.data)) for e in parse_events(replayed.content)] == events
+
+
 def test_record_mode_passes_the_upstream_bytes_on_unchanged(
     start_server: StartServer, tmp_path: Path
 ) -> None:

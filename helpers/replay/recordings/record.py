@@ -30,6 +30,7 @@ from .store import (
     RecordingsStore,
     StreamChunk,
     StreamEnd,
+    is_responses_api,
 )
 
 if TYPE_CHECKING:
@@ -218,6 +219,10 @@ class Recorder:
             raise StreamCut("upstream cut the stream") from exc
         finally:
             await response.aclose()
+            if end == "done" and is_responses_api(recorded_request.path):
+                # Not Azure's wire format: the recording keeps the events, not the [DONE].
+                log.warning("a Responses API stream ended with [DONE]; recorded without it")
+                end = "eof"
             self._save(
                 Interaction(
                     request=recorded_request,
