@@ -5,6 +5,7 @@ Notebooks start with ``from helpers import connect`` and call
 """
 
 from ._support.clients import Connection, connect, recordings_for
+from ._support.errors import CookbookError
 from ._support.settings import Settings
 
-__all__ = ["Connection", "Settings", "connect", "recordings_for"]
+__all__ = ["Connection", "CookbookError", "Settings", "connect", "recordings_for"]

@@ -63,6 +63,8 @@ from openai.types import CreateEmbeddingResponse
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
+from ._support.errors import CookbookError
+
 if TYPE_CHECKING:
     import redis.asyncio
 
@@ -118,7 +120,7 @@ class Surface(StrEnum):
     EMBEDDINGS = "embeddings"
 
 
-class CacheBackendError(Exception):
+class CacheBackendError(CookbookError):
     """A backend could not be read or written (the cache then calls the model instead)."""
 
 

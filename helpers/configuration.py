@@ -48,6 +48,7 @@ from openai.types.responses import ResponseTextConfigParam
 from openai.types.shared_params import Reasoning, ResponseFormatJSONSchema
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ._support.errors import CookbookError
 from ._support.settings import Settings
 
 __all__ = [
@@ -71,7 +72,7 @@ supported are temperature, top_p, presence_penalty, frequency_penalty, logprobs,
 logit_bias and max_tokens; the last four are not settings here)."""
 
 
-class ConfigError(ValueError):
+class ConfigError(CookbookError, ValueError):
     """A profile setting is invalid; the message names the setting (or its variable)."""
 
     def __init__(self, setting: str, problem: str) -> None:

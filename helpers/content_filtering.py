@@ -43,6 +43,8 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletio
 from openai.types.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ._support.errors import CookbookError, InvariantError
+
 __all__ = [
     "SEVERITY_CATEGORIES",
     "BlockedByBlocklistError",
@@ -269,12 +271,27 @@ class SafetyReport(BaseModel):
         return "; ".join(lines) or "no content-filter annotations"
 
 
-class ContentFilteredError(Exception):
-    """Azure's content filter blocked the prompt or cut the answer; ``report`` says why."""
+class ContentFilteredError(InvariantError):
+    """Azure's content filter blocked the prompt or cut the answer; ``report`` says why.
 
-    def __init__(self, report: SafetyReport) -> None:
-        super().__init__(f"Azure's content filter intervened: {report.describe()}")
+    ``response`` is the answer the filter cut (``None`` for a blocked prompt: there was no
+    answer); ``categories`` names the filters that fired. Section 19's response checks
+    raise it too.
+    """
+
+    def __init__(
+        self, report: SafetyReport, *, response: ChatCompletion | Response | None = None
+    ) -> None:
+        super().__init__(
+            f"Azure's content filter intervened: {report.describe()}", response=response
+        )
         self.report = report
+
+    @property
+    def categories(self) -> list[str]:
+        """The filters that fired on the prompt or an answer, sorted: ``["violence"]``."""
+        results = [self.report.prompt_results(), *self.report.completions.values()]
+        return sorted({name for r in results for name in r.filtered_categories})
 
 
 def _extra(model: Any, name: str) -> Any:
@@ -388,7 +405,7 @@ def raise_if_filtered(completion: ChatCompletion | Response) -> SafetyReport:
         else report_from_completion(completion)
     )
     if report.filtered:
-        raise ContentFilteredError(report)
+        raise ContentFilteredError(report, response=completion)
     return report
 
 
@@ -404,7 +421,7 @@ class BlocklistMatch(BaseModel):
     end: int
 
 
-class BlockedByBlocklistError(ValueError):
+class BlockedByBlocklistError(CookbookError, ValueError):
     """A message contains a term of the client-side blocklist; the request was not sent."""
 
     def __init__(self, matches: list[BlocklistMatch]) -> None:

@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from openai import AsyncOpenAI, Omit, OpenAI, omit
 from openai.types import CreateEmbeddingResponse
 
+from ._support.errors import CookbookError
 from ._support.tokenizer import get_encoding
 
 __all__ = [
@@ -61,7 +62,7 @@ EMBEDDING_ENCODING = "cl100k_base"
 Vectors = NDArray[np.float32]
 
 
-class EmbeddingInputError(ValueError):
+class EmbeddingInputError(CookbookError, ValueError):
     """A text Azure would reject: empty, or longer than one input may be."""
 
     def __init__(self, message: str, *, index: int) -> None:

@@ -45,6 +45,8 @@ from openai.types.chat import (
     ChatCompletionToolParam,
 )
 
+from ._support.errors import CookbookError
+
 __all__ = [
     "Tool",
     "ToolDefinitionError",
@@ -63,7 +65,7 @@ ToolFunction = Callable[..., Any]
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class ToolError(Exception):
+class ToolError(CookbookError):
     """Base class of this module's errors."""
 
 

@@ -44,6 +44,7 @@ import numpy as np
 import openai
 import pydantic
 
+from ._support.sse import DONE, ServerSentEvent, arelay, relay
 from .error_handling import ErrorKind, classify
 
 if TYPE_CHECKING:
@@ -186,6 +187,9 @@ class _Decoder:
         return self._zlib.decompress(chunk) if self._zlib else chunk
 
 
+_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
 class _Observation:
     """What one response's body says, read as it passes."""
 
@@ -200,9 +204,8 @@ class _Observation:
         self.status = response.status_code
         self.headers = response.headers
         self.stream = "text/event-stream" in response.headers.get("content-type", "")
-        self._decode = _Decoder(response.headers.get("content-encoding", ""))
+        self.decode = _Decoder(response.headers.get("content-encoding", ""))
         self._body = bytearray()
-        self._pending = b""
         self.first_token: float | None = None
         self.events = 0
         self.usage: dict[str, int | None] = {}
@@ -210,23 +213,15 @@ class _Observation:
         self.done = False
 
     def feed(self, chunk: bytes) -> None:
-        data = self._decode(chunk)
-        if not self.stream:
-            self._body += data
-            return
-        self._pending += data.replace(b"\r\n", b"\n")
-        *events, self._pending = self._pending.split(b"\n\n")
-        for event in events:
-            self._event(event)
+        """Keep a JSON answer's bytes (a stream's events arrive through :meth:`on_event`)."""
+        self._body += self.decode(chunk)
 
-    def _event(self, raw: bytes) -> None:
-        payload = b"\n".join(
-            line[5:].lstrip() for line in raw.split(b"\n") if line.startswith(b"data:")
-        )
-        if not payload or payload == b"[DONE]":
+    def on_event(self, event: ServerSentEvent) -> None:
+        """One server-sent event, parsed as its chunk passes (``[DONE]`` is not counted)."""
+        if not event.data or event.data == DONE:
             return
         try:
-            data = json.loads(payload)
+            data = json.loads(event.data)
         except ValueError:
             return
         if not isinstance(data, dict):
@@ -238,7 +233,8 @@ class _Observation:
         )
         if carries_output and self.first_token is None:
             self.first_token = self.monitor.clock() - self.started
-        response = data.get("response") if kind == "response.completed" else data
+        # A Responses stream's usage is in its terminal event (completed, incomplete, failed).
+        response = data.get("response") if kind in _TERMINAL_EVENTS else data
         if isinstance(response, dict):
             if isinstance(response.get("usage"), dict):
                 self.usage = _usage_fields(response["usage"])
@@ -302,18 +298,37 @@ def _record(
 
 
 class _ObservedStream(httpx2.SyncByteStream):
+    """The body as it passes, observed once.
+
+    Iterating it again continues the same pass: after ``[DONE]`` the SDK drains "the rest"
+    of a stream by iterating the body anew, and that must not read the connection twice.
+    """
+
     def __init__(self, inner: Iterable[bytes], observation: _Observation) -> None:
         self._inner, self._observation = inner, observation
+        self._pass: Iterator[bytes] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
+        if self._pass is None:
+            self._pass = self._observe()
+        return self._pass
+
+    def _observe(self) -> Iterator[bytes]:
+        observation = self._observation
         try:
-            for chunk in self._inner:
-                self._observation.feed(chunk)
-                yield chunk
-        except BaseException as exc:
-            self._observation.finish(exc)
+            if observation.stream:
+                yield from relay(self._inner, observation.on_event, transform=observation.decode)
+            else:
+                for chunk in self._inner:
+                    observation.feed(chunk)
+                    yield chunk
+        except GeneratorExit:  # the reader stopped early: not a failure
+            observation.finish()
             raise
-        self._observation.finish()
+        except BaseException as exc:
+            observation.finish(exc)
+            raise
+        observation.finish()
 
     def close(self) -> None:
         try:
@@ -325,18 +340,38 @@ class _ObservedStream(httpx2.SyncByteStream):
 
 
 class _AsyncObservedStream(httpx2.AsyncByteStream):
+    """The async twin of :class:`_ObservedStream`."""
+
     def __init__(self, inner: Any, observation: _Observation) -> None:
         self._inner, self._observation = inner, observation
+        self._pass: AsyncIterator[bytes] | None = None
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._pass is None:
+            self._pass = self._observe()
+        return self._pass
+
+    async def _observe(self) -> AsyncIterator[bytes]:
+        observation = self._observation
         try:
-            async for chunk in self._inner:
-                self._observation.feed(chunk)
-                yield chunk
-        except BaseException as exc:
-            self._observation.finish(exc)
+            if observation.stream:
+                relayed = arelay(self._inner, observation.on_event, transform=observation.decode)
+                try:
+                    async for chunk in relayed:
+                        yield chunk
+                finally:
+                    await relayed.aclose()
+            else:
+                async for chunk in self._inner:
+                    observation.feed(chunk)
+                    yield chunk
+        except GeneratorExit:  # the reader stopped early: not a failure
+            observation.finish()
             raise
-        self._observation.finish()
+        except BaseException as exc:
+            observation.finish(exc)
+            raise
+        observation.finish()
 
     async def aclose(self) -> None:
         try:

@@ -56,6 +56,8 @@ from openai.types.responses import (
 from openai.types.responses.response_input_param import FunctionCallOutput
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ._support.errors import CookbookError
+
 __all__ = [
     "ImageDetail",
     "Prompt",
@@ -85,7 +87,7 @@ IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 """Image types chat completions accept as content parts."""
 
 
-class PromptError(ValueError):
+class PromptError(CookbookError, ValueError):
     """A template or prompt file is malformed."""
 
 

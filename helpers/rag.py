@@ -29,6 +29,8 @@ from openai.types.responses import Response, ResponseFileSearchToolCall, Respons
 from openai.types.responses.response_output_text import AnnotationFileCitation
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._support.errors import CookbookError
+
 __all__ = [
     "Answer",
     "Citation",
@@ -51,7 +53,7 @@ MAX_CHUNK_TOKENS = 4096
 4096; the overlap, default 400, must not exceed half of it)."""
 
 
-class FileSearchError(RuntimeError):
+class FileSearchError(CookbookError, RuntimeError):
     """A file could not be indexed, or the answer is not what file search should give."""
 
 

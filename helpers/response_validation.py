@@ -7,7 +7,10 @@ nothing. Two things are worth checking before code acts on an answer:
 1. **Invariants of the response**: it finished (``finish_reason == "stop"``, or
    Responses ``status == "completed"``), was not cut at the token limit, not
    filtered, not refused, and its usage adds up. :func:`check_completion` and
-   :func:`check_response` raise a specific :class:`InvariantError` for each.
+   :func:`check_response` raise a specific :class:`InvariantError` for each: a
+   refusal is section 3's :class:`~helpers.structured_outputs.RefusalError`, a
+   filtered answer section 11's :class:`~helpers.content_filtering.ContentFilteredError`
+   (both re-exported here), the rest are defined below.
 2. **The content against your model**: :func:`complete_validated` asks for
    JSON, validates it with pydantic, and on failure sends the validation error
    back to the model for another try, at most ``max_rounds`` times, then raises
@@ -29,12 +32,16 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 from openai.types.responses import Response, ResponseInputParam, ResponseStreamEvent
 
+from ._support.errors import CookbookError, InvariantError
+from .content_filtering import ContentFilteredError, report_from_completion, report_from_response
+from .structured_outputs import RefusalError
+
 __all__ = [
     "Attempt",
     "ContentFilteredError",
     "IncompleteError",
     "InvariantError",
-    "RefusedError",
+    "RefusalError",
     "RepairFailedError",
     "TruncatedError",
     "UsageMismatchError",
@@ -57,32 +64,8 @@ Answer = ChatCompletion | Response
 # --- invariants ----------------------------------------------------------------------------------
 
 
-class InvariantError(Exception):
-    """The response cannot be used as an answer; ``response`` is the whole object."""
-
-    def __init__(self, message: str, *, response: Answer) -> None:
-        super().__init__(message)
-        self.response = response
-
-
 class TruncatedError(InvariantError):
     """Cut off at the token limit (``finish_reason: length`` / ``max_output_tokens``)."""
-
-
-class ContentFilteredError(InvariantError):
-    """Azure's content filter removed the output; ``categories`` says which filters fired."""
-
-    def __init__(self, message: str, *, response: Answer, categories: Sequence[str]) -> None:
-        super().__init__(message, response=response)
-        self.categories = list(categories)
-
-
-class RefusedError(InvariantError):
-    """The model declined; ``refusal`` is its explanation."""
-
-    def __init__(self, refusal: str, *, response: Answer) -> None:
-        super().__init__(f"The model refused: {refusal}", response=response)
-        self.refusal = refusal
 
 
 class IncompleteError(InvariantError):
@@ -121,16 +104,9 @@ def check_completion(completion: ChatCompletion, *, allow_tool_calls: bool = Fal
                 response=completion,
             )
         if reason == "content_filter":
-            extra = choice.model_extra or {}
-            categories = filtered_categories(extra.get("content_filter_results"))
-            raise ContentFilteredError(
-                f"{where} was filtered by Azure's content filter (finish_reason "
-                f"'content_filter'; filtered: {', '.join(categories) or 'unknown'}).",
-                response=completion,
-                categories=categories,
-            )
+            raise ContentFilteredError(report_from_completion(completion), response=completion)
         if choice.message.refusal:
-            raise RefusedError(choice.message.refusal, response=completion)
+            raise RefusalError(choice.message.refusal, completion=completion)
         allowed = ("stop", "tool_calls") if allow_tool_calls else ("stop",)
         if reason not in allowed:
             raise IncompleteError(
@@ -189,7 +165,7 @@ def check_response(response: Response) -> None:
 
     ``status`` must be ``completed``; ``incomplete`` with reason
     ``max_output_tokens`` is :class:`TruncatedError`, with ``content_filter``
-    :class:`ContentFilteredError`; a ``refusal`` output part is :class:`RefusedError`;
+    :class:`ContentFilteredError`; a ``refusal`` output part is :class:`RefusalError`;
     usage must add up as in :func:`check_completion`.
     """
     if response.status == "incomplete":
@@ -207,11 +183,7 @@ def check_response(response: Response) -> None:
                 response=response,
             )
         if reason == "content_filter":
-            raise ContentFilteredError(
-                "The response is incomplete: Azure's content filter stopped it.",
-                response=response,
-                categories=[],
-            )
+            raise ContentFilteredError(report_from_response(response), response=response)
     if response.status != "completed":
         detail = f": {response.error.code}: {response.error.message}" if response.error else ""
         raise IncompleteError(
@@ -221,7 +193,7 @@ def check_response(response: Response) -> None:
         if item.type == "message":
             for part in item.content:
                 if part.type == "refusal":
-                    raise RefusedError(part.refusal, response=response)
+                    raise RefusalError(part.refusal, completion=response)
     usage = response.usage
     if usage is not None:
         _check_usage(
@@ -280,7 +252,7 @@ class Validated(Generic[T]):
         return len(self.attempts) + 1
 
 
-class RepairFailedError(Exception):
+class RepairFailedError(CookbookError):
     """No round produced valid content; ``attempts`` holds each answer and its error."""
 
     def __init__(self, schema: type[pydantic.BaseModel], attempts: Sequence[Attempt]) -> None:

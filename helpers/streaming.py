@@ -48,6 +48,8 @@ from openai.types.responses import (
     ResponseUsage,
 )
 
+from ._support.errors import CookbookError
+
 __all__ = [
     "AsyncResponseTextStream",
     "AsyncTextStream",
@@ -109,11 +111,11 @@ class StreamResult:
         return self.finish_reason == "content_filter"
 
 
-class StreamNotFinishedError(RuntimeError):
+class StreamNotFinishedError(CookbookError, RuntimeError):
     """The result of a stream was asked for before the stream was read to the end."""
 
 
-class StreamInterruptedError(openai.APIError):
+class StreamInterruptedError(CookbookError, openai.APIError):
     """The stream failed after it started; ``partial_text`` holds what arrived before.
 
     It is an ``openai.APIError`` (``code``, ``body`` and ``request`` come from the error
@@ -445,7 +447,7 @@ class ResponseStreamResult:
         return self.response.status == "incomplete"
 
 
-class _StreamFailure(Exception):
+class _StreamFailure(CookbookError):
     """An ``error`` or ``response.failed`` event; turned into :class:`StreamInterruptedError`."""
 
     def __init__(self, message: str, body: dict[str, Any]) -> None:

@@ -38,10 +38,11 @@ import openai
 import pydantic
 from openai import AsyncAzureOpenAI, AzureOpenAI, OpenAI
 from openai.lib import type_to_response_format_param
-from openai.types.chat import ChatCompletionMessageParam, ParsedChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam, ParsedChatCompletion
 from openai.types.responses import Response, ResponseInputParam, ResponseTextConfigParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
+from ._support.errors import InvariantError
 from ._support.schemas import strict_violations
 
 __all__ = [
@@ -63,19 +64,27 @@ __all__ = [
 T = TypeVar("T", bound=pydantic.BaseModel)
 
 
-class StructuredOutputError(Exception):
-    """A completion (or a Responses API response) came back without the structured answer."""
+class StructuredOutputError(InvariantError):
+    """A completion (or a Responses API response) came back without the structured answer.
 
-    def __init__(self, message: str, *, completion: ParsedChatCompletion[Any] | Response) -> None:
-        super().__init__(message)
+    An :class:`~helpers._support.errors.InvariantError`: ``completion`` (also ``response``)
+    is the whole completion or response, for its ``usage``, ``id`` and Azure annotations.
+    """
+
+    def __init__(self, message: str, *, completion: ChatCompletion | Response) -> None:
+        super().__init__(message, response=completion)
         self.completion = completion
         """The whole completion or response, for its ``usage``, ``id`` and Azure annotations."""
 
 
 class RefusalError(StructuredOutputError):
-    """The model declined to answer; ``refusal`` is its explanation (``message.refusal``)."""
+    """The model declined to answer; ``refusal`` is its explanation.
 
-    def __init__(self, refusal: str, *, completion: ParsedChatCompletion[Any] | Response) -> None:
+    From ``message.refusal`` (Chat Completions) or a ``refusal`` output part (Responses
+    API). Section 19's response checks raise it too.
+    """
+
+    def __init__(self, refusal: str, *, completion: ChatCompletion | Response) -> None:
         super().__init__(f"The model refused to answer: {refusal}", completion=completion)
         self.refusal = refusal
 

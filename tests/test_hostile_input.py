@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionMessageParam
 
 from helpers._support.counting import count_messages
+from helpers._support.sse import DONE, parse_events
 from helpers.replay import ReplayConfig, limits
 from helpers.replay.app import create_asgi_app
 from helpers.replay.behaviours.ratelimit import MAX_CHARGE, RateLimiter
@@ -43,7 +44,10 @@ from helpers.replay.identity import (
     signing_key,
     token_is_valid,
 )
+from helpers.replay.recordings.store import is_responses_api
 from helpers.replay.services.inference.chat import example_from_schema
+
+TERMINAL_EVENTS = {"response.completed", "response.incomplete", "response.failed", "error"}
 
 RECORDINGS = Path(__file__).parent / "recordings" / "replay_server.yaml"
 NOW = 1_800_000_000.0
@@ -1078,7 +1082,12 @@ def check_response(
         assert "code" in error
         response.content.decode("utf-8")
     elif content_type.startswith("text/event-stream"):
-        assert response.text.rstrip().endswith("data: [DONE]")
+        events = parse_events(response.content)
+        if is_responses_api(url):  # ends with its terminal event, never [DONE]
+            assert DONE not in [e.data for e in events], (url, response.text[-300:])
+            assert json.loads(events[-1].data)["type"] in TERMINAL_EVENTS, url
+        else:
+            assert events[-1].data == DONE, (url, response.text[-300:])
     else:
         assert content_type.startswith("application/json")
         assert isinstance(response.json(), dict)

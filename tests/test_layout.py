@@ -8,6 +8,8 @@ what notebooks never import lives in ``helpers/_support/``; the replay server im
 from __future__ import annotations
 
 import ast
+import builtins
+import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,3 +163,75 @@ def test_notebooks_reach_into_no_server_internals(path: Path) -> None:
         if isinstance(node, ast.Attribute) and node.attr in SERVER_INTERNALS
     }
     assert not bad, f"{path.name} reaches into the server: {sorted(bad)}"
+
+
+# --- one exception root per package ----------------------------------------------------------
+
+ROOTS = {"helpers": ("helpers._support.errors", "CookbookError"),
+         "helpers.replay": ("helpers.replay.errors", "ReplayError")}  # fmt: skip
+BUILTIN_EXCEPTIONS = {
+    name for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+}  # fmt: skip
+
+
+def package_of(module: str) -> str:
+    return "helpers.replay" if module.startswith("helpers.replay") else "helpers"
+
+
+def exception_classes() -> dict[str, list[type[BaseException]]]:
+    """Every exception class defined in a module of ``helpers``, imported, by package."""
+    found: dict[str, list[type[BaseException]]] = {package: [] for package in ROOTS}
+    for path in python_files():
+        name = module_name(path)
+        if name.endswith("__main__"):
+            continue
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__ == name
+            ):
+                found[package_of(name)].append(value)
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ROOTS))
+def test_every_exception_derives_from_its_packages_root(package: str) -> None:
+    """At most one class per package (its root) derives directly and only from Python's own
+    exceptions; every other derives from the root (and may add a builtin such as ValueError)."""
+    module, root_name = ROOTS[package]
+    root = getattr(importlib.import_module(module), root_name)
+    classes = exception_classes()[package]
+    assert root in classes and len(classes) > 3
+    only_builtin = [
+        c for c in classes if all(base.__module__ == "builtins" for base in c.__bases__)
+    ]
+    assert only_builtin == [root], [c.__qualname__ for c in only_builtin]
+    strays = [f"{c.__module__}.{c.__qualname__}" for c in classes if not issubclass(c, root)]
+    assert not strays, f"not a {root_name}: {strays}"
+
+
+def test_no_exception_class_hides_inside_a_function_with_a_builtin_base() -> None:
+    """Classes defined in a function are out of reach of the import walk above: read the
+    source for any class anywhere whose bases are all Python's own exceptions."""
+    roots = {name for _, name in ROOTS.values()}
+    offenders = []
+    for path in python_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ClassDef) or node.name in roots or not node.bases:
+                continue
+            bases = [b.id if isinstance(b, ast.Name) else None for b in node.bases]
+            if all(b in BUILTIN_EXCEPTIONS for b in bases):
+                offenders.append(f"{module_name(path)}.{node.name}({', '.join(map(str, bases))})")
+    assert not offenders, offenders
+
+
+def test_the_roots_are_importable_from_their_packages() -> None:
+    import helpers
+    import helpers.replay
+
+    assert helpers.CookbookError.__name__ == "CookbookError"
+    assert helpers.replay.ReplayError.__name__ == "ReplayError"
+    assert not issubclass(helpers.replay.ReplayError, helpers.CookbookError)

@@ -17,6 +17,7 @@ from conftest import StartServer, async_client, sync_client
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from openai.types.chat import ChatCompletionMessageParam
+from sse_upstream import FRAMED_CHUNKS, FakeUpstream, framed_body
 
 from helpers.error_handling import ErrorKind
 from helpers.monitoring import (
@@ -140,6 +141,37 @@ def test_a_stream_records_time_to_first_token_and_the_usage_chunk(
         usage.prompt_tokens,
         usage.completion_tokens,
     )
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\r", "\n"], ids=["crlf", "cr", "lf"])
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_every_event_is_counted_whatever_the_line_endings(eol: str, use_async: bool) -> None:
+    monitor = Monitor()
+    with FakeUpstream(framed_body(eol)) as upstream:
+        options: dict[str, Any] = {
+            "azure_endpoint": upstream.url,
+            "api_key": "k",
+            "api_version": "2024-10-21",
+        }
+        if use_async:
+            async with openai.AsyncAzureOpenAI(
+                http_client=monitor.async_http_client(), **options
+            ) as client:
+                stream = await client.chat.completions.create(
+                    model="gpt-4o-mini", messages=HELLO, stream=True
+                )
+                chunks = [chunk async for chunk in stream]
+        else:
+            sync = openai.AzureOpenAI(http_client=monitor.http_client(), **options)
+            chunks = list(
+                sync.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True)
+            )
+    assert [c.model_dump(exclude_unset=True) for c in chunks] == FRAMED_CHUNKS
+    (record,) = monitor.records
+    assert record.stream and record.ok
+    assert record.events == len(FRAMED_CHUNKS)  # the SDK read 4 events; so did the monitor
+    assert record.model == "gpt-4o-mini-2024-07-18"
+    assert record.time_to_first_token is not None
 
 
 def test_a_stream_cut_midway_is_recorded_as_a_connection_failure(

@@ -7,16 +7,26 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 import httpx2
 import openai
 import pytest
 from conftest import API_VERSION, RECORDINGS, StartServer, async_client, sync_client
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionStreamOptionsParam
+from sse_upstream import FRAMED_CHUNKS, FakeUpstream, framed_body
 
+from helpers._support.sse import DONE, parse_events
 from helpers.replay import RecordingsFile
 from helpers.replay.recordings.record import UPSTREAM_PLACEHOLDER
+from helpers.replay.recordings.store import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    RecordingsError,
+    StreamChunk,
+    is_responses_api,
+)
 
 STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
@@ -70,10 +80,10 @@ def test_stream_is_sent_as_server_sent_events_ending_in_done(start_server: Start
         json=body,
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = [e for e in response.read().decode().split("\n\n") if e]
-    assert all(e.startswith("data: ") for e in events)
-    assert events[-1] == "data: [DONE]"
-    assert json.loads(events[0].removeprefix("data: "))["choices"] == []
+        events = parse_events(response.read())
+    assert {e.event for e in events} == {"message"}  # data-only events, as Azure sends them
+    assert events[-1].data == DONE
+    assert json.loads(events[0].data)["choices"] == []
 
 
 def test_stream_chunks_are_paced_by_recorded_delays(start_server: StartServer) -> None:
@@ -197,7 +207,7 @@ def test_lenient_mode_still_rejects_invalid_requests(start_server: StartServer) 
 CANARY = "canary-key-7f3a9c2e5b1d"
 
 
-def _chunks(stream: openai.Stream) -> list[dict[str, object]]:
+def _chunks(stream: openai.Stream[Any]) -> list[dict[str, Any]]:
     return [chunk.model_dump(exclude_unset=True) for chunk in stream]
 
 
@@ -289,3 +299,193 @@ def test_lenient_draft_mode_saves_misses_for_curation(
     assert draft.request.api_version == API_VERSION
     assert "x-replay-unrecorded" not in second.headers  # now served from the draft
     assert second.parse().choices[0].message.content == first.choices[0].message.content
+
+
+# --- record mode in front of an upstream with other (legal) SSE framings --------------------
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\r", "\n"], ids=["crlf", "cr", "lf"])
+def test_record_mode_records_every_event_whatever_the_line_endings(
+    start_server: StartServer, tmp_path: Path, eol: str
+) -> None:
+    target = tmp_path / "recorded.yaml"
+    pieces = framed_body(eol)
+    with FakeUpstream(pieces) as upstream:
+        recorder = start_server(target, mode="record", upstream=upstream.url, record_to=target)
+        live = _chunks(
+            sync_client(recorder).chat.completions.create(
+                model="gpt-4o-mini", messages=STORY, stream=True
+            )
+        )
+    # What went through record mode is what the upstream sent, and the SDK read every event.
+    assert [c["choices"][0]["delta"].get("content") for c in live] == [
+        "Drägon",
+        " found",
+        " home.",
+        None,
+    ]
+    (interaction,) = RecordingsFile.load(target).document.interactions
+    recorded = interaction.response
+    assert [json.loads(chunk.data) for chunk in recorded.stream or []] == FRAMED_CHUNKS
+    assert recorded.stream_end == "done"
+    assert "stream_end" not in target.read_text()  # [DONE], chat's own ending, goes unsaid
+
+    replayed = _chunks(
+        sync_client(start_server(target)).chat.completions.create(
+            model="gpt-4o-mini", messages=STORY, stream=True
+        )
+    )
+    assert replayed == live
+
+
+def test_record_mode_keeps_a_responses_stream_free_of_done(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """An upstream that ends a Responses stream with [DONE] (Azure does not) is recorded
+    without it, so the recording replays the Responses API's own ending."""
+    events = [
+        (kind, {"type": kind, "sequence_number": n})
+        for n, kind in enumerate(["response.created", "response.completed"])
+    ]
+    body = "".join(f"event: {name}\r\ndata: {json.dumps(data)}\r\n\r\n" for name, data in events)
+    target = tmp_path / "recorded.yaml"
+    request = {"model": "gpt-5-mini", "input": "Hi", "stream": True}
+    with FakeUpstream([(body + "data: [DONE]\r\n\r\n").encode()], "/openai/v1/responses") as up:
+        recorder = start_server(target, mode="record", upstream=up.url, record_to=target)
+        relayed = httpx2.post(
+            f"{recorder.url}/openai/v1/responses", headers={"api-key": "k"}, json=request
+        )
+    assert parse_events(relayed.content)[-1].data == DONE  # passed on as the upstream sent it
+    (interaction,) = RecordingsFile.load(target).document.interactions
+    assert [(c.event, json.loads(c.data)) for c in interaction.response.stream or []] == events
+    assert interaction.response.stream_end == "eof"
+    assert "stream_end" not in target.read_text()
+
+    server = start_server(target)
+    replayed = httpx2.post(
+        f"{server.url}/openai/v1/responses", headers={"api-key": server.api_key}, json=request
+    )
+    assert [(e.event, json.loads(e.data)) for e in parse_events(replayed.content)] == events
+
+
+def test_record_mode_passes_the_upstream_bytes_on_unchanged(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    pieces = framed_body("\r\n")
+    target = tmp_path / "recorded.yaml"
+    with FakeUpstream(pieces) as upstream:
+        recorder = start_server(target, mode="record", upstream=upstream.url, record_to=target)
+        with httpx2.stream(
+            "POST",
+            f"{recorder.url}/openai/deployments/gpt-4o-mini/chat/completions",
+            params={"api-version": API_VERSION},
+            headers={"api-key": recorder.api_key},
+            json={"messages": STORY, "model": "gpt-4o-mini", "stream": True},
+        ) as response:
+            received = response.read()
+    assert received == b"".join(pieces)
+
+
+# --- every shipped stream ends the way its API ends one -------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted([*(ROOT / "notebooks" / "recordings").glob("*.yaml"), *RECORDINGS.glob("*.yaml")])
+RESPONSES_TERMINAL = {"response.completed", "response.incomplete", "response.failed", "error"}
+
+
+def _with_streams(path: Path) -> bool:
+    interactions = RecordingsFile.load(path).document.interactions
+    return any(i.response.stream is not None for i in interactions)
+
+
+def _raw_stream(server_url: str, api_key: str, request: RecordedRequest) -> bytes:
+    """The body exactly as the server sends it; a recorded cut or reset ends it early."""
+    params = {"api-version": request.api_version or API_VERSION}
+    if request.path.startswith("/openai/v1/") and request.api_version is None:
+        params = {}
+    received = bytearray()
+    try:
+        with httpx2.stream(
+            request.method, server_url + request.path, params=params,
+            headers={"api-key": api_key}, json=request.body, timeout=30,
+        ) as response:  # fmt: skip
+            assert response.status_code == 200, response.read()
+            for piece in response.iter_raw():
+                received += piece
+    except httpx2.TransportError:
+        pass  # a stream recorded as cut or reset
+    return bytes(received)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SHIPPED if _with_streams(p)],
+    ids=lambda p: f"{p.parent.parent.name}/{p.stem}",
+)
+def test_every_shipped_stream_replays_with_its_apis_ending(
+    start_server: StartServer, path: Path
+) -> None:
+    """Chat Completions streams end with ``data: [DONE]``; Responses API streams end with their
+    terminal event and never send ``[DONE]`` (see ``recordings.store.normal_stream_end``). A
+    recording that ends a stream otherwise on purpose (``stream_end: eof | cut | reset``)
+    must not end in ``[DONE]`` either."""
+    server = start_server(path)
+    checked, wrong = 0, []
+    for interaction in RecordingsFile.load(path).document.interactions:
+        if interaction.response.stream is None:
+            continue
+        events = parse_events(_raw_stream(server.url, server.api_key, interaction.request))
+        data = [e.data for e in events]
+        name = interaction.name or interaction.request.path
+        if is_responses_api(interaction.request.path):
+            if DONE in data:
+                wrong.append(f"{name}: a Responses stream sent [DONE]")
+            elif interaction.response.stream_end == "eof" and (
+                not data or (last := json.loads(data[-1]).get("type")) not in RESPONSES_TERMINAL
+            ):
+                wrong.append(f"{name}: a Responses stream ended on {last!r}")
+        elif interaction.response.stream_end == "done":
+            if data[-1:] != [DONE] or data.count(DONE) != 1:
+                wrong.append(f"{name}: a chat stream did not end with one [DONE]")
+        elif DONE in data:
+            wrong.append(f"{name}: recorded as {interaction.response.stream_end}, sent [DONE]")
+        checked += 1
+    assert checked and not wrong, wrong
+
+
+def test_a_responses_stream_said_to_end_in_done_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "wrong.yaml"
+    target.write_text(
+        "format: cookbook-recordings/2\nprovenance: curated\ninteractions:\n"
+        "- request: {method: POST, path: /openai/v1/responses, body: {stream: true}}\n"
+        "  response:\n"
+        "    stream: [{data: '{}', event: response.completed}]\n"
+        "    stream_end: done\n"
+    )
+    with pytest.raises(RecordingsError, match="never ends with"):
+        RecordingsFile.load(target)
+
+
+@pytest.mark.parametrize(
+    ("path", "written"),
+    [("/openai/v1/responses", "eof"), ("/openai/deployments/d/chat/completions", "done")],
+)
+def test_a_stream_that_ends_as_its_api_does_is_saved_without_saying_so(
+    tmp_path: Path, path: str, written: str
+) -> None:
+    target = tmp_path / "saved.yaml"
+    recordings = RecordingsFile.new(target, "curated")
+    for end in ("done", "eof", "cut"):
+        if end == "done" and "responses" in path:
+            continue
+        recordings.document.interactions.append(
+            Interaction(
+                request=RecordedRequest(path=path, body={"stream": True, "end": end}),
+                response=RecordedResponse(stream=[StreamChunk(data="{}")], stream_end=end),
+            )
+        )
+    recordings.save()
+    text = target.read_text()
+    assert f"stream_end: {written}" not in text
+    reloaded = RecordingsFile.load(target).document.interactions
+    assert [i.response.stream_end for i in reloaded] == [i.request.body["end"] for i in reloaded]

@@ -22,7 +22,7 @@ from helpers.replay import azure
 from helpers.response_validation import (
     ContentFilteredError,
     IncompleteError,
-    RefusedError,
+    RefusalError,
     RepairFailedError,
     TruncatedError,
     UsageMismatchError,
@@ -164,7 +164,7 @@ def test_check_completion_raises_on_a_refusal(start_server: StartServer) -> None
     completion = client.chat.completions.create(
         model=DEPLOYMENT, messages=messages, response_format=response_format_for(Address)
     )
-    with pytest.raises(RefusedError) as caught:
+    with pytest.raises(RefusalError) as caught:
         check_completion(completion)
     assert caught.value.refusal == completion.choices[0].message.refusal
 
@@ -299,7 +299,7 @@ def test_check_response_raises_on_a_content_filter_stop() -> None:
 def test_check_response_raises_on_a_refusal_part() -> None:
     message = copy.deepcopy(RESPONSE["output"][1])
     message["content"] = [{"type": "refusal", "refusal": "I can't help with that."}]
-    with pytest.raises(RefusedError) as caught:
+    with pytest.raises(RefusalError) as caught:
         check_response(response(output=[message]))
     assert caught.value.refusal == "I can't help with that."
 
@@ -414,7 +414,7 @@ def test_a_refused_response_raises_with_the_refusal(start_server: StartServer) -
             }
         },
     )
-    with pytest.raises(RefusedError) as caught:
+    with pytest.raises(RefusalError) as caught:
         check_response(refused)
     assert "home address" in caught.value.refusal
 

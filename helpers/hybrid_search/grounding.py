@@ -33,6 +33,7 @@ from openai import OpenAI, omit
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared import ReasoningEffort
 
+from .._support.errors import CookbookError
 from ..embeddings import embed
 from .index import hybrid_search, keyword_search, vector_search
 
@@ -214,11 +215,11 @@ def parse_citations(text: str) -> list[int]:
     return found
 
 
-class AnswerError(Exception):
+class AnswerError(CookbookError):
     """The model returned no usable answer (a refusal, a filtered or truncated answer)."""
 
 
-class UngroundedAnswerError(Exception):
+class UngroundedAnswerError(CookbookError):
     """An answer that cites nothing, or cites numbers that match no source."""
 
     def __init__(self, answer: GroundedAnswer) -> None:

@@ -53,6 +53,7 @@ from azure.search.documents.models import IndexDocumentsBatch, IndexingResult, V
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+from .._support.errors import CookbookError
 
 __all__ = [
     "FILTERABLE",
@@ -267,7 +268,7 @@ class UploadReport:
         return self
 
 
-class UploadError(Exception):
+class UploadError(CookbookError):
     """Some documents were not indexed; ``report`` says which and why."""
 
     def __init__(self, report: UploadReport) -> None:

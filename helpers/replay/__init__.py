@@ -21,6 +21,7 @@ Notebooks and tests use what this package exports (``ReplayServer``, ``ReplayCon
 """
 
 from .config import DEFAULT_API_KEY, DEFAULT_PORT, Deployment, Mode, RateLimitSettings, ReplayConfig
+from .errors import ReplayError
 from .identity import ReplayCredential
 from .recordings import RecordingsFile, RecordingsStore
 from .server import ReplayServer, probe
@@ -35,6 +36,7 @@ __all__ = [
     "RecordingsStore",
     "ReplayConfig",
     "ReplayCredential",
+    "ReplayError",
     "ReplayServer",
     "probe",
 ]

@@ -9,12 +9,23 @@ with no recording) add what to do about it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.responses import Response
 
 
-class AzureError(Exception):
+class ReplayError(Exception):
+    """The root of every exception the replay server (``helpers.replay``) raises."""
+
+
+def dump_json(value: Any) -> bytes:
+    """Compact JSON as UTF-8; lone surrogates become ``\\uXXXX`` escapes (still valid JSON)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace")
+
+
+class AzureError(ReplayError):
     """An error to send to the client as an Azure-shaped JSON body."""
 
     def __init__(
@@ -29,8 +40,6 @@ class AzureError(Exception):
         self.headers = headers or {}
 
     def to_response(self) -> Response:
-        from .replies import dump_json
-
         return Response(
             dump_json(self.body),
             status_code=self.status,

@@ -6,6 +6,10 @@ It rejects what it cannot parse (an unknown method such as ``BREW``, a broken re
 line) before the application sees it, and uvicorn answers those with plain text. This
 subclass answers them with a JSON body in Azure's error shape instead, so no client of
 the replay server ever gets a non-JSON error. The wording is the server's own.
+
+``send_400_response`` is not a public uvicorn API, and uvicorn has none for this answer:
+uvicorn is pinned (``pyproject.toml``) to the versions ``tests/test_pinned_internals.py``
+checked, which fails when an upgrade renames the method or stops calling it.
 """
 
 from __future__ import annotations

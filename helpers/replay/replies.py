@@ -1,9 +1,12 @@
 """A :class:`~.context.Reply` on the wire: JSON, bytes, server-sent events, faults.
 
 Streams are sent event by event with their recorded pauses and end the way the
-reply says: ``data: [DONE]`` (Azure's normal end), plain EOF, a *cut* (the
+reply says: ``data: [DONE]`` (how a Chat Completions stream ends), plain EOF
+(how a Responses API stream ends, after its terminal event), a *cut* (the
 chunked body stops without its terminator, so the client sees an incomplete
-read, as when a proxy drops a long stream) or a *reset* (TCP RST). Faults
+read, as when a proxy drops a long stream) or a *reset* (TCP RST). An event
+whose data spans lines is sent as one ``data:`` line per line, as the SSE
+standard frames it. Faults
 before any answer: ``reset``, or ``hang`` until the client gives up.
 JSON bodies are always encodable: a lone surrogate from a client's body is
 written as a JSON ``\\uXXXX`` escape rather than failing the response.
@@ -13,25 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import re
 import socket
 import struct
-from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
 from .context import Reply
+from .errors import ReplayError, dump_json
 
 HANG_LIMIT_SECONDS = 600.0
 """A hang ends by itself after this long if the client never gives up."""
 TRANSPORT_KEY = "replay.transport"
 """Where the boundary leaves the connection's transport in ``scope["extensions"]``."""
-
-
-def dump_json(value: Any) -> bytes:
-    """Compact JSON as UTF-8; lone surrogates become ``\\uXXXX`` escapes (still valid JSON)."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8", "backslashreplace")
 
 
 def _header_list(headers: dict[str, str], content_type: str | None) -> list[tuple[bytes, bytes]]:
@@ -95,18 +92,28 @@ class ReplyResponse:
         for event in reply.events:
             if event.delay > 0:
                 await asyncio.sleep(event.delay)
-            prefix = f"event: {event.event}\n" if event.event else ""
-            chunk = f"{prefix}data: {event.data}\n\n".encode("utf-8", "backslashreplace")
+            chunk = sse_frame(event.data, event.event)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         if reply.stream_end == "reset" and reset_connection(scope):
             return
         if reply.stream_end in ("cut", "reset"):
             raise StreamCut("the recording cuts this stream here")
-        tail = b"data: [DONE]\n\n" if reply.stream_end == "done" else b""
+        tail = sse_frame("[DONE]") if reply.stream_end == "done" else b""
         await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
-class StreamCut(Exception):
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def sse_frame(data: str, event: str | None = None) -> bytes:
+    """One server-sent event on the wire: ``event:`` if named, a ``data:`` line per line."""
+    prefix = f"event: {event}\n" if event else ""
+    if "\n" in data or "\r" in data:
+        data = "\ndata: ".join(_LINE_BREAK.split(data))
+    return f"{prefix}data: {data}\n\n".encode("utf-8", "backslashreplace")
+
+
+class StreamCut(ReplayError):
     """Raised after a cut stream's last event: the server closes without ending the body."""
 
 

@@ -219,12 +219,11 @@ def main() -> None:
         if interaction.request.path.endswith("/chat/completions"):
             interaction.request.api_version = "2025-04-01-preview"
             name, stream = chat_stream(body, ids)
-            end = None
         else:
             name, stream = responses_stream(body, ids)
-            end = "eof"
         interaction.name = name
-        interaction.response = RecordedResponse(status=200, stream=stream, stream_end=end)
+        # Each stream ends as its API ends one: chat with data: [DONE], Responses without.
+        interaction.response = RecordedResponse(status=200, stream=stream)
     recordings.save()
 
 

@@ -65,7 +65,6 @@ def main() -> None:
                     StreamChunk(data=json.dumps(payload, separators=(",", ":")), event=kind)
                     for kind, payload in sim.stream_events(response)
                 ],
-                stream_end="eof",
             )
         else:
             recorded = RecordedResponse(status=200, body=response)

@@ -80,7 +80,7 @@ def main() -> None:
                             delay_ms=20 if n else 0)
                 for n, (kind, payload) in enumerate(sim.stream_events(answer))
             ]  # fmt: skip
-            recorded = RecordedResponse(stream=chunks, stream_end="eof")
+            recorded = RecordedResponse(stream=chunks)
         else:
             recorded = RecordedResponse(body=answer)
         recordings.document.interactions.append(

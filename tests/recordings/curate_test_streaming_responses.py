@@ -63,7 +63,7 @@ def main() -> None:
             Interaction(
                 name=name,
                 request=RecordedRequest(method="POST", path="/openai/v1/responses", body=body),
-                response=RecordedResponse(stream=chunks, stream_end="eof"),
+                response=RecordedResponse(stream=chunks),
             )
         )
 

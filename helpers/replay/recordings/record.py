@@ -19,6 +19,7 @@ import httpx2
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ..._support.sse import DONE, ServerSentEvent, arelay
 from ..context import RequestContext
 from ..errors import upstream_unreachable
 from ..replies import StreamCut
@@ -29,6 +30,7 @@ from .store import (
     RecordingsStore,
     StreamChunk,
     StreamEnd,
+    is_responses_api,
 )
 
 if TYPE_CHECKING:
@@ -189,40 +191,38 @@ class Recorder:
     async def _relay_stream(
         self, response: httpx2.Response, recorded_request: RecordedRequest, scrubber: Scrubber
     ) -> AsyncIterator[bytes]:
+        """Pass the upstream's stream on byte for byte; record its events as they complete."""
         chunks: list[StreamChunk] = []
-        buffer = ""
         last = time.perf_counter()
         end: StreamEnd = "eof"
+
+        def on_event(event: ServerSentEvent) -> None:
+            nonlocal last, end
+            now = time.perf_counter()
+            if event.data == DONE:
+                end = "done"
+            elif event.data:
+                chunks.append(
+                    StreamChunk(
+                        data=scrubber.text(event.data),
+                        delay_ms=round((now - last) * 1000),
+                        event=None if event.event == "message" else event.event,
+                    )
+                )
+            last = now
+
         try:
-            async for piece in response.aiter_text():
-                yield piece.encode("utf-8")
-                buffer += piece
-                while "\n\n" in buffer:
-                    event, buffer = buffer.split("\n\n", 1)
-                    now = time.perf_counter()
-                    lines = event.splitlines()
-                    data = "\n".join(
-                        line[5:].removeprefix(" ") for line in lines if line.startswith("data:")
-                    )
-                    name = next(
-                        (line[6:].strip() for line in lines if line.startswith("event:")), None
-                    )
-                    if data == "[DONE]":
-                        end = "done"
-                    elif data:
-                        chunks.append(
-                            StreamChunk(
-                                data=scrubber.text(data),
-                                delay_ms=round((now - last) * 1000),
-                                event=name,
-                            )
-                        )
-                    last = now
+            async for piece in arelay(response.aiter_bytes(), on_event):
+                yield piece
         except httpx2.HTTPError as exc:
             end = "cut"  # the upstream dropped the stream: record that, and drop ours too
             raise StreamCut("upstream cut the stream") from exc
         finally:
             await response.aclose()
+            if end == "done" and is_responses_api(recorded_request.path):
+                # Not Azure's wire format: the recording keeps the events, not the [DONE].
+                log.warning("a Responses API stream ended with [DONE]; recorded without it")
+                end = "eof"
             self._save(
                 Interaction(
                     request=recorded_request,
@@ -230,7 +230,7 @@ class Recorder:
                         status=response.status_code,
                         headers=scrubber.headers(response.headers),
                         stream=chunks,
-                        stream_end=None if end == "done" else end,
+                        stream_end=end,
                     ),
                 )
             )

@@ -28,9 +28,14 @@ API can be written down by hand:
   multipart upload is matched on its normalised form (``{purpose: batch,
   file: {filename: x.jsonl, sha256: ...}}``, see :mod:`.matching`); a JSONL or
   other text answer is ``response.text``.
-* ``response.stream_end``: how a stream ends: ``done`` (``data: [DONE]``, the
-  default), ``eof`` (the body ends with no ``[DONE]``), ``cut`` (the connection
-  drops mid-body, as when a proxy times out) or ``reset`` (a TCP reset).
+* ``response.stream_end``: how a stream ends: ``done`` (a last ``data: [DONE]``),
+  ``eof`` (the body ends after the last event), ``cut`` (the connection drops
+  mid-body, as when a proxy times out) or ``reset`` (a TCP reset). Omitted, a
+  stream ends the way its API ends one: a Chat Completions stream with
+  ``data: [DONE]``, a Responses API stream after its terminal event
+  (``response.completed``, ``response.incomplete``, ``response.failed`` or
+  ``error``), with no ``[DONE]``: Azure never sends one there, so a Responses
+  stream that says ``done`` is refused.
 * ``response.fault``: ``reset`` (the connection is reset before any answer) or
   ``hang`` (no answer until the client gives up).
 * ``repeat``: what happens once every identical recorded request has been
@@ -57,6 +62,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..config import project_root
+from ..errors import ReplayError
 from .matching import canonical_key, versions_match
 
 FORMAT: Literal["cookbook-recordings/2"] = "cookbook-recordings/2"
@@ -120,7 +126,9 @@ class RecordedResponse(BaseModel):
     body: Any = None
     text: str | None = Field(default=None, description="A non-JSON answer (JSONL, plain text).")
     stream: list[StreamChunk] | None = None
-    stream_end: StreamEnd | None = Field(default=None, description="Default: done.")
+    stream_end: StreamEnd | None = Field(
+        default=None, description="Default: the API's own end (see normal_stream_end)."
+    )
     fault: Fault | None = None
 
     @model_validator(mode="after")
@@ -133,6 +141,26 @@ class RecordedResponse(BaseModel):
         return self
 
 
+def is_responses_api(path: str) -> bool:
+    """Whether ``path`` creates a Responses API response (``/openai/v1/responses`` and
+    ``/openai/responses``), whose streams end without ``[DONE]``."""
+    return path.split("?", 1)[0].rstrip("/").endswith("/responses")
+
+
+def normal_stream_end(path: str) -> StreamEnd:
+    """How a stream of the API at ``path`` ends when nothing goes wrong.
+
+    Chat Completions (and the legacy Completions) send ``data: [DONE]`` last: the Azure
+    OpenAI inference REST spec (2024-10-21, ``stream``) says "with the stream terminated
+    by a ``data: [DONE]`` message". A Responses API stream is typed events that end with
+    ``response.completed``, ``response.incomplete`` or ``response.failed`` (OpenAI's
+    guide "Streaming API responses" and its API reference "Streaming events", which
+    Microsoft Learn's "Use the Azure OpenAI Responses API" follows); no ``[DONE]``
+    sentinel comes after them.
+    """
+    return "eof" if is_responses_api(path) else "done"
+
+
 class Interaction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -142,6 +170,20 @@ class Interaction(BaseModel):
     repeat: Literal["cycle", "last"] | None = Field(
         default=None, description="After the last identical request: cycle (default) or last."
     )
+
+    @model_validator(mode="after")
+    def _stream_ends_as_its_api_does(self) -> Interaction:
+        response = self.response
+        if response.stream is None:
+            return self
+        if response.stream_end is None:
+            response.stream_end = normal_stream_end(self.request.path)
+        elif response.stream_end == "done" and is_responses_api(self.request.path):
+            raise ValueError(
+                "stream_end: done sends data: [DONE], which a Responses API stream never "
+                "ends with: omit stream_end (the stream ends after its terminal event)"
+            )
+        return self
 
 
 class MatchOptions(BaseModel):
@@ -163,7 +205,7 @@ class RecordingsDocument(BaseModel):
     interactions: list[Interaction] = Field(default_factory=list)
 
 
-class RecordingsError(ValueError):
+class RecordingsError(ReplayError, ValueError):
     """A recordings file that cannot be read."""
 
 
@@ -292,6 +334,8 @@ def _drop_empty(interaction: dict[str, Any]) -> None:
         if request.get(key) is None:
             request.pop(key, None)
     response = interaction["response"]
+    if response.get("stream_end") == normal_stream_end(request["path"]):
+        response["stream_end"] = None  # the API's own ending goes without saying
     for chunk in response.get("stream") or ():
         if chunk.get("event") is None:
             chunk.pop("event", None)

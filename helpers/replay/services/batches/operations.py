@@ -35,7 +35,13 @@ from typing import Any, ClassVar
 from ...answer import answer, body_of
 from ...config import Deployment
 from ...context import Reply, RequestContext
-from ...errors import AzureError, internal_error, invalid_request, object_not_found
+from ...errors import (
+    AzureError,
+    ReplayError,
+    internal_error,
+    invalid_request,
+    object_not_found,
+)
 from ...state import ReplayState
 from ...validation import body_object, check_metadata, missing_parameter, type_error
 from ..base import BodyKind, Endpoint, Operation, Service, StateOperation
@@ -198,7 +204,7 @@ class _Lines:
         return self.answered(custom_id, reply.status, body_of(reply))
 
 
-class _Reject(Exception):
+class _Reject(ReplayError):
     """A line the job will not send: Azure's batch error code and why."""
 
     def __init__(self, code: str, message: str) -> None:

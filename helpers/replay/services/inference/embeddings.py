@@ -64,6 +64,7 @@ from numpy.typing import NDArray
 
 from ...._support.tokenizer import count_tokens, get_encoding
 from ... import azure
+from ...errors import ReplayError
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -91,7 +92,7 @@ _TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
 Matrix = NDArray[np.float64]
 
 
-class StandInModelError(RuntimeError):
+class StandInModelError(ReplayError, RuntimeError):
     """The wordllama wheel (which ships the stand-in model's files) is missing or incomplete."""
 
 

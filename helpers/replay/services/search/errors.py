@@ -17,8 +17,10 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from ...errors import ReplayError
 
-class SearchError(Exception):
+
+class SearchError(ReplayError):
     """An error to send as Azure AI Search's JSON error body (or, for auth, an empty body)."""
 
     def __init__(
