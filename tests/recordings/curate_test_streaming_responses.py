@@ -71,14 +71,17 @@ def main() -> None:
     text = "Rain taps the window,\nthe street hums along."
     add("poem", poem, sim.stream_events(response(poem, text, 64)))
 
+    cap = 80
     primes = {
         "model": "gpt-5-mini",
         "input": "List every prime below 1000.",
-        "max_output_tokens": 80,
+        "max_output_tokens": cap,
         "stream": True,
     }
+    partial = "2, 3, 5, 7, 11, 13, 17"
+    # Incomplete at max_output_tokens means every one of the 80 tokens was spent.
     cut = response(
-        primes, "2, 3, 5, 7, 11, 13, 17", 64,
+        primes, partial, cap - len(partial.split()),
         status="incomplete", incomplete_details={"reason": "max_output_tokens"},
     )  # fmt: skip
     cut["output"][1]["status"] = "incomplete"

@@ -14,7 +14,7 @@ and applies the project's rule for choosing default models::
 ``python -m helpers._support.models`` (``make models``) prints the catalogue as a table and the
 defaults the rule picks today. The replay server reads the catalogue too (its default
 deployments and its family rules), so it may import this module; this module imports nothing
-else from the project.
+else from the project but the exception root (:mod:`helpers._support.errors`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from ..errors import CookbookError
 
 __all__ = [
     "CATALOGUE_FILE",
@@ -81,7 +83,7 @@ class Stage(StrEnum):
         return self in (Stage.PREVIEW, Stage.GA, Stage.LEGACY)
 
 
-class UnknownModelError(LookupError):
+class UnknownModelError(CookbookError, LookupError):
     """A model name the catalogue does not hold, or holds in several versions."""
 
 

@@ -353,12 +353,14 @@ class Linter:
                 c.add("timestamps", f"{field} {day} is before {model} was GA ({ga})")
 
     def _stream_ending(self, c: _Context) -> None:
-        end = c.response.get("stream_end") or "done"
+        # Left out, a recording's stream ends the way its API does (the store's default).
+        responses = _is_responses(c.request.get("path", ""))
+        end = c.response.get("stream_end") or ("eof" if responses else "done")
         if end in ("cut", "reset"):
             return  # a fault on purpose
         chunks = c.response.get("stream") or []
         sends_done = end == "done" or any(ch.get("data", "").strip() == "[DONE]" for ch in chunks)
-        if _is_responses(c.request.get("path", "")):
+        if responses:
             if sends_done:
                 c.add("stream_end", "a Responses stream never ends with data: [DONE]")
             types = [e.get("type") for e in _stream_payloads(c.response)]
