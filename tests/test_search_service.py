@@ -1,8 +1,9 @@
 """The replay server's Azure AI Search simulator, through the official azure-search-documents SDK.
 
-Rankings are checked against expectations computed here, independently of the simulator:
-BM25 from a separate SQLite FTS5 table built in the test, cosine similarity with ``math``,
-Reciprocal Rank Fusion by its formula (Azure: ``1 / (rank + 60)``, ranks from 1,
+Rankings are checked against expectations computed independently of the simulator: Lucene's
+BM25 from its published formula (here) and from ``bm25s`` (``method="lucene"``, its own
+implementation, on a 150-document corpus), cosine similarity with ``math``, Reciprocal Rank
+Fusion by its formula (Azure: ``1 / (rank + 60)``, ranks from 1,
 https://learn.microsoft.com/azure/search/hybrid-search-ranking).
 """
 
@@ -12,7 +13,6 @@ import json
 import logging
 import math
 import re
-import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -200,27 +200,45 @@ def keys(results: Any) -> list[str]:
 # -- independent expectations ---------------------------------------------------------------
 
 
+K1, B = 1.2, 0.75
+"""Azure AI Search's BM25 parameters (Microsoft Learn, "Configure BM25 relevance scoring")."""
+
+
+def words(text: str) -> list[str]:
+    """The terms of the corpus's plain English text (lower-cased words; no field reaches 24
+    terms, below which Lucene stores a field's length exactly)."""
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def field_terms(doc: dict[str, Any], name: str) -> list[str]:
+    value = doc[name]
+    return [t for item in (value if isinstance(value, list) else [value]) for t in words(item)]
+
+
 def expected_bm25(
-    query_terms: list[str], columns: list[str] = TEXT_FIELDS
+    query_terms: list[str], columns: list[str] = TEXT_FIELDS, corpus: list[dict[str, Any]] = CORPUS
 ) -> list[tuple[str, float]]:
-    """BM25 straight from an FTS5 table the test builds itself."""
-    db = sqlite3.connect(":memory:")
-    db.execute(
-        f"CREATE VIRTUAL TABLE t USING fts5({', '.join(TEXT_FIELDS)}, "
-        "tokenize = 'unicode61 remove_diacritics 2')"
-    )
-    for rowid, doc in enumerate(CORPUS, start=1):
-        values = ["\n".join(doc[f]) if isinstance(doc[f], list) else doc[f] for f in TEXT_FIELDS]
-        db.execute(
-            "INSERT INTO t (rowid, title, content, tags) VALUES (?, ?, ?, ?)", [rowid, *values]
-        )
-    match = " OR ".join(f'"{term}"' for term in query_terms)
-    if columns != TEXT_FIELDS:
-        match = "{" + " ".join(columns) + "} : (" + match + ")"
-    rows = db.execute(
-        "SELECT rowid, bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t), rowid", [match]
-    ).fetchall()
-    return [(CORPUS[rowid - 1]["id"], -score) for rowid, score in rows]
+    """Lucene's BM25 from its published formula, computed here: per field, for each query term,
+    ``idf * tf / (tf + k1 * (1 - b + b * dl / avgdl))`` with
+    ``idf = ln(1 + (N - n + 0.5) / (n + 0.5))``, ``N`` the documents with the field, summed
+    over terms and fields (Lucene's simple query parser: one clause per term and field)."""
+    scores: dict[str, float] = {}
+    for name in columns:
+        fields = {d["id"]: field_terms(d, name) for d in corpus}
+        fields = {key: terms for key, terms in fields.items() if terms}
+        assert all(len(terms) < 24 for terms in fields.values())
+        n_docs = len(fields)
+        average = sum(len(t) for t in fields.values()) / n_docs
+        for term in query_terms:
+            having = [key for key, terms in fields.items() if term in terms]
+            idf = math.log(1 + (n_docs - len(having) + 0.5) / (len(having) + 0.5))
+            for key in having:
+                tf = fields[key].count(term)
+                dl = len(fields[key])
+                score = idf * tf / (tf + K1 * (1 - B + B * dl / average))
+                scores[key] = scores.get(key, 0.0) + score
+    order = [d["id"] for d in corpus]
+    return sorted(scores.items(), key=lambda item: (-item[1], order.index(item[0])))
 
 
 def cosine_score(a: list[float], b: list[float]) -> float:
@@ -418,7 +436,7 @@ def test_bad_documents_fail_the_whole_batch(
 # -- keyword, vector, hybrid --------------------------------------------------------------------
 
 
-def test_keyword_ranking_is_fts5_bm25(loaded: SearchClient) -> None:
+def test_keyword_ranking_is_lucene_bm25_summed_over_fields(loaded: SearchClient) -> None:
     results = list(loaded.search("tea water"))
     assert_ranking(results, expected_bm25(["tea", "water"]))
     texts = [" ".join([d["title"], d["content"], *d["tags"]]).lower() for d in CORPUS]
@@ -812,10 +830,12 @@ def test_unexpected_failure_is_a_logged_500_in_azures_shape(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(engine, "run", broken)  # the only way to reach the last resort
-    with caplog.at_level(logging.ERROR, logger="helpers.replay.services.search"):
+    with caplog.at_level(logging.ERROR, logger="helpers.replay"):
         status, content = raw(service, "POST", f"/indexes('{INDEX}')/docs/search.post.search", {})
     assert status == 500
-    assert json.loads(content)["error"]["message"].startswith("The replay server's search")
+    error = json.loads(content)["error"]
+    assert error["code"] == "InternalServerError"
+    assert error["message"].startswith("The server had an error while processing your request.")
     assert "a bug" in caplog.text
 
 
