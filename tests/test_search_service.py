@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import re
 import time
 import urllib.error
@@ -452,6 +453,128 @@ def test_keyword_search_fields_and_mode(loaded: SearchClient) -> None:
     assert sorted(both) == sorted(
         d["id"] for d in CORPUS if "boiling" in d["content"] and "tea" in d["content"].lower()
     )
+
+
+# -- Lucene's BM25, against an independent implementation -------------------------------------
+
+VOCABULARY = [
+    "tea", "water", "kettle", "green", "black", "milk", "sugar", "coffee", "bean", "roast",
+    "grind", "brew", "filter", "espresso", "bread", "flour", "yeast", "dough", "oven", "crust",
+    "hike", "trail", "summit", "map", "boots", "rain", "wind", "tent", "river", "forest",
+    "bike", "chain", "brake", "tyre", "saddle", "gear", "pedal", "wheel", "spoke", "helmet",
+    "garden", "soil", "seed", "tomato", "basil", "shade", "frost", "compost", "rose", "pot",
+]  # fmt: skip
+
+
+def lucene_corpus(count: int = 150) -> list[dict[str, str]]:
+    """Documents in two searchable fields, of words drawn with Zipf-like weights (so terms range
+    from very common to rare), every field shorter than 24 terms (Lucene's exact lengths)."""
+    rng = random.Random(20240701)
+    weights = [1 / (rank + 1) for rank in range(len(VOCABULARY))]
+    return [
+        {
+            "id": f"doc-{i:03d}",
+            "title": " ".join(rng.choices(VOCABULARY, weights, k=rng.randrange(1, 6))),
+            "content": " ".join(rng.choices(VOCABULARY, weights, k=rng.randrange(3, 23))),
+        }
+        for i in range(count)
+    ]
+
+
+def lucene_queries(count: int = 36) -> list[list[str]]:
+    rng = random.Random(7)
+    return [rng.sample(VOCABULARY, k=rng.randrange(1, 4)) for _ in range(count)]
+
+
+def test_keyword_ranking_matches_bm25s_lucene_on_150_documents_and_36_queries(
+    service: SearchServer,
+) -> None:
+    """Acceptance: the top 10 of every query is the top 10 of an independent Lucene BM25.
+
+    ``bm25s`` with ``method="lucene"`` (Kamphuis et al., ECIR 2020: Lucene's idf and length
+    normalisation) scores each field on its own; Lucene's simple query parser sums the fields'
+    scores, so the expectation is the sum of one ``bm25s`` index per field. Ties may come in
+    either order; every rank must carry the expected score and the expected document set.
+    """
+    import bm25s
+    import numpy as np
+
+    corpus = lucene_corpus()
+    index_client(service).create_index(
+        SearchIndex(
+            name="lucene",
+            fields=[
+                SimpleField(name="id", type=SearchFieldDataType.String, key=True),
+                SearchableField(name="title"),
+                SearchableField(name="content"),
+            ],
+        )
+    )
+    client = search_client(service, "lucene")
+    assert all(r.succeeded for r in client.upload_documents(corpus))
+    ids = [d["id"] for d in corpus]
+    fields = ("title", "content")
+    retrievers = {}
+    for name in fields:
+        retriever = bm25s.BM25(method="lucene", k1=K1, b=B)
+        retriever.index([d[name].split() for d in corpus], show_progress=False)
+        retrievers[name] = retriever
+    identical = 0
+    queries = lucene_queries()
+    for terms in queries:
+        for searched in (fields, ("content",)):
+            expected = np.sum([retrievers[f].get_scores(terms) for f in searched], axis=0)
+            by_id = dict(zip(ids, expected.tolist(), strict=True))
+            best = sorted((score for score in expected.tolist() if score > 0), reverse=True)
+            hits = list(
+                client.search(" ".join(terms), search_fields=list(searched), top=10, select=["id"])
+            )
+            assert len(hits) == min(10, len(best)), terms
+            for rank, hit in enumerate(hits):
+                assert hit["@search.score"] == pytest.approx(by_id[hit["id"]], rel=1e-5), terms
+                assert hit["@search.score"] == pytest.approx(best[rank], rel=1e-5), terms
+            identical += 1
+    assert identical == 2 * len(queries) >= 60
+
+
+def test_bm25_by_hand_with_lucenes_one_byte_field_length(service: SearchServer) -> None:
+    """Numbers worked by hand. Lucene stores a field's length in one byte (SmallFloat
+    intToByte4): exact below 24, then 4 significant bits: 100 - 24 = 76 = 0b1001100 keeps
+    0b1001000 = 72, so BM25 sees a length of 24 + 72 = 96, not 100."""
+    index_client(service).create_index(
+        SearchIndex(
+            name="by-hand",
+            fields=[
+                SimpleField(name="id", type=SearchFieldDataType.String, key=True),
+                SearchableField(name="content"),
+            ],
+        )
+    )
+    client = search_client(service, "by-hand")
+    long_text = "tea " + " ".join(f"w{i}" for i in range(99))  # 100 terms
+    client.upload_documents(
+        [
+            {"id": "long", "content": long_text},
+            {"id": "short", "content": "tea"},
+            {"id": "other", "content": "coffee beans"},
+        ]
+    )
+    # N = 3 documents, n = 2 hold "tea": idf = ln(1 + 1.5 / 2.5) = ln(1.6)
+    idf = math.log(1.6)
+    average = (100 + 1 + 2) / 3  # avgdl from the exact lengths: 34.333...
+    long_score = idf * 1 / (1 + 1.2 * (0.25 + 0.75 * 96 / average))
+    short_score = idf * 1 / (1 + 1.2 * (0.25 + 0.75 * 1 / average))
+    assert_ranking(list(client.search("tea")), [("short", short_score), ("long", long_score)])
+    assert long_score != pytest.approx(idf / (1 + 1.2 * (0.25 + 0.75 * 100 / average)))
+    # "tea coffee" in searchMode=all: no document has both; a phrase: frequency 1, idf summed.
+    assert keys(client.search("tea coffee", search_mode="all")) == []
+    phrase = idf_sum = math.log(1 + 2.5 / 1.5) * 2  # "coffee" and "beans": n = 1 each
+    phrase *= 1 / (1 + 1.2 * (0.25 + 0.75 * 2 / average))
+    assert_ranking(list(client.search('"coffee beans"')), [("other", phrase)])
+    assert idf_sum > 0
+    assert keys(client.search('"beans coffee"')) == []
+    # A prefix matches with a constant score of 1 per field, as Lucene's prefix queries do.
+    assert_ranking(list(client.search("be*")), [("other", 1.0)])
 
 
 def test_match_all_scores_one(loaded: SearchClient) -> None:

@@ -21,7 +21,7 @@ import uuid
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import anyio.to_thread
+from starlette.concurrency import run_in_threadpool
 
 from ...context import Reply, RequestContext
 from ...replies import dump_json
@@ -97,7 +97,7 @@ class SearchOperation(StateOperation):
                 return self.run(ctx, search, Deadline(seconds))
 
         try:
-            reply = await anyio.to_thread.run_sync(work)
+            reply = await run_in_threadpool(work)
         except OutOfTime as exc:
             raise errors.busy(exc.seconds) from None
         reply.headers.update(ODATA_HEADERS)

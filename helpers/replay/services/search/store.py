@@ -395,7 +395,8 @@ def _vector_search(value: Any) -> dict[str, dict[str, Any]]:
     profiles: dict[str, dict[str, Any]] = {}
     for profile in sections["profiles"]:
         profile_name = profile["name"]
-        if profile.get("algorithm") not in defined["algorithms"]:
+        algorithm = profile.get("algorithm")
+        if not isinstance(algorithm, str) or algorithm not in defined["algorithms"]:
             raise errors.invalid_request(
                 f"vectorSearch.profiles : The vector search profile '{profile_name}' refers to "
                 f"the algorithm configuration '{shown(profile.get('algorithm'))}', which is not "
@@ -403,7 +404,9 @@ def _vector_search(value: Any) -> dict[str, dict[str, Any]]:
             )
         for reference, section in (("vectorizer", "vectorizers"), ("compression", "compressions")):
             target = profile.get(reference)
-            if target is not None and target not in defined[section]:
+            if target is not None and (
+                not isinstance(target, str) or target not in defined[section]
+            ):
                 raise errors.invalid_request(
                     f"vectorSearch.profiles : The vector search profile '{profile_name}' refers "
                     f"to the {reference} '{shown(target)}', which is not defined in "
