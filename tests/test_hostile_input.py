@@ -74,8 +74,9 @@ settings.register_profile(
 )
 PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 SEARCH_PROFILE = settings(
-    PROFILE, max_examples={"ci": 100, "fuzz": 1600}.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-    or PROFILE.max_examples
+    PROFILE,
+    max_examples={"ci": 100, "fuzz": 1600}.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+    or PROFILE.max_examples,
 )
 """The search fuzz, per mode: 200 requests in ``make test``, 3,200 in ``make fuzz``."""
 
@@ -1282,8 +1283,10 @@ def guide_definition(name: str = GUIDE) -> dict[str, Any]:
             {"name": "title", "type": "Edm.String", "searchable": True},
             {"name": "content", "type": "Edm.String", "searchable": True},
             {"name": "category", "type": "Edm.String", "filterable": True, "facetable": True},
-            {"name": "rating", "type": "Edm.Double", "filterable": True, "sortable": True},
-            {"name": "year", "type": "Edm.Int32", "filterable": True, "sortable": True},
+            {"name": "rating", "type": "Edm.Double", "filterable": True, "sortable": True,
+             "facetable": True},
+            {"name": "year", "type": "Edm.Int32", "filterable": True, "sortable": True,
+             "facetable": True},
             {"name": "published", "type": "Edm.Boolean", "filterable": True},
             {"name": "tags", "type": "Collection(Edm.String)", "searchable": True,
              "filterable": True},
@@ -1887,7 +1890,15 @@ def search_bodies(draw: st.DrawFn) -> Any:
         "count": st.booleans() | JSON_VALUES,
         "vectorQueries": st.lists(vector_queries(), max_size=3) | JSON_VALUES,
         "vectorFilterMode": st.sampled_from(["preFilter", "postFilter"]) | JSON_VALUES,
-        "facets": JSON_VALUES,
+        "facets": st.lists(
+            st.sampled_from(["category", "category,count:2,sort:-value", "rating,interval:0.5",
+                             "year,values:2005|2010", "updated,interval:month", "title",
+                             "location", "rating,values:" + "|".join(map(str, range(2000))),
+                             "rating,interval:1e-300", "year,count:999999999"])
+            | WEIRD_TEXT,
+            max_size=3,
+        )
+        | JSON_VALUES,
         "highlight": JSON_VALUES,
     }  # fmt: skip
     for name in draw(st.lists(st.sampled_from(sorted(choices)), max_size=5, unique=True)):

@@ -17,6 +17,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -673,6 +674,77 @@ def test_results_beyond_the_first_page_are_fetched_by_the_sdk(service: SearchSer
     client.upload_documents([{"id": f"doc-{i:03d}", "year": i} for i in range(120)])
     assert keys(client.search("*", order_by=["year asc"])) == [f"doc-{i:03d}" for i in range(120)]
     assert len(list(client.search("*", top=70))) == 70
+
+
+# -- facets ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def faceted(service: SearchServer) -> SearchClient:
+    index = guide_index()
+    for field in index.fields:
+        if field.name in ("category", "tags", "rating", "year", "updated"):
+            field.facetable = True
+    index_client(service).create_index(index)
+    client = search_client(service)
+    client.upload_documents(CORPUS)
+    return client
+
+
+def test_facets_count_every_matching_document(faceted: SearchClient) -> None:
+    results = faceted.search(
+        "tea",
+        facets=["category", "tags,count:3", "rating,interval:1", "year,values:2019|2021",
+                "updated,interval:year", "category,sort:value"],
+        top=1,
+    )  # fmt: skip
+    facets = results.get_facets()
+    assert facets is not None
+    matched = [
+        d for d in CORPUS if "tea" in words(" ".join([d["title"], d["content"], *d["tags"]]))
+    ]
+    assert len(list(results)) == 1  # the page is one document; the facets count all matches
+    categories = Counter(d["category"] for d in matched)
+    assert facets["category"] == [
+        {"value": v, "count": n} for v, n in sorted(categories.items(), key=lambda i: -i[1])
+    ]
+    tags = Counter(t for d in matched for t in set(d["tags"]))
+    assert [(f["value"], f["count"]) for f in facets["tags"]] == sorted(
+        tags.items(), key=lambda i: -i[1]
+    )[:3]
+    ratings = Counter(math.floor(d["rating"]) for d in matched if d["rating"] is not None)
+    assert facets["rating"] == [{"value": v, "count": n} for v, n in sorted(ratings.items())]
+    years = [d["year"] for d in matched]
+    assert facets["year"] == [
+        {"to": 2019, "count": sum(y < 2019 for y in years)},
+        {"from": 2019, "to": 2021, "count": sum(2019 <= y < 2021 for y in years)},
+        {"from": 2021, "count": sum(y >= 2021 for y in years)},
+    ]
+    updated = Counter(d["updated"][:4] for d in matched)
+    assert facets["updated"] == [
+        {"value": f"{y}-01-01T00:00:00Z", "count": n} for y, n in sorted(updated.items())
+    ]
+
+
+@pytest.mark.parametrize(
+    ("facet", "message"),
+    [
+        ("title", "The field 'title' is not facetable."),
+        ("colour", "Unknown field 'colour' in facet specification."),
+        ("rating,interval:0", "greater than 0"),
+        ("category,interval:1", "'interval' needs a number or date field"),
+        ("rating,values:5|1", "ascending"),
+        ("rating,sort:sideways", "sort"),
+        ("rating,count:-1", "count"),
+        ("updated,interval:fortnight", "date interval"),
+    ],
+)
+def test_a_bad_facet_is_azures_400(faceted: SearchClient, facet: str, message: str) -> None:
+    with pytest.raises(HttpResponseError) as caught:
+        list(faceted.search("*", facets=[facet]))
+    assert caught.value.status_code == 400
+    assert message in caught.value.error.message
+    assert caught.value.error.message.endswith("\r\nParameter name: facet")
 
 
 # -- filters ------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
   fields), Reciprocal Rank Fusion as Azure documents it: each list adds ``weight / (k + rank)``
   with ``k = 60`` and ``rank`` counted from 1, then documents are sorted by the sum.
   https://learn.microsoft.com/azure/search/hybrid-search-ranking
+- **Facets** count the documents the query matched (:mod:`.facets`).
 
 Every loop over documents checks the request's :class:`~.budget.Deadline`.
 """
@@ -43,6 +44,7 @@ from . import errors, limits, odata
 from .analysis import MAX_TERM_BYTES, encoded_length, tokens
 from .budget import UNLIMITED, Deadline
 from .errors import shown
+from .facets import Facet, count_facets, parse_facets
 from .store import DOUBLE_MAX, Field, Index, TextField, is_vector
 
 RRF_K = 60
@@ -91,6 +93,7 @@ class SearchRequest:
     count: bool = False
     vector_queries: list[VectorQuery] = field(default_factory=list)
     post_filter: bool = False
+    facets: list[Facet] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -114,7 +117,6 @@ def parse_request(body: Any, index: Index) -> SearchRequest:
     if query_type not in ("simple", "full"):
         raise errors.invalid_request(f"queryType : '{shown(query_type)}' is not a query type.")
     for unsupported, name in (
-        ("facets", "Facets"),
         ("highlight", "Hit highlighting"),
         ("scoringProfile", "Scoring profiles"),
     ):
@@ -167,6 +169,7 @@ def parse_request(body: Any, index: Index) -> SearchRequest:
     if not isinstance(queries, list):
         raise errors.invalid_request("vectorQueries : must be an array.")
     request.vector_queries = [_vector_query(q, index, request.top) for q in queries]
+    request.facets = parse_facets(body.get("facets"), index)
     return request
 
 
@@ -503,6 +506,9 @@ def run(
     body: dict[str, Any] = {}
     if request.count:
         body["@odata.count"] = len(results)
+    if request.facets:
+        matched = (index.documents[key] for key, _ in deadline.every(results))
+        body["@search.facets"] = count_facets(request.facets, matched)
     end = request.skip + page
     if request.top is not None:
         end = min(end, request.skip + request.top)
