@@ -1946,24 +1946,38 @@ def index_definitions(draw: st.DrawFn) -> Any:
     return definition
 
 
+GUIDE_DOCUMENTS = guide_documents()
+
+
 @st.composite
 def document_batches(draw: st.DrawFn) -> Any:
+    """Batches of actions: mostly well-formed documents with one odd value, or anything."""
     actions = []
     for _ in range(draw(st.integers(0, 4))):
-        action: dict[str, Any] = {
-            "@search.action": draw(st.sampled_from(["upload", "merge", "mergeOrUpload", "delete"])
-                                   | JSON_VALUES),
-            "id": draw(st.sampled_from(["doc-1", "new-1", "new-2", "bad key", "k" * 1100])
-                       | JSON_VALUES),
-        }  # fmt: skip
-        for name in draw(st.lists(st.sampled_from([*FIELDS, "nope", "@odata.x"]), max_size=4)):
+        action: dict[str, Any] = dict(draw(st.sampled_from(GUIDE_DOCUMENTS)))
+        action["@search.action"] = draw(
+            st.sampled_from(["upload", "merge", "mergeOrUpload", "delete"]) | JSON_VALUES
+        )
+        action["id"] = draw(
+            st.sampled_from(["doc-1", "doc-2", "new-1", "new-2", "bad key", "k" * 1100])
+            | JSON_VALUES
+        )
+        if draw(st.booleans()):
+            action = {k: action[k] for k in ("@search.action", "id")}
+        for name in draw(st.lists(st.sampled_from([*FIELDS, "nope", "@odata.x"]), max_size=2)):
             action[name] = draw(
                 JSON_VALUES
                 | VECTORS
-                | st.sampled_from([10**400, 1e308, {"type": "Point", "coordinates": [1, 2]}])
+                | st.sampled_from(
+                    [10**400, 1e308, {"type": "Point", "coordinates": [1, 2]}, "x" * 40_000]
+                )
             )
         actions.append(action)
-    return {"value": actions} if draw(st.booleans()) else draw(JSON_VALUES)
+    return (
+        {"value": actions}
+        if draw(st.sampled_from([True, True, True, False]))
+        else draw(JSON_VALUES)
+    )
 
 
 SEARCH_RAW_BODIES = st.one_of(
