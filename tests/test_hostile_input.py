@@ -1722,6 +1722,28 @@ def test_a_request_over_its_time_budget_is_azures_503_and_stores_nothing(
     assert count_of(app) == before + 5000
 
 
+def test_a_filter_over_a_huge_collection_ends_within_the_budget(guide: dict[str, App]) -> None:
+    """A legal filter whose work grows with a document's collection (700 lambdas over 200,000
+    tags) is stopped by the time budget inside the lambdas, not after them."""
+    app = guide["replay"]
+    tags = [f"t{i}" for i in range(200_000)]
+    upload = {"value": [{"@search.action": "upload", "id": "many-tags", "tags": tags}]}
+    assert app.request("POST", BATCH, json_body=upload).status_code == 200
+    clauses = [f"tags/any(t: t eq 'absent-{i}')" for i in range(700)]
+    expression = " or ".join(f"({' or '.join(clauses[i : i + 10])})" for i in range(0, 700, 10))
+    state = search_state(app)
+    state.budget_seconds = 1.0
+    try:
+        started = time.perf_counter()
+        response = app.request("POST", SEARCH, json_body={"filter": expression})
+        elapsed = time.perf_counter() - started
+    finally:
+        state.budget_seconds = 10.0
+    assert response.status_code == 503, response.text[:300]
+    assert elapsed < 3.0
+    assert count_of(app) == 25  # the service goes on
+
+
 def timed_get(url: str, headers: dict[str, str]) -> float:
     started = time.perf_counter()
     response = httpx2.get(url, headers=headers, timeout=5)
@@ -1754,12 +1776,11 @@ def test_no_search_request_stops_the_server(start_server: StartServer) -> None:
     # During a long request (a 16 MB batch of 30,000 documents to analyse), the others answer.
     actions = [{"@search.action": "upload", "id": f"bulk-{i}", "content": "tea water " * 25}
                for i in range(30_000)]  # fmt: skip
+    data = json.dumps({"value": actions}).encode()
     outcome: list[int] = []
     thread = threading.Thread(
         target=lambda: outcome.append(
-            httpx2.post(
-                base + BATCH, headers=headers, json={"value": actions}, timeout=60
-            ).status_code
+            httpx2.post(base + BATCH, headers=headers, content=data, timeout=60).status_code
         )
     )
     thread.start()

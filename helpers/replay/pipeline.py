@@ -27,6 +27,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
@@ -106,6 +107,10 @@ def authenticate(ctx: RequestContext, audience: str, front: Front = OPENAI_FRONT
 
 # --- step 4: the body -----------------------------------------------------------------------
 
+LARGE_BODY_BYTES = 1024 * 1024
+"""JSON bodies larger than this are parsed in a worker thread, so the event loop (every other
+request) does not wait for them."""
+
 
 def parse_json(raw: bytes, front: Front = OPENAI_FRONT) -> Any:
     """The body as JSON Azure accepts, or the service's 400 (:func:`.limits.parse_json_body`)."""
@@ -145,7 +150,10 @@ async def read_body(request: Request, ctx: RequestContext, front: Front = OPENAI
             ) from exc
         ctx.body = normalise_multipart(fields, ctx.files)
         return
-    ctx.body = parse_json(ctx.raw_body, front) if ctx.raw_body else None
+    if len(ctx.raw_body) > LARGE_BODY_BYTES:  # parsing takes a while: not on the event loop
+        ctx.body = await run_in_threadpool(parse_json, ctx.raw_body, front)
+    else:
+        ctx.body = parse_json(ctx.raw_body, front) if ctx.raw_body else None
 
 
 # --- step 5: the deployment -----------------------------------------------------------------

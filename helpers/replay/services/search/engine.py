@@ -350,7 +350,7 @@ def _clause_scores(
         prefix = item.terms[0]
         start = bisect.bisect_left(vocabulary, prefix)
         matched: set[str] = set()
-        for term in deadline.every(vocabulary[start:], stride=1024):
+        for term in deadline.every(vocabulary[start:], stride=32):
             if not term.startswith(prefix):
                 break
             matched.update(text.postings[term])
@@ -382,14 +382,15 @@ def _phrase_frequencies(
     """Documents holding the phrase, with how many times it occurs in the field."""
     rarest = min(postings, key=len)
     width = len(terms)
+    first = terms[0]
     for key in deadline.every(rarest):
         if not all(key in p for p in postings):
             continue
         sequence = text.terms[key]
         count = sum(
             1
-            for start in range(len(sequence) - width + 1)
-            if sequence[start] == terms[0] and tuple(sequence[start : start + width]) == terms
+            for start in deadline.every(range(len(sequence) - width + 1), stride=16)
+            if sequence[start] == first and tuple(sequence[start : start + width]) == terms
         )
         if count:
             yield key, count
@@ -530,8 +531,8 @@ def _filtered_keys(index: Index, node: odata.Node | None, deadline: Deadline) ->
         return set(index.documents)
     return {
         key
-        for key, doc in deadline.every(index.documents.items(), stride=128)
-        if odata.matches(node, doc)
+        for key, doc in deadline.every(index.documents.items(), stride=1)
+        if odata.matches(node, doc, deadline)
     }
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors, limits
+from .budget import UNLIMITED, Deadline
 from .store import DOUBLE_MAX, GEOGRAPHY_POINT, NUMERIC_TYPES, STRING, Field, Index, parse_datetime
 
 FILTER = "$filter"
@@ -169,7 +170,11 @@ class Lambda(Node):
         if body is None:  # tags/any(): the collection is not empty
             return bool(items)
         variable = str(self.variable)
-        outcomes = (bool(body.evaluate(document, {**scope, variable: item})) for item in items)
+        deadline: Deadline = scope.get(DEADLINE, UNLIMITED)
+        outcomes = (
+            bool(body.evaluate(document, {**scope, variable: item}))
+            for item in deadline.every(items, stride=1024)
+        )
         return any(outcomes) if self.quantifier == "any" else all(outcomes)
 
 
@@ -611,8 +616,13 @@ def parse_filter(text: str, index: Index) -> Node:
     return _Parser(text, index).parse()
 
 
-def matches(node: Node, document: Document) -> bool:
-    return bool(node.evaluate(document, {}))
+DEADLINE = ""
+"""Where a lambda finds the request's deadline in the scope (no range variable has this name)."""
+
+
+def matches(node: Node, document: Document, deadline: Deadline = UNLIMITED) -> bool:
+    """Whether ``document`` passes the filter; long collections check the ``deadline``."""
+    return bool(node.evaluate(document, {DEADLINE: deadline}))
 
 
 # -- $orderby and $select -------------------------------------------------------------------------
