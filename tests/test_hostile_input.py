@@ -1674,6 +1674,23 @@ def test_search_credentials_are_checked_by_the_one_authenticate(
     assert (response.status_code, response.content) == (status, b"")
 
 
+def test_odd_methods_on_search_paths_over_a_socket_get_json(start_server: StartServer) -> None:
+    """What the review saw as Starlette's plain-text 405 (OPTIONS, TRACE, PROPFIND), on a
+    real HTTP server: the search service's JSON 405 (or 404 for a path it does not serve)."""
+    server = start_server(RECORDINGS)
+    headers = {"api-key": server.api_key}
+    for method in ("OPTIONS", "TRACE", "PROPFIND"):
+        for url, status in (
+            (INDEXES, 405),
+            (SEARCH, 405),
+            ("/search/x?api-version=2024-07-01", 404),
+        ):
+            response = httpx2.request(method, server.url + url, headers=headers, timeout=10)
+            assert response.status_code == status, (method, url, response.text)
+            assert response.headers["content-type"].startswith("application/json")
+            assert set(response.json()["error"]) == {"code", "message"}
+
+
 def test_a_search_token_opens_search_and_only_search(guide: dict[str, App]) -> None:
     app = guide["replay"]
     search_token = mint_token(app.key, audience=SEARCH_AUDIENCE, expires_on=int(NOW) + 600)
