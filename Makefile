@@ -22,7 +22,7 @@ help:
 	@echo "make serve   the replay server in the foreground (port 8765)"
 	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
 	@echo "make bench   replay-server benchmarks, reported as ratios"
-	@echo "make fuzz    12,000 generated hostile requests at the replay server (replay + lenient)"
+	@echo "make fuzz    15,200 generated hostile requests at the replay server (replay + lenient)"
 	@echo "make models  the model catalogue (lifecycle dates, sources) and the defaults its rule picks"
 
 $(STAMP): pyproject.toml
@@ -75,8 +75,9 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench_load.py --baseline $(BASELINE)
 	$(BIN)/python tests/bench_batch.py
 
-# The fuzz test of tests/test_hostile_input.py with its long profile (6,000 requests per mode);
-# `make test` runs the same test with 200 per mode.
+# The fuzz tests of tests/test_hostile_input.py with their long profile (6,000 requests per mode
+# at the OpenAI routes, 1,600 per mode at the Azure AI Search routes); `make test` runs the same
+# tests with 200 and 100 per mode.
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -s tests/test_hostile_input.py -k fuzz
 

@@ -29,7 +29,7 @@ from helpers.hybrid_search.index import (
     upload,
 )
 from helpers.replay import ReplayServer
-from helpers.replay.services.search.mount import PREFIX
+from helpers.replay.services.search.operations import PREFIX
 
 CORPUS = Path(__file__).parent.parent / "notebooks" / "data" / "bike_care.jsonl"
 INDEX = "bike-care"

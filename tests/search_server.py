@@ -1,7 +1,8 @@
 """The replay server with its Azure AI Search service, for the search tests.
 
-Search lives under ``/search`` on the main replay server (helpers.replay.services.search.mount);
-``SearchServer.url`` is the endpoint to give ``SearchClient`` and ``SearchIndexClient``.
+Search lives under ``/search`` on the main replay server, on the same pipeline as every
+other route (helpers.replay.services.search.operations). ``SearchServer.url`` is the
+endpoint to give ``SearchClient`` and ``SearchIndexClient``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from helpers.replay import ReplayConfig, ReplayServer
-from helpers.replay.services.search.mount import PREFIX
+from helpers.replay.services.search.operations import PREFIX
 from helpers.replay.services.search.store import SearchState
 
 API_KEY = "test-search-key"

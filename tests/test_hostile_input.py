@@ -15,6 +15,8 @@ import os
 import random
 import socket
 import string
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +53,7 @@ TERMINAL_EVENTS = {"response.completed", "response.incomplete", "response.failed
 
 RECORDINGS = Path(__file__).parent / "recordings" / "replay_server.yaml"
 NOW = 1_800_000_000.0
+SEARCH_AUDIENCE = "https://search.azure.com"
 CHAT = f"/openai/deployments/gpt-4o-mini/chat/completions?api-version={API_VERSION}"
 EMBEDDINGS = f"/openai/deployments/text-embedding-3-small/embeddings?api-version={API_VERSION}"
 V1_CHAT = "/openai/v1/chat/completions"
@@ -75,6 +78,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+SEARCH_PROFILE = settings(
+    PROFILE,
+    max_examples={"ci": 100, "fuzz": 1600}.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+    or PROFILE.max_examples,
+)
+"""The search fuzz, per mode: 200 requests in ``make test``, 3,200 in ``make fuzz``."""
 
 
 class App:
@@ -941,12 +950,23 @@ RAW_BODIES = st.one_of(
 
 
 @st.composite
-def bearer_tokens(draw: st.DrawFn, key: str) -> tuple[str, bool]:
-    """An ``Authorization`` value and whether it is valid credentials."""
-    kind = draw(st.sampled_from(["valid", "valid", "claims", "garbage", "wrong-key", "scheme"]))
+def bearer_tokens(
+    draw: st.DrawFn, key: str, audience: str = COGNITIVE_SERVICES_AUDIENCE
+) -> tuple[str, bool]:
+    """An ``Authorization`` value and whether it is valid credentials for ``audience``."""
+    kind = draw(
+        st.sampled_from(["valid", "valid", "claims", "garbage", "wrong-key", "scheme", "audience"])
+    )
     if kind == "valid":
-        token = mint_token(key, audience=COGNITIVE_SERVICES_AUDIENCE, expires_on=int(NOW) + 600)
+        token = mint_token(key, audience=audience, expires_on=int(NOW) + 600)
         return f"Bearer {token}", True
+    if kind == "audience":  # a good token for the other service
+        other = (
+            SEARCH_AUDIENCE
+            if audience == COGNITIVE_SERVICES_AUDIENCE
+            else (COGNITIVE_SERVICES_AUDIENCE)
+        )
+        return f"Bearer {mint_token(key, audience=other, expires_on=int(NOW) + 600)}", False
     if kind == "claims":
         name = draw(st.sampled_from(["exp", "aud", "iss", "nbf", "iat", "whole"]))
         value = draw(JSON_VALUES)
@@ -955,16 +975,17 @@ def bearer_tokens(draw: st.DrawFn, key: str) -> tuple[str, bool]:
         else:
             if name == "exp" and isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = value if not NOW < value <= NOW + MAX_TOKEN_LIFETIME else -1
-            if name == "aud" and value == COGNITIVE_SERVICES_AUDIENCE:
+            if name == "aud" and value == audience:
                 value = None
             if name == "iss" and value == ISSUER:
                 value = None
             if name in ("nbf", "iat") and isinstance(value, (int, float)):
                 value = NOW + 10**6  # in the future: never valid
-            payload = json.dumps(claims(**{name: value}), allow_nan=True).encode()
+            changes = {"aud": audience, name: value}
+            payload = json.dumps(claims(**changes), allow_nan=True).encode()
         return f"Bearer {forged(key, payload)}", False
     if kind == "wrong-key":
-        token = jwt.encode(claims(), signing_key(key + "x"), algorithm="HS256")
+        token = jwt.encode(claims(aud=audience), signing_key(key + "x"), algorithm="HS256")
         return f"Bearer {token}", False
     if kind == "scheme":
         return draw(st.text(PRINTABLE, max_size=30)), False
@@ -1248,3 +1269,907 @@ def test_a_request_that_is_not_http_gets_azures_json_error(start_server: StartSe
     assert head.startswith(b"HTTP/1.1 400")
     assert b"content-type: application/json" in head.lower()
     assert json.loads(body)["error"]["code"] == "400"
+
+
+# --- Azure AI Search: the same pipeline, the same judgement --------------------------------------
+
+SEARCH_VERSION = "2024-07-01"
+GUIDE = "guide"
+GUIDE_PATH = f"/search/indexes('{GUIDE}')"
+SEARCH = f"{GUIDE_PATH}/docs/search.post.search?api-version={SEARCH_VERSION}"
+BATCH = f"{GUIDE_PATH}/docs/search.index?api-version={SEARCH_VERSION}"
+INDEXES = f"/search/indexes?api-version={SEARCH_VERSION}"
+COUNT = f"{GUIDE_PATH}/docs/$count?api-version={SEARCH_VERSION}"
+SERVICE_STATS = f"/search/servicestats?api-version={SEARCH_VERSION}"
+NESTED_ANY_24 = (
+    "tags/any(t0: " + "".join(f"tags/any(t{i}: " for i in range(1, 24)) + "t23 eq 'a'" + ")" * 24
+)
+
+
+def guide_definition(name: str = GUIDE) -> dict[str, Any]:
+    return {
+        "name": name,
+        "fields": [
+            {"name": "id", "type": "Edm.String", "key": True},
+            {"name": "title", "type": "Edm.String", "searchable": True},
+            {"name": "content", "type": "Edm.String", "searchable": True},
+            {"name": "category", "type": "Edm.String", "filterable": True, "facetable": True},
+            {"name": "rating", "type": "Edm.Double", "filterable": True, "sortable": True,
+             "facetable": True},
+            {"name": "year", "type": "Edm.Int32", "filterable": True, "sortable": True,
+             "facetable": True},
+            {"name": "published", "type": "Edm.Boolean", "filterable": True},
+            {"name": "tags", "type": "Collection(Edm.String)", "searchable": True,
+             "filterable": True},
+            {"name": "scores", "type": "Collection(Edm.Int32)", "filterable": True},
+            {"name": "updated", "type": "Edm.DateTimeOffset", "filterable": True,
+             "sortable": True},
+            {"name": "location", "type": "Edm.GeographyPoint", "filterable": True,
+             "sortable": True},
+            {"name": "embedding", "type": "Collection(Edm.Single)", "searchable": True,
+             "dimensions": 4, "vectorSearchProfile": "default"},
+        ],
+        "vectorSearch": {
+            "profiles": [{"name": "default", "algorithm": "hnsw"}],
+            "algorithms": [{"name": "hnsw", "kind": "hnsw",
+                            "hnswParameters": {"metric": "cosine", "m": 4}}],
+        },
+    }  # fmt: skip
+
+
+WORDS = ["tea", "water", "bread", "coffee", "hike", "map", "kettle", "milk", "yeast", "summit"]
+
+
+def guide_documents(count: int = 24) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    return [
+        {
+            "@search.action": "upload",
+            "id": f"doc-{i}",
+            "title": " ".join(rng.choices(WORDS, k=3)),
+            "content": " ".join(rng.choices(WORDS, k=rng.randrange(3, 20))),
+            "category": rng.choice(["drinks", "baking", "outdoors"]),
+            "rating": rng.choice([None, 1.5, 3.0, 4.5, 5.0]),
+            "year": 2000 + i,
+            "published": i % 2 == 0,
+            "tags": rng.sample(WORDS, k=rng.randrange(0, 4)),
+            "scores": [rng.randrange(10) for _ in range(3)],
+            "updated": f"2024-0{1 + i % 9}-1{i % 10}T08:00:00Z",
+            "location": {"type": "Point", "coordinates": [rng.uniform(-9, 9), rng.uniform(-9, 9)]},
+            "embedding": [rng.uniform(-1, 1) for _ in range(4)],
+        }
+        for i in range(count)
+    ]
+
+
+def search_state(app: App) -> Any:
+    return app.app.state.replay.simulator("search")
+
+
+def ensure_guide(app: App) -> None:
+    """Put the guide index back as it was (a fuzzed request may have deleted or changed it)."""
+    state = search_state(app)
+    with state.lock:
+        index = state.indexes.get(GUIDE)
+        if index is not None and len(index.documents) == 24 and len(index.fields) == 12:
+            return
+        index = state.build_index(guide_definition())
+        for document in guide_documents():
+            document = {k: v for k, v in document.items() if k != "@search.action"}
+            index.put(document["id"], document)
+        state.indexes[GUIDE] = index
+
+
+@pytest.fixture
+def guide(apps: dict[str, App]) -> Iterator[dict[str, App]]:
+    for app in apps.values():
+        search_state(app).reset()
+        ensure_guide(app)
+    yield apps
+    for app in apps.values():
+        search_state(app).reset()
+
+
+def search_error(response: httpx2.Response, status: int) -> dict[str, Any]:
+    """Azure AI Search's error object, asserting its shape: ``{"error": {"code", "message"}}``."""
+    error = azure_error(response, status)
+    assert set(error) == {"code", "message"}, error
+    return error
+
+
+def post(app: App, url: str, body: bytes) -> httpx2.Response:
+    return app.request("POST", url, body=body, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        (SEARCH, b"[" * 5000 + b"]" * 5000),
+        (SEARCH, b'{"search": ' + b'{"a": ' * 500 + b"1" + b"}" * 500 + b"}"),
+        (INDEXES, b'{"name": "deep", "fields": ' + b"[" * 3000 + b"]" * 3000 + b"}"),
+        (BATCH, b'{"value": [' + b"[" * 100_000),
+    ],
+    ids=["search-5000-deep", "search-500-deep-objects", "index-3000-deep", "batch-unclosed"],
+)
+def test_deep_json_on_the_search_routes_is_a_400(
+    guide: dict[str, App], url: str, body: bytes
+) -> None:
+    error = search_error(post(guide["replay"], url, body), 400)
+    assert (
+        "nested deeper than 64 levels" in error["message"] or "not valid JSON" in error["message"]
+    )
+
+
+FILTER_LIMITS: list[tuple[str, str]] = [
+    ("(" * 200 + "rating eq 1" + ")" * 200, "Recursion depth exceeded allowed limit."),
+    ("not " * 150 + "published", "Recursion depth exceeded allowed limit."),
+    (" or ".join(["rating eq 1"] * 1100), "Recursion depth exceeded allowed limit."),
+    (" and ".join(["year gt 1"] * 801), "Recursion depth exceeded allowed limit."),
+    (" or ".join(f"({' and '.join(['year gt 1'] * 11)})" for _ in range(100)), "clauses"),
+    ("rating eq " + "9" * 5000, "out of the range of Edm.Double"),
+    ("rating eq -" + "9" * 400 + ".5", "out of the range of Edm.Double"),
+    ("rating lt 1e999", "out of the range of Edm.Double"),
+    (NESTED_ANY_24, "is not bound to the range variable"),
+    ("tags/any(t: t eq 'a' and category eq 'x')", "is not bound to the range variable"),
+    ("tags/any(t: t ne 'a')", "Found a test for equality or inequality"),
+    ("tags/all(t: t eq 'a')", "Found a test for equality or inequality"),
+    ("tags/any(t: t eq 'a' and t eq 'b')", "Complex Boolean expressions"),
+    ("tags/any(t: t lt 'b')", "Found a comparison operator"),
+    ("location eq 1", "geo.distance"),
+    ("updated gt 2024-13-45T00:00:00Z", "Syntax error"),
+]
+
+
+@pytest.mark.parametrize(("expression", "message"), FILTER_LIMITS,
+                         ids=[f"{f[:30]}...{len(f)}" for f, _ in FILTER_LIMITS])  # fmt: skip
+def test_pathological_filters_are_azures_400_before_any_work(
+    guide: dict[str, App], expression: str, message: str
+) -> None:
+    for url, body in (
+        (SEARCH, {"filter": expression}),
+        (SEARCH, {"filter": expression, "search": "tea"}),
+    ):
+        response = guide["lenient"].request("POST", url, json_body=body)
+        error = search_error(response, 400)
+        assert message in error["message"]
+        assert error["message"].endswith("\r\nParameter name: $filter")
+    started = time.perf_counter()
+    guide["replay"].request("POST", SEARCH, json_body={"filter": expression})
+    assert time.perf_counter() - started < 1.0
+
+
+def test_filters_just_inside_the_limits_are_answered(guide: dict[str, App]) -> None:
+    app = guide["replay"]
+    for expression in (
+        "(" * 99 + "year gt 2000" + ")" * 99,
+        " or ".join(["year eq 2003"] * 700),
+        " or ".join(
+            "(" + " or ".join([f"search.in(category, '{'a,' * 500}drinks')"] * 10) + ")"
+            for _ in range(100)
+        ),
+        "tags/any(t: t eq 'tea' or search.in(t, 'map,milk'))",
+        "tags/all(t: t ne 'tea' and not search.in(t, 'map,milk'))",
+        "scores/any(s: s gt 2 and s le 5)",
+    ):
+        response = app.request("POST", SEARCH, json_body={"filter": expression, "select": "id"})
+        assert response.status_code == 200, (expression[:60], response.text[:300])
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"orderby": "location"}', "Edm.GeographyPoint cannot be sorted on"),
+        (b'{"orderby": "location desc, rating"}', "Edm.GeographyPoint cannot be sorted on"),
+        (b'{"orderby": "' + b"rating," * 33 + b'year"}', "at most 32 $orderby clauses"),
+        (b'{"vectorQueries": [{"kind": "vector", "vector": [1, 2, 3, 4], "fields": "embedding", '
+         b'"weight": 1' + b"0" * 400 + b"}]}", "'weight' must be a finite number"),
+        (b'{"vectorQueries": [{"kind": "vector", "vector": [1, 2, 3, 4], "fields": "embedding", '
+         b'"weight": 1e999}]}', "'weight' must be a finite number"),
+        (b'{"vectorQueries": [{"kind": "vector", "vector": [1, 2, 3], "fields": "embedding"}]}',
+         "expects a length of '4'"),
+        (b'{"vectorQueries": [{"kind": "vector", "vector": [1, 2, 3, 1e999], '
+         b'"fields": "embedding"}]}', "within the range of Edm.Single"),
+        (b'{"vectorQueries": [{"kind": "vector", "vector": [1, 2, 3, NaN], '
+         b'"fields": "embedding"}]}', "not valid JSON (NaN is not a JSON value)"),
+        (b'{"vectorQueries": [{"kind": "vector", "vector": [1, 2, 3, 4], "fields": "'
+         + b",".join([b"embedding"] + [b"v%d" % i for i in range(10)]) + b'"}]}',
+         "at most 10 fields"),
+        (b'{"search": "' + b"tea " * 250_000 + b'"}', "at most 100000 characters"),
+        (b'{"search": "' + " ".join(f"w{i}" for i in range(1501)).encode() + b'"}',
+         "maximum clause limit of 3000"),
+        (b'{"search": "' + b"a" * 40_000 + b'"}', "larger than 32766 bytes"),
+        (b'{"search": "' + b"a" * 1001 + b'*"}', "at most 1000 characters"),
+        (b'{"top": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (b'{"skip": 100001}', "between 0 and 100000"),
+        (b'{"search": "\\ud800"}', "lone UTF-16 surrogate"),
+    ],
+    ids=["orderby-geography", "orderby-geography-second", "orderby-33", "weight-10e400",
+         "weight-1e999", "vector-3-of-4", "vector-1e999", "vector-nan", "vector-11-fields",
+         "search-1mb", "search-3002-clauses", "search-term-40000-bytes", "prefix-1001",
+         "top-5000-digits", "skip-100001", "search-surrogate"],
+)  # fmt: skip
+def test_hostile_search_requests_are_azures_400(
+    guide: dict[str, App], body: bytes, message: str | None
+) -> None:
+    response = post(guide["replay"], SEARCH, body)
+    error = search_error(response, 400)
+    if message is not None:
+        assert message in error["message"]
+    response.content.decode("utf-8")
+
+
+def test_the_clause_limit_counts_terms_times_fields(guide: dict[str, App]) -> None:
+    """1,500 terms in two fields are 3,000 clauses: the limit itself, answered; one more term
+    is over it; all three searchable fields (title, content, tags) are used when none is named."""
+    app = guide["replay"]
+    terms = " ".join(f"w{i}" for i in range(1500))
+    two = {"search": terms, "searchFields": "title,content"}
+    assert app.request("POST", SEARCH, json_body=two).status_code == 200
+    one = {"search": terms + " more", "searchFields": "title"}
+    assert app.request("POST", SEARCH, json_body=one).status_code == 200
+    over = {"search": terms + " more", "searchFields": "title,content"}
+    assert search_error(app.request("POST", SEARCH, json_body=over), 400)["code"] == (
+        "ClauseLimitExceeded"
+    )
+    every_field = {"search": " ".join(f"w{i}" for i in range(1001))}
+    assert search_error(app.request("POST", SEARCH, json_body=every_field), 400)["code"] == (
+        "ClauseLimitExceeded"
+    )
+
+
+def count_of(app: App) -> int:
+    response = app.request("GET", COUNT)
+    assert response.status_code == 200, response.text
+    return int(response.json())
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'{"id": "new-1", "rating": 1' + b"0" * 400 + b"}",
+        b'{"id": "new-1", "rating": 1e999}',
+        b'{"id": "new-1", "rating": -1e400}',
+        b'{"id": "new-1", "year": 2147483648}',
+        b'{"id": "new-1", "embedding": [1, 2, 3, 1e39]}',
+        b'{"id": "new-1", "embedding": [1, 2, 3]}',
+        b'{"id": "new-1", "location": {"type": "Point", "coordinates": [1e400, 0]}}',
+        b'{"id": "new-1", "location": {"type": "Point", "coordinates": [200, 0]}}',
+        b'{"id": "new-1", "location": {"a": {"b": {"c": 1}}}}',
+        b'{"id": "new-1", "updated": "2024-02-30T00:00:00Z"}',
+        b'{"id": "new-1", "title\\udc80": "x"}',
+        b'{"id": "\\ud800"}',
+        b'{"id": "new-1", "content": "\\udfff"}',
+    ],
+    ids=["double-10e400", "double-1e999", "double-minus-1e400", "int32-overflow",
+         "single-overflow", "vector-3-of-4", "geo-1e400", "geo-longitude-200", "geo-not-geojson",
+         "date-feb-30", "surrogate-field-name", "surrogate-key", "surrogate-value"],
+)  # fmt: skip
+def test_a_bad_document_fails_the_whole_batch_and_stores_nothing(
+    guide: dict[str, App], document: bytes
+) -> None:
+    app = guide["replay"]
+    before = count_of(app)
+    body = b'{"value": [{"id": "fine-1", "title": "fine"}, ' + document + b"]}"
+    error = search_error(post(app, BATCH, body), 400)
+    error["message"].encode("utf-8")
+    assert count_of(app) == before
+    assert (
+        app.request("GET", f"{GUIDE_PATH}/docs('fine-1')?api-version={SEARCH_VERSION}").status_code
+        == 404
+    )
+    ranked = app.request("POST", SEARCH, json_body={"search": "tea", "orderby": "rating desc"})
+    assert ranked.status_code == 200  # nothing stored that breaks the next request
+
+
+def test_per_document_failures_are_207_and_the_rest_is_applied(guide: dict[str, App]) -> None:
+    app = guide["replay"]
+    before = count_of(app)
+    actions = [
+        {"@search.action": "upload", "id": "ok-1", "content": "fine"},
+        {"@search.action": "upload", "id": "k" * 1025},
+        {"@search.action": "upload", "id": "huge-term", "content": "x" * 40_000},
+        {"@search.action": "upload", "id": "huge-filterable", "category": "y" * 40_000},
+        {"@search.action": "merge", "id": "nobody", "title": "x"},
+        {"@search.action": "upload", "id": "ok-2", "content": "fine"},
+        {"@search.action": "merge", "id": "ok-2", "title": "merged in the same batch"},
+    ]
+    response = app.request("POST", BATCH, json_body={"value": actions})
+    assert response.status_code == 207
+    results = {r["key"][:20]: (r["status"], r["statusCode"]) for r in response.json()["value"]}
+    assert results == {
+        "ok-1": (True, 201), "k" * 20: (False, 400), "huge-term": (False, 400),
+        "huge-filterable": (False, 400), "nobody": (False, 404), "ok-2": (True, 200),
+    }  # fmt: skip
+    assert count_of(app) == before + 2
+    merged = app.request("GET", f"{GUIDE_PATH}/docs('ok-2')?api-version={SEARCH_VERSION}")
+    assert merged.json()["title"] == "merged in the same batch"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["vectorSearch"].update(profiles=[{"name": ["x"], "algorithm": "hnsw"}]),
+         "vectorSearch.profiles"),
+        (lambda d: d["vectorSearch"].update(profiles=[{"name": "default", "algorithm": {}}]),
+         "refers to the algorithm configuration"),
+        (lambda d: d["vectorSearch"].update(algorithms=5), "vectorSearch.algorithms"),
+        (lambda d: d["vectorSearch"].update(algorithms=["hnsw"]), "vectorSearch.algorithms"),
+        (lambda d: d["vectorSearch"]["algorithms"][0].update(hnswParameters="x"),
+         "must be a JSON object"),
+        (lambda d: d["vectorSearch"]["algorithms"][0].update(hnswParameters={"metric": ["x"]}),
+         "is not one of"),
+        (lambda d: d["vectorSearch"]["algorithms"][0].update(hnswParameters={"m": 10**400}),
+         "must be an integer from 4 to 10"),
+        (lambda d: d["vectorSearch"]["algorithms"][0].update(kind="ivf"), "'hnsw' or"),
+        (lambda d: d["vectorSearch"]["algorithms"].append({"name": "hnsw", "kind": "hnsw"}),
+         "more than once"),
+        (lambda d: d["vectorSearch"]["profiles"][0].update(vectorizer="nowhere"),
+         "not defined in vectorSearch.vectorizers"),
+        (lambda d: d["fields"][-1].update(dimensions=4097), "4096"),
+        (lambda d: d["fields"][-1].update(dimensions=True), "dimensions"),
+        (lambda d: d["fields"][1].update(searchable="yes"), "must be true or false"),
+        (lambda d: d["fields"][1].update(name="1st"), "is not valid"),
+        (lambda d: d["fields"].extend({"name": f"f{i}", "type": "Edm.String"} for i in range(2100)),
+         "at most 1000 fields"),
+        (lambda d: d.update(similarity={"@odata.type": "#Microsoft.Azure.Search.BM25Similarity",
+                                        "k1": 10**400}), "similarity.k1"),
+        (lambda d: d.update(similarity={"@odata.type": "#Microsoft.Azure.Search.BM25Similarity",
+                                        "b": 1.5}), "similarity.b"),
+        (lambda d: d.update(similarity={"@odata.type":
+                                        "#Microsoft.Azure.Search.ClassicSimilarity"}), "BM25"),
+    ],
+    ids=["profile-name-list", "profile-algorithm-object", "algorithms-number",
+         "algorithms-strings", "parameters-string", "metric-list", "m-10e400", "kind-ivf",
+         "algorithm-twice", "vectorizer-missing", "dimensions-4097", "dimensions-bool",
+         "searchable-string", "name-digit", "2101-fields", "k1-10e400", "b-1.5", "classic"],
+)  # fmt: skip
+def test_bad_index_definitions_are_400s_and_create_nothing(
+    guide: dict[str, App], change: Any, message: str
+) -> None:
+    app = guide["replay"]
+    definition = guide_definition("broken")
+    change(definition)
+    error = search_error(app.request("POST", INDEXES, json_body=definition), 400)
+    assert message in error["message"]
+    missing = app.request("GET", f"/search/indexes('broken')?api-version={SEARCH_VERSION}")
+    assert missing.status_code == 404
+    change_guide = guide_definition()
+    change(change_guide)
+    put = app.request("PUT", f"{GUIDE_PATH}?api-version={SEARCH_VERSION}", json_body=change_guide)
+    search_error(put, 400)
+    assert count_of(app) == 24  # the index it would have replaced is still there, documents too
+
+
+def test_an_index_of_a_thousand_fields_is_created(guide: dict[str, App]) -> None:
+    definition = {
+        "name": "wide",
+        "fields": [{"name": "id", "type": "Edm.String", "key": True}]
+        + [{"name": f"f{i}", "type": "Edm.String"} for i in range(999)],
+    }
+    response = guide["replay"].request("POST", INDEXES, json_body=definition)
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PROPFIND", "PATCH", "BREW", "DELETE"])
+@pytest.mark.parametrize(
+    "url",
+    [INDEXES, SEARCH, f"/search/nowhere?api-version={SEARCH_VERSION}",
+     f"/search?api-version={SEARCH_VERSION}"],
+)  # fmt: skip
+def test_any_method_on_a_search_path_gets_a_json_error(
+    guide: dict[str, App], method: str, url: str
+) -> None:
+    response = guide["replay"].request(method, url, json_body={})
+    if method == "DELETE" and url in (INDEXES, SEARCH):
+        search_error(response, 405)
+        return
+    assert response.status_code in (404, 405)
+    search_error(response, response.status_code)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"api-key": "wrong"}, 403),
+        ({"authorization": "Bearer not.a.token"}, 403),
+        ({"authorization": "Basic eDp5"}, 403),
+    ],
+)
+def test_search_credentials_are_checked_by_the_one_authenticate(
+    guide: dict[str, App], headers: dict[str, str], status: int
+) -> None:
+    """Azure AI Search answers a missing credential with 401, a bad one with 403, both with no
+    body (the SDK says "Operation returned an invalid status 'Forbidden'")."""
+    response = guide["replay"].request("GET", COUNT, headers=headers, auth=False)
+    assert (response.status_code, response.content) == (status, b"")
+
+
+def test_odd_methods_on_search_paths_over_a_socket_get_json(start_server: StartServer) -> None:
+    """What the review saw as Starlette's plain-text 405 (OPTIONS, TRACE, PROPFIND), on a
+    real HTTP server: the search service's JSON 405 (or 404 for a path it does not serve)."""
+    server = start_server(RECORDINGS)
+    headers = {"api-key": server.api_key}
+    for method in ("OPTIONS", "TRACE", "PROPFIND"):
+        for url, status in (
+            (INDEXES, 405),
+            (SEARCH, 405),
+            ("/search/x?api-version=2024-07-01", 404),
+        ):
+            response = httpx2.request(method, server.url + url, headers=headers, timeout=10)
+            assert response.status_code == status, (method, url, response.text)
+            assert response.headers["content-type"].startswith("application/json")
+            assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_a_search_token_opens_search_and_only_search(guide: dict[str, App]) -> None:
+    app = guide["replay"]
+    search_token = mint_token(app.key, audience=SEARCH_AUDIENCE, expires_on=int(NOW) + 600)
+    openai_token = mint_token(
+        app.key, audience=COGNITIVE_SERVICES_AUDIENCE, expires_on=int(NOW) + 600
+    )
+    as_search = {"authorization": f"Bearer {search_token}"}
+    as_openai = {"authorization": f"Bearer {openai_token}"}
+    assert app.request("GET", COUNT, headers=as_search).status_code == 200
+    assert app.request("GET", COUNT, headers=as_openai).status_code == 403
+    chat = app.request("POST", CHAT, json_body={"messages": HELLO}, headers=as_search)
+    assert azure_error(chat, 401)["code"] == "PermissionDenied"
+
+
+def test_a_url_over_8_kb_and_a_body_over_16_mb_are_400s(guide: dict[str, App]) -> None:
+    app = guide["replay"]
+    long_get = f"{GUIDE_PATH}/docs?api-version={SEARCH_VERSION}&search=" + "tea+" * 2100
+    assert "8 KB" in search_error(app.request("GET", long_get), 400)["message"]
+    just_under = f"{GUIDE_PATH}/docs?api-version={SEARCH_VERSION}&search=tea&pad=" + "x" * 8000
+    assert app.request("GET", just_under).status_code == 200
+    big = b'{"search": "' + b"x" * (16 * 1024 * 1024) + b'"}'
+    assert "16 MB" in search_error(post(app, SEARCH, big), 400)["message"]
+
+
+def test_a_request_over_its_time_budget_is_azures_503_and_stores_nothing(
+    guide: dict[str, App],
+) -> None:
+    app = guide["replay"]
+    state = search_state(app)
+    before = count_of(app)
+    actions = [{"@search.action": "upload", "id": f"bulk-{i}", "content": "tea " * 50}
+               for i in range(5000)]  # fmt: skip
+    state.budget_seconds = 0.0
+    try:
+        response = app.request("POST", BATCH, json_body={"value": actions})
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert error["code"] == ""
+        assert error["message"].startswith("The system is under heavy load")
+        assert response.headers["retry-after"] == "1"
+    finally:
+        state.budget_seconds = 10.0
+    assert count_of(app) == before
+    response = app.request("POST", BATCH, json_body={"value": actions})
+    assert response.status_code == 200
+    assert count_of(app) == before + 5000
+
+
+def test_a_filter_over_a_huge_collection_ends_within_the_budget(guide: dict[str, App]) -> None:
+    """A legal filter whose work grows with a document's collection (700 lambdas over 200,000
+    tags) is stopped by the time budget inside the lambdas, not after them."""
+    app = guide["replay"]
+    tags = [f"t{i}" for i in range(200_000)]
+    upload = {"value": [{"@search.action": "upload", "id": "many-tags", "tags": tags}]}
+    assert app.request("POST", BATCH, json_body=upload).status_code == 200
+    clauses = [f"tags/any(t: t eq 'absent-{i}')" for i in range(700)]
+    expression = " or ".join(f"({' or '.join(clauses[i : i + 10])})" for i in range(0, 700, 10))
+    state = search_state(app)
+    state.budget_seconds = 1.0
+    try:
+        started = time.perf_counter()
+        response = app.request("POST", SEARCH, json_body={"filter": expression})
+        elapsed = time.perf_counter() - started
+    finally:
+        state.budget_seconds = 10.0
+    assert response.status_code == 503, response.text[:300]
+    assert elapsed < 3.0
+    assert count_of(app) == 25  # the service goes on
+
+
+def timed_get(url: str, headers: dict[str, str]) -> float:
+    started = time.perf_counter()
+    response = httpx2.get(url, headers=headers, timeout=5)
+    assert response.status_code == 200, response.text
+    return time.perf_counter() - started
+
+
+def test_no_search_request_stops_the_server(start_server: StartServer) -> None:
+    """After (and during) the most expensive requests, other routes still answer in a second."""
+    server = start_server(RECORDINGS)
+    headers = {"api-key": server.api_key, "content-type": "application/json"}
+    base = server.url
+    created = httpx2.post(base + INDEXES, headers=headers, json=guide_definition(), timeout=10)
+    assert created.status_code == 201
+    httpx2.post(base + BATCH, headers=headers, json={"value": guide_documents()}, timeout=10)
+    health_url = base + "/_replay/health"
+    stats_url = base + SERVICE_STATS
+    for body in (
+        {"search": "tea " * 250_000},
+        {"filter": NESTED_ANY_24},
+        {"search": " ".join(["tea"] * 3000)},
+        {"filter": " or ".join(["tags/any(t: t eq 'tea')"] * 800)},
+    ):
+        started = time.perf_counter()
+        response = httpx2.post(base + SEARCH, headers=headers, json=body, timeout=10)
+        assert response.status_code in (200, 400), response.text[:300]
+        assert time.perf_counter() - started < 5
+        assert timed_get(health_url, headers) < 1.0
+        assert timed_get(stats_url, headers) < 1.0
+    # During a long request (a 16 MB batch of 30,000 documents to analyse), the others answer.
+    actions = [{"@search.action": "upload", "id": f"bulk-{i}", "content": "tea water " * 25}
+               for i in range(30_000)]  # fmt: skip
+    data = json.dumps({"value": actions}).encode()
+    outcome: list[int] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(
+            httpx2.post(base + BATCH, headers=headers, content=data, timeout=60).status_code
+        )
+    )
+    thread.start()
+    time.sleep(0.3)
+    during = [timed_get(health_url, headers) for _ in range(3)]
+    thread.join()
+    assert outcome and outcome[0] in (200, 503)
+    assert max(during) < 1.0, during
+
+
+# The fuzz: generated hostile methods, paths, credentials, queries and bodies --------------------
+
+SEARCH_PATHS = [
+    INDEXES.split("?")[0],
+    GUIDE_PATH,
+    f"{GUIDE_PATH}/docs/search.post.search",
+    f"{GUIDE_PATH}/docs/search.post.search",
+    f"{GUIDE_PATH}/docs/search.post.search",
+    f"{GUIDE_PATH}/docs/search.index",
+    f"{GUIDE_PATH}/docs/search.index",
+    f"{GUIDE_PATH}/docs",
+    f"{GUIDE_PATH}/docs",
+    f"{GUIDE_PATH}/docs/$count",
+    f"{GUIDE_PATH}/docs('doc-1')",
+    f"{GUIDE_PATH}/search.stats",
+    f"/search/indexes/{GUIDE}/docs/search",
+    "/search/servicestats",
+]
+METHODS = {
+    INDEXES.split("?")[0]: ["GET", "POST"],
+    GUIDE_PATH: ["GET", "GET", "PUT", "DELETE"],
+    f"{GUIDE_PATH}/docs/search.post.search": ["POST"],
+    f"{GUIDE_PATH}/docs/search.index": ["POST"],
+    f"/search/indexes/{GUIDE}/docs/search": ["POST"],
+}
+ODD_SEARCH_PATHS = [
+    "/search",
+    "/search/",
+    "/search/indexers",
+    "/search/indexes('missing')/docs/search.post.search",
+    "/search/indexes('Bad Name')",
+    f"{GUIDE_PATH}/docs('%ED%A0%80')",
+    f"{GUIDE_PATH}/docs('')",
+    f"{GUIDE_PATH}/docs('it''s')",
+    f"{GUIDE_PATH}/docs('{'k' * 2000}')",
+    f"{GUIDE_PATH}/docs/search.suggest",
+]
+FIELDS = [f["name"] for f in guide_definition()["fields"]]
+CLAUSES = [
+    "rating ge 3", "year lt 2010", "category eq 'drinks'", "published", "not published",
+    "tags/any(t: t eq 'tea')", "tags/all(t: t ne 'map')", "tags/any()", "scores/any(s: s gt 3)",
+    "search.in(category, 'baking,outdoors')", "updated ge 2024-03-01T00:00:00Z",
+    "rating eq null", "rating eq 1e308", "year eq 99999999999", "tags/any(t: search.in(t, 'a'))",
+]  # fmt: skip
+FILTERS = st.one_of(
+    st.sampled_from(CLAUSES),
+    st.lists(st.sampled_from(CLAUSES), min_size=1, max_size=6).flatmap(
+        lambda parts: st.sampled_from([" and ", " or "]).map(lambda op: op.join(parts))
+    ),
+    st.tuples(st.sampled_from(CLAUSES), st.integers(0, 300)).map(
+        lambda c: "(" * c[1] + c[0] + ")" * c[1]
+    ),
+    st.tuples(st.sampled_from(CLAUSES), st.integers(0, 1500), st.sampled_from([" or ", " and "]))
+    .map(lambda c: c[2].join([c[0]] * max(c[1], 1))),
+    st.integers(1, 30).map(
+        lambda n: "tags/any(t0: " + "".join(f"tags/any(t{i}: " for i in range(1, n))
+        + f"t{n - 1} eq 'a'" + ")" * n
+    ),
+    st.integers(1, 6000).map(lambda n: "rating eq " + "9" * n),
+    st.sampled_from(["", " ", "(", ")", "'", "eq", "rating gx 4", "geo.distance(location, x) lt 1",
+                     "search.ismatch('x')", "colour eq 'red'", "title eq 'x'", "tags eq 'x'",
+                     "location eq 1", "rating eq 'x'", "year", "x/any(", "tags/any(t:"]),
+    st.text(PRINTABLE, max_size=60),
+    WEIRD_TEXT,
+)  # fmt: skip
+SEARCH_TEXTS = st.one_of(
+    st.sampled_from(["*", "", "tea", "tea water", '"green tea"', "tea*", "-milk +tea", "tea|map",
+                     "e-mail", "can't", "3.5", '"', '""', "*tea", "t*", "\\", "café", "東京"]),
+    st.lists(st.sampled_from(WORDS), max_size=8).map(" ".join),
+    st.tuples(st.sampled_from([*WORDS, "x" * 40000]), st.integers(1, 30_000)).map(
+        lambda c: " ".join([c[0]] * c[1])
+    ),
+    WEIRD_TEXT,
+    st.text(PRINTABLE, max_size=80),
+)  # fmt: skip
+VECTORS = st.one_of(
+    st.lists(st.floats(-2, 2), min_size=4, max_size=4),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=0, max_size=6),
+    st.lists(st.sampled_from([1e39, -1e39, 10**400, 0, True, "1", None]), min_size=4, max_size=4),
+    JSON_VALUES,
+)
+
+
+@st.composite
+def vector_queries(draw: st.DrawFn) -> Any:
+    query: dict[str, Any] = {
+        "kind": draw(st.sampled_from(["vector", "vector", "vector", "text", "imageUrl"])
+                     | JSON_VALUES),
+        "vector": draw(VECTORS),
+        "fields": draw(st.sampled_from(["embedding", "embedding,embedding", "title", "nope", ""])
+                       | st.just(",".join(["embedding"] * 11)) | JSON_VALUES),
+    }  # fmt: skip
+    for name in draw(st.lists(st.sampled_from(["k", "weight", "exhaustive", "oversampling"]),
+                              max_size=3, unique=True)):  # fmt: skip
+        query[name] = draw(
+            st.integers(-5, 2**70) | st.sampled_from([10**400, 1e308, 0.0, -1.0]) | JSON_VALUES
+        )
+    return query
+
+
+@st.composite
+def search_bodies(draw: st.DrawFn) -> Any:
+    body: dict[str, Any] = {}
+    choices = {
+        "search": SEARCH_TEXTS,
+        "filter": FILTERS,
+        "orderby": st.lists(st.sampled_from([*FIELDS, "search.score()", "nope"]), max_size=40)
+        .flatmap(lambda f: st.sampled_from(["", " asc", " desc", " sideways"])
+                 .map(lambda d: ",".join(x + d for x in f))) | WEIRD_TEXT,
+        "select": st.lists(st.sampled_from([*FIELDS, "*", "nope"]), max_size=5).map(",".join)
+        | JSON_VALUES,
+        "searchFields": st.lists(st.sampled_from(FIELDS), max_size=4).map(",".join)
+        | JSON_VALUES,
+        "searchMode": st.sampled_from(["any", "all"]) | JSON_VALUES,
+        "queryType": st.sampled_from(["simple", "full", "semantic"]) | JSON_VALUES,
+        "top": st.integers(-2, 2000) | st.sampled_from([10**400, 2**63]) | JSON_VALUES,
+        "skip": st.integers(-2, 200_000) | JSON_VALUES,
+        "count": st.booleans() | JSON_VALUES,
+        "vectorQueries": st.lists(vector_queries(), max_size=3) | JSON_VALUES,
+        "vectorFilterMode": st.sampled_from(["preFilter", "postFilter"]) | JSON_VALUES,
+        "facets": st.lists(
+            st.sampled_from(["category", "category,count:2,sort:-value", "rating,interval:0.5",
+                             "year,values:2005|2010", "updated,interval:month", "title",
+                             "location", "rating,values:" + "|".join(map(str, range(2000))),
+                             "rating,interval:1e-300", "year,count:999999999"])
+            | WEIRD_TEXT,
+            max_size=3,
+        )
+        | JSON_VALUES,
+        "highlight": JSON_VALUES,
+    }  # fmt: skip
+    for name in draw(st.lists(st.sampled_from(sorted(choices)), max_size=5, unique=True)):
+        body[name] = draw(choices[name])
+    return body
+
+
+@st.composite
+def index_definitions(draw: st.DrawFn) -> Any:
+    definition = guide_definition(
+        draw(st.sampled_from([GUIDE, "fuzz-a", "fuzz-b"]) | st.text(PRINTABLE, max_size=20))
+    )
+    change = draw(st.sampled_from(
+        ["none", "fields", "field", "vectorSearch", "profiles", "algorithms", "similarity",
+         "wide", "extra"]
+    ))  # fmt: skip
+    if change == "fields":
+        definition["fields"] = draw(JSON_VALUES)
+    elif change == "field":
+        field = draw(st.sampled_from(definition["fields"]))
+        field[draw(st.sampled_from(["name", "type", "key", "searchable", "sortable",
+                                    "dimensions", "vectorSearchProfile"]))] = draw(
+            JSON_VALUES | st.sampled_from(["Edm.Text", "Collection(Edm.ComplexType)", 4097])
+        )  # fmt: skip
+    elif change == "vectorSearch":
+        definition["vectorSearch"] = draw(JSON_VALUES)
+    elif change in ("profiles", "algorithms"):
+        definition["vectorSearch"][change] = draw(
+            st.lists(JSON_VALUES | st.fixed_dictionaries({"name": WEIRD_TEXT}), max_size=3)
+            | JSON_VALUES
+        )
+    elif change == "similarity":
+        definition["similarity"] = draw(
+            st.fixed_dictionaries(
+                {"@odata.type": st.just("#Microsoft.Azure.Search.BM25Similarity")},
+                optional={"k1": LEAVES, "b": LEAVES},
+            )
+            | JSON_VALUES
+        )
+    elif change == "wide":
+        count = draw(st.integers(900, 1100))
+        definition["fields"] += [{"name": f"w{i}", "type": "Edm.String"} for i in range(count)]
+    elif change == "extra":
+        definition[draw(WEIRD_TEXT)] = draw(JSON_VALUES)
+    return definition
+
+
+GUIDE_DOCUMENTS = guide_documents()
+
+
+@st.composite
+def document_batches(draw: st.DrawFn) -> Any:
+    """Batches of actions: mostly well-formed documents with one odd value, or anything."""
+    actions = []
+    for _ in range(draw(st.integers(0, 4))):
+        action: dict[str, Any] = dict(draw(st.sampled_from(GUIDE_DOCUMENTS)))
+        action["@search.action"] = draw(
+            st.sampled_from(["upload", "merge", "mergeOrUpload", "delete"]) | JSON_VALUES
+        )
+        action["id"] = draw(
+            st.sampled_from(["doc-1", "doc-2", "new-1", "new-2", "bad key", "k" * 1100])
+            | JSON_VALUES
+        )
+        if draw(st.booleans()):
+            action = {k: action[k] for k in ("@search.action", "id")}
+        for name in draw(st.lists(st.sampled_from([*FIELDS, "nope", "@odata.x"]), max_size=2)):
+            action[name] = draw(
+                JSON_VALUES
+                | VECTORS
+                | st.sampled_from(
+                    [10**400, 1e308, {"type": "Point", "coordinates": [1, 2]}, "x" * 40_000]
+                )
+            )
+        actions.append(action)
+    return (
+        {"value": actions}
+        if draw(st.sampled_from([True, True, True, False]))
+        else draw(JSON_VALUES)
+    )
+
+
+SEARCH_RAW_BODIES = st.one_of(
+    RAW_BODIES,
+    st.sampled_from([
+        b'{"search": "\\ud800"}',
+        b'{"filter": "rating eq ' + b"9" * 5000 + b'"}',
+        b'{"vectorQueries": [{"kind": "vector", "vector": [1, 2, 3, NaN], "fields": "embedding"}]}',
+        b'{"vectorQueries": [{"kind": "vector", "vector": [1, 2, 3, 4], "fields": "embedding", '
+        b'"weight": 1e999}]}',
+        b'{"value": [{"id": "x", "rating": 1e999}]}',
+        b'{"value": [{"id": "x", "rating": 1' + b"0" * 400 + b"}]}",
+        b'{"value": [{"id": "\\udc00"}]}',
+        b'{"name": "x\\ud800", "fields": []}',
+        b'{"search": ' + b"[" * 100 + b"]" * 100 + b"}",
+    ]),
+)  # fmt: skip
+GET_PARAMETERS = {
+    "search": SEARCH_TEXTS.filter(lambda t: len(t) < 3000),
+    "$filter": FILTERS.filter(lambda t: len(t) < 3000),
+    "$orderby": st.sampled_from(["rating desc", "location", "title", "year asc,rating desc", ""]),
+    "$select": st.sampled_from(["id", "*", "nope", ""]),
+    "$top": st.sampled_from(["1", "-1", "x", "9" * 30, "1000", "", "١٢"]),
+    "$skip": st.sampled_from(["0", "100001", "x"]),
+    "$count": st.sampled_from(["true", "false", "x"]),
+    "searchFields": st.sampled_from(["title", "category", "nope"]),
+    "searchMode": st.sampled_from(["all", "x"]),
+}
+
+
+@st.composite
+def hostile_search_requests(
+    draw: st.DrawFn, key: str
+) -> tuple[str, str, list[tuple[str, str]], bytes, bool]:
+    """(method, url, headers, body, credentials are valid) for the Azure AI Search routes."""
+    path = mostly(draw, st.sampled_from(SEARCH_PATHS), st.sampled_from(ODD_SEARCH_PATHS))
+    method = mostly(
+        draw,
+        st.sampled_from(METHODS.get(path, ["GET"])),
+        st.sampled_from(["GET", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "HEAD", "PATCH",
+                         "PROPFIND", "MKCOL"]) | st.text(string.ascii_uppercase, min_size=1,
+                                                         max_size=8),
+    )  # fmt: skip
+    version = mostly(
+        draw,
+        st.just(SEARCH_VERSION),
+        st.sampled_from([None, "", "2024-07-01-preview", "2099-01-01", "latest", "2023-11-01"])
+        | st.text(PRINTABLE, max_size=12),
+    )
+    query = f"?api-version={quote(version)}" if version is not None else ""
+    if path.endswith("/docs") and draw(st.booleans()):
+        for name in draw(st.lists(st.sampled_from(sorted(GET_PARAMETERS)), max_size=4,
+                                  unique=True)):  # fmt: skip
+            value = draw(GET_PARAMETERS[name])
+            query += ("&" if query else "?") + f"{quote(name)}={quote(value)}"
+        if draw(st.integers(0, 9)) == 0:
+            query += ("&" if query else "?") + "pad=" + "x" * draw(st.integers(7000, 9000))
+    credential = mostly(
+        draw, st.sampled_from(["api-key", "bearer"]), st.sampled_from(["wrong-key", "none"])
+    )
+    headers: list[tuple[str, str]] = []
+    valid = False
+    if credential == "api-key":
+        headers.append(("api-key", key))
+        valid = True
+    elif credential == "wrong-key":
+        wrong = draw(st.text(PRINTABLE, max_size=40).filter(lambda k: k.strip() != key))
+        headers.append(("api-key", wrong))
+    elif credential == "bearer":
+        value, valid = draw(bearer_tokens(key, SEARCH_AUDIENCE))
+        headers.append(("authorization", value))
+    if path.endswith("search.index"):
+        usual: st.SearchStrategy[Any] = document_batches()
+    elif path.endswith(("/indexes", GUIDE_PATH)):
+        usual = index_definitions()
+    else:
+        usual = search_bodies()
+    body = mostly(draw, usual.map(lambda b: json.dumps(b).encode()), SEARCH_RAW_BODIES)
+    content_type = mostly(
+        draw,
+        st.just("application/json"),
+        st.sampled_from(["application/json; charset=utf-8", "text/plain", "multipart/form-data",
+                         None]),
+    )  # fmt: skip
+    if content_type is not None:
+        headers.append(("content-type", content_type))
+    for name in draw(st.lists(st.sampled_from(["if-match", "if-none-match", "prefer"]),
+                              max_size=2, unique=True)):  # fmt: skip
+        headers.append((name, draw(st.sampled_from(["*", '"0x1"', "return=representation"]))))
+    return method, path + query, headers, body, valid
+
+
+def check_search_response(
+    method: str, url: str, response: httpx2.Response, credentials_valid: bool
+) -> None:
+    """What every search response must be, whatever was sent: Azure AI Search's shapes."""
+    status = response.status_code
+    assert status < 500, (method, url[:200], status, response.text[:500])
+    if not credentials_valid:
+        assert not 200 <= status < 300, (method, url[:200], response.text[:300])
+    if method == "HEAD" or status == 204:
+        return
+    content_type = response.headers.get("content-type", "")
+    if status >= 400:
+        if not response.content:  # Azure's bodiless answers: credentials, a missing document
+            lookup = method == "GET" and "/docs" in url  # docs('key') or docs/key
+            assert status in (401, 403) or (status == 404 and lookup), (status, url)
+            return
+        assert content_type.startswith("application/json"), (method, url[:200], response.text)
+        error = response.json()["error"]
+        assert isinstance(error["message"], str) and error["message"]
+        assert isinstance(error["code"], str)
+        response.content.decode("utf-8")
+    else:
+        assert content_type.startswith("application/json"), (method, url[:200], content_type)
+        response.json()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fuzz_search_routes_get_no_5xx_and_only_azure_errors(
+    guide: dict[str, App], mode: str
+) -> None:
+    app = guide[mode]
+    statuses: Counter[int] = Counter()
+    json_type = [("content-type", "application/json")]
+    good_search = json.dumps({"search": "tea water", "filter": "rating ge 3", "top": 3}).encode()
+
+    @settings(SEARCH_PROFILE)
+    @given(request=hostile_search_requests(app.key))
+    @example(request=("POST", SEARCH, [("api-key", app.key), *json_type], good_search, True))
+    @example(request=("POST", SEARCH, [("api-key", "x"), *json_type], good_search, False))
+    @example(request=("POST", SEARCH, [("api-key", app.key), *json_type], b"[" * 999, True))
+    def run(request: tuple[str, str, list[tuple[str, str]], bytes, bool]) -> None:
+        method, url, headers, body, valid = request
+        ensure_guide(app)
+        response = app.request(method, url, body=body, headers=headers)
+        statuses[response.status_code] += 1
+        check_search_response(method, url, response, valid)
+
+    run()
+    total = sum(statuses.values())
+    print(
+        f"\nfuzz search {mode}: {total} requests, no 5xx; statuses {dict(sorted(statuses.items()))}"
+    )
+    assert total >= SEARCH_PROFILE.max_examples
+    assert statuses[200] > 0 and statuses[400] > 0 and statuses[403] > 0

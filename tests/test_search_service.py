@@ -1,8 +1,9 @@
 """The replay server's Azure AI Search simulator, through the official azure-search-documents SDK.
 
-Rankings are checked against expectations computed here, independently of the simulator:
-BM25 from a separate SQLite FTS5 table built in the test, cosine similarity with ``math``,
-Reciprocal Rank Fusion by its formula (Azure: ``1 / (rank + 60)``, ranks from 1,
+Rankings are checked against expectations computed independently of the simulator: Lucene's
+BM25 from its published formula (here) and from ``bm25s`` (``method="lucene"``, its own
+implementation, on a 150-document corpus), cosine similarity with ``math``, Reciprocal Rank
+Fusion by its formula (Azure: ``1 / (rank + 60)``, ranks from 1,
 https://learn.microsoft.com/azure/search/hybrid-search-ranking).
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import re
-import sqlite3
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -208,27 +210,45 @@ def keys(results: Any) -> list[str]:
 # -- independent expectations ---------------------------------------------------------------
 
 
+K1, B = 1.2, 0.75
+"""Azure AI Search's BM25 parameters (Microsoft Learn, "Configure BM25 relevance scoring")."""
+
+
+def words(text: str) -> list[str]:
+    """The terms of the corpus's plain English text (lower-cased words; no field reaches 24
+    terms, below which Lucene stores a field's length exactly)."""
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def field_terms(doc: dict[str, Any], name: str) -> list[str]:
+    value = doc[name]
+    return [t for item in (value if isinstance(value, list) else [value]) for t in words(item)]
+
+
 def expected_bm25(
-    query_terms: list[str], columns: list[str] = TEXT_FIELDS
+    query_terms: list[str], columns: list[str] = TEXT_FIELDS, corpus: list[dict[str, Any]] = CORPUS
 ) -> list[tuple[str, float]]:
-    """BM25 straight from an FTS5 table the test builds itself."""
-    db = sqlite3.connect(":memory:")
-    db.execute(
-        f"CREATE VIRTUAL TABLE t USING fts5({', '.join(TEXT_FIELDS)}, "
-        "tokenize = 'unicode61 remove_diacritics 2')"
-    )
-    for rowid, doc in enumerate(CORPUS, start=1):
-        values = ["\n".join(doc[f]) if isinstance(doc[f], list) else doc[f] for f in TEXT_FIELDS]
-        db.execute(
-            "INSERT INTO t (rowid, title, content, tags) VALUES (?, ?, ?, ?)", [rowid, *values]
-        )
-    match = " OR ".join(f'"{term}"' for term in query_terms)
-    if columns != TEXT_FIELDS:
-        match = "{" + " ".join(columns) + "} : (" + match + ")"
-    rows = db.execute(
-        "SELECT rowid, bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t), rowid", [match]
-    ).fetchall()
-    return [(CORPUS[rowid - 1]["id"], -score) for rowid, score in rows]
+    """Lucene's BM25 from its published formula, computed here: per field, for each query term,
+    ``idf * tf / (tf + k1 * (1 - b + b * dl / avgdl))`` with
+    ``idf = ln(1 + (N - n + 0.5) / (n + 0.5))``, ``N`` the documents with the field, summed
+    over terms and fields (Lucene's simple query parser: one clause per term and field)."""
+    scores: dict[str, float] = {}
+    for name in columns:
+        fields = {d["id"]: field_terms(d, name) for d in corpus}
+        fields = {key: terms for key, terms in fields.items() if terms}
+        assert all(len(terms) < 24 for terms in fields.values())
+        n_docs = len(fields)
+        average = sum(len(t) for t in fields.values()) / n_docs
+        for term in query_terms:
+            having = [key for key, terms in fields.items() if term in terms]
+            idf = math.log(1 + (n_docs - len(having) + 0.5) / (len(having) + 0.5))
+            for key in having:
+                tf = fields[key].count(term)
+                dl = len(fields[key])
+                score = idf * tf / (tf + K1 * (1 - B + B * dl / average))
+                scores[key] = scores.get(key, 0.0) + score
+    order = [d["id"] for d in corpus]
+    return sorted(scores.items(), key=lambda item: (-item[1], order.index(item[0])))
 
 
 def cosine_score(a: list[float], b: list[float]) -> float:
@@ -430,7 +450,7 @@ def test_bad_documents_fail_the_whole_batch(
 # -- keyword, vector, hybrid --------------------------------------------------------------------
 
 
-def test_keyword_ranking_is_fts5_bm25(loaded: SearchClient) -> None:
+def test_keyword_ranking_is_lucene_bm25_summed_over_fields(loaded: SearchClient) -> None:
     results = list(loaded.search("tea water"))
     assert_ranking(results, expected_bm25(["tea", "water"]))
     texts = [" ".join([d["title"], d["content"], *d["tags"]]).lower() for d in CORPUS]
@@ -446,6 +466,128 @@ def test_keyword_search_fields_and_mode(loaded: SearchClient) -> None:
     assert sorted(both) == sorted(
         d["id"] for d in CORPUS if "boiling" in d["content"] and "tea" in d["content"].lower()
     )
+
+
+# -- Lucene's BM25, against an independent implementation -------------------------------------
+
+VOCABULARY = [
+    "tea", "water", "kettle", "green", "black", "milk", "sugar", "coffee", "bean", "roast",
+    "grind", "brew", "filter", "espresso", "bread", "flour", "yeast", "dough", "oven", "crust",
+    "hike", "trail", "summit", "map", "boots", "rain", "wind", "tent", "river", "forest",
+    "bike", "chain", "brake", "tyre", "saddle", "gear", "pedal", "wheel", "spoke", "helmet",
+    "garden", "soil", "seed", "tomato", "basil", "shade", "frost", "compost", "rose", "pot",
+]  # fmt: skip
+
+
+def lucene_corpus(count: int = 150) -> list[dict[str, str]]:
+    """Documents in two searchable fields, of words drawn with Zipf-like weights (so terms range
+    from very common to rare), every field shorter than 24 terms (Lucene's exact lengths)."""
+    rng = random.Random(20240701)
+    weights = [1 / (rank + 1) for rank in range(len(VOCABULARY))]
+    return [
+        {
+            "id": f"doc-{i:03d}",
+            "title": " ".join(rng.choices(VOCABULARY, weights, k=rng.randrange(1, 6))),
+            "content": " ".join(rng.choices(VOCABULARY, weights, k=rng.randrange(3, 23))),
+        }
+        for i in range(count)
+    ]
+
+
+def lucene_queries(count: int = 36) -> list[list[str]]:
+    rng = random.Random(7)
+    return [rng.sample(VOCABULARY, k=rng.randrange(1, 4)) for _ in range(count)]
+
+
+def test_keyword_ranking_matches_bm25s_lucene_on_150_documents_and_36_queries(
+    service: SearchServer,
+) -> None:
+    """Acceptance: the top 10 of every query is the top 10 of an independent Lucene BM25.
+
+    ``bm25s`` with ``method="lucene"`` (Kamphuis et al., ECIR 2020: Lucene's idf and length
+    normalisation) scores each field on its own; Lucene's simple query parser sums the fields'
+    scores, so the expectation is the sum of one ``bm25s`` index per field. Ties may come in
+    either order; every rank must carry the expected score and the expected document set.
+    """
+    import bm25s
+    import numpy as np
+
+    corpus = lucene_corpus()
+    index_client(service).create_index(
+        SearchIndex(
+            name="lucene",
+            fields=[
+                SimpleField(name="id", type=SearchFieldDataType.STRING, key=True),
+                SearchableField(name="title"),
+                SearchableField(name="content"),
+            ],
+        )
+    )
+    client = search_client(service, "lucene")
+    assert all(r.succeeded for r in client.upload_documents(corpus))
+    ids = [d["id"] for d in corpus]
+    fields = ("title", "content")
+    retrievers = {}
+    for name in fields:
+        retriever = bm25s.BM25(method="lucene", k1=K1, b=B)
+        retriever.index([d[name].split() for d in corpus], show_progress=False)
+        retrievers[name] = retriever
+    identical = 0
+    queries = lucene_queries()
+    for terms in queries:
+        for searched in (fields, ("content",)):
+            expected = np.sum([retrievers[f].get_scores(terms) for f in searched], axis=0)
+            by_id = dict(zip(ids, expected.tolist(), strict=True))
+            best = sorted((score for score in expected.tolist() if score > 0), reverse=True)
+            hits = list(
+                client.search(" ".join(terms), search_fields=list(searched), top=10, select=["id"])
+            )
+            assert len(hits) == min(10, len(best)), terms
+            for rank, hit in enumerate(hits):
+                assert hit["@search.score"] == pytest.approx(by_id[hit["id"]], rel=1e-5), terms
+                assert hit["@search.score"] == pytest.approx(best[rank], rel=1e-5), terms
+            identical += 1
+    assert identical == 2 * len(queries) >= 60
+
+
+def test_bm25_by_hand_with_lucenes_one_byte_field_length(service: SearchServer) -> None:
+    """Numbers worked by hand. Lucene stores a field's length in one byte (SmallFloat
+    intToByte4): exact below 24, then 4 significant bits: 100 - 24 = 76 = 0b1001100 keeps
+    0b1001000 = 72, so BM25 sees a length of 24 + 72 = 96, not 100."""
+    index_client(service).create_index(
+        SearchIndex(
+            name="by-hand",
+            fields=[
+                SimpleField(name="id", type=SearchFieldDataType.STRING, key=True),
+                SearchableField(name="content"),
+            ],
+        )
+    )
+    client = search_client(service, "by-hand")
+    long_text = "tea " + " ".join(f"w{i}" for i in range(99))  # 100 terms
+    client.upload_documents(
+        [
+            {"id": "long", "content": long_text},
+            {"id": "short", "content": "tea"},
+            {"id": "other", "content": "coffee beans"},
+        ]
+    )
+    # N = 3 documents, n = 2 hold "tea": idf = ln(1 + 1.5 / 2.5) = ln(1.6)
+    idf = math.log(1.6)
+    average = (100 + 1 + 2) / 3  # avgdl from the exact lengths: 34.333...
+    long_score = idf * 1 / (1 + 1.2 * (0.25 + 0.75 * 96 / average))
+    short_score = idf * 1 / (1 + 1.2 * (0.25 + 0.75 * 1 / average))
+    assert_ranking(list(client.search("tea")), [("short", short_score), ("long", long_score)])
+    assert long_score != pytest.approx(idf / (1 + 1.2 * (0.25 + 0.75 * 100 / average)))
+    # "tea coffee" in searchMode=all: no document has both; a phrase: frequency 1, idf summed.
+    assert keys(client.search("tea coffee", search_mode="all")) == []
+    phrase = idf_sum = math.log(1 + 2.5 / 1.5) * 2  # "coffee" and "beans": n = 1 each
+    phrase *= 1 / (1 + 1.2 * (0.25 + 0.75 * 2 / average))
+    assert_ranking(list(client.search('"coffee beans"')), [("other", phrase)])
+    assert idf_sum > 0
+    assert keys(client.search('"beans coffee"')) == []
+    # A prefix matches with a constant score of 1 per field, as Lucene's prefix queries do.
+    assert_ranking(list(client.search("be*")), [("other", 1.0)])
 
 
 def test_match_all_scores_one(loaded: SearchClient) -> None:
@@ -544,6 +686,78 @@ def test_results_beyond_the_first_page_are_fetched_by_the_sdk(service: SearchSer
     client.upload_documents([{"id": f"doc-{i:03d}", "year": i} for i in range(120)])
     assert keys(client.search("*", order_by=["year asc"])) == [f"doc-{i:03d}" for i in range(120)]
     assert len(list(client.search("*", top=70))) == 70
+
+
+# -- facets ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def faceted(service: SearchServer) -> SearchClient:
+    index = guide_index()
+    for field in index.fields:
+        if field.name in ("category", "tags", "rating", "year", "updated"):
+            field.facetable = True
+    index_client(service).create_index(index)
+    client = search_client(service)
+    client.upload_documents(CORPUS)
+    return client
+
+
+def test_facets_count_every_matching_document(faceted: SearchClient) -> None:
+    results = faceted.search(
+        "tea",
+        facets=["category", "tags,count:3", "rating,interval:1", "year,values:2019|2021",
+                "updated,interval:year", "category,sort:value"],
+        top=1,
+    )  # fmt: skip
+    facets = results.get_facets()
+    assert facets is not None
+    matched = [
+        d for d in CORPUS if "tea" in words(" ".join([d["title"], d["content"], *d["tags"]]))
+    ]
+    assert len(list(results)) == 1  # the page is one document; the facets count all matches
+    categories = Counter(d["category"] for d in matched)
+    assert facets["category"] == [
+        {"value": v, "count": n} for v, n in sorted(categories.items(), key=lambda i: -i[1])
+    ]
+    tags = Counter(t for d in matched for t in set(d["tags"]))
+    assert [(f["value"], f["count"]) for f in facets["tags"]] == sorted(
+        tags.items(), key=lambda i: -i[1]
+    )[:3]
+    ratings = Counter(math.floor(d["rating"]) for d in matched if d["rating"] is not None)
+    assert facets["rating"] == [{"value": v, "count": n} for v, n in sorted(ratings.items())]
+    years = [d["year"] for d in matched]
+    assert facets["year"] == [
+        {"to": 2019, "count": sum(y < 2019 for y in years)},
+        {"from": 2019, "to": 2021, "count": sum(2019 <= y < 2021 for y in years)},
+        {"from": 2021, "count": sum(y >= 2021 for y in years)},
+    ]
+    updated = Counter(d["updated"][:4] for d in matched)
+    assert facets["updated"] == [
+        {"value": f"{y}-01-01T00:00:00Z", "count": n} for y, n in sorted(updated.items())
+    ]
+
+
+@pytest.mark.parametrize(
+    ("facet", "message"),
+    [
+        ("title", "The field 'title' is not facetable."),
+        ("colour", "Unknown field 'colour' in facet specification."),
+        ("rating,interval:0", "greater than 0"),
+        ("category,interval:1", "'interval' needs a number or date field"),
+        ("rating,values:5|1", "ascending"),
+        ("rating,sort:sideways", "sort"),
+        ("rating,count:-1", "count"),
+        ("updated,interval:fortnight", "date interval"),
+    ],
+)
+def test_a_bad_facet_is_azures_400(faceted: SearchClient, facet: str, message: str) -> None:
+    with pytest.raises(HttpResponseError) as caught:
+        list(faceted.search("*", facets=[facet]))
+    assert caught.value.status_code == 400
+    said = odata_message(caught.value)
+    assert message in said
+    assert said.endswith("\r\nParameter name: facet")
 
 
 # -- filters ------------------------------------------------------------------------------------
@@ -826,10 +1040,12 @@ def test_unexpected_failure_is_a_logged_500_in_azures_shape(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(engine, "run", broken)  # the only way to reach the last resort
-    with caplog.at_level(logging.ERROR, logger="helpers.replay.services.search"):
+    with caplog.at_level(logging.ERROR, logger="helpers.replay"):
         status, content = raw(service, "POST", f"/indexes('{INDEX}')/docs/search.post.search", {})
     assert status == 500
-    assert json.loads(content)["error"]["message"].startswith("The replay server's search")
+    error = json.loads(content)["error"]
+    assert error["code"] == "InternalServerError"
+    assert error["message"].startswith("The server had an error while processing your request.")
     assert "a bug" in caplog.text
 
 

@@ -25,7 +25,7 @@ from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
@@ -33,11 +33,19 @@ from .behaviours.faults import FaultInjector
 from .behaviours.ratelimit import RateLimiter
 from .config import Mode, ReplayConfig
 from .errors import AzureError
-from .pipeline import authenticate, endpoint_handler, new_context, recorded_only_handler
+from .pipeline import (
+    OPENAI_FRONT,
+    AnyMethod,
+    authenticate,
+    endpoint_handler,
+    new_context,
+    recorded_only_handler,
+    unrouted_handler,
+)
 from .recordings.record import Recorder
 from .recordings.store import RecordingsStore
 from .replies import TRANSPORT_KEY, StreamCut
-from .services import SERVICES
+from .services import SERVICES, Service
 from .state import ReplayState
 
 log = logging.getLogger("helpers.replay")
@@ -98,9 +106,6 @@ def create_app(
         Route("/_replay/reset", reset, methods=["POST"]),
     ]
     for service in SERVICES:
-        if service.mount is not None:
-            prefix, sub_app = service.mount(state)
-            routes.append(Mount(prefix, app=sub_app))
         for endpoint in service.endpoints:
             routes.append(
                 Route(
@@ -109,6 +114,11 @@ def create_app(
                     methods=[endpoint.method],
                 )
             )
+        prefix = service.front.prefix
+        if prefix is not None:  # the rest of the service's paths, every method: its 404/405
+            handler = AnyMethod(unrouted_handler(service, state))
+            routes.append(Route(prefix, handler))
+            routes.append(Route(prefix + "/{path:path}", handler))
     routes.append(
         Route(
             "/{path:path}",
@@ -121,7 +131,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={
             AzureError: _azure_error,
-            HTTPException: _http_error,
+            HTTPException: _http_error_for(SERVICES),
             Exception: _unexpected_error,
         },
     )
@@ -143,15 +153,26 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return errors.internal_error(request_id).to_response()
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 405:
-        return errors.method_not_allowed().to_response()
-    if exc.status_code == 404:
-        return errors.resource_not_found().to_response()
-    return AzureError(
-        exc.status_code, {"error": {"code": str(exc.status_code), "message": str(exc.detail)}}
-    ).to_response()
+def _http_error_for(services: tuple[Service, ...]) -> Callable[[Request, Exception], Any]:
+    """Starlette's own 404/405 (a path or method no route takes) as the service's JSON error."""
+    fronts = [s.front for s in services if s.front.prefix is not None]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        path = request.scope["path"]
+        front = next(
+            (f for f in fronts if f.prefix and (path + "/").startswith(f.prefix + "/")),
+            OPENAI_FRONT,
+        )
+        if exc.status_code == 405:
+            return front.method_not_allowed(request.method).to_response()
+        if exc.status_code == 404:
+            return front.not_found().to_response()
+        return AzureError(
+            exc.status_code, {"error": {"code": str(exc.status_code), "message": str(exc.detail)}}
+        ).to_response()
+
+    return http_error
 
 
 class Boundary:

@@ -96,6 +96,10 @@ class RequestContext:
     deployment: Deployment | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     """Azure's headers for the answer (request ids, region, rate limits); replies inherit them."""
+    base_url: str = ""
+    """Scheme, host and port the client used (``http://127.0.0.1:8765/``), for links."""
+    target_length: int = 0
+    """Bytes of the request target as sent (path and query, before percent-decoding)."""
 
     @property
     def clock(self) -> float:

@@ -1,18 +1,24 @@
-"""Azure-shaped error responses.
+"""Azure-shaped error responses: the one error type every service of the server raises.
 
-Every error the replay server sends has the body and status Azure OpenAI sends
+Every error the replay server sends has the body and status the Azure service sends
 for the same fault, so SDK code paths (``openai.AuthenticationError``,
-``openai.NotFoundError``, ``openai.BadRequestError`` …) behave as they do live.
-The message texts follow Azure's wording; replay-specific errors (a request
-with no recording) add what to do about it.
+``openai.NotFoundError``, ``openai.BadRequestError``, ``azure.core``'s
+``HttpResponseError`` …) behave as they do live. The message texts follow Azure's
+wording; replay-specific errors (a request with no recording) add what to do about it.
+Azure OpenAI's errors are built here; Azure AI Search's (same :class:`AzureError`, its
+own ``{"error": {"code": "", "message": ...}}`` body) in
+:mod:`helpers.replay.services.search.errors`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from starlette.responses import Response
+
+CredentialProblem = Literal["missing", "key", "token"]
+"""Why credentials were refused: none sent, a wrong ``api-key``, a bad bearer token."""
 
 
 class ReplayError(Exception):
@@ -26,20 +32,26 @@ def dump_json(value: Any) -> bytes:
 
 
 class AzureError(ReplayError):
-    """An error to send to the client as an Azure-shaped JSON body."""
+    """An error to send to the client as an Azure-shaped JSON body.
+
+    ``body=None`` is an answer with no body at all, which is what Azure AI Search sends for
+    a missing (401) or refused (403) credential.
+    """
 
     def __init__(
         self,
         status: int,
-        body: dict[str, Any],
+        body: dict[str, Any] | None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(body.get("error", {}).get("message", ""))
+        super().__init__((body or {}).get("error", {}).get("message", ""))
         self.status = status
         self.body = body
         self.headers = headers or {}
 
     def to_response(self) -> Response:
+        if self.body is None:
+            return Response(status_code=self.status, headers=self.headers)
         return Response(
             dump_json(self.body),
             status_code=self.status,
@@ -79,6 +91,11 @@ def unauthorized_token(audience: str = "https://cognitiveservices.azure.com") ->
             }
         },
     )
+
+
+def unauthorized(problem: CredentialProblem, audience: str) -> AzureError:
+    """Azure OpenAI's 401 for a missing or refused credential (:func:`.pipeline.authenticate`)."""
+    return unauthorized_token(audience) if problem == "token" else unauthorized_key()
 
 
 def rate_limited(

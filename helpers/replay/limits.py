@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from .._support.tokenizer import count_tokens
@@ -121,28 +121,30 @@ def _scan(value: Any) -> str | None:
     return None
 
 
-def parse_json_body(raw: bytes) -> Any:
+def parse_json_body(raw: bytes, error: Callable[[str], AzureError] = parse_error) -> Any:
     """Parse a request body as Azure would accept it, or raise Azure's 400. Never anything else.
 
     Beyond ``json.loads``: ``NaN``/``Infinity`` are refused, nesting is capped at
     :data:`MAX_JSON_DEPTH` (Python's parser would hit ``RecursionError`` far deeper, and
     every later deep copy sooner), lone surrogate escapes (``"\\ud800"``) are refused, and
-    over-long integers are a parse error rather than a ``ValueError``.
+    over-long integers are a parse error rather than a ``ValueError``. ``error`` makes the
+    400 from what went wrong, in the shape of the service that reads the body (Azure
+    OpenAI's by default).
     """
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
-        raise parse_error(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+        raise error(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except UnicodeDecodeError as exc:
-        raise parse_error(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+        raise error(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
     except ValueError as exc:  # JSONDecodeError, NaN/Infinity, the int-digits guard
-        raise parse_error(str(exc)[:200]) from None
+        raise error(str(exc)[:200]) from None
     # Cheap pre-checks: most bodies have few brackets and no surrogate escapes at all.
     deep = raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH
     if deep or _SURROGATE_ESCAPE.search(raw):
         problem = _scan(value)
         if problem is not None:
-            raise parse_error(problem)
+            raise error(problem)
     return value
 
 
@@ -154,14 +156,18 @@ def declared_length(headers: Any) -> int | None:
     return int(text.strip())
 
 
-async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+async def read_capped(
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    error: Callable[[int, int], AzureError] = too_large,
+) -> bytes:
     """Read a body from its chunks, raising Azure's 400 as soon as it passes ``limit`` bytes."""
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
         size += len(chunk)
         if size > limit:
-            raise too_large(size, limit)
+            raise error(size, limit)
         parts.append(chunk)
     return b"".join(parts)
 

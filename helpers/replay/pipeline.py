@@ -1,12 +1,16 @@
 """The request pipeline: the steps Azure takes, in Azure's order, for every endpoint.
 
 1. path and ``api-version``   -> 404 ``Resource not found`` (dated versions on
-   ``/openai/...``; none, ``preview`` or ``latest`` on ``/openai/v1/...``)
+   ``/openai/...``; none, ``preview`` or ``latest`` on ``/openai/v1/...``); a service
+   with its own rule checks it instead (Azure AI Search: 400, and its URL limit)
 2. record mode                -> forward to the upstream, which judges credentials
-3. credentials for the service's audience -> 401
-4. the body (JSON, multipart or none)     -> 400 when it cannot be read
+3. credentials for the service's audience -> 401 (one :func:`authenticate` for every
+   service; the answer's shape is the service's, :class:`~.services.base.Front`)
+4. the body (JSON, multipart or none)     -> 400 when it cannot be read: one guarded JSON
+   reader (:func:`.limits.parse_json_body`) with the service's size limit
 5. the deployment, from the path or the body's ``model`` -> 404 ``DeploymentNotFound``,
-   400 ``OperationNotSupported``
+   400 ``OperationNotSupported`` (an Azure AI Search index is found by its operation,
+   under the service's lock: 404)
 6. the answer step (:mod:`helpers.replay.answer`, which batch lines go through too): the
    recordings (a recorded answer is served exactly, a recorded 4xx included); what no
    recording covers is validated, then held to Azure's limits (-> Azure's 400;
@@ -23,18 +27,22 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import compile_path
+from starlette.types import Receive, Scope, Send
 
 from . import errors, limits
 from .answer import account, azure_headers, miss_message, recorded_reply, serve
 from .behaviours import faults
 from .config import API_VERSION_PATTERN, Mode
 from .context import RequestContext
+from .errors import CredentialProblem
 from .identity import key_is_valid, token_is_valid
 from .recordings.matching import normalise_multipart
 from .replies import ReplyResponse
-from .services.base import Endpoint, Operation, Service
+from .services.base import Endpoint, Front, Operation, Service
 from .state import ReplayState
 
 V1_PREFIX = "/openai/v1/"
@@ -59,50 +67,64 @@ def check_api_version(path: str, api_version: str | None) -> None:
 
 # --- step 3: credentials --------------------------------------------------------------------
 
+OPENAI_FRONT = Front()
+"""Azure OpenAI's first steps (every service but Azure AI Search)."""
 
-def authenticate(ctx: RequestContext, audience: str) -> None:
-    """Check ``api-key`` or ``Authorization: Bearer`` as Azure does; raise a 401 otherwise.
 
-    The v1 API also takes the resource key as a bearer token (the plain ``OpenAI``
-    client sends ``api_key`` that way).
+def credential_problem(ctx: RequestContext, audience: str) -> CredentialProblem | None:
+    """What is wrong with the request's credentials for ``audience``, or None when they pass.
+
+    ``api-key`` is compared with the server's key; ``Authorization: Bearer`` must carry a
+    token for ``audience`` (:func:`.identity.token_is_valid`). The v1 API also takes the
+    resource key as a bearer token (the plain ``OpenAI`` client sends ``api_key`` that way).
     """
     key = ctx.state.config.api_key
     presented = ctx.headers.get("api-key")
     if presented is not None:
-        if not key_is_valid(presented, key):
-            raise errors.unauthorized_key()
-        return
+        return None if key_is_valid(presented, key) else "key"
     auth = ctx.headers.get("authorization")
     if auth is None:
-        raise errors.unauthorized_key()
+        return "missing"
     scheme, _, token = auth.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer":
-        raise errors.unauthorized_token(audience)
+        return "token"
     if ctx.is_v1 and key_is_valid(token, key):
-        return
+        return None
     if not token_is_valid(token, key, ctx.state.clock(), audience=audience):
-        raise errors.unauthorized_token(audience)
+        return "token"
+    return None
+
+
+def authenticate(ctx: RequestContext, audience: str, front: Front = OPENAI_FRONT) -> None:
+    """Check ``api-key`` or ``Authorization: Bearer`` as Azure does; the service's 401/403."""
+    problem = credential_problem(ctx, audience)
+    if problem is not None:
+        raise front.unauthorized(problem, audience)
 
 
 # --- step 4: the body -----------------------------------------------------------------------
 
+LARGE_BODY_BYTES = 1024 * 1024
+"""JSON bodies larger than this are parsed in a worker thread, so the event loop (every other
+request) does not wait for them."""
 
-def parse_json(raw: bytes) -> Any:
-    """The body as JSON Azure accepts, or its 400 (:func:`.limits.parse_json_body`)."""
-    return limits.parse_json_body(raw)
+
+def parse_json(raw: bytes, front: Front = OPENAI_FRONT) -> Any:
+    """The body as JSON Azure accepts, or the service's 400 (:func:`.limits.parse_json_body`)."""
+    return limits.parse_json_body(raw, error=front.bad_body)
 
 
-async def read_body(request: Request, ctx: RequestContext) -> None:
+async def read_body(request: Request, ctx: RequestContext, front: Front = OPENAI_FRONT) -> None:
     """Fill ``ctx.raw_body``/``body`` (and ``files`` for multipart) from the request."""
     content_type = request.headers.get("content-type", "")
     ctx.content_type = content_type.split(";")[0].strip().lower() or None
     multipart = ctx.content_type == "multipart/form-data"
-    limit = limits.MAX_MULTIPART_BODY_BYTES if multipart else limits.MAX_JSON_BODY_BYTES
+    limit = limits.MAX_MULTIPART_BODY_BYTES if multipart else front.max_json_body
     declared = limits.declared_length(request.headers)
     if declared is not None and declared > limit:
-        raise limits.too_large(declared, limit)
-    ctx.raw_body = await limits.read_capped(request.stream(), limit)
+        raise front.too_large(declared, limit)
+    ctx.raw_body = await limits.read_capped(request.stream(), limit, error=front.too_large)
     request._body = ctx.raw_body  # Starlette's body cache: the form parser reads it from there
     if multipart:
         fields: dict[str, Any] = {}
@@ -126,7 +148,10 @@ async def read_body(request: Request, ctx: RequestContext) -> None:
             ) from exc
         ctx.body = normalise_multipart(fields, ctx.files)
         return
-    ctx.body = parse_json(ctx.raw_body) if ctx.raw_body else None
+    if len(ctx.raw_body) > LARGE_BODY_BYTES:  # parsing takes a while: not on the event loop
+        ctx.body = await run_in_threadpool(parse_json, ctx.raw_body, front)
+    else:
+        ctx.body = parse_json(ctx.raw_body, front) if ctx.raw_body else None
 
 
 # --- step 5: the deployment -----------------------------------------------------------------
@@ -201,29 +226,52 @@ def pick_fault(ctx: RequestContext, operation: Operation) -> faults.FaultKind | 
 
 def new_context(request: Request, state: ReplayState) -> RequestContext:
     query = dict(request.query_params)
+    scope = request.scope
+    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    query_string = scope.get("query_string", b"")
     return RequestContext(
         method=request.method,
-        path=request.scope["path"],
+        path=scope["path"],
         path_params=dict(request.path_params),
         query=query,
         headers=request.headers,
         api_version=query.get("api-version"),
         state=state,
+        base_url=_base_url(request),
+        target_length=len(raw_path) + (len(query_string) + 1 if query_string else 0),
     )
+
+
+def check_route(ctx: RequestContext, front: Front) -> None:
+    """Step 1 after routing: the service's ``api-version`` rule (Azure OpenAI's by default)."""
+    if front.check_route is not None:
+        front.check_route(ctx)
+    else:
+        check_api_version(ctx.path, ctx.api_version)
+
+
+def _base_url(request: Request) -> str:
+    """The URL the client reached the server by; a ``Host`` header no URL holds gives way."""
+    try:
+        return str(request.base_url)
+    except ValueError:  # e.g. "Host: [::" (urllib: "Invalid IPv6 URL")
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        return f"http://{server[0]}:{server[1]}/"
 
 
 def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -> Handler:
     """The pipeline for one endpoint, as a Starlette handler."""
     operation = endpoint.operation
+    front = service.front
 
     async def handle(request: Request) -> Response:
         ctx = new_context(request, state)
-        check_api_version(ctx.path, ctx.api_version)
-        if state.config.mode is Mode.RECORD:
+        check_route(ctx, front)
+        if state.config.mode is Mode.RECORD and front.forwarded:
             return await _forward(request, ctx, operation)
-        authenticate(ctx, service.audience)
+        authenticate(ctx, service.audience, front)
         if operation.body_kind != "none":
-            await read_body(request, ctx)
+            await read_body(request, ctx, front)
         resolve_deployment(ctx, operation)
         fault = pick_fault(ctx, operation)
         reply = await serve(ctx, operation)
@@ -231,6 +279,36 @@ def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -
             reply = faults.apply_fault(fault, reply)
         reply = faults.apply_latency(state.config.latency_for(ctx.deployment), reply)
         return ReplyResponse(reply)  # type: ignore[return-value]
+
+    return handle
+
+
+class AnyMethod:
+    """A handler as an ASGI endpoint, so that Starlette routes every method to it (it gives a
+    plain function only the methods listed, and a bare 405 for the others)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+def unrouted_handler(service: Service, state: ReplayState) -> Handler:
+    """A request under a service's prefix that none of its endpoints took, whatever the method:
+    the service's 405 when the path is one of its endpoints', else its 404, both after the
+    route and credential checks as any request of the service."""
+    front = service.front
+    paths = [compile_path(endpoint.path)[0] for endpoint in service.endpoints]
+
+    async def handle(request: Request) -> Response:
+        ctx = new_context(request, state)
+        check_route(ctx, front)
+        authenticate(ctx, service.audience, front)
+        if any(path.match(ctx.path) for path in paths):
+            raise front.method_not_allowed(ctx.method)
+        raise front.not_found()
 
     return handle
 

@@ -19,7 +19,7 @@ from .batches import operations as batches
 from .files import operations as files
 from .inference import operations as inference
 from .responses import operations as responses
-from .search import mount as search
+from .search import operations as search
 from .vector_stores import operations as vector_stores
 
 SERVICES: tuple[Service, ...] = (

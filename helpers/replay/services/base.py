@@ -10,9 +10,12 @@ happens the same way for every operation (:mod:`helpers.replay.pipeline`).
 
 An :class:`Endpoint` binds an operation to a method and path; a
 :class:`Service` groups a package's endpoints with the token audience that
-guards them and the stateful stores it registers (:mod:`helpers.replay.state`).
-The answer step (:mod:`helpers.replay.answer`) calls an operation's methods the
-same way for a request and for a batch line.
+guards them, the stateful stores it registers (:mod:`helpers.replay.state`) and its
+:class:`Front`: what is the service's own in the pipeline's first steps (its paths,
+``api-version`` rule, error vocabulary and body limit). Azure OpenAI's services use the
+default front; Azure AI Search brings its own (:mod:`.search.operations`). The answer step
+(:mod:`helpers.replay.answer`) calls an operation's methods the same way for a request and
+for a batch line.
 """
 
 from __future__ import annotations
@@ -21,11 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from starlette.types import ASGIApp
-
+from .. import errors, limits
 from ..config import Deployment
 from ..context import Reply, RequestContext
-from ..errors import AzureError
+from ..errors import AzureError, CredentialProblem
 from ..identity import COGNITIVE_SERVICES_AUDIENCE
 from ..state import ReplayState
 
@@ -107,14 +109,45 @@ class Endpoint:
     operation: Operation
 
 
+def _method_not_allowed(method: str) -> AzureError:
+    return errors.method_not_allowed()
+
+
+@dataclass(frozen=True)
+class Front:
+    """How a service admits a request, before any operation runs (pipeline steps 1 to 4).
+
+    The steps are the pipeline's and the same for every service (one ``authenticate``, one
+    guarded JSON reader); what differs between Azure services is here. Defaults: Azure
+    OpenAI's.
+    """
+
+    prefix: str | None = None
+    """The path prefix the service owns (``/search``): any other request under it, whatever
+    its method, is the service's 404 or 405. None: the server's catch-all answers."""
+    check_route: Callable[[RequestContext], None] | None = None
+    """Step 1 after routing: the ``api-version`` and URL checks. None: Azure OpenAI's."""
+    unauthorized: Callable[[CredentialProblem, str], AzureError] = errors.unauthorized
+    """Step 3's answer to a missing or refused credential, given the token audience."""
+    bad_body: Callable[[str], AzureError] = limits.parse_error
+    """Step 4's answer to a body that is not JSON the service reads (given why)."""
+    too_large: Callable[[int, int], AzureError] = limits.too_large
+    """Step 4's answer to a body over ``max_json_body`` (given its size and the limit)."""
+    max_json_body: int = limits.MAX_JSON_BODY_BYTES
+    not_found: Callable[[], AzureError] = errors.resource_not_found
+    method_not_allowed: Callable[[str], AzureError] = _method_not_allowed
+    forwarded: bool = True
+    """Record mode forwards the service's requests to the upstream resource; False for a
+    service the server always computes itself (Azure AI Search: no upstream is recorded)."""
+
+
 @dataclass(frozen=True)
 class Service:
-    """One Azure service area: its endpoints, their token audience, its stateful stores."""
+    """One Azure service area: its endpoints, their token audience, its simulators, its front."""
 
     name: str
     endpoints: tuple[Endpoint, ...]
     audience: str = COGNITIVE_SERVICES_AUDIENCE
     register: Callable[[ReplayState], None] | None = field(default=None)
-    """Called once per server to register the service's stateful stores (``state.register``)."""
-    mount: Callable[[ReplayState], tuple[str, ASGIApp]] | None = field(default=None)
-    """For a service that is its own ASGI app (Azure AI Search): its path prefix and app."""
+    """Called once per server to put the service's stateful simulators in the registry."""
+    front: Front = field(default_factory=Front)

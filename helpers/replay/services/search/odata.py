@@ -8,17 +8,29 @@ is filterable, the operand types agree) and then evaluated per document.
 
 Errors are Azure's 400s: ``Invalid expression: Syntax error at position N in '...'`` and the
 others in :mod:`.errors`, always ending with ``Parameter name: $filter``.
+
+Limits (:mod:`.limits`), checked while parsing, so that no filter costs more than its text:
+tokens are read one at a time, parentheses, ``not`` and lambdas may nest 100 deep and the
+expression tree 800 deep (a chain of ``or`` terms is as deep as it is long), and a filter has
+at most 1,000 clauses; beyond, Azure's "Recursion depth exceeded allowed limit." or a clause
+count 400. Lambda bodies follow Azure's rules for collections of primitive types (Microsoft
+Learn, "Troubleshooting OData collection filters in Azure AI Search"): they refer only to
+their range variable (no field of the document, no outer variable, so no nested lambda), and
+over ``Collection(Edm.String)`` an ``any`` tests equality (``eq``, ``search.in``, joined by
+``or``) and an ``all`` inequality (``ne``, ``not``, joined by ``and``).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import errors
-from .store import NUMERIC_TYPES, STRING, Field, Index, parse_datetime
+from . import errors, limits
+from .budget import UNLIMITED, Deadline
+from .store import DOUBLE_MAX, GEOGRAPHY_POINT, NUMERIC_TYPES, STRING, Field, Index, parse_datetime
 
 FILTER = "$filter"
 DATETIME = "Edm.DateTimeOffset"
@@ -59,6 +71,9 @@ Scope = dict[str, Any]
 
 
 class Node:
+    depth: int = 1
+    """Depth of the node in the OData parser's binary expression tree."""
+
     def evaluate(self, document: Document, scope: Scope) -> Any:
         raise NotImplementedError
 
@@ -92,6 +107,10 @@ class Comparison(Node):
     left: Node
     right: Node
 
+    @property
+    def depth(self) -> int:  # type: ignore[override]
+        return 2
+
     def evaluate(self, document: Document, scope: Scope) -> bool:
         return compare(
             self.op, self.left.evaluate(document, scope), self.right.evaluate(document, scope)
@@ -100,23 +119,26 @@ class Comparison(Node):
 
 @dataclass(frozen=True)
 class Logical(Node):
+    """``a or b or c``: one node for the whole chain (evaluated without recursion), as deep as
+    the OData parser's left-leaning tree of binary operators would be."""
+
     op: str  # "and" | "or"
-    left: Node
-    right: Node
+    operands: tuple[Node, ...]
+    depth: int = 1
 
     def evaluate(self, document: Document, scope: Scope) -> bool:
         if self.op == "and":
-            return bool(self.left.evaluate(document, scope)) and bool(
-                self.right.evaluate(document, scope)
-            )
-        return bool(self.left.evaluate(document, scope)) or bool(
-            self.right.evaluate(document, scope)
-        )
+            return all(bool(o.evaluate(document, scope)) for o in self.operands)
+        return any(bool(o.evaluate(document, scope)) for o in self.operands)
 
 
 @dataclass(frozen=True)
 class Not(Node):
     operand: Node
+
+    @property
+    def depth(self) -> int:  # type: ignore[override]
+        return self.operand.depth + 1
 
     def evaluate(self, document: Document, scope: Scope) -> bool:
         return not self.operand.evaluate(document, scope)
@@ -138,14 +160,32 @@ class Lambda(Node):
     variable: str | None
     body: Node | None
 
+    @property
+    def depth(self) -> int:  # type: ignore[override]
+        return (self.body.depth if self.body is not None else 0) + 1
+
     def evaluate(self, document: Document, scope: Scope) -> bool:
         items = self.collection.evaluate(document, scope) or []
         body = self.body
         if body is None:  # tags/any(): the collection is not empty
             return bool(items)
         variable = str(self.variable)
-        outcomes = (bool(body.evaluate(document, {**scope, variable: item})) for item in items)
+        deadline: Deadline = scope.get(DEADLINE, UNLIMITED)
+        outcomes = (
+            bool(body.evaluate(document, {**scope, variable: item}))
+            for item in deadline.every(items, stride=1024)
+        )
         return any(outcomes) if self.quantifier == "any" else all(outcomes)
+
+
+def chain_depth(operands: list[Node]) -> int:
+    """Depth of ``a op b op c ...`` as the left-leaning binary tree ``((a op b) op c) ...``:
+    the first operand sits under n - 1 operators, operand i (from 1) under n - i."""
+    count = len(operands)
+    return max(
+        [operands[0].depth + count - 1]
+        + [operand.depth + count - i for i, operand in enumerate(operands[1:], start=1)]
+    )
 
 
 def compare(op: str, left: Any, right: Any) -> bool:
@@ -181,28 +221,31 @@ class _Parser:
         self.text = text
         self.index = index
         self.tokens = _tokenize(text)
-        self.at = 0
+        self.lookahead: Token | None = next(self.tokens, None)
         self.variables: dict[str, FieldRef] = {}
+        self.lambda_variable: str | None = None
+        """The range variable of the lambda being parsed (its body may refer to nothing else)."""
+        self.nesting = 0
+        self.clauses = 0
 
     # token helpers
     def peek(self) -> Token | None:
-        return self.tokens[self.at] if self.at < len(self.tokens) else None
+        return self.lookahead
 
     def next(self) -> Token:
-        token = self.peek()
+        token = self.lookahead
         if token is None:
             raise self.error(len(self.text))
-        self.at += 1
+        self.lookahead = next(self.tokens, None)
         return token
 
-    def error(self, position: int) -> errors.SearchError:
+    def error(self, position: int) -> errors.AzureError:
         return errors.syntax_error(position, self.text)
 
     def accept_word(self, *words: str) -> Token | None:
         token = self.peek()
         if token is not None and token.kind == "name" and token.text in words:
-            self.at += 1
-            return token
+            return self.next()
         return None
 
     def expect_punct(self, char: str) -> Token:
@@ -211,9 +254,26 @@ class _Parser:
             raise self.error(token.position)
         return token
 
+    def enter(self) -> None:
+        """One level deeper in parentheses, ``not`` or a lambda."""
+        self.nesting += 1
+        if self.nesting > limits.MAX_FILTER_NESTING:
+            raise errors.too_deep()
+
+    def clause(self) -> None:
+        """One more clause (a comparison, ``search.in``, a boolean field, ``any()``)."""
+        self.clauses += 1
+        if self.clauses > limits.MAX_FILTER_CLAUSES:
+            raise errors.invalid_expression(
+                f"The filter has more than {limits.MAX_FILTER_CLAUSES} clauses, more than the "
+                "service runs. Use search.in(field, 'a,b,c') instead of long chains of 'eq' "
+                "comparisons: it counts as one clause.",
+                FILTER,
+            )
+
     # grammar
     def parse(self) -> Node:
-        if not self.tokens:
+        if self.peek() is None:
             raise self.error(0)
         node = self.parse_or()
         token = self.peek()
@@ -222,46 +282,62 @@ class _Parser:
         self.require_boolean(node, 0)
         return node
 
+    def parse_chain(self, op: str) -> Node:
+        parse_operand = self.parse_and if op == "or" else self.parse_not
+        operands = [parse_operand()]
+        while self.accept_word(op):
+            if len(operands) >= limits.MAX_FILTER_TREE_DEPTH:
+                raise errors.too_deep()
+            operands.append(parse_operand())
+        if len(operands) == 1:
+            return operands[0]
+        checked = [self.require_boolean(o) for o in operands]
+        depth = chain_depth(checked)
+        if depth > limits.MAX_FILTER_TREE_DEPTH:
+            raise errors.too_deep()
+        return Logical(op, tuple(checked), depth)
+
     def parse_or(self) -> Node:
-        node = self.parse_and()
-        while self.accept_word("or"):
-            node = Logical("or", self.require_boolean(node), self.require_boolean(self.parse_and()))
-        return node
+        return self.parse_chain("or")
 
     def parse_and(self) -> Node:
-        node = self.parse_not()
-        while self.accept_word("and"):
-            node = Logical(
-                "and", self.require_boolean(node), self.require_boolean(self.parse_not())
-            )
-        return node
+        return self.parse_chain("and")
 
     def parse_not(self) -> Node:
         if self.accept_word("not"):
-            return Not(self.require_boolean(self.parse_not()))
+            self.enter()
+            node = Not(self.require_boolean(self.parse_not()))
+            self.nesting -= 1
+            return node
         return self.parse_comparison()
 
     def parse_comparison(self) -> Node:
         left = self.parse_primary()
         token = self.peek()
         if token is not None and token.kind == "name" and token.text in COMPARISONS:
-            self.at += 1
+            self.next()
             right = self.parse_primary()
+            self.clause()
             return self.bind_comparison(token.text, left, right)
         return left
 
     def parse_primary(self) -> Node:
         token = self.next()
         if token.kind == "punct" and token.text == "(":
+            self.enter()
             node = self.parse_or()
             self.expect_punct(")")
+            self.nesting -= 1
             return node
         if token.kind == "string":
             return Literal(token.text[1:-1].replace("''", "'"), STRING)
         if token.kind == "number":
-            return _number(token.text)
+            return self.number(token)
         if token.kind == "datetime":
-            return Literal(parse_datetime(token.text), DATETIME)
+            value = parse_datetime(token.text)
+            if value is None:
+                raise self.error(token.position)
+            return Literal(value, DATETIME)
         if token.kind != "name":
             raise self.error(token.position)
         word = token.text
@@ -275,6 +351,26 @@ class _Parser:
         if following is not None and following.kind == "punct" and following.text == "(":
             return self.parse_call(token)
         return self.field(word, token.position)
+
+    def number(self, token: Token) -> Literal:
+        """An integer (Edm.Int32 or Edm.Int64) or a double; a value no double holds is a 400,
+        whatever its length (Python would refuse to convert an integer of 4,300+ digits)."""
+        text = token.text
+        digits = text.lstrip("-")
+        if digits.isdigit() and len(digits) <= 19:
+            value = int(text)
+            if -(2**31) <= value < 2**31:
+                return Literal(value, "Edm.Int32")
+            if -(2**63) <= value < 2**63:
+                return Literal(value, "Edm.Int64")
+        number = float(text)  # never raises for this token's syntax: inf when out of range
+        if not math.isfinite(number) or abs(number) > DOUBLE_MAX:
+            raise errors.invalid_expression(
+                f"The number at position {token.position} in the filter is out of the range of "
+                "Edm.Double.",
+                FILTER,
+            )
+        return Literal(number, "Edm.Double")
 
     def parse_call(self, name: Token) -> Node:
         word = name.text
@@ -322,6 +418,7 @@ class _Parser:
         raw = values_token.text[1:-1].replace("''", "'")
         pattern = "[" + re.escape(delimiters) + "]" if delimiters else None
         values = re.split(pattern, raw) if pattern else [raw]
+        self.clause()  # "a function call counts as a single clause" (Learn)
         return SearchIn(target, frozenset(v for v in values if v))
 
     def parse_lambda(self, collection_name: str, quantifier: str, position: int) -> Node:
@@ -335,22 +432,35 @@ class _Parser:
         self.expect_punct("(")
         token = self.peek()
         if token is not None and token.kind == "punct" and token.text == ")":
-            self.at += 1
+            self.next()
             if quantifier == "all":
                 raise self.error(token.position)
+            self.clause()
             return Lambda(quantifier, collection, None, None)
         variable = self.next()
         if variable.kind != "name" or "/" in variable.text or "." in variable.text:
             raise self.error(variable.position)
+        if variable.text in self.index.fields:
+            raise errors.invalid_expression(
+                f"The range variable '{variable.text}' has the name of a field of the index; "
+                "choose another name.",
+                FILTER,
+            )
         self.expect_punct(":")
+        self.enter()
         self.variables[variable.text] = FieldRef(
             variable.text, collection.edm, is_collection=False, variable=True
         )
+        self.lambda_variable = variable.text
         try:
             body = self.require_boolean(self.parse_or())
         finally:
             self.variables.pop(variable.text, None)
+            self.lambda_variable = None
         self.expect_punct(")")
+        self.nesting -= 1
+        if collection.edm == STRING:
+            _check_string_lambda(quantifier, body)
         return Lambda(quantifier, collection, variable.text, body)
 
     # binding to the index
@@ -360,6 +470,14 @@ class _Parser:
         spec: Field | None = self.index.fields.get(name)
         if spec is None:
             raise errors.no_such_property(name, FILTER)
+        if self.lambda_variable is not None:
+            raise errors.invalid_expression(
+                f"Invalid lambda expression. The field '{name}' is not bound to the range "
+                f"variable '{self.lambda_variable}'. Only bound field references are supported "
+                "inside lambda expressions ('any' or 'all'); move the condition on "
+                f"'{name}' outside the lambda expression.",
+                FILTER,
+            )
         if not spec.filterable:
             raise errors.invalid_expression(
                 f"'{name}' is not a filterable field. Only filterable fields can be used in "
@@ -384,6 +502,12 @@ class _Parser:
                 f"{field_ref.name}/any(x: x {op} ...).",
                 FILTER,
             )
+        if field_ref.edm == GEOGRAPHY_POINT:
+            raise errors.invalid_expression(
+                f"The field '{field_ref.name}' of type Edm.GeographyPoint can only be used in "
+                "geo.distance and geo.intersects.",
+                FILTER,
+            )
         if not _compatible(field_ref.edm, literal.edm):
             raise errors.invalid_expression(
                 "A binary operator with incompatible types was detected. Found operand types "
@@ -400,17 +524,62 @@ class _Parser:
                     f"(in '{self.text}').",
                     FILTER,
                 )
+            self.clause()
             return Comparison("eq", node, Literal(True, "Edm.Boolean"))
         if isinstance(node, Literal) and node.edm != "Edm.Boolean":
             raise self.error(position or 0)
         return node
 
 
-def _number(text: str) -> Literal:
-    if re.fullmatch(r"-?\d+", text):
-        value = int(text)
-        return Literal(value, "Edm.Int32" if -(2**31) <= value < 2**31 else "Edm.Int64")
-    return Literal(float(text), "Edm.Double")
+_STRING_EQUALITY = (
+    "Invalid lambda expression. Found a test for equality or inequality where the opposite was "
+    "expected in a lambda expression that iterates over a field of type Collection(Edm.String). "
+    "For 'any', use expressions of the form 'x eq y' or 'search.in(...)'. For 'all', use "
+    "expressions of the form 'x ne y', 'not (x eq y)', or 'not search.in(...)'."
+)
+_STRING_RANGE = (
+    "Invalid lambda expression. Found a comparison operator (one of 'lt', 'le', 'gt', or "
+    "'ge'). Only equality operators are allowed in lambda expressions that iterate over fields "
+    "of type Collection(Edm.String). For 'any', use expressions of the form 'x eq y'. For "
+    "'all', use expressions of the form 'x ne y' or 'not (x eq y)'."
+)
+_STRING_COMBINATION = (
+    "Invalid lambda expression. Complex Boolean expressions are not supported in lambda "
+    "expressions that iterate over fields of type Collection(Edm.String). For 'any', join "
+    "subexpressions with 'or'; 'and' is not supported. For 'all', join subexpressions with "
+    "'and'; 'or' is not supported."
+)
+
+
+def _check_string_lambda(quantifier: str, body: Node) -> None:
+    """Azure's rules for lambdas over ``Collection(Edm.String)`` (Microsoft Learn,
+    "Troubleshooting OData collection filters in Azure AI Search"; its error messages)."""
+    positive = quantifier == "any"
+    join = "or" if positive else "and"
+
+    def check(node: Node, wanted: bool) -> None:
+        if isinstance(node, Logical):
+            if node.op != (join if wanted == positive else ("and" if positive else "or")):
+                raise errors.invalid_expression(_STRING_COMBINATION, FILTER)
+            for operand in node.operands:
+                check(operand, wanted)
+        elif isinstance(node, Not):
+            check(node.operand, not wanted)
+        elif isinstance(node, Comparison):
+            if node.op not in ("eq", "ne"):
+                raise errors.invalid_expression(_STRING_RANGE, FILTER)
+            if (node.op == "eq") != wanted:
+                raise errors.invalid_expression(_STRING_EQUALITY, FILTER)
+        elif isinstance(node, SearchIn):
+            if not wanted:
+                raise errors.invalid_expression(_STRING_EQUALITY, FILTER)
+        elif isinstance(node, Literal):
+            return
+        else:
+            raise errors.invalid_expression(_STRING_EQUALITY, FILTER)
+
+    # Inside 'any' the tests must be equalities ('wanted' True), inside 'all' inequalities.
+    check(body, positive)
 
 
 def _compatible(field_type: str, literal_type: str | None) -> bool:
@@ -429,8 +598,8 @@ def _edm(node: Node) -> str:
     return "Edm.Boolean"
 
 
-def _tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
+def _tokenize(text: str) -> Iterator[Token]:
+    """The filter's tokens, one at a time (a parser that stops early reads no further)."""
     position = 0
     while position < len(text):
         match = TOKEN.match(text, position)
@@ -438,9 +607,8 @@ def _tokenize(text: str) -> list[Token]:
             raise errors.syntax_error(position, text)
         kind = str(match.lastgroup)
         if kind != "space":
-            tokens.append(Token(kind, match.group(), position))
+            yield Token(kind, match.group(), position)
         position = match.end()
-    return tokens
 
 
 def parse_filter(text: str, index: Index) -> Node:
@@ -448,8 +616,13 @@ def parse_filter(text: str, index: Index) -> Node:
     return _Parser(text, index).parse()
 
 
-def matches(node: Node, document: Document) -> bool:
-    return bool(node.evaluate(document, {}))
+DEADLINE = ""
+"""Where a lambda finds the request's deadline in the scope (no range variable has this name)."""
+
+
+def matches(node: Node, document: Document, deadline: Deadline = UNLIMITED) -> bool:
+    """Whether ``document`` passes the filter; long collections check the ``deadline``."""
+    return bool(node.evaluate(document, {DEADLINE: deadline}))
 
 
 # -- $orderby and $select -------------------------------------------------------------------------
@@ -465,8 +638,13 @@ class OrderBy:
 
 def parse_orderby(text: str, index: Index) -> list[OrderBy]:
     """``rating desc, search.score() desc`` -> clauses; fields must exist and be sortable."""
+    parts = _split_list(text)
+    if len(parts) > limits.MAX_ORDERBY_CLAUSES:
+        raise errors.invalid_expression(
+            f"There can be at most {limits.MAX_ORDERBY_CLAUSES} $orderby clauses.", "$orderby"
+        )
     clauses: list[OrderBy] = []
-    for part in _split_list(text):
+    for part in parts:
         words = part.split()
         if not words or len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
             raise errors.syntax_error(text.find(part), text, "$orderby")
@@ -475,6 +653,12 @@ def parse_orderby(text: str, index: Index) -> list[OrderBy]:
             spec = index.fields.get(name)
             if spec is None:
                 raise errors.no_such_property(name, "$orderby")
+            if spec.element == GEOGRAPHY_POINT:
+                raise errors.invalid_expression(
+                    f"The field '{name}' of type Edm.GeographyPoint cannot be sorted on "
+                    "directly; sort by distance with geo.distance(field, point).",
+                    "$orderby",
+                )
             if not spec.sortable:
                 raise errors.invalid_expression(
                     f"'{name}' is not a sortable field. Only sortable fields can be used in "
@@ -482,8 +666,6 @@ def parse_orderby(text: str, index: Index) -> list[OrderBy]:
                     "$orderby",
                 )
         clauses.append(OrderBy(name, len(words) == 2 and words[1] == "desc"))
-    if len(clauses) > 32:
-        raise errors.invalid_expression("There can be at most 32 $orderby clauses.", "$orderby")
     return clauses
 
 
