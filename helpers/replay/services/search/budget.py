@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
+from ...errors import ReplayError
+
 T = TypeVar("T")
 
 DEFAULT_SECONDS = 10.0
 
 
-class OutOfTime(Exception):
+class OutOfTime(ReplayError):
     """The request's time budget is spent."""
 
     def __init__(self, seconds: float) -> None:
