@@ -452,8 +452,9 @@ def test_one_batch_targets_one_existing_global_batch_deployment(
     deployments["online"] = Deployment(kind="chat", model="gpt-4o-mini-2024-07-18")
     server = start_server(mode="lenient", clock=clock, deployments=deployments)
     client = sync_client(server)
-    lines = [line(f"l{i}", "Hi") for i in range(5)]
-    for item, model in zip(lines, ["batch-a", "batch-b", "not-deployed", "batch-b", "online"]):
+    models = ["batch-a", "batch-b", "not-deployed", "batch-b", "online"]
+    lines = [line(f"l{i}", "Hi") for i in range(len(models))]
+    for item, model in zip(lines, models, strict=True):
         item["body"]["model"] = model
     upload = client.files.create(file=("t.jsonl", jsonl(list(lines))), purpose="batch")
     batch = client.batches.create(

@@ -397,7 +397,7 @@ def test_a_mixed_deployment_batch_file_fails_validation(start_server: StartServe
     assert failed.output_file_id is None
 
 
-def test_a_batch_lines_answer_is_stamped_by_the_servers_clock(start_server: StartServer) -> None:
+def test_a_batch_lines_answer_is_stamped_when_the_line_runs(start_server: StartServer) -> None:
     now = [FEB_2027]
     client = v1(start_server(mode="lenient", clock=lambda: now[0]))
     line = {"custom_id": "a", "method": "POST", "url": "/chat/completions",
@@ -413,6 +413,9 @@ def test_a_batch_lines_answer_is_stamped_by_the_servers_clock(start_server: Star
     assert done.status == "completed" and done.output_file_id
     output = json.loads(client.files.content(done.output_file_id).text)
     body = output["response"]["body"]
+    # Stamped when the line ran, while the job was in progress (not when it was created).
+    assert done.in_progress_at is not None and done.finalizing_at is not None
+    assert done.in_progress_at <= body["created"] <= done.finalizing_at
     assert abs(body["created"] - FEB_2027) < 60
     assert [c["index"] for c in body["choices"]] == [0, 1]
 

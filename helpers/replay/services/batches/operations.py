@@ -38,6 +38,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from ... import azure
 from ...answer import answer, body_of
 from ...config import Deployment
 from ...context import Reply, RequestContext
@@ -134,7 +135,8 @@ class _Lines:
             ok=False,
         )
 
-    async def answer(self, raw: str, line_no: int) -> LineResult:
+    async def answer(self, raw: str, line_no: int, runs_at: float) -> LineResult:
+        """The line's fate; ``runs_at`` is when the job processes it (its status timeline)."""
         custom_id: str | None = None
         try:
             item = _parse(raw)
@@ -148,7 +150,7 @@ class _Lines:
             return self.error_line(
                 custom_id, code=reject.code, message=reject.message, line_no=line_no
             )
-        return await self.send(custom_id, model, deployment, item["body"])
+        return await self.send(custom_id, model, deployment, item["body"], runs_at)
 
     def check(self, item: dict[str, Any]) -> tuple[str, Deployment]:
         """The line's deployment, after the checks Azure documents for batch lines."""
@@ -172,10 +174,19 @@ class _Lines:
         return model, deployment
 
     async def send(
-        self, custom_id: str, model: str, deployment: Deployment, body: dict[str, Any]
+        self,
+        custom_id: str,
+        model: str,
+        deployment: Deployment,
+        body: dict[str, Any],
+        runs_at: float,
     ) -> LineResult:
         """The line's answer, from the answer step every request goes through (recordings,
-        validation, limits, simulation or miss), looked up as ``POST /openai/v1{url}``."""
+        validation, limits, simulation or miss), looked up as ``POST /openai/v1{url}``.
+
+        Lines are answered when the job is created, but Azure runs them while it is
+        ``in_progress``: a simulated answer is stamped with the time its line runs
+        (``runs_at``), never with the job's creation. Recorded answers keep their own."""
         line = RequestContext(
             method="POST",
             path="/openai/v1" + self.endpoint,
@@ -195,7 +206,12 @@ class _Lines:
         if reply.fault is not None:  # a recorded reset or hang mid-batch: the line failed
             failed = internal_error(self.state.ids.uuid())
             return self.answered(custom_id, failed.status, failed.body)
-        return self.answered(custom_id, reply.status, body_of(reply))
+        answered = body_of(reply)
+        if "x-replay-unrecorded" in reply.headers and isinstance(answered, dict):
+            for stamp in ("created", "created_at"):
+                if isinstance(answered.get(stamp), int):
+                    answered[stamp] = azure.timestamp(runs_at, deployment.model)
+        return self.answered(custom_id, reply.status, answered)
 
 
 class _Reject(ReplayError):
@@ -396,9 +412,12 @@ class CreateBatch(StateOperation):
         else:
             lines = _Lines(ctx, endpoint)
             raw_lines = stored.content.decode("utf-8", errors="replace").splitlines()
-            for number, raw in enumerate(raw_lines, start=1):
-                if raw.strip():
-                    job.results.append(await lines.answer(raw, number))
+            numbered = [(n, raw) for n, raw in enumerate(raw_lines, start=1) if raw.strip()]
+            span = job.settings.in_progress_seconds
+            for done, (number, raw) in enumerate(numbered, start=1):
+                # Lines finish evenly across in_progress (BatchJob.lines_done).
+                runs_at = job.in_progress_at + span * done / len(numbered)
+                job.results.append(await lines.answer(raw, number, runs_at))
         state.get(BatchesStore).add(job)
         return Reply.of_json(view(state, job), status=200 if ctx.is_v1 else 201)
 
