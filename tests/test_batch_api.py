@@ -173,14 +173,14 @@ def test_malformed_lines_land_in_the_error_file_with_azures_codes(
     no_id = line("x", "Hi")
     del no_id["custom_id"]
     wrong_url = {**line("wrong-url", "Hi"), "url": "/embeddings"}
-    online = line("online-deployment", "Hi")
-    online["body"]["model"] = "gpt-5-mini"
+    no_model = line("no-model", "Hi")
+    del no_model["body"]["model"]
     content = jsonl([
         line("good", "What is 2 + 2?"),
         "{this is not json",
         no_id,
         wrong_url,
-        online,
+        no_model,
         line("good", "Same id again"),
         line("bad-body", "Hi", max_tokens=50),  # reasoning deployments reject max_tokens
     ])  # fmt: skip
@@ -205,12 +205,12 @@ def test_malformed_lines_land_in_the_error_file_with_azures_codes(
         (None, "invalid_json_line"),
         (None, "invalid_request"),
         ("wrong-url", "url_mismatch"),
-        ("online-deployment", "invalid_request"),
+        ("no-model", "invalid_request"),
         ("good", "duplicate_custom_id"),
         ("bad-body", None),
     ]
     assert errors[0]["error"]["message"].startswith("Line 2: ")
-    assert "Global-Batch" in errors[3]["error"]["message"]
+    assert "'model'" in errors[3]["error"]["message"]
     refused = errors[-1]["response"]
     assert refused["status_code"] == 400
     assert refused["body"]["error"]["param"] == "max_tokens"
@@ -442,27 +442,64 @@ def test_lenient_draft_mode_saves_each_unrecorded_batch_line_for_curation(
 def test_one_batch_targets_one_existing_global_batch_deployment(
     start_server: StartServer, clock: VirtualClock
 ) -> None:
+    """Learn, "Getting started with Azure OpenAI batch deployments": "For a given input file,
+    all names must be the same deployment name"; a file that breaks this fails validation with
+    the documented codes model_mismatch, model_not_found and invalid_request (sku)."""
     deployments = {
         name: Deployment(kind="chat", model="gpt-4o-mini-2024-07-18", batch=True)
         for name in ("batch-a", "batch-b")
     }
+    deployments["online"] = Deployment(kind="chat", model="gpt-4o-mini-2024-07-18")
     server = start_server(mode="lenient", clock=clock, deployments=deployments)
     client = sync_client(server)
-    lines = [line("first", "Hi"), line("second", "Hi"), line("third", "Hi")]
-    lines[0]["body"]["model"] = "batch-a"
-    lines[1]["body"]["model"] = "batch-b"
-    lines[2]["body"]["model"] = "not-deployed"
+    models = ["batch-a", "batch-b", "not-deployed", "batch-b", "online"]
+    lines = [line(f"l{i}", "Hi") for i in range(len(models))]
+    for item, model in zip(lines, models, strict=True):
+        item["body"]["model"] = model
     upload = client.files.create(file=("t.jsonl", jsonl(list(lines))), purpose="batch")
     batch = client.batches.create(
         input_file_id=upload.id,
         endpoint="/chat/completions",  # type: ignore[arg-type]
         completion_window="24h",
     )
-    run_to_end(client, batch.id, clock)
-    done = client.batches.retrieve(batch.id)
-    assert [x["custom_id"] for x in read_lines(client, done.output_file_id)] == ["first"]
-    errors = read_lines(client, done.error_file_id)
-    assert [(e["custom_id"], e["error"]["code"]) for e in errors] == [
-        ("second", "model_mismatch"),
-        ("third", "model_not_found"),
+    assert run_to_end(client, batch.id, clock) == ["validating", "failed"]
+    failed = client.batches.retrieve(batch.id)
+    assert failed.errors is not None
+    reported = [(e.code, e.line) for e in failed.errors.data or []]
+    assert reported == [
+        ("model_mismatch", 2),
+        ("model_mismatch", 3),
+        ("model_not_found", 3),
+        ("model_mismatch", 5),
+        ("invalid_request", 5),
     ]
+    messages = [e.message or "" for e in failed.errors.data or []]
+    assert "'batch-b'" in messages[0] and "'batch-a'" in messages[0]
+    assert "1 more line" in messages[0]  # batch-b is named twice, reported once
+    assert "globalbatch" in messages[-1]
+    assert failed.output_file_id is None and failed.error_file_id is None
+    assert failed.request_counts is not None and failed.request_counts.total == 0
+
+
+@pytest.mark.parametrize("model", ["gpt-5-mini", "not-deployed"])
+def test_a_file_for_one_deployment_that_cannot_run_batches_fails_validation(
+    start_server: StartServer, clock: VirtualClock, model: str
+) -> None:
+    """One deployment throughout, but not a Global-Batch one (or none at all): the job fails."""
+    server = start_server(mode="lenient", clock=clock)
+    client = v1_client(server)
+    lines = [line("a", "Hi"), line("b", "Hello")]
+    for item in lines:
+        item["body"]["model"] = model
+    upload = client.files.create(file=("t.jsonl", jsonl(lines)), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=upload.id,
+        endpoint="/chat/completions",  # type: ignore[arg-type]
+        completion_window="24h",
+    )
+    assert run_to_end(client, batch.id, clock) == ["validating", "failed"]
+    failed = client.batches.retrieve(batch.id)
+    assert failed.errors is not None
+    expected = "invalid_request" if model == "gpt-5-mini" else "model_not_found"
+    assert [(e.code, e.line, e.param) for e in failed.errors.data or []] == [(expected, 1, "model")]
+    assert failed.output_file_id is None

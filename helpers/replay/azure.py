@@ -11,18 +11,35 @@ produce exactly those shapes; the simulators and the curation tools use them.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import random
 import struct
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from .._support.models import catalogue
+
 CREATED = 1_764_547_200  # 2025-12-01: after the GA of every model the curated answers name
-"""The ``created`` timestamp of curated and simulated chat completions (2025-12-01T00:00:00Z)."""
+"""The ``created`` timestamp of curated chat completions (2025-12-01T00:00:00Z). Simulated
+answers are stamped by the server's clock instead (:func:`timestamp`)."""
 
 RESPONSES_CREATED = 1_795_478_400
-"""``created_at`` of curated and simulated Responses (2026-11-24T00:00:00Z), after GPT-5."""
+"""``created_at`` of curated Responses (2026-11-24T00:00:00Z), after GPT-5; simulated ones are
+stamped by the server's clock (:func:`timestamp`)."""
+
+
+def timestamp(now: float, model: str) -> int:
+    """``created`` for an answer the server makes up at ``now`` (its clock): now, in whole
+    seconds, but never before ``model``'s GA date in the model catalogue (a clock set in the
+    past, as tests do, must not date an answer before the model existed)."""
+    entry = catalogue().find(model)
+    ga = entry.ga.value if entry is not None else None
+    earliest = int(dt.datetime(ga.year, ga.month, ga.day, tzinfo=dt.UTC).timestamp()) if ga else 0
+    return max(int(now), earliest)
+
 
 SYSTEM_FINGERPRINT = "fp_b705f0c291"
 
@@ -81,6 +98,29 @@ def tool_call(call_id: str, name: str, arguments: dict[str, Any] | str) -> dict[
     return {"function": {"arguments": args, "name": name}, "id": call_id, "type": "function"}
 
 
+def chat_choice(
+    index: int = 0,
+    *,
+    content: str | None = None,
+    tool_calls: Sequence[dict[str, Any]] | None = None,
+    refusal: str | None = None,
+    finish_reason: str | None = None,
+) -> dict[str, Any]:
+    """One choice of a non-streamed chat completion, with its content filter annotations."""
+    message: dict[str, Any] = {"content": content, "refusal": refusal, "role": "assistant"}
+    if tool_calls:
+        message["tool_calls"] = list(tool_calls)
+    if finish_reason is None:
+        finish_reason = "tool_calls" if tool_calls else "stop"
+    return {
+        "content_filter_results": choice_filter_results() if content or refusal else {},
+        "finish_reason": finish_reason,
+        "index": index,
+        "logprobs": None,
+        "message": message,
+    }
+
+
 def chat_completion(
     *,
     completion_id: str,
@@ -89,28 +129,29 @@ def chat_completion(
     tool_calls: Sequence[dict[str, Any]] | None = None,
     refusal: str | None = None,
     finish_reason: str | None = None,
+    choices: Sequence[dict[str, Any]] | None = None,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     reasoning_tokens: int = 0,
     cached_tokens: int = 0,
     created: int = CREATED,
 ) -> dict[str, Any]:
-    """A non-streamed chat completion body as Azure sends it."""
-    message: dict[str, Any] = {"content": content, "refusal": refusal, "role": "assistant"}
-    if tool_calls:
-        message["tool_calls"] = list(tool_calls)
-    if finish_reason is None:
-        finish_reason = "tool_calls" if tool_calls else "stop"
+    """A non-streamed chat completion body as Azure sends it.
+
+    One choice from ``content``, ``tool_calls``, ``refusal`` and ``finish_reason``, or the
+    given ``choices`` (:func:`chat_choice`, one per ``n``); ``usage`` covers them all.
+    """
+    if choices is None:
+        choices = [
+            chat_choice(
+                content=content,
+                tool_calls=tool_calls,
+                refusal=refusal,
+                finish_reason=finish_reason,
+            )
+        ]
     return {
-        "choices": [
-            {
-                "content_filter_results": choice_filter_results() if content or refusal else {},
-                "finish_reason": finish_reason,
-                "index": 0,
-                "logprobs": None,
-                "message": message,
-            }
-        ],
+        "choices": list(choices),
         "created": created,
         "id": completion_id,
         "model": model,
@@ -130,6 +171,15 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class StreamedChoice:
+    """One choice of a streamed chat completion: its text as released, calls, finish reason."""
+
+    pieces: Sequence[str] = ()
+    tool_calls: Sequence[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+
+
 def chat_stream(
     *,
     completion_id: str,
@@ -137,24 +187,43 @@ def chat_stream(
     pieces: Sequence[str] = (),
     tool_calls: Sequence[dict[str, Any]] | None = None,
     finish_reason: str | None = None,
+    choices: Sequence[StreamedChoice] | None = None,
     include_usage: bool = False,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     reasoning_tokens: int = 0,
     cached_tokens: int = 0,
     created: int = CREATED,
+    asynchronous_filter_window: int | None = None,
 ) -> list[str]:
-    """The ``data:`` payloads of a streamed chat completion, in Azure's order (no ``[DONE]``)."""
+    """The ``data:`` payloads of a streamed chat completion, in Azure's order (no ``[DONE]``).
 
-    def chunk(choice_delta: dict[str, Any], filters: dict[str, Any], finish: str | None) -> str:
+    One choice from ``pieces``, ``tool_calls`` and ``finish_reason``, or the given ``choices``
+    (one per ``n``, their chunks interleaved, each chunk naming its choice's ``index``).
+
+    The content filter's streaming mode decides the annotations (Learn, "Content streaming"):
+    by default (``asynchronous_filter_window`` None) every text chunk carries the verdict on
+    its text, which the filter held back until it was checked; with the Asynchronous Filter
+    text chunks carry none (``{}``) and the verdicts come in annotation chunks of their own
+    (no ``delta``; ``content_filter_offsets`` in characters of the choice's text; empty id,
+    model and object, ``created`` 0), one each time ``asynchronous_filter_window``
+    characters have been sent unchecked, and the last after the choice's finish chunk.
+    """
+    if choices is None:
+        choices = [StreamedChoice(pieces, tool_calls, finish_reason)]
+    annotated = {k: v for k, v in choice_filter_results().items() if k in HARM_CATEGORIES}
+
+    def chunk(
+        index: int, delta: dict[str, Any], filters: dict[str, Any], finish: str | None
+    ) -> str:
         return _dumps(
             {
                 "choices": [
                     {
                         "content_filter_results": filters,
-                        "delta": choice_delta,
+                        "delta": delta,
                         "finish_reason": finish,
-                        "index": 0,
+                        "index": index,
                         "logprobs": None,
                     }
                 ],
@@ -166,49 +235,66 @@ def chat_stream(
             }
         )
 
-    events = [
-        _dumps(
+    def annotation(index: int, start: int, end: int) -> str:
+        offsets = {"check_offset": end, "start_offset": start, "end_offset": end}
+        return _dumps(
             {
-                "choices": [],
+                "choices": [
+                    {
+                        "content_filter_offsets": offsets,
+                        "content_filter_results": annotated,
+                        "finish_reason": None,
+                        "index": index,
+                    }
+                ],
                 "created": 0,
                 "id": "",
                 "model": "",
                 "object": "",
-                "prompt_filter_results": prompt_filter_results(),
             }
-        ),
-        chunk({"content": "", "refusal": None, "role": "assistant"}, {}, None),
-    ]
-    annotated = {k: v for k, v in choice_filter_results().items() if k in HARM_CATEGORIES}
-    events.extend(chunk({"content": piece}, annotated, None) for piece in pieces)
-    for position, call in enumerate(tool_calls or ()):
-        fn = call["function"]
-        events.append(
-            chunk(
-                {
-                    "tool_calls": [
-                        {
-                            "function": {"arguments": "", "name": fn["name"]},
-                            "id": call["id"],
-                            "index": position,
-                            "type": "function",
-                        }
-                    ]
-                },
-                {},
-                None,
-            )
         )
-        events.append(
-            chunk(
-                {"tool_calls": [{"function": {"arguments": fn["arguments"]}, "index": position}]},
-                {},
-                None,
-            )
-        )
-    if finish_reason is None:
-        finish_reason = "tool_calls" if tool_calls else "stop"
-    events.append(chunk({}, {}, finish_reason))
+
+    def events_of(index: int, choice: StreamedChoice) -> list[str]:
+        events = [chunk(index, {"content": "", "refusal": None, "role": "assistant"}, {}, None)]
+        sent = checked = 0
+        for piece in choice.pieces:
+            if asynchronous_filter_window is None:
+                events.append(chunk(index, {"content": piece}, annotated, None))
+                continue
+            events.append(chunk(index, {"content": piece}, {}, None))
+            sent += len(piece)
+            if sent - checked >= asynchronous_filter_window:
+                events.append(annotation(index, checked, sent))
+                checked = sent
+        for position, call in enumerate(choice.tool_calls or ()):
+            fn = call["function"]
+            opening = {
+                "function": {"arguments": "", "name": fn["name"]},
+                "id": call["id"],
+                "index": position,
+                "type": "function",
+            }
+            events.append(chunk(index, {"tool_calls": [opening]}, {}, None))
+            arguments = {"function": {"arguments": fn["arguments"]}, "index": position}
+            events.append(chunk(index, {"tool_calls": [arguments]}, {}, None))
+        finish = choice.finish_reason or ("tool_calls" if choice.tool_calls else "stop")
+        events.append(chunk(index, {}, {}, finish))
+        if sent > checked:
+            events.append(annotation(index, checked, sent))
+        return events
+
+    prompt_chunk = {
+        "choices": [],
+        "created": 0,
+        "id": "",
+        "model": "",
+        "object": "",
+        "prompt_filter_results": prompt_filter_results(),
+    }
+    events = [_dumps(prompt_chunk)]
+    per_choice = [events_of(index, choice) for index, choice in enumerate(choices)]
+    for step in range(max(len(e) for e in per_choice)):
+        events.extend(e[step] for e in per_choice if step < len(e))
     if include_usage:
         events.append(
             _dumps(

@@ -137,6 +137,12 @@ class Deployment(BaseModel):
         description="A Global-Batch deployment (sku globalbatch): the model a Batch API job's "
         "lines name; jobs may use no other.",
     )
+    content_filter_streaming: Literal["default", "asynchronous"] = Field(
+        default="default",
+        description="How the deployment's content filter releases a stream (Learn, \"Content "
+        'streaming"): default buffers the text and annotates every chunk; asynchronous sends '
+        "text at once and the verdicts later, in chunks of their own with no delta.",
+    )
     latency: Latency | None = Field(default=None, description="Overrides the server's latency.")
     faults: Faults | None = Field(default=None, description="Overrides the server's faults.")
 
@@ -178,6 +184,11 @@ DEFAULT_DEPLOYMENTS: dict[str, Deployment] = {
     # Learn's Global Batch model list does not have gpt-5-mini (see `make models`); moving it
     # means re-recording section 6, which the catalogue's rule leaves to a migration.
     "gpt-5-mini-batch": _default("gpt-5-mini-2025-08-07", batch=True),
+    # The same model behind a content filter configuration with the Asynchronous Filter: the
+    # streaming mode is a setting of the filter a deployment uses, so one deployment has one.
+    "gpt-5-mini-async-filter": _default(
+        "gpt-5-mini-2025-08-07", tokens_per_minute=20_000, content_filter_streaming="asynchronous"
+    ),
     # Earlier chat models, for existing deployments and the recordings made on them.
     "gpt-4o": _default("gpt-4o-2024-08-06"),
     "gpt-4o-mini": _default("gpt-4o-mini-2024-07-18"),

@@ -11,6 +11,13 @@ and ``innererror.content_filter_result`` with every category's verdict.
 
 The 400's body and message are Azure's (shared/docs/azure-wire-facts.md, "400 content
 filter", from Azure's REST specs and public captures).
+
+A simulated stream follows its deployment's streaming mode
+(:attr:`~helpers.replay.config.Deployment.content_filter_streaming`; Learn, "Content
+streaming"): by default the filter buffers the text, checks it and releases it in "content
+chunks of the respective buffer size", each annotated (:func:`buffered`); with the
+Asynchronous Filter the text goes out token by token and the verdicts follow in annotation
+chunks, at most about 1,000 characters behind (:data:`ASYNCHRONOUS_WINDOW`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,31 @@ PROMPT_FILTERED_MESSAGE = (
     "policy. Please modify your prompt and retry. To learn more about our content filtering "
     "policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
 )
+
+
+DEFAULT_BUFFER = 40
+"""Characters the default filter holds before it releases a checked chunk: Azure does not
+publish its buffer size, so this is a stand-in (whole words, at least this many characters)."""
+
+ASYNCHRONOUS_WINDOW = 100
+"""Characters the Asynchronous Filter sends before an annotation chunk reports on them: a
+stand-in inside Learn's bound ("Content streaming": the filtering signal is "guaranteed within
+a ~1,000-character window of the policy-violating content")."""
+
+
+def buffered(pieces: Iterable[str], size: int = DEFAULT_BUFFER) -> list[str]:
+    """Token-sized ``pieces`` regrouped as the default filter releases them: chunks of at
+    least ``size`` characters (the last may be shorter), the text unchanged."""
+    chunks: list[str] = []
+    current = ""
+    for piece in pieces:
+        current += piece
+        if len(current) >= size:
+            chunks.append(current)
+            current = ""
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def prompt_texts(body: Any) -> list[str]:

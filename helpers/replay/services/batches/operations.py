@@ -15,23 +15,30 @@ the miss. Lines are answered when the job is created; the status then moves on t
 server's clock (:mod:`helpers.replay.services.batches.jobs`, timings in
 ``ReplayConfig.batches``). Batch lines do not draw on the online deployments' quota.
 
-Where the server differs from Azure, on purpose: a malformed line (not JSON, no
-``custom_id``, another ``url`` or ``model``, a deployment that is not Global-Batch)
-becomes an error line with Azure's documented code (``invalid_json_line``,
-``url_mismatch``, ``model_not_found``, ``model_mismatch``, ``duplicate_custom_id``,
-``invalid_request``) instead of failing the whole job at validation, so a notebook
-can show the error file. A job fails (``errors`` on the batch) when the file cannot
-be a batch at all: not purpose ``batch``, empty, no line readable as JSON, or more
-than 100,000 lines. Sources: Microsoft Learn, "Getting started with Azure OpenAI
-batch deployments" (how-to/batch: batch object, statuses, error codes, output line)
-and the 2024-10-01-preview authoring spec (``Batch_Create`` answers 201).
+A job fails validation (status ``failed``, ``errors.data`` on the batch, no output or
+error file) when the file cannot be a batch at all: not purpose ``batch``, empty, no line
+readable as JSON, more than 100,000 lines, or not one Global-Batch deployment. Azure runs
+one input file on one deployment ("For a given input file, all names must be the same
+deployment name"), so a line naming another deployment than the first line is
+``model_mismatch`` (with its ``line``), a deployment that does not exist is
+``model_not_found`` and one that is not of sku ``globalbatch`` is ``invalid_request``.
+Where the server differs from Azure, on purpose: a line that is malformed on its own (not
+JSON, no ``custom_id``, another ``url``, a duplicate ``custom_id``, no ``body`` or
+``model``) becomes an error line with Azure's documented code (``invalid_json_line``,
+``url_mismatch``, ``duplicate_custom_id``, ``invalid_request``) instead of failing the
+whole job at validation, so a notebook can show the error file. Sources: Microsoft Learn,
+"Getting started with Azure OpenAI batch deployments" (how-to/batch: batch object,
+statuses, the tip on deployment names, error codes, output line) and the
+2024-10-01-preview authoring spec (``Batch_Create`` answers 201).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from ... import azure
 from ...answer import answer, body_of
 from ...config import Deployment
 from ...context import Reply, RequestContext
@@ -89,7 +96,6 @@ class _Lines:
         self.ctx = ctx
         self.state = ctx.state
         self.endpoint = endpoint
-        self.model: str | None = None
         self.seen: set[str] = set()
 
     def error_line(
@@ -129,7 +135,8 @@ class _Lines:
             ok=False,
         )
 
-    async def answer(self, raw: str, line_no: int) -> LineResult:
+    async def answer(self, raw: str, line_no: int, runs_at: float) -> LineResult:
+        """The line's fate; ``runs_at`` is when the job processes it (its status timeline)."""
         custom_id: str | None = None
         try:
             item = _parse(raw)
@@ -143,7 +150,7 @@ class _Lines:
             return self.error_line(
                 custom_id, code=reject.code, message=reject.message, line_no=line_no
             )
-        return await self.send(custom_id, model, deployment, item["body"])
+        return await self.send(custom_id, model, deployment, item["body"], runs_at)
 
     def check(self, item: dict[str, Any]) -> tuple[str, Deployment]:
         """The line's deployment, after the checks Azure documents for batch lines."""
@@ -156,32 +163,30 @@ class _Lines:
         if not isinstance(body, dict):
             raise _Reject("invalid_request", "missing required field 'body' (an object).")
         model = body.get("model")
-        deployment = self.state.config.deployments.get(model) if isinstance(model, str) else None
-        if deployment is None:
-            raise _Reject("model_not_found", f"the deployment {model!r} named by 'model' was "
-                          "not found.")  # fmt: skip
-        assert isinstance(model, str)
-        if not deployment.batch:
-            raise _Reject(
-                "invalid_request",
-                f"the deployment '{model}' is not a Global-Batch deployment; batch requests "
-                "need a deployment of sku 'globalbatch'.",
-            )
-        if self.model is None:
-            self.model = model
-        elif model != self.model:
-            raise _Reject("model_mismatch", f"the deployment '{model}' differs from "
-                          f"'{self.model}' named by the first line; one batch targets one "
-                          "deployment.")  # fmt: skip
+        if not isinstance(model, str) or not model:
+            raise _Reject("invalid_request", "missing required field 'model' in 'body' (the "
+                          "Global-Batch deployment's name).")  # fmt: skip
+        # The file names one existing Global-Batch deployment, or the job failed validation
+        # (_deployment_problems) before any line was read.
+        deployment = self.state.config.deployments[model]
         if body.get("stream"):
             raise _Reject("invalid_request", "streaming is not supported in batch requests.")
         return model, deployment
 
     async def send(
-        self, custom_id: str, model: str, deployment: Deployment, body: dict[str, Any]
+        self,
+        custom_id: str,
+        model: str,
+        deployment: Deployment,
+        body: dict[str, Any],
+        runs_at: float,
     ) -> LineResult:
         """The line's answer, from the answer step every request goes through (recordings,
-        validation, limits, simulation or miss), looked up as ``POST /openai/v1{url}``."""
+        validation, limits, simulation or miss), looked up as ``POST /openai/v1{url}``.
+
+        Lines are answered when the job is created, but Azure runs them while it is
+        ``in_progress``: a simulated answer is stamped with the time its line runs
+        (``runs_at``), never with the job's creation. Recorded answers keep their own."""
         line = RequestContext(
             method="POST",
             path="/openai/v1" + self.endpoint,
@@ -201,7 +206,12 @@ class _Lines:
         if reply.fault is not None:  # a recorded reset or hang mid-batch: the line failed
             failed = internal_error(self.state.ids.uuid())
             return self.answered(custom_id, failed.status, failed.body)
-        return self.answered(custom_id, reply.status, body_of(reply))
+        answered = body_of(reply)
+        if "x-replay-unrecorded" in reply.headers and isinstance(answered, dict):
+            for stamp in ("created", "created_at"):
+                if isinstance(answered.get(stamp), int):
+                    answered[stamp] = azure.timestamp(runs_at, deployment.model)
+        return self.answered(custom_id, reply.status, answered)
 
 
 class _Reject(ReplayError):
@@ -258,6 +268,67 @@ def _file_problem(stored: StoredFile) -> tuple[str, str] | None:
             "(one request object per line, UTF-8 without a byte-order mark).",
         )
     return None
+
+
+def _models_by_line(content: bytes) -> list[tuple[int, str]]:
+    """``(line number, body.model)`` of every line that names a deployment."""
+    named: list[tuple[int, str]] = []
+    for number, raw in enumerate(content.decode("utf-8", errors="replace").splitlines(), 1):
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        body = item.get("body") if isinstance(item, dict) else None
+        model = body.get("model") if isinstance(body, dict) else None
+        if isinstance(model, str) and model:
+            named.append((number, model))
+    return named
+
+
+def _deployment_problems(
+    stored: StoredFile, deployments: Mapping[str, Deployment]
+) -> list[dict[str, Any]]:
+    """Why the file's lines are not one Global-Batch deployment's (the batch's ``errors``).
+
+    Learn, "Getting started with Azure OpenAI batch deployments": "For a given input file,
+    all names must be the same deployment name"; error codes ``model_mismatch`` ("doesn't
+    match the rest of the file"), ``model_not_found`` and ``invalid_request`` ("the Azure
+    OpenAI deployment SKU is ``globalbatch`` for batch API requests"). Each deployment is
+    reported once, at the first line that names it.
+    """
+    named = _models_by_line(stored.content)
+    if not named:
+        return []
+    first = named[0][1]
+    problems: list[dict[str, Any]] = []
+    lines_naming: dict[str, list[int]] = {}
+    for number, model in named:
+        lines_naming.setdefault(model, []).append(number)
+    for model, numbers in lines_naming.items():
+        line = numbers[0]
+        more = f" (and {len(numbers) - 1} more line(s))" if len(numbers) > 1 else ""
+        if model != first:
+            problems.append({
+                "code": "model_mismatch", "param": "model", "line": line,
+                "message": f"Line {line}{more}: the deployment '{model}' named by 'model' does "
+                f"not match '{first}', the deployment line {lines_naming[first][0]} names. All "
+                "requests in a batch input file must name the same Global-Batch deployment.",
+            })  # fmt: skip
+        deployment = deployments.get(model)
+        if deployment is None:
+            problems.append({
+                "code": "model_not_found", "param": "model", "line": line,
+                "message": f"Line {line}: the deployment '{model}' named by 'model' was not "
+                "found. Please ensure this name points to a valid Azure OpenAI model "
+                "deployment.",
+            })  # fmt: skip
+        elif not deployment.batch or deployment.kind != "chat":
+            problems.append({
+                "code": "invalid_request", "param": "model", "line": line,
+                "message": f"Line {line}: the deployment '{model}' is not a Global-Batch "
+                "deployment; batch requests need a deployment of sku 'globalbatch'.",
+            })  # fmt: skip
+    return problems
 
 
 # --- the operations ------------------------------------------------------------------------
@@ -336,12 +407,17 @@ class CreateBatch(StateOperation):
         elif problem is not None:
             code, message = problem
             job.errors.append({"code": code, "message": message, "param": None, "line": None})
+        elif found := _deployment_problems(stored, state.config.deployments):
+            job.errors.extend(found)
         else:
             lines = _Lines(ctx, endpoint)
             raw_lines = stored.content.decode("utf-8", errors="replace").splitlines()
-            for number, raw in enumerate(raw_lines, start=1):
-                if raw.strip():
-                    job.results.append(await lines.answer(raw, number))
+            numbered = [(n, raw) for n, raw in enumerate(raw_lines, start=1) if raw.strip()]
+            span = job.settings.in_progress_seconds
+            for done, (number, raw) in enumerate(numbered, start=1):
+                # Lines finish evenly across in_progress (BatchJob.lines_done).
+                runs_at = job.in_progress_at + span * done / len(numbered)
+                job.results.append(await lines.answer(raw, number, runs_at))
         state.get(BatchesStore).add(job)
         return Reply.of_json(view(state, job), status=200 if ctx.is_v1 else 201)
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from ...._support.counting import count_messages
 from ...._support.tokenizer import count_tokens, get_encoding
 from ... import azure
+from ...behaviours.content_filter import ASYNCHRONOUS_WINDOW, buffered
 
 UNRECORDED_TEXT = (
     "[unrecorded] The replay server has no recording of this request, so it answered with "
@@ -161,9 +163,66 @@ def _pieces(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
-def _truncate(text: str, budget: int) -> str:
-    tokens = get_encoding("o200k_base").encode(text, disallowed_special=())
-    return get_encoding("o200k_base").decode(tokens[: max(budget, 0)])
+def truncate(text: str, budget: int) -> str:
+    """The first ``budget`` tokens of ``text`` (o200k_base), as text."""
+    encoding = get_encoding("o200k_base")
+    return encoding.decode(encoding.encode(text, disallowed_special=())[: max(budget, 0)])
+
+
+def call_tokens(name: str, arguments: str) -> int:
+    """What a tool call is billed here: its name and arguments (a stand-in: how a call is
+    serialised for counting is not published)."""
+    return count_tokens(name) + count_tokens(arguments)
+
+
+@dataclass
+class Generated:
+    """One choice's answer once the cap is applied, and the tokens it bills."""
+
+    content: str
+    calls: list[dict[str, Any]]
+    finish_reason: str
+    reasoning_tokens: int
+    completion_tokens: int
+
+
+def capped(
+    content: str,
+    calls: list[dict[str, Any]],
+    finish_reason: str,
+    reasoning_tokens: int,
+    limit: int | None,
+) -> Generated:
+    """One generation held to ``limit`` (``max_completion_tokens`` or ``max_tokens``).
+
+    "An upper bound for the number of tokens that can be generated for a completion,
+    including visible output tokens and reasoning tokens" (OpenAI API reference,
+    ``max_completion_tokens``): reasoning is spent first, then what is left is text or tool
+    calls. An answer that does not fit stops at the cap, bills exactly the cap and ends with
+    ``finish_reason: "length"`` (a call cut halfway keeps the arguments generated so far);
+    an answer that fits keeps its own finish reason and bills what it used.
+    """
+    wanted = sum(call_tokens(c["function"]["name"], c["function"]["arguments"]) for c in calls)
+    if not calls:
+        wanted = count_tokens(content)
+    if limit is None or reasoning_tokens + wanted <= limit:
+        return Generated(content, calls, finish_reason, reasoning_tokens, reasoning_tokens + wanted)
+    reasoning = min(reasoning_tokens, limit)
+    budget = limit - reasoning
+    kept: list[dict[str, Any]] = []
+    for call in calls:
+        fn = call["function"]
+        cost = call_tokens(fn["name"], fn["arguments"])
+        if cost <= budget:
+            kept.append(call)
+            budget -= cost
+            continue
+        left = budget - count_tokens(fn["name"])
+        if left > 0:  # the name came out whole; the arguments stop at the cap
+            kept.append({**call, "function": {**fn, "arguments": truncate(fn["arguments"], left)}})
+        break
+    text = "" if calls else truncate(content, budget)
+    return Generated(text, kept, "length", reasoning, limit)
 
 
 def simulate(
@@ -173,45 +232,69 @@ def simulate(
     *,
     reasoning_tokens: int = 0,
     cached_tokens: int = 0,
+    created: int = azure.CREATED,
+    filter_streaming: Literal["default", "asynchronous"] = "default",
 ) -> dict[str, Any] | list[str]:
     """A non-streamed body, or the list of SSE payloads when ``stream`` is set.
 
-    ``reasoning_tokens`` (reasoning deployments) count toward ``max_completion_tokens``
-    before any visible text, as on Azure: a small limit can leave the answer empty.
+    ``n`` choices (OpenAI API reference, ``n``: "How many chat completion choices to generate
+    for each input message"), each generated on its own: its own tool call ids, its own
+    ``reasoning_tokens`` (reasoning deployments) and its own cap, as ``max_completion_tokens``
+    bounds each completion; ``usage`` counts the prompt once and sums the completions.
+    ``created`` is the server's time (:func:`helpers.replay.azure.timestamp`);
+    ``filter_streaming`` is the deployment's content filter streaming mode.
     """
-    calls, finish = tool_calls_for(body, ids)
-    content = "" if calls else unrecorded_content(body)
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    if isinstance(limit, int) and not calls:
-        visible = limit - reasoning_tokens
-        if count_tokens(content) > visible:
-            content, finish = _truncate(content, visible), "length"
-            reasoning_tokens = min(reasoning_tokens, limit)
+    limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+    wanted = body.get("n")
+    count = wanted if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted > 0 else 1
+    generated = []
+    for _ in range(count):
+        calls, finish = tool_calls_for(body, ids)
+        content = "" if calls else unrecorded_content(body)
+        generated.append(capped(content, calls, finish or "", reasoning_tokens, limit))
     prompt_tokens = count_messages(body.get("messages", []), strict=False)
-    completion_tokens = count_tokens(content or json.dumps(calls)) + reasoning_tokens
+    completion_tokens = sum(g.completion_tokens for g in generated)
+    reasoning = sum(g.reasoning_tokens for g in generated)
+    cached = min(cached_tokens, prompt_tokens)
     completion_id = ids.completion_id()
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        asynchronous = filter_streaming == "asynchronous"
         return azure.chat_stream(
             completion_id=completion_id,
             model=model,
-            pieces=_pieces(content),
-            tool_calls=calls or None,
-            finish_reason=finish or None,
+            choices=[
+                azure.StreamedChoice(
+                    pieces=_pieces(g.content) if asynchronous else buffered(_pieces(g.content)),
+                    tool_calls=g.calls or None,
+                    finish_reason=g.finish_reason or None,
+                )
+                for g in generated
+            ],
             include_usage=include_usage,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            reasoning_tokens=reasoning_tokens,
-            cached_tokens=min(cached_tokens, prompt_tokens),
+            reasoning_tokens=reasoning,
+            cached_tokens=cached,
+            created=created,
+            asynchronous_filter_window=ASYNCHRONOUS_WINDOW if asynchronous else None,
         )
     return azure.chat_completion(
         completion_id=completion_id,
         model=model,
-        content=None if calls else content,
-        tool_calls=calls or None,
-        finish_reason=finish or None,
+        choices=[
+            azure.chat_choice(
+                index,
+                content=None if g.calls else g.content,
+                tool_calls=g.calls or None,
+                finish_reason=g.finish_reason or None,
+            )
+            for index, g in enumerate(generated)
+        ],
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        reasoning_tokens=reasoning_tokens,
-        cached_tokens=min(cached_tokens, prompt_tokens),
+        reasoning_tokens=reasoning,
+        cached_tokens=cached,
+        created=created,
     )

@@ -62,6 +62,8 @@ class ChatCompletions(Operation):
                 ctx.state.ids,
                 reasoning_tokens=reasoning,
                 cached_tokens=cached,
+                created=azure.timestamp(ctx.clock, deployment.model),
+                filter_streaming=deployment.content_filter_streaming,
             )
         )
 

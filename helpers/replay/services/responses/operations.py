@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ...._support.counting import count_responses_input
+from ... import azure
 from ...behaviours.content_filter import check_prompt
 from ...behaviours.prompt_cache import PromptCache, prompt_tokens
 from ...context import Reply, RequestContext, StreamEvent
@@ -79,7 +80,12 @@ class CreateResponse(Operation):
         history = state.get(simulator.ResponsesStore).history(ctx.body.get("previous_response_id"))
         cached = state.get(PromptCache).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
         response = simulator.simulate(
-            ctx.body, ctx.deployment, state.ids, history, cached_tokens=cached
+            ctx.body,
+            ctx.deployment,
+            state.ids,
+            history,
+            azure.timestamp(ctx.clock, ctx.deployment.model),
+            cached_tokens=cached,
         )
         response = attach_file_search(ctx, response, simulated=True)
         if ctx.body.get("stream"):

@@ -23,10 +23,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from ...._support.tokenizer import count_tokens, get_encoding
+from ...._support.tokenizer import count_tokens
 from ... import azure
 from ...config import Deployment
-from ..inference.chat import UNRECORDED_TEXT, example_from_schema
+from ..inference.chat import UNRECORDED_TEXT, call_tokens, example_from_schema, truncate
 
 EFFORT_TOKENS = {"minimal": 0, "low": 64, "medium": 192, "high": 448}
 """Simulated reasoning tokens per effort: a stand-in, marked unrecorded like the text."""
@@ -156,7 +156,9 @@ def simulate(
     *,
     cached_tokens: int = 0,
 ) -> dict[str, Any]:
-    """A completed response for a request no recording covers."""
+    """A response for a request no recording covers: ``completed``, or ``incomplete`` when
+    it reaches ``max_output_tokens``. ``created_at`` is the server's time (the operation
+    passes :func:`helpers.replay.azure.timestamp` of its clock)."""
     items = input_items(body, None)
     output: list[dict[str, Any]] = []
     effort = (body.get("reasoning") or {}).get("effort") or "medium"
@@ -178,15 +180,39 @@ def simulate(
         output.append(message_item(ids.item_id("msg"), text))
     status, incomplete = "completed", None
     limit = body.get("max_output_tokens")
-    if isinstance(limit, int) and not calls and count_tokens(text) + reasoning_tokens > limit:
-        # Reasoning is spent first; what is left of the limit is visible text (maybe none).
+    limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+    if calls:
+        wanted = sum(call_tokens(c["name"], c["arguments"]) for c in calls)
+    else:
+        wanted = count_tokens(text)
+    output_tokens = reasoning_tokens + wanted
+    if limit is not None and output_tokens > limit:
+        # "An upper bound for the number of tokens that can be generated for a response,
+        # including visible output tokens and reasoning tokens" (OpenAI API reference,
+        # max_output_tokens). Reasoning is spent first; what is left of the limit is visible
+        # text or calls (maybe none); the response stops exactly at the limit.
         status, incomplete = "incomplete", {"reason": "max_output_tokens"}
         reasoning_tokens = min(reasoning_tokens, limit)
-        visible = limit - reasoning_tokens
-        output.pop()
-        if visible > 0:
-            encoding = get_encoding("o200k_base")
-            text = encoding.decode(encoding.encode(text, disallowed_special=())[:visible])
+        budget = limit - reasoning_tokens
+        output_tokens = limit
+        output = [item for item in output if item["type"] == "reasoning"]
+        if calls:
+            kept: list[dict[str, Any]] = []
+            for call in calls:
+                cost = call_tokens(call["name"], call["arguments"])
+                if cost <= budget:
+                    kept.append(call)
+                    budget -= cost
+                    continue
+                left = budget - count_tokens(call["name"])
+                if left > 0:  # the name came out whole; the arguments stop at the limit
+                    partial = truncate(call["arguments"], left)
+                    kept.append({**call, "arguments": partial, "status": "incomplete"})
+                break
+            output.extend(kept)
+            calls = kept
+        elif budget > 0:
+            text = truncate(text, budget)
             output.append({**message_item(ids.item_id("msg"), text), "status": "incomplete"})
         else:
             text = ""
@@ -194,7 +220,6 @@ def simulate(
         [str(body.get("instructions") or ""), text_of(history), text_of(items)]
     ).strip()
     input_tokens = count_tokens(prompt) if prompt else 0
-    output_tokens = count_tokens(text or text_of(calls)) + reasoning_tokens
     response = response_object(
         body,
         deployment,
