@@ -33,6 +33,9 @@ from helpers.replay.recordings.store import (
 )
 
 DEPLOYMENT = "gpt-5-mini"
+# The streaming mode is a setting of a deployment's content filter: the asynchronous filter's
+# stream comes from a deployment configured for it (the replay server's built-in one).
+ASYNC_FILTER_DEPLOYMENT = "gpt-5-mini-async-filter"
 MODEL = "gpt-5-mini-2025-08-07"
 API_VERSION = "2025-04-01-preview"
 TARGET = Path("notebooks/recordings/11_content_filtering.yaml")
@@ -97,12 +100,14 @@ def main() -> None:
         "The 404 for /openai/moderations comes from the replay server."
     )
 
-    def add(name: str, body: dict[str, Any], response: RecordedResponse) -> None:
+    def add(
+        name: str, body: dict[str, Any], response: RecordedResponse, deployment: str = DEPLOYMENT
+    ) -> None:
         request = RecordedRequest(
             method="POST",
-            path=f"/openai/deployments/{DEPLOYMENT}/chat/completions",
+            path=f"/openai/deployments/{deployment}/chat/completions",
             api_version=API_VERSION,
-            body={"model": DEPLOYMENT, **body},
+            body={"model": deployment, **body},
         )
         recordings.document.interactions.append(
             Interaction(name=name, request=request, response=response)
@@ -258,6 +263,7 @@ def main() -> None:
                 StreamChunk(data=e, delay_ms=0 if n == 0 else 15) for n, e in enumerate(events)
             ],
         ),
+        deployment=ASYNC_FILTER_DEPLOYMENT,
     )
     recordings.save()
 
