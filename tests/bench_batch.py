@@ -5,10 +5,12 @@
    minute, the way Microsoft Learn describes them ("Manage Azure OpenAI in Microsoft Foundry
    Models quota": requests over 1-second windows, tokens in a count reset each minute);
    each request is charged about a 400th of the TPM, so both limits bind. Server and
-   processor share an accelerated clock. From the server's request log (every arrival the
-   limiter saw, with its charge) the bench computes the *limit-bound ideal*: the span from
-   the first arrival to the last that the limits alone impose on the same charged attempts,
-   each admitted in the first window and minute with room for it. Reported: ideal span over
+   processor share a clock running ``SPEED`` times real time (at 2, real travel-time jitter
+   counts double against the 1-s windows, where on Azure it counts once). From the server's
+   request log (every arrival the limiter saw, with its charge) the bench computes the
+   *limit-bound ideal*: the span from the first arrival to the last that the limits alone
+   impose on the same charged attempts, each admitted in the first window and minute with
+   room for it. Reported: ideal span over
    actual span, per run and the median of ``RUNS`` runs, without faults and with 10% of
    requests failing (429 with ``retry-after-ms``, 500, 503, connection reset); the 429s, the
    retries, and items lost or duplicated in the output file.
@@ -36,12 +38,12 @@ from typing import Any
 import httpx2
 from openai import AsyncOpenAI
 
-from helpers.batch_processing import run_batch
+from helpers.batch_processing import BatchSummary, run_batch
 from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import Arrival, RateLimiter
 from helpers.replay.config import Deployment
 
-SPEED = float(os.environ.get("BENCH_SPEED", "4"))  # virtual seconds per real second
+SPEED = float(os.environ.get("BENCH_SPEED", "2"))  # virtual seconds per real second
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "48"))
 ITEMS = 600
@@ -102,18 +104,21 @@ def throughput(faults: float, seed: int) -> dict[str, float]:
     config = ReplayConfig(mode="lenient", recordings=[], deployments={MODEL: deployment}, seed=seed)
     limiter = RateLimiter(clock=clock, enforce=True, window=WINDOW, keep_history=True)
     with ReplayServer(config, limiter=limiter) as server, tempfile.TemporaryDirectory() as scratch:
-        client = AsyncOpenAI(
-            base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0,
-            timeout=2.0,
-        )  # fmt: skip
         output = Path(scratch) / "out.jsonl"
-        summary = asyncio.run(
-            run_batch(
-                client, items(ITEMS), output, requests_per_minute=RPM, tokens_per_minute=TPM,
-                model=deployment.model, concurrency=CONCURRENCY, max_attempts=8, seed=seed,
-                progress=False, clock=clock, sleep=sleep, window=WINDOW,
-            )
-        )  # fmt: skip
+
+        async def batch() -> BatchSummary:
+            async with AsyncOpenAI(
+                base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0,
+                timeout=2.0,
+            ) as client:  # fmt: skip
+                return await run_batch(
+                    client, items(ITEMS), output, requests_per_minute=RPM,
+                    tokens_per_minute=TPM, model=deployment.model, concurrency=CONCURRENCY,
+                    max_attempts=8, seed=seed, progress=False, clock=clock, sleep=sleep,
+                    window=WINDOW,
+                )  # fmt: skip
+
+        summary = asyncio.run(batch())
         ids = Counter(json.loads(line)["id"] for line in output.read_text().splitlines())
         log: list[Arrival] = list(limiter.history)
     charged = [a for a in log if a.allowed]
@@ -166,19 +171,20 @@ CANNED = json.dumps(
 def peak_memory(n: int) -> float:
     """Peak traced MiB of a run over ``n`` items with an in-process transport."""
     transport = httpx2.MockTransport(lambda request: httpx2.Response(200, content=CANNED))
-    client = AsyncOpenAI(
-        base_url="http://bench.invalid/openai/v1/", api_key="unused", max_retries=0,
-        http_client=httpx2.AsyncClient(transport=transport),
-    )  # fmt: skip
+
+    async def batch(output: Path) -> None:
+        async with AsyncOpenAI(
+            base_url="http://bench.invalid/openai/v1/", api_key="unused", max_retries=0,
+            http_client=httpx2.AsyncClient(transport=transport),
+        ) as client:  # fmt: skip
+            await run_batch(
+                client, items(n), output, requests_per_minute=10**9, tokens_per_minute=10**12,
+                model="gpt-5-mini-2025-08-07", concurrency=16, progress=False,
+            )  # fmt: skip
+
     with tempfile.TemporaryDirectory() as scratch:
         tracemalloc.start()
-        asyncio.run(
-            run_batch(
-                client, items(n), Path(scratch) / "out.jsonl", requests_per_minute=10**9,
-                tokens_per_minute=10**12, model="gpt-5-mini-2025-08-07", concurrency=16,
-                progress=False,
-            )
-        )  # fmt: skip
+        asyncio.run(batch(Path(scratch) / "out.jsonl"))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     return peak / 2**20

@@ -1,7 +1,11 @@
 """The batch processor paces itself, waits out 429s, resumes, and never loses or repeats an item.
 
-Runs against the replay server in lenient mode with rate limits enforced. Server and client
-share an accelerated clock (a minute of quota passes in a second), so pacing is real but fast.
+Runs against the replay server in lenient mode with rate limits enforced (Learn's 1-s windows
+and a minute's count). Server and client share a clock: an accelerated one (a minute of quota
+passes in a second) where timing does not matter, and a virtual one, which moves only while the
+processor waits, where the tests count 429s: there requests take no time, as arrivals must be
+exactly where the pacer sent them for a count to mean anything. The pacer itself is tested on
+virtual time alone.
 """
 
 from __future__ import annotations
