@@ -19,10 +19,11 @@ process to send them from:
   initial minute's worth at once.
 - **429**: the server did not count the request, so its charge is given back and only that
   request waits what ``retry-after-ms`` (else ``retry-after``) says; when the answer says
-  the quota itself is spent, no new request starts before then either (it would be refused
-  too), and requests already on their way are not held back. Other retryable failures
-  back off exponentially with jitter (tenacity); non-retryable ones (400, 401, 403, 404)
-  are final, and a failure Azure answered keeps its charge (it was counted on arrival).
+  the quota itself is spent, no new request starts before the server's next window either
+  (it would be refused too), and requests already on their way are not held back. Other
+  retryable failures back off exponentially with jitter (section 5's ``RetryPolicy``);
+  non-retryable ones (400, 401, 403, 404) are final, and a failure Azure answered keeps
+  its charge (it was counted on arrival).
 - **Bounded**: ``concurrency`` requests in flight, and the input is read lazily (a
   JSONL file line by line, or any iterable), so memory does not grow with the batch.
 - **Durable**: each result is appended to the output JSONL as soon as it is known,
@@ -60,7 +61,6 @@ from typing import Any, Literal
 
 import openai
 import pydantic
-import tenacity
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from tqdm import tqdm
 
@@ -128,10 +128,12 @@ class BatchSummary(pydantic.BaseModel):
 
 @dataclass(eq=False)
 class Ticket:
-    """One request the pacer let go: when, and the tokens it was charged."""
+    """One request the pacer let go: when, the tokens it was charged, the windows it counts in."""
 
     at: float
     tokens: int
+    windows: tuple[int, ...] = ()
+    placement: int = 0
 
 
 class Pacer:
@@ -143,10 +145,11 @@ class Pacer:
     request. The pacer keeps the same windows and minutes on its own clock, placed where the
     server's are: from its own first request, and again from every 429 that says the quota
     is spent, whose ``retry-after-ms`` is the time from that request's arrival to the
-    server's next period. It sends only in the middle half of each window, so a request
-    whose travel time differs from the others' by up to a quarter window still lands in the
-    window (and the minute) it was counted in; a window's share goes out at once, never a
-    minute's. Memory is a few counters and the last two windows' requests.
+    server's next period. A request sent within a quarter window of a window's edge may
+    land on either side of it (travel times vary), so it counts in both windows, and none
+    is sent that close to a minute's edge; so whatever their travel times, no window gets
+    more than its share. A window's share goes out at once, never a minute's. Memory is a
+    few counters and the last three windows' requests.
 
     :meth:`acquire` waits until a request fits and charges it; :meth:`refused` gives a
     429's charge back (Azure did not count it) and, when the answer says the quota is
@@ -171,7 +174,7 @@ class Pacer:
         self.tokens_per_minute = tokens_per_minute
         self.window = window
         self.guard = window / 4
-        """No request is sent this close to either end of a window."""
+        """How close to a window's edge a request may land on the other side of it."""
         self.per_window = max(1, math.ceil(requests_per_minute * window / MINUTE - 1e-9))
         """Requests one window takes: its share of the RPM, rounded up (as the server does)."""
         self._clock = clock
@@ -182,10 +185,10 @@ class Pacer:
         """When this pacer's first request went: the server counts its periods from then."""
         self._anchor = 0.0
         """A window's start on this clock (where the server's start, less the travel time)."""
-        self._placed = False
-        """The windows were placed by a 429, not by the first request."""
-        self._window_start = float("-inf")
-        self._window_requests = 0
+        self._placement = 0
+        """How many times a 429 placed the windows (0: the first request did)."""
+        self._counts: dict[int, int] = {}
+        """Requests counted in each recent window, by index from the anchor."""
         self._minute_start = float("-inf")
         self._minute_requests = 0
         self._minute_tokens = 0
@@ -220,8 +223,11 @@ class Pacer:
         """
         if ticket in self._recent:
             self._recent.remove(ticket)
-            if ticket.at >= self._window_start:
-                self._window_requests -= 1
+            if ticket.placement == self._placement:
+                for index in ticket.windows:
+                    self._counts[index] = self._counts.get(index, 1) - 1
+            else:
+                self._recount()
         if ticket.at >= self._minute_start:
             self._minute_requests -= 1
             self._minute_tokens -= ticket.tokens
@@ -243,9 +249,10 @@ class Pacer:
 
     def _place(self, boundary: float, ticket: Ticket) -> None:
         """Move the windows (and, when it must be, the minute) to a server boundary."""
-        self._anchor, placed_before = boundary, self._placed
-        self._placed = True
-        if not placed_before and self._first is not None:
+        first_placement = self._placement == 0
+        self._anchor = boundary
+        self._placement += 1
+        if first_placement and self._first is not None:
             # The server's periods began when the first request arrived: the first window
             # start at or after it was sent.
             self._minute_start = self._on_grid(self._first, upward=True)
@@ -255,8 +262,15 @@ class Pacer:
             self._minute_start = boundary
         else:
             self._minute_start = self._on_grid(self._minute_start, upward=False)
-        self._window_start = self._window_of(self._clock())
-        self._window_requests = sum(1 for t in self._recent if t.at >= self._window_start)
+        self._recount()
+
+    def _recount(self) -> None:
+        """Count the recent requests in the windows as they are placed now."""
+        self._counts = {}
+        for ticket in self._recent:
+            ticket.windows, ticket.placement = self._windows_of(ticket.at), self._placement
+            for index in ticket.windows:
+                self._counts[index] = self._counts.get(index, 0) + 1
 
     def _on_grid(self, moment: float, *, upward: bool) -> float:
         """The window start nearest ``moment`` (the first at or after it, if ``upward``)."""
@@ -264,36 +278,44 @@ class Pacer:
         rounded = math.ceil(steps - 1e-6) if upward else round(steps)
         return self._anchor + rounded * self.window
 
-    def _window_of(self, moment: float) -> float:
-        """The start of the window ``moment`` is in."""
-        return self._anchor + math.floor((moment - self._anchor) / self.window + 1e-9) * (
-            self.window
-        )
+    def _position(self, moment: float) -> tuple[int, float]:
+        """The index of the window ``moment`` is in, and how far into it."""
+        index = math.floor((moment - self._anchor) / self.window + 1e-9)
+        return index, moment - self._anchor - index * self.window
+
+    def _windows_of(self, moment: float) -> tuple[int, ...]:
+        """The windows a request sent at ``moment`` may land in."""
+        index, phase = self._position(moment)
+        own_first = self._placement == 0 and index == 0  # it started the server's windows
+        if phase < self.guard and not own_first:
+            return (index - 1, index)
+        if phase > self.window - self.guard:
+            return (index, index + 1)
+        return (index,)
 
     def _roll(self, now: float) -> None:
-        """Start the current window and minute if ``now`` is past the ones counted."""
+        """Forget what no limit counts any more; start a new minute if this one is over."""
         if self._first is None:
             return
-        while self._recent and self._recent[0].at < now - 2 * self.window:
+        while self._recent and self._recent[0].at < now - 3 * self.window:
             self._recent.popleft()
+        oldest = self._position(now)[0] - 2
+        for index in [i for i in self._counts if i < oldest]:
+            del self._counts[index]
         if now >= self._minute_start + MINUTE:
             self._minute_start += math.floor((now - self._minute_start) / MINUTE) * MINUTE
             self._minute_requests = self._minute_tokens = 0
-        if now >= self._window_start + self.window:
-            self._window_start = self._window_of(now)
-            self._window_requests = 0
 
     def _wait(self, now: float, tokens: int) -> float:
         """Seconds until a request of ``tokens`` fits every limit (0 or less: it fits now)."""
         waits = [self._hold_until - now]
         if self._first is None:
             return max(waits)
-        phase = now - self._window_start
-        head = self.guard if self._placed or now >= self._first + self.window else 0.0
-        if phase < head:
-            waits.append(head - phase)
-        elif phase > self.window - self.guard or self._window_requests >= self.per_window:
-            waits.append(self.window - phase + self.guard)
+        windows = self._windows_of(now)
+        if self._at_minute_edge(windows) or any(
+            self._counts.get(index, 0) >= self.per_window for index in windows
+        ):
+            waits.append(self._next_zone(now))
         if (
             self._minute_requests >= self.requests_per_minute
             or self._minute_tokens + tokens > self.tokens_per_minute
@@ -301,13 +323,31 @@ class Pacer:
             waits.append(self._minute_start + MINUTE + self.guard - now)
         return max(waits)
 
+    def _at_minute_edge(self, windows: tuple[int, ...]) -> bool:
+        """True when a request may land on either side of a minute's edge (never sent then)."""
+        if len(windows) < 2:
+            return False
+        minutes = (self._anchor + windows[1] * self.window - self._minute_start) / MINUTE
+        return abs(minutes - round(minutes)) * MINUTE < self.window / 100
+
+    def _next_zone(self, now: float) -> float:
+        """Seconds to the next point where the windows a request counts in change."""
+        phase = self._position(now)[1]
+        if phase < self.guard:
+            return self.guard - phase
+        if phase < self.window - self.guard:
+            return self.window - self.guard - phase
+        return self.window - phase
+
     def _charge(self, now: float, tokens: int) -> Ticket:
         if self._first is None:
-            self._first = self._anchor = self._window_start = self._minute_start = now
-        self._window_requests += 1
+            self._first = self._anchor = self._minute_start = now
+        windows = self._windows_of(now)
+        for index in windows:
+            self._counts[index] = self._counts.get(index, 0) + 1
         self._minute_requests += 1
         self._minute_tokens += tokens
-        ticket = Ticket(now, tokens)
+        ticket = Ticket(now, tokens, windows, self._placement)
         self._recent.append(ticket)
         return ticket
 
@@ -463,28 +503,30 @@ class _Run:
                 exception="QuotaTooSmall",
             )
             return _error(item.id, 0, failure)
-        attempts = 0
-        retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=self._wait,
-            retry=tenacity.retry_if_exception(lambda exc: classify(exc).retryable),
-            before_sleep=self._count_retry,
-            sleep=self.sleep,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    attempts = attempt.retry_state.attempt_number
-                    completion = await self._send(item, charge)
-        except Exception as exc:
-            return _error(item.id, attempts, classify(exc))
-        return BatchResult(
-            id=item.id,
-            status="ok",
-            attempts=attempts,
-            response=completion.model_dump(mode="json", exclude_unset=True),
-        )
+        # The loop is written out: a tenacity ``AsyncRetrying`` per item leaves reference
+        # cycles behind (its state and actions point back at it), so memory would grow with
+        # the batch until a full garbage collection; the waits are the same policy's.
+        for attempts in range(1, self.max_attempts + 1):
+            try:
+                completion = await self._send(item, charge)
+            except Exception as exc:
+                failure = classify(exc)
+                if not failure.retryable or attempts == self.max_attempts:
+                    return _error(item.id, attempts, failure)
+                self.summary.retries += 1
+                # What the answer asked for (retry-after-ms), else backoff with jitter.
+                wait = failure.delay
+                await self.sleep(
+                    wait if wait is not None else self.backoff.backoff(attempts, self.rng)
+                )
+                continue
+            return BatchResult(
+                id=item.id,
+                status="ok",
+                attempts=attempts,
+                response=completion.model_dump(mode="json", exclude_unset=True),
+            )
+        raise AssertionError("unreachable: the last attempt returns")
 
     async def _send(self, item: BatchItem, charge: int) -> Any:
         """One attempt: wait for the quota, send, and settle the charge with the answer."""
@@ -503,18 +545,6 @@ class _Run:
             self.pacer.refused(ticket, {}, None)  # refused by the SDK before sending
             raise
         return raw.parse()
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        """What the answer asked for (``retry-after-ms``), else exponential backoff, jittered."""
-        assert state.outcome is not None
-        exception = state.outcome.exception()
-        delay = classify(exception).delay if exception is not None else None
-        if delay is not None:
-            return delay
-        return self.backoff.backoff(state.attempt_number, self.rng)
-
-    def _count_retry(self, state: tenacity.RetryCallState) -> None:
-        self.summary.retries += 1
 
 
 BatchInput = (

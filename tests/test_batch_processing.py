@@ -373,13 +373,14 @@ async def test_only_a_429_that_says_the_quota_is_spent_holds_new_requests(
     assert (await pacer.acquire(10)).at == (0.65 if held else 0.1)
 
 
-async def test_the_pacers_memory_is_bounded_by_two_windows_not_by_the_rate() -> None:
+async def test_the_pacers_memory_is_bounded_by_three_windows_not_by_the_rate() -> None:
     clock = VirtualTime()
     pacer = Pacer(10**9, 10**12, clock=clock, sleep=clock.sleep)
     for _ in range(30_000):
         await pacer.acquire(1)
         clock.now += 0.003  # 20,000 requests a minute
-    assert len(pacer._recent) <= 2 / 0.003 + 1  # the last two 1-s windows' requests
+    assert len(pacer._recent) <= 3 / 0.003 + 1  # the last three 1-s windows' requests
+    assert len(pacer._counts) <= 4
 
 
 def test_a_pacer_refuses_limits_it_cannot_keep() -> None:
@@ -387,14 +388,28 @@ def test_a_pacer_refuses_limits_it_cannot_keep() -> None:
         Pacer(0, 1_000, clock=time.monotonic, sleep=asyncio.sleep)
 
 
-async def test_requests_are_sent_in_the_middle_half_of_each_window() -> None:
+async def test_a_request_near_a_windows_edge_counts_in_both_windows_it_may_land_in() -> None:
     clock = VirtualTime()
     pacer = Pacer(60, 10**6, clock=clock, sleep=clock.sleep)  # one request per window
     await pacer.acquire(1)
-    clock.now = 3.9  # late in a window: a travel-time jitter could push it into the next
-    assert (await pacer.acquire(1)).at == 4.25
-    clock.now = 5.1  # early in one: it could arrive in the previous window
-    assert (await pacer.acquire(1)).at == 5.25
+    clock.now = 3.9  # late in window 3: travel time may carry it into window 4
+    assert (await pacer.acquire(1)).at == 3.9
+    clock.now = 4.5  # window 4 has had its request, perhaps: wait for window 5
+    assert (await pacer.acquire(1)).at == 5.25  # early in 5 it could still land in 4
+    clock.now = 6.1  # early in window 6, and window 5 has had its request: wait
+    assert (await pacer.acquire(1)).at == 6.25
+    clock.now = 59.9  # near the minute's edge: never sent there
+    assert (await pacer.acquire(1)).at == 60.25
+
+
+async def test_below_the_limits_requests_go_at_once_wherever_they_fall() -> None:
+    clock = VirtualTime()
+    pacer = Pacer(6_000, 10**6, clock=clock, sleep=clock.sleep)  # 100 per window
+    times = []
+    for _ in range(40):
+        times.append((await pacer.acquire(1)).at)
+        clock.now += 0.1  # 600 a minute: a tenth of the limit
+    assert times == [pytest.approx(0.1 * i) for i in range(40)]
 
 
 async def test_retrying_errors_replaces_their_lines_instead_of_adding_to_them(
