@@ -8,14 +8,22 @@ process to send them from:
         requests_per_minute=300, tokens_per_minute=50_000, model="gpt-4o-mini",
     )
 
-- **Pacing**: two token buckets, requests per minute and tokens per minute, filled
-  the way Azure fills the deployment's quota. Each request is charged what Azure
-  charges on arrival (its estimated prompt tokens plus ``max_tokens``, from
-  :func:`helpers.token_management.quota_charge`); the buckets are corrected down by the
-  ``x-ratelimit-remaining-requests`` / ``-tokens`` headers of every answer.
-- **429**: everyone pauses for exactly what ``retry-after-ms`` (else ``retry-after``)
-  says, then the request is sent again. Other retryable failures back off
-  exponentially with jitter; non-retryable ones (400, 401, 403, 404) are final.
+- **Pacing**: the limits as Azure evaluates them (Microsoft Learn, "Manage Azure OpenAI in
+  Microsoft Foundry Models quota", "Understanding rate limits"): requests per minute over
+  short windows (1 s, or 10 s), so a window takes only its share, ``RPM * window / 60``;
+  tokens per minute in a running count reset each minute, each request charged on arrival
+  what :func:`helpers.token_management.quota_charge` estimates (prompt plus
+  ``max_completion_tokens`` per choice). Azure's periods start where the client cannot see,
+  so the :class:`Pacer` holds the same limits over *sliding* periods, which no placement of
+  Azure's fixed ones can catch out: nothing is sent in a burst, and there is no
+  initial minute's worth at once.
+- **429**: the server did not count the request, so its charge is given back and only that
+  request waits what ``retry-after-ms`` (else ``retry-after``) says; when the answer says
+  the quota itself is spent, no new request starts before the server's next window either
+  (it would be refused too), and requests already on their way are not held back. Other
+  retryable failures back off exponentially with jitter (section 5's ``RetryPolicy``);
+  non-retryable ones (400, 401, 403, 404) are final, and a failure Azure answered keeps
+  its charge (it was counted on arrival).
 - **Bounded**: ``concurrency`` requests in flight, and the input is read lazily (a
   JSONL file line by line, or any iterable), so memory does not grow with the batch.
 - **Durable**: each result is appended to the output JSONL as soon as it is known,
@@ -31,10 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import sqlite3
 import tempfile
 import time
+from collections import deque
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -45,10 +55,11 @@ from collections.abc import (
     Mapping,
 )
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import openai
 import pydantic
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from tqdm import tqdm
@@ -63,7 +74,6 @@ __all__ = [
     "IdIndex",
     "Pacer",
     "Ticket",
-    "TokenBucket",
     "completed_ids",
     "drop_errors",
     "iter_completed_ids",
@@ -73,6 +83,7 @@ __all__ = [
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+MINUTE = 60.0
 
 
 class BatchItem(pydantic.BaseModel):
@@ -105,7 +116,7 @@ class BatchSummary(pydantic.BaseModel):
     succeeded: int = 0
     failed: int = 0
     rate_limited: int = 0
-    """429 answers received (each one paused the whole batch for its retry-after)."""
+    """429 answers received (each request waited its own retry-after, then was sent again)."""
     retries: int = 0
     elapsed: float = 0.0
 
@@ -115,128 +126,244 @@ class BatchSummary(pydantic.BaseModel):
         return self.read - self.skipped - self.duplicates - self.succeeded - self.failed
 
 
-@dataclass
-class TokenBucket:
-    """A per-minute allowance that refills continuously, as Azure's quota does.
-
-    Until :meth:`start` is called the bucket does not refill: Azure's bucket stays full
-    until the first request *arrives*, so counting refill from the first send would put
-    this model ahead of the server by one request's latency.
-    """
-
-    per_minute: float
-    clock: Clock
-    running: bool = True
-    level: float = field(init=False)
-    updated: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        if self.per_minute <= 0:
-            raise ValueError(f"A per-minute limit must be positive, got {self.per_minute}")
-        self.level = self.per_minute
-        self.updated = self.clock()
-
-    def _refill(self) -> None:
-        now = self.clock()
-        if self.running:
-            gained = (now - self.updated) * self.per_minute / 60
-            self.level = min(self.per_minute, self.level + gained)
-        self.updated = now
-
-    def start(self) -> None:
-        """Begin refilling (on the first answer from the server)."""
-        self._refill()
-        self.running = True
-
-    def wait_for(self, amount: float) -> float:
-        """Seconds until ``amount`` is available (0 if it is now)."""
-        self._refill()
-        return max(0.0, (amount - self.level) * 60 / self.per_minute)
-
-    def take(self, amount: float) -> None:
-        self._refill()
-        self.level -= amount
-
-    def observe(self, remaining: float) -> None:
-        """The server says only ``remaining`` is left: never believe we have more."""
-        self._refill()
-        self.level = min(self.level, remaining)
-
-
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Ticket:
-    """When a request was charged, and how much had been charged before it."""
+    """One request the pacer let go: when, the tokens it was charged, the windows it counts in."""
 
     at: float
     tokens: int
-    requests_before: int
-    tokens_before: int
+    windows: tuple[int, ...] = ()
+    placement: int = 0
 
 
 class Pacer:
-    """Requests- and tokens-per-minute pacing shared by all workers, first come first served."""
+    """A deployment's limits kept on the client's side, first come first served.
+
+    Azure evaluates requests per minute over fixed windows of ``window`` seconds (1 or 10),
+    each taking its share of the RPM, and keeps a running count of requests and tokens that
+    is reset each minute; its windows and minutes are counted from the deployment's first
+    request. The pacer keeps the same windows and minutes on its own clock, placed where the
+    server's are: from its own first request, and again from every 429 that says the quota
+    is spent, whose ``retry-after-ms`` is the time from that request's arrival to the
+    server's next period. A request sent within a quarter window of a window's edge may
+    land on either side of it (travel times vary), so it counts in both windows, and none
+    is sent that close to a minute's edge; so whatever their travel times, no window gets
+    more than its share. A window's share goes out at once, never a minute's. Memory is a
+    few counters and the last three windows' requests.
+
+    :meth:`acquire` waits until a request fits and charges it; :meth:`refused` gives a
+    429's charge back (Azure did not count it) and, when the answer says the quota is
+    spent, places the periods from it and holds new requests until the next one.
+    """
 
     def __init__(
-        self, requests_per_minute: int, tokens_per_minute: int, *, clock: Clock, sleep: Sleep
+        self,
+        requests_per_minute: int,
+        tokens_per_minute: int,
+        *,
+        clock: Clock,
+        sleep: Sleep,
+        window: float = 1.0,
     ) -> None:
-        self.requests = TokenBucket(requests_per_minute, clock, running=False)
-        self.tokens = TokenBucket(tokens_per_minute, clock, running=False)
+        if requests_per_minute <= 0 or tokens_per_minute <= 0 or window <= 0:
+            raise ValueError(
+                f"limits and window must be positive, got {requests_per_minute} requests and "
+                f"{tokens_per_minute} tokens per minute, {window} s windows"
+            )
+        self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
+        self.window = window
+        self.guard = window / 4
+        """How close to a window's edge a request may land on the other side of it."""
+        self.per_window = max(1, math.ceil(requests_per_minute * window / MINUTE - 1e-9))
+        """Requests one window takes: its share of the RPM, rounded up (as the server does)."""
         self._clock = clock
         self._sleep = sleep
         self._lock = asyncio.Lock()
-        self._paused_until = float("-inf")
-        self._charged_requests = 0
-        self._charged_tokens = 0
+        self._changed = asyncio.Event()
+        self._first: float | None = None
+        """When this pacer's first request went: the server counts its periods from then."""
+        self._anchor = 0.0
+        """A window's start on this clock (where the server's start, less the travel time)."""
+        self._placement = 0
+        """How many times a 429 placed the windows (0: the first request did)."""
+        self._counts: dict[int, int] = {}
+        """Requests counted in each recent window, by index from the anchor."""
+        self._minute_start = float("-inf")
+        self._minute_requests = 0
+        self._minute_tokens = 0
+        self._recent: deque[Ticket] = deque()
+        self._hold_until = float("-inf")
 
     async def acquire(self, tokens: int) -> Ticket:
-        """Wait until one request of ``tokens`` fits both limits, then charge it."""
+        """Wait until one request of ``tokens`` fits every limit, then charge it."""
+        if tokens > self.tokens_per_minute:
+            raise ValueError(f"{tokens} tokens can never fit {self.tokens_per_minute} a minute")
         async with self._lock:
             while True:
-                wait = max(
-                    self._paused_until - self._clock(),
-                    self.requests.wait_for(1),
-                    self.tokens.wait_for(tokens),
-                )
+                now = self._clock()
+                self._roll(now)
+                wait = self._wait(now, tokens)
                 if wait <= 0:
-                    ticket = Ticket(
-                        self._clock(), tokens, self._charged_requests, self._charged_tokens
-                    )
-                    self.requests.take(1)
-                    self.tokens.take(tokens)
-                    self._charged_requests += 1
-                    self._charged_tokens += tokens
-                    return ticket
-                if not self.requests.running and self._charged_requests == 0:
-                    raise RuntimeError("the buckets cannot refill before a first request is sent")
-                await self._sleep(wait)
+                    return self._charge(now, tokens)
+                await self._nap(wait)
 
-    def pause(self, seconds: float) -> None:
-        """No request starts for ``seconds`` (a 429's retry-after)."""
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
+    def refused(
+        self, ticket: Ticket, headers: Mapping[str, str], retry_after: float | None
+    ) -> None:
+        """A 429 for ``ticket``: give its charge back; follow the server if the quota is spent.
 
-    def observe(self, headers: Mapping[str, str], ticket: Ticket) -> None:
-        """Correct the buckets from an answer's ``x-ratelimit-remaining-*`` headers.
-
-        The server counted the remaining quota when this request arrived: requests charged
-        after it may not have arrived yet, so they are subtracted, and the refill since it
-        was sent is added.
+        The quota is spent when the answer reports no request left, or fewer tokens than
+        this request's charge. Then ``retry-after-ms`` counts from the request's arrival to
+        the server's next period, so (sent at ``ticket.at``, it arrived a travel time later,
+        as every request does) the server's windows start at ``ticket.at + retry-after-ms``
+        on this clock; nothing new is sent before that window's guard. An answer without
+        those headers, or with quota left (the service's capacity, not the deployment's
+        quota), holds back only the request itself.
         """
-        for bucket in (self.requests, self.tokens):
-            if not bucket.running:
-                bucket.start()
-        since = max(0.0, self._clock() - ticket.at)
-        for name, bucket, after in (
-            ("x-ratelimit-remaining-requests", self.requests,
-             self._charged_requests - ticket.requests_before - 1),
-            ("x-ratelimit-remaining-tokens", self.tokens,
-             self._charged_tokens - ticket.tokens_before - ticket.tokens),
-        ):  # fmt: skip
-            value = headers.get(name)
-            if value is None:
-                continue
-            with suppress(ValueError):
-                remaining = float(value) + since * bucket.per_minute / 60 - after
-                bucket.observe(remaining)
+        if ticket in self._recent:
+            self._recent.remove(ticket)
+            if ticket.placement == self._placement:
+                for index in ticket.windows:
+                    self._counts[index] = self._counts.get(index, 1) - 1
+            else:
+                self._recount()
+        if ticket.at >= self._minute_start:
+            self._minute_requests -= 1
+            self._minute_tokens -= ticket.tokens
+        spent = False
+        with suppress(KeyError, ValueError):
+            left_requests = float(headers["x-ratelimit-remaining-requests"])
+            spent = left_requests < 1 or float(headers["x-ratelimit-remaining-tokens"]) < (
+                ticket.tokens
+            )
+        boundary: float | None = None
+        with suppress(KeyError, ValueError):
+            boundary = ticket.at + float(headers["retry-after-ms"]) / 1000
+        if spent and boundary is not None:
+            self._place(boundary, ticket)
+            self._hold_until = max(self._hold_until, boundary + self.guard)
+        elif spent and retry_after is not None:
+            self._hold_until = max(self._hold_until, self._clock() + retry_after)
+        self._changed.set()
+
+    def _place(self, boundary: float, ticket: Ticket) -> None:
+        """Move the windows (and, when it must be, the minute) to a server boundary."""
+        first_placement = self._placement == 0
+        self._anchor = boundary
+        self._placement += 1
+        if first_placement and self._first is not None:
+            # The server's periods began when the first request arrived: the first window
+            # start at or after it was sent.
+            self._minute_start = self._on_grid(self._first, upward=True)
+        elif self._minute_start <= ticket.at < self._minute_start + self.window + self.guard:
+            # Refused at the start of what this pacer took for a new minute: the server's
+            # minute had not ended, and this is where it does.
+            self._minute_start = boundary
+        else:
+            self._minute_start = self._on_grid(self._minute_start, upward=False)
+        self._recount()
+
+    def _recount(self) -> None:
+        """Count the recent requests in the windows as they are placed now."""
+        self._counts = {}
+        for ticket in self._recent:
+            ticket.windows, ticket.placement = self._windows_of(ticket.at), self._placement
+            for index in ticket.windows:
+                self._counts[index] = self._counts.get(index, 0) + 1
+
+    def _on_grid(self, moment: float, *, upward: bool) -> float:
+        """The window start nearest ``moment`` (the first at or after it, if ``upward``)."""
+        steps = (moment - self._anchor) / self.window
+        rounded = math.ceil(steps - 1e-6) if upward else round(steps)
+        return self._anchor + rounded * self.window
+
+    def _position(self, moment: float) -> tuple[int, float]:
+        """The index of the window ``moment`` is in, and how far into it."""
+        index = math.floor((moment - self._anchor) / self.window + 1e-9)
+        return index, moment - self._anchor - index * self.window
+
+    def _windows_of(self, moment: float) -> tuple[int, ...]:
+        """The windows a request sent at ``moment`` may land in."""
+        index, phase = self._position(moment)
+        own_first = self._placement == 0 and index == 0  # it started the server's windows
+        if phase < self.guard and not own_first:
+            return (index - 1, index)
+        if phase > self.window - self.guard:
+            return (index, index + 1)
+        return (index,)
+
+    def _roll(self, now: float) -> None:
+        """Forget what no limit counts any more; start a new minute if this one is over."""
+        if self._first is None:
+            return
+        while self._recent and self._recent[0].at < now - 3 * self.window:
+            self._recent.popleft()
+        oldest = self._position(now)[0] - 2
+        for index in [i for i in self._counts if i < oldest]:
+            del self._counts[index]
+        if now >= self._minute_start + MINUTE:
+            self._minute_start += math.floor((now - self._minute_start) / MINUTE) * MINUTE
+            self._minute_requests = self._minute_tokens = 0
+
+    def _wait(self, now: float, tokens: int) -> float:
+        """Seconds until a request of ``tokens`` fits every limit (0 or less: it fits now)."""
+        waits = [self._hold_until - now]
+        if self._first is None:
+            return max(waits)
+        windows = self._windows_of(now)
+        if self._at_minute_edge(windows) or any(
+            self._counts.get(index, 0) >= self.per_window for index in windows
+        ):
+            waits.append(self._next_zone(now))
+        if (
+            self._minute_requests >= self.requests_per_minute
+            or self._minute_tokens + tokens > self.tokens_per_minute
+        ):
+            waits.append(self._minute_start + MINUTE + self.guard - now)
+        return max(waits)
+
+    def _at_minute_edge(self, windows: tuple[int, ...]) -> bool:
+        """True when a request may land on either side of a minute's edge (never sent then)."""
+        if len(windows) < 2:
+            return False
+        minutes = (self._anchor + windows[1] * self.window - self._minute_start) / MINUTE
+        return abs(minutes - round(minutes)) * MINUTE < self.window / 100
+
+    def _next_zone(self, now: float) -> float:
+        """Seconds to the next point where the windows a request counts in change."""
+        phase = self._position(now)[1]
+        if phase < self.guard:
+            return self.guard - phase
+        if phase < self.window - self.guard:
+            return self.window - self.guard - phase
+        return self.window - phase
+
+    def _charge(self, now: float, tokens: int) -> Ticket:
+        if self._first is None:
+            self._first = self._anchor = self._minute_start = now
+        windows = self._windows_of(now)
+        for index in windows:
+            self._counts[index] = self._counts.get(index, 0) + 1
+        self._minute_requests += 1
+        self._minute_tokens += tokens
+        ticket = Ticket(now, tokens, windows, self._placement)
+        self._recent.append(ticket)
+        return ticket
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if a refused request gives its charge back meanwhile."""
+        self._changed.clear()
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        waker = asyncio.ensure_future(self._changed.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, waker):
+                if not task.done():
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
 
 
 def read_jsonl(path: Path | str) -> Iterator[dict[str, Any]]:
@@ -367,62 +494,57 @@ class _Run:
             charge = quota_charge(item.body, self.model)
         except Exception as exc:  # a body we cannot even estimate is an error, not a crash
             return _error(item.id, 0, classify(exc))
-        if charge > self.pacer.tokens.per_minute:
+        if charge > self.pacer.tokens_per_minute:
             failure = Failure(
                 kind=ErrorKind.BAD_REQUEST,
                 retryable=False,
                 message=f"The request needs {charge} tokens of quota; the deployment allows "
-                f"{int(self.pacer.tokens.per_minute)} per minute, so it can never be sent.",
+                f"{self.pacer.tokens_per_minute} per minute, so it can never be sent.",
                 exception="QuotaTooSmall",
             )
             return _error(item.id, 0, failure)
-        attempts = 0
-        while True:
-            attempts += 1
-            ticket = await self.pacer.acquire(charge)
+        # The loop is written out: a tenacity ``AsyncRetrying`` per item leaves reference
+        # cycles behind (its state and actions point back at it), so memory would grow with
+        # the batch until a full garbage collection; the waits are the same policy's.
+        for attempts in range(1, self.max_attempts + 1):
             try:
-                raw = await self.client.chat.completions.with_raw_response.create(**item.body)
-                completion = raw.parse()
+                completion = await self._send(item, charge)
             except Exception as exc:
                 failure = classify(exc)
-                response = getattr(exc, "response", None)
-                self.pacer.observe(response.headers if response is not None else {}, ticket)
-                wait = (
-                    failure.delay
-                    if failure.delay is not None
-                    else self.backoff.backoff(attempts, self.rng)
-                )
-                quota_left = _quota_left(response.headers if response is not None else {}, charge)
-                if failure.kind is ErrorKind.RATE_LIMITED:
-                    self.summary.rate_limited += 1
-                    if not quota_left:
-                        # The deployment's quota is spent: nothing else may start either.
-                        self.pacer.pause(wait)
-                if not failure.retryable or attempts >= self.max_attempts:
+                if not failure.retryable or attempts == self.max_attempts:
                     return _error(item.id, attempts, failure)
                 self.summary.retries += 1
-                if failure.kind is not ErrorKind.RATE_LIMITED or quota_left:
-                    # A passing failure (or a 429 with quota still left, i.e. the service's
-                    # capacity, not ours): only this item waits; the others go on.
-                    await self.sleep(wait)
+                # What the answer asked for (retry-after-ms), else backoff with jitter.
+                wait = failure.delay
+                await self.sleep(
+                    wait if wait is not None else self.backoff.backoff(attempts, self.rng)
+                )
                 continue
-            self.pacer.observe(raw.headers, ticket)
             return BatchResult(
                 id=item.id,
                 status="ok",
                 attempts=attempts,
                 response=completion.model_dump(mode="json", exclude_unset=True),
             )
+        raise AssertionError("unreachable: the last attempt returns")
 
-
-def _quota_left(headers: Mapping[str, str], charge: int) -> bool:
-    """True when an answer reports enough quota left for this request (both limits)."""
-    try:
-        requests = float(headers["x-ratelimit-remaining-requests"])
-        tokens = float(headers["x-ratelimit-remaining-tokens"])
-    except (KeyError, ValueError):
-        return False
-    return requests >= 1 and tokens >= charge
+    async def _send(self, item: BatchItem, charge: int) -> Any:
+        """One attempt: wait for the quota, send, and settle the charge with the answer."""
+        ticket = await self.pacer.acquire(charge)
+        try:
+            raw = await self.client.chat.completions.with_raw_response.create(**item.body)
+        except openai.APIStatusError as exc:
+            failure = classify(exc)
+            if failure.kind is ErrorKind.RATE_LIMITED:
+                self.summary.rate_limited += 1
+                self.pacer.refused(ticket, exc.response.headers, failure.delay)
+            raise  # any other answer was counted on arrival: the charge stays
+        except openai.APIError:
+            raise  # no answer (connection, timeout): it may have arrived, the charge stays
+        except Exception:
+            self.pacer.refused(ticket, {}, None)  # refused by the SDK before sending
+            raise
+        return raw.parse()
 
 
 BatchInput = (
@@ -480,6 +602,7 @@ async def run_batch(
     on_result: Callable[[BatchResult], None] | None = None,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
+    window: float = 1.0,
 ) -> BatchSummary:
     """Send every item once, within the limits, and append one result line per item.
 
@@ -488,7 +611,9 @@ async def run_batch(
     ``body["model"]`` where missing). Give the client ``max_retries=0``: retries happen
     here. A re-run skips every id already in ``output``, errors included, unless
     ``retry_errors`` (their lines are removed first, so each id still appears once).
-    ``clock`` and ``sleep`` are injectable (tests run on accelerated time).
+    ``window`` is the period over which the deployment's RPM is evaluated (Azure: 1 s or
+    10 s; 1 s is the safe choice when unsure). ``clock`` and ``sleep`` are injectable (tests
+    run on accelerated time).
     """
     if concurrency < 1 or max_attempts < 1:
         raise ValueError("concurrency and max_attempts must be at least 1")
@@ -508,7 +633,9 @@ async def run_batch(
     summary = BatchSummary()
     run = _Run(
         client=client,
-        pacer=Pacer(requests_per_minute, tokens_per_minute, clock=clock, sleep=sleep),
+        pacer=Pacer(
+            requests_per_minute, tokens_per_minute, clock=clock, sleep=sleep, window=window
+        ),
         model=model,
         max_attempts=max_attempts,
         backoff=RetryPolicy(seed=seed),

@@ -1,7 +1,11 @@
 """The batch processor paces itself, waits out 429s, resumes, and never loses or repeats an item.
 
-Runs against the replay server in lenient mode with rate limits enforced. Server and client
-share an accelerated clock (a minute of quota passes in a second), so pacing is real but fast.
+Runs against the replay server in lenient mode with rate limits enforced (Learn's 1-s windows
+and a minute's count). Server and client share a clock: an accelerated one (a minute of quota
+passes in a second) where timing does not matter, and a virtual one, which moves only while the
+processor waits, where the tests count 429s: there requests take no time, as arrivals must be
+exactly where the pacer sent them for a count to mean anything. The pacer itself is tested on
+virtual time alone.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import pytest
 from conftest import API_VERSION, RECORDINGS, async_client
 from openai import AsyncAzureOpenAI
 
-from helpers.batch_processing import BatchResult, IdIndex, TokenBucket, completed_ids, run_batch
+from helpers.batch_processing import BatchResult, IdIndex, Pacer, completed_ids, run_batch
 from helpers.error_handling import ErrorKind
 from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.replay.config import Deployment
+from helpers.token_management import quota_charge
 
 SPEED = 60.0  # virtual seconds per real second
 
@@ -48,7 +53,9 @@ def limited_server() -> Iterator[LimitedServer]:
     """
     servers: list[ReplayServer] = []
 
-    def start(requests_per_minute: int, tokens_per_minute: int) -> ReplayServer:
+    def start(
+        requests_per_minute: int, tokens_per_minute: int, clock: Callable[[], float] = fast_clock
+    ) -> ReplayServer:
         deployment = Deployment(
             kind="chat",
             model="gpt-4o-mini-2024-07-18",
@@ -60,7 +67,7 @@ def limited_server() -> Iterator[LimitedServer]:
             mode="lenient",
             deployments={"gpt-4o-mini": deployment},
         )
-        limiter = RateLimiter(enforce=True, clock=fast_clock)
+        limiter = RateLimiter(enforce=True, clock=clock)
         server = ReplayServer(config, limiter=limiter).start()
         servers.append(server)
         return server
@@ -110,30 +117,43 @@ async def batch(server: ReplayServer, source: Any, output: Path, **options: Any)
     )
 
 
+async def on_virtual_time(
+    limited_server: LimitedServer, source: Any, output: Path, rpm: int, tpm: int
+) -> Any:
+    """A batch against a server on the same :class:`VirtualTime` as the processor: requests
+    take no time, so arrivals are exactly where the pacer sent them (one worker, so the
+    clock moves only while it waits)."""
+    clock = VirtualTime()
+    server = limited_server(requests_per_minute=rpm, tokens_per_minute=tpm, clock=clock)
+    return await run_batch(
+        async_client(server), source, output, requests_per_minute=rpm, tokens_per_minute=tpm,
+        model="gpt-4o-mini", concurrency=1, seed=1, progress=False, clock=clock,
+        sleep=clock.sleep,
+    )  # fmt: skip
+
+
 async def test_pacing_to_the_limits_gets_no_429_and_loses_nothing(
     limited_server: LimitedServer, tmp_path: Path
 ) -> None:
-    server = limited_server(requests_per_minute=30, tokens_per_minute=100_000)
     source = write_jsonl(tmp_path / "in.jsonl", items(50))
-    summary = await batch(server, source, tmp_path / "out.jsonl")
+    summary = await on_virtual_time(limited_server, source, tmp_path / "out.jsonl", 30, 100_000)
 
     assert output_ids(tmp_path / "out.jsonl") == Counter(f"q-{i}" for i in range(50))
     assert (summary.succeeded, summary.failed, summary.lost) == (50, 0, 0)
     assert summary.rate_limited == 0
-    # 30 fit the full bucket; the other 20 come at 30 a minute: at least 40 virtual seconds.
-    assert summary.elapsed >= 40 * 0.95
+    # 30 a minute over 1-s windows: one a second (the window's share, 0.5, rounded up) and 30
+    # in the minute; the other 20 in the next minute, one a second: 60 + 19 s at the least.
+    assert summary.elapsed >= 79
 
 
 async def test_tokens_per_minute_binds_too(limited_server: LimitedServer, tmp_path: Path) -> None:
-    server = limited_server(requests_per_minute=10_000, tokens_per_minute=1_000)
-    summary = await batch(
-        server,
-        items(40),
-        tmp_path / "out.jsonl",
-        requests_per_minute=10_000,
-        tokens_per_minute=1_000,
+    summary = await on_virtual_time(
+        limited_server, items(40), tmp_path / "out.jsonl", 10_000, 1_000
     )
     assert (summary.succeeded, summary.rate_limited, summary.lost) == (40, 0, 0)
+    charge = quota_charge(items(1)[0]["body"], "gpt-4o-mini")
+    per_minute = 1_000 // charge
+    assert summary.elapsed >= 60 * ((40 - 1) // per_minute)  # the minutes the tokens need
 
 
 async def test_429s_are_waited_out_and_retried_not_dropped(
@@ -253,17 +273,143 @@ async def test_input_is_read_lazily(limited_server: LimitedServer, tmp_path: Pat
     assert max(ahead) <= 2 * 4 + 2  # queue + in flight, never the whole input
 
 
-def test_a_bucket_refills_by_the_minute_and_believes_the_server_only_downwards() -> None:
+class VirtualTime:
+    """A clock that moves only when the pacer sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+async def times_of(pacer: Pacer, n: int, tokens: int = 1) -> list[float]:
+    return [(await pacer.acquire(tokens)).at for _ in range(n)]
+
+
+def most_in_any(times: list[float], period: float, phases: int = 200) -> int:
+    """The most requests any fixed period of ``period`` seconds holds, over many phases."""
+    most = 0
+    for step in range(phases):
+        start = -period * step / phases
+        counts = Counter(int((t - start) // period) for t in times)
+        most = max(most, max(counts.values()))
+    return most
+
+
+async def test_the_pacer_sends_a_windows_share_at_once_never_a_minutes_worth() -> None:
+    clock = VirtualTime()
+    pacer = Pacer(600, 10**6, clock=clock, sleep=clock.sleep)
+    times = await times_of(pacer, 25)
+    # Learn: a 600-RPM deployment watched over 1-s windows takes 10 requests per window. The
+    # first request starts the windows; later ones go a quarter window into theirs.
+    assert times[:10] == [0.0] * 10
+    assert times[10:20] == [1.25] * 10
+    assert times[20:] == [2.25] * 5
+
+
+async def test_no_placement_of_the_windows_sees_more_than_their_share_nor_a_minute_its_rpm() -> (
+    None
+):
+    clock = VirtualTime()
+    pacer = Pacer(400, 10**6, clock=clock, sleep=clock.sleep)
+    times = await times_of(pacer, 850)
+    assert most_in_any(times, 1.0) <= 7  # 400 a minute is 6.67 a second: 7 at most
+    # Minutes are counted from the first request, as the server counts them.
+    assert max(Counter(int(t // 60) for t in times).values()) == 400
+    assert times[399] < 60 and times[400] == 60.25 and times[800] == 120.25
+
+
+async def test_tokens_wait_for_the_minutes_charges_to_leave_it() -> None:
+    clock = VirtualTime()
+    pacer = Pacer(600, 1_000, clock=clock, sleep=clock.sleep)
+    times = await times_of(pacer, 4, tokens=300)
+    assert times[:3] == [0.0] * 3
+    assert times[3] == 60.25  # the minute's count reset, a quarter into its first window
+
+
+async def test_a_refused_request_gives_its_charge_back_and_wakes_a_waiting_one() -> None:
     now = [0.0]
-    bucket = TokenBucket(60, lambda: now[0])
-    bucket.take(60)
-    assert bucket.wait_for(1) == pytest.approx(1.0)
-    now[0] = 30.0
-    assert bucket.wait_for(30) == 0 and bucket.wait_for(31) == pytest.approx(1.0)
-    bucket.observe(10)
-    assert bucket.level == 10
-    bucket.observe(50)
-    assert bucket.level == 10
+
+    async def never(seconds: float) -> None:
+        await asyncio.sleep(3600)  # only a give-back can end this wait
+
+    pacer = Pacer(60, 10**6, clock=lambda: now[0], sleep=never)  # one request per window
+    first = await pacer.acquire(10)
+    second = asyncio.ensure_future(pacer.acquire(10))
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    quota_left = {"x-ratelimit-remaining-requests": "1", "x-ratelimit-remaining-tokens": "900"}
+    pacer.refused(first, quota_left, 1.0)
+    ticket = await asyncio.wait_for(second, 1)
+    assert ticket.at == 0.0  # sent at once: nothing held back but the refused request
+
+
+@pytest.mark.parametrize(
+    ("requests_left", "tokens_left", "held"),
+    [("0", "900", True), ("4", "5", True), ("4", "900", False), (None, None, False)],
+    ids=["no-request-left", "too-few-tokens", "quota-left", "no-headers"],
+)
+async def test_only_a_429_that_says_the_quota_is_spent_holds_new_requests(
+    requests_left: str | None, tokens_left: str | None, held: bool
+) -> None:
+    clock = VirtualTime()
+    pacer = Pacer(600, 10**6, clock=clock, sleep=clock.sleep)
+    ticket = await pacer.acquire(10)
+    clock.now = 0.1  # the 429 comes back
+    headers = {"retry-after-ms": "400"}
+    if requests_left is not None and tokens_left is not None:
+        headers |= {
+            "x-ratelimit-remaining-requests": requests_left,
+            "x-ratelimit-remaining-tokens": tokens_left,
+        }
+    pacer.refused(ticket, headers, 0.4)
+    # Spent: the server's next window starts 0.4 s after the request (sent at 0), and new
+    # requests go a quarter window into it. Otherwise only the refused request waits.
+    assert (await pacer.acquire(10)).at == (0.65 if held else 0.1)
+
+
+async def test_the_pacers_memory_is_bounded_by_three_windows_not_by_the_rate() -> None:
+    clock = VirtualTime()
+    pacer = Pacer(10**9, 10**12, clock=clock, sleep=clock.sleep)
+    for _ in range(30_000):
+        await pacer.acquire(1)
+        clock.now += 0.003  # 20,000 requests a minute
+    assert len(pacer._recent) <= 3 / 0.003 + 1  # the last three 1-s windows' requests
+    assert len(pacer._counts) <= 4
+
+
+def test_a_pacer_refuses_limits_it_cannot_keep() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Pacer(0, 1_000, clock=time.monotonic, sleep=asyncio.sleep)
+
+
+async def test_a_request_near_a_windows_edge_counts_in_both_windows_it_may_land_in() -> None:
+    clock = VirtualTime()
+    pacer = Pacer(60, 10**6, clock=clock, sleep=clock.sleep)  # one request per window
+    await pacer.acquire(1)
+    clock.now = 3.9  # late in window 3: travel time may carry it into window 4
+    assert (await pacer.acquire(1)).at == 3.9
+    clock.now = 4.5  # window 4 has had its request, perhaps: wait for window 5
+    assert (await pacer.acquire(1)).at == 5.25  # early in 5 it could still land in 4
+    clock.now = 6.1  # early in window 6, and window 5 has had its request: wait
+    assert (await pacer.acquire(1)).at == 6.25
+    clock.now = 59.9  # near the minute's edge: never sent there
+    assert (await pacer.acquire(1)).at == 60.25
+
+
+async def test_below_the_limits_requests_go_at_once_wherever_they_fall() -> None:
+    clock = VirtualTime()
+    pacer = Pacer(6_000, 10**6, clock=clock, sleep=clock.sleep)  # 100 per window
+    times = []
+    for _ in range(40):
+        times.append((await pacer.acquire(1)).at)
+        clock.now += 0.1  # 600 a minute: a tenth of the limit
+    assert times == [pytest.approx(0.1 * i) for i in range(40)]
 
 
 async def test_retrying_errors_replaces_their_lines_instead_of_adding_to_them(

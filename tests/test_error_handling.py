@@ -63,7 +63,9 @@ class Counted:
 
 @pytest.fixture
 def rate_limited() -> Iterator[tuple[ReplayServer, FakeTime]]:
-    """A lenient server whose gpt-4o-mini allows 2 requests a minute, enforced, on a fake clock.
+    """A lenient server whose gpt-4o-mini admits 2 requests per 10-second window (12 a minute,
+    Learn's 10-s evaluation period), enforced, on a fake clock: a third request at the same
+    instant waits for the next window, 10 s.
 
     The only place these tests switch rate-limit enforcement on: when the server gets a
     config flag for it, change this fixture alone.
@@ -73,14 +75,15 @@ def rate_limited() -> Iterator[tuple[ReplayServer, FakeTime]]:
         "gpt-4o-mini": Deployment(
             kind="chat",
             model="gpt-4o-mini-2024-07-18",
-            requests_per_minute=2,
+            requests_per_minute=12,
             tokens_per_minute=100_000,
         )
     }
     config = ReplayConfig(
         recordings=[RECORDINGS / "replay_server.yaml"], mode="lenient", deployments=deployments
     )
-    with ReplayServer(config, limiter=RateLimiter(enforce=True, clock=fake)) as server:
+    limiter = RateLimiter(enforce=True, clock=fake, window=10)
+    with ReplayServer(config, limiter=limiter) as server:
         yield server, fake
 
 

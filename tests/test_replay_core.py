@@ -392,7 +392,7 @@ def test_reset_resets_every_registered_simulator(start_server: StartServer) -> N
     counter.value = 5
     client = sync_client(server)
     before = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
-    assert before.headers["x-ratelimit-remaining-requests"] == "59"
+    assert int(before.headers["x-ratelimit-remaining-tokens"]) < 10_000
     assert "counter" in (probe(server.url) or {})["simulators"]
 
     assert httpx2.post(f"{server.url}/_replay/reset").status_code == 401
@@ -401,7 +401,11 @@ def test_reset_resets_every_registered_simulator(start_server: StartServer) -> N
     assert reset.status_code == 204
     assert counter.value == 0
     after = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
-    assert after.headers["x-ratelimit-remaining-requests"] == "59"
+    # Same frozen minute: without the reset the second charge would come off the first.
+    assert (
+        after.headers["x-ratelimit-remaining-tokens"]
+        == before.headers["x-ratelimit-remaining-tokens"]
+    )
 
 
 def test_the_registry_finds_each_store_by_its_type(start_server: StartServer) -> None:
@@ -444,16 +448,18 @@ def test_reset_without_credentials_is_azures_401_json(start_server: StartServer)
 
 QUOTA_FILE = """\
 deployments:
-  gpt-4o-mini: {kind: chat, model: gpt-4o-mini-2024-07-18, requests_per_minute: 2}
+  gpt-4o-mini: {kind: chat, model: gpt-4o-mini-2024-07-18, requests_per_minute: 12}
 rate_limits:
   enforce: true
+  window_seconds: 10
 """
 
 
-def _exhaust(server: ReplayServer) -> openai.RateLimitError:
+def _exhaust(server: ReplayServer, admitted: int) -> openai.RateLimitError:
+    """Send until a 429 (on a frozen clock); ``admitted`` requests must go through first."""
     client = sync_client(server)
-    client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
-    client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    for _ in range(admitted):
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     return caught.value
@@ -464,10 +470,10 @@ def test_rate_limits_are_enforced_from_a_config_file(tmp_path: Path) -> None:
     path.write_text(QUOTA_FILE)
     config = ReplayConfig(recordings=[RECORDINGS / "replay_server.yaml"]).with_file(path)
     with ReplayServer(config, clock=lambda: 1000.0) as server:
-        error = _exhaust(server)
+        error = _exhaust(server, admitted=2)  # 12 a minute over 10-s windows: 2 per window
     assert "ChatCompletions_Create Operation" in error.message
-    assert int(error.response.headers["retry-after-ms"]) == 30_000
-    assert error.response.headers["retry-after"] == "30"
+    assert int(error.response.headers["retry-after-ms"]) == 10_000  # the window's end
+    assert error.response.headers["retry-after"] == "10"
 
 
 def test_a_config_file_with_an_unknown_setting_is_rejected(tmp_path: Path) -> None:
@@ -490,9 +496,10 @@ def test_rate_limits_are_enforced_from_the_command_line(tmp_path: Path) -> None:
         ]
     )
     config = build_config(args)
-    assert config.rate_limits.enforce
+    assert config.rate_limits.enforce and config.rate_limits.window_seconds == 1
     with ReplayServer(config, clock=lambda: 1000.0) as server:
-        _exhaust(server)
+        error = _exhaust(server, admitted=1)  # 12 a minute over 1-s windows: 1 per window
+    assert int(error.response.headers["retry-after-ms"]) == 1_000
 
 
 def test_python_dash_m_starts_a_server_that_answers(tmp_path: Path) -> None:

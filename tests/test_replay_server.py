@@ -16,7 +16,7 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 
-from helpers.replay import ReplayCredential
+from helpers.replay import Deployment, ReplayCredential
 from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE
 
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
@@ -85,12 +85,22 @@ def test_responses_carry_azure_headers(start_server: StartServer) -> None:
 
 
 def test_rate_limit_headers_count_down_requests_and_tokens(start_server: StartServer) -> None:
-    server = start_server("replay_server.yaml", clock=lambda: 1000.0)
+    deployments = {
+        "gpt-4o-mini": Deployment(
+            kind="chat",
+            model="gpt-4o-mini-2024-07-18",
+            requests_per_minute=600,
+            tokens_per_minute=10_000,
+        )
+    }
+    server = start_server("replay_server.yaml", clock=lambda: 1000.0, deployments=deployments)
     client = sync_client(server)
     first = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
     second = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
-    assert int(first.headers["x-ratelimit-remaining-requests"]) == 59
-    assert int(second.headers["x-ratelimit-remaining-requests"]) == 58
+    # 600 a minute over 1-s windows: 10 in this second (Learn's example), then 9, 8 left.
+    assert int(first.headers["x-ratelimit-remaining-requests"]) == 9
+    assert int(second.headers["x-ratelimit-remaining-requests"]) == 8
+    assert first.headers["x-ratelimit-limit-requests"] == "600"
     spent = 10_000 - int(first.headers["x-ratelimit-remaining-tokens"])
     assert spent > 0
     assert 10_000 - int(second.headers["x-ratelimit-remaining-tokens"]) == 2 * spent
@@ -99,7 +109,7 @@ def test_rate_limit_headers_count_down_requests_and_tokens(start_server: StartSe
 def test_exhausted_quota_answers_429_with_retry_after(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml", clock=lambda: 1000.0, rate_limits={"enforce": True})
     client = sync_client(server)
-    for _ in range(60):
+    for _ in range(1):  # 60 a minute over 1-s windows: one per second
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)

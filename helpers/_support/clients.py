@@ -29,11 +29,16 @@ from azure.search.documents.indexes import SearchIndexClient
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
 from ..replay.config import DEFAULT_PORT, ReplayConfig, default_recordings_dir
-from ..replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
+from ..replay.identity import AI_SCOPE, ReplayCredential
 from ..replay.server import LOOPBACK, ReplayServer, probe
 from .settings import Settings
 
 Auth = Literal["key", "entra"]
+
+ENTRA_SCOPE = AI_SCOPE
+"""The Entra ID scope every client requests: ``https://ai.azure.com/.default``, the one Microsoft
+Learn's "Azure OpenAI in Microsoft Foundry Models v1 API" page uses today (Azure OpenAI also
+accepts the older ``https://cognitiveservices.azure.com/.default``)."""
 
 _embedded: dict[tuple[str, ...], ReplayServer] = {}
 
@@ -126,7 +131,7 @@ class Connection:
             options["api_key"] = self.api_key
         else:
             options["azure_ad_token_provider"] = get_bearer_token_provider(
-                self.token_credential(), COGNITIVE_SERVICES_SCOPE
+                self.token_credential(), ENTRA_SCOPE
             )
         return options
 
@@ -145,7 +150,7 @@ class Connection:
             credential: str | Callable[[], str] = (
                 self.api_key
                 if auth == "key"
-                else get_bearer_token_provider(self.token_credential(), COGNITIVE_SERVICES_SCOPE)
+                else get_bearer_token_provider(self.token_credential(), ENTRA_SCOPE)
             )
             self._v1_clients[key] = OpenAI(base_url=self.v1_base_url, api_key=credential)
         client = self._v1_clients[key]
@@ -157,7 +162,7 @@ class Connection:
         auth = auth or self.default_auth
         if auth == "key":
             return AsyncOpenAI(base_url=self.v1_base_url, api_key=self.api_key)
-        provider = get_bearer_token_provider(self.token_credential(), COGNITIVE_SERVICES_SCOPE)
+        provider = get_bearer_token_provider(self.token_credential(), ENTRA_SCOPE)
 
         async def token() -> str:
             return provider()

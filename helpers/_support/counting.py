@@ -354,15 +354,25 @@ def count_prompt(
 def quota_charge(body: Mapping[str, Any], model: str = "gpt-4o", *, strict: bool = False) -> int:
     """Tokens a Chat Completions request is charged against a deployment's tokens-per-minute.
 
-    Azure charges the estimated prompt plus ``max_tokens`` / ``max_completion_tokens`` when
-    the request arrives (the answer's real length is not known yet); a request without a
+    Azure charges an estimate when the request arrives (the answer's real length is not known
+    yet): "Prompt text and count, the max_tokens parameter setting, the best_of parameter
+    setting", and "each increment of best_of multiplies the token count" (Microsoft Learn,
+    "Manage Azure OpenAI in Microsoft Foundry Models quota"). Here: the prompt once, plus
+    ``max_tokens`` / ``max_completion_tokens`` for each of the ``n`` (or ``best_of``)
+    completions asked for, the formula of the OpenAI Cookbook's
+    ``api_request_parallel_processor.py`` (``prompt + n * max_tokens``). A request without a
     limit is charged its prompt only here, which underestimates it.
     """
     limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
     prompt = count_prompt(
         body.get("messages") or [], model, tools=body.get("tools") or [], strict=strict
     )
-    return prompt + int(limit)
+    return prompt + int(limit) * max(_choices(body.get("n")), _choices(body.get("best_of")))
+
+
+def _choices(value: Any) -> int:
+    """How many completions a request's ``n`` / ``best_of`` asks for (1 when absent or odd)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
 
 
 def _responses_item_as_message(item: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -68,7 +68,12 @@ def create_app(
     state.ids = type(state.ids)(config.seed)
     state.register(
         "rate_limits",
-        limiter or RateLimiter(clock=clock, enforce=config.rate_limits.enforce),
+        limiter
+        or RateLimiter(
+            clock=clock,
+            enforce=config.rate_limits.enforce,
+            window=config.rate_limits.window_seconds,
+        ),
     )
     state.register("faults", FaultInjector(config.seed))
     for service in SERVICES:

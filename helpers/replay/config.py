@@ -11,6 +11,7 @@ cookbook uses; a file can replace them and switch simulators on::
       my-embeddings: {kind: embeddings, model: text-embedding-3-large, dimensions: 3072}
     rate_limits:
       enforce: true        # exhausted quotas answer 429 (default: headers only)
+      window_seconds: 1    # requests per minute evaluated per 1 s (or 10 s) window
     seed: 0                # ids and simulated randomness
 """
 
@@ -212,6 +213,11 @@ class RateLimitSettings(BaseModel):
     enforce: bool = Field(
         default=False,
         description="Answer 429 when a quota is exhausted (off: only x-ratelimit-* headers).",
+    )
+    window_seconds: Literal[1, 10] = Field(
+        default=1,
+        description="The period over which requests per minute are evaluated: Learn's "
+        "'typically 1 or 10 seconds' (Manage Azure OpenAI in Microsoft Foundry Models quota).",
     )
 
 

@@ -6,10 +6,16 @@ Two ways in, as on Azure:
 * ``Authorization: Bearer <token>``: a Microsoft Entra ID access token. Offline
   there is no Entra ID, so :class:`ReplayCredential` stands in for
   ``DefaultAzureCredential``: it implements the same ``get_token`` protocol and
-  mints a JWT for the ``https://cognitiveservices.azure.com`` audience, signed
-  (HS256, with PyJWT) from the replay key. The server checks signature, audience,
-  issuer and the time claims by type and range, so a wrong, stale or mis-scoped
-  token fails exactly as on Azure.
+  mints a JWT for the audience of the scope it is asked for, signed (HS256, with
+  PyJWT) from the replay key. The server checks signature, audience, issuer and
+  the time claims by type and range, so a wrong, stale or mis-scoped token fails
+  exactly as on Azure.
+
+Azure OpenAI takes tokens for two audiences. Microsoft Learn's "Azure OpenAI in Microsoft
+Foundry Models v1 API" page (``/azure/foundry/openai/api-version-lifecycle``) now asks for
+the scope ``https://ai.azure.com/.default`` in every Entra ID sample; the same page until
+early 2026, and many other Learn samples, use ``https://cognitiveservices.azure.com/.default``.
+Both are accepted (:data:`AUDIENCES`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,14 @@ from azure.core.credentials import AccessToken, AccessTokenInfo
 
 COGNITIVE_SERVICES_AUDIENCE = "https://cognitiveservices.azure.com"
 COGNITIVE_SERVICES_SCOPE = f"{COGNITIVE_SERVICES_AUDIENCE}/.default"
+AI_AUDIENCE = "https://ai.azure.com"
+AI_SCOPE = f"{AI_AUDIENCE}/.default"
+"""The scope Learn's "Azure OpenAI in Microsoft Foundry Models v1 API" page requests today."""
+AUDIENCES: dict[str, tuple[str, ...]] = {
+    COGNITIVE_SERVICES_AUDIENCE: (COGNITIVE_SERVICES_AUDIENCE, AI_AUDIENCE),
+}
+"""For a service's audience, every audience whose tokens it accepts (a service not listed here,
+Azure AI Search for one, accepts only its own)."""
 ISSUER = "replay-server"
 ALGORITHM = "HS256"
 MAX_TOKEN_LIFETIME = 24 * 3600
@@ -68,6 +82,9 @@ def token_is_valid(
 ) -> bool:
     """True for a token signed with ``key``, for ``audience``, from this issuer, valid at ``now``.
 
+    A token for any audience :data:`AUDIENCES` lists with ``audience`` is for it too (Azure
+    OpenAI takes ``https://ai.azure.com`` tokens as well as ``cognitiveservices`` ones).
+
     PyJWT checks the signature, the algorithm, that the claims are a JSON object, ``aud``
     and ``iss``; the time claims are checked here by type and range against ``now`` (the
     server's clock, injectable in tests, where PyJWT would read the wall clock): ``exp`` in
@@ -78,7 +95,11 @@ def token_is_valid(
             token,
             signing_key(key),
             algorithms=[ALGORITHM],
-            audience=[audience, audience.rstrip("/"), audience.rstrip("/") + "/"],
+            audience=[
+                form
+                for accepted in AUDIENCES.get(audience.rstrip("/"), (audience,))
+                for form in (accepted, accepted.rstrip("/"), accepted.rstrip("/") + "/")
+            ],
             issuer=ISSUER,
             options={
                 "require": ["exp", "aud", "iss"],
