@@ -15,12 +15,13 @@ from azure.core.credentials import AccessToken
 from azure.identity import get_bearer_token_provider
 from conftest import API_VERSION, StartServer, sync_client
 from openai import OpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from helpers import Settings, connect
 from helpers.replay import ReplayCredential
 from helpers.replay.identity import mint_token, token_is_valid
 
-HELLO = [{"role": "user", "content": "Say hello in five words."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 ANSWER = "Hello there, nice to meet!"
 KEY = "local-replay-key"
 # Written out, not imported: the test states what Learn's pages say.
