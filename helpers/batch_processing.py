@@ -13,10 +13,10 @@ process to send them from:
   short windows (1 s, or 10 s), so a window takes only its share, ``RPM * window / 60``;
   tokens per minute in a running count reset each minute, each request charged on arrival
   what :func:`helpers.token_management.quota_charge` estimates (prompt plus
-  ``max_completion_tokens`` per choice). Azure's periods start where the client cannot see,
-  so the :class:`Pacer` holds the same limits over *sliding* periods, which no placement of
-  Azure's fixed ones can catch out: nothing is sent in a burst, and there is no
-  initial minute's worth at once.
+  ``max_completion_tokens`` per choice). The :class:`Pacer` keeps the same windows and
+  minutes on its own clock, placed where the server's are (from its first request, and
+  from every 429's ``retry-after-ms``), and counts a request sent near a window's edge in
+  both windows it may land in: a window's share goes out at once, never a minute's worth.
 - **429**: the server did not count the request, so its charge is given back and only that
   request waits what ``retry-after-ms`` (else ``retry-after``) says; when the answer says
   the quota itself is spent, no new request starts before the server's next window either
