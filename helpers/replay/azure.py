@@ -126,7 +126,8 @@ def chat_completion(
     }
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
+    """Compact JSON with non-ASCII characters as they are (no ``\\u`` escapes)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -147,7 +148,7 @@ def chat_stream(
     """The ``data:`` payloads of a streamed chat completion, in Azure's order (no ``[DONE]``)."""
 
     def chunk(choice_delta: dict[str, Any], filters: dict[str, Any], finish: str | None) -> str:
-        return _dumps(
+        return dumps(
             {
                 "choices": [
                     {
@@ -167,7 +168,7 @@ def chat_stream(
         )
 
     events = [
-        _dumps(
+        dumps(
             {
                 "choices": [],
                 "created": 0,
@@ -211,7 +212,7 @@ def chat_stream(
     events.append(chunk({}, {}, finish_reason))
     if include_usage:
         events.append(
-            _dumps(
+            dumps(
                 {
                     "choices": [],
                     "created": created,
