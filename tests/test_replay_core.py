@@ -429,7 +429,7 @@ def test_reset_on_the_server_object_forgets_what_clients_made(start_server: Star
     server.reset()
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve(uploaded.id)
-    assert server.state.get(VectorStoresStore).get(store.id) is None
+    assert server.state.get(VectorStoresStore).stores.get(store.id) is None
     assert list(client.vector_stores.list()) == []
 
 
