@@ -36,6 +36,12 @@ def start_server() -> Iterator[StartServer]:
         server.stop()
 
 
+def user(text: str) -> list[Any]:
+    """A conversation of one user message, as ``list[Any]`` so that any ``messages=`` takes it
+    (the SDK's, a blocklist's, a pipeline's)."""
+    return [{"role": "user", "content": text}]
+
+
 def sync_client(server: ReplayServer, **options: Any) -> AzureOpenAI:
     """The official SDK client pointed at a replay server (no retries unless asked)."""
     options.setdefault("api_key", server.api_key)

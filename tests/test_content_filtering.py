@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, sync_client, user
 from openai import OpenAI
 
 from helpers import content_filtering as safety
@@ -25,10 +23,6 @@ from helpers.content_filtering import (
 
 RECORDINGS = "test_content_filtering.yaml"
 DEPLOYMENT = "gpt-4o-mini"
-
-
-def user(text: str) -> list[Any]:
-    return [{"role": "user", "content": text}]
 
 
 VIOLENT_PROMPT = user(

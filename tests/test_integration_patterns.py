@@ -9,7 +9,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, sync_client, user
 from redis_server import start_redis
 
 from helpers._support.counting import count_messages
@@ -26,10 +26,6 @@ from helpers.integration_patterns import (
 
 RECORDINGS = "test_integration_patterns.yaml"
 DEPLOYMENT = "gpt-4o-mini"
-
-
-def user(text: str) -> list[Any]:
-    return [{"role": "user", "content": text}]
 
 
 CAPITAL: dict[str, Any] = {

@@ -21,6 +21,12 @@ from helpers.replay import RecordingsFile
 from helpers.replay.server import ReplayServer
 
 RECORDED = "test_responses.yaml"
+RINGS: dict[str, Any] = {
+    "model": "gpt-5-mini",
+    "input": "Name one planet with rings, in one word.",
+    "instructions": "Answer briefly.",
+}
+"""The recorded first turn, which several tests start from."""
 HAIKU = "Grey waves fold and break,\nsalt wind carries gull voices,\nthe tide keeps its time."
 WEATHER_TOOL: FunctionToolParam = {
     "type": "function",
@@ -56,11 +62,7 @@ class Planet(BaseModel):
 
 def test_create_replays_text_reasoning_and_usage(start_server: StartServer) -> None:
     client = v1(start_server(RECORDED))
-    response = client.responses.create(
-        model="gpt-5-mini",
-        input="Name one planet with rings, in one word.",
-        instructions="Answer briefly.",
-    )
+    response = client.responses.create(**RINGS)
     assert response.output_text == "Saturn."
     assert response.output[0].type == "reasoning"
     assert response.usage is not None
@@ -71,22 +73,14 @@ def test_create_replays_text_reasoning_and_usage(start_server: StartServer) -> N
 
 async def test_async_create_and_retrieve(start_server: StartServer) -> None:
     async with av1(start_server(RECORDED)) as client:
-        created = await client.responses.create(
-            model="gpt-5-mini",
-            input="Name one planet with rings, in one word.",
-            instructions="Answer briefly.",
-        )
+        created = await client.responses.create(**RINGS)
         again = await client.responses.retrieve(created.id)
     assert again.model_dump() == created.model_dump()
 
 
 def test_previous_response_id_chain_and_input_items(start_server: StartServer) -> None:
     client = v1(start_server(RECORDED))
-    first = client.responses.create(
-        model="gpt-5-mini",
-        input="Name one planet with rings, in one word.",
-        instructions="Answer briefly.",
-    )
+    first = client.responses.create(**RINGS)
     second = client.responses.create(
         model="gpt-5-mini",
         input="And the largest moon of that planet?",
@@ -178,11 +172,7 @@ def test_parse_with_a_pydantic_model(start_server: StartServer) -> None:
 
 def test_delete_then_retrieve_is_404(start_server: StartServer) -> None:
     client = v1(start_server(RECORDED))
-    created = client.responses.create(
-        model="gpt-5-mini",
-        input="Name one planet with rings, in one word.",
-        instructions="Answer briefly.",
-    )
+    created = client.responses.create(**RINGS)
     client.responses.delete(created.id)
     with pytest.raises(openai.NotFoundError) as caught:
         client.responses.retrieve(created.id)

@@ -25,7 +25,7 @@ from helpers.replay.recordings.store import RecordedResponse
 from helpers.replay.services.responses import simulator as sim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/
-from test_responses import HAIKU, WEATHER_TOOL, Planet
+from test_responses import HAIKU, RINGS, WEATHER_TOOL, Planet
 
 TARGET = Path("tests/recordings/test_responses.yaml")
 
@@ -65,11 +65,7 @@ def main() -> None:
         )
         curation.add(name, responses_request(body), recorded)
 
-    rings = {
-        "model": "gpt-5-mini",
-        "input": "Name one planet with rings, in one word.",
-        "instructions": "Answer briefly.",
-    }
+    rings = dict(RINGS)
     first = response(rings, "Saturn.")
     add("rings", rings, first)
     moon = {
