@@ -42,6 +42,11 @@ def user(text: str) -> list[Any]:
     return [{"role": "user", "content": text}]
 
 
+def chat_params(model: str, question: str, **options: Any) -> dict[str, Any]:
+    """``chat.completions.create``'s arguments for ``question`` asked alone of ``model``."""
+    return {"model": model, "messages": user(question), **options}
+
+
 def sync_client(server: ReplayServer, **options: Any) -> AzureOpenAI:
     """The official SDK client pointed at a replay server (no retries unless asked)."""
     options.setdefault("api_key", server.api_key)

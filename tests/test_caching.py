@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, chat_params, sync_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import AsyncAzureOpenAI
@@ -35,20 +35,9 @@ from helpers.replay import ReplayServer
 
 RECORDINGS = "test_caching.yaml"
 DEPLOYMENT = "gpt-4o-mini"
-CAPITAL: dict[str, Any] = {
-    "model": DEPLOYMENT,
-    "messages": [{"role": "user", "content": "What is the capital of Australia? One word."}],
-    "temperature": 0,
-}
-SLOGAN: dict[str, Any] = {
-    "model": DEPLOYMENT,
-    "messages": [{"role": "user", "content": "Invent a slogan for a bakery."}],
-}
-FILTERED: dict[str, Any] = {
-    "model": DEPLOYMENT,
-    "messages": [{"role": "user", "content": "Write the fight scene in full detail."}],
-    "temperature": 0,
-}
+CAPITAL = chat_params(DEPLOYMENT, "What is the capital of Australia? One word.", temperature=0)
+SLOGAN = chat_params(DEPLOYMENT, "Invent a slogan for a bakery.")
+FILTERED = chat_params(DEPLOYMENT, "Write the fight scene in full detail.", temperature=0)
 
 BackendFactory = Callable[[], CacheBackend]
 
