@@ -25,8 +25,6 @@ from helpers.integration_patterns import (
 
 RECORDINGS = "test_integration_patterns.yaml"
 DEPLOYMENT = "gpt-4o-mini"
-
-
 CAPITAL = chat_params(DEPLOYMENT, "What is the capital of Australia? One word.", temperature=0)
 BUSY = chat_params(
     DEPLOYMENT,
