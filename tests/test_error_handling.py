@@ -63,7 +63,8 @@ class Counted:
 
 @pytest.fixture
 def rate_limited() -> Iterator[tuple[ReplayServer, FakeTime]]:
-    """A lenient server whose gpt-4o-mini allows 2 requests a minute, enforced, on a fake clock.
+    """A lenient server whose gpt-4o-mini allows 2 requests a minute, enforced, on a fake clock,
+    and has had both: the next request is a 429.
 
     The only place these tests switch rate-limit enforcement on: when the server gets a
     config flag for it, change this fixture alone.
@@ -81,6 +82,9 @@ def rate_limited() -> Iterator[tuple[ReplayServer, FakeTime]]:
         recordings=[RECORDINGS / "replay_server.yaml"], mode="lenient", deployments=deployments
     )
     with ReplayServer(config, limiter=RateLimiter(enforce=True, clock=fake)) as server:
+        client = sync_client(server)
+        for _ in range(2):
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
         yield server, fake
 
 
@@ -158,8 +162,6 @@ def test_content_filter_failure_carries_azures_innererror(start_server: StartSer
 def test_a_429_carries_the_wait_azure_asks_for(rate_limited: tuple[ReplayServer, FakeTime]) -> None:
     server, _ = rate_limited
     client = sync_client(server)
-    for _ in range(2):
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     failure = classify(caught.value)
@@ -174,8 +176,6 @@ def test_retry_waits_exactly_what_retry_after_ms_says(
 ) -> None:
     server, fake = rate_limited
     client = sync_client(server)
-    for _ in range(2):
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     seen: list[Failure] = []
     policy = policy_on(fake, on_retry=lambda failure, wait, attempt: seen.append(failure))
 
@@ -191,8 +191,6 @@ async def test_async_retry_honours_retry_after_ms(
 ) -> None:
     server, fake = rate_limited
     client = async_client(server)
-    for _ in range(2):
-        await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     completion = await policy_on(fake).acall(
         client.chat.completions.create, model="gpt-4o-mini", messages=HELLO
     )
@@ -206,8 +204,6 @@ def test_a_wait_longer_than_the_deadline_gives_up_at_once(
 ) -> None:
     server, fake = rate_limited
     client = sync_client(server)
-    for _ in range(2):
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     with pytest.raises(openai.RateLimitError):
         policy_on(fake, deadline=5).call(
             client.chat.completions.create, model="gpt-4o-mini", messages=HELLO
