@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from openai import AsyncAzureOpenAI, AzureOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from helpers.replay import ReplayConfig, ReplayServer
 
@@ -15,6 +16,11 @@ RECORDINGS = Path(__file__).parent / "recordings"
 API_VERSION = "2024-10-01-preview"
 
 StartServer = Callable[..., ReplayServer]
+
+# Requests the shared recordings (replay_server.yaml, replay_core.yaml) answer.
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
+STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
+INPUTS = ["The quick brown fox", "jumps over the lazy dog"]
 
 
 @pytest.fixture

@@ -6,14 +6,11 @@ from pathlib import Path
 
 import pytest
 from azure.search.documents.indexes.models import SearchIndex, SimpleField
-from conftest import API_VERSION, StartServer
-from openai.types.chat import ChatCompletionMessageParam
+from conftest import API_VERSION, HELLO, StartServer
 
 from helpers import Settings, connect
 from helpers.authentication import check_settings
 from helpers.replay.config import Mode
-
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 
 
 def test_settings_read_the_sdk_variable_names(monkeypatch: pytest.MonkeyPatch) -> None:

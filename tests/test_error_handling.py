@@ -10,7 +10,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import RECORDINGS, StartServer, async_client, sync_client
+from conftest import HELLO, RECORDINGS, StartServer, async_client, sync_client
 from openai.types.chat import ChatCompletionMessageParam
 
 from helpers.error_handling import ErrorKind, Failure, RetryPolicy, classify, retry_after_seconds
@@ -18,7 +18,6 @@ from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.replay.config import Deployment
 
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 BLOCKED: list[ChatCompletionMessageParam] = [
     {
         "role": "user",

@@ -13,10 +13,9 @@ from typing import Any
 import matplotlib
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import HELLO, StartServer, async_client, sync_client
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
-from openai.types.chat import ChatCompletionMessageParam
 from sse_upstream import FRAMED_CHUNKS, FakeUpstream, framed_body
 
 from helpers.error_handling import ErrorKind
@@ -32,8 +31,6 @@ from helpers.monitoring import (
 from helpers.replay import ReplayServer
 
 matplotlib.use("Agg")
-
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 
 
 def monitored(server: ReplayServer, monitor: Monitor, **options: Any) -> openai.AzureOpenAI:

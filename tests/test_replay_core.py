@@ -13,11 +13,10 @@ from typing import Any, Literal, TypedDict
 import httpx2
 import openai
 import pytest
-from conftest import RECORDINGS, StartServer, sync_client
+from conftest import HELLO, INPUTS, RECORDINGS, STORY, StartServer, sync_client
 from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import (
     ChatCompletionChunk,
-    ChatCompletionMessageParam,
     ChatCompletionStreamOptionsParam,
 )
 
@@ -29,9 +28,6 @@ from helpers.replay.server import ReplayServer, probe
 from helpers.replay.services.files.operations import FilesStore
 from helpers.replay.services.vector_stores.store import VectorStoresStore
 
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
-STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
-INPUTS = ["The quick brown fox", "jumps over the lazy dog"]
 BATCH_LINE = (
     b'{"custom_id": "task-1", "method": "POST", "url": "/chat/completions", "body": {"model": '
     b'"gpt-4o-mini-batch", "messages": [{"role": "user", "content": "Say hi."}]}}\n'

@@ -8,7 +8,7 @@ import httpx2
 import openai
 import pytest
 from azure.identity import get_bearer_token_provider
-from conftest import API_VERSION, StartServer, async_client, sync_client
+from conftest import API_VERSION, HELLO, StartServer, async_client, sync_client
 from openai import AzureOpenAI
 from openai.types.chat import (
     ChatCompletionFunctionToolParam,
@@ -19,7 +19,6 @@ from openai.types.chat import (
 from helpers.replay import ReplayCredential
 from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE
 
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 COIN: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Flip a coin."}]
 CHAT_PATH = "/openai/deployments/gpt-4o-mini/chat/completions"
 

@@ -12,7 +12,16 @@ from typing import Any, Literal, TypedDict
 import httpx2
 import openai
 import pytest
-from conftest import API_VERSION, RECORDINGS, StartServer, async_client, sync_client
+from conftest import (
+    API_VERSION,
+    HELLO,
+    INPUTS,
+    RECORDINGS,
+    STORY,
+    StartServer,
+    async_client,
+    sync_client,
+)
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionStreamOptionsParam
 from sse_upstream import FRAMED_CHUNKS, FakeUpstream, framed_body
 
@@ -27,10 +36,6 @@ from helpers.replay.recordings.store import (
     StreamChunk,
     is_responses_api,
 )
-
-STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
-INPUTS = ["The quick brown fox", "jumps over the lazy dog"]
 
 
 class StreamOptions(TypedDict):
