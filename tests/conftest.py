@@ -10,7 +10,7 @@ import pytest
 from openai import AsyncAzureOpenAI, AzureOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from helpers.replay import ReplayConfig, ReplayServer
+from helpers.replay import RecordingsFile, ReplayConfig, ReplayServer
 
 RECORDINGS = Path(__file__).parent / "recordings"
 API_VERSION = "2024-10-01-preview"
@@ -40,6 +40,31 @@ def start_server() -> Iterator[StartServer]:
     yield start
     for server in servers:
         server.stop()
+
+
+StartRecorder = Callable[[ReplayServer | str], tuple[ReplayServer, Path]]
+
+
+@pytest.fixture
+def start_recorder(start_server: StartServer, tmp_path: Path) -> StartRecorder:
+    """``recorder, target = start_recorder(upstream)``: a server in record mode in front of
+    ``upstream`` (a replay server, reached as ``localhost``, or a URL), writing to ``target``."""
+
+    def start(upstream: ReplayServer | str) -> tuple[ReplayServer, Path]:
+        url = upstream if isinstance(upstream, str) else f"http://localhost:{upstream.port}"
+        target = tmp_path / "recorded.yaml"
+        return start_server(target, mode="record", upstream=url, record_to=target), target
+
+    return start
+
+
+@pytest.fixture
+def drafting(start_server: StartServer, tmp_path: Path) -> tuple[ReplayServer, Path]:
+    """A lenient server in draft mode and the curated file it appends each miss to (empty
+    at first, and its own recordings, so a saved draft answers the same request again)."""
+    target = tmp_path / "drafts.yaml"
+    RecordingsFile.new(target, "curated").save()
+    return start_server(target, mode="lenient", draft=True, record_to=target), target
 
 
 def user(text: str) -> list[Any]:

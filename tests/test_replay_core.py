@@ -13,7 +13,7 @@ from typing import Any, Literal, TypedDict
 import httpx2
 import openai
 import pytest
-from conftest import HELLO, INPUTS, RECORDINGS, STORY, StartServer, sync_client
+from conftest import HELLO, INPUTS, RECORDINGS, STORY, StartRecorder, StartServer, sync_client
 from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import (
     ChatCompletionChunk,
@@ -142,13 +142,10 @@ def test_v1_checks_credentials(start_server: StartServer) -> None:
 
 
 def test_v1_record_mode_records_what_replays_on_both_surfaces(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     upstream = start_server("replay_server.yaml")
-    target = tmp_path / "recorded.yaml"
-    recorder = start_server(
-        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
-    )
+    recorder, target = start_recorder(upstream)
     live = v1_client(recorder, api_key=upstream.api_key).chat.completions.create(
         model="gpt-4o-mini", messages=HELLO
     )
@@ -275,13 +272,10 @@ def test_an_upload_without_a_purpose_is_azures_400(start_server: StartServer) ->
 
 
 def test_a_multipart_upload_is_recorded_and_replayed(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     upstream = start_server("replay_core.yaml")
-    target = tmp_path / "recorded.yaml"
-    recorder = start_server(
-        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
-    )
+    recorder, target = start_recorder(upstream)
     live = files_client(recorder).files.create(file=("tasks.jsonl", BATCH_LINE), purpose="batch")
     (interaction,) = RecordingsFile.load(target).document.interactions
     assert interaction.request.content_type == "multipart/form-data"
@@ -529,11 +523,9 @@ def test_an_unknown_fault_kind_on_the_command_line_is_refused() -> None:
 
 
 def test_a_draft_of_base64_embeddings_is_stored_as_floats(
-    start_server: StartServer, tmp_path: Path
+    drafting: tuple[ReplayServer, Path],
 ) -> None:
-    target = tmp_path / "drafts.yaml"
-    RecordingsFile.new(target, "curated").save()
-    server = start_server(target, mode="lenient", draft=True, record_to=target)
+    server, target = drafting
     sync_client(server).embeddings.create(
         model="text-embedding-3-small", input=["a draft"], dimensions=4
     )

@@ -6,12 +6,11 @@ Sources for Azure's wording are named where asserted (see helpers/replay/familie
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from conftest import StartServer, sync_client
+from conftest import StartRecorder, StartServer, sync_client
 from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.responses import FunctionToolParam, ResponseInputMessageItem, ResponseInputText
@@ -246,13 +245,10 @@ async def test_lenient_async_stream_and_chain(start_server: StartServer) -> None
 
 
 def test_a_streamed_response_is_recorded_event_by_event_and_replays(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     upstream = start_server(RECORDED)
-    target = tmp_path / "recorded.yaml"
-    recorder = start_server(
-        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
-    )
+    recorder, target = start_recorder(upstream)
     live = [
         e.model_dump()
         for e in v1(recorder).responses.create(
