@@ -8,6 +8,7 @@ import io
 import pytest
 from conftest import StartServer, sync_client
 from openai import BadRequestError, NotFoundError, OpenAI
+from openai.types import StaticFileChunkingStrategyObjectParam
 
 from helpers._support.tokenizer import get_encoding
 from helpers.replay import ReplayServer
@@ -25,6 +26,14 @@ CAFE = (
 
 def v1(server: ReplayServer) -> OpenAI:
     return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+
+
+def static_chunks(size: int, overlap: int) -> StaticFileChunkingStrategyObjectParam:
+    """The static chunking strategy: windows of ``size`` tokens, ``overlap`` shared."""
+    return {
+        "type": "static",
+        "static": {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap},
+    }
 
 
 def upload(client: OpenAI, name: str, text: str) -> str:
@@ -118,10 +127,7 @@ def test_chunking_uses_static_windows_with_the_requested_overlap(start_server: S
     attached = client.vector_stores.files.create_and_poll(
         vector_store_id=store.id,
         file_id=file_id,
-        chunking_strategy={
-            "type": "static",
-            "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 50},
-        },
+        chunking_strategy=static_chunks(100, 50),
     )
     assert attached.chunking_strategy is not None
     assert attached.chunking_strategy.static.max_chunk_size_tokens == 100  # type: ignore[union-attr]
@@ -136,24 +142,15 @@ def test_chunking_uses_static_windows_with_the_requested_overlap(start_server: S
 def test_bad_requests_get_errors_that_name_the_parameter(start_server: StartServer) -> None:
     client = v1(start_server(mode="replay"))
     file_id = upload(client, "bikes.md", BIKES)
-    with pytest.raises(BadRequestError) as too_small:
-        client.vector_stores.create(
-            file_ids=[file_id],
-            chunking_strategy={
-                "type": "static",
-                "static": {"max_chunk_size_tokens": 50, "chunk_overlap_tokens": 0},
-            },
-        )
-    assert too_small.value.param == "chunking_strategy.static.max_chunk_size_tokens"
-    with pytest.raises(BadRequestError) as overlap:
-        client.vector_stores.create(
-            file_ids=[file_id],
-            chunking_strategy={
-                "type": "static",
-                "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 150},
-            },
-        )
-    assert overlap.value.param == "chunking_strategy.static.chunk_overlap_tokens"
+    for size, overlap, param in (
+        (50, 0, "chunking_strategy.static.max_chunk_size_tokens"),  # too small a window
+        (200, 150, "chunking_strategy.static.chunk_overlap_tokens"),  # more than half of it
+    ):
+        with pytest.raises(BadRequestError) as refused:
+            client.vector_stores.create(
+                file_ids=[file_id], chunking_strategy=static_chunks(size, overlap)
+            )
+        assert refused.value.param == param
     with pytest.raises(NotFoundError, match="No vector store found with id 'vs_missing'"):
         client.vector_stores.retrieve("vs_missing")
     with pytest.raises(NotFoundError, match="file-missing"):
