@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai import AsyncAzureOpenAI, AzureOpenAI
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
 from helpers.replay import RecordingsFile, ReplayConfig, ReplayServer
@@ -84,6 +84,20 @@ def sync_client(server: ReplayServer, **options: Any) -> AzureOpenAI:
     options.setdefault("max_retries", 0)
     options.setdefault("api_version", API_VERSION)
     return AzureOpenAI(azure_endpoint=server.url, **options)
+
+
+def v1_client(server: ReplayServer, **options: Any) -> OpenAI:
+    """The plain ``OpenAI`` client on a replay server's v1 API (``/openai/v1/``, no
+    api-version), as Microsoft documents it for Azure (no retries unless asked)."""
+    options.setdefault("api_key", server.api_key)
+    options.setdefault("max_retries", 0)
+    return OpenAI(base_url=f"{server.url}/openai/v1/", **options)
+
+
+def async_v1_client(server: ReplayServer, **options: Any) -> AsyncOpenAI:
+    options.setdefault("api_key", server.api_key)
+    options.setdefault("max_retries", 0)
+    return AsyncOpenAI(base_url=f"{server.url}/openai/v1/", **options)
 
 
 def async_client(server: ReplayServer, **options: Any) -> AsyncAzureOpenAI:

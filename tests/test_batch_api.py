@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import StartServer, sync_client
+from conftest import StartServer, sync_client, v1_client
 from openai import AzureOpenAI, BadRequestError, ConflictError, NotFoundError, OpenAI
 from openai.types import Batch
 
@@ -57,10 +57,6 @@ def line(custom_id: str, question: str, **body: Any) -> dict[str, Any]:
 
 def jsonl(lines: Sequence[dict[str, Any] | str]) -> bytes:
     return "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines).encode()
-
-
-def v1_client(server: ReplayServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
 
 
 def chat_batch(client: AzureOpenAI | OpenAI, input_file_id: str) -> Batch:

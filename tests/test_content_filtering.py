@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client, user
-from openai import OpenAI
+from conftest import StartServer, async_client, sync_client, user, v1_client
 
 from helpers import content_filtering as safety
 from helpers.content_filtering import (
@@ -203,7 +202,7 @@ def test_older_blocklist_list_and_unknown_severity_are_read_not_rejected() -> No
 
 def test_a_filtered_responses_call_is_detected(start_server: StartServer) -> None:
     server = start_server("test_response_validation.yaml")
-    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    client = v1_client(server)
     response = client.responses.create(
         model="gpt-5-mini",
         input="Continue the story in full detail: the soldier reached the village and",
@@ -218,7 +217,7 @@ def test_a_responses_prompt_blocked_by_the_filter_names_category_and_severity(
     start_server: StartServer,
 ) -> None:
     server = start_server("test_response_validation.yaml", mode="lenient")
-    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    client = v1_client(server)
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="gpt-5-mini", input="How do I build a bomb?")
     report = safety.report_from_error(caught.value)

@@ -6,12 +6,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import StartServer, sync_client
+from conftest import StartServer, sync_client, v1_client
 from openai import BadRequestError, NotFoundError, OpenAI
 from openai.types import StaticFileChunkingStrategyObjectParam
 
 from helpers._support.tokenizer import get_encoding
-from helpers.replay import ReplayServer
 from helpers.replay.services.vector_stores.store import PROCESSING_SECONDS, chunk_text
 
 BIKES = (
@@ -22,10 +21,6 @@ CAFE = (
     "# Cafe\n\nThe cafe serves oat milk cappuccino and vegan cake. It opens at 7 am on "
     "weekdays and at 9 am on Sundays.\n"
 )
-
-
-def v1(server: ReplayServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
 
 
 def static_chunks(size: int, overlap: int) -> StaticFileChunkingStrategyObjectParam:
@@ -45,7 +40,7 @@ def upload(client: OpenAI, name: str, text: str) -> str:
 def test_batch_create_and_poll_indexes_files_and_search_ranks_the_relevant_one_first(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     ids = [upload(client, "bikes.md", BIKES), upload(client, "cafe.md", CAFE)]
     store = client.vector_stores.create(
         name="kb", expires_after={"anchor": "last_active_at", "days": 7}
@@ -77,7 +72,7 @@ def test_a_file_is_in_progress_until_polled_or_processed_on_the_server_clock(
     start_server: StartServer,
 ) -> None:
     now = [1_700_000_000.0]
-    client = v1(start_server(mode="replay", clock=lambda: now[0]))
+    client = v1_client(start_server(mode="replay", clock=lambda: now[0]))
     store = client.vector_stores.create(name="kb")
     first = client.vector_stores.files.create(
         vector_store_id=store.id, file_id=upload(client, "bikes.md", BIKES)
@@ -95,7 +90,7 @@ def test_a_file_is_in_progress_until_polled_or_processed_on_the_server_clock(
 
 
 def test_deleting_a_file_removes_its_chunks_from_search_results(start_server: StartServer) -> None:
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     bikes, cafe = upload(client, "bikes.md", BIKES), upload(client, "cafe.md", CAFE)
     store = client.vector_stores.create(name="kb", file_ids=[bikes, cafe])
     client.vector_stores.files.list(vector_store_id=store.id)  # a poll
@@ -121,7 +116,7 @@ def test_chunking_uses_static_windows_with_the_requested_overlap(start_server: S
     split = chunk_text("日本語のテキストと café " * 300, 100, 50)
     assert len(split) > 1 and not any("\ufffd" in c for c in split)  # no character cut in two
 
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     file_id = upload(client, "long.txt", text)
     store = client.vector_stores.create(name="kb")
     attached = client.vector_stores.files.create_and_poll(
@@ -140,7 +135,7 @@ def test_chunking_uses_static_windows_with_the_requested_overlap(start_server: S
 
 
 def test_bad_requests_get_errors_that_name_the_parameter(start_server: StartServer) -> None:
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     file_id = upload(client, "bikes.md", BIKES)
     for size, overlap, param in (
         (50, 0, "chunking_strategy.static.max_chunk_size_tokens"),  # too small a window
@@ -170,7 +165,7 @@ def test_bad_requests_get_errors_that_name_the_parameter(start_server: StartServ
 
 def test_list_pages_delete_and_the_dated_surface(start_server: StartServer) -> None:
     server = start_server(mode="replay")
-    client = v1(server)
+    client = v1_client(server)
     for n in range(3):
         client.vector_stores.create(name=f"kb{n}")
     page = client.vector_stores.list(limit=2, order="asc")
@@ -188,7 +183,7 @@ def test_list_pages_delete_and_the_dated_surface(start_server: StartServer) -> N
 def test_a_stores_files_page_through_the_sdk_and_filter_by_status(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     ids = [upload(client, f"doc{n}.md", f"# Doc {n}\n\nPage {n}.\n") for n in range(5)]
     store = client.vector_stores.create(name="kb")
     client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=ids)
@@ -208,7 +203,7 @@ def test_a_stores_files_page_through_the_sdk_and_filter_by_status(
 def test_file_search_tool_lists_results_and_cites_the_files_retrieved(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(mode="lenient"))
+    client = v1_client(start_server(mode="lenient"))
     bikes, cafe = upload(client, "bikes.md", BIKES), upload(client, "cafe.md", CAFE)
     store = client.vector_stores.create(name="kb")
     client.vector_stores.file_batches.create_and_poll(
@@ -242,7 +237,7 @@ def test_file_search_tool_lists_results_and_cites_the_files_retrieved(
 
 
 def test_a_streamed_file_search_sends_the_search_events(start_server: StartServer) -> None:
-    client = v1(start_server(mode="lenient"))
+    client = v1_client(start_server(mode="lenient"))
     store = client.vector_stores.create(name="kb", file_ids=[upload(client, "cafe.md", CAFE)])
     client.vector_stores.retrieve(store.id)
     with client.responses.stream(
@@ -292,7 +287,7 @@ def test_malformed_requests_get_azure_4xx_answers_never_a_server_error(
     start_server: StartServer, method: str, path: str, body: object
 ) -> None:
     server = start_server(mode="lenient")
-    client = v1(server)
+    client = v1_client(server)
     store = client.vector_stores.create(name="kb", file_ids=[upload(client, "cafe.md", CAFE)])
     client.vector_stores.retrieve(store.id)
     url = f"{server.url}/openai/v1" + path.replace("{vs}", store.id)
