@@ -27,7 +27,7 @@ from ..config import Deployment
 from ..context import Reply, RequestContext
 from ..errors import AzureError
 from ..identity import COGNITIVE_SERVICES_AUDIENCE
-from ..state import ReplayState
+from ..state import ReplayState, Resettable
 
 BodyKind = Literal["json", "multipart", "none"]
 DeploymentKind = Literal["chat", "embeddings"]
@@ -118,3 +118,20 @@ class Service:
     """Called once per server to register the service's stateful stores (``state.register``)."""
     mount: Callable[[ReplayState], tuple[str, ASGIApp]] | None = field(default=None)
     """For a service that is its own ASGI app (Azure AI Search): its path prefix and app."""
+
+
+def on_both_surfaces(
+    name: str,
+    endpoints: Callable[[str], tuple[Endpoint, ...]],
+    store: Callable[[], Resettable],
+) -> Service:
+    """A service of data the server keeps (files, batches, vector stores): the same endpoints
+    under the dated surface (``/openai/...?api-version=...``) and the v1 one (``/openai/v1/...``,
+    ``endpoints`` takes the prefix), and one store, registered under the service's name."""
+
+    def register(state: ReplayState) -> None:
+        state.register(name, store())
+
+    return Service(
+        name=name, endpoints=(*endpoints("/openai"), *endpoints("/openai/v1")), register=register
+    )

@@ -18,7 +18,7 @@ from ...context import Reply, RequestContext
 from ...errors import AzureError, invalid_request, object_not_found
 from ...state import ObjectsById, ReplayState
 from ...validation import missing_parameter
-from ..base import BodyKind, Endpoint, Service, StateOperation
+from ..base import BodyKind, Endpoint, StateOperation, on_both_surfaces
 from ..paging import Paging, cursor_page
 
 PURPOSES = ("assistants", "batch", "fine-tune", "user_data", "vision", "evals")
@@ -156,10 +156,6 @@ class DeleteFile(StateOperation):
         return Reply.of_json({"deleted": True, "id": file_id, "object": "file"})
 
 
-def _register(state: ReplayState) -> None:
-    state.register("files", FilesStore())
-
-
 def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     return (
         Endpoint("POST", f"{prefix}/files", UploadFile()),
@@ -170,8 +166,4 @@ def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     )
 
 
-SERVICE = Service(
-    name="files",
-    endpoints=(*_endpoints("/openai"), *_endpoints("/openai/v1")),
-    register=_register,
-)
+SERVICE = on_both_surfaces("files", _endpoints, FilesStore)

@@ -32,9 +32,8 @@ from typing import Any, ClassVar
 
 from ...context import Reply, RequestContext
 from ...errors import AzureError, object_not_found
-from ...state import ReplayState
 from ...validation import body_object, missing_parameter, type_error
-from ..base import BodyKind, Endpoint, Service, StateOperation
+from ..base import BodyKind, Endpoint, StateOperation, on_both_surfaces
 from ..files.operations import FilesStore
 from ..files.operations import not_found as file_not_found
 from ..paging import page_of
@@ -524,10 +523,6 @@ def attach_file_search(
     return response
 
 
-def _register(state: ReplayState) -> None:
-    state.register("vector_stores", sim.VectorStoresStore())
-
-
 def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     base = f"{prefix}/vector_stores"
     store = f"{base}/{{vector_store_id}}"
@@ -550,8 +545,4 @@ def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     )
 
 
-SERVICE = Service(
-    name="vector_stores",
-    endpoints=(*_endpoints("/openai"), *_endpoints("/openai/v1")),
-    register=_register,
-)
+SERVICE = on_both_surfaces("vector_stores", _endpoints, sim.VectorStoresStore)
