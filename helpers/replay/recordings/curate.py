@@ -32,7 +32,7 @@ CHAT_API_VERSION = "2025-04-01-preview"
 """The api-version the curated chat completions are recorded with."""
 
 GPT_5_MINI = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
-"""The deployment every curated Responses answer comes from."""
+"""The deployment the curated answers come from (its model name, a reasoning model)."""
 
 
 class Curation:
