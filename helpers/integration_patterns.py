@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
@@ -284,7 +284,22 @@ def _check_params(params: Params) -> None:
             raise TypeError(f"create() needs {required}=... (the deployment and the messages)")
 
 
-class Pipeline:
+C = TypeVar("C", AzureOpenAI | OpenAI, AsyncAzureOpenAI | AsyncOpenAI)
+
+
+class _Steps(Generic[C]):
+    """What both pipelines hold: the client, whose own retries are set to ``max_retries``,
+    and the steps, each told which client it wraps."""
+
+    def __init__(self, client: C, steps: Sequence[Step], max_retries: int) -> None:
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
+        self.client: C = client.with_options(max_retries=max_retries)
+        self.steps = list(steps)
+        _bind(self.steps, client)
+
+
+class Pipeline(_Steps[AzureOpenAI | OpenAI]):
     """Steps around ``client.chat.completions.create``, for the sync client."""
 
     def __init__(
@@ -292,11 +307,7 @@ class Pipeline:
     ) -> None:
         if isinstance(client, AsyncOpenAI):
             raise TypeError("Pipeline takes a sync client; use AsyncPipeline for AsyncAzureOpenAI")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
-        self.client = client.with_options(max_retries=max_retries)
-        self.steps = list(steps)
-        _bind(self.steps, client)
+        super().__init__(client, steps, max_retries)
 
     def _call(self, params: Params) -> ChatCompletion:
         return self.client.chat.completions.create(**params)
@@ -313,7 +324,7 @@ class Pipeline:
         return run(0, params)
 
 
-class AsyncPipeline:
+class AsyncPipeline(_Steps[AsyncAzureOpenAI | AsyncOpenAI]):
     """Steps around ``await client.chat.completions.create``, for the async client."""
 
     def __init__(
@@ -325,11 +336,7 @@ class AsyncPipeline:
     ) -> None:
         if not isinstance(client, AsyncOpenAI):
             raise TypeError("AsyncPipeline takes an async client; use Pipeline for AzureOpenAI")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
-        self.client = client.with_options(max_retries=max_retries)
-        self.steps = list(steps)
-        _bind(self.steps, client)
+        super().__init__(client, steps, max_retries)
 
     async def _call(self, params: Params) -> ChatCompletion:
         return await self.client.chat.completions.create(**params)

@@ -241,6 +241,16 @@ class _Observation:
             if response.get("model"):
                 self.model = str(response["model"])
 
+    def __enter__(self) -> _Observation:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        """The body's one pass is over: a reader that stopped early (``GeneratorExit``) is
+        not a failure."""
+        self.finish(None if isinstance(exc, GeneratorExit) else exc)
+
     def finish(self, failure: BaseException | None = None) -> None:
         if self.done:
             return
@@ -314,21 +324,13 @@ class _ObservedStream(httpx2.SyncByteStream):
         return self._pass
 
     def _observe(self) -> Iterator[bytes]:
-        observation = self._observation
-        try:
+        with self._observation as observation:
             if observation.stream:
                 yield from relay(self._inner, observation.on_event, transform=observation.decode)
             else:
                 for chunk in self._inner:
                     observation.feed(chunk)
                     yield chunk
-        except GeneratorExit:  # the reader stopped early: not a failure
-            observation.finish()
-            raise
-        except BaseException as exc:
-            observation.finish(exc)
-            raise
-        observation.finish()
 
     def close(self) -> None:
         try:
@@ -352,8 +354,7 @@ class _AsyncObservedStream(httpx2.AsyncByteStream):
         return self._pass
 
     async def _observe(self) -> AsyncIterator[bytes]:
-        observation = self._observation
-        try:
+        with self._observation as observation:
             if observation.stream:
                 relayed = arelay(self._inner, observation.on_event, transform=observation.decode)
                 try:
@@ -365,13 +366,6 @@ class _AsyncObservedStream(httpx2.AsyncByteStream):
                 async for chunk in self._inner:
                     observation.feed(chunk)
                     yield chunk
-        except GeneratorExit:  # the reader stopped early: not a failure
-            observation.finish()
-            raise
-        except BaseException as exc:
-            observation.finish(exc)
-            raise
-        observation.finish()
 
     async def aclose(self) -> None:
         try:
@@ -380,6 +374,32 @@ class _AsyncObservedStream(httpx2.AsyncByteStream):
                 await aclose()
         finally:
             self._observation.finish()
+
+
+def _unanswered(
+    monitor: Monitor, request: httpx2.Request, started: float, error: Exception
+) -> None:
+    """Record a request the transport raised for, with no response at all."""
+    kind = _transport_error_kind(error)
+    monitor.add(_record(monitor, request, started, status=None, error=kind))
+
+
+def _observed(
+    monitor: Monitor,
+    request: httpx2.Request,
+    started: float,
+    response: httpx2.Response,
+    stream: Callable[[Any, _Observation], httpx2.SyncByteStream | httpx2.AsyncByteStream],
+) -> httpx2.Response:
+    """``response`` with its body wrapped in ``stream``, which records it as it passes."""
+    observation = _Observation(monitor, request, started, response)
+    return httpx2.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=stream(response.stream, observation),
+        request=request,
+        extensions=response.extensions,
+    )
 
 
 class MonitoredTransport(httpx2.BaseTransport):
@@ -394,21 +414,10 @@ class MonitoredTransport(httpx2.BaseTransport):
         try:
             response = self.inner.handle_request(request)
         except Exception as exc:
-            self.monitor.add(
-                _record(
-                    self.monitor, request, started, status=None, error=_transport_error_kind(exc)
-                )
-            )
+            _unanswered(self.monitor, request, started, exc)
             raise
-        observation = _Observation(self.monitor, request, started, response)
         assert isinstance(response.stream, Iterable)
-        return httpx2.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=_ObservedStream(response.stream, observation),
-            request=request,
-            extensions=response.extensions,
-        )
+        return _observed(self.monitor, request, started, response, _ObservedStream)
 
     def close(self) -> None:
         self.inner.close()
@@ -426,20 +435,9 @@ class AsyncMonitoredTransport(httpx2.AsyncBaseTransport):
         try:
             response = await self.inner.handle_async_request(request)
         except Exception as exc:
-            self.monitor.add(
-                _record(
-                    self.monitor, request, started, status=None, error=_transport_error_kind(exc)
-                )
-            )
+            _unanswered(self.monitor, request, started, exc)
             raise
-        observation = _Observation(self.monitor, request, started, response)
-        return httpx2.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=_AsyncObservedStream(response.stream, observation),
-            request=request,
-            extensions=response.extensions,
-        )
+        return _observed(self.monitor, request, started, response, _AsyncObservedStream)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -134,7 +134,53 @@ class StreamInterruptedError(CookbookError, openai.APIError):
         self.chunks = chunks
 
 
-class StreamAccumulator:
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class _Accumulator(Generic[R]):
+    """What both accumulators keep: the text, and when the request was sent (``started``,
+    ``clock()`` when omitted), when the first non-empty text delta came and when the stream
+    ended (:meth:`finish`)."""
+
+    def __init__(self, *, clock: Clock = time.perf_counter, started: float | None = None) -> None:
+        self._clock = clock
+        self._started = clock() if started is None else started
+        self._text: list[str] = []
+        self._first_token_at: float | None = None
+        self._finished_at: float | None = None
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return "".join(self._text)
+
+    def _append(self, delta: str) -> None:
+        if delta:
+            if self._first_token_at is None:
+                self._first_token_at = self._clock()
+            self._text.append(delta)
+
+    def finish(self) -> R:
+        """Stamp the end of the stream (once) and return the result."""
+        if self._finished_at is None:
+            self._finished_at = self._clock()
+        return self.result()
+
+    def result(self) -> R:
+        raise NotImplementedError
+
+    def _times(self) -> tuple[float | None, float]:
+        """Seconds to the first text delta (``None`` without text) and to the end."""
+        assert self._finished_at is not None, "only for a finished stream"
+        first = self._first_token_at
+        return (
+            None if first is None else first - self._started,
+            self._finished_at - self._started,
+        )
+
+
+class StreamAccumulator(_Accumulator[StreamResult]):
     """Fold chunks into a :class:`StreamResult`; the part of a stream that needs no network.
 
     ``started`` is when the request was sent (``clock()`` when omitted). :meth:`add`
@@ -142,23 +188,14 @@ class StreamAccumulator:
     """
 
     def __init__(self, *, clock: Clock = time.perf_counter, started: float | None = None) -> None:
-        self._clock = clock
-        self._started = clock() if started is None else started
-        self._text: list[str] = []
+        super().__init__(clock=clock, started=started)
         self._refusal: list[str] = []
-        self._first_token_at: float | None = None
-        self._finished_at: float | None = None
         self._finish_reason: str | None = None
         self._usage: CompletionUsage | None = None
         self._model: str | None = None
         self._prompt_filter_results: list[dict[str, Any]] = []
         self._filtered: set[str] = set()
         self.chunks = 0
-
-    @property
-    def text(self) -> str:
-        """The text received so far."""
-        return "".join(self._text)
 
     def add(self, chunk: ChatCompletionChunk) -> str:
         """Take in one chunk and return its text delta."""
@@ -188,17 +225,8 @@ class StreamAccumulator:
                 delta_text += choice.delta.content
             if choice.finish_reason is not None:
                 self._finish_reason = choice.finish_reason
-        if delta_text:
-            if self._first_token_at is None:
-                self._first_token_at = self._clock()
-            self._text.append(delta_text)
+        self._append(delta_text)
         return delta_text
-
-    def finish(self) -> StreamResult:
-        """Stamp the end of the stream (once) and return the result."""
-        if self._finished_at is None:
-            self._finished_at = self._clock()
-        return self.result()
 
     def result(self) -> StreamResult:
         """The result of a finished stream."""
@@ -207,7 +235,7 @@ class StreamAccumulator:
                 "The stream has not been read to the end yet: iterate it fully "
                 "(or call consume()) before asking for its result."
             )
-        first = self._first_token_at
+        time_to_first_token, total_time = self._times()
         return StreamResult(
             text=self.text,
             finish_reason=self._finish_reason,
@@ -217,17 +245,13 @@ class StreamAccumulator:
             filtered_categories=tuple(sorted(self._filtered)),
             refusal="".join(self._refusal) if self._refusal else None,
             chunks=self.chunks,
-            time_to_first_token=None if first is None else first - self._started,
-            total_time=self._finished_at - self._started,
+            time_to_first_token=time_to_first_token,
+            total_time=total_time,
         )
 
     def interrupted(self, error: openai.APIError) -> StreamInterruptedError:
         """The exception to raise when ``error`` broke the stream."""
         return StreamInterruptedError(error, partial_text=self.text, chunks=self.chunks)
-
-
-R = TypeVar("R")
-R_co = TypeVar("R_co", covariant=True)
 
 
 class _Accumulating(Protocol[R_co]):
@@ -239,11 +263,12 @@ class _Accumulating(Protocol[R_co]):
     def interrupted(self, error: openai.APIError) -> StreamInterruptedError: ...
 
 
-class _TextStreamBase(Generic[R]):
-    """What every synchronous text stream offers, whatever API it reads.
+class _StreamCommon(Generic[R]):
+    """What the synchronous and asynchronous text streams share, whatever API they read.
 
-    A subclass names its accumulator (chat chunks or Responses events); the loop, the
-    conversion of a failure into :class:`StreamInterruptedError` and the rest are shared.
+    A subclass names its accumulator (chat chunks or Responses events). The loop over the
+    source is written twice (``for`` and ``async for``, in the two subclasses below); what a
+    failure inside it becomes, and the rest, is here once.
     """
 
     _accumulator: Callable[..., _Accumulating[R]]
@@ -254,18 +279,12 @@ class _TextStreamBase(Generic[R]):
         self._source = source
         self._state = self._accumulator(clock=clock, started=started)
 
-    def __iter__(self) -> Iterator[str]:
-        try:
-            for item in self._source:
-                text = self._state.add(item)
-                if text:
-                    yield text
-        except _StreamFailure as failure:  # an error event inside a Responses stream
-            error = _api_error(failure, self._source.response.request)
-            raise self._state.interrupted(error) from error
-        except openai.APIError as error:
-            raise self._state.interrupted(error) from error
-        self._state.finish()
+    def _interrupted(self, failure: _StreamFailure | openai.APIError) -> StreamInterruptedError:
+        """The error to raise (``from`` its ``error``) for a failure while reading: the SDK's
+        ``APIError``, or an ``error`` / ``response.failed`` event inside a Responses stream."""
+        if isinstance(failure, _StreamFailure):
+            failure = _api_error(failure, self._source.response.request)
+        return self._state.interrupted(failure)
 
     @property
     def text(self) -> str:
@@ -276,6 +295,21 @@ class _TextStreamBase(Generic[R]):
     def result(self) -> R:
         """The final result; raises :class:`StreamNotFinishedError` before the end."""
         return self._state.result()
+
+
+class _TextStreamBase(_StreamCommon[R]):
+    """What every synchronous text stream offers."""
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for item in self._source:
+                text = self._state.add(item)
+                if text:
+                    yield text
+        except (_StreamFailure, openai.APIError) as failure:
+            broken = self._interrupted(failure)
+            raise broken from broken.error
+        self._state.finish()
 
     def consume(self) -> R:
         """Read whatever is left of the stream and return the result."""
@@ -299,16 +333,8 @@ class _TextStreamBase(Generic[R]):
         self.close()
 
 
-class _AsyncTextStreamBase(Generic[R]):
-    """What every asynchronous text stream offers, whatever API it reads."""
-
-    _accumulator: Callable[..., _Accumulating[R]]
-
-    def __init__(
-        self, source: Any, *, clock: Clock = time.perf_counter, started: float | None = None
-    ) -> None:
-        self._source = source
-        self._state = self._accumulator(clock=clock, started=started)
+class _AsyncTextStreamBase(_StreamCommon[R]):
+    """What every asynchronous text stream offers."""
 
     async def __aiter__(self) -> AsyncIterator[str]:
         try:
@@ -316,22 +342,10 @@ class _AsyncTextStreamBase(Generic[R]):
                 text = self._state.add(item)
                 if text:
                     yield text
-        except _StreamFailure as failure:
-            error = _api_error(failure, self._source.response.request)
-            raise self._state.interrupted(error) from error
-        except openai.APIError as error:
-            raise self._state.interrupted(error) from error
+        except (_StreamFailure, openai.APIError) as failure:
+            broken = self._interrupted(failure)
+            raise broken from broken.error
         self._state.finish()
-
-    @property
-    def text(self) -> str:
-        """The text received so far."""
-        return self._state.text
-
-    @property
-    def result(self) -> R:
-        """The final result; raises :class:`StreamNotFinishedError` before the end."""
-        return self._state.result()
 
     async def consume(self) -> R:
         """Read whatever is left of the stream and return the result."""
@@ -456,7 +470,7 @@ class _StreamFailure(CookbookError):
         self.body = body
 
 
-class ResponseStreamAccumulator:
+class ResponseStreamAccumulator(_Accumulator[ResponseStreamResult]):
     """Fold Responses API events into a :class:`ResponseStreamResult` (no network needed).
 
     :meth:`add` returns the event's text delta (``""`` for other events) and raises
@@ -465,27 +479,15 @@ class ResponseStreamAccumulator:
     """
 
     def __init__(self, *, clock: Clock = time.perf_counter, started: float | None = None) -> None:
-        self._clock = clock
-        self._started = clock() if started is None else started
-        self._text: list[str] = []
-        self._first_token_at: float | None = None
-        self._finished_at: float | None = None
+        super().__init__(clock=clock, started=started)
         self._response: Response | None = None
         self.events = 0
-
-    @property
-    def text(self) -> str:
-        """The text received so far."""
-        return "".join(self._text)
 
     def add(self, event: ResponseStreamEvent) -> str:
         """Take in one event and return its text delta."""
         self.events += 1
         if event.type == "response.output_text.delta":
-            if event.delta:
-                if self._first_token_at is None:
-                    self._first_token_at = self._clock()
-                self._text.append(event.delta)
+            self._append(event.delta)
             return event.delta
         if event.type in ("response.completed", "response.incomplete"):
             self._response = event.response
@@ -500,12 +502,6 @@ class ResponseStreamAccumulator:
             raise _StreamFailure(f"error event: {event.message}", body)
         return ""
 
-    def finish(self) -> ResponseStreamResult:
-        """Stamp the end of the stream (once) and return the result."""
-        if self._finished_at is None:
-            self._finished_at = self._clock()
-        return self.result()
-
     def result(self) -> ResponseStreamResult:
         """The result of a stream that ended with ``response.completed`` or ``.incomplete``."""
         if self._finished_at is None or self._response is None:
@@ -513,13 +509,13 @@ class ResponseStreamAccumulator:
                 "The Responses stream has not reached response.completed (or .incomplete): "
                 "iterate it fully (or call consume()) before asking for its result."
             )
-        first = self._first_token_at
+        time_to_first_token, total_time = self._times()
         return ResponseStreamResult(
             response=self._response,
             text=self.text,
             events=self.events,
-            time_to_first_token=None if first is None else first - self._started,
-            total_time=self._finished_at - self._started,
+            time_to_first_token=time_to_first_token,
+            total_time=total_time,
         )
 
     def interrupted(self, error: openai.APIError) -> StreamInterruptedError:

@@ -7,14 +7,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai import AsyncAzureOpenAI, AzureOpenAI
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
-from helpers.replay import ReplayConfig, ReplayServer
+from helpers.replay import RecordingsFile, ReplayConfig, ReplayServer
 
 RECORDINGS = Path(__file__).parent / "recordings"
 API_VERSION = "2024-10-01-preview"
 
 StartServer = Callable[..., ReplayServer]
+
+# Requests the shared recordings (replay_server.yaml, replay_core.yaml) answer.
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
+STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
+INPUTS = ["The quick brown fox", "jumps over the lazy dog"]
 
 
 @pytest.fixture
@@ -36,12 +42,62 @@ def start_server() -> Iterator[StartServer]:
         server.stop()
 
 
+StartRecorder = Callable[[ReplayServer | str], tuple[ReplayServer, Path]]
+
+
+@pytest.fixture
+def start_recorder(start_server: StartServer, tmp_path: Path) -> StartRecorder:
+    """``recorder, target = start_recorder(upstream)``: a server in record mode in front of
+    ``upstream`` (a replay server, reached as ``localhost``, or a URL), writing to ``target``."""
+
+    def start(upstream: ReplayServer | str) -> tuple[ReplayServer, Path]:
+        url = upstream if isinstance(upstream, str) else f"http://localhost:{upstream.port}"
+        target = tmp_path / "recorded.yaml"
+        return start_server(target, mode="record", upstream=url, record_to=target), target
+
+    return start
+
+
+@pytest.fixture
+def drafting(start_server: StartServer, tmp_path: Path) -> tuple[ReplayServer, Path]:
+    """A lenient server in draft mode and the curated file it appends each miss to (empty
+    at first, and its own recordings, so a saved draft answers the same request again)."""
+    target = tmp_path / "drafts.yaml"
+    RecordingsFile.new(target, "curated").save()
+    return start_server(target, mode="lenient", draft=True, record_to=target), target
+
+
+def user(text: str) -> list[Any]:
+    """A conversation of one user message, as ``list[Any]`` so that any ``messages=`` takes it
+    (the SDK's, a blocklist's, a pipeline's)."""
+    return [{"role": "user", "content": text}]
+
+
+def chat_params(model: str, question: str, **options: Any) -> dict[str, Any]:
+    """``chat.completions.create``'s arguments for ``question`` asked alone of ``model``."""
+    return {"model": model, "messages": user(question), **options}
+
+
 def sync_client(server: ReplayServer, **options: Any) -> AzureOpenAI:
     """The official SDK client pointed at a replay server (no retries unless asked)."""
     options.setdefault("api_key", server.api_key)
     options.setdefault("max_retries", 0)
     options.setdefault("api_version", API_VERSION)
     return AzureOpenAI(azure_endpoint=server.url, **options)
+
+
+def v1_client(server: ReplayServer, **options: Any) -> OpenAI:
+    """The plain ``OpenAI`` client on a replay server's v1 API (``/openai/v1/``, no
+    api-version), as Microsoft documents it for Azure (no retries unless asked)."""
+    options.setdefault("api_key", server.api_key)
+    options.setdefault("max_retries", 0)
+    return OpenAI(base_url=f"{server.url}/openai/v1/", **options)
+
+
+def async_v1_client(server: ReplayServer, **options: Any) -> AsyncOpenAI:
+    options.setdefault("api_key", server.api_key)
+    options.setdefault("max_retries", 0)
+    return AsyncOpenAI(base_url=f"{server.url}/openai/v1/", **options)
 
 
 def async_client(server: ReplayServer, **options: Any) -> AsyncAzureOpenAI:

@@ -15,15 +15,17 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import StartServer, sync_client
+from conftest import StartServer, sync_client, v1_client
 from openai import AzureOpenAI, BadRequestError, ConflictError, NotFoundError, OpenAI
+from openai.types import Batch
 
 from helpers.replay import ReplayServer
 from helpers.replay.config import BatchSettings, Deployment
 
 BATCH_DEPLOYMENT = "gpt-5-mini-batch"
 # batches.create(endpoint="/chat/completions"): Azure's path, as in the Learn page above; the
-# SDK's hints list only OpenAI's "/v1/..." paths, hence "type: ignore[arg-type]" where it is passed.
+# SDK's hints list only OpenAI's "/v1/..." paths, hence "type: ignore[arg-type]" where it is passed
+# (chat_batch, and the tests that pass it with another window).
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 
@@ -57,8 +59,13 @@ def jsonl(lines: Sequence[dict[str, Any] | str]) -> bytes:
     return "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines).encode()
 
 
-def v1_client(server: ReplayServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+def chat_batch(client: AzureOpenAI | OpenAI, input_file_id: str) -> Batch:
+    """A chat completions job over an uploaded file, in the 24 h window (Azure's path)."""
+    return client.batches.create(
+        input_file_id=input_file_id,
+        endpoint="/chat/completions",  # type: ignore[arg-type]
+        completion_window="24h",
+    )
 
 
 def read_lines(client: AzureOpenAI | OpenAI, file_id: str | None) -> list[dict[str, Any]]:
@@ -85,22 +92,23 @@ def clock() -> VirtualClock:
     return VirtualClock()
 
 
+@pytest.fixture
+def server(start_server: StartServer, clock: VirtualClock) -> ReplayServer:
+    """A lenient replay server on the test's virtual clock."""
+    return start_server(mode="lenient", clock=clock)
+
+
 @pytest.mark.parametrize("surface", ["azure", "v1"])
 def test_a_batch_job_runs_from_upload_to_output_file(
-    start_server: StartServer, clock: VirtualClock, surface: str
+    server: ReplayServer, clock: VirtualClock, surface: str
 ) -> None:
-    server = start_server(mode="lenient", clock=clock)
     client = sync_client(server) if surface == "azure" else v1_client(server)
     questions = {f"task-{i}": f"Name one prime number above {i * 10}." for i in range(4)}
     upload = client.files.create(
         file=("tasks.jsonl", jsonl([line(k, q) for k, q in questions.items()])), purpose="batch"
     )
 
-    batch = client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    batch = chat_batch(client, upload.id)
     assert batch.status == "validating"
     assert batch.id.startswith("batch_")
     assert batch.expires_at == int(START + 24 * 3600)
@@ -134,19 +142,14 @@ def test_a_batch_job_runs_from_upload_to_output_file(
 
 
 def test_cancelling_a_running_batch_keeps_the_lines_done_so_far(
-    start_server: StartServer, clock: VirtualClock
+    server: ReplayServer, clock: VirtualClock
 ) -> None:
-    server = start_server(mode="lenient", clock=clock)
     client = sync_client(server)
     upload = client.files.create(
         file=("tasks.jsonl", jsonl([line(f"t{i}", f"Question {i}?") for i in range(10)])),
         purpose="batch",
     )
-    batch = client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    batch = chat_batch(client, upload.id)
     clock.advance(1.5)  # half way through in_progress: 5 of 10 lines done
 
     cancelling = client.batches.cancel(batch.id)
@@ -166,9 +169,8 @@ def test_cancelling_a_running_batch_keeps_the_lines_done_so_far(
 
 
 def test_malformed_lines_land_in_the_error_file_with_azures_codes(
-    start_server: StartServer, clock: VirtualClock
+    server: ReplayServer, clock: VirtualClock
 ) -> None:
-    server = start_server(mode="lenient", clock=clock)
     client = v1_client(server)
     no_id = line("x", "Hi")
     del no_id["custom_id"]
@@ -185,11 +187,7 @@ def test_malformed_lines_land_in_the_error_file_with_azures_codes(
         line("bad-body", "Hi", max_tokens=50),  # reasoning deployments reject max_tokens
     ])  # fmt: skip
     upload = client.files.create(file=("mixed.jsonl", content), purpose="batch")
-    batch = client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    batch = chat_batch(client, upload.id)
     assert run_to_end(client, batch.id, clock)[-1] == "completed"
 
     done = client.batches.retrieve(batch.id)
@@ -218,10 +216,9 @@ def test_malformed_lines_land_in_the_error_file_with_azures_codes(
 
 
 def test_a_line_gets_the_same_limits_and_validation_as_the_request_sent_directly(
-    start_server: StartServer, clock: VirtualClock
+    server: ReplayServer, clock: VirtualClock
 ) -> None:
     """Microsoft Learn, "Azure OpenAI quotas and limits": at most 2,048 messages a request."""
-    server = start_server(mode="lenient", clock=clock)
     client = v1_client(server)
     too_long = [{"role": "user", "content": "Hi"}] * 2049
     direct: dict[str, Any] = {}
@@ -233,11 +230,7 @@ def test_a_line_gets_the_same_limits_and_validation_as_the_request_sent_directly
     lines: list[dict[str, Any]] = [line(name, "x") for name in direct]
     lines[0]["body"]["messages"], lines[1]["body"]["messages"] = too_long, [{"role": "robot"}]
     upload = client.files.create(file=("limits.jsonl", jsonl(lines)), purpose="batch")
-    batch = client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    batch = chat_batch(client, upload.id)
     run_to_end(client, batch.id, clock)
     errors = read_lines(client, client.batches.retrieve(batch.id).error_file_id)
     assert {e["custom_id"]: e["response"]["status_code"] for e in errors} == {
@@ -249,20 +242,15 @@ def test_a_line_gets_the_same_limits_and_validation_as_the_request_sent_directly
 
 
 def test_a_file_that_is_not_a_batch_input_fails_the_job(
-    start_server: StartServer, clock: VirtualClock
+    server: ReplayServer, clock: VirtualClock
 ) -> None:
-    server = start_server(mode="lenient", clock=clock)
     client = sync_client(server)
     wrong_purpose = client.files.create(
         file=("notes.jsonl", jsonl([line("a", "Hi")])), purpose="assistants"
     )
     not_jsonl = client.files.create(file=("table.csv", b"id,question\n1,hello\n"), purpose="batch")
     for upload, code in ((wrong_purpose, "invalid_request"), (not_jsonl, "invalid_json_line")):
-        batch = client.batches.create(
-            input_file_id=upload.id,
-            endpoint="/chat/completions",  # type: ignore[arg-type]
-            completion_window="24h",
-        )
+        batch = chat_batch(client, upload.id)
         assert run_to_end(client, batch.id, clock) == ["validating", "failed"]
         failed = client.batches.retrieve(batch.id)
         assert failed.errors is not None and failed.errors.data
@@ -270,11 +258,7 @@ def test_a_file_that_is_not_a_batch_input_fails_the_job(
         assert failed.failed_at is not None
         assert failed.output_file_id is None
     with pytest.raises(NotFoundError, match="file-missing"):
-        client.batches.create(
-            input_file_id="file-missing",
-            endpoint="/chat/completions",  # type: ignore[arg-type]
-            completion_window="24h",
-        )
+        chat_batch(client, "file-missing")
 
 
 def test_lines_are_answered_from_the_recordings_in_replay_mode(
@@ -309,11 +293,7 @@ def test_lines_are_answered_from_the_recordings_in_replay_mode(
         file=("tasks.jsonl", jsonl([line("recorded", "Hi"), line("unrecorded", "Bye")])),
         purpose="batch",
     )
-    batch = client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    batch = chat_batch(client, upload.id)
     run_to_end(client, batch.id, clock)
     done = client.batches.retrieve(batch.id)
     [output] = read_lines(client, done.output_file_id)
@@ -334,11 +314,7 @@ def test_a_job_still_running_at_the_end_of_its_window_expires(
     upload = client.files.create(
         file=("tasks.jsonl", jsonl([line(f"t{i}", "Hi") for i in range(4)])), purpose="batch"
     )
-    batch = client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    batch = chat_batch(client, upload.id)
     clock.advance(60)
     expired = client.batches.retrieve(batch.id)
     assert expired.status == "expired"
@@ -348,15 +324,10 @@ def test_a_job_still_running_at_the_end_of_its_window_expires(
     assert len(read_lines(client, expired.output_file_id)) == 2
 
 
-def test_reset_empties_the_batches(start_server: StartServer, clock: VirtualClock) -> None:
-    server = start_server(mode="lenient", clock=clock)
+def test_reset_empties_the_batches(server: ReplayServer, clock: VirtualClock) -> None:
     client = sync_client(server)
     upload = client.files.create(file=("t.jsonl", jsonl([line("a", "Hi")])), purpose="batch")
-    batch = client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    batch = chat_batch(client, upload.id)
     reset = httpx2.post(f"{server.url}/_replay/reset", headers={"api-key": server.api_key})
     assert reset.status_code in (200, 204)
     assert list(client.batches.list()) == []
@@ -365,9 +336,8 @@ def test_reset_empties_the_batches(start_server: StartServer, clock: VirtualCloc
 
 
 def test_a_completion_window_other_than_24h_fails_the_job_and_a_bad_endpoint_is_a_400(
-    start_server: StartServer, clock: VirtualClock
+    server: ReplayServer, clock: VirtualClock
 ) -> None:
-    server = start_server(mode="lenient", clock=clock)
     client = sync_client(server)
     upload = client.files.create(file=("t.jsonl", jsonl([line("a", "Hi")])), purpose="batch")
     # Microsoft Learn (how-to/batch): "If you set any other value than 24h your job will fail."
@@ -390,9 +360,8 @@ def test_a_completion_window_other_than_24h_fails_the_job_and_a_bad_endpoint_is_
 
 
 def test_responses_lines_run_on_the_v1_surface_and_list_pages_through_every_batch(
-    start_server: StartServer, clock: VirtualClock
+    server: ReplayServer, clock: VirtualClock
 ) -> None:
-    server = start_server(mode="lenient", clock=clock)
     client = v1_client(server)
     lines = [
         {
@@ -428,11 +397,7 @@ def test_lenient_draft_mode_saves_each_unrecorded_batch_line_for_curation(
     server = start_server(mode="lenient", clock=clock, draft=True, record_to=drafts)
     client = sync_client(server)
     upload = client.files.create(file=("t.jsonl", jsonl([line("a", "Draft me")])), purpose="batch")
-    client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    chat_batch(client, upload.id)
     saved = drafts.read_text()
     assert "name: draft" in saved
     assert "/openai/v1/chat/completions" in saved
@@ -457,11 +422,7 @@ def test_one_batch_targets_one_existing_global_batch_deployment(
     for item, model in zip(lines, models, strict=True):
         item["body"]["model"] = model
     upload = client.files.create(file=("t.jsonl", jsonl(list(lines))), purpose="batch")
-    batch = client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    batch = chat_batch(client, upload.id)
     assert run_to_end(client, batch.id, clock) == ["validating", "failed"]
     failed = client.batches.retrieve(batch.id)
     assert failed.errors is not None
@@ -492,11 +453,7 @@ def test_a_file_for_one_deployment_that_cannot_run_batches_fails_validation(
     for item in lines:
         item["body"]["model"] = model
     upload = client.files.create(file=("t.jsonl", jsonl(lines)), purpose="batch")
-    batch = client.batches.create(
-        input_file_id=upload.id,
-        endpoint="/chat/completions",  # type: ignore[arg-type]
-        completion_window="24h",
-    )
+    batch = chat_batch(client, upload.id)
     assert run_to_end(client, batch.id, clock) == ["validating", "failed"]
     failed = client.batches.retrieve(batch.id)
     assert failed.errors is not None

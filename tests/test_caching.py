@@ -6,13 +6,15 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, chat_params, sync_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openai import AsyncAzureOpenAI
 from openai.resources.chat.completions import AsyncCompletions
 from openai.resources.embeddings import AsyncEmbeddings
 from openai.resources.responses import AsyncResponses
@@ -29,23 +31,13 @@ from helpers.caching import (
     cache_decision,
     request_key,
 )
+from helpers.replay import ReplayServer
 
 RECORDINGS = "test_caching.yaml"
 DEPLOYMENT = "gpt-4o-mini"
-CAPITAL: dict[str, Any] = {
-    "model": DEPLOYMENT,
-    "messages": [{"role": "user", "content": "What is the capital of Australia? One word."}],
-    "temperature": 0,
-}
-SLOGAN: dict[str, Any] = {
-    "model": DEPLOYMENT,
-    "messages": [{"role": "user", "content": "Invent a slogan for a bakery."}],
-}
-FILTERED: dict[str, Any] = {
-    "model": DEPLOYMENT,
-    "messages": [{"role": "user", "content": "Write the fight scene in full detail."}],
-    "temperature": 0,
-}
+CAPITAL = chat_params(DEPLOYMENT, "What is the capital of Australia? One word.", temperature=0)
+SLOGAN = chat_params(DEPLOYMENT, "Invent a slogan for a bakery.")
+FILTERED = chat_params(DEPLOYMENT, "Write the fight scene in full detail.", temperature=0)
 
 BackendFactory = Callable[[], CacheBackend]
 
@@ -74,6 +66,17 @@ def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> BackendFacto
     server: RedisServer = request.getfixturevalue("redis_server")
     prefix = f"test:{request.node.name}:"
     return lambda: RedisBackend.from_url(server.url, prefix=prefix)
+
+
+@pytest.fixture
+def server(start_server: StartServer) -> ReplayServer:
+    """A replay server of this module's recordings."""
+    return start_server(RECORDINGS)
+
+
+@pytest.fixture
+def client(server: ReplayServer) -> AsyncAzureOpenAI:
+    return async_client(server)
 
 
 @pytest.fixture
@@ -217,8 +220,7 @@ def test_sampled_requests_are_not_cacheable_unless_opted_in() -> None:
     assert not cache_decision(Surface.RESPONSES, conversation).cacheable
 
 
-async def test_cache_rejects_a_sync_client_before_calling(start_server: StartServer) -> None:
-    server = start_server(RECORDINGS)
+async def test_cache_rejects_a_sync_client_before_calling(server: ReplayServer) -> None:
     with pytest.raises(TypeError, match="CacheStep"):
         # Deliberately the wrong (synchronous) client: the runtime check is under test.
         await ResponseCache(SQLiteBackend()).chat(sync_client(server), **CAPITAL)  # type: ignore[arg-type]
@@ -234,10 +236,8 @@ def test_ttl_must_be_positive() -> None:
 
 
 async def test_repeated_request_is_answered_from_the_cache(
-    start_server: StartServer, backend: CacheBackend
+    server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
-    server = start_server(RECORDINGS)
-    client = async_client(server)
     cache = ResponseCache(backend)
     first = await cache.chat(client, **CAPITAL)
     second = await cache.chat(client, **CAPITAL)
@@ -251,10 +251,8 @@ async def test_repeated_request_is_answered_from_the_cache(
 
 
 async def test_concurrent_identical_requests_make_one_upstream_call(
-    start_server: StartServer, backend: CacheBackend
+    server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
-    server = start_server(RECORDINGS)
-    client = async_client(server)
     cache = ResponseCache(backend)
     results = await asyncio.gather(*(cache.chat(client, **CAPITAL) for _ in range(8)))
     assert server.state.requests_served == 1
@@ -263,10 +261,8 @@ async def test_concurrent_identical_requests_make_one_upstream_call(
 
 
 async def test_sampled_request_calls_the_model_each_time_unless_opted_in(
-    start_server: StartServer, backend: CacheBackend
+    server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
-    server = start_server(RECORDINGS)
-    client = async_client(server)
     await ResponseCache(backend).chat(client, **SLOGAN)
     await ResponseCache(backend).chat(client, **SLOGAN)
     assert server.state.requests_served == 2
@@ -277,10 +273,8 @@ async def test_sampled_request_calls_the_model_each_time_unless_opted_in(
 
 
 async def test_entry_expires_after_ttl_by_the_injected_clock(
-    start_server: StartServer, backend: CacheBackend
+    server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
-    server = start_server(RECORDINGS)
-    client = async_client(server)
     clock = FakeClock()
     cache = ResponseCache(backend, ttl=60, clock=clock)
     await cache.chat(client, **CAPITAL)
@@ -293,10 +287,8 @@ async def test_entry_expires_after_ttl_by_the_injected_clock(
 
 
 async def test_answer_cut_by_the_content_filter_is_not_cached(
-    start_server: StartServer, backend: CacheBackend
+    server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
-    server = start_server(RECORDINGS)
-    client = async_client(server)
     cache = ResponseCache(backend)
     for _ in range(2):
         result = await cache.chat(client, **FILTERED)
@@ -344,41 +336,54 @@ async def test_embedded_backend_is_shared_through_its_file(tmp_path: Path) -> No
 # -- Redis going away ---------------------------------------------------------------------------
 
 
-async def test_redis_killed_mid_run_falls_back_to_the_model_and_logs(
-    start_server: StartServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    redis = start_redis(tmp_path)
-    server = start_server(RECORDINGS)
-    client = async_client(server)
-    clock = FakeClock()
-    cache = ResponseCache(RedisBackend.from_url(redis.url, timeout=0.5), clock=clock, cooldown=30)
-    try:
-        await cache.chat(client, **CAPITAL)
-        await cache.chat(client, **CAPITAL)
-        assert server.state.requests_served == 1  # the second came from Redis
+@dataclass
+class OwnRedis:
+    """A cache on a Redis server of the test's own, which the test may kill and start again;
+    after a failure the cache leaves the backend alone for 30 s of ``clock``."""
 
-        redis.process.kill()
-        redis.process.wait()
-        with caplog.at_level(logging.WARNING, logger="helpers.caching"):
-            during = await cache.chat(client, **CAPITAL)
-            again = await cache.chat(client, **CAPITAL)
-        assert during.choices[0].message.content == "Canberra."
-        assert again.choices[0].message.content == "Canberra."
-        assert server.state.requests_served == 3
-        warnings = [r.getMessage() for r in caplog.records if r.name == "helpers.caching"]
-        assert len(warnings) == 1  # then the backend is left alone for `cooldown` seconds
-        assert "response cache unavailable, calling the model instead" in warnings[0]
-        assert cache.stats.backend_errors == 1
-    finally:
-        redis.stop()
-        await cache.close()
+    redis: RedisServer
+    clock: FakeClock
+    cache: ResponseCache
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
+    redis, clock = start_redis(tmp_path), FakeClock()
+    backend = RedisBackend.from_url(redis.url, timeout=0.5)
+    own = OwnRedis(redis, clock, ResponseCache(backend, clock=clock, cooldown=30))
+    yield own
+    own.redis.stop()
+    await own.cache.close()
+
+
+async def test_redis_killed_mid_run_falls_back_to_the_model_and_logs(
+    server: ReplayServer,
+    client: AsyncAzureOpenAI,
+    own_redis: OwnRedis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = own_redis.cache
+    await cache.chat(client, **CAPITAL)
+    await cache.chat(client, **CAPITAL)
+    assert server.state.requests_served == 1  # the second came from Redis
+
+    own_redis.redis.process.kill()
+    own_redis.redis.process.wait()
+    with caplog.at_level(logging.WARNING, logger="helpers.caching"):
+        during = await cache.chat(client, **CAPITAL)
+        again = await cache.chat(client, **CAPITAL)
+    assert during.choices[0].message.content == "Canberra."
+    assert again.choices[0].message.content == "Canberra."
+    assert server.state.requests_served == 3
+    warnings = [r.getMessage() for r in caplog.records if r.name == "helpers.caching"]
+    assert len(warnings) == 1  # then the backend is left alone for `cooldown` seconds
+    assert "response cache unavailable, calling the model instead" in warnings[0]
+    assert cache.stats.backend_errors == 1
 
 
 async def test_embeddings_are_cached_and_decoded_once(
-    start_server: StartServer, backend: CacheBackend
+    server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
-    server = start_server(RECORDINGS)
-    client = async_client(server)
     cache = ResponseCache(backend)
     params: dict[str, Any] = {
         "model": "text-embedding-3-small",
@@ -393,35 +398,25 @@ async def test_embeddings_are_cached_and_decoded_once(
 
 
 async def test_cache_is_used_again_after_cooldown_once_redis_is_back(
-    start_server: StartServer, tmp_path: Path
+    server: ReplayServer, client: AsyncAzureOpenAI, own_redis: OwnRedis, tmp_path: Path
 ) -> None:
-    redis = start_redis(tmp_path)
-    server = start_server(RECORDINGS)
-    client = async_client(server)
-    clock = FakeClock()
-    cache = ResponseCache(RedisBackend.from_url(redis.url, timeout=0.5), clock=clock, cooldown=30)
-    try:
-        redis.stop()
-        await cache.chat(client, **CAPITAL)  # Redis down: logged, answered by the model
-        redis = start_redis(tmp_path, port=redis.port)
-        await cache.chat(client, **CAPITAL)  # still cooling down: the backend is not tried
-        assert (cache.stats.backend_errors, cache.stats.hits) == (1, 0)
-        clock.now += 30
-        await cache.chat(client, **CAPITAL)  # tried again: a miss, stored
-        await cache.chat(client, **CAPITAL)  # and now a hit
-        assert cache.stats.hits == 1
-        assert server.state.requests_served == 3
-    finally:
-        redis.stop()
-        await cache.close()
+    cache = own_redis.cache
+    own_redis.redis.stop()
+    await cache.chat(client, **CAPITAL)  # Redis down: logged, answered by the model
+    own_redis.redis = start_redis(tmp_path, port=own_redis.redis.port)
+    await cache.chat(client, **CAPITAL)  # still cooling down: the backend is not tried
+    assert (cache.stats.backend_errors, cache.stats.hits) == (1, 0)
+    own_redis.clock.now += 30
+    await cache.chat(client, **CAPITAL)  # tried again: a miss, stored
+    await cache.chat(client, **CAPITAL)  # and now a hit
+    assert cache.stats.hits == 1
+    assert server.state.requests_served == 3
 
 
 async def test_caches_sharing_a_store_make_one_upstream_call_between_them(
-    start_server: StartServer, make_backend: BackendFactory
+    server: ReplayServer, client: AsyncAzureOpenAI, make_backend: BackendFactory
 ) -> None:
     """Two caches on one store stand for two processes: they share a lock in the backend."""
-    server = start_server(RECORDINGS)
-    client = async_client(server)
     first, second = ResponseCache(make_backend()), ResponseCache(make_backend())
     await first.clear()
     try:

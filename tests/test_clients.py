@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from azure.search.documents.indexes.models import SearchIndex, SimpleField
-from conftest import API_VERSION, StartServer
-from openai.types.chat import ChatCompletionMessageParam
+from conftest import API_VERSION, HELLO, StartRecorder, StartServer
 
 from helpers import Settings, connect
 from helpers.authentication import check_settings
 from helpers.replay.config import Mode
-
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 
 
 def test_settings_read_the_sdk_variable_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,13 +101,10 @@ def test_live_endpoint_with_key_uses_the_key() -> None:
 
 
 def test_connect_through_a_recorder_sends_your_key_and_keeps_settings_checks_green(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     upstream = start_server("replay_server.yaml", api_key="my-real-key")
-    target = tmp_path / "recorded.yaml"
-    recorder = start_server(
-        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
-    )
+    recorder, _ = start_recorder(upstream)
     azure = connect(
         settings=Settings(api_version=API_VERSION, replay_url=recorder.url, api_key="my-real-key"),
         quiet=True,

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pydantic
 import pytest
-from conftest import StartServer, sync_client
+from conftest import StartServer, sync_client, v1_client
 from openai import OpenAI
 
 from helpers.configuration import ConfigError, GenerationProfile, env_name, load_profile
@@ -187,11 +187,6 @@ def test_responses_arguments_for_a_standard_profile_keep_sampling() -> None:
 STANDARD = load_profile("chat", environ=STANDARD_ENV)
 REASONING = load_profile("reasoning", environ=REASONING_ENV)
 PROFILES = {"standard": STANDARD, "reasoning": REASONING}
-
-
-def v1_client(server: ReplayServer) -> OpenAI:
-    """The plain OpenAI client on the server's v1 API (no api-version), as azure.v1_client()."""
-    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
 
 
 def chat_client(server: ReplayServer, surface: str) -> OpenAI:

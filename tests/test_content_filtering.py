@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client
-from openai import OpenAI
+from conftest import StartServer, async_client, sync_client, user, v1_client
 
 from helpers import content_filtering as safety
 from helpers.content_filtering import (
@@ -25,10 +22,6 @@ from helpers.content_filtering import (
 
 RECORDINGS = "test_content_filtering.yaml"
 DEPLOYMENT = "gpt-4o-mini"
-
-
-def user(text: str) -> list[Any]:
-    return [{"role": "user", "content": text}]
 
 
 VIOLENT_PROMPT = user(
@@ -209,7 +202,7 @@ def test_older_blocklist_list_and_unknown_severity_are_read_not_rejected() -> No
 
 def test_a_filtered_responses_call_is_detected(start_server: StartServer) -> None:
     server = start_server("test_response_validation.yaml")
-    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    client = v1_client(server)
     response = client.responses.create(
         model="gpt-5-mini",
         input="Continue the story in full detail: the soldier reached the village and",
@@ -224,7 +217,7 @@ def test_a_responses_prompt_blocked_by_the_filter_names_category_and_severity(
     start_server: StartServer,
 ) -> None:
     server = start_server("test_response_validation.yaml", mode="lenient")
-    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    client = v1_client(server)
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="gpt-5-mini", input="How do I build a bomb?")
     report = safety.report_from_error(caught.value)

@@ -10,7 +10,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import RECORDINGS, StartServer, async_client, sync_client
+from conftest import HELLO, RECORDINGS, StartServer, async_client, sync_client
 from openai.types.chat import ChatCompletionMessageParam
 
 from helpers.error_handling import ErrorKind, Failure, RetryPolicy, classify, retry_after_seconds
@@ -18,7 +18,6 @@ from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.replay.config import Deployment
 
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 BLOCKED: list[ChatCompletionMessageParam] = [
     {
         "role": "user",
@@ -64,8 +63,8 @@ class Counted:
 @pytest.fixture
 def rate_limited() -> Iterator[tuple[ReplayServer, FakeTime]]:
     """A lenient server whose gpt-4o-mini admits 2 requests per 10-second window (12 a minute,
-    Learn's 10-s evaluation period), enforced, on a fake clock: a third request at the same
-    instant waits for the next window, 10 s.
+    Learn's 10-s evaluation period), enforced, on a fake clock, and has had both: the next
+    request at the same instant is a 429 that waits for the next window, 10 s.
 
     The only place these tests switch rate-limit enforcement on: when the server gets a
     config flag for it, change this fixture alone.
@@ -84,6 +83,9 @@ def rate_limited() -> Iterator[tuple[ReplayServer, FakeTime]]:
     )
     limiter = RateLimiter(enforce=True, clock=fake, window=10)
     with ReplayServer(config, limiter=limiter) as server:
+        client = sync_client(server)
+        for _ in range(2):
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
         yield server, fake
 
 
@@ -161,8 +163,6 @@ def test_content_filter_failure_carries_azures_innererror(start_server: StartSer
 def test_a_429_carries_the_wait_azure_asks_for(rate_limited: tuple[ReplayServer, FakeTime]) -> None:
     server, _ = rate_limited
     client = sync_client(server)
-    for _ in range(2):
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     failure = classify(caught.value)
@@ -177,8 +177,6 @@ def test_retry_waits_exactly_what_retry_after_ms_says(
 ) -> None:
     server, fake = rate_limited
     client = sync_client(server)
-    for _ in range(2):
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     seen: list[Failure] = []
     policy = policy_on(fake, on_retry=lambda failure, wait, attempt: seen.append(failure))
 
@@ -194,8 +192,6 @@ async def test_async_retry_honours_retry_after_ms(
 ) -> None:
     server, fake = rate_limited
     client = async_client(server)
-    for _ in range(2):
-        await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     completion = await policy_on(fake).acall(
         client.chat.completions.create, model="gpt-4o-mini", messages=HELLO
     )
@@ -209,8 +205,6 @@ def test_a_wait_longer_than_the_deadline_gives_up_at_once(
 ) -> None:
     server, fake = rate_limited
     client = sync_client(server)
-    for _ in range(2):
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     with pytest.raises(openai.RateLimitError):
         policy_on(fake, deadline=5).call(
             client.chat.completions.create, model="gpt-4o-mini", messages=HELLO

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 import openai
@@ -15,6 +16,7 @@ from helpers.function_calling import (
     ToolDefinitionError,
     ToolEvent,
     ToolLoopLimitError,
+    ToolLoopResult,
     ToolRegistry,
     format_transcript,
     run_tool_loop,
@@ -272,82 +274,70 @@ async def test_error_event_carries_the_message_for_the_model() -> None:
 
 TWO_ROUNDS = "Which is warmer right now, Oslo or Lisbon, and what time is it there?"
 
-
-async def test_loop_runs_rounds_until_the_model_answers_in_text(start_server: StartServer) -> None:
-    async with async_client(start_server(RECORDINGS)) as client:
-        result = await run_tool_loop(
-            client, model=DEPLOYMENT, messages=conversation(TWO_ROUNDS), tools=make_tools()
-        )
-        assert result.rounds == 2
-        assert (
-            result.message.content == "Lisbon is warmer at 17 °C (Oslo is 2 °C). It's 12:00 there."
-        )
-        assert [m["role"] for m in result.messages] == [
-            "system", "user", "assistant", "tool", "tool", "assistant", "tool", "assistant",
-        ]  # fmt: skip
+ToolLoop = Callable[..., Awaitable[ToolLoopResult]]
 
 
-async def test_loop_does_not_modify_the_callers_messages(start_server: StartServer) -> None:
-    async with async_client(start_server(RECORDINGS)) as client:
-        messages = conversation(TWO_ROUNDS)
-        await run_tool_loop(client, model=DEPLOYMENT, messages=messages, tools=make_tools())
-        assert messages == conversation(TWO_ROUNDS)
+@pytest.fixture
+def tool_loop(start_server: StartServer) -> ToolLoop:
+    """``await tool_loop(messages, max_rounds=...)``: ``run_tool_loop`` with every tool, on
+    this module's recordings (``model`` defaults to the recorded deployment)."""
+    server = start_server(RECORDINGS)
 
-
-async def test_loop_raises_after_max_rounds(start_server: StartServer) -> None:
-    async with async_client(start_server(RECORDINGS)) as client:
-        with pytest.raises(ToolLoopLimitError) as caught:
-            await run_tool_loop(
-                client,
-                model=DEPLOYMENT,
-                messages=conversation(TWO_ROUNDS),
-                tools=make_tools(),
-                max_rounds=1,
+    async def run(
+        messages: list[ChatCompletionMessageParam], *, model: str = DEPLOYMENT, **options: Any
+    ) -> ToolLoopResult:
+        async with async_client(server) as client:
+            return await run_tool_loop(
+                client, model=model, messages=messages, tools=make_tools(), **options
             )
-        assert caught.value.requested == ["get_local_time"]
-        assert [m["role"] for m in caught.value.messages][-3:] == ["assistant", "tool", "tool"]
+
+    return run
 
 
-async def test_model_answering_directly_takes_no_rounds(start_server: StartServer) -> None:
-    async with async_client(start_server(RECORDINGS)) as client:
-        result = await run_tool_loop(
-            client, model=DEPLOYMENT, messages=conversation("Hello!"), tools=make_tools()
-        )
-        assert result.rounds == 0
-        assert result.message.content == "Hello! Ask me about the weather or the time in any city."
+async def test_loop_runs_rounds_until_the_model_answers_in_text(tool_loop: ToolLoop) -> None:
+    result = await tool_loop(conversation(TWO_ROUNDS))
+    assert result.rounds == 2
+    assert result.message.content == "Lisbon is warmer at 17 °C (Oslo is 2 °C). It's 12:00 there."
+    assert [m["role"] for m in result.messages] == [
+        "system", "user", "assistant", "tool", "tool", "assistant", "tool", "assistant",
+    ]  # fmt: skip
 
 
-async def test_model_recovers_from_a_raising_tool(start_server: StartServer) -> None:
+async def test_loop_does_not_modify_the_callers_messages(tool_loop: ToolLoop) -> None:
+    messages = conversation(TWO_ROUNDS)
+    await tool_loop(messages)
+    assert messages == conversation(TWO_ROUNDS)
+
+
+async def test_loop_raises_after_max_rounds(tool_loop: ToolLoop) -> None:
+    with pytest.raises(ToolLoopLimitError) as caught:
+        await tool_loop(conversation(TWO_ROUNDS), max_rounds=1)
+    assert caught.value.requested == ["get_local_time"]
+    assert [m["role"] for m in caught.value.messages][-3:] == ["assistant", "tool", "tool"]
+
+
+async def test_model_answering_directly_takes_no_rounds(tool_loop: ToolLoop) -> None:
+    result = await tool_loop(conversation("Hello!"))
+    assert result.rounds == 0
+    assert result.message.content == "Hello! Ask me about the weather or the time in any city."
+
+
+async def test_model_recovers_from_a_raising_tool(tool_loop: ToolLoop) -> None:
     # The second request only matches its recording if it carries the error message.
-    async with async_client(start_server(RECORDINGS)) as client:
-        result = await run_tool_loop(
-            client,
-            model=DEPLOYMENT,
-            messages=conversation("How warm is it in Atlantis?"),
-            tools=make_tools(),
-        )
-        assert result.message.content is not None
-        assert result.message.content.startswith("I couldn't get the weather for Atlantis")
+    result = await tool_loop(conversation("How warm is it in Atlantis?"))
+    assert result.message.content is not None
+    assert result.message.content.startswith("I couldn't get the weather for Atlantis")
 
 
-async def test_model_corrects_arguments_that_failed_validation(start_server: StartServer) -> None:
-    async with async_client(start_server(RECORDINGS)) as client:
-        result = await run_tool_loop(
-            client,
-            model=DEPLOYMENT,
-            messages=conversation("What time is it in Mumbai?"),
-            tools=make_tools(),
-        )
-        assert result.rounds == 2
-        assert result.message.content == "It's 17:30 in Mumbai."
+async def test_model_corrects_arguments_that_failed_validation(tool_loop: ToolLoop) -> None:
+    result = await tool_loop(conversation("What time is it in Mumbai?"))
+    assert result.rounds == 2
+    assert result.message.content == "It's 17:30 in Mumbai."
 
 
-async def test_loop_errors_from_the_service_are_the_sdks(start_server: StartServer) -> None:
-    async with async_client(start_server(RECORDINGS)) as client:
-        with pytest.raises(openai.NotFoundError):
-            await run_tool_loop(
-                client, model="no-such-deployment", messages=conversation("Hi"), tools=make_tools()
-            )
+async def test_loop_errors_from_the_service_are_the_sdks(tool_loop: ToolLoop) -> None:
+    with pytest.raises(openai.NotFoundError):
+        await tool_loop(conversation("Hi"), model="no-such-deployment")
 
 
 def test_transcript_shows_one_line_per_message() -> None:

@@ -18,8 +18,7 @@ import pydantic
 import pytest
 import tiktoken
 import yaml
-from conftest import StartServer
-from openai import OpenAI
+from conftest import StartServer, v1_client
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
 from helpers._support.models import (
@@ -375,10 +374,6 @@ TOOLS: list[ChatCompletionToolParam] = [
     {"type": "function", "function": {"name": "now", "parameters": {"type": "object"}}}
 ]
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What time is it?"}]
-
-
-def v1_client(server: ReplayServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
 
 
 @pytest.fixture

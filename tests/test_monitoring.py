@@ -13,10 +13,9 @@ from typing import Any
 import matplotlib
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import HELLO, StartServer, async_client, sync_client, v1_client
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
-from openai.types.chat import ChatCompletionMessageParam
 from sse_upstream import FRAMED_CHUNKS, FakeUpstream, framed_body
 
 from helpers.error_handling import ErrorKind
@@ -33,8 +32,6 @@ from helpers.replay import ReplayServer
 
 matplotlib.use("Agg")
 
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
-
 
 def monitored(server: ReplayServer, monitor: Monitor, **options: Any) -> openai.AzureOpenAI:
     return sync_client(server, http_client=monitor.http_client(), **options)
@@ -44,10 +41,15 @@ def lenient(start_server: StartServer, **config: Any) -> ReplayServer:
     return start_server(mode="lenient", **config)
 
 
+@pytest.fixture
+def server(start_server: StartServer) -> ReplayServer:
+    """A lenient server without recordings: every answer is simulated."""
+    return lenient(start_server)
+
+
 def test_each_success_is_recorded_with_its_deployment_status_and_token_usage(
-    start_server: StartServer,
+    server: ReplayServer,
 ) -> None:
-    server = lenient(start_server)
     monitor = Monitor()
     client = monitored(server, monitor)
     answers = [
@@ -85,13 +87,12 @@ def test_each_success_is_recorded_with_its_deployment_status_and_token_usage(
     ],
 )
 def test_a_forced_fault_is_recorded_with_its_status_and_kind(
-    start_server: StartServer,
+    server: ReplayServer,
     fault: str,
     exception: type[Exception],
     status: int | None,
     kind: ErrorKind,
 ) -> None:
-    server = lenient(start_server)
     monitor = Monitor()
     client = monitored(server, monitor, timeout=0.3)
     with pytest.raises(exception):
@@ -175,9 +176,8 @@ async def test_every_event_is_counted_whatever_the_line_endings(eol: str, use_as
 
 
 def test_a_stream_cut_midway_is_recorded_as_a_connection_failure(
-    start_server: StartServer,
+    server: ReplayServer,
 ) -> None:
-    server = lenient(start_server)
     monitor = Monitor()
     client = monitored(server, monitor)
     stream = client.chat.completions.create(
@@ -195,8 +195,7 @@ def test_a_stream_cut_midway_is_recorded_as_a_connection_failure(
     assert record.completion_tokens is None  # the usage chunk never came
 
 
-def test_the_sdks_own_retries_are_recorded_as_attempts(start_server: StartServer) -> None:
-    server = lenient(start_server)
+def test_the_sdks_own_retries_are_recorded_as_attempts(server: ReplayServer) -> None:
     monitor = Monitor()
     client = monitored(server, monitor, max_retries=2)
     with pytest.raises(openai.InternalServerError):
@@ -208,8 +207,7 @@ def test_the_sdks_own_retries_are_recorded_as_attempts(start_server: StartServer
     ]
 
 
-async def test_the_async_client_is_recorded_too(start_server: StartServer) -> None:
-    server = lenient(start_server)
+async def test_the_async_client_is_recorded_too(server: ReplayServer) -> None:
     monitor = Monitor()
     client = async_client(server, http_client=monitor.async_http_client())
     await client.chat.completions.create(model="gpt-5-nano", messages=HELLO)
@@ -224,15 +222,9 @@ async def test_the_async_client_is_recorded_too(start_server: StartServer) -> No
     assert monitor.records[0].completion_tokens
 
 
-def test_on_the_v1_api_the_deployment_is_the_requests_model(start_server: StartServer) -> None:
-    server = lenient(start_server)
+def test_on_the_v1_api_the_deployment_is_the_requests_model(server: ReplayServer) -> None:
     monitor = Monitor()
-    client = openai.OpenAI(
-        base_url=f"{server.url}/openai/v1/",
-        api_key=server.api_key,
-        max_retries=0,
-        http_client=monitor.http_client(),
-    )
+    client = v1_client(server, http_client=monitor.http_client())
     client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
     response = client.responses.create(model="gpt-5-mini", input="Say hello.")
     chat, responses = monitor.records
@@ -288,13 +280,12 @@ class SteppingClock:
 
 
 def test_percentiles_are_nearest_rank_and_come_from_the_recorded_latencies(
-    start_server: StartServer,
+    server: ReplayServer,
 ) -> None:
     latencies_ms = [120, 80, 400, 95, 2000, 130, 110, 90, 105, 700]
     instants: list[float] = []
     for n, ms in enumerate(latencies_ms):
         instants += [n * 10.0, n * 10.0 + ms / 1000]
-    server = lenient(start_server)
     monitor = Monitor(clock=SteppingClock(instants))
     client = monitored(server, monitor)
     for _ in latencies_ms:
@@ -310,8 +301,7 @@ def test_percentiles_are_nearest_rank_and_come_from_the_recorded_latencies(
     assert (round(row["p50_ms"]), round(row["p95_ms"]), round(row["p99_ms"])) == (110, 2000, 2000)
 
 
-def test_latency_percentiles_leave_failures_out(start_server: StartServer) -> None:
-    server = lenient(start_server)
+def test_latency_percentiles_leave_failures_out(server: ReplayServer) -> None:
     monitor = Monitor()
     client = monitored(server, monitor)
     client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
@@ -333,8 +323,7 @@ def bars(ax: Axes) -> list[Rectangle]:
     return found
 
 
-def test_the_table_and_the_plots_show_what_was_recorded(start_server: StartServer) -> None:
-    server = lenient(start_server)
+def test_the_table_and_the_plots_show_what_was_recorded(server: ReplayServer) -> None:
     monitor = Monitor()
     client = monitored(server, monitor)
     client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
@@ -367,8 +356,7 @@ def test_bad_input_is_refused_with_a_reason() -> None:
     assert format_table([]) == "(no requests recorded)"
 
 
-def test_only_the_newest_records_are_kept(start_server: StartServer) -> None:
-    server = lenient(start_server)
+def test_only_the_newest_records_are_kept(server: ReplayServer) -> None:
     monitor = Monitor(max_records=2)
     client = monitored(server, monitor)
     for deployment in ("gpt-4o-mini", "gpt-5-mini", "gpt-5-nano"):

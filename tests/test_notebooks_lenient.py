@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from helpers._support.notebooks import Entry, execute, registry
+from helpers._support.notebooks import Entry, registry, run_offline
 from helpers.replay import RecordingsFile
 
 ENTRIES = registry()
@@ -35,18 +35,7 @@ def _runs_to_its_end_with_every_request_unrecorded(entry: Entry, tmp_path: Path)
     RecordingsFile.new(tmp_path / f"{entry.name}.yaml", "curated").save()
     copy = tmp_path / f"{entry.name}.ipynb"
     copy.write_text(entry.path.read_text(encoding="utf-8"), encoding="utf-8")
-    execute(
-        copy,
-        write=True,
-        env={
-            "AZURE_OPENAI_ENDPOINT": "",
-            "REPLAY_MODE": "lenient",
-            "REPLAY_URL": "embedded",
-            "REPLAY_DRAFT": "",
-            "REPLAY_RECORDINGS_DIR": str(tmp_path),
-        },
-        cwd=entry.path.parent,
-    )
+    run_offline(copy, tmp_path, mode="lenient", cwd=entry.path.parent)
     if _makes_model_calls(entry):
         assert "[unrecorded]" in _outputs_text(copy), "no output says its answer is unrecorded"
 

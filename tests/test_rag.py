@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import StartServer
-from openai import OpenAI
+from conftest import StartServer, v1_client
 
 from helpers.rag import (
     Answer,
@@ -24,13 +23,8 @@ from helpers.rag import (
     remove_file,
     upload_files,
 )
-from helpers.replay import ReplayServer
 
 QUESTION = "How much is the fee for returning a bike late?"  # recorded in test_rag.yaml
-
-
-def v1(server: ReplayServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
 
 
 @pytest.fixture
@@ -52,7 +46,7 @@ def corpus(tmp_path: Path) -> list[Path]:
 def test_a_recorded_answer_keeps_its_text_and_cites_the_uploaded_file_it_retrieved(
     start_server: StartServer, corpus: list[Path]
 ) -> None:
-    client = v1(start_server("test_rag.yaml", mode="replay"))
+    client = v1_client(start_server("test_rag.yaml", mode="replay"))
     kb = build_knowledge_base(client, corpus, "test-kb")
     assert sorted(kb.files.values()) == ["bikes.md", "cafe.md"]
     assert client.vector_stores.retrieve(kb.vector_store_id).file_counts.completed == 2
@@ -70,7 +64,7 @@ def test_a_recorded_answer_keeps_its_text_and_cites_the_uploaded_file_it_retriev
 def test_removing_a_file_takes_it_out_of_the_next_answer(
     start_server: StartServer, corpus: list[Path]
 ) -> None:
-    client = v1(start_server(mode="lenient"))
+    client = v1_client(start_server(mode="lenient"))
     kb = build_knowledge_base(client, corpus, "test-kb", chunk_size=200, chunk_overlap=100)
     before = ask(client, "gpt-5-mini", "late fee for bikes", kb)
     assert "bikes.md" in {r.filename for r in before.results}
@@ -106,7 +100,7 @@ def test_citations_of_files_not_uploaded_or_not_retrieved_are_rejected() -> None
 def test_bad_input_gets_an_exception_that_says_what_was_wrong(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    client = v1(start_server(mode="lenient"))
+    client = v1_client(start_server(mode="lenient"))
     with pytest.raises(FileNotFoundError, match=r"nothing\.md"):
         upload_files(client, [tmp_path / "nothing.md"])
     with pytest.raises(ValueError, match="chunk_overlap"):
@@ -129,7 +123,7 @@ def test_bad_input_gets_an_exception_that_says_what_was_wrong(
 def test_a_recorded_stream_keeps_its_text_and_gets_the_search_events_and_citations(
     start_server: StartServer, corpus: list[Path]
 ) -> None:
-    client = v1(start_server("test_rag.yaml", mode="replay"))
+    client = v1_client(start_server("test_rag.yaml", mode="replay"))
     kb = build_knowledge_base(client, corpus, "test-kb")
     with client.responses.stream(
         model="gpt-5-mini",

@@ -10,7 +10,7 @@ import pytest
 from conftest import StartServer
 
 from helpers import Settings
-from helpers._support.notebooks import NOTEBOOKS_DIR, execute, record_notebook
+from helpers._support.notebooks import NOTEBOOKS_DIR, record_notebook, run_offline
 from helpers.replay import RecordingsFile
 
 CANARY = "canary-key-record-4e8b1f"
@@ -42,13 +42,5 @@ def test_recorded_notebook_replays_with_the_same_outputs(
     assert _outputs(notebook) == _outputs(NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb")
 
     monkeypatch.delenv("AZURE_OPENAI_API_KEY")
-    execute(
-        notebook,
-        write=True,
-        env={
-            "AZURE_OPENAI_ENDPOINT": "",
-            "REPLAY_URL": "embedded",
-            "REPLAY_RECORDINGS_DIR": str(tmp_path),
-        },
-    )
+    run_offline(notebook, tmp_path)
     assert _outputs(notebook) == _outputs(NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb")

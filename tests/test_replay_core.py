@@ -8,16 +8,24 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Literal, TypedDict
 
 import httpx2
 import openai
 import pytest
-from conftest import RECORDINGS, StartServer, sync_client
-from openai import AsyncOpenAI, OpenAI
+from conftest import (
+    HELLO,
+    INPUTS,
+    RECORDINGS,
+    STORY,
+    StartRecorder,
+    StartServer,
+    sync_client,
+    v1_client,
+)
+from openai import AsyncOpenAI
 from openai.types.chat import (
     ChatCompletionChunk,
-    ChatCompletionMessageParam,
     ChatCompletionStreamOptionsParam,
 )
 
@@ -29,9 +37,6 @@ from helpers.replay.server import ReplayServer, probe
 from helpers.replay.services.files.operations import FilesStore
 from helpers.replay.services.vector_stores.store import VectorStoresStore
 
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
-STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
-INPUTS = ["The quick brown fox", "jumps over the lazy dog"]
 BATCH_LINE = (
     b'{"custom_id": "task-1", "method": "POST", "url": "/chat/completions", "body": {"model": '
     b'"gpt-4o-mini-batch", "messages": [{"role": "user", "content": "Say hi."}]}}\n'
@@ -49,13 +54,6 @@ STREAM: StreamOptions = {"stream": True, "stream_options": {"include_usage": Tru
 
 def _text(stream: Iterable[ChatCompletionChunk]) -> str:
     return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-
-
-def v1_client(server: ReplayServer, **options: Any) -> OpenAI:
-    """The plain OpenAI client on Azure's v1 API, as Microsoft documents it."""
-    options.setdefault("api_key", server.api_key)
-    options.setdefault("max_retries", 0)
-    return OpenAI(base_url=f"{server.url}/openai/v1/", **options)
 
 
 # --- the v1 surface ---------------------------------------------------------------------------
@@ -122,13 +120,6 @@ def test_v1_lenient_streams_and_embeddings_are_simulated(start_server: StartServ
     assert len(vectors.data[0].embedding) == 1536
 
 
-def test_v1_names_the_deployment_in_model(start_server: StartServer) -> None:
-    client = v1_client(start_server("replay_server.yaml"))
-    with pytest.raises(openai.NotFoundError) as caught:
-        client.chat.completions.create(model="no-such-deployment", messages=HELLO)
-    assert caught.value.code == "DeploymentNotFound"
-
-
 def test_v1_rejects_a_dated_api_version(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
     client = v1_client(server, default_query={"api-version": "2024-10-21"})
@@ -146,13 +137,10 @@ def test_v1_checks_credentials(start_server: StartServer) -> None:
 
 
 def test_v1_record_mode_records_what_replays_on_both_surfaces(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     upstream = start_server("replay_server.yaml")
-    target = tmp_path / "recorded.yaml"
-    recorder = start_server(
-        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
-    )
+    recorder, target = start_recorder(upstream)
     live = v1_client(recorder, api_key=upstream.api_key).chat.completions.create(
         model="gpt-4o-mini", messages=HELLO
     )
@@ -279,13 +267,10 @@ def test_an_upload_without_a_purpose_is_azures_400(start_server: StartServer) ->
 
 
 def test_a_multipart_upload_is_recorded_and_replayed(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     upstream = start_server("replay_core.yaml")
-    target = tmp_path / "recorded.yaml"
-    recorder = start_server(
-        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
-    )
+    recorder, target = start_recorder(upstream)
     live = files_client(recorder).files.create(file=("tasks.jsonl", BATCH_LINE), purpose="batch")
     (interaction,) = RecordingsFile.load(target).document.interactions
     assert interaction.request.content_type == "multipart/form-data"
@@ -433,7 +418,7 @@ def test_reset_on_the_server_object_forgets_what_clients_made(start_server: Star
     server.reset()
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve(uploaded.id)
-    assert server.state.get(VectorStoresStore).get(store.id) is None
+    assert server.state.get(VectorStoresStore).stores.get(store.id) is None
     assert list(client.vector_stores.list()) == []
 
 
@@ -540,11 +525,9 @@ def test_an_unknown_fault_kind_on_the_command_line_is_refused() -> None:
 
 
 def test_a_draft_of_base64_embeddings_is_stored_as_floats(
-    start_server: StartServer, tmp_path: Path
+    drafting: tuple[ReplayServer, Path],
 ) -> None:
-    target = tmp_path / "drafts.yaml"
-    RecordingsFile.new(target, "curated").save()
-    server = start_server(target, mode="lenient", draft=True, record_to=target)
+    server, target = drafting
     sync_client(server).embeddings.create(
         model="text-embedding-3-small", input=["a draft"], dimensions=4
     )

@@ -8,7 +8,7 @@ import httpx2
 import openai
 import pytest
 from azure.identity import get_bearer_token_provider
-from conftest import API_VERSION, StartServer, async_client, sync_client
+from conftest import API_VERSION, HELLO, StartServer, async_client, sync_client, v1_client
 from openai import AzureOpenAI
 from openai.types.chat import (
     ChatCompletionFunctionToolParam,
@@ -19,7 +19,6 @@ from openai.types.chat import (
 from helpers.replay import Deployment, ReplayCredential
 from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE
 
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
 COIN: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Flip a coin."}]
 CHAT_PATH = "/openai/deployments/gpt-4o-mini/chat/completions"
 
@@ -169,8 +168,13 @@ def test_invalid_bearer_token_is_401(
 # --- routing -------------------------------------------------------------------------------
 
 
-def test_unknown_deployment_is_deployment_not_found(start_server: StartServer) -> None:
-    client = sync_client(start_server("replay_server.yaml"))
+@pytest.mark.parametrize("surface", ["deployments", "v1"])
+def test_unknown_deployment_is_deployment_not_found(
+    start_server: StartServer, surface: str
+) -> None:
+    """The deployment is named in the path, or on the v1 surface in ``model``."""
+    server = start_server("replay_server.yaml")
+    client = sync_client(server) if surface == "deployments" else v1_client(server)
     with pytest.raises(openai.NotFoundError) as caught:
         client.chat.completions.create(model="gpt-35-turbo", messages=HELLO)
     assert caught.value.code == "DeploymentNotFound"

@@ -12,12 +12,22 @@ from typing import Any, Literal, TypedDict
 import httpx2
 import openai
 import pytest
-from conftest import API_VERSION, RECORDINGS, StartServer, async_client, sync_client
+from conftest import (
+    API_VERSION,
+    HELLO,
+    INPUTS,
+    RECORDINGS,
+    STORY,
+    StartRecorder,
+    StartServer,
+    async_client,
+    sync_client,
+)
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionStreamOptionsParam
 from sse_upstream import FRAMED_CHUNKS, FakeUpstream, framed_body
 
 from helpers._support.sse import DONE, parse_events
-from helpers.replay import RecordingsFile
+from helpers.replay import RecordingsFile, ReplayServer
 from helpers.replay.recordings.record import UPSTREAM_PLACEHOLDER
 from helpers.replay.recordings.store import (
     Interaction,
@@ -27,10 +37,6 @@ from helpers.replay.recordings.store import (
     StreamChunk,
     is_responses_api,
 )
-
-STORY: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell a three-word story."}]
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in five words."}]
-INPUTS = ["The quick brown fox", "jumps over the lazy dog"]
 
 
 class StreamOptions(TypedDict):
@@ -212,13 +218,11 @@ def _chunks(stream: openai.Stream[Any]) -> list[dict[str, Any]]:
 
 
 def test_record_then_replay_round_trip_keeps_streams_and_drops_secrets(
-    start_server: StartServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    start_server: StartServer, start_recorder: StartRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     upstream = start_server("replay_server.yaml", api_key=CANARY)
-    upstream_url = f"http://localhost:{upstream.port}"
-    target = tmp_path / "recorded.yaml"
-    recorder = start_server(target, mode="record", upstream=upstream_url, record_to=target)
+    recorder, target = start_recorder(upstream)
     through = sync_client(recorder, api_key=CANARY)
     direct = sync_client(upstream, api_key=CANARY)
 
@@ -254,13 +258,10 @@ def test_record_then_replay_round_trip_keeps_streams_and_drops_secrets(
 
 
 def test_record_mode_passes_auth_failures_back_without_recording_them(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     upstream = start_server("replay_server.yaml", api_key=CANARY)
-    target = tmp_path / "recorded.yaml"
-    recorder = start_server(
-        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
-    )
+    recorder, target = start_recorder(upstream)
     with pytest.raises(openai.AuthenticationError):
         sync_client(recorder, api_key="wrong-key").chat.completions.create(
             model="gpt-4o-mini", messages=HELLO
@@ -282,11 +283,9 @@ def test_scrubber_replaces_upstream_host_in_headers_and_bodies() -> None:
 
 
 def test_lenient_draft_mode_saves_misses_for_curation(
-    start_server: StartServer, tmp_path: Path
+    drafting: tuple[ReplayServer, Path],
 ) -> None:
-    target = tmp_path / "drafts.yaml"
-    RecordingsFile.new(target, "curated").save()
-    server = start_server(target, mode="lenient", draft=True, record_to=target)
+    server, target = drafting
     client = sync_client(server)
     question: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Name a colour."}]
     first = client.chat.completions.create(model="gpt-4o-mini", messages=question)
@@ -306,12 +305,11 @@ def test_lenient_draft_mode_saves_misses_for_curation(
 
 @pytest.mark.parametrize("eol", ["\r\n", "\r", "\n"], ids=["crlf", "cr", "lf"])
 def test_record_mode_records_every_event_whatever_the_line_endings(
-    start_server: StartServer, tmp_path: Path, eol: str
+    start_server: StartServer, start_recorder: StartRecorder, eol: str
 ) -> None:
-    target = tmp_path / "recorded.yaml"
     pieces = framed_body(eol)
     with FakeUpstream(pieces) as upstream:
-        recorder = start_server(target, mode="record", upstream=upstream.url, record_to=target)
+        recorder, target = start_recorder(upstream.url)
         live = _chunks(
             sync_client(recorder).chat.completions.create(
                 model="gpt-4o-mini", messages=STORY, stream=True
@@ -339,7 +337,7 @@ def test_record_mode_records_every_event_whatever_the_line_endings(
 
 
 def test_record_mode_keeps_a_responses_stream_free_of_done(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     """An upstream that ends a Responses stream with [DONE] (Azure does not) is recorded
     without it, so the recording replays the Responses API's own ending."""
@@ -348,10 +346,9 @@ def test_record_mode_keeps_a_responses_stream_free_of_done(
         for n, kind in enumerate(["response.created", "response.completed"])
     ]
     body = "".join(f"event: {name}\r\ndata: {json.dumps(data)}\r\n\r\n" for name, data in events)
-    target = tmp_path / "recorded.yaml"
     request = {"model": "gpt-5-mini", "input": "Hi", "stream": True}
     with FakeUpstream([(body + "data: [DONE]\r\n\r\n").encode()], "/openai/v1/responses") as up:
-        recorder = start_server(target, mode="record", upstream=up.url, record_to=target)
+        recorder, target = start_recorder(up.url)
         relayed = httpx2.post(
             f"{recorder.url}/openai/v1/responses", headers={"api-key": "k"}, json=request
         )
@@ -369,12 +366,11 @@ def test_record_mode_keeps_a_responses_stream_free_of_done(
 
 
 def test_record_mode_passes_the_upstream_bytes_on_unchanged(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     pieces = framed_body("\r\n")
-    target = tmp_path / "recorded.yaml"
     with FakeUpstream(pieces) as upstream:
-        recorder = start_server(target, mode="record", upstream=upstream.url, record_to=target)
+        recorder, _ = start_recorder(upstream.url)
         with httpx2.stream(
             "POST",
             f"{recorder.url}/openai/deployments/gpt-4o-mini/chat/completions",

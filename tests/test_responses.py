@@ -6,21 +6,24 @@ Sources for Azure's wording are named where asserted (see helpers/replay/familie
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from conftest import StartServer, sync_client
-from openai import AsyncOpenAI, OpenAI
+from conftest import StartRecorder, StartServer, async_v1_client, sync_client, v1_client
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.responses import FunctionToolParam, ResponseInputMessageItem, ResponseInputText
 from pydantic import BaseModel
 
 from helpers.replay import RecordingsFile
-from helpers.replay.server import ReplayServer
 
 RECORDED = "test_responses.yaml"
+RINGS: dict[str, Any] = {
+    "model": "gpt-5-mini",
+    "input": "Name one planet with rings, in one word.",
+    "instructions": "Answer briefly.",
+}
+"""The recorded first turn, which several tests start from."""
 HAIKU = "Grey waves fold and break,\nsalt wind carries gull voices,\nthe tide keeps its time."
 WEATHER_TOOL: FunctionToolParam = {
     "type": "function",
@@ -36,16 +39,6 @@ WEATHER_TOOL: FunctionToolParam = {
 }
 
 
-def v1(server: ReplayServer, **options: Any) -> OpenAI:
-    options.setdefault("api_key", server.api_key)
-    options.setdefault("max_retries", 0)
-    return OpenAI(base_url=f"{server.url}/openai/v1/", **options)
-
-
-def av1(server: ReplayServer) -> AsyncOpenAI:
-    return AsyncOpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
-
-
 class Planet(BaseModel):
     name: str
     moons: int
@@ -55,12 +48,8 @@ class Planet(BaseModel):
 
 
 def test_create_replays_text_reasoning_and_usage(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED))
-    response = client.responses.create(
-        model="gpt-5-mini",
-        input="Name one planet with rings, in one word.",
-        instructions="Answer briefly.",
-    )
+    client = v1_client(start_server(RECORDED))
+    response = client.responses.create(**RINGS)
     assert response.output_text == "Saturn."
     assert response.output[0].type == "reasoning"
     assert response.usage is not None
@@ -70,23 +59,15 @@ def test_create_replays_text_reasoning_and_usage(start_server: StartServer) -> N
 
 
 async def test_async_create_and_retrieve(start_server: StartServer) -> None:
-    async with av1(start_server(RECORDED)) as client:
-        created = await client.responses.create(
-            model="gpt-5-mini",
-            input="Name one planet with rings, in one word.",
-            instructions="Answer briefly.",
-        )
+    async with async_v1_client(start_server(RECORDED)) as client:
+        created = await client.responses.create(**RINGS)
         again = await client.responses.retrieve(created.id)
     assert again.model_dump() == created.model_dump()
 
 
 def test_previous_response_id_chain_and_input_items(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED))
-    first = client.responses.create(
-        model="gpt-5-mini",
-        input="Name one planet with rings, in one word.",
-        instructions="Answer briefly.",
-    )
+    client = v1_client(start_server(RECORDED))
+    first = client.responses.create(**RINGS)
     second = client.responses.create(
         model="gpt-5-mini",
         input="And the largest moon of that planet?",
@@ -104,7 +85,7 @@ def test_previous_response_id_chain_and_input_items(start_server: StartServer) -
 
 
 def test_input_items_page_newest_first_through_the_sdk(start_server: StartServer) -> None:
-    client = v1(start_server(mode="lenient"))
+    client = v1_client(start_server(mode="lenient"))
     said = ["One.", "Two.", "Three."]
     response = client.responses.create(
         model="gpt-5-mini", input=[{"role": "user", "content": text} for text in said]
@@ -118,7 +99,7 @@ def test_input_items_page_newest_first_through_the_sdk(start_server: StartServer
 
 
 def test_a_streamed_response_sends_typed_events_in_azures_order(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED))
+    client = v1_client(start_server(RECORDED))
     events = list(
         client.responses.create(
             model="gpt-5-mini", input="Write a haiku about the sea.", stream=True
@@ -138,7 +119,7 @@ def test_a_streamed_response_sends_typed_events_in_azures_order(start_server: St
 
 
 def test_a_stream_helper_collects_the_final_response(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED))
+    client = v1_client(start_server(RECORDED))
     with client.responses.stream(
         model="gpt-5-mini", input="Write a haiku about the sea."
     ) as stream:
@@ -147,7 +128,7 @@ def test_a_stream_helper_collects_the_final_response(start_server: StartServer) 
 
 
 def test_a_function_call_round_trip(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED))
+    client = v1_client(start_server(RECORDED))
     asked = client.responses.create(
         model="gpt-5-mini", input="What's the weather in Oslo?", tools=[WEATHER_TOOL]
     )
@@ -169,7 +150,7 @@ def test_a_function_call_round_trip(start_server: StartServer) -> None:
 
 
 def test_parse_with_a_pydantic_model(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED))
+    client = v1_client(start_server(RECORDED))
     parsed = client.responses.parse(
         model="gpt-5-mini", input="Give Mars's name and its number of moons.", text_format=Planet
     )
@@ -177,12 +158,8 @@ def test_parse_with_a_pydantic_model(start_server: StartServer) -> None:
 
 
 def test_delete_then_retrieve_is_404(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED))
-    created = client.responses.create(
-        model="gpt-5-mini",
-        input="Name one planet with rings, in one word.",
-        instructions="Answer briefly.",
-    )
+    client = v1_client(start_server(RECORDED))
+    created = client.responses.create(**RINGS)
     client.responses.delete(created.id)
     with pytest.raises(openai.NotFoundError) as caught:
         client.responses.retrieve(created.id)
@@ -190,14 +167,14 @@ def test_delete_then_retrieve_is_404(start_server: StartServer) -> None:
 
 
 def test_store_false_is_not_kept(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     created = client.responses.create(model="gpt-5-mini", input="Forget me.", store=False)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(created.id)
 
 
 def test_an_unknown_previous_response_is_a_400(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="gpt-5-mini", input="Hi", previous_response_id="resp_nope")
     assert caught.value.param == "previous_response_id"
@@ -207,7 +184,7 @@ def test_an_unknown_previous_response_is_a_400(start_server: StartServer) -> Non
 
 
 def test_lenient_text_is_marked_and_reasoning_is_reported(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     raw = client.responses.with_raw_response.create(model="gpt-5-mini", input="Unrecorded question")
     response = raw.parse()
     assert raw.headers["x-replay-unrecorded"] == "true"
@@ -218,7 +195,7 @@ def test_lenient_text_is_marked_and_reasoning_is_reported(start_server: StartSer
 def test_lenient_function_calls_fit_the_schema_then_text_uses_the_result(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     asked = client.responses.create(
         model="gpt-5-mini", input="Weather in Lima, please", tools=[WEATHER_TOOL]
     )
@@ -234,13 +211,13 @@ def test_lenient_function_calls_fit_the_schema_then_text_uses_the_result(
 
 
 def test_lenient_parse_fits_the_schema(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     parsed = client.responses.parse(model="gpt-5-mini", input="Any planet", text_format=Planet)
     assert isinstance(parsed.output_parsed, Planet)
 
 
 async def test_lenient_async_stream_and_chain(start_server: StartServer) -> None:
-    async with av1(start_server(RECORDED, mode="lenient")) as client:
+    async with async_v1_client(start_server(RECORDED, mode="lenient")) as client:
         stream = await client.responses.create(model="gpt-5-nano", input="Hello?", stream=True)
         events = [event async for event in stream]
         last = events[-1]
@@ -256,16 +233,13 @@ async def test_lenient_async_stream_and_chain(start_server: StartServer) -> None
 
 
 def test_a_streamed_response_is_recorded_event_by_event_and_replays(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     upstream = start_server(RECORDED)
-    target = tmp_path / "recorded.yaml"
-    recorder = start_server(
-        target, mode="record", upstream=f"http://localhost:{upstream.port}", record_to=target
-    )
+    recorder, target = start_recorder(upstream)
     live = [
         e.model_dump()
-        for e in v1(recorder).responses.create(
+        for e in v1_client(recorder).responses.create(
             model="gpt-5-mini", input="Write a haiku about the sea.", stream=True
         )
     ]
@@ -275,7 +249,7 @@ def test_a_streamed_response_is_recorded_event_by_event_and_replays(
     assert interaction.response.stream_end == "eof"
     replayed = [
         e.model_dump()
-        for e in v1(start_server(target)).responses.create(
+        for e in v1_client(start_server(target)).responses.create(
             model="gpt-5-mini", input="Write a haiku about the sea.", stream=True
         )
     ]
@@ -287,48 +261,57 @@ def test_a_streamed_response_is_recorded_event_by_event_and_replays(
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello."}]
 
 
-@pytest.mark.parametrize("surface", ["deployments", "v1"])
-def test_reasoning_deployment_rejects_max_tokens(start_server: StartServer, surface: str) -> None:
-    # Wording: shared/docs/azure-wire-facts.md ("400 param"), from public captures.
+MAX_TOKENS_MESSAGE = (
+    "Unsupported parameter: 'max_tokens' is not supported with this model. "
+    "Use 'max_completion_tokens' instead."
+)
+
+
+@pytest.mark.parametrize(
+    ("surface", "api", "arguments", "code", "param", "message"),
+    [
+        # Wording: shared/docs/azure-wire-facts.md ("400 param"), from public captures.
+        pytest.param("deployments", "chat", {"max_tokens": 100}, "unsupported_parameter",
+                     "max_tokens", MAX_TOKENS_MESSAGE, id="max_tokens-deployments"),
+        pytest.param("v1", "chat", {"max_tokens": 100}, "unsupported_parameter", "max_tokens",
+                     MAX_TOKENS_MESSAGE, id="max_tokens-v1"),
+        # Wording: microsoft/vscode#255504 and NVlabs/cvdp_benchmark#29 (unsupported_value).
+        pytest.param("v1", "chat", {"temperature": 0.7}, "unsupported_value", None,
+                     "Unsupported value: 'temperature' does not support 0.7 with this model. "
+                     "Only the default (1) value is supported.", id="chat-temperature"),
+        # Wording: OpenHands/software-agent-sdk#992 (gpt-5-2025-08-07, Responses API).
+        pytest.param("v1", "responses", {"temperature": 0.2}, None, None,
+                     "Unsupported parameter: 'temperature' is not supported with this model.",
+                     id="responses-temperature"),
+    ],
+)  # fmt: skip
+def test_reasoning_deployment_rejects_what_reasoning_models_do_not_take(
+    start_server: StartServer,
+    surface: str,
+    api: str,
+    arguments: dict[str, Any],
+    code: str | None,
+    param: str | None,
+    message: str,
+) -> None:
+    """Asserted: the wording always; the code and the param where the source shows them."""
     server = start_server(RECORDED, mode="lenient")
-    client = sync_client(server) if surface == "deployments" else v1(server)
+    client = sync_client(server) if surface == "deployments" else v1_client(server)
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="gpt-5-mini", messages=HELLO, max_tokens=100)
-    assert caught.value.code == "unsupported_parameter"
-    assert caught.value.param == "max_tokens"
+        if api == "responses":
+            client.responses.create(model="gpt-5-mini", input="Hi", **arguments)
+        else:
+            client.chat.completions.create(model="gpt-5-mini", messages=HELLO, **arguments)
     assert isinstance(caught.value.body, dict)
-    assert caught.value.body["message"] == (
-        "Unsupported parameter: 'max_tokens' is not supported with this model. "
-        "Use 'max_completion_tokens' instead."
-    )
-
-
-def test_reasoning_deployment_rejects_a_non_default_temperature(start_server: StartServer) -> None:
-    # Wording: microsoft/vscode#255504 and NVlabs/cvdp_benchmark#29 (unsupported_value).
-    client = v1(start_server(RECORDED, mode="lenient"))
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="gpt-5-mini", messages=HELLO, temperature=0.7)
-    assert caught.value.code == "unsupported_value"
-    assert isinstance(caught.value.body, dict)
-    assert caught.value.body["message"] == (
-        "Unsupported value: 'temperature' does not support 0.7 with this model. "
-        "Only the default (1) value is supported."
-    )
-
-
-def test_responses_on_a_reasoning_deployment_rejects_temperature(start_server: StartServer) -> None:
-    # Wording: OpenHands/software-agent-sdk#992 (gpt-5-2025-08-07, Responses API).
-    client = v1(start_server(RECORDED, mode="lenient"))
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="gpt-5-mini", input="Hi", temperature=0.2)
-    assert isinstance(caught.value.body, dict)
-    assert caught.value.body["message"] == (
-        "Unsupported parameter: 'temperature' is not supported with this model."
-    )
+    assert caught.value.body["message"] == message
+    if code is not None:
+        assert caught.value.code == code
+    if param is not None:
+        assert caught.value.param == param
 
 
 def test_reasoning_effort_is_checked_against_the_model(start_server: StartServer) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="gpt-5-mini", messages=HELLO, reasoning_effort="xhigh")  # type: ignore[arg-type]
     assert caught.value.param == "reasoning_effort"
@@ -340,7 +323,7 @@ def test_reasoning_effort_is_checked_against_the_model(start_server: StartServer
 def test_reasoning_deployment_reports_reasoning_tokens_and_accepts_its_arguments(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     answer = client.chat.completions.create(
         model="gpt-5-mini",
         messages=[{"role": "developer", "content": "Be brief."}, *HELLO],
@@ -354,7 +337,7 @@ def test_reasoning_deployment_reports_reasoning_tokens_and_accepts_its_arguments
 def test_standard_deployment_still_takes_max_tokens_and_temperature(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     answer = client.chat.completions.create(
         model="gpt-4o-mini", messages=HELLO, max_tokens=50, temperature=0.2
     )
@@ -364,7 +347,7 @@ def test_standard_deployment_still_takes_max_tokens_and_temperature(
 def test_lenient_max_output_tokens_spends_reasoning_first_and_ends_incomplete(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     starved = client.responses.create(
         model="gpt-5-mini", input="Explain tides.", max_output_tokens=64
     )
@@ -399,7 +382,7 @@ def test_lenient_max_output_tokens_spends_reasoning_first_and_ends_incomplete(
 def test_malformed_responses_bodies_are_400s_naming_the_field(
     start_server: StartServer, body: dict[str, object], param: str
 ) -> None:
-    client = v1(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient"))
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="gpt-5-mini", extra_body=body)  # type: ignore[call-overload]
     assert caught.value.param == param

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, sync_client, v1_client
 from openai import AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
@@ -249,10 +249,6 @@ def test_describe_chunk_names_what_each_chunk_carries() -> None:
 # The Responses API: typed events through the v1 OpenAI client
 
 RESPONSES = "test_streaming_responses.yaml"
-
-
-def v1_client(server: ReplayServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
 
 
 @pytest.fixture

@@ -138,53 +138,51 @@ def test_strict_schema_problems_lists_every_violation_of_the_guide_schema() -> N
     ]
 
 
-def test_strict_schema_problems_accepts_nullable_type_unions() -> None:
-    schema = {
+def closed_object(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A top-level object schema that keeps the strict rules itself: every property
+    required, no other allowed; what it nests is the case under test."""
+    return {
         "type": "object",
-        "properties": {"name": {"type": "string"}, "age": {"type": ["integer", "null"]}},
-        "required": ["name", "age"],
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
+        **extra,
     }
-    assert strict_schema_problems(schema) == []
 
 
-def test_strict_schema_problems_checks_nullable_objects() -> None:
-    schema = {
-        "type": "object",
-        "properties": {"contact": {"type": ["object", "null"]}},
-        "required": ["contact"],
-        "additionalProperties": False,
-    }
-    assert strict_schema_problems(schema) == [
-        "$.properties.contact: 'additionalProperties' must be false"
-    ]
-
-
-def test_strict_schema_problems_looks_inside_array_items() -> None:
-    schema = {
-        "type": "object",
-        "properties": {"people": {"type": "array", "items": {"type": "object", "properties": {}}}},
-        "required": ["people"],
-        "additionalProperties": False,
-    }
-    assert strict_schema_problems(schema) == [
-        "$.properties.people.items: 'additionalProperties' must be false"
-    ]
-
-
-def test_strict_schema_problems_looks_inside_defs_and_any_of() -> None:
-    schema = {
-        "type": "object",
-        "properties": {"contact": {"anyOf": [{"$ref": "#/$defs/Contact"}, {"type": "object"}]}},
-        "required": ["contact"],
-        "additionalProperties": False,
-        "$defs": {"Contact": {"type": "object", "properties": {"email": {"type": "string"}}}},
-    }
-    assert strict_schema_problems(schema) == [
-        "$.properties.contact.anyOf[1]: 'additionalProperties' must be false",
-        "$defs.Contact: 'additionalProperties' must be false",
-        "$defs.Contact: not in 'required': 'email'",
-    ]
+@pytest.mark.parametrize(
+    ("properties", "extra", "problems"),
+    [
+        pytest.param(
+            {"name": {"type": "string"}, "age": {"type": ["integer", "null"]}}, {}, [],
+            id="accepts-nullable-type-unions",
+        ),
+        pytest.param(
+            {"contact": {"type": ["object", "null"]}}, {},
+            ["$.properties.contact: 'additionalProperties' must be false"],
+            id="checks-nullable-objects",
+        ),
+        pytest.param(
+            {"people": {"type": "array", "items": {"type": "object", "properties": {}}}}, {},
+            ["$.properties.people.items: 'additionalProperties' must be false"],
+            id="looks-inside-array-items",
+        ),
+        pytest.param(
+            {"contact": {"anyOf": [{"$ref": "#/$defs/Contact"}, {"type": "object"}]}},
+            {"$defs": {"Contact": {"type": "object", "properties": {"email": {"type": "string"}}}}},
+            [
+                "$.properties.contact.anyOf[1]: 'additionalProperties' must be false",
+                "$defs.Contact: 'additionalProperties' must be false",
+                "$defs.Contact: not in 'required': 'email'",
+            ],
+            id="looks-inside-defs-and-any-of",
+        ),
+    ],
+)  # fmt: skip
+def test_strict_schema_problems_are_found_wherever_an_object_nests(
+    properties: dict[str, Any], extra: dict[str, Any], problems: list[str]
+) -> None:
+    assert strict_schema_problems(closed_object(properties, **extra)) == problems
 
 
 # --- extract / aextract against the replay server ------------------------------------------

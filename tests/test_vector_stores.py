@@ -6,11 +6,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import StartServer, sync_client
+from conftest import StartServer, sync_client, v1_client
 from openai import BadRequestError, NotFoundError, OpenAI
+from openai.types import StaticFileChunkingStrategyObjectParam
 
 from helpers._support.tokenizer import get_encoding
-from helpers.replay import ReplayServer
 from helpers.replay.services.vector_stores.store import PROCESSING_SECONDS, chunk_text
 
 BIKES = (
@@ -23,8 +23,12 @@ CAFE = (
 )
 
 
-def v1(server: ReplayServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+def static_chunks(size: int, overlap: int) -> StaticFileChunkingStrategyObjectParam:
+    """The static chunking strategy: windows of ``size`` tokens, ``overlap`` shared."""
+    return {
+        "type": "static",
+        "static": {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap},
+    }
 
 
 def upload(client: OpenAI, name: str, text: str) -> str:
@@ -36,7 +40,7 @@ def upload(client: OpenAI, name: str, text: str) -> str:
 def test_batch_create_and_poll_indexes_files_and_search_ranks_the_relevant_one_first(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     ids = [upload(client, "bikes.md", BIKES), upload(client, "cafe.md", CAFE)]
     store = client.vector_stores.create(
         name="kb", expires_after={"anchor": "last_active_at", "days": 7}
@@ -68,7 +72,7 @@ def test_a_file_is_in_progress_until_polled_or_processed_on_the_server_clock(
     start_server: StartServer,
 ) -> None:
     now = [1_700_000_000.0]
-    client = v1(start_server(mode="replay", clock=lambda: now[0]))
+    client = v1_client(start_server(mode="replay", clock=lambda: now[0]))
     store = client.vector_stores.create(name="kb")
     first = client.vector_stores.files.create(
         vector_store_id=store.id, file_id=upload(client, "bikes.md", BIKES)
@@ -86,7 +90,7 @@ def test_a_file_is_in_progress_until_polled_or_processed_on_the_server_clock(
 
 
 def test_deleting_a_file_removes_its_chunks_from_search_results(start_server: StartServer) -> None:
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     bikes, cafe = upload(client, "bikes.md", BIKES), upload(client, "cafe.md", CAFE)
     store = client.vector_stores.create(name="kb", file_ids=[bikes, cafe])
     client.vector_stores.files.list(vector_store_id=store.id)  # a poll
@@ -112,16 +116,13 @@ def test_chunking_uses_static_windows_with_the_requested_overlap(start_server: S
     split = chunk_text("日本語のテキストと café " * 300, 100, 50)
     assert len(split) > 1 and not any("\ufffd" in c for c in split)  # no character cut in two
 
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     file_id = upload(client, "long.txt", text)
     store = client.vector_stores.create(name="kb")
     attached = client.vector_stores.files.create_and_poll(
         vector_store_id=store.id,
         file_id=file_id,
-        chunking_strategy={
-            "type": "static",
-            "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 50},
-        },
+        chunking_strategy=static_chunks(100, 50),
     )
     assert attached.chunking_strategy is not None
     assert attached.chunking_strategy.static.max_chunk_size_tokens == 100  # type: ignore[union-attr]
@@ -134,26 +135,17 @@ def test_chunking_uses_static_windows_with_the_requested_overlap(start_server: S
 
 
 def test_bad_requests_get_errors_that_name_the_parameter(start_server: StartServer) -> None:
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     file_id = upload(client, "bikes.md", BIKES)
-    with pytest.raises(BadRequestError) as too_small:
-        client.vector_stores.create(
-            file_ids=[file_id],
-            chunking_strategy={
-                "type": "static",
-                "static": {"max_chunk_size_tokens": 50, "chunk_overlap_tokens": 0},
-            },
-        )
-    assert too_small.value.param == "chunking_strategy.static.max_chunk_size_tokens"
-    with pytest.raises(BadRequestError) as overlap:
-        client.vector_stores.create(
-            file_ids=[file_id],
-            chunking_strategy={
-                "type": "static",
-                "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 150},
-            },
-        )
-    assert overlap.value.param == "chunking_strategy.static.chunk_overlap_tokens"
+    for size, overlap, param in (
+        (50, 0, "chunking_strategy.static.max_chunk_size_tokens"),  # too small a window
+        (200, 150, "chunking_strategy.static.chunk_overlap_tokens"),  # more than half of it
+    ):
+        with pytest.raises(BadRequestError) as refused:
+            client.vector_stores.create(
+                file_ids=[file_id], chunking_strategy=static_chunks(size, overlap)
+            )
+        assert refused.value.param == param
     with pytest.raises(NotFoundError, match="No vector store found with id 'vs_missing'"):
         client.vector_stores.retrieve("vs_missing")
     with pytest.raises(NotFoundError, match="file-missing"):
@@ -173,7 +165,7 @@ def test_bad_requests_get_errors_that_name_the_parameter(start_server: StartServ
 
 def test_list_pages_delete_and_the_dated_surface(start_server: StartServer) -> None:
     server = start_server(mode="replay")
-    client = v1(server)
+    client = v1_client(server)
     for n in range(3):
         client.vector_stores.create(name=f"kb{n}")
     page = client.vector_stores.list(limit=2, order="asc")
@@ -191,7 +183,7 @@ def test_list_pages_delete_and_the_dated_surface(start_server: StartServer) -> N
 def test_a_stores_files_page_through_the_sdk_and_filter_by_status(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(mode="replay"))
+    client = v1_client(start_server(mode="replay"))
     ids = [upload(client, f"doc{n}.md", f"# Doc {n}\n\nPage {n}.\n") for n in range(5)]
     store = client.vector_stores.create(name="kb")
     client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=ids)
@@ -211,7 +203,7 @@ def test_a_stores_files_page_through_the_sdk_and_filter_by_status(
 def test_file_search_tool_lists_results_and_cites_the_files_retrieved(
     start_server: StartServer,
 ) -> None:
-    client = v1(start_server(mode="lenient"))
+    client = v1_client(start_server(mode="lenient"))
     bikes, cafe = upload(client, "bikes.md", BIKES), upload(client, "cafe.md", CAFE)
     store = client.vector_stores.create(name="kb")
     client.vector_stores.file_batches.create_and_poll(
@@ -245,7 +237,7 @@ def test_file_search_tool_lists_results_and_cites_the_files_retrieved(
 
 
 def test_a_streamed_file_search_sends_the_search_events(start_server: StartServer) -> None:
-    client = v1(start_server(mode="lenient"))
+    client = v1_client(start_server(mode="lenient"))
     store = client.vector_stores.create(name="kb", file_ids=[upload(client, "cafe.md", CAFE)])
     client.vector_stores.retrieve(store.id)
     with client.responses.stream(
@@ -295,7 +287,7 @@ def test_malformed_requests_get_azure_4xx_answers_never_a_server_error(
     start_server: StartServer, method: str, path: str, body: object
 ) -> None:
     server = start_server(mode="lenient")
-    client = v1(server)
+    client = v1_client(server)
     store = client.vector_stores.create(name="kb", file_ids=[upload(client, "cafe.md", CAFE)])
     client.vector_stores.retrieve(store.id)
     url = f"{server.url}/openai/v1" + path.replace("{vs}", store.id)

@@ -190,6 +190,21 @@ def run(names: list[str], write: bool) -> int:
     return 1 if failures else 0
 
 
+def run_offline(
+    path: Path, recordings: Path | str, *, mode: str = "replay", cwd: Path | None = None
+) -> None:
+    """Run a notebook on the embedded replay server in ``mode``, with the recordings in the
+    folder ``recordings`` (no Azure endpoint, no drafts), and write its outputs."""
+    env = {
+        "AZURE_OPENAI_ENDPOINT": "",
+        "REPLAY_URL": "embedded",
+        "REPLAY_MODE": mode,
+        "REPLAY_DRAFT": "",
+        "REPLAY_RECORDINGS_DIR": str(recordings),
+    }
+    execute(path, write=True, env=env, cwd=cwd)
+
+
 def record_notebook(notebook: Path, target: Path, settings: Settings) -> None:
     """Run ``notebook`` through a local recorder to ``settings.endpoint``; write ``target``.
 
@@ -208,16 +223,7 @@ def record_notebook(notebook: Path, target: Path, settings: Settings) -> None:
         )
         with ReplayServer(config) as server:
             execute(notebook, env={"AZURE_OPENAI_ENDPOINT": "", "REPLAY_URL": server.url})
-        execute(
-            notebook,
-            write=True,
-            env={
-                "AZURE_OPENAI_ENDPOINT": "",
-                "REPLAY_URL": "embedded",
-                "REPLAY_MODE": "replay",
-                "REPLAY_RECORDINGS_DIR": scratch,
-            },
-        )
+        run_offline(notebook, scratch)
         shutil.copyfile(fresh, target)
 
 

@@ -167,7 +167,8 @@ def chat_completion(
     }
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
+    """Compact JSON with non-ASCII characters as they are (no ``\\u`` escapes)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -216,7 +217,7 @@ def chat_stream(
     def chunk(
         index: int, delta: dict[str, Any], filters: dict[str, Any], finish: str | None
     ) -> str:
-        return _dumps(
+        return dumps(
             {
                 "choices": [
                     {
@@ -237,7 +238,7 @@ def chat_stream(
 
     def annotation(index: int, start: int, end: int) -> str:
         offsets = {"check_offset": end, "start_offset": start, "end_offset": end}
-        return _dumps(
+        return dumps(
             {
                 "choices": [
                     {
@@ -291,13 +292,13 @@ def chat_stream(
         "object": "",
         "prompt_filter_results": prompt_filter_results(),
     }
-    events = [_dumps(prompt_chunk)]
+    events = [dumps(prompt_chunk)]
     per_choice = [events_of(index, choice) for index, choice in enumerate(choices)]
     for step in range(max(len(e) for e in per_choice)):
         events.extend(e[step] for e in per_choice if step < len(e))
     if include_usage:
         events.append(
-            _dumps(
+            dumps(
                 {
                     "choices": [],
                     "created": created,

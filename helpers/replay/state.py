@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from . import azure
 from .behaviours.ratelimit import RateLimiter
@@ -33,8 +33,48 @@ class Resettable(Protocol):
     def reset(self) -> None: ...
 
 
+class Identified(Protocol):
+    """Anything with an ``id`` (an uploaded file, a batch job)."""
+
+    @property
+    def id(self) -> str: ...
+
+
 S = TypeVar("S", bound=Resettable)
 T = TypeVar("T")
+Obj = TypeVar("Obj", bound=Identified)
+
+
+class ObjectsById(Generic[Obj]):
+    """A store's objects by their ``id``, in the order they were added; safe across threads,
+    emptied by ``reset()`` with the server. A service's store subclasses it (one type per
+    store, so :meth:`ReplayState.get` finds it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._objects: dict[str, Obj] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._objects.clear()
+
+    def add(self, item: Obj) -> Obj:
+        with self._lock:
+            self._objects[item.id] = item
+        return item
+
+    def get(self, object_id: str) -> Obj | None:
+        with self._lock:
+            return self._objects.get(object_id)
+
+    def delete(self, object_id: str) -> bool:
+        """Forget the object; ``False`` when there was none with that id."""
+        with self._lock:
+            return self._objects.pop(object_id, None) is not None
+
+    def all(self) -> list[Obj]:
+        with self._lock:
+            return list(self._objects.values())
 
 
 @dataclass

@@ -18,12 +18,12 @@ from typing import Any
 from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings.store import RecordedResponse, RecordingsFile
+from helpers.replay.recordings.curate import GPT_5_MINI, Curation
+from helpers.replay.recordings.store import RecordedResponse
 from helpers.replay.services.responses import simulator as sim
 
 TARGET = Path("notebooks/recordings/02_function_calling.yaml")
-DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
+DEPLOYMENT = GPT_5_MINI
 WARMEST = "Of Oslo, Lisbon and Sydney, where is it warmest right now, and what time is it there?"
 NYC = "Is it cold in NYC right now?"
 LISBON = "What's the weather in Lisbon right now, in Celsius?"
@@ -50,7 +50,7 @@ CHAT_ROUNDS: dict[str, list[tuple[str, list[tuple[str, dict[str, str]]] | str, i
 }  # fmt: skip
 
 
-def chat_answer(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, dict[str, Any]]:
+def chat_answer(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, RecordedResponse]:
     messages = body["messages"]
     user = next(m["content"] for m in messages if m["role"] == "user")
     round_index = sum(1 for m in messages if m["role"] == "assistant")
@@ -74,13 +74,13 @@ def chat_answer(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, dict[st
         created=azure.RESPONSES_CREATED,
     )
     completion["usage"] = azure.usage(prompt, visible + reasoning, reasoning_tokens=reasoning)
-    return name, completion
+    return name, RecordedResponse(body=completion)
 
 
 def responses_answer(
     body: dict[str, Any], ids: azure.IdSource, first: dict[str, Any] | None
 ) -> tuple[str, dict[str, Any]]:
-    reasoning_item = {"id": ids.item_id("rs"), "summary": [], "type": "reasoning"}
+    reasoning_item = sim.reasoning_item(ids.item_id("rs"))
     prompt = count_tokens(json.dumps(body.get("input"))) + count_tokens(json.dumps(body["tools"]))
     if body.get("input") == LISBON:
         call = {
@@ -112,34 +112,32 @@ def responses_answer(
 
 
 def main() -> None:
-    recordings = RecordingsFile.load(TARGET)
-    document = recordings.document
-    document.format = "cookbook-recordings/2"
-    document.description = (
-        "Curated answers of a gpt-5-mini deployment (reasoning model, api-version "
-        "2025-04-01-preview) for notebooks/02_function_calling.ipynb: parallel weather calls then "
-        "a time call (hand-written loop), a failing tool the model recovers from (NYC, through "
-        "run_tool_loop), and one Responses API function-call round trip."
+    curation = Curation.of_drafts(
+        TARGET,
+        seed=202,
+        description=(
+            "Curated answers of a gpt-5-mini deployment (reasoning model, api-version "
+            "2025-04-01-preview) for notebooks/02_function_calling.ipynb: parallel weather calls "
+            "then a time call (hand-written loop), a failing tool the model recovers from (NYC, "
+            "through run_tool_loop), and one Responses API function-call round trip."
+        ),
     )
-    ids = azure.IdSource(202)
     first: dict[str, Any] | None = None
     # A draft answering the lenient placeholder's calls is stale once the first answer is curated.
-    document.interactions = [
-        i for i in document.interactions
+    curation.interactions[:] = [
+        i for i in curation.interactions
         if not (i.name == "draft" and "unrecorded" in json.dumps(i.request.body))
     ]  # fmt: skip
-    for interaction in document.interactions:
-        body = interaction.request.body
-        if interaction.request.path.endswith("/chat/completions"):
-            interaction.request.api_version = "2025-04-01-preview"
-            name, answer = chat_answer(body, ids)
-        else:
-            name, answer = responses_answer(body, ids, first)
-            if name == "lisbon-function-call":
-                first = answer
-        interaction.name = name
-        interaction.response = RecordedResponse(status=200, body=answer)
-    recordings.save()
+
+    def responses(body: dict[str, Any]) -> tuple[str, RecordedResponse]:
+        nonlocal first
+        name, answer = responses_answer(body, curation.ids, first)
+        if name == "lisbon-function-call":
+            first = answer
+        return name, RecordedResponse(body=answer)
+
+    curation.answer_drafts(chat=lambda body: chat_answer(body, curation.ids), responses=responses)
+    curation.save()
 
 
 if __name__ == "__main__":

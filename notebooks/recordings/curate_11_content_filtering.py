@@ -17,27 +17,21 @@ Run from the project root: ``.venv/bin/python notebooks/recordings/curate_11_con
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings.store import (
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    RecordingsFile,
-    StreamChunk,
-)
+from helpers.replay.behaviours.content_filter import prompt_filtered_body
+from helpers.replay.recordings.curate import GPT_5_MINI, Curation, chat_request
+from helpers.replay.recordings.store import RecordedResponse, StreamChunk
 
 DEPLOYMENT = "gpt-5-mini"
 # The streaming mode is a setting of a deployment's content filter: the asynchronous filter's
 # stream comes from a deployment configured for it (the replay server's built-in one).
 ASYNC_FILTER_DEPLOYMENT = "gpt-5-mini-async-filter"
-MODEL = "gpt-5-mini-2025-08-07"
-API_VERSION = "2025-04-01-preview"
+MODEL = GPT_5_MINI.model
 TARGET = Path("notebooks/recordings/11_content_filtering.yaml")
 REASONING = 192
 """Reasoning tokens of each answer (gpt-5-mini at its default effort, medium)."""
@@ -55,63 +49,42 @@ POEM_LINES = [
     "\nand every mast keeps time with the squall.",
 ]
 
-BLOCKED_MESSAGE = (
-    "The response was filtered due to the prompt triggering Azure OpenAI's content management "
-    "policy. Please modify your prompt and retry. To learn more about our content filtering "
-    "policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
-)
-
 
 def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 def blocked(**overrides: dict[str, Any]) -> dict[str, Any]:
     """Azure's 400 body for a prompt its filter blocked."""
     (prompt,) = azure.prompt_filter_results(**overrides)
-    return {
-        "error": {
-            "message": BLOCKED_MESSAGE,
-            "type": None,
-            "param": "prompt",
-            "code": "content_filter",
-            "status": 400,
-            "innererror": {
-                "code": "ResponsibleAIPolicyViolation",
-                "content_filter_result": prompt["content_filter_results"],
-            },
-        }
-    }
+    return prompt_filtered_body(prompt["content_filter_results"])
 
 
 def main() -> None:
-    ids = azure.IdSource(11)
-    recordings = RecordingsFile.new(TARGET, "curated")
-    recordings.document.description = (
-        "Notebook 11 (content filtering) on gpt-5-mini (api-version 2025-04-01-preview): a "
-        "prompt that passes with its annotations, prompts blocked with Azure's 400 "
-        "(violence; jailbreak; a custom blocklist), an answer cut with finish_reason "
-        "content_filter, the same as a stream, and a stream under the asynchronous filter with "
-        "annotation-only chunks. Sources of each shape: curate_11_content_filtering.py. "
-        "The 404 for /openai/moderations comes from the replay server."
+    curation = Curation.new(
+        TARGET,
+        seed=11,
+        description=(
+            "Notebook 11 (content filtering) on gpt-5-mini (api-version 2025-04-01-preview): a "
+            "prompt that passes with its annotations, prompts blocked with Azure's 400 "
+            "(violence; jailbreak; a custom blocklist), an answer cut with finish_reason "
+            "content_filter, the same as a stream, and a stream under the asynchronous filter "
+            "with annotation-only chunks. Sources of each shape: curate_11_content_filtering.py. "
+            "The 404 for /openai/moderations comes from the replay server."
+        ),
     )
+    ids = curation.ids
+    headers = {"x-ms-region": "swedencentral"}
 
     def add(
         name: str, body: dict[str, Any], response: RecordedResponse, deployment: str = DEPLOYMENT
     ) -> None:
-        request = RecordedRequest(
-            method="POST",
-            path=f"/openai/deployments/{deployment}/chat/completions",
-            api_version=API_VERSION,
-            body={"model": deployment, **body},
-        )
-        recordings.document.interactions.append(
-            Interaction(name=name, request=request, response=response)
-        )
+        curation.add(name, chat_request(deployment, {"model": deployment, **body}), response)
+
+    def stream(events: list[str]) -> RecordedResponse:
+        """The events as a stream whose chunks come 15 ms apart (the first at once)."""
+        chunks = [StreamChunk(data=e, delay_ms=15 if n else 0) for n, e in enumerate(events)]
+        return RecordedResponse(headers=headers, stream=chunks)
 
     def usage(messages: list[dict[str, str]], answer: str) -> dict[str, Any]:
         return azure.usage(
@@ -119,8 +92,6 @@ def main() -> None:
             count_tokens(answer) + REASONING,
             reasoning_tokens=REASONING,
         )
-
-    headers = {"x-ms-region": "swedencentral"}
 
     # 1. A prompt that passes, fully annotated.
     poem = azure.chat_completion(
@@ -183,7 +154,7 @@ def main() -> None:
         if delta is not None:
             choice["delta"] = delta
         choice.update({"finish_reason": finish, "index": 0, "logprobs": None})
-        return dumps(
+        return azure.dumps(
             {
                 "choices": [choice],
                 "created": azure.CREATED,
@@ -203,7 +174,7 @@ def main() -> None:
         }
 
     pieces = [("Steel rang across the courtyard", "safe"), (" as the two duellists met.", "low")]
-    events = [dumps(prompt_chunk)]
+    events = [azure.dumps(prompt_chunk)]
     events.append(chunk({"content": "", "refusal": None, "role": "assistant"}, {}, None))
     events += [chunk({"content": text}, harms(level), None) for text, level in pieces]
     events.append(chunk({}, harms("medium", filtered=True), "content_filter"))
@@ -217,16 +188,11 @@ def main() -> None:
         "system_fingerprint": azure.SYSTEM_FINGERPRINT,
         "usage": usage(user(DUEL), text),
     }
-    events.append(dumps(usage_chunk))
+    events.append(azure.dumps(usage_chunk))
     add(
         "duel-stream-cut",
         {"messages": user(DUEL), "stream": True, "stream_options": {"include_usage": True}},
-        RecordedResponse(
-            headers=headers,
-            stream=[
-                StreamChunk(data=e, delay_ms=0 if n == 0 else 15) for n, e in enumerate(events)
-            ],
-        ),
+        stream(events),
     )
 
     # 4b. The asynchronous filter: text at once, verdicts later in chunks with no delta.
@@ -244,10 +210,10 @@ def main() -> None:
             "finish_reason": None,
             "index": 0,
         }
-        return dumps({"choices": [choice], "created": 0, "id": "", "model": "", "object": ""})
+        return azure.dumps({"choices": [choice], "created": 0, "id": "", "model": "", "object": ""})
 
     first, second = POEM_LINES
-    events = [dumps({**prompt_chunk, "prompt_filter_results": azure.prompt_filter_results()})]
+    events = [azure.dumps({**prompt_chunk, "prompt_filter_results": azure.prompt_filter_results()})]
     events.append(chunk({"content": "", "refusal": None, "role": "assistant"}, {}, None))
     events.append(chunk({"content": first}, {}, None))
     events.append(annotation(0, len(first)))
@@ -257,15 +223,10 @@ def main() -> None:
     add(
         "poem-stream-asynchronous-filter",
         {"messages": user(POEM), "stream": True},
-        RecordedResponse(
-            headers=headers,
-            stream=[
-                StreamChunk(data=e, delay_ms=0 if n == 0 else 15) for n, e in enumerate(events)
-            ],
-        ),
+        stream(events),
         deployment=ASYNC_FILTER_DEPLOYMENT,
     )
-    recordings.save()
+    curation.save()
 
 
 if __name__ == "__main__":

@@ -16,16 +16,10 @@ from typing import Any
 from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings.store import (
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    RecordingsFile,
-)
+from helpers.replay.recordings.curate import GPT_5_MINI, Curation, chat_request
+from helpers.replay.recordings.store import RecordedResponse
 
 DEPLOYMENT = "gpt-5-mini"
-MODEL = "gpt-5-mini-2025-08-07"
-API_VERSION = "2025-04-01-preview"
 TARGET = Path("notebooks/recordings/12_caching.yaml")
 QUESTION = {"role": "user", "content": "Suggest a name for a bakery."}
 
@@ -62,14 +56,16 @@ def step_128(tokens: int) -> int:
 
 
 def main() -> None:
-    ids = azure.IdSource(12)
-    recordings = RecordingsFile.new(TARGET, "curated")
-    recordings.document.description = (
-        "Notebook 12 (caching) on gpt-5-mini (reasoning model, api-version 2025-04-01-preview, "
-        "reasoning_effort minimal): two bakery-name requests that differ only in the system "
-        "message, a slogan asked twice (two sampled answers), and three questions over a long "
-        "shared catalogue prompt whose usage shows Azure's prompt caching (cached_tokens in "
-        "128-token steps from 1,024)."
+    curation = Curation.new(
+        TARGET,
+        seed=12,
+        description=(
+            "Notebook 12 (caching) on gpt-5-mini (reasoning model, api-version "
+            "2025-04-01-preview, reasoning_effort minimal): two bakery-name requests that differ "
+            "only in the system message, a slogan asked twice (two sampled answers), and three "
+            "questions over a long shared catalogue prompt whose usage shows Azure's prompt "
+            "caching (cached_tokens in 128-token steps from 1,024)."
+        ),
     )
 
     def add(
@@ -86,29 +82,16 @@ def main() -> None:
             "reasoning_effort": "minimal",
         }
         completion = azure.chat_completion(
-            completion_id=ids.completion_id(), model=MODEL, content=answer
-        )
-        prompt = count_messages(messages, model="gpt-4o", strict=False)
-        completion["usage"] = azure.usage(
-            prompt,
-            count_tokens(answer) + reasoning,
+            completion_id=curation.ids.completion_id(),
+            model=GPT_5_MINI.model,
+            content=answer,
+            prompt_tokens=count_messages(messages, model="gpt-4o", strict=False),
+            completion_tokens=count_tokens(answer) + reasoning,
             cached_tokens=cached,
             reasoning_tokens=reasoning,
         )
-        recordings.document.interactions.append(
-            Interaction(
-                name=name,
-                request=RecordedRequest(
-                    method="POST",
-                    path=f"/openai/deployments/{DEPLOYMENT}/chat/completions",
-                    api_version=API_VERSION,
-                    body=body,
-                ),
-                response=RecordedResponse(
-                    status=200, headers={"x-ms-region": "swedencentral"}, body=completion
-                ),
-            )
-        )
+        response = RecordedResponse(headers={"x-ms-region": "swedencentral"}, body=completion)
+        curation.add(name, chat_request(DEPLOYMENT, body), response)
 
     add(
         "bakery-terse",
@@ -142,7 +125,7 @@ def main() -> None:
         cheap_teapots(),
         cached=step_128(count_messages(teapots, strict=False) - 3),
     )
-    recordings.save()
+    curation.save()
 
 
 if __name__ == "__main__":

@@ -11,21 +11,15 @@ curate_11_content_filtering.py for its sources). Run from the project root:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings.store import (
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    RecordingsFile,
-)
+from helpers.replay.behaviours.content_filter import prompt_filtered_body
+from helpers.replay.recordings.curate import CHAT_API_VERSION, GPT_5_MINI, Curation, chat_request
+from helpers.replay.recordings.store import RecordedResponse
 
 DEPLOYMENT = "gpt-5-mini"
-MODEL = "gpt-5-mini-2025-08-07"
-API_VERSION = "2025-04-01-preview"
 TARGET = Path("notebooks/recordings/13_integration_patterns.yaml")
 SYSTEM = "You are Contoso Home's support assistant. Answer in one or two sentences."
 
@@ -35,14 +29,9 @@ VIOLENT = "Explain step by step how to hurt my neighbour badly without leaving m
 
 THROTTLED = (
     f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
-    f"{API_VERSION} have exceeded token rate limit of your current OpenAI S0 pricing tier. "
+    f"{CHAT_API_VERSION} have exceeded token rate limit of your current OpenAI S0 pricing tier. "
     "Please retry after 1 seconds. Please go here: https://aka.ms/oai/quotaincrease if you "
     "would like to further increase the default rate limit."
-)
-BLOCKED_MESSAGE = (
-    "The response was filtered due to the prompt triggering Azure OpenAI's content management "
-    "policy. Please modify your prompt and retry. To learn more about our content filtering "
-    "policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
 )
 
 
@@ -51,37 +40,29 @@ def messages(question: str) -> list[dict[str, str]]:
 
 
 def main() -> None:
-    ids = azure.IdSource(13)
-    recordings = RecordingsFile.new(TARGET, "curated")
-    recordings.document.description = (
-        "Notebook 13 (integration patterns) on gpt-5-mini (api-version 2025-04-01-preview, "
-        "reasoning_effort minimal): a support question throttled once (429 with retry-after-ms) "
-        "and then answered, a second question, and a prompt Azure's content filter blocks (400)."
+    curation = Curation.new(
+        TARGET,
+        seed=13,
+        description=(
+            "Notebook 13 (integration patterns) on gpt-5-mini (api-version 2025-04-01-preview, "
+            "reasoning_effort minimal): a support question throttled once (429 with "
+            "retry-after-ms) and then answered, a second question, and a prompt Azure's content "
+            "filter blocks (400)."
+        ),
     )
     headers = {"x-ms-region": "swedencentral"}
 
     def add(name: str, question: str, response: RecordedResponse) -> None:
-        body: dict[str, Any] = {
-            "model": DEPLOYMENT,
-            "messages": messages(question),
-            "reasoning_effort": "minimal",
-        }
-        request = RecordedRequest(
-            method="POST",
-            path=f"/openai/deployments/{DEPLOYMENT}/chat/completions",
-            api_version=API_VERSION,
-            body=body,
-        )
-        recordings.document.interactions.append(
-            Interaction(name=name, request=request, response=response)
-        )
+        body = {"model": DEPLOYMENT, "messages": messages(question), "reasoning_effort": "minimal"}
+        curation.add(name, chat_request(DEPLOYMENT, body), response)
 
     def answer(question: str, text: str) -> RecordedResponse:
         completion = azure.chat_completion(
-            completion_id=ids.completion_id(), model=MODEL, content=text
-        )
-        completion["usage"] = azure.usage(
-            count_messages(messages(question), strict=False), count_tokens(text)
+            completion_id=curation.ids.completion_id(),
+            model=GPT_5_MINI.model,
+            content=text,
+            prompt_tokens=count_messages(messages(question), strict=False),
+            completion_tokens=count_tokens(text),
         )
         return RecordedResponse(headers=headers, body=completion)
 
@@ -123,24 +104,10 @@ def main() -> None:
         "violent-blocked",
         VIOLENT,
         RecordedResponse(
-            status=400,
-            headers=headers,
-            body={
-                "error": {
-                    "message": BLOCKED_MESSAGE,
-                    "type": None,
-                    "param": "prompt",
-                    "code": "content_filter",
-                    "status": 400,
-                    "innererror": {
-                        "code": "ResponsibleAIPolicyViolation",
-                        "content_filter_result": prompt["content_filter_results"],
-                    },
-                }
-            },
+            status=400, headers=headers, body=prompt_filtered_body(prompt["content_filter_results"])
         ),
     )
-    recordings.save()
+    curation.save()
 
 
 if __name__ == "__main__":

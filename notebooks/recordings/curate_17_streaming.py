@@ -21,12 +21,12 @@ from typing import Any
 from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings.store import RecordedResponse, RecordingsFile, StreamChunk
+from helpers.replay.recordings.curate import GPT_5_MINI, Curation, event_stream
+from helpers.replay.recordings.store import RecordedResponse, StreamChunk
 from helpers.replay.services.responses import simulator as sim
 
 TARGET = Path("notebooks/recordings/17_streaming.yaml")
-DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
+DEPLOYMENT = GPT_5_MINI
 SERVER_ERROR = {
     "error": {
         "code": "server_error",
@@ -126,7 +126,7 @@ def _pieces(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
-def chat_stream(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, list[StreamChunk]]:
+def chat_stream(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, RecordedResponse]:
     prompt = body["messages"][-1]["content"]
     if "max_completion_tokens" in body:  # "Explain how bicycle gears work." with a token limit
         limit = body["max_completion_tokens"]
@@ -168,63 +168,45 @@ def chat_stream(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, list[St
         chunks = [*chunks[: 2 + answer.error_after], SERVER_ERROR]
     delays = [180.0, answer.reasoning_ms] + [answer.per_chunk_ms] * (len(chunks) - 2)
     stream = [
-        StreamChunk(data=json.dumps(c, separators=(",", ":"), ensure_ascii=False), delay_ms=d)
-        for c, d in zip(chunks, delays, strict=True)
+        StreamChunk(data=azure.dumps(c), delay_ms=d) for c, d in zip(chunks, delays, strict=True)
     ]
-    return name, stream
+    return name, RecordedResponse(stream=stream)
 
 
-def responses_stream(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, list[StreamChunk]]:
+def responses_stream(body: dict[str, Any], curation: Curation) -> tuple[str, RecordedResponse]:
     text = "Moonlit water breathes,\nwaves fold their silver edges—\nthe shore keeps counting."
-    output = [
-        {"id": ids.item_id("rs"), "summary": [], "type": "reasoning"},
-        sim.message_item(ids.item_id("msg"), text),
-    ]
-    reasoning = 192
-    usage = sim.responses_usage(
-        count_tokens(body["input"]) + 7, count_tokens(text) + reasoning, reasoning_tokens=reasoning
+    response = curation.reasoned_answer(
+        body, text, input_tokens=count_tokens(body["input"]) + 7, reasoning_tokens=192
     )
-    response = sim.response_object(
-        body, DEPLOYMENT, response_id=ids.item_id("resp"), output=output, usage=usage
-    )
-    chunks = []
-    for kind, payload in sim.stream_events(response):
+    events = sim.stream_events(response)
+    chunks = event_stream(events)
+    for chunk, (kind, payload) in zip(chunks, events, strict=True):
+        # 180 ms to the first event, reasoning before the message opens, then a steady flow.
         opens_message = (
             kind == "response.output_item.added" and payload["item"]["type"] == "message"
         )
-        delay = {"response.created": 180.0}.get(kind, 950.0 if opens_message else 12.0)
-        chunks.append(
-            StreamChunk(
-                data=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
-                event=kind,
-                delay_ms=delay,
-            )
-        )
-    return "haiku-responses-stream", chunks
+        chunk.delay_ms = {"response.created": 180.0}.get(kind, 950.0 if opens_message else 12.0)
+    return "haiku-responses-stream", RecordedResponse(stream=chunks)
 
 
 def main() -> None:
-    recordings = RecordingsFile.load(TARGET)
-    document = recordings.document
-    document.format = "cookbook-recordings/2"
-    document.description = (
-        "Curated streams of a gpt-5-mini deployment (reasoning model, api-version "
-        "2025-04-01-preview) for notebooks/17_streaming.ipynb: chat completion streams (with and "
-        "without usage, cut by max_completion_tokens, stopped by the content filter, broken by a "
-        "server error) and one Responses API stream. The delay_ms values are curated, not measured."
+    curation = Curation.of_drafts(
+        TARGET,
+        seed=1717,
+        description=(
+            "Curated streams of a gpt-5-mini deployment (reasoning model, api-version "
+            "2025-04-01-preview) for notebooks/17_streaming.ipynb: chat completion streams (with "
+            "and without usage, cut by max_completion_tokens, stopped by the content filter, "
+            "broken by a server error) and one Responses API stream. The delay_ms values are "
+            "curated, not measured."
+        ),
     )
-    ids = azure.IdSource(1717)
-    for interaction in document.interactions:
-        body = interaction.request.body
-        if interaction.request.path.endswith("/chat/completions"):
-            interaction.request.api_version = "2025-04-01-preview"
-            name, stream = chat_stream(body, ids)
-        else:
-            name, stream = responses_stream(body, ids)
-        interaction.name = name
-        # Each stream ends as its API ends one: chat with data: [DONE], Responses without.
-        interaction.response = RecordedResponse(status=200, stream=stream)
-    recordings.save()
+    # Each stream ends as its API ends one: chat with data: [DONE], Responses without.
+    curation.answer_drafts(
+        chat=lambda body: chat_stream(body, curation.ids),
+        responses=lambda body: responses_stream(body, curation),
+    )
+    curation.save()
 
 
 if __name__ == "__main__":

@@ -23,12 +23,8 @@ from helpers._support.tokenizer import count_tokens
 from helpers.hybrid_search.grounding import build_messages
 from helpers.replay import ReplayConfig, ReplayServer, azure
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings.store import (
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    RecordingsFile,
-)
+from helpers.replay.recordings.curate import Curation, chat_request
+from helpers.replay.recordings.store import RecordedResponse
 
 TARGET = Path("tests/recordings/test_hybrid_search.yaml")
 MODEL = DEFAULT_DEPLOYMENTS[CHAT].model
@@ -71,39 +67,32 @@ ANSWERS: dict[str, tuple[str, dict[str, Any], str, int, str]] = {
 
 
 def main() -> None:
-    ids = azure.IdSource(10)
-    recordings = RecordingsFile.new(TARGET, "curated")
-    recordings.document.description = (
-        "gpt-5-mini answers for tests/test_hybrid_search.py, one per question, to prompts of three "
-        "numbered sources retrieved by hybrid search: a grounded answer, one citing a source "
-        "that was not given ([4] of three), one saying the sources do not cover the question, "
-        "and one cut off at max_completion_tokens while reasoning (empty content)."
+    curation = Curation.new(
+        TARGET,
+        seed=10,
+        description=(
+            "gpt-5-mini answers for tests/test_hybrid_search.py, one per question, to prompts of "
+            "three numbered sources retrieved by hybrid search: a grounded answer, one citing a "
+            "source that was not given ([4] of three), one saying the sources do not cover the "
+            "question, and one cut off at max_completion_tokens while reasoning (empty content)."
+        ),
     )
     with ReplayServer(ReplayConfig(mode="lenient", recordings=[])) as server:
         retriever = build_index(server)
         for name, (question, extra, text, reasoning, finish) in ANSWERS.items():
             messages = build_messages(question, retriever.retrieve(question))
-            body = {"model": CHAT, "messages": messages, **extra}
-            prompt_tokens = count_messages(messages, strict=False)  # type: ignore[arg-type]
             answer = azure.chat_completion(
-                completion_id=ids.completion_id(), model=MODEL, content=text,
+                completion_id=curation.ids.completion_id(),
+                model=MODEL,
+                content=text,
                 finish_reason=finish,
-            )  # fmt: skip
-            answer["usage"] = azure.usage(
-                prompt_tokens, count_tokens(text) + reasoning, reasoning_tokens=reasoning
+                prompt_tokens=count_messages(messages, strict=False),  # type: ignore[arg-type]
+                completion_tokens=count_tokens(text) + reasoning,
+                reasoning_tokens=reasoning,
             )
-            recordings.document.interactions.append(
-                Interaction(
-                    name=name,
-                    request=RecordedRequest(
-                        path=f"/openai/deployments/{CHAT}/chat/completions",
-                        api_version=API_VERSION,
-                        body=body,
-                    ),
-                    response=RecordedResponse(body=answer),
-                )
-            )
-    recordings.save()
+            body = {"model": CHAT, "messages": messages, **extra}
+            curation.add(name, chat_request(CHAT, body, API_VERSION), RecordedResponse(body=answer))
+    curation.save()
 
 
 if __name__ == "__main__":

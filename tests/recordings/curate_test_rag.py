@@ -8,23 +8,13 @@ Run from the project root: ``.venv/bin/python tests/recordings/curate_test_rag.p
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from helpers._support.tokenizer import count_tokens
-from helpers.replay import azure
-from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings.store import (
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    RecordingsFile,
-    StreamChunk,
-)
+from helpers.replay.recordings.curate import Curation, event_stream, responses_request
+from helpers.replay.recordings.store import RecordedResponse
 from helpers.replay.services.responses import simulator as sim
 
-DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
 TARGET = Path("tests/recordings/test_rag.yaml")
 QUESTION = "How much is the fee for returning a bike late?"
 STREAMED_QUESTION = "When does the cafe open on Sundays?"
@@ -36,45 +26,24 @@ ANSWER = (
 
 
 def main() -> None:
-    ids = azure.IdSource(14)
-    recordings = RecordingsFile.new(TARGET, "curated")
-    recordings.document.description = (
-        "A file_search answer for tests/test_rag.py (gpt-5-mini). The retrieval and "
-        "the citations are computed by the server from the test's vector store."
+    curation = Curation.new(
+        TARGET,
+        seed=14,
+        description=(
+            "A file_search answer for tests/test_rag.py (gpt-5-mini). The retrieval and "
+            "the citations are computed by the server from the test's vector store."
+        ),
     )
-    recordings.document.match.ignore_fields = ["tools"]
+    curation.recordings.document.match.ignore_fields = ["tools"]
 
     def add(name: str, body: dict[str, Any], text: str, stream: bool = False) -> None:
-        reasoning = 192
-        output = [
-            {"id": ids.item_id("rs"), "summary": [], "type": "reasoning"},
-            sim.message_item(ids.item_id("msg"), text),
-        ]
-        response = sim.response_object(
-            body,
-            DEPLOYMENT,
-            response_id=ids.item_id("resp"),
-            output=output,
-            usage=sim.responses_usage(
-                2210, count_tokens(text) + reasoning, reasoning_tokens=reasoning
-            ),
+        answer = curation.reasoned_answer(body, text, input_tokens=2210, reasoning_tokens=192)
+        recorded = (
+            RecordedResponse(stream=event_stream(sim.stream_events(answer)))
+            if stream
+            else RecordedResponse(body=answer)
         )
-        if stream:
-            recorded = RecordedResponse(
-                stream=[
-                    StreamChunk(data=json.dumps(payload, separators=(",", ":")), event=kind)
-                    for kind, payload in sim.stream_events(response)
-                ],
-            )
-        else:
-            recorded = RecordedResponse(status=200, body=response)
-        recordings.document.interactions.append(
-            Interaction(
-                name=name,
-                request=RecordedRequest(method="POST", path="/openai/v1/responses", body=body),
-                response=recorded,
-            )
-        )
+        curation.add(name, responses_request(body), recorded)
 
     tools = [{"type": "file_search", "vector_store_ids": ["vs_any"]}]
     late = {
@@ -86,7 +55,7 @@ def main() -> None:
     add("late-fee", late, ANSWER)
     streamed = {"input": STREAMED_QUESTION, "model": "gpt-5-mini", "stream": True, "tools": tools}
     add("cafe-sundays-stream", streamed, STREAMED_ANSWER, stream=True)
-    recordings.save()
+    curation.save()
 
 
 if __name__ == "__main__":

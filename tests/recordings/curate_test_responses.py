@@ -8,59 +8,44 @@ Run from the project root: ``.venv/bin/python tests/recordings/curate_test_respo
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from openai.lib._pydantic import to_strict_json_schema
-from pydantic import BaseModel
 
 from helpers._support.tokenizer import count_tokens
-from helpers.replay import azure
-from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings.store import (
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    RecordingsFile,
-    StreamChunk,
+from helpers.replay.recordings.curate import (
+    GPT_5_MINI,
+    Curation,
+    event_stream,
+    responses_request,
 )
+from helpers.replay.recordings.store import RecordedResponse
 from helpers.replay.services.responses import simulator as sim
 
-DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/
+from test_responses import HAIKU, RINGS, WEATHER_TOOL, Planet
+
 TARGET = Path("tests/recordings/test_responses.yaml")
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-        "additionalProperties": False,
-    },
-    "strict": True,
-}
-
-
-class Planet(BaseModel):
-    name: str
-    moons: int
 
 
 def main() -> None:
-    ids = azure.IdSource(7)
-    recordings = RecordingsFile.new(TARGET, "curated")
-    recordings.document.description = (
-        "Responses API interactions for tests/test_responses.py (gpt-5-mini, a reasoning model)."
+    curation = Curation.new(
+        TARGET,
+        seed=7,
+        description=(
+            "Responses API interactions for tests/test_responses.py (gpt-5-mini, a reasoning "
+            "model)."
+        ),
     )
+    ids = curation.ids
 
     def response(
         body: dict[str, Any], text: str = "", calls: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
         reasoning = 128
-        output: list[dict[str, Any]] = [
-            {"id": ids.item_id("rs"), "summary": [], "type": "reasoning"}
-        ]
+        output = [sim.reasoning_item(ids.item_id("rs"))]
         output += calls or [sim.message_item(ids.item_id("msg"), text)]
         prompt = (body.get("instructions") or "") + json.dumps(body.get("input"))
         usage = sim.responses_usage(
@@ -69,29 +54,18 @@ def main() -> None:
             reasoning_tokens=reasoning,
         )
         return sim.response_object(
-            body, DEPLOYMENT, response_id=ids.item_id("resp"), output=output, usage=usage
+            body, GPT_5_MINI, response_id=ids.item_id("resp"), output=output, usage=usage
         )
 
     def add(name: str, body: dict[str, Any], answer: dict[str, Any], stream: bool = False) -> None:
-        request = RecordedRequest(method="POST", path="/openai/v1/responses", body=body)
-        if stream:
-            chunks = [
-                StreamChunk(data=json.dumps(payload, separators=(",", ":")), event=kind,
-                            delay_ms=20 if n else 0)
-                for n, (kind, payload) in enumerate(sim.stream_events(answer))
-            ]  # fmt: skip
-            recorded = RecordedResponse(stream=chunks)
-        else:
-            recorded = RecordedResponse(body=answer)
-        recordings.document.interactions.append(
-            Interaction(name=name, request=request, response=recorded)
+        recorded = (
+            RecordedResponse(stream=event_stream(sim.stream_events(answer), pause_ms=20))
+            if stream
+            else RecordedResponse(body=answer)
         )
+        curation.add(name, responses_request(body), recorded)
 
-    rings = {
-        "model": "gpt-5-mini",
-        "input": "Name one planet with rings, in one word.",
-        "instructions": "Answer briefly.",
-    }
+    rings = dict(RINGS)
     first = response(rings, "Saturn.")
     add("rings", rings, first)
     moon = {
@@ -101,8 +75,7 @@ def main() -> None:
     }
     add("rings-follow-up", moon, response(moon, "Titan."))
     haiku = {"model": "gpt-5-mini", "input": "Write a haiku about the sea.", "stream": True}
-    text = "Grey waves fold and break,\nsalt wind carries gull voices,\nthe tide keeps its time."
-    add("haiku-stream", haiku, response(haiku, text), stream=True)
+    add("haiku-stream", haiku, response(haiku, HAIKU), stream=True)
     weather = {
         "model": "gpt-5-mini",
         "input": "What's the weather in Oslo?",
@@ -144,7 +117,7 @@ def main() -> None:
         },
     }
     add("planet-json", planet, response(planet, '{"name":"Mars","moons":2}'))
-    recordings.save()
+    curation.save()
 
 
 if __name__ == "__main__":

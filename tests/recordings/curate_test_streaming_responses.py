@@ -10,22 +10,13 @@ token counts are chosen by hand. Run from the project root:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from helpers.replay import azure
-from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings.store import (
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    RecordingsFile,
-    StreamChunk,
-)
+from helpers.replay.recordings.curate import Curation, event_stream, responses_request
+from helpers.replay.recordings.store import RecordedResponse
 from helpers.replay.services.responses import simulator as sim
 
-DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
 TARGET = Path("tests/recordings/test_streaming_responses.yaml")
 SERVER_ERROR = (
     "The server had an error processing your request. Sorry about that! You can retry your "
@@ -35,37 +26,28 @@ SERVER_ERROR = (
 
 
 def main() -> None:
-    ids = azure.IdSource(1718)
-    recordings = RecordingsFile.new(TARGET, "curated")
-    recordings.document.description = (
-        "Responses API streams for the stream_response tests in tests/test_streaming.py "
-        "(gpt-5-mini): completed, incomplete, failed, and broken by an error event."
+    curation = Curation.new(
+        TARGET,
+        seed=1718,
+        description=(
+            "Responses API streams for the stream_response tests in tests/test_streaming.py "
+            "(gpt-5-mini): completed, incomplete, failed, and broken by an error event."
+        ),
     )
 
     def response(body: dict[str, Any], text: str, reasoning: int, **fields: Any) -> dict[str, Any]:
-        output = [
-            {"id": ids.item_id("rs"), "summary": [], "type": "reasoning"},
-            sim.message_item(ids.item_id("msg"), text),
-        ]
-        usage = sim.responses_usage(12, len(text.split()) + reasoning, reasoning_tokens=reasoning)
-        answer = sim.response_object(
-            body, DEPLOYMENT, response_id=ids.item_id("resp"), output=output, usage=usage
+        answer = curation.reasoned_answer(
+            body,
+            text,
+            input_tokens=12,
+            reasoning_tokens=reasoning,
+            visible_tokens=len(text.split()),
         )
         return {**answer, **fields}
 
     def add(name: str, body: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> None:
-        chunks = [
-            StreamChunk(data=json.dumps(payload, separators=(",", ":")), event=kind,
-                        delay_ms=10 if n else 0)
-            for n, (kind, payload) in enumerate(events)
-        ]  # fmt: skip
-        recordings.document.interactions.append(
-            Interaction(
-                name=name,
-                request=RecordedRequest(method="POST", path="/openai/v1/responses", body=body),
-                response=RecordedResponse(stream=chunks),
-            )
-        )
+        stream = RecordedResponse(stream=event_stream(events, pause_ms=10))
+        curation.add(name, responses_request(body), stream)
 
     poem = {"model": "gpt-5-mini", "input": "Write a two-line poem about rain.", "stream": True}
     text = "Rain taps the window,\nthe street hums along."
@@ -113,7 +95,7 @@ def main() -> None:
         "sequence_number": 2,
     }
     add("tides-error-event", tides, [*opening, ("error", error)])
-    recordings.save()
+    curation.save()
 
 
 if __name__ == "__main__":

@@ -17,21 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from helpers._support.tokenizer import count_tokens
-from helpers.replay import azure
-from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.recordings.store import (
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    RecordingsFile,
-)
+from helpers.replay.recordings.curate import GPT_5_MINI, Curation, responses_request
+from helpers.replay.recordings.store import RecordedResponse
 from helpers.replay.services.responses import simulator as sim
 from helpers.structured_outputs import text_config_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from test_structured_outputs import MESSAGES, STALKING, Person
 
-DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
 TARGET = Path("tests/recordings/test_structured_outputs_responses.yaml")
 RECORD = {
     "name": "Dr. Amara Okafor",
@@ -44,18 +37,19 @@ REFUSAL = "I'm sorry, but I can't help with finding where someone lives or track
 
 
 def main() -> None:
-    ids = azure.IdSource(3)
-    recordings = RecordingsFile.new(TARGET, "curated")
-    recordings.document.description = (
-        "Structured outputs on the Responses API (gpt-5-mini) for tests/test_structured_outputs.py:"
-        " a parsed contact record, a refusal, and an answer cut off while reasoning."
+    curation = Curation.new(
+        TARGET,
+        seed=3,
+        description=(
+            "Structured outputs on the Responses API (gpt-5-mini) for "
+            "tests/test_structured_outputs.py: a parsed contact record, a refusal, and an answer "
+            "cut off while reasoning."
+        ),
     )
+    ids = curation.ids
 
     def add(name: str, body: dict[str, Any], answer: dict[str, Any]) -> None:
-        request = RecordedRequest(method="POST", path="/openai/v1/responses", body=body)
-        recordings.document.interactions.append(
-            Interaction(name=name, request=request, response=RecordedResponse(body=answer))
-        )
+        curation.add(name, responses_request(body), RecordedResponse(body=answer))
 
     def request(messages: list[Any], **options: Any) -> dict[str, Any]:
         return {
@@ -68,9 +62,7 @@ def main() -> None:
     def answer(
         body: dict[str, Any], part: dict[str, Any] | None, reasoning: int, status: str = "completed"
     ) -> dict[str, Any]:
-        output: list[dict[str, Any]] = [
-            {"id": ids.item_id("rs"), "summary": [], "type": "reasoning"}
-        ]
+        output = [sim.reasoning_item(ids.item_id("rs"))]
         shown = 0
         if part is not None:
             item = sim.message_item(ids.item_id("msg"), "")
@@ -81,7 +73,7 @@ def main() -> None:
             count_tokens(json.dumps(body["input"])), reasoning + shown, reasoning_tokens=reasoning
         )
         return sim.response_object(
-            body, DEPLOYMENT, response_id=ids.item_id("resp"), output=output, usage=usage,
+            body, GPT_5_MINI, response_id=ids.item_id("resp"), output=output, usage=usage,
             status=status,
         )  # fmt: skip
 
@@ -95,7 +87,7 @@ def main() -> None:
     cut = answer(limited, None, 64, status="incomplete")
     cut["incomplete_details"] = {"reason": "max_output_tokens"}
     add("cut-off-while-reasoning", limited, cut)
-    recordings.save()
+    curation.save()
 
 
 if __name__ == "__main__":

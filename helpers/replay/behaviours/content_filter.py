@@ -113,24 +113,27 @@ def filter_result(hits: list[FilterRule]) -> dict[str, Any]:
     return result
 
 
+def prompt_filtered_body(content_filter_result: dict[str, Any]) -> dict[str, Any]:
+    """The body of Azure's 400 for a blocked prompt, with the filter's verdicts (the curated
+    recordings of notebooks 11 and 13 write it too)."""
+    return {
+        "error": {
+            "message": PROMPT_FILTERED_MESSAGE,
+            "type": None,
+            "param": "prompt",
+            "code": "content_filter",
+            "status": 400,
+            "innererror": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_result": content_filter_result,
+            },
+        }
+    }
+
+
 def prompt_filtered(hits: list[FilterRule]) -> AzureError:
     """Azure's 400 for a prompt its content filter blocked."""
-    return AzureError(
-        400,
-        {
-            "error": {
-                "message": PROMPT_FILTERED_MESSAGE,
-                "type": None,
-                "param": "prompt",
-                "code": "content_filter",
-                "status": 400,
-                "innererror": {
-                    "code": "ResponsibleAIPolicyViolation",
-                    "content_filter_result": filter_result(hits),
-                },
-            }
-        },
-    )
+    return AzureError(400, prompt_filtered_body(filter_result(hits)))
 
 
 def check_prompt(body: Any, settings: ContentFilterSettings) -> None:

@@ -1,5 +1,6 @@
 """Recordings: the YAML store (:mod:`.store`), what makes two requests the same
-(:mod:`.matching`) and record mode (:mod:`.record`)."""
+(:mod:`.matching`), record mode (:mod:`.record`), the linter (:mod:`.lint`) and what the
+curate scripts share (:mod:`.curate`)."""
 
 from .store import (
     Interaction,

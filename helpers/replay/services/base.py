@@ -29,7 +29,7 @@ from ..config import Deployment
 from ..context import Reply, RequestContext
 from ..errors import AzureError, CredentialProblem
 from ..identity import COGNITIVE_SERVICES_AUDIENCE
-from ..state import ReplayState
+from ..state import ReplayState, Resettable
 
 BodyKind = Literal["json", "multipart", "none"]
 DeploymentKind = Literal["chat", "embeddings"]
@@ -149,5 +149,22 @@ class Service:
     endpoints: tuple[Endpoint, ...]
     audience: str = COGNITIVE_SERVICES_AUDIENCE
     register: Callable[[ReplayState], None] | None = field(default=None)
-    """Called once per server to put the service's stateful simulators in the registry."""
+    """Called once per server to register the service's stateful stores (``state.register``)."""
     front: Front = field(default_factory=Front)
+
+
+def on_both_surfaces(
+    name: str,
+    endpoints: Callable[[str], tuple[Endpoint, ...]],
+    store: Callable[[], Resettable],
+) -> Service:
+    """A service of data the server keeps (files, batches, vector stores): the same endpoints
+    under the dated surface (``/openai/...?api-version=...``) and the v1 one (``/openai/v1/...``,
+    ``endpoints`` takes the prefix), and one store, registered under the service's name."""
+
+    def register(state: ReplayState) -> None:
+        state.register(name, store())
+
+    return Service(
+        name=name, endpoints=(*endpoints("/openai"), *endpoints("/openai/v1")), register=register
+    )

@@ -16,12 +16,12 @@ Shapes follow Microsoft Learn, "Getting started with Azure OpenAI batch deployme
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...config import BatchSettings
+from ...state import ObjectsById
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 
@@ -168,26 +168,5 @@ def jsonl(lines: list[dict[str, Any]]) -> bytes:
     )
 
 
-class BatchesStore:
+class BatchesStore(ObjectsById[BatchJob]):
     """Batch jobs by id, in creation order; reset with the server."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, BatchJob] = {}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._jobs.clear()
-
-    def add(self, job: BatchJob) -> BatchJob:
-        with self._lock:
-            self._jobs[job.id] = job
-        return job
-
-    def get(self, batch_id: str) -> BatchJob | None:
-        with self._lock:
-            return self._jobs.get(batch_id)
-
-    def all(self) -> list[BatchJob]:
-        with self._lock:
-            return list(self._jobs.values())

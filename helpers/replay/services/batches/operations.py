@@ -51,7 +51,7 @@ from ...errors import (
 )
 from ...state import ReplayState
 from ...validation import body_object, check_metadata, missing_parameter, type_error
-from ..base import BodyKind, Endpoint, Operation, Service, StateOperation
+from ..base import BodyKind, Endpoint, Operation, StateOperation, on_both_surfaces
 from ..files.operations import FilesStore, StoredFile, new_file_id
 from ..files.operations import not_found as file_not_found
 from ..inference.operations import CHAT
@@ -472,10 +472,6 @@ class ListBatches(StateOperation):
         return Reply.of_json(page)
 
 
-def _register(state: ReplayState) -> None:
-    state.register("batches", BatchesStore())
-
-
 def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     return (
         Endpoint("POST", f"{prefix}/batches", CreateBatch()),
@@ -485,8 +481,4 @@ def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     )
 
 
-SERVICE = Service(
-    name="batches",
-    endpoints=(*_endpoints("/openai"), *_endpoints("/openai/v1")),
-    register=_register,
-)
+SERVICE = on_both_surfaces("batches", _endpoints, BatchesStore)

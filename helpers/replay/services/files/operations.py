@@ -11,15 +11,14 @@ from state, in every mode, because a file is data, not a model's answer.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ...context import Reply, RequestContext
 from ...errors import AzureError, invalid_request, object_not_found
-from ...state import ReplayState
+from ...state import ObjectsById, ReplayState
 from ...validation import missing_parameter
-from ..base import BodyKind, Endpoint, Service, StateOperation
+from ..base import BodyKind, Endpoint, StateOperation, on_both_surfaces
 from ..paging import Paging, cursor_page
 
 PURPOSES = ("assistants", "batch", "fine-tune", "user_data", "vision", "evals")
@@ -53,33 +52,8 @@ class StoredFile:
         }
 
 
-class FilesStore:
+class FilesStore(ObjectsById[StoredFile]):
     """Uploaded files by id; reset with the server. Other services read files from here."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._files: dict[str, StoredFile] = {}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._files.clear()
-
-    def add(self, stored: StoredFile) -> StoredFile:
-        with self._lock:
-            self._files[stored.id] = stored
-        return stored
-
-    def get(self, file_id: str) -> StoredFile | None:
-        with self._lock:
-            return self._files.get(file_id)
-
-    def delete(self, file_id: str) -> bool:
-        with self._lock:
-            return self._files.pop(file_id, None) is not None
-
-    def all(self) -> list[StoredFile]:
-        with self._lock:
-            return list(self._files.values())
 
 
 def not_found(file_id: str) -> AzureError:
@@ -182,10 +156,6 @@ class DeleteFile(StateOperation):
         return Reply.of_json({"deleted": True, "id": file_id, "object": "file"})
 
 
-def _register(state: ReplayState) -> None:
-    state.register("files", FilesStore())
-
-
 def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     return (
         Endpoint("POST", f"{prefix}/files", UploadFile()),
@@ -196,8 +166,4 @@ def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     )
 
 
-SERVICE = Service(
-    name="files",
-    endpoints=(*_endpoints("/openai"), *_endpoints("/openai/v1")),
-    register=_register,
-)
+SERVICE = on_both_surfaces("files", _endpoints, FilesStore)

@@ -164,7 +164,7 @@ def simulate(
     effort = (body.get("reasoning") or {}).get("effort") or "medium"
     reasoning_tokens = EFFORT_TOKENS.get(effort, 0) if deployment.is_reasoning else 0
     if deployment.is_reasoning:
-        output.append({"id": ids.item_id("rs"), "summary": [], "type": "reasoning"})
+        output.append(reasoning_item(ids.item_id("rs")))
     calls = _function_calls(body, items, ids)
     if calls:
         output.extend(calls)
@@ -236,6 +236,11 @@ def simulate(
     )
     response["incomplete_details"] = incomplete
     return response
+
+
+def reasoning_item(item_id: str) -> dict[str, Any]:
+    """A reasoning model's reasoning item, without its (encrypted) content or a summary."""
+    return {"id": item_id, "summary": [], "type": "reasoning"}
 
 
 def message_item(item_id: str, text: str, annotations: list[Any] | None = None) -> dict[str, Any]:

@@ -32,9 +32,8 @@ from typing import Any, ClassVar
 
 from ...context import Reply, RequestContext
 from ...errors import AzureError, object_not_found
-from ...state import ReplayState
 from ...validation import body_object, missing_parameter, type_error
-from ..base import BodyKind, Endpoint, Service, StateOperation
+from ..base import BodyKind, Endpoint, StateOperation, on_both_surfaces
 from ..files.operations import FilesStore
 from ..files.operations import not_found as file_not_found
 from ..paging import page_of
@@ -59,7 +58,7 @@ def _oldest_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _store(ctx: RequestContext) -> sim.VectorStore:
     store_id = ctx.path_params["vector_store_id"]
-    found = ctx.state.get(VectorStoresStore).get(store_id)
+    found = ctx.state.get(VectorStoresStore).stores.get(store_id)
     if found is None:
         raise store_not_found(store_id)
     return found
@@ -114,7 +113,7 @@ class CreateVectorStore(StateOperation):
     async def simulate(self, ctx: RequestContext) -> Reply:
         body = _body(ctx)
         now = int(ctx.state.clock())
-        store = ctx.state.get(VectorStoresStore).add_store(
+        store = ctx.state.get(VectorStoresStore).stores.add(
             sim.VectorStore(
                 id="vs_" + ctx.state.ids.item_id("vs")[3:35],
                 name=str(body.get("name") or ""),
@@ -137,7 +136,7 @@ class ListVectorStores(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         now = ctx.state.clock()
-        stores = [s.describe(now) for s in ctx.state.get(VectorStoresStore).all()]
+        stores = [s.describe(now) for s in ctx.state.get(VectorStoresStore).stores.all()]
         return Reply.of_json(page_of(_oldest_first(stores), ctx.query))
 
 
@@ -363,7 +362,7 @@ class CreateFileBatch(StateOperation):
             file_ids=check.file_ids(body.get("file_ids")),
             created_at=int(ctx.state.clock()),
         )
-        ctx.state.get(VectorStoresStore).batches[batch.id] = batch
+        ctx.state.get(VectorStoresStore).batches.add(batch)
         strategy = check.chunking_strategy(body.get("chunking_strategy"))
         attributes = check.attributes(body.get("attributes"))
         for file_id in batch.file_ids:
@@ -409,7 +408,7 @@ def file_search_tools(body: Any) -> list[dict[str, Any]]:
 
 def check_file_search_tools(ctx: RequestContext) -> None:
     """Azure's 400s for a ``file_search`` tool without vector stores or with unknown ones."""
-    stores = ctx.state.get(VectorStoresStore)
+    stores = ctx.state.get(VectorStoresStore).stores
 
     def exists(store_id: str) -> bool:
         return stores.get(store_id) is not None
@@ -524,10 +523,6 @@ def attach_file_search(
     return response
 
 
-def _register(state: ReplayState) -> None:
-    state.register("vector_stores", sim.VectorStoresStore())
-
-
 def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     base = f"{prefix}/vector_stores"
     store = f"{base}/{{vector_store_id}}"
@@ -550,8 +545,4 @@ def _endpoints(prefix: str) -> tuple[Endpoint, ...]:
     )
 
 
-SERVICE = Service(
-    name="vector_stores",
-    endpoints=(*_endpoints("/openai"), *_endpoints("/openai/v1")),
-    register=_register,
-)
+SERVICE = on_both_surfaces("vector_stores", _endpoints, sim.VectorStoresStore)

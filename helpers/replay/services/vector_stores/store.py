@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ...._support.tokenizer import get_encoding
+from ...state import ObjectsById
 from ..inference.embeddings import MODEL_DIMENSIONS, vectors_for
 from ..search.engine import fts_query, reciprocal_rank_fusion
 
@@ -249,8 +250,8 @@ class VectorStoresStore:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self.stores: dict[str, VectorStore] = {}
-        self.batches: dict[str, FileBatch] = {}
+        self.stores = ObjectsById[VectorStore]()
+        self.batches = ObjectsById[FileBatch]()
         self._chunks: dict[int, Chunk] = {}
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._db.execute("CREATE VIRTUAL TABLE chunks USING fts5(text)")
@@ -258,32 +259,21 @@ class VectorStoresStore:
 
     def reset(self) -> None:
         with self._lock:
-            self.stores.clear()
-            self.batches.clear()
+            self.stores.reset()
+            self.batches.reset()
             self._chunks.clear()
             self._db.execute("DELETE FROM chunks")
             self._next_rowid = 1
 
     # -- stores -----------------------------------------------------------------------------
 
-    def add_store(self, store: VectorStore) -> VectorStore:
-        with self._lock:
-            self.stores[store.id] = store
-        return store
-
-    def get(self, store_id: str) -> VectorStore | None:
-        with self._lock:
-            return self.stores.get(store_id)
-
-    def all(self) -> list[VectorStore]:
-        with self._lock:
-            return list(self.stores.values())
-
     def delete_store(self, store_id: str) -> bool:
+        """Delete a vector store and its chunks; ``False`` when there was none with that id."""
         with self._lock:
-            store = self.stores.pop(store_id, None)
+            store = self.stores.get(store_id)
             if store is None:
                 return False
+            self.stores.delete(store_id)
             for file_id in list(store.files):
                 self._drop_chunks(store_id, file_id)
             return True
@@ -372,6 +362,7 @@ class VectorStoresStore:
         """The best chunks for ``queries`` across ``store_ids`` (hybrid: vectors + BM25, RRF)."""
         with self._lock:
             candidates: dict[int, Chunk] = {}
+            files: dict[int, StoreFile] = {}  # the file each candidate chunk is from
             for rowid, chunk in self._chunks.items():
                 store = self.stores.get(chunk.vector_store_id)
                 if store is None or chunk.vector_store_id not in store_ids:
@@ -384,6 +375,7 @@ class VectorStoresStore:
                 if filters and not matches_filter(stored.attributes or {}, filters):
                     continue
                 candidates[rowid] = chunk
+                files[rowid] = stored
             if not candidates:
                 return []
             rankings: list[tuple[list[tuple[str, float]], float]] = []
@@ -418,8 +410,7 @@ class VectorStoresStore:
                 score = round(min(1.0, value / best), 4) if best > 0 else 0.0
                 if score < score_threshold:
                     continue
-                chunk = candidates[int(key)]
-                stored = self.stores[chunk.vector_store_id].files[chunk.file_id]
+                chunk, stored = candidates[int(key)], files[int(key)]
                 hits.append(
                     Hit(
                         file_id=chunk.file_id,
@@ -432,10 +423,9 @@ class VectorStoresStore:
                 if len(hits) >= max_results:
                     break
             for store_id in store_ids:
-                if store_id in self.stores:
-                    self.stores[store_id].last_active_at = max(
-                        self.stores[store_id].last_active_at, int(now)
-                    )
+                searched = self.stores.get(store_id)
+                if searched is not None:
+                    searched.last_active_at = max(searched.last_active_at, int(now))
             return hits
 
 
