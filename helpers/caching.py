@@ -575,6 +575,10 @@ class ResponseCache:
                 lock = await self._lock(key)
                 if lock == "busy":
                     cached = await self._wait_for_other(key)
+                elif lock == "held":
+                    # Another process may have stored the answer and released its lock
+                    # between our read and our lock: read again before calling upstream.
+                    cached = await self._read(key)
             if cached is not None:
                 self.stats.hits += 1
                 future.set_result(cached)
