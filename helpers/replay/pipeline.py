@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from . import errors, limits
 from .answer import account, azure_headers, miss_message, recorded_reply, serve
@@ -125,11 +125,15 @@ async def read_body(request: Request, ctx: RequestContext, front: Front = OPENAI
     if declared is not None and declared > limit:
         raise front.too_large(declared, limit)
     ctx.raw_body = await limits.read_capped(request.stream(), limit, error=front.too_large)
-    request._body = ctx.raw_body  # Starlette's body cache: the form parser reads it from there
     if multipart:
         fields: dict[str, Any] = {}
+        body = ctx.raw_body
+
+        async def receive_read_body() -> Message:  # the stream is spent: serve what was read
+            return {"type": "http.request", "body": body, "more_body": False}
+
         try:
-            async with request.form() as form:
+            async with Request(request.scope, receive_read_body).form() as form:
                 for name, value in form.multi_items():
                     if isinstance(value, str):
                         fields[name] = value
