@@ -992,6 +992,25 @@ def bearer_tokens(
     return "Bearer " + draw(st.text(PRINTABLE, max_size=80)), False
 
 
+def draw_credential(
+    draw: st.DrawFn, key: str, audience: str = COGNITIVE_SERVICES_AUDIENCE
+) -> tuple[list[tuple[str, str]], bool]:
+    """Mostly a good credential (a key, or a token for ``audience``), sometimes a wrong key or
+    none: the headers to send, and whether they are valid."""
+    credential = mostly(
+        draw, st.sampled_from(["api-key", "bearer"]), st.sampled_from(["wrong-key", "none"])
+    )
+    if credential == "api-key":
+        return [("api-key", key)], True
+    if credential == "wrong-key":
+        wrong = draw(st.text(PRINTABLE, max_size=40).filter(lambda k: k.strip() != key))
+        return [("api-key", wrong)], False
+    if credential == "bearer":
+        value, valid = draw(bearer_tokens(key, audience))
+        return [("authorization", value)], valid
+    return [], False
+
+
 def mostly(draw: st.DrawFn, usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> Any:
     """A value from ``usual`` most of the time, else from ``odd``."""
     return draw(usual if draw(st.sampled_from([True, True, True, False])) else odd)
@@ -1042,20 +1061,7 @@ def hostile_requests(
         | st.text(PRINTABLE, max_size=12),
     )
     url = path + (f"?api-version={quote(version)}" if version is not None else "")
-    credential = mostly(
-        draw, st.sampled_from(["api-key", "bearer"]), st.sampled_from(["wrong-key", "none"])
-    )
-    headers: list[tuple[str, str]] = []
-    valid = False
-    if credential == "api-key":
-        headers.append(("api-key", key))
-        valid = True
-    elif credential == "wrong-key":
-        wrong = draw(st.text(PRINTABLE, max_size=40).filter(lambda k: k.strip() != key))
-        headers.append(("api-key", wrong))
-    elif credential == "bearer":
-        value, valid = draw(bearer_tokens(key))
-        headers.append(("authorization", value))
+    headers, valid = draw_credential(draw, key)
     if "embeddings" in path:
         body = mostly(draw, embedding_bodies().map(lambda b: json.dumps(b).encode()), RAW_BODIES)
     else:
@@ -2088,20 +2094,7 @@ def hostile_search_requests(
             query += ("&" if query else "?") + f"{quote(name)}={quote(value)}"
         if draw(st.integers(0, 9)) == 0:
             query += ("&" if query else "?") + "pad=" + "x" * draw(st.integers(7000, 9000))
-    credential = mostly(
-        draw, st.sampled_from(["api-key", "bearer"]), st.sampled_from(["wrong-key", "none"])
-    )
-    headers: list[tuple[str, str]] = []
-    valid = False
-    if credential == "api-key":
-        headers.append(("api-key", key))
-        valid = True
-    elif credential == "wrong-key":
-        wrong = draw(st.text(PRINTABLE, max_size=40).filter(lambda k: k.strip() != key))
-        headers.append(("api-key", wrong))
-    elif credential == "bearer":
-        value, valid = draw(bearer_tokens(key, SEARCH_AUDIENCE))
-        headers.append(("authorization", value))
+    headers, valid = draw_credential(draw, key, SEARCH_AUDIENCE)
     if path.endswith("search.index"):
         usual: st.SearchStrategy[Any] = document_batches()
     elif path.endswith(("/indexes", GUIDE_PATH)):
