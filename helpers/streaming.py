@@ -86,7 +86,7 @@ class StreamResult:
     usage: CompletionUsage | None
     """Token counts; only sent when ``stream_options={"include_usage": True}``."""
     model: str | None
-    """The model that answered (``gpt-5-mini-2025-08-07``), not the deployment name."""
+    """The model that answered (``gpt-5.4-mini-2026-03-17``), not the deployment name."""
     prompt_filter_results: list[dict[str, Any]]
     """Azure's annotations of the prompt, from the first chunk (empty if there was none)."""
     filtered_categories: tuple[str, ...]

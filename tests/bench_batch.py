@@ -50,7 +50,7 @@ ITEMS = 600
 RPM = 400
 TPM = 135_000
 WINDOW = 1.0
-MODEL = "gpt-5-mini"
+MODEL = "gpt-5.4-mini"
 MAX_COMPLETION_TOKENS = 320  # with the prompt, ~335 tokens: 403 requests' worth a minute
 FAULTS = ("429", "500", "503", "reset")
 
@@ -96,7 +96,7 @@ def ideal_span(charges: Sequence[int], rpm: int, tpm: int, window: float) -> flo
 
 def throughput(faults: float, seed: int) -> dict[str, float]:
     deployment = Deployment(
-        kind="chat", model="gpt-5-mini-2025-08-07", family="reasoning",
+        kind="chat", model="gpt-5.4-mini-2026-03-17", family="reasoning",
         reasoning_efforts=("minimal", "low", "medium", "high"),
         requests_per_minute=RPM, tokens_per_minute=TPM,
         faults={"probability": faults, "kinds": FAULTS} if faults else None,
@@ -161,7 +161,7 @@ CANNED = json.dumps(
             {"finish_reason": "stop", "index": 0, "logprobs": None,
              "message": {"content": "Done.", "refusal": None, "role": "assistant"}}
         ],
-        "created": 1795478400, "id": "chatcmpl-bench", "model": "gpt-5-mini-2025-08-07",
+        "created": 1795478400, "id": "chatcmpl-bench", "model": "gpt-5.4-mini-2026-03-17",
         "object": "chat.completion",
         "usage": {"completion_tokens": 2, "prompt_tokens": 12, "total_tokens": 14},
     }
@@ -179,7 +179,7 @@ def peak_memory(n: int) -> float:
         ) as client:  # fmt: skip
             await run_batch(
                 client, items(n), output, requests_per_minute=10**9, tokens_per_minute=10**12,
-                model="gpt-5-mini-2025-08-07", concurrency=16, progress=False,
+                model="gpt-5.4-mini-2026-03-17", concurrency=16, progress=False,
             )  # fmt: skip
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -33,7 +33,7 @@ from helpers.replay.services.search.operations import PREFIX
 
 CORPUS = Path(__file__).parent.parent / "notebooks" / "data" / "bike_care.jsonl"
 INDEX = "bike-care"
-CHAT = "gpt-5-mini"
+CHAT = "gpt-5.4-mini"
 EMBEDDINGS = "text-embedding-3-small"
 DIMENSIONS = 256
 API_VERSION = "2025-04-01-preview"

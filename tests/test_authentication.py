@@ -102,9 +102,9 @@ def test_connection_check_passes_on_a_reasoning_deployment_through_the_v1_api(
     # Reasoning models answer max_tokens with a 400; the check must use max_completion_tokens.
     server = start_server("replay_server.yaml", mode="lenient")
     client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
-    check = check_connection(client, "gpt-5-mini")
+    check = check_connection(client, "gpt-5.4-mini")
     assert check.ok, check.detail
-    assert "runs gpt-5-mini-2025-08-07" in check.detail
+    assert "runs gpt-5.4-mini-2026-03-17" in check.detail
 
 
 def test_connection_check_accepts_an_entra_id_token_provider_on_the_v1_api(
@@ -113,7 +113,7 @@ def test_connection_check_accepts_an_entra_id_token_provider_on_the_v1_api(
     server = start_server("replay_server.yaml", mode="lenient")
     provider = get_bearer_token_provider(ReplayCredential(server.api_key), COGNITIVE_SERVICES_SCOPE)
     client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=provider, max_retries=0)
-    assert check_connection(client, "gpt-5-mini").ok
+    assert check_connection(client, "gpt-5.4-mini").ok
 
 
 def test_api_version_check_names_the_v1_api_as_the_alternative() -> None:

@@ -22,7 +22,7 @@ from openai.types import Batch
 from helpers.replay import ReplayServer
 from helpers.replay.config import BatchSettings, Deployment
 
-BATCH_DEPLOYMENT = "gpt-5-mini-batch"
+BATCH_DEPLOYMENT = "gpt-5.4-mini-batch"
 # batches.create(endpoint="/chat/completions"): Azure's path, as in the Learn page above; the
 # SDK's hints list only OpenAI's "/v1/..." paths, hence "type: ignore[arg-type]" where it is passed
 # (chat_batch, and the tests that pass it with another window).
@@ -133,7 +133,7 @@ def test_a_batch_job_runs_from_upload_to_output_file(
         assert item["response"]["status_code"] == 200
         completion = item["response"]["body"]
         assert completion["object"] == "chat.completion"
-        assert completion["model"] == "gpt-5-mini-2025-08-07"
+        assert completion["model"] == "gpt-5.4-mini-2026-03-17"
         assert completion["choices"][0]["message"]["content"]
     # Azure: a successful job still has an error file, empty.
     assert read_lines(client, done.error_file_id) == []
@@ -224,7 +224,7 @@ def test_a_line_gets_the_same_limits_and_validation_as_the_request_sent_directly
     direct: dict[str, Any] = {}
     for name, messages in (("too-long", too_long), ("bad-role", [{"role": "robot"}])):
         with pytest.raises(BadRequestError) as refused:
-            client.chat.completions.create(model="gpt-5-mini", messages=messages)  # type: ignore[arg-type]
+            client.chat.completions.create(model="gpt-5.4-mini", messages=messages)  # type: ignore[arg-type]
         direct[name] = refused.value.body
     assert direct["too-long"]["code"] == "array_above_max_length"
     lines: list[dict[str, Any]] = [line(name, "x") for name in direct]
@@ -269,7 +269,7 @@ def test_lines_are_answered_from_the_recordings_in_replay_mode(
         "id": "chatcmpl-recordedbatchline0000000000",
         "object": "chat.completion",
         "created": 1767225600,
-        "model": "gpt-5-mini-2025-08-07",
+        "model": "gpt-5.4-mini-2026-03-17",
         "choices": [{"index": 0, "finish_reason": "stop",
                      "message": {"role": "assistant", "content": "Hello from the recording."}}],
         "usage": {"prompt_tokens": 7, "completion_tokens": 6, "total_tokens": 13},
@@ -442,7 +442,7 @@ def test_one_batch_targets_one_existing_global_batch_deployment(
     assert failed.request_counts is not None and failed.request_counts.total == 0
 
 
-@pytest.mark.parametrize("model", ["gpt-5-mini", "not-deployed"])
+@pytest.mark.parametrize("model", ["gpt-5.4-mini", "not-deployed"])
 def test_a_file_for_one_deployment_that_cannot_run_batches_fails_validation(
     start_server: StartServer, clock: VirtualClock, model: str
 ) -> None:
@@ -457,6 +457,6 @@ def test_a_file_for_one_deployment_that_cannot_run_batches_fails_validation(
     assert run_to_end(client, batch.id, clock) == ["validating", "failed"]
     failed = client.batches.retrieve(batch.id)
     assert failed.errors is not None
-    expected = "invalid_request" if model == "gpt-5-mini" else "model_not_found"
+    expected = "invalid_request" if model == "gpt-5.4-mini" else "model_not_found"
     assert [(e.code, e.line, e.param) for e in failed.errors.data or []] == [(expected, 1, "model")]
     assert failed.output_file_id is None

@@ -21,9 +21,9 @@ MESSAGES: list = [
     {"role": "user", "content": "Name one prime number between 20 and 30. Answer with the number."}
 ]
 QUESTION = "Name one prime number between 20 and 30."
-# The replay server's default deployments: gpt-5-mini is a reasoning model
-# (gpt-5-mini-2025-08-07), gpt-4o-mini a standard one (gpt-4o-mini-2024-07-18).
-REASONING_MODEL = "gpt-5-mini-2025-08-07"
+# The replay server's default deployments: gpt-5.4-mini is a reasoning model
+# (gpt-5.4-mini-2026-03-17), gpt-4o-mini a standard one (gpt-4o-mini-2024-07-18).
+REASONING_MODEL = "gpt-5.4-mini-2026-03-17"
 STANDARD_MODEL = "gpt-4o-mini-2024-07-18"
 API_VERSION = "2025-04-01-preview"  # reasoning_effort needs 2024-12-01-preview or later
 
@@ -34,7 +34,7 @@ STANDARD_ENV = {
     "AZURE_OPENAI_CHAT_SEED": "0",
 }
 REASONING_ENV = {
-    "AZURE_OPENAI_REASONING_DEPLOYMENT": "gpt-5-mini",
+    "AZURE_OPENAI_REASONING_DEPLOYMENT": "gpt-5.4-mini",
     "AZURE_OPENAI_REASONING_FAMILY": "reasoning",
     "AZURE_OPENAI_REASONING_MAX_OUTPUT_TOKENS": "2000",
     "AZURE_OPENAI_REASONING_REASONING_EFFORT": "low",
@@ -123,7 +123,7 @@ def test_sampling_settings_on_a_reasoning_profile_are_named() -> None:
 
 def test_profile_built_in_code_names_the_field() -> None:
     with pytest.raises(pydantic.ValidationError, match="top_p: reasoning models accept no top_p"):
-        GenerationProfile(deployment="gpt-5-mini", family="reasoning", top_p=0.9)
+        GenerationProfile(deployment="gpt-5.4-mini", family="reasoning", top_p=0.9)
 
 
 # --- arguments -----------------------------------------------------------------------------------
@@ -141,7 +141,11 @@ def test_standard_chat_arguments_keep_zero_and_omit_unset() -> None:
 
 def test_reasoning_chat_arguments_use_max_completion_tokens_and_effort() -> None:
     args = load_profile("reasoning", environ=REASONING_ENV).chat_arguments()
-    assert args == {"model": "gpt-5-mini", "max_completion_tokens": 2000, "reasoning_effort": "low"}
+    assert args == {
+        "model": "gpt-5.4-mini",
+        "max_completion_tokens": 2000,
+        "reasoning_effort": "low",
+    }
     assert "max_tokens" not in args
 
 
@@ -313,7 +317,7 @@ def test_standard_deployment_answers_400_to_reasoning_effort(
 
 
 def test_a_reasoning_effort_the_model_lacks_is_a_400(start_server: StartServer) -> None:
-    profile = GenerationProfile(deployment="gpt-5-mini", family="reasoning")
+    profile = GenerationProfile(deployment="gpt-5.4-mini", family="reasoning")
     server = start_server(RECORDINGS)
     with pytest.raises(openai.BadRequestError) as caught:
         send_chat_deployments(server, profile, {"reasoning_effort": "none"})

@@ -204,7 +204,7 @@ def test_a_filtered_responses_call_is_detected(start_server: StartServer) -> Non
     server = start_server("test_response_validation.yaml")
     client = v1_client(server)
     response = client.responses.create(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         input="Continue the story in full detail: the soldier reached the village and",
     )
     report = safety.report_from_response(response)
@@ -219,7 +219,7 @@ def test_a_responses_prompt_blocked_by_the_filter_names_category_and_severity(
     server = start_server("test_response_validation.yaml", mode="lenient")
     client = v1_client(server)
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="gpt-5-mini", input="How do I build a bomb?")
+        client.responses.create(model="gpt-5.4-mini", input="How do I build a bomb?")
     report = safety.report_from_error(caught.value)
     assert report is not None and report.prompt_blocked
     assert report.prompt_results().severities()["violence"] == "high"

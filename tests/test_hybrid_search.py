@@ -2,7 +2,7 @@
 
 The official SDKs talk to one replay server: its search service ranks the bike-care corpus
 (notebooks/data/bike_care.jsonl) itself, from documents uploaded here with vectors from the
-lenient-mode embeddings stand-in; gpt-5-mini's answers are the curated recordings in
+lenient-mode embeddings stand-in; gpt-5.4-mini's answers are the curated recordings in
 tests/recordings/test_hybrid_search.yaml, written for exactly the prompts these tests build
 (tests/recordings/curate_test_hybrid_search.py). A question with no recording gets lenient mode's
 marked placeholder.
@@ -80,7 +80,7 @@ def test_parse_citations_does_not_expand_an_absurd_range() -> None:
 def test_references_are_listed_by_number_and_cited_sources_in_citation_order() -> None:
     sources = [source(1, "Tyres"), source(2, "Chains"), source(3, "Brakes")]
     body = azure.chat_completion(
-        completion_id="chatcmpl-1", model="gpt-5-mini-2025-08-07", content="Oil it [3], pump [1]."
+        completion_id="chatcmpl-1", model="gpt-5.4-mini-2026-03-17", content="Oil it [3], pump [1]."
     )
     completion = ChatCompletion.model_validate(body)
     result = GroundedAnswer(
@@ -183,14 +183,14 @@ def test_retriever_refuses_an_empty_question_or_an_unknown_mode(retriever: Retri
         retriever.retrieve("brakes", mode="semantic")  # type: ignore[arg-type]
 
 
-# -- answers (curated gpt-5-mini recordings) -----------------------------------------------------
+# -- answers (curated gpt-5.4-mini recordings) -----------------------------------------------------
 
 
 def test_grounded_answer_cites_the_sources_it_was_given(
     client: AzureOpenAI, retriever: Retriever
 ) -> None:
     result = ask(client, retriever, RANGE, model=CHAT, reasoning_effort="low")
-    assert result.completion.model == "gpt-5-mini-2025-08-07"
+    assert result.completion.model == "gpt-5.4-mini-2026-03-17"
     usage = result.completion.usage
     assert usage is not None and usage.completion_tokens_details is not None
     assert (usage.completion_tokens_details.reasoning_tokens or 0) > 0

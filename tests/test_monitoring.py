@@ -54,13 +54,13 @@ def test_each_success_is_recorded_with_its_deployment_status_and_token_usage(
     client = monitored(server, monitor)
     answers = [
         client.chat.completions.create(model=deployment, messages=HELLO)
-        for deployment in ("gpt-5-mini", "gpt-5-mini", "gpt-4o-mini")
+        for deployment in ("gpt-5.4-mini", "gpt-5.4-mini", "gpt-4o-mini")
     ]
 
     records = monitor.records
     assert [(r.deployment, r.status, r.error) for r in records] == [
-        ("gpt-5-mini", 200, None),
-        ("gpt-5-mini", 200, None),
+        ("gpt-5.4-mini", 200, None),
+        ("gpt-5.4-mini", 200, None),
         ("gpt-4o-mini", 200, None),
     ]
     for record, answer in zip(records, answers, strict=True):
@@ -97,10 +97,10 @@ def test_a_forced_fault_is_recorded_with_its_status_and_kind(
     client = monitored(server, monitor, timeout=0.3)
     with pytest.raises(exception):
         client.chat.completions.create(
-            model="gpt-5-mini", messages=HELLO, extra_headers={"x-replay-fault": fault}
+            model="gpt-5.4-mini", messages=HELLO, extra_headers={"x-replay-fault": fault}
         )
     (record,) = monitor.records
-    assert (record.status, record.error, record.deployment) == (status, kind, "gpt-5-mini")
+    assert (record.status, record.error, record.deployment) == (status, kind, "gpt-5.4-mini")
     assert record.prompt_tokens is None
     if fault == "hang":
         assert record.latency >= 0.3  # the client's timeout, not an answer
@@ -111,7 +111,7 @@ def test_latency_is_at_least_what_the_server_was_told_to_take(start_server: Star
     monitor = Monitor()
     client = monitored(server, monitor)
     for _ in range(3):
-        client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     for record in monitor.records:
         assert record.completion_tokens
         assert record.latency >= (40 + 0.2 * record.completion_tokens) / 1000
@@ -125,7 +125,7 @@ def test_a_stream_records_time_to_first_token_and_the_usage_chunk(
     client = monitored(server, monitor)
     chunks = list(
         client.chat.completions.create(
-            model="gpt-5-mini",
+            model="gpt-5.4-mini",
             messages=HELLO,
             stream=True,
             stream_options={"include_usage": True},
@@ -181,7 +181,7 @@ def test_a_stream_cut_midway_is_recorded_as_a_connection_failure(
     monitor = Monitor()
     client = monitored(server, monitor)
     stream = client.chat.completions.create(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         messages=HELLO,
         stream=True,
         stream_options={"include_usage": True},
@@ -200,7 +200,7 @@ def test_the_sdks_own_retries_are_recorded_as_attempts(server: ReplayServer) -> 
     client = monitored(server, monitor, max_retries=2)
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(
-            model="gpt-5-mini", messages=HELLO, extra_headers={"x-replay-fault": "500"}
+            model="gpt-5.4-mini", messages=HELLO, extra_headers={"x-replay-fault": "500"}
         )
     assert [(r.attempt, r.error) for r in monitor.records] == [
         (n, ErrorKind.SERVER_ERROR) for n in range(3)
@@ -210,14 +210,14 @@ def test_the_sdks_own_retries_are_recorded_as_attempts(server: ReplayServer) -> 
 async def test_the_async_client_is_recorded_too(server: ReplayServer) -> None:
     monitor = Monitor()
     client = async_client(server, http_client=monitor.async_http_client())
-    await client.chat.completions.create(model="gpt-5-nano", messages=HELLO)
+    await client.chat.completions.create(model="gpt-5.4-nano", messages=HELLO)
     with pytest.raises(openai.RateLimitError):
         await client.chat.completions.create(
-            model="gpt-5-nano", messages=HELLO, extra_headers={"x-replay-fault": "429"}
+            model="gpt-5.4-nano", messages=HELLO, extra_headers={"x-replay-fault": "429"}
         )
     assert [(r.deployment, r.status, r.error) for r in monitor.records] == [
-        ("gpt-5-nano", 200, None),
-        ("gpt-5-nano", 429, ErrorKind.RATE_LIMITED),
+        ("gpt-5.4-nano", 200, None),
+        ("gpt-5.4-nano", 429, ErrorKind.RATE_LIMITED),
     ]
     assert monitor.records[0].completion_tokens
 
@@ -225,11 +225,11 @@ async def test_the_async_client_is_recorded_too(server: ReplayServer) -> None:
 def test_on_the_v1_api_the_deployment_is_the_requests_model(server: ReplayServer) -> None:
     monitor = Monitor()
     client = v1_client(server, http_client=monitor.http_client())
-    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
-    response = client.responses.create(model="gpt-5-mini", input="Say hello.")
+    client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
+    response = client.responses.create(model="gpt-5.4-mini", input="Say hello.")
     chat, responses = monitor.records
-    assert (chat.deployment, chat.operation) == ("gpt-5-mini", "chat/completions")
-    assert (responses.deployment, responses.operation) == ("gpt-5-mini", "responses")
+    assert (chat.deployment, chat.operation) == ("gpt-5.4-mini", "chat/completions")
+    assert (responses.deployment, responses.operation) == ("gpt-5.4-mini", "responses")
     assert response.usage is not None
     assert responses.completion_tokens == response.usage.output_tokens
     assert responses.reasoning_tokens == response.usage.output_tokens_details.reasoning_tokens
@@ -247,7 +247,7 @@ def test_seeded_random_faults_are_counted_by_kind_and_deployment(
         for n in range(20):
             with contextlib.suppress(openai.APIError):
                 client.chat.completions.create(
-                    model=("gpt-5-mini", "gpt-5-nano")[n % 2], messages=HELLO
+                    model=("gpt-5.4-mini", "gpt-5.4-nano")[n % 2], messages=HELLO
                 )
         return monitor.records
 
@@ -289,7 +289,7 @@ def test_percentiles_are_nearest_rank_and_come_from_the_recorded_latencies(
     monitor = Monitor(clock=SteppingClock(instants))
     client = monitored(server, monitor)
     for _ in latencies_ms:
-        client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
 
     recorded = [round(r.latency * 1000, 6) for r in monitor.records]
     assert recorded == latencies_ms
@@ -304,10 +304,10 @@ def test_percentiles_are_nearest_rank_and_come_from_the_recorded_latencies(
 def test_latency_percentiles_leave_failures_out(server: ReplayServer) -> None:
     monitor = Monitor()
     client = monitored(server, monitor)
-    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(
-            model="gpt-5-mini", messages=HELLO, extra_headers={"x-replay-fault": "429"}
+            model="gpt-5.4-mini", messages=HELLO, extra_headers={"x-replay-fault": "429"}
         )
     (row,) = monitor.summary(by=None)
     ok = monitor.records[0]
@@ -326,16 +326,16 @@ def bars(ax: Axes) -> list[Rectangle]:
 def test_the_table_and_the_plots_show_what_was_recorded(server: ReplayServer) -> None:
     monitor = Monitor()
     client = monitored(server, monitor)
-    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     for fault in ("500", "429", "429"):
         with pytest.raises(openai.APIStatusError):
             client.chat.completions.create(
-                model="gpt-5-nano", messages=HELLO, extra_headers={"x-replay-fault": fault}
+                model="gpt-5.4-nano", messages=HELLO, extra_headers={"x-replay-fault": fault}
             )
     table = monitor.table().splitlines()
     assert table[0].split()[:4] == ["deployment", "requests", "errors", "error_rate"]
-    assert table[1].split()[:4] == ["gpt-5-mini", "1", "0", "0.0%"]
-    assert table[2].split()[:4] == ["gpt-5-nano", "3", "3", "100.0%"]
+    assert table[1].split()[:4] == ["gpt-5.4-mini", "1", "0", "0.0%"]
+    assert table[2].split()[:4] == ["gpt-5.4-nano", "3", "3", "100.0%"]
     ax = plot_errors(monitor.records)
     heights = {p.get_x(): p.get_height() for p in bars(ax)}
     assert sorted(heights.values()) == [1, 2]
@@ -359,23 +359,23 @@ def test_bad_input_is_refused_with_a_reason() -> None:
 def test_only_the_newest_records_are_kept(server: ReplayServer) -> None:
     monitor = Monitor(max_records=2)
     client = monitored(server, monitor)
-    for deployment in ("gpt-4o-mini", "gpt-5-mini", "gpt-5-nano"):
+    for deployment in ("gpt-4o-mini", "gpt-5.4-mini", "gpt-5.4-nano"):
         client.chat.completions.create(model=deployment, messages=HELLO)
-    assert [r.deployment for r in monitor.records] == ["gpt-5-mini", "gpt-5-nano"]
+    assert [r.deployment for r in monitor.records] == ["gpt-5.4-mini", "gpt-5.4-nano"]
 
 
 def test_a_recorded_answer_is_read_for_its_tokens(start_server: StartServer) -> None:
     server = start_server("test_monitoring.yaml")
     monitor = Monitor()
     client = monitored(server, monitor, api_version="2025-04-01-preview")
-    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     (record,) = monitor.records
     assert (record.prompt_tokens, record.completion_tokens, record.reasoning_tokens) == (
         13,
         200,
         192,
     )
-    assert record.model == "gpt-5-mini-2025-08-07" and record.cached_tokens == 0
+    assert record.model == "gpt-5.4-mini-2026-03-17" and record.cached_tokens == 0
 
 
 def test_a_recorded_answer_is_paced_per_completion_token(start_server: StartServer) -> None:
@@ -384,6 +384,6 @@ def test_a_recorded_answer_is_paced_per_completion_token(start_server: StartServ
     )
     monitor = Monitor()
     client = monitored(server, monitor, api_version="2025-04-01-preview")
-    client.chat.completions.create(model="gpt-5-mini", messages=HELLO)
+    client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     (record,) = monitor.records
     assert record.latency >= (10 + 2 * 200) / 1000

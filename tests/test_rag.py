@@ -51,7 +51,7 @@ def test_a_recorded_answer_keeps_its_text_and_cites_the_uploaded_file_it_retriev
     assert sorted(kb.files.values()) == ["bikes.md", "cafe.md"]
     assert client.vector_stores.retrieve(kb.vector_store_id).file_counts.completed == 2
 
-    answer = ask(client, "gpt-5-mini", QUESTION, kb)
+    answer = ask(client, "gpt-5.4-mini", QUESTION, kb)
     assert answer.text.startswith("Returning a bike after 8 pm costs a late fee of 5 euros.")
     assert answer.queries == [QUESTION]
     assert answer.results[0].filename == "bikes.md" and "late fee" in answer.results[0].text
@@ -66,12 +66,12 @@ def test_removing_a_file_takes_it_out_of_the_next_answer(
 ) -> None:
     client = v1_client(start_server(mode="lenient"))
     kb = build_knowledge_base(client, corpus, "test-kb", chunk_size=200, chunk_overlap=100)
-    before = ask(client, "gpt-5-mini", "late fee for bikes", kb)
+    before = ask(client, "gpt-5.4-mini", "late fee for bikes", kb)
     assert "bikes.md" in {r.filename for r in before.results}
     bikes_id = next(k for k, v in kb.files.items() if v == "bikes.md")
     kb = remove_file(client, kb, bikes_id)
     assert list(kb.files.values()) == ["cafe.md"]
-    after = ask(client, "gpt-5-mini", "late fee for bikes", kb)
+    after = ask(client, "gpt-5.4-mini", "late fee for bikes", kb)
     assert "bikes.md" not in {r.filename for r in after.results}
     assert "bikes.md" not in after.cited_files
     assert "nothing relevant" in after.text
@@ -115,7 +115,7 @@ def test_bad_input_gets_an_exception_that_says_what_was_wrong(
         build_knowledge_base(client, [image], "kb")
     kb = KnowledgeBase(vector_store_id="vs_x", files={})
     with pytest.raises(ValueError, match="question"):
-        ask(client, "gpt-5-mini", "  ", kb)
+        ask(client, "gpt-5.4-mini", "  ", kb)
     with pytest.raises(KeyError, match="file-9"):
         remove_file(client, kb, "file-9")
 
@@ -126,7 +126,7 @@ def test_a_recorded_stream_keeps_its_text_and_gets_the_search_events_and_citatio
     client = v1_client(start_server("test_rag.yaml", mode="replay"))
     kb = build_knowledge_base(client, corpus, "test-kb")
     with client.responses.stream(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         input="When does the cafe open on Sundays?",  # recorded in test_rag.yaml, streamed
         tools=[{"type": "file_search", "vector_store_ids": [kb.vector_store_id]}],
     ) as stream:

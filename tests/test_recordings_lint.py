@@ -24,7 +24,7 @@ from helpers.replay.recordings.lint import (
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 12, 6)
-DECEMBER_2025 = 1_764_547_200  # 2025-12-01, after gpt-5-mini's GA (2025-08-07)
+DECEMBER_2025 = 1_764_547_200  # 2025-12-01, after gpt-5.4-mini's GA (2025-08-07)
 
 
 def chat_interaction(**body: Any) -> dict[str, Any]:
@@ -33,8 +33,8 @@ def chat_interaction(**body: Any) -> dict[str, Any]:
     return {
         "name": "hello",
         "request": {
-            "path": "/openai/deployments/gpt-5-mini/chat/completions",
-            "body": {"model": "gpt-5-mini", "messages": [{"role": "user", "content": "Hello"}]}
+            "path": "/openai/deployments/gpt-5.4-mini/chat/completions",
+            "body": {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": "Hello"}]}
             | body,
         },
         "response": {
@@ -43,7 +43,7 @@ def chat_interaction(**body: Any) -> dict[str, Any]:
                 "id": "chatcmpl-abc",
                 "object": "chat.completion",
                 "created": DECEMBER_2025,
-                "model": "gpt-5-mini-2025-08-07",
+                "model": "gpt-5.4-mini-2026-03-17",
                 "choices": [
                     {
                         "index": 0,
@@ -68,7 +68,7 @@ def responses_stream() -> dict[str, Any]:
         "id": "resp_1",
         "object": "response",
         "created_at": DECEMBER_2025,
-        "model": "gpt-5-mini-2025-08-07",
+        "model": "gpt-5.4-mini-2026-03-17",
         "status": "completed",
         "output": [{"id": "msg_1", "type": "message", "content": []}],
         "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15},
@@ -79,7 +79,10 @@ def responses_stream() -> dict[str, Any]:
     ]
     return {
         "name": "stream",
-        "request": {"path": "/openai/v1/responses", "body": {"model": "gpt-5-mini", "input": "Hi"}},
+        "request": {
+            "path": "/openai/v1/responses",
+            "body": {"model": "gpt-5.4-mini", "input": "Hi"},
+        },
         "response": {
             "status": 200,
             "stream": [{"data": json.dumps(e), "event": e["type"]} for e in events],
@@ -110,7 +113,9 @@ def test_a_timestamp_before_the_models_ga_is_caught() -> None:
     bad = chat_interaction()
     bad["response"]["body"]["created"] = 1_732_406_400  # 2024-11-24
     [finding] = lint(bad)
-    assert finding.rule == "timestamps" and "before gpt-5-mini-2025-08-07 was GA" in finding.message
+    assert (
+        finding.rule == "timestamps" and "before gpt-5.4-mini-2026-03-17 was GA" in finding.message
+    )
 
 
 def test_a_timestamp_in_the_future_is_caught() -> None:
@@ -191,13 +196,13 @@ def test_a_chat_stream_without_done_is_caught_unless_cut_on_purpose() -> None:
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
         "created": DECEMBER_2025,
-        "model": "gpt-5-mini-2025-08-07",
+        "model": "gpt-5.4-mini-2026-03-17",
         "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}],
     }
     stream: dict[str, Any] = {
         "name": "chat-stream",
         "request": {
-            "path": "/openai/deployments/gpt-5-mini/chat/completions",
+            "path": "/openai/deployments/gpt-5.4-mini/chat/completions",
             "body": {"messages": [{"role": "user", "content": "Hi"}], "stream": True},
         },
         "response": {"status": 200, "stream": [{"data": json.dumps(chunk)}]},
@@ -214,7 +219,7 @@ def test_a_chat_stream_without_done_is_caught_unless_cut_on_purpose() -> None:
 def test_a_batch_file_naming_two_deployments_is_caught() -> None:
     lines: list[dict[str, Any]] = [
         {"custom_id": str(i), "method": "POST", "url": "/chat/completions", "body": {"model": m}}
-        for i, m in enumerate(["gpt-5-mini-batch", "gpt-4o-batch"])
+        for i, m in enumerate(["gpt-5.4-mini-batch", "gpt-4o-batch"])
     ]
     upload: dict[str, Any] = {
         "name": "upload",

@@ -346,7 +346,7 @@ def test_record_mode_keeps_a_responses_stream_free_of_done(
         for n, kind in enumerate(["response.created", "response.completed"])
     ]
     body = "".join(f"event: {name}\r\ndata: {json.dumps(data)}\r\n\r\n" for name, data in events)
-    request = {"model": "gpt-5-mini", "input": "Hi", "stream": True}
+    request = {"model": "gpt-5.4-mini", "input": "Hi", "stream": True}
     with FakeUpstream([(body + "data: [DONE]\r\n\r\n").encode()], "/openai/v1/responses") as up:
         recorder, target = start_recorder(up.url)
         relayed = httpx2.post(

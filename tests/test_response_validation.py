@@ -319,9 +319,9 @@ def test_check_response_raises_when_usage_does_not_add_up() -> None:
         check_response(response(usage=usage))
 
 
-# --- invariants on real Responses from the server (gpt-5-mini, a reasoning model) --------------
+# --- invariants on real Responses from the server (gpt-5.4-mini, a reasoning model) --------------
 
-REASONING = "gpt-5-mini"
+REASONING = "gpt-5.4-mini"
 PRIME = "Name one prime number between 20 and 30."
 
 

@@ -19,7 +19,7 @@ from helpers.replay import RecordingsFile
 
 RECORDED = "test_responses.yaml"
 RINGS: dict[str, Any] = {
-    "model": "gpt-5-mini",
+    "model": "gpt-5.4-mini",
     "input": "Name one planet with rings, in one word.",
     "instructions": "Answer briefly.",
 }
@@ -55,7 +55,7 @@ def test_create_replays_text_reasoning_and_usage(start_server: StartServer) -> N
     assert response.usage is not None
     assert response.usage.output_tokens_details.reasoning_tokens == 128
     assert response.usage.input_tokens_details.cached_tokens == 0
-    assert response.model == "gpt-5-mini-2025-08-07"
+    assert response.model == "gpt-5.4-mini-2026-03-17"
 
 
 async def test_async_create_and_retrieve(start_server: StartServer) -> None:
@@ -69,7 +69,7 @@ def test_previous_response_id_chain_and_input_items(start_server: StartServer) -
     client = v1_client(start_server(RECORDED))
     first = client.responses.create(**RINGS)
     second = client.responses.create(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         input="And the largest moon of that planet?",
         previous_response_id=first.id,
     )
@@ -88,7 +88,7 @@ def test_input_items_page_newest_first_through_the_sdk(start_server: StartServer
     client = v1_client(start_server(mode="lenient"))
     said = ["One.", "Two.", "Three."]
     response = client.responses.create(
-        model="gpt-5-mini", input=[{"role": "user", "content": text} for text in said]
+        model="gpt-5.4-mini", input=[{"role": "user", "content": text} for text in said]
     )
     first = client.responses.input_items.list(response.id, limit=2)
     assert first.has_more is True and len(first.data) == 2
@@ -102,7 +102,7 @@ def test_a_streamed_response_sends_typed_events_in_azures_order(start_server: St
     client = v1_client(start_server(RECORDED))
     events = list(
         client.responses.create(
-            model="gpt-5-mini", input="Write a haiku about the sea.", stream=True
+            model="gpt-5.4-mini", input="Write a haiku about the sea.", stream=True
         )
     )
     kinds = [event.type for event in events]
@@ -121,7 +121,7 @@ def test_a_streamed_response_sends_typed_events_in_azures_order(start_server: St
 def test_a_stream_helper_collects_the_final_response(start_server: StartServer) -> None:
     client = v1_client(start_server(RECORDED))
     with client.responses.stream(
-        model="gpt-5-mini", input="Write a haiku about the sea."
+        model="gpt-5.4-mini", input="Write a haiku about the sea."
     ) as stream:
         final = stream.get_final_response()
     assert final.output_text == HAIKU
@@ -130,12 +130,12 @@ def test_a_stream_helper_collects_the_final_response(start_server: StartServer) 
 def test_a_function_call_round_trip(start_server: StartServer) -> None:
     client = v1_client(start_server(RECORDED))
     asked = client.responses.create(
-        model="gpt-5-mini", input="What's the weather in Oslo?", tools=[WEATHER_TOOL]
+        model="gpt-5.4-mini", input="What's the weather in Oslo?", tools=[WEATHER_TOOL]
     )
     (call,) = [item for item in asked.output if item.type == "function_call"]
     assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Oslo"}
     answered = client.responses.create(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         previous_response_id=asked.id,
         input=[
             {
@@ -152,7 +152,7 @@ def test_a_function_call_round_trip(start_server: StartServer) -> None:
 def test_parse_with_a_pydantic_model(start_server: StartServer) -> None:
     client = v1_client(start_server(RECORDED))
     parsed = client.responses.parse(
-        model="gpt-5-mini", input="Give Mars's name and its number of moons.", text_format=Planet
+        model="gpt-5.4-mini", input="Give Mars's name and its number of moons.", text_format=Planet
     )
     assert parsed.output_parsed == Planet(name="Mars", moons=2)
 
@@ -168,7 +168,7 @@ def test_delete_then_retrieve_is_404(start_server: StartServer) -> None:
 
 def test_store_false_is_not_kept(start_server: StartServer) -> None:
     client = v1_client(start_server(RECORDED, mode="lenient"))
-    created = client.responses.create(model="gpt-5-mini", input="Forget me.", store=False)
+    created = client.responses.create(model="gpt-5.4-mini", input="Forget me.", store=False)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(created.id)
 
@@ -176,7 +176,7 @@ def test_store_false_is_not_kept(start_server: StartServer) -> None:
 def test_an_unknown_previous_response_is_a_400(start_server: StartServer) -> None:
     client = v1_client(start_server(RECORDED, mode="lenient"))
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="gpt-5-mini", input="Hi", previous_response_id="resp_nope")
+        client.responses.create(model="gpt-5.4-mini", input="Hi", previous_response_id="resp_nope")
     assert caught.value.param == "previous_response_id"
 
 
@@ -185,7 +185,9 @@ def test_an_unknown_previous_response_is_a_400(start_server: StartServer) -> Non
 
 def test_lenient_text_is_marked_and_reasoning_is_reported(start_server: StartServer) -> None:
     client = v1_client(start_server(RECORDED, mode="lenient"))
-    raw = client.responses.with_raw_response.create(model="gpt-5-mini", input="Unrecorded question")
+    raw = client.responses.with_raw_response.create(
+        model="gpt-5.4-mini", input="Unrecorded question"
+    )
     response = raw.parse()
     assert raw.headers["x-replay-unrecorded"] == "true"
     assert response.output_text.startswith("[unrecorded]")
@@ -197,12 +199,12 @@ def test_lenient_function_calls_fit_the_schema_then_text_uses_the_result(
 ) -> None:
     client = v1_client(start_server(RECORDED, mode="lenient"))
     asked = client.responses.create(
-        model="gpt-5-mini", input="Weather in Lima, please", tools=[WEATHER_TOOL]
+        model="gpt-5.4-mini", input="Weather in Lima, please", tools=[WEATHER_TOOL]
     )
     (call,) = [item for item in asked.output if item.type == "function_call"]
     assert set(json.loads(call.arguments)) == {"city"}
     answered = client.responses.create(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         previous_response_id=asked.id,
         input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
         tools=[WEATHER_TOOL],
@@ -212,19 +214,19 @@ def test_lenient_function_calls_fit_the_schema_then_text_uses_the_result(
 
 def test_lenient_parse_fits_the_schema(start_server: StartServer) -> None:
     client = v1_client(start_server(RECORDED, mode="lenient"))
-    parsed = client.responses.parse(model="gpt-5-mini", input="Any planet", text_format=Planet)
+    parsed = client.responses.parse(model="gpt-5.4-mini", input="Any planet", text_format=Planet)
     assert isinstance(parsed.output_parsed, Planet)
 
 
 async def test_lenient_async_stream_and_chain(start_server: StartServer) -> None:
     async with async_v1_client(start_server(RECORDED, mode="lenient")) as client:
-        stream = await client.responses.create(model="gpt-5-nano", input="Hello?", stream=True)
+        stream = await client.responses.create(model="gpt-5.4-nano", input="Hello?", stream=True)
         events = [event async for event in stream]
         last = events[-1]
         assert last.type == "response.completed"
         final = last.response
         follow = await client.responses.create(
-            model="gpt-5-nano", input="And again?", previous_response_id=final.id
+            model="gpt-5.4-nano", input="And again?", previous_response_id=final.id
         )
     assert follow.previous_response_id == final.id
 
@@ -240,7 +242,7 @@ def test_a_streamed_response_is_recorded_event_by_event_and_replays(
     live = [
         e.model_dump()
         for e in v1_client(recorder).responses.create(
-            model="gpt-5-mini", input="Write a haiku about the sea.", stream=True
+            model="gpt-5.4-mini", input="Write a haiku about the sea.", stream=True
         )
     ]
     (interaction,) = RecordingsFile.load(target).document.interactions
@@ -250,7 +252,7 @@ def test_a_streamed_response_is_recorded_event_by_event_and_replays(
     replayed = [
         e.model_dump()
         for e in v1_client(start_server(target)).responses.create(
-            model="gpt-5-mini", input="Write a haiku about the sea.", stream=True
+            model="gpt-5.4-mini", input="Write a haiku about the sea.", stream=True
         )
     ]
     assert replayed == live
@@ -299,9 +301,9 @@ def test_reasoning_deployment_rejects_what_reasoning_models_do_not_take(
     client = sync_client(server) if surface == "deployments" else v1_client(server)
     with pytest.raises(openai.BadRequestError) as caught:
         if api == "responses":
-            client.responses.create(model="gpt-5-mini", input="Hi", **arguments)
+            client.responses.create(model="gpt-5.4-mini", input="Hi", **arguments)
         else:
-            client.chat.completions.create(model="gpt-5-mini", messages=HELLO, **arguments)
+            client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO, **arguments)
     assert isinstance(caught.value.body, dict)
     assert caught.value.body["message"] == message
     if code is not None:
@@ -313,7 +315,9 @@ def test_reasoning_deployment_rejects_what_reasoning_models_do_not_take(
 def test_reasoning_effort_is_checked_against_the_model(start_server: StartServer) -> None:
     client = v1_client(start_server(RECORDED, mode="lenient"))
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="gpt-5-mini", messages=HELLO, reasoning_effort="xhigh")  # type: ignore[arg-type]
+        client.chat.completions.create(
+            model="gpt-5.4-mini", messages=HELLO, reasoning_effort="xhigh"
+        )  # type: ignore[arg-type]
     assert caught.value.param == "reasoning_effort"
     with pytest.raises(openai.BadRequestError) as on_standard:
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, reasoning_effort="low")
@@ -325,7 +329,7 @@ def test_reasoning_deployment_reports_reasoning_tokens_and_accepts_its_arguments
 ) -> None:
     client = v1_client(start_server(RECORDED, mode="lenient"))
     answer = client.chat.completions.create(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         messages=[{"role": "developer", "content": "Be brief."}, *HELLO],
         max_completion_tokens=500,
         reasoning_effort="low",
@@ -349,14 +353,14 @@ def test_lenient_max_output_tokens_spends_reasoning_first_and_ends_incomplete(
 ) -> None:
     client = v1_client(start_server(RECORDED, mode="lenient"))
     starved = client.responses.create(
-        model="gpt-5-mini", input="Explain tides.", max_output_tokens=64
+        model="gpt-5.4-mini", input="Explain tides.", max_output_tokens=64
     )
     assert starved.status == "incomplete"
     assert starved.incomplete_details is not None
     assert starved.incomplete_details.reason == "max_output_tokens"
     assert starved.output_text == ""
     cut = client.responses.create(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         input="Explain tides.",
         max_output_tokens=80,
         reasoning={"effort": "low"},
@@ -384,5 +388,5 @@ def test_malformed_responses_bodies_are_400s_naming_the_field(
 ) -> None:
     client = v1_client(start_server(RECORDED, mode="lenient"))
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="gpt-5-mini", extra_body=body)  # type: ignore[call-overload]
+        client.responses.create(model="gpt-5.4-mini", extra_body=body)  # type: ignore[call-overload]
     assert caught.value.param == param

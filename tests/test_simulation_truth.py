@@ -83,7 +83,7 @@ def streamed(chunks: list[ChatCompletionChunk]) -> dict[int, dict[str, Any]]:
 # --- n choices ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("deployment", ["gpt-4o", "gpt-5-mini"])
+@pytest.mark.parametrize("deployment", ["gpt-4o", "gpt-5.4-mini"])
 def test_n_three_gives_three_choices_and_usage_summed_over_them(
     lenient: OpenAI, deployment: str
 ) -> None:
@@ -144,7 +144,7 @@ def test_a_stream_with_n_three_has_chunks_for_each_index(lenient: OpenAI) -> Non
 
 
 @pytest.mark.parametrize("cap", [1, 24, 192, 200, 230, 10_000])
-@pytest.mark.parametrize("deployment", ["gpt-4o", "gpt-5-mini"])
+@pytest.mark.parametrize("deployment", ["gpt-4o", "gpt-5.4-mini"])
 def test_a_capped_answer_never_bills_over_its_cap(
     lenient: OpenAI, deployment: str, cap: int
 ) -> None:
@@ -168,7 +168,7 @@ def test_a_capped_answer_never_bills_over_its_cap(
 def test_a_reasoning_answer_capped_at_24_bills_24(lenient: OpenAI) -> None:
     """The issue's case: reasoning takes the whole cap; the empty answer is not a token."""
     answer = lenient.chat.completions.create(
-        model="gpt-5-mini", messages=QUESTION, max_completion_tokens=24
+        model="gpt-5.4-mini", messages=QUESTION, max_completion_tokens=24
     )
     assert answer.usage is not None
     assert answer.usage.completion_tokens == 24
@@ -205,7 +205,7 @@ def test_capped_tool_calls_stop_at_the_cap(lenient: OpenAI) -> None:
 def test_a_capped_stream_bills_the_cap_in_its_usage_chunk(lenient: OpenAI) -> None:
     chunks = list(
         lenient.chat.completions.create(
-            model="gpt-5-mini",
+            model="gpt-5.4-mini",
             messages=QUESTION,
             max_completion_tokens=200,
             stream=True,
@@ -222,9 +222,9 @@ def test_a_capped_stream_bills_the_cap_in_its_usage_chunk(lenient: OpenAI) -> No
 
 @pytest.mark.parametrize("cap", [16, 24, 192, 200, 10_000])
 def test_a_capped_response_is_incomplete_only_at_its_cap(lenient: OpenAI, cap: int) -> None:
-    free = lenient.responses.create(model="gpt-5-mini", input="Why is the sky blue?")
+    free = lenient.responses.create(model="gpt-5.4-mini", input="Why is the sky blue?")
     capped = lenient.responses.create(
-        model="gpt-5-mini", input="Why is the sky blue?", max_output_tokens=cap
+        model="gpt-5.4-mini", input="Why is the sky blue?", max_output_tokens=cap
     )
     assert free.usage is not None and capped.usage is not None
     wanted, used = free.usage.output_tokens, capped.usage.output_tokens
@@ -245,13 +245,13 @@ def test_a_capped_response_is_incomplete_only_at_its_cap(lenient: OpenAI, cap: i
 def test_a_simulated_answer_is_stamped_by_the_servers_clock(start_server: StartServer) -> None:
     now = [FEB_2027]
     client = v1(start_server(mode="lenient", clock=lambda: now[0]))
-    chat = client.chat.completions.create(model="gpt-5-mini", messages=QUESTION)
+    chat = client.chat.completions.create(model="gpt-5.4-mini", messages=QUESTION)
     assert abs(chat.created - FEB_2027) < 60
     now[0] += 3600
     chunks = list(client.chat.completions.create(model="gpt-4o", messages=QUESTION, stream=True))
     stamped = [c.created for c in chunks if c.id]  # Azure's annotation chunks carry created 0
     assert stamped and all(abs(s - now[0]) < 60 for s in stamped)
-    response = client.responses.create(model="gpt-5-mini", input="Why is the sky blue?")
+    response = client.responses.create(model="gpt-5.4-mini", input="Why is the sky blue?")
     assert abs(response.created_at - now[0]) < 60
     assert client.responses.retrieve(response.id).created_at == response.created_at
 
@@ -261,7 +261,7 @@ def test_the_default_clock_is_now(lenient: OpenAI) -> None:
     assert abs(chat.created - time.time()) < 60
 
 
-@pytest.mark.parametrize("deployment", ["gpt-5-mini", "gpt-4o-mini"])
+@pytest.mark.parametrize("deployment", ["gpt-5.4-mini", "gpt-4o-mini"])
 def test_a_clock_before_the_models_ga_never_dates_an_answer_before_it(
     start_server: StartServer, deployment: str
 ) -> None:
@@ -292,9 +292,9 @@ def _raw_chunks(client: OpenAI, deployment: str, **options: Any) -> list[dict[st
 
 
 def test_the_default_filter_releases_annotated_chunks_of_buffered_text(lenient: OpenAI) -> None:
-    whole = lenient.chat.completions.create(model="gpt-5-mini", messages=QUESTION)
+    whole = lenient.chat.completions.create(model="gpt-5.4-mini", messages=QUESTION)
     text = whole.choices[0].message.content or ""
-    payloads = _raw_chunks(lenient, "gpt-5-mini")
+    payloads = _raw_chunks(lenient, "gpt-5.4-mini")
     content = [c for p in payloads for c in p["choices"] if (c.get("delta") or {}).get("content")]
     assert "".join(c["delta"]["content"] for c in content) == text
     # Not token by token (Learn, "Content streaming": "content chunks of the respective
@@ -337,8 +337,8 @@ def _check_asynchronous(payloads: list[dict[str, Any]], choices: int) -> None:
 
 
 def test_the_asynchronous_filter_deployment_sends_text_then_verdicts(lenient: OpenAI) -> None:
-    whole = lenient.chat.completions.create(model="gpt-5-mini-async-filter", messages=QUESTION)
-    payloads = _raw_chunks(lenient, "gpt-5-mini-async-filter")
+    whole = lenient.chat.completions.create(model="gpt-5.4-mini-async-filter", messages=QUESTION)
+    payloads = _raw_chunks(lenient, "gpt-5.4-mini-async-filter")
     _check_asynchronous(payloads, 1)
     text = "".join(
         (c.get("delta") or {}).get("content") or "" for p in payloads for c in p["choices"]
@@ -348,7 +348,7 @@ def test_the_asynchronous_filter_deployment_sends_text_then_verdicts(lenient: Op
     # The SDK sees an annotation chunk as a choice with no delta.
     chunks = list(
         lenient.chat.completions.create(
-            model="gpt-5-mini-async-filter", messages=QUESTION, stream=True
+            model="gpt-5.4-mini-async-filter", messages=QUESTION, stream=True
         )
     )
     assert any(c.choices and c.choices[0].delta is None for c in chunks)
@@ -378,7 +378,7 @@ def test_a_mixed_deployment_batch_file_fails_validation(start_server: StartServe
     lines = [
         {"custom_id": f"r{i}", "method": "POST", "url": "/chat/completions",
          "body": {"model": model, "messages": [{"role": "user", "content": "Hi"}]}}
-        for i, model in enumerate(["gpt-5-mini-batch", "gpt-5-mini-batch", "gpt-5-mini"])
+        for i, model in enumerate(["gpt-5.4-mini-batch", "gpt-5.4-mini-batch", "gpt-5.4-mini"])
     ]  # fmt: skip
     content = "".join(json.dumps(line) + "\n" for line in lines).encode()
     upload = client.files.create(file=("mixed.jsonl", content), purpose="batch")
@@ -393,7 +393,7 @@ def test_a_mixed_deployment_batch_file_fails_validation(start_server: StartServe
     assert failed.errors is not None and failed.errors.data
     codes = [(e.code, e.line) for e in failed.errors.data]
     assert ("model_mismatch", 3) in codes
-    assert ("invalid_request", 3) in codes  # gpt-5-mini is not a Global-Batch deployment
+    assert ("invalid_request", 3) in codes  # gpt-5.4-mini is not a Global-Batch deployment
     assert failed.output_file_id is None
 
 
@@ -401,7 +401,7 @@ def test_a_batch_lines_answer_is_stamped_when_the_line_runs(start_server: StartS
     now = [FEB_2027]
     client = v1(start_server(mode="lenient", clock=lambda: now[0]))
     line = {"custom_id": "a", "method": "POST", "url": "/chat/completions",
-            "body": {"model": "gpt-5-mini-batch", "messages": QUESTION, "n": 2}}  # fmt: skip
+            "body": {"model": "gpt-5.4-mini-batch", "messages": QUESTION, "n": 2}}  # fmt: skip
     upload = client.files.create(file=("a.jsonl", json.dumps(line).encode()), purpose="batch")
     batch = client.batches.create(
         input_file_id=upload.id,
@@ -431,7 +431,7 @@ def test_simulated_answers_pass_the_recordings_linter(
     drafts = tmp_path / "drafts.yaml"
     client = v1(start_server(drafts, mode="lenient", draft=True, record_to=drafts))
     tools: Any = [WEATHER_TOOL]
-    for deployment in ("gpt-4o", "gpt-5-mini", "gpt-5-mini-async-filter"):
+    for deployment in ("gpt-4o", "gpt-5.4-mini", "gpt-5.4-mini-async-filter"):
         for options in (
             {},
             {"n": 3},
@@ -445,7 +445,7 @@ def test_simulated_answers_pass_the_recordings_linter(
         limits: list[dict[str, Any]] = [{"max_output_tokens": 16}, {"max_output_tokens": 200}, {}]
         for limit in limits:
             client.responses.create(model=deployment, input="Why is the sky blue?", **limit)
-    client.responses.create(model="gpt-5-mini", input="Hi", stream=True, max_output_tokens=200)
+    client.responses.create(model="gpt-5.4-mini", input="Hi", stream=True, max_output_tokens=200)
     document = yaml.safe_load(drafts.read_text(encoding="utf-8"))
     assert len(document["interactions"]) == 3 * (7 + 3) + 1
     linter = Linter(catalogue_ga_date)

@@ -258,7 +258,7 @@ def v1(start_server: StartServer) -> OpenAI:
 
 def test_response_stream_yields_only_text_deltas(v1: OpenAI) -> None:
     poem = "Write a two-line poem about rain."
-    with stream_response(v1, model="gpt-5-mini", input=poem) as stream:
+    with stream_response(v1, model="gpt-5.4-mini", input=poem) as stream:
         deltas = list(stream)
     assert "".join(deltas) == "Rain taps the window,\nthe street hums along."
     assert all(deltas)
@@ -266,7 +266,7 @@ def test_response_stream_yields_only_text_deltas(v1: OpenAI) -> None:
 
 def test_response_stream_result_holds_final_response_and_usage(v1: OpenAI) -> None:
     poem = "Write a two-line poem about rain."
-    with stream_response(v1, model="gpt-5-mini", input=poem) as stream:
+    with stream_response(v1, model="gpt-5.4-mini", input=poem) as stream:
         result = stream.consume()
     assert result.response.status == "completed"
     assert result.response.output_text == result.text
@@ -279,7 +279,7 @@ def test_response_stream_result_holds_final_response_and_usage(v1: OpenAI) -> No
 
 def test_response_stream_incomplete_is_marked_with_its_reason(v1: OpenAI) -> None:
     primes = "List every prime below 1000."
-    stream = stream_response(v1, model="gpt-5-mini", input=primes, max_output_tokens=80)
+    stream = stream_response(v1, model="gpt-5.4-mini", input=primes, max_output_tokens=80)
     with stream:
         result = stream.consume()
     assert result.incomplete
@@ -291,7 +291,7 @@ def test_response_stream_incomplete_is_marked_with_its_reason(v1: OpenAI) -> Non
 def test_response_failed_event_raises_with_partial_text(v1: OpenAI) -> None:
     with (
         pytest.raises(StreamInterruptedError) as caught,
-        stream_response(v1, model="gpt-5-mini", input="Summarise Hamlet.") as stream,
+        stream_response(v1, model="gpt-5.4-mini", input="Summarise Hamlet.") as stream,
     ):
         for _ in stream:
             pass
@@ -302,7 +302,7 @@ def test_response_failed_event_raises_with_partial_text(v1: OpenAI) -> None:
 
 
 def test_response_error_event_raises_instead_of_being_yielded(v1: OpenAI) -> None:
-    stream = stream_response(v1, model="gpt-5-mini", input="Explain the tides.")
+    stream = stream_response(v1, model="gpt-5.4-mini", input="Explain the tides.")
     with stream, pytest.raises(StreamInterruptedError) as caught:
         stream.consume()
     assert caught.value.partial_text == ""
@@ -311,7 +311,7 @@ def test_response_error_event_raises_instead_of_being_yielded(v1: OpenAI) -> Non
 
 
 def test_response_stream_result_before_the_end_raises(v1: OpenAI) -> None:
-    with stream_response(v1, model="gpt-5-mini", input="Write a two-line poem about rain.") as s:
+    with stream_response(v1, model="gpt-5.4-mini", input="Write a two-line poem about rain.") as s:
         next(iter(s))
         with pytest.raises(StreamNotFinishedError):
             _ = s.result
@@ -320,7 +320,7 @@ def test_response_stream_result_before_the_end_raises(v1: OpenAI) -> None:
 def test_response_stream_timing_uses_the_injected_clock(v1: OpenAI) -> None:
     clock = FakeClock(10.0, 10.25, 11.0)  # request sent, first text delta, end of stream
     poem = "Write a two-line poem about rain."
-    with stream_response(v1, model="gpt-5-mini", input=poem, clock=clock) as stream:
+    with stream_response(v1, model="gpt-5.4-mini", input=poem, clock=clock) as stream:
         result = stream.consume()
     assert result.time_to_first_token == 0.25
     assert result.total_time == 1.0
@@ -328,7 +328,7 @@ def test_response_stream_timing_uses_the_injected_clock(v1: OpenAI) -> None:
 
 def test_stream_response_sets_stream_itself(v1: OpenAI) -> None:
     with pytest.raises(TypeError, match="sets 'stream' itself"):
-        stream_response(v1, model="gpt-5-mini", input="hi", stream=False)
+        stream_response(v1, model="gpt-5.4-mini", input="hi", stream=False)
 
 
 async def test_async_response_stream_gives_text_and_result(start_server: StartServer) -> None:
@@ -337,7 +337,7 @@ async def test_async_response_stream_gives_text_and_result(start_server: StartSe
         base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0
     ) as client:
         stream = await astream_response(
-            client, model="gpt-5-mini", input="Write a two-line poem about rain."
+            client, model="gpt-5.4-mini", input="Write a two-line poem about rain."
         )
         async with stream:
             text = "".join([delta async for delta in stream])
@@ -350,7 +350,7 @@ async def test_async_response_failed_event_raises(start_server: StartServer) -> 
     async with AsyncOpenAI(
         base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0
     ) as client:
-        stream = await astream_response(client, model="gpt-5-mini", input="Summarise Hamlet.")
+        stream = await astream_response(client, model="gpt-5.4-mini", input="Summarise Hamlet.")
         with pytest.raises(StreamInterruptedError) as caught:
             await stream.consume()
     assert caught.value.partial_text == "Prince Hamlet "

@@ -284,7 +284,7 @@ def test_text_config_for_uses_the_given_name() -> None:
 
 def test_extract_response_returns_the_parsed_model(start_server: StartServer) -> None:
     person = extract_response(
-        _v1_client(start_server), model="gpt-5-mini", input=MESSAGES, schema=Person
+        _v1_client(start_server), model="gpt-5.4-mini", input=MESSAGES, schema=Person
     )
     assert isinstance(person, Person)
     assert person.contact.phone == "+44 20 7946 0321"
@@ -295,7 +295,7 @@ def test_extract_response_raises_refusal_error_for_a_refusal_part(
 ) -> None:
     with pytest.raises(RefusalError) as caught:
         extract_response(
-            _v1_client(start_server), model="gpt-5-mini", input=STALKING, schema=Person
+            _v1_client(start_server), model="gpt-5.4-mini", input=STALKING, schema=Person
         )
     assert caught.value.refusal.startswith("I'm sorry, but I can't help")
     assert caught.value.completion.id.startswith("resp_")
@@ -307,7 +307,7 @@ def test_extract_response_raises_incomplete_output_error_with_the_reason(
     with pytest.raises(IncompleteOutputError) as caught:
         extract_response(
             _v1_client(start_server),
-            model="gpt-5-mini",
+            model="gpt-5.4-mini",
             input=MESSAGES,
             schema=Person,
             max_output_tokens=64,
@@ -320,5 +320,9 @@ def test_extract_response_refuses_a_text_argument_of_its_own() -> None:
     client = OpenAI(base_url="http://127.0.0.1:9/openai/v1/", api_key="unused", max_retries=0)
     with pytest.raises(TypeError, match="builds `text` from `schema`"):
         extract_response(
-            client, model="gpt-5-mini", input="hi", schema=Person, text={"format": {"type": "text"}}
+            client,
+            model="gpt-5.4-mini",
+            input="hi",
+            schema=Person,
+            text={"format": {"type": "text"}},
         )

@@ -156,7 +156,7 @@ def test_bad_requests_get_errors_that_name_the_parameter(start_server: StartServ
     assert results.value.param == "max_num_results"
     with pytest.raises(BadRequestError) as tool:
         client.responses.create(
-            model="gpt-5-mini",
+            model="gpt-5.4-mini",
             input="hi",
             tools=[{"type": "file_search", "vector_store_ids": ["vs_nope"]}],
         )
@@ -210,7 +210,7 @@ def test_file_search_tool_lists_results_and_cites_the_files_retrieved(
         vector_store_id=store.id, file_ids=[bikes, cafe]
     )
     response = client.responses.create(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         input="What does returning a bike late cost?",
         tools=[{"type": "file_search", "vector_store_ids": [store.id]}],
         include=["file_search_call.results"],
@@ -229,7 +229,7 @@ def test_file_search_tool_lists_results_and_cites_the_files_retrieved(
     assert 0 < citations[0].index <= len(text.text)
 
     without = client.responses.create(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         input="What does returning a bike late cost?",
         tools=[{"type": "file_search", "vector_store_ids": [store.id]}],
     )
@@ -241,7 +241,7 @@ def test_a_streamed_file_search_sends_the_search_events(start_server: StartServe
     store = client.vector_stores.create(name="kb", file_ids=[upload(client, "cafe.md", CAFE)])
     client.vector_stores.retrieve(store.id)
     with client.responses.stream(
-        model="gpt-5-mini",
+        model="gpt-5.4-mini",
         input="When does the cafe open on Sundays?",
         tools=[{"type": "file_search", "vector_store_ids": [store.id]}],
     ) as stream:
@@ -279,7 +279,7 @@ def test_a_streamed_file_search_sends_the_search_events(start_server: StartServe
         (
             "POST",
             "/responses",
-            {"model": "gpt-5-mini", "input": "x", "tools": [{"type": "file_search"}]},
+            {"model": "gpt-5.4-mini", "input": "x", "tools": [{"type": "file_search"}]},
         ),
     ],
 )

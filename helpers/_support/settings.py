@@ -45,9 +45,9 @@ class Settings(BaseModel):
     api_key: SecretStr | None = None
     """``AZURE_OPENAI_API_KEY``; empty with an endpoint means: keyless Entra ID auth."""
     api_version: str = DEFAULT_API_VERSION
-    chat_deployment: str = "gpt-5-mini"
-    """``AZURE_OPENAI_CHAT_DEPLOYMENT``: a reasoning model of the GPT-5 family by default."""
-    small_chat_deployment: str = "gpt-5-nano"
+    chat_deployment: str = "gpt-5.4-mini"
+    """``AZURE_OPENAI_CHAT_DEPLOYMENT``: a reasoning model of the GPT-5.4 family by default (`make models` says why)."""
+    small_chat_deployment: str = "gpt-5.4-nano"
     """``AZURE_OPENAI_SMALL_CHAT_DEPLOYMENT``: a cheaper, faster model for simple calls."""
     embedding_deployment: str = "text-embedding-3-small"
     search_endpoint: str | None = None

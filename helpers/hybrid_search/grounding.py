@@ -293,7 +293,7 @@ def answer(
     """Ask ``model`` (a deployment) to answer ``question`` from ``sources``; check citations.
 
     ``reasoning_effort`` and ``max_completion_tokens`` are sent only when given (reasoning
-    deployments such as gpt-5-mini take them; they reject ``max_tokens`` and ``temperature``).
+    deployments such as gpt-5.4-mini take them; they reject ``max_tokens`` and ``temperature``).
     Raises :class:`AnswerError` on a refusal, a content-filtered or a truncated answer.
     """
     messages = build_messages(question, sources, instructions=instructions)

@@ -22,8 +22,8 @@ from typing import Any
 
 from .._support.models import catalogue
 
-CREATED = 1_764_547_200  # 2025-12-01: after the GA of every model the curated answers name
-"""The ``created`` timestamp of curated chat completions (2025-12-01T00:00:00Z). Simulated
+CREATED = 1_795_478_400  # 2026-11-24: after the GA of every model the curated answers name
+"""The ``created`` timestamp of curated chat completions (2026-11-24T00:00:00Z). Simulated
 answers are stamped by the server's clock instead (:func:`timestamp`)."""
 
 RESPONSES_CREATED = 1_795_478_400

@@ -7,7 +7,7 @@ needs to reach into a running server. Deployments default to the ones the
 cookbook uses; a file can replace them and switch simulators on::
 
     deployments:
-      gpt-4o:        {kind: chat, model: gpt-4o-2024-08-06, requests_per_minute: 6}
+      gpt-5.4-mini:  {kind: chat, model: gpt-5.4-mini-2026-03-17, requests_per_minute: 6}
       my-embeddings: {kind: embeddings, model: text-embedding-3-large, dimensions: 3072}
     rate_limits:
       enforce: true        # exhausted quotas answer 429 (default: headers only)
@@ -174,32 +174,26 @@ def _default(model: str, **settings: object) -> Deployment:
     return Deployment.model_validate({"kind": entry.kind, "model": model, **settings})
 
 
-GPT5_EFFORTS = catalogue().lookup("gpt-5-mini-2025-08-07").efforts
-"""The ``reasoning_effort`` values the GPT-5 (2025-08-07) models accept (from the catalogue)."""
-
 DEFAULT_DEPLOYMENTS: dict[str, Deployment] = {
-    # Reasoning models of the GPT-5 family.
-    "gpt-5-mini": _default("gpt-5-mini-2025-08-07", tokens_per_minute=20_000),
-    "gpt-5-nano": _default("gpt-5-nano-2025-08-07", tokens_per_minute=20_000),
-    # The Batch API's deployment: same model, Global-Batch SKU (half the price, 24 h window).
-    # Learn's Global Batch model list does not have gpt-5-mini (see `make models`); moving it
-    # means re-recording section 6, which the catalogue's rule leaves to a migration.
-    "gpt-5-mini-batch": _default("gpt-5-mini-2025-08-07", batch=True),
+    # The catalogue rule's defaults today (`make models`): reasoning models of the GPT-5.4 family.
+    "gpt-5.4-mini": _default("gpt-5.4-mini-2026-03-17", tokens_per_minute=20_000),
+    "gpt-5.4-nano": _default("gpt-5.4-nano-2026-03-17", tokens_per_minute=20_000),
+    # The Batch API's deployment: same model, Global-Batch SKU (half the price, 24 h window);
+    # gpt-5.4-mini is in Learn's Global Batch model list.
+    "gpt-5.4-mini-batch": _default("gpt-5.4-mini-2026-03-17", batch=True),
     # The same model behind a content filter configuration with the Asynchronous Filter: the
     # streaming mode is a setting of the filter a deployment uses, so one deployment has one.
-    "gpt-5-mini-async-filter": _default(
-        "gpt-5-mini-2025-08-07", tokens_per_minute=20_000, content_filter_streaming="asynchronous"
+    "gpt-5.4-mini-async-filter": _default(
+        "gpt-5.4-mini-2026-03-17", tokens_per_minute=20_000, content_filter_streaming="asynchronous"
     ),
-    # Earlier chat models, for existing deployments and the recordings made on them.
-    "gpt-4o": _default("gpt-4o-2024-08-06"),
-    "gpt-4o-mini": _default("gpt-4o-mini-2024-07-18"),
     "text-embedding-3-small": _default("text-embedding-3-small"),
 }
-"""The deployments the server hosts unless told otherwise. Names and model versions are the
-ones every recording was made on; lifecycle dates are in the catalogue (``make models``)."""
+"""The deployments the server hosts unless told otherwise: the models the catalogue's rule picks
+(lifecycle dates: ``make models``). A deployment of any other catalogue model is one line of
+``replay.yaml`` (``deployments: {gpt-4.1-mini: {kind: chat, model: gpt-4.1-mini-2025-04-14}}``)."""
 
 NOTEBOOK_DEFAULTS: tuple[str, ...] = (
-    "gpt-5-mini", "gpt-5-nano", "gpt-5-mini-batch", "text-embedding-3-small",
+    "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5.4-mini-batch", "text-embedding-3-small",
 )  # fmt: skip
 """The deployments the notebooks use by default: tests/test_models.py fails 30 days before any
 of their models stops taking new deployments or retires."""

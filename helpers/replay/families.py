@@ -106,8 +106,13 @@ def _no_tools_with_reasoning(model: ModelVersion, effort: Any) -> bool:
     fact = model.chat_tools_with_reasoning
     if fact is None or fact.value is not False:
         return False
-    if effort is None and model.default_effort is not None:
-        effort = model.default_effort.value
+    if effort is None:
+        # No effort sent: the model's default decides; where the default is not known (gpt-5.4),
+        # the request is answered, as a live check on OpenAI's API found (catalogue note).
+        default = model.default_effort.value if model.default_effort is not None else None
+        if default is None:
+            return False
+        effort = default
     return effort != "none"
 
 

@@ -18,12 +18,12 @@ from typing import Any
 from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings.curate import GPT_5_MINI, Curation
+from helpers.replay.recordings.curate import CURATED_DEPLOYMENT, Curation
 from helpers.replay.recordings.store import RecordedResponse
 from helpers.replay.services.responses import simulator as sim
 
 TARGET = Path("notebooks/recordings/02_function_calling.yaml")
-DEPLOYMENT = GPT_5_MINI
+DEPLOYMENT = CURATED_DEPLOYMENT
 WARMEST = "Of Oslo, Lisbon and Sydney, where is it warmest right now, and what time is it there?"
 NYC = "Is it cold in NYC right now?"
 LISBON = "What's the weather in Lisbon right now, in Celsius?"

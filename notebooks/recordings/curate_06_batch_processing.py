@@ -82,7 +82,7 @@ def main() -> None:
                 content=label,
                 prompt_tokens=count_messages(request["messages"], MODEL),
                 completion_tokens=count_tokens(label, MODEL),
-                created=1_767_225_600 + number,
+                created=1_793_145_600 + number,
             )
             recordings.document.interactions.append(
                 Interaction(

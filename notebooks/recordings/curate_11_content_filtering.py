@@ -24,14 +24,14 @@ from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
 from helpers.replay.behaviours.content_filter import prompt_filtered_body
-from helpers.replay.recordings.curate import GPT_5_MINI, Curation, chat_request
+from helpers.replay.recordings.curate import CURATED_DEPLOYMENT, Curation, chat_request
 from helpers.replay.recordings.store import RecordedResponse, StreamChunk
 
 DEPLOYMENT = "gpt-5-mini"
 # The streaming mode is a setting of a deployment's content filter: the asynchronous filter's
 # stream comes from a deployment configured for it (the replay server's built-in one).
 ASYNC_FILTER_DEPLOYMENT = "gpt-5-mini-async-filter"
-MODEL = GPT_5_MINI.model
+MODEL = CURATED_DEPLOYMENT.model
 TARGET = Path("notebooks/recordings/11_content_filtering.yaml")
 REASONING = 192
 """Reasoning tokens of each answer (gpt-5-mini at its default effort, medium)."""

@@ -16,7 +16,7 @@ from typing import Any
 from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings.curate import GPT_5_MINI, Curation, chat_request
+from helpers.replay.recordings.curate import CURATED_DEPLOYMENT, Curation, chat_request
 from helpers.replay.recordings.store import RecordedResponse
 
 DEPLOYMENT = "gpt-5-mini"
@@ -83,7 +83,7 @@ def main() -> None:
         }
         completion = azure.chat_completion(
             completion_id=curation.ids.completion_id(),
-            model=GPT_5_MINI.model,
+            model=CURATED_DEPLOYMENT.model,
             content=answer,
             prompt_tokens=count_messages(messages, model="gpt-4o", strict=False),
             completion_tokens=count_tokens(answer) + reasoning,

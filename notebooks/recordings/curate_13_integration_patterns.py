@@ -16,7 +16,12 @@ from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
 from helpers.replay.behaviours.content_filter import prompt_filtered_body
-from helpers.replay.recordings.curate import CHAT_API_VERSION, GPT_5_MINI, Curation, chat_request
+from helpers.replay.recordings.curate import (
+    CHAT_API_VERSION,
+    CURATED_DEPLOYMENT,
+    Curation,
+    chat_request,
+)
 from helpers.replay.recordings.store import RecordedResponse
 
 DEPLOYMENT = "gpt-5-mini"
@@ -59,7 +64,7 @@ def main() -> None:
     def answer(question: str, text: str) -> RecordedResponse:
         completion = azure.chat_completion(
             completion_id=curation.ids.completion_id(),
-            model=GPT_5_MINI.model,
+            model=CURATED_DEPLOYMENT.model,
             content=text,
             prompt_tokens=count_messages(messages(question), strict=False),
             completion_tokens=count_tokens(text),

@@ -21,12 +21,12 @@ from typing import Any
 from helpers._support.counting import count_messages
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings.curate import GPT_5_MINI, Curation, event_stream
+from helpers.replay.recordings.curate import CURATED_DEPLOYMENT, Curation, event_stream
 from helpers.replay.recordings.store import RecordedResponse, StreamChunk
 from helpers.replay.services.responses import simulator as sim
 
 TARGET = Path("notebooks/recordings/17_streaming.yaml")
-DEPLOYMENT = GPT_5_MINI
+DEPLOYMENT = CURATED_DEPLOYMENT
 SERVER_ERROR = {
     "error": {
         "code": "server_error",

@@ -16,7 +16,7 @@ from openai.lib._pydantic import to_strict_json_schema
 
 from helpers._support.tokenizer import count_tokens
 from helpers.replay.recordings.curate import (
-    GPT_5_MINI,
+    CURATED_DEPLOYMENT,
     Curation,
     event_stream,
     responses_request,
@@ -54,7 +54,7 @@ def main() -> None:
             reasoning_tokens=reasoning,
         )
         return sim.response_object(
-            body, GPT_5_MINI, response_id=ids.item_id("resp"), output=output, usage=usage
+            body, CURATED_DEPLOYMENT, response_id=ids.item_id("resp"), output=output, usage=usage
         )
 
     def add(name: str, body: dict[str, Any], answer: dict[str, Any], stream: bool = False) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers._support.tokenizer import count_tokens
-from helpers.replay.recordings.curate import GPT_5_MINI, Curation, responses_request
+from helpers.replay.recordings.curate import CURATED_DEPLOYMENT, Curation, responses_request
 from helpers.replay.recordings.store import RecordedResponse
 from helpers.replay.services.responses import simulator as sim
 from helpers.structured_outputs import text_config_for
@@ -73,7 +73,7 @@ def main() -> None:
             count_tokens(json.dumps(body["input"])), reasoning + shown, reasoning_tokens=reasoning
         )
         return sim.response_object(
-            body, GPT_5_MINI, response_id=ids.item_id("resp"), output=output, usage=usage,
+            body, CURATED_DEPLOYMENT, response_id=ids.item_id("resp"), output=output, usage=usage,
             status=status,
         )  # fmt: skip
 

@@ -236,6 +236,22 @@ class ModelVersion(BaseModel):
     def efforts(self) -> tuple[str, ...]:
         return self.reasoning_efforts.value if self.reasoning_efforts else ()
 
+    @property
+    def effort_none(self) -> Fact[bool | None] | None:
+        """Whether the model takes ``reasoning_effort: none``: a sourced refusal of function tools
+        with reasoning names none as the way out (gpt-5.6); otherwise the effort list says."""
+        tools = self.chat_tools_with_reasoning
+        if tools is not None and tools.value is False and tools.verified:
+            return Fact[bool | None](
+                value=True, source=tools.source, note="'unless reasoning_effort is none'"
+            )
+        fact = self.reasoning_efforts
+        if fact is None:
+            return None
+        return Fact[bool | None](
+            value="none" in fact.value, source=fact.source, unverified=fact.unverified
+        )
+
     def lifecycle_on(self, day: date) -> Stage:
         """The stage on ``day``, from the dates: retirement, deprecation, legacy, launch."""
         if self.retirement.value is not None and day >= self.retirement.value:
@@ -401,7 +417,7 @@ class Role:
     batch: bool = False
 
 
-CHAT_NEEDS = ("structured_outputs", "function_tools", "chat_tools_with_reasoning", "streaming")
+CHAT_NEEDS = ("structured_outputs", "function_tools", "effort_none", "streaming")
 
 ROLES: tuple[Role, ...] = (
     Role("chat", "chat", "mini", frozenset({"chat_completions", "responses"}), CHAT_NEEDS,
@@ -413,8 +429,8 @@ ROLES: tuple[Role, ...] = (
     Role("embeddings", "embeddings", "small", frozenset({"embeddings"})),
 )  # fmt: skip
 """The defaults the notebooks use. chat / small_chat: the deployments most notebooks call
-(Chat Completions and the Responses API, structured outputs, function tools with a reasoning
-effort, streaming); batch: the Batch API deployment (section 6); embeddings: the 1,536-d model
+(Chat Completions and the Responses API, structured outputs, function tools, the effort
+``none`` that Chat Completions needs for function tools on gpt-5.4 and later, streaming); batch: the Batch API deployment (section 6); embeddings: the 1,536-d model
 of the search and RAG sections."""
 
 RULE = """\
@@ -424,9 +440,10 @@ A model fills a role on a given day when:
   2. Learn lists it as available as a Global Standard deployment;
   3. it has every API and capability the notebooks use for that role, each confirmed by a
      source (an unverified or unknown capability does not count): Chat Completions and the
-     Responses API, structured outputs, function tools, function tools with a reasoning effort
-     on Chat Completions, streaming, a reasoning effort; for the batch role, a place in Learn's
-     Global Batch model list;
+     Responses API, structured outputs, function tools, streaming, and the reasoning effort
+     none (function tools on Chat Completions need it from gpt-5.4 on; the notebooks reason
+     with tools on the Responses API); for the batch role, a place in Learn's Global Batch
+     model list;
   4. it is of the role's kind and size (chat: mini, small chat: nano, batch: mini, embeddings:
      small).
 Among the models that fill a role, the rule picks the one that retires last (no retirement date
@@ -457,7 +474,7 @@ def reasons_against(entry: ModelVersion, role: Role, day: date) -> tuple[str, ..
     if role.family and entry.family != role.family:
         reasons.append(f"not a {role.family} model")
     for need in role.needs:
-        fact = getattr(entry, need)
+        fact = entry.effort_none if need == "effort_none" else getattr(entry, need)
         if fact is None or fact.value is False:
             reasons.append(f"no {need.replace('_', ' ')}")
         elif fact.value is not True or not fact.verified:

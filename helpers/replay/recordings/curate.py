@@ -31,7 +31,7 @@ from .store import (
 CHAT_API_VERSION = "2025-04-01-preview"
 """The api-version the curated chat completions are recorded with."""
 
-GPT_5_MINI = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
+CURATED_DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5.4-mini"]
 """The deployment the curated answers come from (its model name, a reasoning model)."""
 
 
@@ -92,7 +92,7 @@ class Curation:
         reasoning_tokens: int,
         visible_tokens: int | None = None,
     ) -> dict[str, Any]:
-        """gpt-5-mini's completed Response to ``body``: a reasoning item, then ``text``.
+        """gpt-5.4-mini's completed Response to ``body``: a reasoning item, then ``text``.
 
         Output tokens are the reasoning tokens plus ``visible_tokens`` (by default the text's
         count in o200k_base).
@@ -106,7 +106,11 @@ class Curation:
             input_tokens, visible + reasoning_tokens, reasoning_tokens=reasoning_tokens
         )
         return sim.response_object(
-            body, GPT_5_MINI, response_id=self.ids.item_id("resp"), output=output, usage=usage
+            body,
+            CURATED_DEPLOYMENT,
+            response_id=self.ids.item_id("resp"),
+            output=output,
+            usage=usage,
         )
 
 

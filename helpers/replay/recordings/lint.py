@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 GaDate = Callable[[str], "dt.date | None"]
-"""Given a response's ``model`` (e.g. ``gpt-5-mini-2025-08-07``), its GA date, if known."""
+"""Given a response's ``model`` (e.g. ``gpt-5.4-mini-2026-03-17``), its GA date, if known."""
 
 # Id prefixes, as the OpenAI API reference's examples and the openai SDK's types show them
 # (ChatCompletion.id "chatcmpl-...", Response.id "resp_...", output message "msg_...",
