@@ -46,7 +46,7 @@ class Settings(BaseModel):
     """``AZURE_OPENAI_API_KEY``; empty with an endpoint means: keyless Entra ID auth."""
     api_version: str = DEFAULT_API_VERSION
     chat_deployment: str = "gpt-5.4-mini"
-    """``AZURE_OPENAI_CHAT_DEPLOYMENT``: a reasoning model of the GPT-5.4 family by default (`make models` says why)."""
+    """``AZURE_OPENAI_CHAT_DEPLOYMENT``: a GPT-5.4 reasoning model by default (``make models``)."""
     small_chat_deployment: str = "gpt-5.4-nano"
     """``AZURE_OPENAI_SMALL_CHAT_DEPLOYMENT``: a cheaper, faster model for simple calls."""
     embedding_deployment: str = "text-embedding-3-small"

@@ -430,8 +430,9 @@ ROLES: tuple[Role, ...] = (
 )  # fmt: skip
 """The defaults the notebooks use. chat / small_chat: the deployments most notebooks call
 (Chat Completions and the Responses API, structured outputs, function tools, the effort
-``none`` that Chat Completions needs for function tools on gpt-5.4 and later, streaming); batch: the Batch API deployment (section 6); embeddings: the 1,536-d model
-of the search and RAG sections."""
+``none`` that Chat Completions needs for function tools from gpt-5.4 on, streaming); batch: the
+Batch API deployment (section 6); embeddings: the 1,536-d model of the search and RAG
+sections."""
 
 RULE = """\
 A model fills a role on a given day when:
