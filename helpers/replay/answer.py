@@ -167,7 +167,11 @@ def account(ctx: RequestContext, operation: Answerable, key: tuple[str, int] | N
         if not decision.allowed:
             ctx.response_headers.update(azure_headers(ctx, rate_limits))
             raise errors.rate_limited(
-                operation.name, ctx.api_version, decision.retry_after, ctx.response_headers
+                operation.name,
+                ctx.api_version,
+                decision.retry_after,
+                ctx.response_headers,
+                decision.exceeded,
             )
     ctx.response_headers.update(azure_headers(ctx, rate_limits))
 

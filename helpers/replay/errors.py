@@ -99,9 +99,15 @@ def unauthorized(problem: CredentialProblem, audience: str) -> AzureError:
 
 
 def rate_limited(
-    operation: str, api_version: str | None, retry_after: float, headers: dict[str, str]
+    operation: str,
+    api_version: str | None,
+    retry_after: float,
+    headers: dict[str, str],
+    exceeded: Literal["call", "token"] = "token",
 ) -> AzureError:
-    """Azure's 429 for an exhausted quota (wording from Azure's documented 429 body)."""
+    """Azure's 429 for an exhausted quota, in the wording Azure's 429 bodies use: "have exceeded
+    call rate limit" for requests per minute, "token rate limit" for tokens (both as quoted in
+    public reports, e.g. BerriAI/litellm and Azure/azure-sdk-for-net issues)."""
     seconds = max(1, int(retry_after + 0.999))
     version = f" under Azure OpenAI API version {api_version}" if api_version else ""
     return AzureError(
@@ -110,10 +116,10 @@ def rate_limited(
             "error": {
                 "code": "429",
                 "message": (
-                    f"Requests to the {operation} Operation{version} have exceeded token rate "
-                    f"limit of your current OpenAI S0 pricing tier. Please retry after {seconds} "
-                    "seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like "
-                    "to further increase the default rate limit."
+                    f"Requests to the {operation} Operation{version} have exceeded {exceeded} "
+                    "rate limit of your current OpenAI S0 pricing tier. Please retry after "
+                    f"{seconds} seconds. Please go here: https://aka.ms/oai/quotaincrease if you "
+                    "would like to further increase the default rate limit."
                 ),
             }
         },

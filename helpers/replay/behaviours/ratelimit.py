@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 Clock = Callable[[], float]
 MAX_CHARGE = 2**53
@@ -100,6 +101,8 @@ class Decision:
     limit_requests: int
     limit_tokens: int
     retry_after: float = 0.0
+    exceeded: Literal["call", "token"] = "call"
+    """Which limit a refused request hit: requests ("call rate limit") or tokens."""
 
     def headers(self) -> dict[str, str]:
         headers = {
@@ -145,8 +148,14 @@ class RateLimiter:
             usage.roll(now, self.window)
             per_window = requests_per_window(rpm, self.window)
             window_full = usage.window_requests >= per_window
-            minute_full = usage.minute_requests >= rpm or usage.minute_tokens + tokens > tpm
+            tokens_full = usage.minute_tokens + tokens > tpm
+            minute_full = usage.minute_requests >= rpm or tokens_full
             allowed = not (window_full or minute_full) or not self.enforce
+            exceeded: Literal["call", "token"] = (
+                "token"
+                if tokens_full and not window_full and usage.minute_requests < rpm
+                else "call"
+            )
             retry_after = 0.0
             if allowed:
                 usage.window_requests += 1
@@ -158,7 +167,7 @@ class RateLimiter:
                 retry_after = max(0.0, usage.epoch + periods * length - now)
             if self.keep_history:
                 self.history.append(Arrival(now, deployment, tokens, allowed))
-            return self._decision(usage, rpm, tpm, allowed, retry_after)
+            return self._decision(usage, rpm, tpm, allowed, retry_after, exceeded)
 
     def peek(self, deployment: str, rpm: int, tpm: int) -> Decision:
         """What is left of a deployment's quota now, charging nothing (for error answers)."""
@@ -169,7 +178,13 @@ class RateLimiter:
             return self._decision(usage, rpm, tpm, True, 0.0)
 
     def _decision(
-        self, usage: Usage, rpm: int, tpm: int, allowed: bool, retry_after: float
+        self,
+        usage: Usage,
+        rpm: int,
+        tpm: int,
+        allowed: bool,
+        retry_after: float,
+        exceeded: Literal["call", "token"] = "call",
     ) -> Decision:
         per_window = requests_per_window(rpm, self.window)
         requests_left = min(per_window - usage.window_requests, rpm - usage.minute_requests)
@@ -180,6 +195,7 @@ class RateLimiter:
             limit_requests=rpm,
             limit_tokens=tpm,
             retry_after=retry_after,
+            exceeded=exceeded,
         )
 
     def reset(self) -> None:
