@@ -165,10 +165,50 @@ class Linter:
             self._ids(c, body)
             self._timestamps(c, body)
         objects = [self._object_of(b) for b in bodies]
+        answered_by = next((o.get("model") for o in objects if o.get("model")), None)
+        if isinstance(answered_by, str):
+            self._request_accepted(c, answered_by)
         if stream is None and bodies:
             self._answer(c, bodies[0], objects[0])
         elif stream is not None:
             self._streamed_answer(c, bodies)
+
+    # Rule: the model that answered takes the request. Reasoning models accept only the efforts
+    # on their list and reject ``max_tokens`` on Chat Completions ("Azure OpenAI reasoning
+    # models", Learn); standard models take no effort; a model that refuses function tools with
+    # a reasoning effort on Chat Completions (Learn's models page for gpt-5.6, OpenAI's 400 for
+    # gpt-5.4) answers no such request. The facts are the catalogue's, each with its source.
+    def _request_accepted(self, c: _Context, answered_by: str) -> None:
+        entry = catalogue().find(answered_by)
+        if entry is None or entry.kind != "chat":
+            return
+        responses = _is_responses(c.request.get("path", ""))
+        reasoning = c.body.get("reasoning")
+        effort = (
+            (reasoning.get("effort") if isinstance(reasoning, Mapping) else None)
+            if responses
+            else c.body.get("reasoning_effort")
+        )
+        if effort is not None:
+            if entry.family != "reasoning":
+                c.add(
+                    "request", f"{answered_by} is not a reasoning model but got effort {effort!r}"
+                )
+            elif effort not in entry.efforts:
+                c.add("request", f"{answered_by} takes no effort {effort!r} ({entry.efforts})")
+        if responses or entry.family != "reasoning":
+            return
+        if c.body.get("max_tokens") is not None:
+            c.add("request", f"{answered_by} rejects max_tokens (max_completion_tokens)")
+        tools = c.body.get("tools")
+        has_function = isinstance(tools, list) and any(
+            isinstance(t, Mapping) and t.get("type") == "function" for t in tools
+        )
+        refuses = entry.chat_tools_with_reasoning
+        if has_function and refuses is not None and refuses.value is False:
+            default = entry.default_effort.value if entry.default_effort else None
+            if (effort or default or "none") != "none":
+                c.add("request", f"{answered_by} refuses function tools with effort {effort!r}")
 
     @staticmethod
     def _object_of(body: Mapping[str, Any]) -> Mapping[str, Any]:
