@@ -9,7 +9,7 @@ and applies the project's rule for choosing default models::
     from helpers._support.models import catalogue, choose_defaults
 
     catalogue().lookup("gpt-5-mini-2025-08-07").lifecycle_on(date(2027, 3, 1))  # Stage.RETIRED
-    choose_defaults(date(2026, 12, 6))["chat"].model                            # gpt-5-mini ...
+    choose_defaults(date(2026, 12, 6))["chat"].model                            # gpt-5.4-mini ...
 
 ``python -m helpers._support.models`` (``make models``) prints the catalogue as a table and the
 defaults the rule picks today. The replay server reads the catalogue too (its default
@@ -222,7 +222,7 @@ class ModelVersion(BaseModel):
 
     @property
     def response_name(self) -> str:
-        """The name Azure puts in a response's ``model`` field (``gpt-5-mini-2025-08-07``)."""
+        """The name Azure puts in a response's ``model`` field (``gpt-5.4-mini-2026-03-17``)."""
         return (
             f"{self.model}-{self.version}" if _DATED_NAME.match(f"x-{self.version}") else self.model
         )
@@ -326,7 +326,7 @@ class Catalogue(BaseModel):
         """The entry for a model name, or None if the name is unknown or names several versions.
 
         ``name`` is a response's ``model`` field or a deployment's model
-        (``gpt-5-mini-2025-08-07``, ``text-embedding-3-small``), or a bare name with one version.
+        (``gpt-5.4-mini-2026-03-17``, ``text-embedding-3-small``), or a bare name with one version.
         """
         matches = self._matches(name)
         return matches[0] if len(matches) == 1 else None
