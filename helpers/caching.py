@@ -10,14 +10,17 @@ not shape the output (:data:`NOT_OUTPUT_SHAPING`: ``user``, ``metadata``,
 ``stream_options``...). A parameter the SDK adds next year is part of the key
 the day it appears; the worst a new parameter can do is cause a miss.
 
-    cache = ResponseCache(SQLiteBackend("responses.sqlite"), ttl=3600)
-    completion = await cache.chat(client, model=deployment, messages=msgs, temperature=0)
+    cache = ResponseCache(SQLiteBackend("responses.sqlite"), ttl=3600, cache_sampled=True)
+    completion = await cache.chat(client, model=deployment, messages=msgs)
 
 What the cache refuses to do:
 
 - **Sampled answers are not cached** unless you opt in (``cache_sampled=True``):
   with ``temperature`` unset or above 0, a second call is *supposed* to give a
-  different answer. Embeddings are deterministic and always cached.
+  different answer. Reasoning models (gpt-5.4-mini, the default deployment) accept
+  only the default temperature, so every answer of theirs is sampled: opt in when
+  one fixed answer is fine, as above. ``temperature=0`` on a standard deployment
+  is cached without opting in. Embeddings are deterministic and always cached.
 - Streams, background Responses and requests that append to a stored
   ``conversation`` bypass the cache; so do answers Azure's content filter cut.
 

@@ -20,8 +20,12 @@ penalties
 ============================  ===========================  ===============================
 
 Reasoning deployments need api-version 2024-12-01-preview or later for
-``reasoning_effort`` and ``developer`` messages. The Responses API has no ``seed``
-and no penalties, so :meth:`GenerationProfile.responses_arguments` leaves them out.
+``reasoning_effort`` and ``developer`` messages. Which efforts a deployment takes depends on
+its model, and Azure answers 400 to the others: gpt-5.4-mini (today's default) takes ``none``,
+``low``, ``medium``, ``high`` and ``xhigh``, not the 2025-08-07 GPT-5 models' ``minimal``; on
+Chat Completions its function tools need ``none`` (or no effort at all).
+The Responses API has no ``seed`` and no penalties, so
+:meth:`GenerationProfile.responses_arguments` leaves them out.
 
 ``max_tokens`` is never produced: it is deprecated for every chat model and
 rejected by reasoning models, and ``max_completion_tokens`` works for both
@@ -64,7 +68,8 @@ __all__ = [
 ]
 
 ModelFamily = Literal["standard", "reasoning"]
-ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+"""Every effort some reasoning model takes; each model takes a subset (see the module docstring)."""
 
 SAMPLING_SETTINGS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 """Settings reasoning models reject (Microsoft Learn, "Azure OpenAI reasoning models": not

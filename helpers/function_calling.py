@@ -344,8 +344,10 @@ async def run_tool_loop(
 
     ``model`` is the Azure *deployment* name. Each round's tool calls run
     concurrently and every call gets a ``tool`` message with its ``tool_call_id``.
-    ``options`` go to ``chat.completions.create`` (``temperature``,
-    ``parallel_tool_calls``...). ``messages`` is not modified.
+    ``options`` go to ``chat.completions.create`` (``parallel_tool_calls``,
+    ``max_completion_tokens``...). On gpt-5.4-mini, a reasoning model, function
+    tools on Chat Completions take no ``reasoning_effort`` but ``"none"`` (any other
+    is a 400) and no ``temperature`` but the default. ``messages`` is not modified.
 
     Raises :class:`ToolLoopLimitError` when the model asks for tools again after
     ``max_rounds`` rounds, and the SDK's own errors (``openai.APIError``...) for

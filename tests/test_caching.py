@@ -24,6 +24,7 @@ from redis_server import RedisServer, start_redis
 from helpers.caching import (
     LOCK_PREFIX,
     CacheBackend,
+    Decision,
     RedisBackend,
     ResponseCache,
     SQLiteBackend,
@@ -32,12 +33,26 @@ from helpers.caching import (
     request_key,
 )
 from helpers.replay import ReplayServer
+from helpers.replay.config import DEFAULT_DEPLOYMENTS, Deployment
 
 RECORDINGS = "test_caching.yaml"
-DEPLOYMENT = "gpt-4o-mini"
-CAPITAL = chat_params(DEPLOYMENT, "What is the capital of Australia? One word.", temperature=0)
+# The default deployment, a reasoning model: it accepts no temperature but the default (1), so
+# every answer it gives is sampled and a cache keeps one only when told to (cache_sampled=True).
+DEPLOYMENT = "gpt-5.4-mini"
+CAPITAL = chat_params(DEPLOYMENT, "What is the capital of Australia? One word.")
 SLOGAN = chat_params(DEPLOYMENT, "Invent a slogan for a bakery.")
-FILTERED = chat_params(DEPLOYMENT, "Write the fight scene in full detail.", temperature=0)
+FILTERED = chat_params(DEPLOYMENT, "Write the fight scene in full detail.")
+# A standard-family model (Legacy gpt-4.1-mini), kept for the behaviour reasoning models lack:
+# temperature 0, the deterministic request a cache keeps by default. This module's servers host
+# it next to the built-in deployments.
+STANDARD_DEPLOYMENT = "gpt-4.1-mini"
+DETERMINISTIC = chat_params(
+    STANDARD_DEPLOYMENT, "What is the capital of Australia? One word.", temperature=0
+)
+DEPLOYMENTS = {
+    **DEFAULT_DEPLOYMENTS,
+    STANDARD_DEPLOYMENT: Deployment(kind="chat", model="gpt-4.1-mini-2025-04-14"),
+}
 
 BackendFactory = Callable[[], CacheBackend]
 
@@ -71,7 +86,7 @@ def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> BackendFacto
 @pytest.fixture
 def server(start_server: StartServer) -> ReplayServer:
     """A replay server of this module's recordings."""
-    return start_server(RECORDINGS)
+    return start_server(RECORDINGS, deployments=DEPLOYMENTS)
 
 
 @pytest.fixture
@@ -93,8 +108,8 @@ def completion(text: str) -> ChatCompletion:
         {
             "id": "chatcmpl-test",
             "object": "chat.completion",
-            "created": 1732406400,
-            "model": "gpt-4o-mini-2024-07-18",
+            "created": 1795478400,
+            "model": "gpt-4.1-mini-2025-04-14",
             "choices": [
                 {
                     "index": 0,
@@ -142,7 +157,7 @@ SHAPING_NAMES = st.sampled_from([n for n in SDK_PARAMETERS if n not in NOT_SHAPI
 ).filter(lambda name: name not in NOT_SHAPING)
 BASE = st.fixed_dictionaries(
     {
-        "model": st.sampled_from(["gpt-4o", "gpt-4o-mini"]),
+        "model": st.sampled_from(["gpt-4.1-mini", "gpt-4.1-nano"]),
         "messages": st.lists(
             st.fixed_dictionaries(
                 {"role": st.sampled_from(["system", "user"]), "content": st.text(max_size=20)}
@@ -189,14 +204,14 @@ def test_cache_never_answers_a_request_that_differs_in_an_output_shaping_field(
 
 @pytest.mark.parametrize("name", SDK_PARAMETERS)
 def test_every_sdk_parameter_changes_the_key_unless_it_shapes_no_output(name: str) -> None:
-    base = {"model": "gpt-4o", "temperature": 0}
-    changed = {**base, name: "a value" if name != "model" else "gpt-4o-mini"}
+    base = {"model": "gpt-4.1-mini", "temperature": 0}
+    changed = {**base, name: "a value" if name != "model" else "gpt-4.1-nano"}
     same = request_key(Surface.CHAT, base) == request_key(Surface.CHAT, changed)
     assert same == (name in NOT_SHAPING)
 
 
 def test_key_differs_by_surface_and_namespace() -> None:
-    body = {"model": "gpt-4o", "input": "hi"}
+    body = {"model": "gpt-5.4-mini", "input": "hi"}
     keys = {
         request_key(Surface.CHAT, body),
         request_key(Surface.RESPONSES, body),
@@ -213,10 +228,14 @@ def test_key_rejects_values_that_are_not_json_data() -> None:
 def test_sampled_requests_are_not_cacheable_unless_opted_in() -> None:
     assert not cache_decision(Surface.CHAT, SLOGAN).cacheable
     assert "temperature is unset" in cache_decision(Surface.CHAT, SLOGAN).reason
+    assert not cache_decision(Surface.CHAT, CAPITAL).cacheable  # a reasoning model's answer
     assert cache_decision(Surface.CHAT, SLOGAN, cache_sampled=True).cacheable
+    assert cache_decision(Surface.CHAT, DETERMINISTIC) == Decision(True, "temperature 0")
     assert cache_decision(Surface.EMBEDDINGS, {"model": "e", "input": "x"}).cacheable
-    assert not cache_decision(Surface.CHAT, {**CAPITAL, "stream": True}).cacheable
-    conversation = {"model": "gpt-4o", "input": "hi", "temperature": 0, "conversation": "c1"}
+    assert not cache_decision(Surface.CHAT, {**DETERMINISTIC, "stream": True}).cacheable
+    streamed = {**CAPITAL, "stream": True}
+    assert not cache_decision(Surface.CHAT, streamed, cache_sampled=True).cacheable
+    conversation = {"model": "gpt-4.1-mini", "input": "hi", "temperature": 0, "conversation": "c1"}
     assert not cache_decision(Surface.RESPONSES, conversation).cacheable
 
 
@@ -238,7 +257,7 @@ def test_ttl_must_be_positive() -> None:
 async def test_repeated_request_is_answered_from_the_cache(
     server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
-    cache = ResponseCache(backend)
+    cache = ResponseCache(backend, cache_sampled=True)
     first = await cache.chat(client, **CAPITAL)
     second = await cache.chat(client, **CAPITAL)
     assert server.state.requests_served == 1
@@ -253,7 +272,7 @@ async def test_repeated_request_is_answered_from_the_cache(
 async def test_concurrent_identical_requests_make_one_upstream_call(
     server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
-    cache = ResponseCache(backend)
+    cache = ResponseCache(backend, cache_sampled=True)
     results = await asyncio.gather(*(cache.chat(client, **CAPITAL) for _ in range(8)))
     assert server.state.requests_served == 1
     assert {r.choices[0].message.content for r in results} == {"Canberra."}
@@ -276,7 +295,7 @@ async def test_entry_expires_after_ttl_by_the_injected_clock(
     server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
     clock = FakeClock()
-    cache = ResponseCache(backend, ttl=60, clock=clock)
+    cache = ResponseCache(backend, ttl=60, clock=clock, cache_sampled=True)
     await cache.chat(client, **CAPITAL)
     clock.now += 59
     await cache.chat(client, **CAPITAL)
@@ -289,7 +308,7 @@ async def test_entry_expires_after_ttl_by_the_injected_clock(
 async def test_answer_cut_by_the_content_filter_is_not_cached(
     server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
 ) -> None:
-    cache = ResponseCache(backend)
+    cache = ResponseCache(backend, cache_sampled=True)  # opted in, and still not kept
     for _ in range(2):
         result = await cache.chat(client, **FILTERED)
         assert result.choices[0].finish_reason == "content_filter"
@@ -309,26 +328,26 @@ async def test_failed_upstream_call_reaches_every_waiter_and_is_not_cached(
         raise RuntimeError("upstream down")
 
     outcomes = await asyncio.gather(
-        *(cache.fetch(Surface.CHAT, CAPITAL, failing, ChatCompletion) for _ in range(3)),
+        *(cache.fetch(Surface.CHAT, DETERMINISTIC, failing, ChatCompletion) for _ in range(3)),
         return_exceptions=True,
     )
     assert calls == 1
     assert all(isinstance(o, RuntimeError) for o in outcomes)
-    assert await answer(cache, CAPITAL, "recovered") == "recovered"
+    assert await answer(cache, DETERMINISTIC, "recovered") == "recovered"
 
 
 async def test_unreadable_entry_is_a_miss_not_a_crash(backend: CacheBackend) -> None:
     cache = ResponseCache(backend)
-    await backend.set(cache.key(Surface.CHAT, CAPITAL), b"not json", 60)
-    assert await answer(cache, CAPITAL, "fresh") == "fresh"
-    assert await answer(cache, CAPITAL, "unused") == "fresh"
+    await backend.set(cache.key(Surface.CHAT, DETERMINISTIC), b"not json", 60)
+    assert await answer(cache, DETERMINISTIC, "fresh") == "fresh"
+    assert await answer(cache, DETERMINISTIC, "unused") == "fresh"
 
 
 async def test_embedded_backend_is_shared_through_its_file(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
     writer, reader = ResponseCache(SQLiteBackend(path)), ResponseCache(SQLiteBackend(path))
-    assert await answer(writer, CAPITAL, "stored") == "stored"
-    assert await answer(reader, CAPITAL, "not used") == "stored"
+    assert await answer(writer, DETERMINISTIC, "stored") == "stored"
+    assert await answer(reader, DETERMINISTIC, "not used") == "stored"
     await writer.close()
     await reader.close()
 
@@ -350,7 +369,8 @@ class OwnRedis:
 async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
     redis, clock = start_redis(tmp_path), FakeClock()
     backend = RedisBackend.from_url(redis.url, timeout=0.5)
-    own = OwnRedis(redis, clock, ResponseCache(backend, clock=clock, cooldown=30))
+    cache = ResponseCache(backend, clock=clock, cooldown=30, cache_sampled=True)
+    own = OwnRedis(redis, clock, cache)
     yield own
     own.redis.stop()
     await own.cache.close()
@@ -417,7 +437,8 @@ async def test_caches_sharing_a_store_make_one_upstream_call_between_them(
     server: ReplayServer, client: AsyncAzureOpenAI, make_backend: BackendFactory
 ) -> None:
     """Two caches on one store stand for two processes: they share a lock in the backend."""
-    first, second = ResponseCache(make_backend()), ResponseCache(make_backend())
+    first = ResponseCache(make_backend(), cache_sampled=True)
+    second = ResponseCache(make_backend(), cache_sampled=True)
     await first.clear()
     try:
         results = await asyncio.gather(
@@ -436,12 +457,13 @@ async def test_lock_left_by_a_crashed_process_expires(make_backend: BackendFacto
     backend = make_backend()
     await backend.clear()
     cache = ResponseCache(backend, lock_wait=0.3, poll_interval=0.02)
-    crashed = await backend.add(LOCK_PREFIX + cache.key(Surface.CHAT, CAPITAL), b"1", 0.2)
+    lock = LOCK_PREFIX + cache.key(Surface.CHAT, DETERMINISTIC)
+    crashed = await backend.add(lock, b"1", 0.2)
     assert crashed
-    assert await answer(cache, CAPITAL, "computed after the lock expired") == (
+    assert await answer(cache, DETERMINISTIC, "computed after the lock expired") == (
         "computed after the lock expired"
     )
-    assert await backend.add(LOCK_PREFIX + cache.key(Surface.CHAT, CAPITAL), b"1", 1)  # released
+    assert await backend.add(lock, b"1", 1)  # released
     await cache.close()
 
 
@@ -449,8 +471,24 @@ async def test_same_request_to_two_endpoints_is_two_entries_by_default(
     start_server: StartServer, backend: CacheBackend
 ) -> None:
     one, other = start_server(RECORDINGS), start_server(RECORDINGS)
-    cache = ResponseCache(backend)
+    cache = ResponseCache(backend, cache_sampled=True)
     for server in (one, other, one, other):
         await cache.chat(async_client(server), **CAPITAL)
     assert (one.state.requests_served, other.state.requests_served) == (1, 1)
     assert (cache.stats.misses, cache.stats.hits) == (2, 2)
+
+
+async def test_temperature_0_on_a_standard_deployment_is_cached_without_opting_in(
+    server: ReplayServer, client: AsyncAzureOpenAI, backend: CacheBackend
+) -> None:
+    cache = ResponseCache(backend)  # cache_sampled=False: deterministic requests only
+    for _ in range(2):
+        completion = await cache.chat(client, **DETERMINISTIC)
+        assert completion.model == "gpt-4.1-mini-2025-04-14"
+        assert completion.choices[0].message.content == "Canberra."
+    assert server.state.requests_served == 1
+    # The same question to the reasoning deployment is sampled: the same cache lets it through.
+    for _ in range(2):
+        await cache.chat(client, **CAPITAL)
+    assert server.state.requests_served == 3
+    assert (cache.stats.hits, cache.stats.misses, cache.stats.bypassed) == (1, 1, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from openai import OpenAI
 
 from helpers.configuration import ConfigError, GenerationProfile, env_name, load_profile
 from helpers.replay import ReplayServer
+from helpers.replay.config import DEFAULT_DEPLOYMENTS, Deployment
 from helpers.replay.recordings.store import RecordingsFile
 
 RECORDINGS = "test_configuration.yaml"
@@ -21,14 +23,20 @@ MESSAGES: list = [
     {"role": "user", "content": "Name one prime number between 20 and 30. Answer with the number."}
 ]
 QUESTION = "Name one prime number between 20 and 30."
-# The replay server's default deployments: gpt-5.4-mini is a reasoning model
-# (gpt-5.4-mini-2026-03-17), gpt-4o-mini a standard one (gpt-4o-mini-2024-07-18).
+# gpt-5.4-mini, a built-in deployment of the replay server, is a reasoning model
+# (gpt-5.4-mini-2026-03-17). The server hosts no standard model any more, so this module adds
+# one: gpt-4.1-mini (2025-04-14, Legacy), a standard-family model kept for what this module
+# tests, the arguments only that family takes (temperature, seed, no reasoning_effort).
 REASONING_MODEL = "gpt-5.4-mini-2026-03-17"
-STANDARD_MODEL = "gpt-4o-mini-2024-07-18"
+STANDARD_MODEL = "gpt-4.1-mini-2025-04-14"
+DEPLOYMENTS = {
+    **DEFAULT_DEPLOYMENTS,
+    "gpt-4.1-mini": Deployment(kind="chat", model=STANDARD_MODEL),
+}
 API_VERSION = "2025-04-01-preview"  # reasoning_effort needs 2024-12-01-preview or later
 
 STANDARD_ENV = {
-    "AZURE_OPENAI_CHAT_DEPLOYMENT": "gpt-4o-mini",
+    "AZURE_OPENAI_CHAT_DEPLOYMENT": "gpt-4.1-mini",
     "AZURE_OPENAI_CHAT_MAX_OUTPUT_TOKENS": "50",
     "AZURE_OPENAI_CHAT_TEMPERATURE": "0",
     "AZURE_OPENAI_CHAT_SEED": "0",
@@ -63,7 +71,7 @@ def test_load_profile_reads_the_dotenv_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / ".env").write_text(
-        "AZURE_OPENAI_TRIAGE_DEPLOYMENT=gpt-4o\nAZURE_OPENAI_TRIAGE_TOP_P=0.5\n"
+        "AZURE_OPENAI_TRIAGE_DEPLOYMENT=gpt-4.1-mini\nAZURE_OPENAI_TRIAGE_TOP_P=0.5\n"
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AZURE_OPENAI_TRIAGE_DEPLOYMENT", raising=False)
@@ -73,7 +81,7 @@ def test_load_profile_reads_the_dotenv_file(
     finally:  # load_dotenv wrote them into os.environ
         monkeypatch.delenv("AZURE_OPENAI_TRIAGE_DEPLOYMENT", raising=False)
         monkeypatch.delenv("AZURE_OPENAI_TRIAGE_TOP_P", raising=False)
-    assert (profile.deployment, profile.top_p) == ("gpt-4o", 0.5)
+    assert (profile.deployment, profile.top_p) == ("gpt-4.1-mini", 0.5)
 
 
 def test_empty_variables_count_as_unset() -> None:
@@ -132,7 +140,7 @@ def test_profile_built_in_code_names_the_field() -> None:
 def test_standard_chat_arguments_keep_zero_and_omit_unset() -> None:
     args = load_profile("chat", environ=STANDARD_ENV).chat_arguments()
     assert args == {
-        "model": "gpt-4o-mini",
+        "model": "gpt-4.1-mini",
         "max_completion_tokens": 50,
         "temperature": 0.0,
         "seed": 0,
@@ -147,6 +155,21 @@ def test_reasoning_chat_arguments_use_max_completion_tokens_and_effort() -> None
         "reasoning_effort": "low",
     }
     assert "max_tokens" not in args
+
+
+@pytest.mark.parametrize("effort", ["none", "xhigh"])
+def test_gpt_5_4_efforts_are_profile_settings(effort: str) -> None:
+    env = {**REASONING_ENV, "AZURE_OPENAI_REASONING_REASONING_EFFORT": effort}
+    profile = load_profile("reasoning", environ=env)
+    assert profile.chat_arguments()["reasoning_effort"] == effort
+    assert profile.responses_arguments()["reasoning"] == {"effort": effort}
+
+
+def test_an_effort_no_model_takes_is_named_by_its_variable() -> None:
+    env = {**REASONING_ENV, "AZURE_OPENAI_REASONING_REASONING_EFFORT": "extreme"}
+    with pytest.raises(ConfigError) as caught:
+        load_profile("reasoning", environ=env)
+    assert caught.value.setting == "AZURE_OPENAI_REASONING_REASONING_EFFORT"
 
 
 def test_no_profile_ever_produces_max_tokens_or_nulls() -> None:
@@ -178,7 +201,7 @@ def test_responses_arguments_for_a_reasoning_profile() -> None:
 
 def test_responses_arguments_for_a_standard_profile_keep_sampling() -> None:
     args = load_profile("chat", environ=STANDARD_ENV).responses_arguments()
-    assert args == {"model": "gpt-4o-mini", "max_output_tokens": 50, "temperature": 0.0}
+    assert args == {"model": "gpt-4.1-mini", "max_output_tokens": 50, "temperature": 0.0}
 
 
 # --- the arguments against the replay server -----------------------------------------------------
@@ -195,6 +218,12 @@ PROFILES = {"standard": STANDARD, "reasoning": REASONING}
 
 def chat_client(server: ReplayServer, surface: str) -> OpenAI:
     return v1_client(server) if surface == "v1" else sync_client(server, api_version=API_VERSION)
+
+
+@pytest.fixture
+def serve(start_server: StartServer) -> StartServer:
+    """``start_server`` with this module's deployments: the built-in ones and gpt-4.1-mini."""
+    return partial(start_server, deployments=DEPLOYMENTS)
 
 
 @pytest.fixture
@@ -235,9 +264,9 @@ SURFACES: dict[str, Send] = {
 @pytest.mark.parametrize("surface", SURFACES)
 @pytest.mark.parametrize("family", PROFILES)
 def test_profile_arguments_pass_azures_validation_for_their_family(
-    start_server: StartServer, no_recordings: Path, family: str, surface: str
+    serve: StartServer, no_recordings: Path, family: str, surface: str
 ) -> None:
-    server = start_server(no_recordings, mode="lenient")
+    server = serve(no_recordings, mode="lenient")
     raw = SURFACES[surface](server, PROFILES[family], {})
     assert raw.status_code == 200
     assert raw.headers["x-replay-unrecorded"] == "true"  # validated, then simulated
@@ -265,7 +294,7 @@ REASONING_REJECTS = [
 @pytest.mark.parametrize("surface", ["chat-deployments", "chat-v1"])
 @pytest.mark.parametrize(("argument", "value", "code", "message"), REASONING_REJECTS)
 def test_reasoning_deployment_answers_400_to_each_argument_the_profile_leaves_out(
-    start_server: StartServer,
+    serve: StartServer,
     surface: str,
     argument: str,
     value: object,
@@ -275,7 +304,7 @@ def test_reasoning_deployment_answers_400_to_each_argument_the_profile_leaves_ou
     assert argument not in REASONING.chat_arguments()
     # Replay mode, recordings loaded: an unrecorded request that Azure would reject gets
     # Azure's 400, not the replay server's "missing recording".
-    server = start_server(RECORDINGS)
+    server = serve(RECORDINGS)
     with pytest.raises(openai.BadRequestError) as caught:
         SURFACES[surface](server, REASONING, {argument: value})
     assert (caught.value.code, caught.value.param) == (code, argument)
@@ -285,10 +314,10 @@ def test_reasoning_deployment_answers_400_to_each_argument_the_profile_leaves_ou
 
 @pytest.mark.parametrize("argument", ["temperature", "top_p"])
 def test_reasoning_deployment_answers_400_to_sampling_on_the_responses_api(
-    start_server: StartServer, argument: str
+    serve: StartServer, argument: str
 ) -> None:
     assert argument not in REASONING.responses_arguments()
-    server = start_server(RECORDINGS)
+    server = serve(RECORDINGS)
     with pytest.raises(openai.BadRequestError) as caught:
         send_responses(server, REASONING, {argument: 0.2})
     assert (caught.value.code, caught.value.param) == ("unsupported_parameter", argument)
@@ -306,29 +335,30 @@ def test_reasoning_deployment_answers_400_to_sampling_on_the_responses_api(
     ],
 )
 def test_standard_deployment_answers_400_to_reasoning_effort(
-    start_server: StartServer, surface: str, extra: dict[str, Any], param: str
+    serve: StartServer, surface: str, extra: dict[str, Any], param: str
 ) -> None:
     assert "reasoning_effort" not in STANDARD.chat_arguments()
     assert "reasoning" not in STANDARD.responses_arguments()
-    server = start_server(RECORDINGS)
+    server = serve(RECORDINGS)
     with pytest.raises(openai.BadRequestError) as caught:
         SURFACES[surface](server, STANDARD, extra)
     assert (caught.value.code, caught.value.param) == ("unsupported_parameter", param)
 
 
-def test_a_reasoning_effort_the_model_lacks_is_a_400(start_server: StartServer) -> None:
+def test_a_reasoning_effort_the_model_lacks_is_a_400(serve: StartServer) -> None:
     profile = GenerationProfile(deployment="gpt-5.4-mini", family="reasoning")
-    server = start_server(RECORDINGS)
+    server = serve(RECORDINGS)
+    # minimal was a GPT-5 (2025-08-07) effort; GPT-5.4 takes none, low, medium, high, xhigh.
     with pytest.raises(openai.BadRequestError) as caught:
-        send_chat_deployments(server, profile, {"reasoning_effort": "none"})
+        send_chat_deployments(server, profile, {"reasoning_effort": "minimal"})
     assert (caught.value.code, caught.value.param) == ("unsupported_value", "reasoning_effort")
 
 
 @pytest.mark.parametrize("surface", ["deployments", "v1"])
 def test_standard_arguments_are_answered_by_a_standard_deployment(
-    start_server: StartServer, surface: str
+    serve: StartServer, surface: str
 ) -> None:
-    client = chat_client(start_server(RECORDINGS), surface)
+    client = chat_client(serve(RECORDINGS), surface)
     completion = client.chat.completions.create(messages=MESSAGES, **STANDARD.chat_arguments())
     assert completion.model == STANDARD_MODEL
     assert completion.usage is not None
@@ -337,9 +367,9 @@ def test_standard_arguments_are_answered_by_a_standard_deployment(
 
 @pytest.mark.parametrize("surface", ["deployments", "v1"])
 def test_reasoning_arguments_are_answered_by_a_reasoning_deployment(
-    start_server: StartServer, surface: str
+    serve: StartServer, surface: str
 ) -> None:
-    client = chat_client(start_server(RECORDINGS), surface)
+    client = chat_client(serve(RECORDINGS), surface)
     completion = client.chat.completions.create(messages=MESSAGES, **REASONING.chat_arguments())
     assert completion.model == REASONING_MODEL
     usage = completion.usage
@@ -349,9 +379,9 @@ def test_reasoning_arguments_are_answered_by_a_reasoning_deployment(
 
 
 def test_reasoning_responses_arguments_are_answered_with_a_schema(
-    start_server: StartServer,
+    serve: StartServer,
 ) -> None:
-    response = v1_client(start_server(RECORDINGS)).responses.create(
+    response = v1_client(serve(RECORDINGS)).responses.create(
         input=QUESTION, **REASONING.responses_arguments(Verdict)
     )
     assert response.model == REASONING_MODEL
@@ -361,8 +391,8 @@ def test_reasoning_responses_arguments_are_answered_with_a_schema(
     assert response.usage.output_tokens_details.reasoning_tokens > 0
 
 
-def test_standard_responses_arguments_are_answered(start_server: StartServer) -> None:
-    response = v1_client(start_server(RECORDINGS)).responses.create(
+def test_standard_responses_arguments_are_answered(serve: StartServer) -> None:
+    response = v1_client(serve(RECORDINGS)).responses.create(
         input=QUESTION, **STANDARD.responses_arguments()
     )
     assert response.model == STANDARD_MODEL

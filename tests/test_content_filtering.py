@@ -21,7 +21,7 @@ from helpers.content_filtering import (
 )
 
 RECORDINGS = "test_content_filtering.yaml"
-DEPLOYMENT = "gpt-4o-mini"
+DEPLOYMENT = "gpt-5.4-mini"  # a reasoning model: no temperature other than 1
 
 
 VIOLENT_PROMPT = user(
@@ -80,7 +80,7 @@ def test_other_errors_are_not_content_filter_reports(start_server: StartServer) 
 
 def test_filtered_completion_is_detected_with_its_category(start_server: StartServer) -> None:
     client = sync_client(start_server(RECORDINGS))
-    completion = client.chat.completions.create(model=DEPLOYMENT, messages=DUEL, temperature=0)
+    completion = client.chat.completions.create(model=DEPLOYMENT, messages=DUEL)
     report = report_from_completion(completion)
     assert report.output_filtered and not report.prompt_blocked
     assert report.completions[0].filtered_categories == ["violence"]
@@ -97,7 +97,7 @@ def test_protected_material_annotation_does_not_count_as_filtered(
     start_server: StartServer,
 ) -> None:
     client = sync_client(start_server(RECORDINGS))
-    completion = client.chat.completions.create(model=DEPLOYMENT, messages=LICENCE, temperature=0)
+    completion = client.chat.completions.create(model=DEPLOYMENT, messages=LICENCE)
     report = raise_if_filtered(completion)
     assert report.completions[0].detected == ["protected_material_text"]
     assert not report.filtered

@@ -19,7 +19,7 @@ from helpers.dynamic_prompts import (
 )
 
 RECORDINGS = "test_dynamic_prompts.yaml"
-DEPLOYMENT = "gpt-4o-mini"
+DEPLOYMENT = "gpt-5.4-mini"
 SIGNATURE = "def merge_settings(base: dict, override: dict = {}) -> dict:"
 CONTEXT = "Returns a new dict; keys in override win; nested dicts are merged recursively."
 

@@ -62,7 +62,7 @@ class Counted:
 
 @pytest.fixture
 def rate_limited() -> Iterator[tuple[ReplayServer, FakeTime]]:
-    """A lenient server whose gpt-4o-mini admits 2 requests per 10-second window (12 a minute,
+    """A lenient server whose gpt-5.4-mini admits 2 requests per 10-second window (12 a minute,
     Learn's 10-s evaluation period), enforced, on a fake clock, and has had both: the next
     request at the same instant is a 429 that waits for the next window, 10 s.
 
@@ -71,9 +71,9 @@ def rate_limited() -> Iterator[tuple[ReplayServer, FakeTime]]:
     """
     fake = FakeTime()
     deployments = {
-        "gpt-4o-mini": Deployment(
+        "gpt-5.4-mini": Deployment(
             kind="chat",
-            model="gpt-4o-mini-2024-07-18",
+            model="gpt-5.4-mini-2026-03-17",
             requests_per_minute=12,
             tokens_per_minute=100_000,
         )
@@ -85,7 +85,7 @@ def rate_limited() -> Iterator[tuple[ReplayServer, FakeTime]]:
     with ReplayServer(config, limiter=limiter) as server:
         client = sync_client(server)
         for _ in range(2):
-            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+            client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
         yield server, fake
 
 
@@ -114,7 +114,7 @@ def test_client_errors_are_classified_and_never_retried(
     status: int,
 ) -> None:
     server = start_server("replay_server.yaml", "test_error_handling.yaml")
-    request: dict[str, Any] = {"model": "gpt-4o-mini", "messages": HELLO}
+    request: dict[str, Any] = {"model": "gpt-5.4-mini", "messages": HELLO}
     client = sync_client(server)
     if case == "wrong key":
         client = sync_client(server, api_key="not-the-key")
@@ -142,7 +142,7 @@ def test_bad_parameter_names_the_parameter(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
     with pytest.raises(openai.BadRequestError) as caught:
         sync_client(server).chat.completions.create(
-            model="gpt-4o-mini", messages=HELLO, temperature=5
+            model="gpt-5.4-mini", messages=HELLO, temperature=5
         )
     assert classify(caught.value).param == "temperature"
 
@@ -150,7 +150,7 @@ def test_bad_parameter_names_the_parameter(start_server: StartServer) -> None:
 def test_content_filter_failure_carries_azures_innererror(start_server: StartServer) -> None:
     server = start_server("test_error_handling.yaml")
     with pytest.raises(openai.BadRequestError) as caught:
-        sync_client(server).chat.completions.create(model="gpt-4o-mini", messages=BLOCKED)
+        sync_client(server).chat.completions.create(model="gpt-5.4-mini", messages=BLOCKED)
     failure = classify(caught.value)
     assert failure.code == "content_filter" and failure.param == "prompt"
     assert failure.inner_code == "ResponsibleAIPolicyViolation"
@@ -164,7 +164,7 @@ def test_a_429_carries_the_wait_azure_asks_for(rate_limited: tuple[ReplayServer,
     server, _ = rate_limited
     client = sync_client(server)
     with pytest.raises(openai.RateLimitError) as caught:
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     failure = classify(caught.value)
     headers = caught.value.response.headers
     assert failure.kind is ErrorKind.RATE_LIMITED and failure.retryable
@@ -180,7 +180,7 @@ def test_retry_waits_exactly_what_retry_after_ms_says(
     seen: list[Failure] = []
     policy = policy_on(fake, on_retry=lambda failure, wait, attempt: seen.append(failure))
 
-    completion = policy.call(client.chat.completions.create, model="gpt-4o-mini", messages=HELLO)
+    completion = policy.call(client.chat.completions.create, model="gpt-5.4-mini", messages=HELLO)
 
     assert completion.choices[0].message.content
     assert [f.kind for f in seen] == [ErrorKind.RATE_LIMITED]
@@ -193,7 +193,7 @@ async def test_async_retry_honours_retry_after_ms(
     server, fake = rate_limited
     client = async_client(server)
     completion = await policy_on(fake).acall(
-        client.chat.completions.create, model="gpt-4o-mini", messages=HELLO
+        client.chat.completions.create, model="gpt-5.4-mini", messages=HELLO
     )
     assert completion.choices[0].message.content
     assert len(fake.waits) == 1 and fake.waits[0] > 0
@@ -207,7 +207,7 @@ def test_a_wait_longer_than_the_deadline_gives_up_at_once(
     client = sync_client(server)
     with pytest.raises(openai.RateLimitError):
         policy_on(fake, deadline=5).call(
-            client.chat.completions.create, model="gpt-4o-mini", messages=HELLO
+            client.chat.completions.create, model="gpt-5.4-mini", messages=HELLO
         )
     assert fake.waits == []
 
@@ -219,7 +219,7 @@ def test_a_server_error_is_retried_until_it_succeeds(start_server: StartServer) 
     prime: list[ChatCompletionMessageParam] = [
         {"role": "user", "content": "Name one prime number."}
     ]
-    completion = policy_on(fake, seed=1).call(create, model="gpt-4o-mini", messages=prime)
+    completion = policy_on(fake, seed=1).call(create, model="gpt-5.4-mini", messages=prime)
     assert completion.choices[0].message.content == "7"
     assert create.calls == 2 and len(fake.waits) == 1
 
@@ -234,7 +234,7 @@ def test_connection_errors_back_off_exponentially_with_seeded_jitter() -> None:
         policy = policy_on(fake, max_attempts=4, initial_backoff=1, jitter=0.5, seed=42)
         create = Counted(client.chat.completions.create)
         with pytest.raises(openai.APIConnectionError) as caught:
-            policy.call(create, model="gpt-4o-mini", messages=HELLO)
+            policy.call(create, model="gpt-5.4-mini", messages=HELLO)
         assert classify(caught.value).kind is ErrorKind.CONNECTION
         assert create.calls == 4
         runs.append(fake.waits)
@@ -252,7 +252,7 @@ def test_the_deadline_stops_retries_before_it_is_passed() -> None:
     fake = FakeTime()
     policy = policy_on(fake, max_attempts=100, deadline=10, initial_backoff=1, jitter=0)
     with pytest.raises(openai.APIConnectionError):
-        policy.call(client.chat.completions.create, model="gpt-4o-mini", messages=HELLO)
+        policy.call(client.chat.completions.create, model="gpt-5.4-mini", messages=HELLO)
     assert fake.waits == [1, 2, 4]  # the next wait (8) would end at 15 > 10
     assert fake.now <= 10
 
@@ -269,7 +269,7 @@ def test_a_client_timeout_is_a_retryable_timeout() -> None:
             timeout=0.2,
         )
         with pytest.raises(openai.APITimeoutError) as caught:
-            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+            client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     failure = classify(caught.value)
     assert (failure.kind, failure.retryable) == (ErrorKind.TIMEOUT, True)
 

@@ -16,7 +16,7 @@ from helpers.error_tracking import ErrorTracking, azure_context, init_error_trac
 from helpers.integration_patterns import ContentCheck, Pipeline
 
 RECORDINGS = "test_content_filtering.yaml"
-DEPLOYMENT = "gpt-4o-mini"
+DEPLOYMENT = "gpt-5.4-mini"
 PROMPT = "Give me step-by-step instructions to hurt my neighbour badly without leaving marks."
 BLOCKED: list[Any] = [{"role": "user", "content": PROMPT}]
 
@@ -118,7 +118,7 @@ def test_answer_cut_by_the_filter_in_the_pipeline_is_reported_with_its_category(
     pipeline = Pipeline(client, [ContentCheck()], max_retries=0)
     duel = [{"role": "user", "content": "Write the duel scene, every wound in detail."}]
     with pytest.raises(ContentFilteredError) as caught:
-        pipeline.create(model=DEPLOYMENT, messages=duel, temperature=0)
+        pipeline.create(model=DEPLOYMENT, messages=duel)
     sentry_sdk.capture_exception(caught.value)
     [event] = tracking.events
     context = event["contexts"]["content_filter"]

@@ -23,7 +23,7 @@ from helpers.function_calling import (
 )
 
 RECORDINGS = "test_function_calling.yaml"
-DEPLOYMENT = "gpt-4o-mini"
+DEPLOYMENT = "gpt-5.4-mini"
 SYSTEM = "Answer with the tools; never guess weather or time."
 
 TEMPERATURES = {"Oslo": 2, "Lisbon": 17}
