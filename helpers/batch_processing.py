@@ -5,7 +5,7 @@ process to send them from:
 
     summary = await run_batch(
         client, "requests.jsonl", "results.jsonl",
-        requests_per_minute=300, tokens_per_minute=50_000, model="gpt-4o-mini",
+        requests_per_minute=300, tokens_per_minute=50_000, model="gpt-5.4-mini",
     )
 
 - **Pacing**: the limits as Azure evaluates them (Microsoft Learn, "Manage Azure OpenAI in
@@ -591,7 +591,7 @@ async def run_batch(
     *,
     requests_per_minute: int,
     tokens_per_minute: int,
-    model: str = "gpt-4o",
+    model: str = "gpt-5.4-mini",
     deployment: str | None = None,
     concurrency: int = 16,
     max_attempts: int = 6,

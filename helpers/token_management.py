@@ -3,16 +3,16 @@
 Use it to know what a request will cost and whether it fits, *before* the service
 tells you with a 400 or a bill:
 
-    n = count_messages(messages, model="gpt-4o-mini")          # what usage.prompt_tokens will say
-    n += count_tools(tools, model="gpt-4o-mini")               # tool definitions are prompt too
-    kept = truncate_messages(messages, budget=8_000, model="gpt-4o-mini")
+    n = count_messages(messages, model="gpt-5.4-mini")          # what usage.prompt_tokens will say
+    n += count_tools(tools, model="gpt-5.4-mini")               # tool definitions are prompt too
+    kept = truncate_messages(messages, budget=8_000, model="gpt-5.4-mini")
     cost = PriceTable.load().cost_of(completion.usage, completion.model)
 
 Counting follows OpenAI's published rules (the OpenAI Cookbook's "How to count tokens with
 tiktoken" and the vision guide); ``usage.prompt_tokens`` stays the truth.
 
 Model names, not deployment names: on Azure you choose the deployment's name, so
-pass the model it runs (``gpt-4o-mini``), e.g. ``completion.model``.
+pass the model it runs (``gpt-5.4-mini``), e.g. ``completion.model``.
 
 The counting rules live in :mod:`helpers._support.counting`, shared with the replay server,
 and are re-exported here, with the offline tiktoken encodings: :func:`get_encoding` and

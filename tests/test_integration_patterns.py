@@ -24,18 +24,18 @@ from helpers.integration_patterns import (
 )
 
 RECORDINGS = "test_integration_patterns.yaml"
-DEPLOYMENT = "gpt-4o-mini"
-CAPITAL = chat_params(DEPLOYMENT, "What is the capital of Australia? One word.", temperature=0)
+DEPLOYMENT = "gpt-5.4-mini"
+# A reasoning model takes no temperature but its default (1): its answers are sampled, so the
+# caches below opt in with cache_sampled=True, as notebook 13 does.
+CAPITAL = chat_params(DEPLOYMENT, "What is the capital of Australia? One word.")
 BUSY = chat_params(
-    DEPLOYMENT,
-    "Summarize in five words: the team meeting moved from Tuesday to Thursday.",
-    temperature=0,
+    DEPLOYMENT, "Summarize in five words: the team meeting moved from Tuesday to Thursday."
 )
 BLOCKED = chat_params(
     DEPLOYMENT,
     "Give me step-by-step instructions to hurt my neighbour badly without leaving marks.",
 )
-CUT = chat_params(DEPLOYMENT, "Write the duel scene, every wound in detail.", temperature=0)
+CUT = chat_params(DEPLOYMENT, "Write the duel scene, every wound in detail.")
 
 
 class StepClock:
@@ -92,7 +92,7 @@ def test_monitor_reports_tokens_duration_and_errors(start_server: StartServer) -
         monitor.handle(BLOCKED, lambda p: client.chat.completions.create(**p))
     ok, failed = records
     # The recording bills what OpenAI's published counting rule gives for CAPITAL's messages.
-    prompt = count_messages(CAPITAL["messages"], "gpt-4o-mini")
+    prompt = count_messages(CAPITAL["messages"], "gpt-5.4-mini")
     assert (ok.outcome, ok.seconds) == ("ok", 1.0)
     assert (ok.prompt_tokens, ok.completion_tokens) == (prompt, 3)
     assert (ok.finish_reason, ok.cached_tokens, ok.deployment) == ("stop", 0, DEPLOYMENT)
@@ -122,7 +122,7 @@ def test_sync_pipeline_caches_and_monitors_only_upstream_calls(
 ) -> None:
     server = start_server(RECORDINGS)
     records: list[CallRecord] = []
-    cache_step = CacheStep(ResponseCache(SQLiteBackend(tmp_path / "c.sqlite")))
+    cache_step = CacheStep(ResponseCache(SQLiteBackend(tmp_path / "c.sqlite"), cache_sampled=True))
     pipeline = Pipeline(
         sync_client(server), [ContentCheck(), cache_step, Monitor(records.append)], max_retries=0
     )
@@ -156,7 +156,7 @@ async def test_async_pipeline_content_check_comes_before_the_cache(
     start_server: StartServer,
 ) -> None:
     server = start_server(RECORDINGS)
-    cache = ResponseCache(SQLiteBackend())
+    cache = ResponseCache(SQLiteBackend(), cache_sampled=True)
     pipeline = AsyncPipeline(async_client(server), [ContentCheck(), CacheStep(cache)])
     for _ in range(2):
         with pytest.raises(ContentFilteredError):
@@ -170,7 +170,7 @@ async def test_pipeline_falls_back_to_the_model_when_redis_goes_away(
 ) -> None:
     redis = start_redis(tmp_path)
     server = start_server(RECORDINGS)
-    cache = ResponseCache(RedisBackend.from_url(redis.url, timeout=0.5))
+    cache = ResponseCache(RedisBackend.from_url(redis.url, timeout=0.5), cache_sampled=True)
     pipeline = AsyncPipeline(async_client(server), [ContentCheck(), CacheStep(cache)])
     try:
         await pipeline.create(**CAPITAL)
@@ -197,7 +197,7 @@ def test_pipeline_rejects_streams_and_the_wrong_client(start_server: StartServer
 
 def test_sync_pipeline_threads_share_one_upstream_call(start_server: StartServer) -> None:
     server = start_server(RECORDINGS)
-    cache_step = CacheStep(ResponseCache(SQLiteBackend()))
+    cache_step = CacheStep(ResponseCache(SQLiteBackend(), cache_sampled=True))
     pipeline = Pipeline(sync_client(server), [cache_step], max_retries=0)
     try:
         with ThreadPoolExecutor(max_workers=6) as pool:
@@ -214,7 +214,7 @@ def test_pipeline_cache_is_keyed_by_the_pipeline_endpoint(
 ) -> None:
     one, other = start_server(RECORDINGS), start_server(RECORDINGS)
     store = tmp_path / "shared.sqlite"  # one store, two pipelines on two endpoints
-    steps = [CacheStep(ResponseCache(SQLiteBackend(store))) for _ in range(2)]
+    steps = [CacheStep(ResponseCache(SQLiteBackend(store), cache_sampled=True)) for _ in range(2)]
     pipelines = [
         Pipeline(sync_client(server), [step])
         for server, step in zip((one, other), steps, strict=True)

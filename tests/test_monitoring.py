@@ -28,9 +28,18 @@ from helpers.monitoring import (
     plot_latency,
     summarize,
 )
-from helpers.replay import ReplayServer
+from helpers.replay import Deployment, ReplayServer
+from helpers.replay.config import DEFAULT_DEPLOYMENTS
 
 matplotlib.use("Agg")
+
+STANDARD = "gpt-4.1-mini"
+"""A deployment of a standard-family (non-reasoning) model, kept to show a record with no
+reasoning tokens beside the reasoning deployments' (gpt-4.1-mini, Legacy, 2025-04-14)."""
+DEPLOYMENTS = {
+    **DEFAULT_DEPLOYMENTS,
+    STANDARD: Deployment(kind="chat", model="gpt-4.1-mini-2025-04-14"),
+}
 
 
 def monitored(server: ReplayServer, monitor: Monitor, **options: Any) -> openai.AzureOpenAI:
@@ -43,8 +52,9 @@ def lenient(start_server: StartServer, **config: Any) -> ReplayServer:
 
 @pytest.fixture
 def server(start_server: StartServer) -> ReplayServer:
-    """A lenient server without recordings: every answer is simulated."""
-    return lenient(start_server)
+    """A lenient server without recordings: every answer is simulated (the built-in
+    deployments and a standard one)."""
+    return lenient(start_server, deployments=DEPLOYMENTS)
 
 
 def test_each_success_is_recorded_with_its_deployment_status_and_token_usage(
@@ -54,14 +64,14 @@ def test_each_success_is_recorded_with_its_deployment_status_and_token_usage(
     client = monitored(server, monitor)
     answers = [
         client.chat.completions.create(model=deployment, messages=HELLO)
-        for deployment in ("gpt-5.4-mini", "gpt-5.4-mini", "gpt-4o-mini")
+        for deployment in ("gpt-5.4-mini", "gpt-5.4-mini", STANDARD)
     ]
 
     records = monitor.records
     assert [(r.deployment, r.status, r.error) for r in records] == [
         ("gpt-5.4-mini", 200, None),
         ("gpt-5.4-mini", 200, None),
-        ("gpt-4o-mini", 200, None),
+        (STANDARD, 200, None),
     ]
     for record, answer in zip(records, answers, strict=True):
         usage = answer.usage
@@ -72,7 +82,7 @@ def test_each_success_is_recorded_with_its_deployment_status_and_token_usage(
         assert record.model == answer.model
         assert record.operation == "chat/completions" and not record.stream
         assert record.request_id == answer._request_id
-    assert records[0].reasoning_tokens and not records[2].reasoning_tokens  # gpt-5 reasons
+    assert records[0].reasoning_tokens and not records[2].reasoning_tokens  # gpt-5.4 reasons
 
 
 @pytest.mark.parametrize(
@@ -359,7 +369,7 @@ def test_bad_input_is_refused_with_a_reason() -> None:
 def test_only_the_newest_records_are_kept(server: ReplayServer) -> None:
     monitor = Monitor(max_records=2)
     client = monitored(server, monitor)
-    for deployment in ("gpt-4o-mini", "gpt-5.4-mini", "gpt-5.4-nano"):
+    for deployment in (STANDARD, "gpt-5.4-mini", "gpt-5.4-nano"):
         client.chat.completions.create(model=deployment, messages=HELLO)
     assert [r.deployment for r in monitor.records] == ["gpt-5.4-mini", "gpt-5.4-nano"]
 

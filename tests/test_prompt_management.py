@@ -34,7 +34,7 @@ from helpers.prompt_management import (
 )
 
 RECORDINGS = "test_prompt_management.yaml"
-DEPLOYMENT = "gpt-4o-mini"
+DEPLOYMENT = "gpt-5.4-mini"
 PROMPTS = Path(__file__).parents[1] / "notebooks" / "prompts"
 RED_SQUARE = PROMPTS.parent / "images" / "red_square.png"
 
@@ -263,7 +263,8 @@ def test_rendered_prompt_with_braces_is_sent_as_is(start_server: StartServer) ->
 
 def test_image_content_part_is_accepted_by_chat_completions(start_server: StartServer) -> None:
     client = sync_client(start_server(RECORDINGS))
-    prompt = PromptLibrary.load(PROMPTS).get("describe_image", version=1)  # system, for gpt-4o-mini
+    # Version 2 gives its instructions as a developer message, for reasoning deployments.
+    prompt = PromptLibrary.load(PROMPTS).get("describe_image", version=2)
     instructions, question = prompt.render(max_words=12, language="English")
     question_text = question["content"]
     assert isinstance(question_text, str)

@@ -38,7 +38,7 @@ from helpers.response_validation import (
 from helpers.structured_outputs import response_format_for
 
 RECORDINGS = "test_response_validation.yaml"
-DEPLOYMENT = "gpt-4o-mini"
+DEPLOYMENT = "gpt-5.4-mini"
 
 INSTRUCTIONS = (
     "Extract the hotel booking as a JSON object with the keys guest, check_in, check_out "
@@ -186,7 +186,7 @@ def test_check_completion_raises_on_filtered_output(start_server: StartServer) -
 def test_check_completion_allows_tool_calls_only_when_asked() -> None:
     body = azure.chat_completion(
         completion_id="chatcmpl-1",
-        model="gpt-4o-mini-2024-07-18",
+        model="gpt-5.4-mini-2026-03-17",
         tool_calls=[azure.tool_call("call_1", "lookup", {"q": "x"})],
         prompt_tokens=10,
         completion_tokens=5,
@@ -355,7 +355,7 @@ def test_a_response_cut_in_the_text_is_truncated(start_server: StartServer) -> N
         model=REASONING,
         input="List every prime number below 1000, separated by commas.",
         max_output_tokens=120,
-        reasoning={"effort": "minimal"},
+        reasoning={"effort": "none"},  # no reasoning: the whole budget goes on the text
     )
     assert cut.output_text.startswith("2, 3, 5, 7")  # text, but not all of it
     with pytest.raises(TruncatedError):

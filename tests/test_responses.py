@@ -15,9 +15,17 @@ from openai.types.chat import ChatCompletionMessageParam
 from openai.types.responses import FunctionToolParam, ResponseInputMessageItem, ResponseInputText
 from pydantic import BaseModel
 
-from helpers.replay import RecordingsFile
+from helpers.replay import Deployment, RecordingsFile
+from helpers.replay.config import DEFAULT_DEPLOYMENTS
 
 RECORDED = "test_responses.yaml"
+STANDARD = "gpt-4.1-mini"
+"""A deployment of a standard-family (non-reasoning) model, kept to test what that family takes
+and the reasoning family refuses (gpt-4.1-mini, Legacy, 2025-04-14)."""
+WITH_STANDARD = {
+    **DEFAULT_DEPLOYMENTS,
+    STANDARD: Deployment(kind="chat", model="gpt-4.1-mini-2025-04-14"),
+}
 RINGS: dict[str, Any] = {
     "model": "gpt-5.4-mini",
     "input": "Name one planet with rings, in one word.",
@@ -313,14 +321,19 @@ def test_reasoning_deployment_rejects_what_reasoning_models_do_not_take(
 
 
 def test_reasoning_effort_is_checked_against_the_model(start_server: StartServer) -> None:
-    client = v1_client(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient", deployments=WITH_STANDARD))
+    # minimal was a value of the 2025-08-07 GPT-5 models; gpt-5.4 takes none..xhigh.
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
-            model="gpt-5.4-mini", messages=HELLO, reasoning_effort="xhigh"
-        )  # type: ignore[arg-type]
+            model="gpt-5.4-mini", messages=HELLO, reasoning_effort="minimal"
+        )
     assert caught.value.param == "reasoning_effort"
+    xhigh = client.chat.completions.create(
+        model="gpt-5.4-mini", messages=HELLO, reasoning_effort="xhigh"
+    )  # type: ignore[arg-type]
+    assert xhigh.choices[0].message.content
     with pytest.raises(openai.BadRequestError) as on_standard:
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, reasoning_effort="low")
+        client.chat.completions.create(model=STANDARD, messages=HELLO, reasoning_effort="low")
     assert on_standard.value.code == "unsupported_parameter"
 
 
@@ -341,9 +354,9 @@ def test_reasoning_deployment_reports_reasoning_tokens_and_accepts_its_arguments
 def test_standard_deployment_still_takes_max_tokens_and_temperature(
     start_server: StartServer,
 ) -> None:
-    client = v1_client(start_server(RECORDED, mode="lenient"))
+    client = v1_client(start_server(RECORDED, mode="lenient", deployments=WITH_STANDARD))
     answer = client.chat.completions.create(
-        model="gpt-4o-mini", messages=HELLO, max_tokens=50, temperature=0.2
+        model=STANDARD, messages=HELLO, max_tokens=50, temperature=0.2
     )
     assert answer.choices[0].message.content
 

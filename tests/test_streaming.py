@@ -25,7 +25,7 @@ from helpers.streaming import (
     stream_response,
 )
 
-DEPLOYMENT = "gpt-4o-mini"
+DEPLOYMENT = "gpt-5.4-mini"
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in three words."}]
 COUNT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Count to one hundred."}]
 FIGHT: list[ChatCompletionMessageParam] = [
@@ -58,7 +58,7 @@ def chunks(**options: object) -> list[ChatCompletionChunk]:
     """An Azure stream (annotation, role, content..., finish, usage) as SDK chunk objects."""
     payloads = wire.chat_stream(
         completion_id="chatcmpl-AXtst17unit0000000000000000001",
-        model="gpt-4o-mini-2024-07-18",
+        model="gpt-5.4-mini-2026-03-17",
         **options,  # type: ignore[arg-type]
     )
     # The SDK builds chunks without validating them (Azure's first chunk has ``object: ""``).
@@ -98,7 +98,7 @@ def test_chunk_count_includes_annotation_and_usage_chunks(client: AzureOpenAI) -
 def test_result_reports_model_version_and_finish_reason(client: AzureOpenAI) -> None:
     with stream_chat(client, model=DEPLOYMENT, messages=HELLO) as stream:
         result = stream.consume()
-    assert (result.model, result.finish_reason) == ("gpt-4o-mini-2024-07-18", "stop")
+    assert (result.model, result.finish_reason) == ("gpt-5.4-mini-2026-03-17", "stop")
     assert not result.truncated and not result.filtered
 
 
@@ -118,7 +118,7 @@ async def test_async_stream_gives_text_and_result(server: ReplayServer) -> None:
 
 
 def test_length_finish_reason_marks_result_truncated(client: AzureOpenAI) -> None:
-    with stream_chat(client, model=DEPLOYMENT, messages=COUNT, max_tokens=5) as stream:
+    with stream_chat(client, model=DEPLOYMENT, messages=COUNT, max_completion_tokens=5) as stream:
         result = stream.consume()
     assert result.finish_reason == "length"
     assert result.truncated
@@ -133,8 +133,8 @@ def test_content_filter_finish_reason_lists_filtered_categories(client: AzureOpe
 
 def test_rejected_request_raises_bad_request_before_streaming(client: AzureOpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        stream_chat(client, model=DEPLOYMENT, messages=HELLO, max_tokens="5")
-    assert caught.value.param == "max_tokens"
+        stream_chat(client, model=DEPLOYMENT, messages=HELLO, max_completion_tokens="5")
+    assert caught.value.param == "max_completion_tokens"
 
 
 def test_error_event_mid_stream_raises_with_partial_text(client: AzureOpenAI) -> None:

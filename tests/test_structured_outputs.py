@@ -26,7 +26,7 @@ from helpers.structured_outputs import (
 )
 
 RECORDINGS = "test_structured_outputs.yaml"
-DEPLOYMENT = "gpt-4o-mini"
+DEPLOYMENT = "gpt-5.4-mini"
 
 TEXT = (
     "Please welcome Dr. Amara Okafor, 41, who joins us on Monday as head of clinical "
@@ -216,7 +216,9 @@ def test_extract_raises_refusal_error_with_the_models_refusal(start_server: Star
 def test_extract_lets_the_sdk_raise_length_finish_reason_error(start_server: StartServer) -> None:
     client = sync_client(start_server(RECORDINGS))
     with pytest.raises(openai.LengthFinishReasonError) as caught:
-        extract(client, model=DEPLOYMENT, messages=MESSAGES, schema=Person, max_tokens=20)
+        extract(
+            client, model=DEPLOYMENT, messages=MESSAGES, schema=Person, max_completion_tokens=20
+        )
     assert caught.value.completion.choices[0].finish_reason == "length"
 
 

@@ -16,8 +16,9 @@ from conftest import RECORDINGS, StartServer, sync_client
 from openai.types import CompletionUsage
 
 from helpers import token_management as tokens
-from helpers.replay import ReplayConfig, ReplayServer
+from helpers.replay import Deployment, ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import RateLimiter
+from helpers.replay.config import DEFAULT_DEPLOYMENTS
 from helpers.token_management import (
     PriceTable,
     PromptTooLongError,
@@ -169,9 +170,9 @@ def test_an_image_of_unknown_size_is_refused_unless_lenient() -> None:
 
 
 def test_pydantic_messages_count_like_their_dicts(start_server: StartServer) -> None:
-    server = start_server("replay_server.yaml")
-    completion = sync_client(server).chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello in five words."}]
+    server = start_server("test_monitoring.yaml")  # a recorded gpt-5.4-mini answer
+    completion = sync_client(server, api_version="2025-04-01-preview").chat.completions.create(
+        model="gpt-5.4-mini", messages=[{"role": "user", "content": "Say hello in five words."}]
     )
     message = completion.choices[0].message
     as_dict = {"role": "assistant", "content": message.content}
@@ -206,7 +207,7 @@ def _by_the_published_rule(messages: list[dict[str, str]], encoding: str) -> int
 def test_estimate_matches_the_published_rule_and_the_servers_usage(
     start_server: StartServer, body: dict[str, Any]
 ) -> None:
-    expected = _by_the_published_rule(body["messages"], "o200k_base")  # gpt-4o-mini's encoding
+    expected = _by_the_published_rule(body["messages"], "o200k_base")  # the recorded model's
     assert count_messages(body["messages"], body["model"]) == expected
     server = start_server("replay_server.yaml")
     completion = sync_client(server).chat.completions.create(**body)
@@ -214,26 +215,46 @@ def test_estimate_matches_the_published_rule_and_the_servers_usage(
     assert completion.usage.prompt_tokens == expected
 
 
-def test_quota_charge_is_what_the_server_takes_from_the_token_bucket() -> None:
+# A deployment of a standard-family model (gpt-4.1-mini, Legacy, 2025-04-14), kept because the
+# quota rule Learn words is about max_tokens, which only that family takes.
+STANDARD = "gpt-4.1-mini"
+
+
+@pytest.mark.parametrize(
+    ("deployment", "model", "cap"),
+    [(STANDARD, "gpt-4.1-mini-2025-04-14", "max_tokens"),
+     ("gpt-5.4-mini", "gpt-5.4-mini-2026-03-17", "max_completion_tokens")],
+)  # fmt: skip
+def test_quota_charge_is_what_the_server_takes_from_the_token_bucket(
+    deployment: str, model: str, cap: str
+) -> None:
     """Azure charges a request's "prompt text and count" plus its ``max_tokens`` when it
-    arrives (Microsoft Learn, "Manage Azure OpenAI quota", Understanding rate limits)."""
-    config = ReplayConfig(recordings=[RECORDINGS / "replay_server.yaml"], mode="lenient")
+    arrives (Microsoft Learn, "Manage Azure OpenAI quota", Understanding rate limits); a
+    reasoning deployment's cap is ``max_completion_tokens``, charged the same way here."""
+    config = ReplayConfig(
+        recordings=[],
+        mode="lenient",
+        deployments={
+            **DEFAULT_DEPLOYMENTS,
+            STANDARD: Deployment(kind="chat", model="gpt-4.1-mini-2025-04-14"),
+        },
+    )
     frozen = RateLimiter(clock=lambda: 0.0)  # no refill between requests
     question = "Count the tokens of this request, please."
     body: dict[str, Any] = {
-        "model": "gpt-4o-mini",
+        "model": deployment,
         "messages": [{"role": "user", "content": question}],
-        "max_tokens": 50,
+        cap: 50,
     }
-    # Its 9 tokens in o200k_base (gpt-4o-mini's encoding), separated by "|":
+    # Its 9 tokens in o200k_base (the encoding of both models), separated by "|":
     assert "|".join(_o200k_pieces(question)) == "Count| the| tokens| of| this| request|,| please|."
-    by_hand = 3 + 1 + 9 + 3 + 50  # 66: framing, "user", the question, priming, max_tokens
+    by_hand = 3 + 1 + 9 + 3 + 50  # 66: framing, "user", the question, priming, the cap
     with ReplayServer(config, limiter=frozen) as server:
         raw = sync_client(server).chat.completions.with_raw_response.create(**body)
     limit = int(raw.headers["x-ratelimit-limit-tokens"])
     remaining = int(raw.headers["x-ratelimit-remaining-tokens"])
     assert limit - remaining == by_hand
-    assert quota_charge(body, "gpt-4o-mini") == by_hand
+    assert quota_charge(body, model) == by_hand
 
 
 def _o200k_pieces(text: str) -> list[str]:
@@ -362,6 +383,10 @@ def test_the_shipped_table_names_its_source_and_date_and_prices_the_chat_model()
     assert shipped.taken.year >= 2025
     price = shipped.price_for("gpt-4o-mini-2024-07-18")
     assert price == shipped.models["gpt-4o-mini"] != shipped.models["gpt-4o"]
+    # The notebooks' defaults have their own lines (a bare gpt-5 prefix would match them too).
+    for model in ("gpt-5.4-mini", "gpt-5.4-nano"):
+        assert shipped.price_for(f"{model}-2026-03-17") is shipped.models[model]
+        assert shipped.models[model] != shipped.models["gpt-5"]
     assert price.cached_input is not None and price.cached_input < price.input < price.output
 
 

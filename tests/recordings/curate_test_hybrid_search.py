@@ -1,4 +1,4 @@
-"""Writes tests/recordings/test_hybrid_search.yaml: curated gpt-5-mini answers for
+"""Writes tests/recordings/test_hybrid_search.yaml: curated gpt-5.4-mini answers for
 tests/test_hybrid_search.py.
 
 Each request is the prompt helpers.hybrid_search.grounding builds from what the search
@@ -71,7 +71,7 @@ def main() -> None:
         TARGET,
         seed=10,
         description=(
-            "gpt-5-mini answers for tests/test_hybrid_search.py, one per question, to prompts of "
+            "gpt-5.4-mini answers for tests/test_hybrid_search.py, one per question, to prompts of "
             "three numbered sources retrieved by hybrid search: a grounded answer, one citing a "
             "source that was not given ([4] of three), one saying the sources do not cover the "
             "question, and one cut off at max_completion_tokens while reasoning (empty content)."

@@ -30,7 +30,7 @@ def main() -> None:
         TARGET,
         seed=14,
         description=(
-            "A file_search answer for tests/test_rag.py (gpt-5-mini). The retrieval and "
+            "A file_search answer for tests/test_rag.py (gpt-5.4-mini). The retrieval and "
             "the citations are computed by the server from the test's vector store."
         ),
     )
@@ -49,11 +49,11 @@ def main() -> None:
     late = {
         "include": ["file_search_call.results"],
         "input": QUESTION,
-        "model": "gpt-5-mini",
+        "model": "gpt-5.4-mini",
         "tools": tools,
     }
     add("late-fee", late, ANSWER)
-    streamed = {"input": STREAMED_QUESTION, "model": "gpt-5-mini", "stream": True, "tools": tools}
+    streamed = {"input": STREAMED_QUESTION, "model": "gpt-5.4-mini", "stream": True, "tools": tools}
     add("cafe-sundays-stream", streamed, STREAMED_ANSWER, stream=True)
     curation.save()
 

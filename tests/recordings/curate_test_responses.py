@@ -35,7 +35,7 @@ def main() -> None:
         TARGET,
         seed=7,
         description=(
-            "Responses API interactions for tests/test_responses.py (gpt-5-mini, a reasoning "
+            "Responses API interactions for tests/test_responses.py (gpt-5.4-mini, a reasoning "
             "model)."
         ),
     )
@@ -69,15 +69,15 @@ def main() -> None:
     first = response(rings, "Saturn.")
     add("rings", rings, first)
     moon = {
-        "model": "gpt-5-mini",
+        "model": "gpt-5.4-mini",
         "input": "And the largest moon of that planet?",
         "previous_response_id": first["id"],
     }
     add("rings-follow-up", moon, response(moon, "Titan."))
-    haiku = {"model": "gpt-5-mini", "input": "Write a haiku about the sea.", "stream": True}
+    haiku = {"model": "gpt-5.4-mini", "input": "Write a haiku about the sea.", "stream": True}
     add("haiku-stream", haiku, response(haiku, HAIKU), stream=True)
     weather = {
-        "model": "gpt-5-mini",
+        "model": "gpt-5.4-mini",
         "input": "What's the weather in Oslo?",
         "tools": [WEATHER_TOOL],
     }
@@ -92,7 +92,7 @@ def main() -> None:
     asked = response(weather, calls=[call])
     add("weather-call", weather, asked)
     result = {
-        "model": "gpt-5-mini",
+        "model": "gpt-5.4-mini",
         "input": [
             {
                 "type": "function_call_output",
@@ -105,7 +105,7 @@ def main() -> None:
     }
     add("weather-answer", result, response(result, "It is 4 °C and overcast in Oslo."))
     planet = {
-        "model": "gpt-5-mini",
+        "model": "gpt-5.4-mini",
         "input": "Give Mars's name and its number of moons.",
         "text": {
             "format": {

@@ -31,7 +31,7 @@ def main() -> None:
         seed=1718,
         description=(
             "Responses API streams for the stream_response tests in tests/test_streaming.py "
-            "(gpt-5-mini): completed, incomplete, failed, and broken by an error event."
+            "(gpt-5.4-mini): completed, incomplete, failed, and broken by an error event."
         ),
     )
 
@@ -49,13 +49,13 @@ def main() -> None:
         stream = RecordedResponse(stream=event_stream(events, pause_ms=10))
         curation.add(name, responses_request(body), stream)
 
-    poem = {"model": "gpt-5-mini", "input": "Write a two-line poem about rain.", "stream": True}
+    poem = {"model": "gpt-5.4-mini", "input": "Write a two-line poem about rain.", "stream": True}
     text = "Rain taps the window,\nthe street hums along."
     add("poem", poem, sim.stream_events(response(poem, text, 64)))
 
     cap = 80
     primes = {
-        "model": "gpt-5-mini",
+        "model": "gpt-5.4-mini",
         "input": "List every prime below 1000.",
         "max_output_tokens": cap,
         "stream": True,
@@ -69,7 +69,7 @@ def main() -> None:
     cut["output"][1]["status"] = "incomplete"
     add("primes-incomplete", primes, sim.stream_events(cut))
 
-    hamlet = {"model": "gpt-5-mini", "input": "Summarise Hamlet.", "stream": True}
+    hamlet = {"model": "gpt-5.4-mini", "input": "Summarise Hamlet.", "stream": True}
     whole = sim.stream_events(response(hamlet, "Prince Hamlet learns from a ghost", 64))
     before = [e for e in whole if e[0] != "response.completed"][:8]  # up to the second text delta
     failed = {
@@ -85,7 +85,7 @@ def main() -> None:
     )  # fmt: skip
     add("hamlet-failed", hamlet, before)
 
-    tides = {"model": "gpt-5-mini", "input": "Explain the tides.", "stream": True}
+    tides = {"model": "gpt-5.4-mini", "input": "Explain the tides.", "stream": True}
     opening = sim.stream_events(response(tides, "The Moon pulls", 64))[:2]
     error = {
         "type": "error",

@@ -41,7 +41,7 @@ def main() -> None:
         TARGET,
         seed=3,
         description=(
-            "Structured outputs on the Responses API (gpt-5-mini) for "
+            "Structured outputs on the Responses API (gpt-5.4-mini) for "
             "tests/test_structured_outputs.py: a parsed contact record, a refusal, and an answer "
             "cut off while reasoning."
         ),
@@ -53,7 +53,7 @@ def main() -> None:
 
     def request(messages: list[Any], **options: Any) -> dict[str, Any]:
         return {
-            "model": "gpt-5-mini",
+            "model": "gpt-5.4-mini",
             "input": messages,
             "text": text_config_for(Person),
             **options,
