@@ -40,6 +40,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from .._support.models import max_output_tokens
 from .._support.tokenizer import count_tokens
 from .context import RequestContext
 from .errors import AzureError, invalid_request
@@ -68,9 +69,19 @@ MAX_OUTPUT_TOKENS: tuple[tuple[str, int], ...] = (
     ("o3", 100000),
     ("o4-mini", 100000),
 )
-"""Most completion tokens per model (Microsoft Learn, "Azure OpenAI in Foundry Models":
-"Max output tokens"), by model-name prefix, first match wins (``gpt-4o`` covers
-``gpt-4o-mini``). A model not listed is bounded by :data:`INT32_MAX` only."""
+"""Most completion tokens of models the catalogue does not list (Microsoft Learn, "Azure OpenAI
+in Foundry Models": "Max output tokens"), by model-name prefix, first match wins (``gpt-4o``
+covers ``gpt-4o-mini``). A catalogue model's own limit wins (:func:`output_limit`); a model in
+neither is bounded by :data:`INT32_MAX` only."""
+
+
+def output_limit(model: str) -> int | None:
+    """Most completion tokens ``model`` returns: the catalogue's ``max_output`` (its models page),
+    else :data:`MAX_OUTPUT_TOKENS` by prefix, else None (no limit below INT32_MAX)."""
+    return max_output_tokens(model) or next(
+        (n for prefix, n in MAX_OUTPUT_TOKENS if model.startswith(prefix)), None
+    )
+
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
@@ -229,7 +240,7 @@ def check_request(ctx: RequestContext, operation: str) -> None:
                 raise embedding_input_too_long(tokens)
     elif operation == "ChatCompletions_Create":
         model = ctx.deployment.model if ctx.deployment is not None else ""
-        most = next((n for prefix, n in MAX_OUTPUT_TOKENS if model.startswith(prefix)), None)
+        most = output_limit(model)
         for name in ("max_tokens", "max_completion_tokens"):
             value = body.get(name)
             if most is not None and isinstance(value, int) and value > most:
