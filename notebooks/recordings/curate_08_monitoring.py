@@ -3,7 +3,7 @@
 Run once after
 `REPLAY_MODE=lenient REPLAY_DRAFT=1 ... helpers._support.notebooks run 08_monitoring`:
 each draft's request is kept and its answer replaced by a hand-written one. Visible tokens are
-counted with o200k_base; reasoning tokens are chosen by hand (gpt-5-nano reasons more on the
+counted with o200k_base; reasoning tokens are chosen by hand (gpt-5.4-nano reasons more on the
 same question, as small models tend to at the same effort), so completion tokens, and with
 them the simulated latency of section 3, differ from answer to answer.
 """
@@ -19,67 +19,68 @@ import yaml
 
 from helpers._support.tokenizer import get_encoding
 from helpers.replay import RecordingsFile
+from helpers.replay.config import DEFAULT_DEPLOYMENTS
 
 PATH = Path(__file__).with_name("08_monitoring.yaml")
 ENCODING = get_encoding("o200k_base")
 
 ANSWERS: dict[tuple[str, str], tuple[str, int]] = {
-    ("gpt-5-mini", "In one sentence"): (
+    ("gpt-5.4-mini", "In one sentence"): (
         "Chains wear because grit and dry metal-on-metal contact grind the pins and rollers, so "
         'the links lengthen ("stretch") and start to wear the cassette and chainrings too.',
-        0,
+        0,  # sections 1 and 2 ask with reasoning_effort none
     ),
-    ("gpt-5-mini", "How often should I oil"): (
+    ("gpt-5.4-mini", "How often should I oil"): (
         "Every 150 to 300 km in dry weather, and after every wet or muddy ride: wipe the chain, "
         "put one drop of oil on each roller, let it soak in for a few minutes and wipe off the "
         "excess so it does not collect dirt.",
         128,
     ),
-    ("gpt-5-nano", "How often should I oil"): (
+    ("gpt-5.4-nano", "How often should I oil"): (
         "Oil it about every 200 km, or after any ride in the rain. Wipe the chain first, oil each "
         "roller sparingly and wipe the outside dry.",
         384,
     ),
-    ("gpt-5-mini", "What tyre pressure"): (
+    ("gpt-5.4-mini", "What tyre pressure"): (
         "For a 40 mm gravel tyre, start around 2.4 bar (35 psi) for a 75 kg rider on mixed "
         "surfaces; go down to about 2.0 bar (29 psi) tubeless on loose gravel, and up towards "
         "2.8 bar (40 psi) on tarmac. Check the limits printed on the tyre and rim.",
         192,
     ),
-    ("gpt-5-nano", "What tyre pressure"): (
+    ("gpt-5.4-nano", "What tyre pressure"): (
         "Roughly 2.1 to 2.8 bar (30 to 40 psi): lower for loose gravel and tubeless, higher for "
         "roads and heavier riders. Stay within the tyre's and rim's printed limits.",
         448,
     ),
-    ("gpt-5-mini", "Why do disc brakes squeal"): (
+    ("gpt-5.4-mini", "Why do disc brakes squeal"): (
         "Water and the grime it carries change the friction between pad and rotor, so the pad "
         "grips and slips in quick succession and the rotor vibrates; it usually stops once the "
         "rotor dries. Persistent squeal points to contaminated pads or a misaligned caliper.",
         256,
     ),
-    ("gpt-5-nano", "Why do disc brakes squeal"): (
+    ("gpt-5.4-nano", "Why do disc brakes squeal"): (
         "A wet rotor makes the pads stick and slip rapidly, which sets the rotor vibrating. It "
         "fades as the rotor dries; if it does not, clean the rotor and check the pads.",
         512,
     ),
-    ("gpt-5-mini", "How do I know my brake pads"): (
+    ("gpt-5.4-mini", "How do I know my brake pads"): (
         "Look into the caliper: replace disc pads when less than about 1 mm of friction material "
         "is left (3 mm including the backing plate), or rim pads when the grooves are gone. "
         "Longer lever travel, grinding or falling braking power are warnings too.",
         192,
     ),
-    ("gpt-5-nano", "How do I know my brake pads"): (
+    ("gpt-5.4-nano", "How do I know my brake pads"): (
         "Replace them when the pad material is under about 1 mm thick, the wear grooves have "
         "disappeared, or you hear metal grinding.",
         320,
     ),
-    ("gpt-5-mini", "What does a torque wrench"): (
+    ("gpt-5.4-mini", "What does a torque wrench"): (
         "It keeps bolts on carbon parts (stem, seatpost clamp, handlebar) at the torque the maker "
         "specifies, so they hold without crushing the fibres: overtightening can crack carbon "
         "in a way you cannot see.",
         128,
     ),
-    ("gpt-5-nano", "What does a torque wrench"): (
+    ("gpt-5.4-nano", "What does a torque wrench"): (
         "It stops you overtightening bolts on carbon parts, which can crush or crack the fibres; "
         "set it to the torque printed next to each bolt.",
         448,
@@ -115,7 +116,7 @@ def curate_json(interaction: dict, n: int) -> None:
     text, reasoning = answer_for(interaction["request"]["body"])
     model = interaction["request"]["body"]["model"]
     body["id"] = f"chatcmpl-CMon08{n:026d}"
-    body["model"] = f"{model}-2025-08-07"
+    body["model"] = DEFAULT_DEPLOYMENTS[model].model
     body["choices"][0]["message"]["content"] = text
     body["choices"][0]["finish_reason"] = "stop"
     body["usage"] = usage(body["usage"]["prompt_tokens"], text, reasoning)
@@ -158,7 +159,7 @@ def main() -> None:
         else:
             curate_json(interaction, n)
     document["description"] = (
-        "Curated gpt-5-mini and gpt-5-nano answers for notebooks/08_monitoring.ipynb: one "
+        "Curated gpt-5.4-mini and gpt-5.4-nano answers for notebooks/08_monitoring.ipynb: one "
         "question answered whole and streamed, and five bike-care questions per deployment for "
         "the monitored run (faults and latency come from the server's configuration, not from "
         "these recordings)."

@@ -1,10 +1,10 @@
-"""Writes notebooks/recordings/12_caching.yaml: curated answers of gpt-5-mini for notebook 12.
+"""Writes notebooks/recordings/12_caching.yaml: curated answers of gpt-5.4-mini for notebook 12.
 
-Bodies are built with the replay server's Azure-shaped builders (helpers.replay.azure);
-texts are chosen by hand, token counts come from o200k_base. Prompt caching is curated
-the way Azure reports it: ``cached_tokens`` is 0 the first time a prefix is seen, then
-the longest shared prefix of a recent prompt, in whole steps of 128 tokens, when it is
-at least 1,024 tokens. Run from the project root:
+Bodies are built with the replay server's Azure-shaped builders (helpers.replay.azure); texts
+and reasoning tokens (the requests ask for effort low) are chosen by hand, visible token counts
+come from o200k_base. Prompt caching is curated the way Azure reports it: ``cached_tokens`` is 0
+the first time a prefix is seen, then the longest shared prefix of a recent prompt, in whole
+steps of 128 tokens, when it is at least 1,024 tokens. Run from the project root:
 ``.venv/bin/python notebooks/recordings/curate_12_caching.py``.
 """
 
@@ -19,7 +19,7 @@ from helpers.replay import azure
 from helpers.replay.recordings.curate import CURATED_DEPLOYMENT, Curation, chat_request
 from helpers.replay.recordings.store import RecordedResponse
 
-DEPLOYMENT = "gpt-5-mini"
+DEPLOYMENT = "gpt-5.4-mini"
 TARGET = Path("notebooks/recordings/12_caching.yaml")
 QUESTION = {"role": "user", "content": "Suggest a name for a bakery."}
 
@@ -60,8 +60,8 @@ def main() -> None:
         TARGET,
         seed=12,
         description=(
-            "Notebook 12 (caching) on gpt-5-mini (reasoning model, api-version "
-            "2025-04-01-preview, reasoning_effort minimal): two bakery-name requests that differ "
+            "Notebook 12 (caching) on gpt-5.4-mini (reasoning model, api-version "
+            "2025-04-01-preview, reasoning_effort low): two bakery-name requests that differ "
             "only in the system message, a slogan asked twice (two sampled answers), and three "
             "questions over a long shared catalogue prompt whose usage shows Azure's prompt "
             "caching (cached_tokens in 128-token steps from 1,024)."
@@ -74,12 +74,12 @@ def main() -> None:
         answer: str,
         *,
         cached: int = 0,
-        reasoning: int = 0,
+        reasoning: int,
     ) -> None:
         body: dict[str, Any] = {
             "model": DEPLOYMENT,
             "messages": messages,
-            "reasoning_effort": "minimal",
+            "reasoning_effort": "low",
         }
         completion = azure.chat_completion(
             completion_id=curation.ids.completion_id(),
@@ -97,33 +97,37 @@ def main() -> None:
         "bakery-terse",
         [{"role": "system", "content": "Answer with the name only."}, QUESTION],
         "Golden Crumb",
+        reasoning=64,
     )
     add(
         "bakery-playful",
         [{"role": "system", "content": "Answer with a name and a one-line pun."}, QUESTION],
         "Rise & Shine Bakery: where every loaf is on a roll.",
+        reasoning=128,
     )
     slogan = [{"role": "user", "content": "Write a six-word slogan for a bakery."}]
-    add("slogan-sampled-1", slogan, "Fresh from our oven every morning.")
-    add("slogan-sampled-2", slogan, "Baked with love, shared with joy.")
+    add("slogan-sampled-1", slogan, "Fresh from our oven every morning.", reasoning=64)
+    add("slogan-sampled-2", slogan, "Baked with love, shared with joy.", reasoning=128)
 
     system = catalogue_system()
     teapots = [system, {"role": "user", "content": "Which teapots cost less than 30 EUR?"}]
     kettle = [system, {"role": "user", "content": "Do you sell a green kettle?"}]
     # The prefix both share: everything up to the user's text.
     shared = count_messages([system, {"role": "user", "content": ""}], strict=False) - 3
-    add("catalogue-teapots-first", teapots, cheap_teapots())
+    add("catalogue-teapots-first", teapots, cheap_teapots(), reasoning=192)
     add(
         "catalogue-kettle",
         kettle,
         "No. The catalogue lists no green kettle; its kettles are in other colours.",
         cached=step_128(shared),
+        reasoning=128,
     )
     add(
         "catalogue-teapots-again",
         teapots,
         cheap_teapots(),
         cached=step_128(count_messages(teapots, strict=False) - 3),
+        reasoning=256,
     )
     curation.save()
 

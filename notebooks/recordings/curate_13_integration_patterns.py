@@ -1,9 +1,9 @@
 """Writes notebooks/recordings/13_integration_patterns.yaml: curated answers for notebook 13.
 
-Support questions to gpt-5-mini (reasoning_effort minimal). The first question is recorded
-twice, in order: a 429 (Azure's wording, as the replay server's own quota simulation writes it,
-with ``retry-after`` and ``retry-after-ms``) and then the answer, so every time the notebook asks
-it the SDK retries once. The 400 of the content filter is Azure's (see
+Support questions to gpt-5.4-mini (reasoning_effort none: no reasoning tokens). The first
+question is recorded twice, in order: a 429 (Azure's wording, as the replay server's own quota
+simulation writes it, with ``retry-after`` and ``retry-after-ms``) and then the answer, so every
+time the notebook asks it the SDK retries once. The 400 of the content filter is Azure's (see
 curate_11_content_filtering.py for its sources). Run from the project root:
 ``.venv/bin/python notebooks/recordings/curate_13_integration_patterns.py``.
 """
@@ -24,7 +24,7 @@ from helpers.replay.recordings.curate import (
 )
 from helpers.replay.recordings.store import RecordedResponse
 
-DEPLOYMENT = "gpt-5-mini"
+DEPLOYMENT = "gpt-5.4-mini"
 TARGET = Path("notebooks/recordings/13_integration_patterns.yaml")
 SYSTEM = "You are Contoso Home's support assistant. Answer in one or two sentences."
 
@@ -49,8 +49,8 @@ def main() -> None:
         TARGET,
         seed=13,
         description=(
-            "Notebook 13 (integration patterns) on gpt-5-mini (api-version 2025-04-01-preview, "
-            "reasoning_effort minimal): a support question throttled once (429 with "
+            "Notebook 13 (integration patterns) on gpt-5.4-mini (api-version 2025-04-01-preview, "
+            "reasoning_effort none): a support question throttled once (429 with "
             "retry-after-ms) and then answered, a second question, and a prompt Azure's content "
             "filter blocks (400)."
         ),
@@ -58,7 +58,7 @@ def main() -> None:
     headers = {"x-ms-region": "swedencentral"}
 
     def add(name: str, question: str, response: RecordedResponse) -> None:
-        body = {"model": DEPLOYMENT, "messages": messages(question), "reasoning_effort": "minimal"}
+        body = {"model": DEPLOYMENT, "messages": messages(question), "reasoning_effort": "none"}
         curation.add(name, chat_request(DEPLOYMENT, body), response)
 
     def answer(question: str, text: str) -> RecordedResponse:
