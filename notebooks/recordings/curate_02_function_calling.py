@@ -1,4 +1,4 @@
-"""Curates notebooks/recordings/02_function_calling.yaml (gpt-5-mini, a reasoning model).
+"""Curates notebooks/recordings/02_function_calling.yaml (gpt-5.4-mini, a reasoning model).
 
 The requests are the notebook's own: run it in lenient draft mode
 (``REPLAY_MODE=lenient REPLAY_DRAFT=1 REPLAY_URL=embedded AZURE_OPENAI_ENDPOINT=
@@ -116,7 +116,7 @@ def main() -> None:
         TARGET,
         seed=202,
         description=(
-            "Curated answers of a gpt-5-mini deployment (reasoning model, api-version "
+            "Curated answers of a gpt-5.4-mini deployment (reasoning model, api-version "
             "2025-04-01-preview) for notebooks/02_function_calling.ipynb: parallel weather calls "
             "then a time call (hand-written loop), a failing tool the model recovers from (NYC, "
             "through run_tool_loop), and one Responses API function-call round trip."

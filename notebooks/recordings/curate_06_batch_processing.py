@@ -1,8 +1,8 @@
 """Writes notebooks/recordings/06_batch_processing.yaml: curated answers for notebook 06.
 
 The notebook classifies the sentiment of sixteen bicycle-shop reviews twice: one request at
-a time through a rate-limited deployment (``gpt-5-mini``), and as one Batch API job on a
-Global-Batch deployment (``gpt-5-mini-batch``). The labels below are chosen by hand; bodies
+a time through a rate-limited deployment (``gpt-5.4-mini``), and as one Batch API job on a
+Global-Batch deployment (``gpt-5.4-mini-batch``). The labels below are chosen by hand; bodies
 are built with the replay server's Azure-shaped builders and token counts with
 helpers.token_management' counting rules. REVIEWS and the request shape must stay equal to the
 notebook's (a replay-mode run of the notebook fails on any difference).
@@ -26,7 +26,7 @@ from helpers.token_management import count_messages
 
 TARGET = Path("notebooks/recordings/06_batch_processing.yaml")
 API_VERSION = "2025-04-01-preview"
-MODEL = "gpt-5-mini-2025-08-07"
+MODEL = "gpt-5.4-mini-2026-03-17"
 SYSTEM = (
     "Classify the customer review's sentiment. Answer with one word: positive, negative or mixed."
 )
@@ -58,7 +58,7 @@ def body(model: str, review: str) -> dict[str, Any]:
             {"role": "user", "content": review},
         ],
         "max_completion_tokens": 16,
-        "reasoning_effort": "minimal",
+        "reasoning_effort": "none",
     }
 
 
@@ -66,13 +66,13 @@ def main() -> None:
     ids = azure.IdSource(6)
     recordings = RecordingsFile.new(TARGET, "curated")
     recordings.document.description = (
-        "Notebook 06: sixteen review classifications, online (gpt-5-mini, rate-limited in the "
-        "notebook) and as Batch API lines (gpt-5-mini-batch). Written by "
+        "Notebook 06: sixteen review classifications, online (gpt-5.4-mini, rate-limited in the "
+        "notebook) and as Batch API lines (gpt-5.4-mini-batch). Written by "
         "curate_06_batch_processing.py."
     )
     for deployment, path, version in (
-        ("gpt-5-mini", "/openai/deployments/gpt-5-mini/chat/completions", API_VERSION),
-        ("gpt-5-mini-batch", "/openai/v1/chat/completions", None),
+        ("gpt-5.4-mini", "/openai/deployments/gpt-5.4-mini/chat/completions", API_VERSION),
+        ("gpt-5.4-mini-batch", "/openai/v1/chat/completions", None),
     ):
         for number, (review, label) in enumerate(REVIEWS):
             request = body(deployment, review)
