@@ -9,7 +9,7 @@ notebooks/data/file_search/; token counts are illustrative (file search adds the
 chunks to the input).
 
 Azure AI Search + chat (section 10): the embeddings of the handbook's sections (one batched
-request, dimensions=256) and of the question, and gpt-5-mini's grounded chat answer. The
+request, dimensions=256) and of the question, and gpt-5.4-mini's grounded chat answer. The
 vectors are the replay server's stand-in model's (the same function the server calls for an
 unrecorded request), not text-embedding-3-small's. The sources in the chat prompt are the
 three the search simulator ranks first for the question (hybrid, RRF); if the corpus or the
@@ -37,7 +37,7 @@ from helpers.replay.recordings.store import (
 from helpers.replay.services.inference import embeddings as embeddings_sim
 from helpers.replay.services.responses import simulator as sim
 
-DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
+DEPLOYMENT = DEFAULT_DEPLOYMENTS["gpt-5.4-mini"]
 TARGET = Path("notebooks/recordings/14_rag.yaml")
 TOOLS = [{"type": "file_search", "vector_store_ids": ["vs_a3f2c9bf9c6316b950f244556f25e2a2"]}]
 BENCH = "When can I use the do-it-yourself bench, and what does it cost?"
@@ -50,7 +50,7 @@ HEADER_NOTE = """
 The embedding vectors below were computed by the replay server's offline stand-in
 model (helpers/replay/simulators/embeddings.py: WordLlama l2_supercat, 256-d), NOT by
 text-embedding-3-small, so the search rankings the notebook shows are not Azure's.
-The answers were written by hand for gpt-5-mini; their token counts are illustrative.
+The answers were written by hand for gpt-5.4-mini; their token counts are illustrative.
 Regenerate with: .venv/bin/python notebooks/recordings/curate_14_rag.py
 """
 
@@ -161,7 +161,7 @@ def embeddings(name: str, texts: list[str]) -> Interaction:
 
 
 def grounded_answer(ids: azure.IdSource) -> Interaction:
-    """gpt-5-mini's answer to LATE from the sources the hybrid search returns (section 10)."""
+    """gpt-5.4-mini's answer to LATE from the sources the hybrid search returns (section 10)."""
     by_id = {key: (title, content) for key, title, content in sections()}
     sources = [
         Source(number=n, id=key, title=by_id[key][0], content=by_id[key][1], score=0.0)
@@ -180,9 +180,9 @@ def grounded_answer(ids: azure.IdSource) -> Interaction:
         name="late-return-ai-search-chat",
         request=RecordedRequest(
             method="POST",
-            path="/openai/deployments/gpt-5-mini/chat/completions",
+            path="/openai/deployments/gpt-5.4-mini/chat/completions",
             api_version=API_VERSION,
-            body={"model": "gpt-5-mini", "messages": messages, "reasoning_effort": "low"},
+            body={"model": "gpt-5.4-mini", "messages": messages, "reasoning_effort": "low"},
         ),
         response=RecordedResponse(status=200, body=completion),
     )
@@ -193,7 +193,7 @@ def main() -> None:
     recordings = RecordingsFile.new(TARGET, "curated")
     recordings.header = CURATED_HEADER + HEADER_NOTE
     recordings.document.description = (
-        "Notebook 14 (RAG two ways), gpt-5-mini. File search: only the model's answers are "
+        "Notebook 14 (RAG two ways), gpt-5.4-mini. File search: only the model's answers are "
         "recorded: uploads, vector stores, the search and the citations are computed by the "
         "replay server, so the recordings ignore `tools` (the vector store ids are the "
         "server's). Azure AI Search + chat: the embeddings (text-embedding-3-small, "
@@ -203,7 +203,7 @@ def main() -> None:
     recordings.document.match.ignore_fields = ["tools"]
     previous: str | None = None
     for name, extra, query, text, input_tokens, reasoning in ANSWERS:
-        body: dict[str, Any] = {**extra, "model": "gpt-5-mini", "tools": TOOLS}
+        body: dict[str, Any] = {**extra, "model": "gpt-5.4-mini", "tools": TOOLS}
         if name == "member-follow-up":
             body["previous_response_id"] = previous
         output = [

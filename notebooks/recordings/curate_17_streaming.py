@@ -1,4 +1,4 @@
-"""Curates notebooks/recordings/17_streaming.yaml (gpt-5-mini, a reasoning model).
+"""Curates notebooks/recordings/17_streaming.yaml (gpt-5.4-mini, a reasoning model).
 
 The requests are the notebook's own: run it in lenient draft mode
 (``REPLAY_MODE=lenient REPLAY_DRAFT=1 REPLAY_URL=embedded AZURE_OPENAI_ENDPOINT=
@@ -131,7 +131,7 @@ def chat_stream(body: dict[str, Any], ids: azure.IdSource) -> tuple[str, Recorde
     if "max_completion_tokens" in body:  # "Explain how bicycle gears work." with a token limit
         limit = body["max_completion_tokens"]
         effort = body.get("reasoning_effort")
-        reasoning = 0 if effort == "minimal" else limit  # the whole budget spent on reasoning
+        reasoning = 0 if effort == "none" else limit  # the whole budget spent on reasoning
         text = _limit(BIKES_CUT, limit) if reasoning == 0 else ""
         answer = Answer(f"bikes-length-{effort}", text, reasoning, 200 if reasoning == 0 else 600)
         answer.finish_reason = "length"
@@ -194,7 +194,7 @@ def main() -> None:
         TARGET,
         seed=1717,
         description=(
-            "Curated streams of a gpt-5-mini deployment (reasoning model, api-version "
+            "Curated streams of a gpt-5.4-mini deployment (reasoning model, api-version "
             "2025-04-01-preview) for notebooks/17_streaming.ipynb: chat completion streams (with "
             "and without usage, cut by max_completion_tokens, stopped by the content filter, "
             "broken by a server error) and one Responses API stream. The delay_ms values are "
