@@ -273,7 +273,7 @@ def test_missing_messages_names_the_parameter(start_server: StartServer) -> None
         ),
         ("gpt-5.4-mini", {"response_format": {"type": "json_object"}}, "messages", None),
         ("gpt-5.4-mini", {"tool_choice": "auto"}, "tool_choice", None),
-    ],  # fmt: skip
+    ],
     ids=[
         "wrong-type",
         "out-of-range",
@@ -286,9 +286,8 @@ def test_missing_messages_names_the_parameter(start_server: StartServer) -> None
     ],
 )
 def test_invalid_parameters_are_400_naming_the_parameter(
-    start_server: StartServer, deployment: str, kwargs: dict[str, Any], param: str,
-    code: str | None,
-) -> None:  # fmt: skip
+    start_server: StartServer, deployment: str, kwargs: dict[str, Any], param: str, code: str | None
+) -> None:
     client = sync_client(start_server("replay_server.yaml", deployments=WITH_STANDARD))
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model=deployment, messages=HELLO, **kwargs)
