@@ -175,6 +175,8 @@ def test_a_recorded_azure_400_is_served_verbatim(start_server: StartServer) -> N
     assert isinstance(caught.value.body, dict)
     assert caught.value.body["message"].startswith("max_completion_tokens is too large: 200000.")
     assert "x-replay-miss" not in caught.value.response.headers
+    # The recording's own header: the validator's 400 for the same request carries none.
+    assert caught.value.response.headers["x-ms-region"] == "swedencentral"
 
 
 def test_a_recorded_request_with_a_parameter_the_validator_does_not_know_replays(

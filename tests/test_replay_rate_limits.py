@@ -161,13 +161,14 @@ def test_tokens_are_charged_on_arrival_prompt_plus_max_tokens_for_each_choice(
     limited: Start, model: str, cap: str
 ) -> None:
     client, _ = limited(rpm=600, tpm=10_000)
-    one = send(client, model=model, **{cap: 100})
+    limit: dict[str, Any] = {"model": model, cap: 100}
+    one = send(client, **limit)
     spent_one = 10_000 - int(one.headers["x-ratelimit-remaining-tokens"])
-    three = send(client, model=model, n=3, **{cap: 100})
+    three = send(client, n=3, **limit)
     spent_three = 10_000 - int(three.headers["x-ratelimit-remaining-tokens"]) - spent_one
     assert spent_three - spent_one == 2 * 100  # two more completions of up to 100 tokens
     assert spent_one > 100  # and the prompt on top
-    assert spent_one == quota_charge(body(model=model, **{cap: 100}), model)
+    assert spent_one == quota_charge(body(**limit), model)
 
 
 def test_best_of_multiplies_the_completion_tokens_too() -> None:
