@@ -95,9 +95,8 @@ def ideal_span(charges: Sequence[int], rpm: int, tpm: int, window: float) -> flo
 
 
 def throughput(faults: float, seed: int) -> dict[str, float]:
-    deployment = Deployment(
-        kind="chat", model="gpt-5.4-mini-2026-03-17", family="reasoning",
-        reasoning_efforts=("minimal", "low", "medium", "high"),
+    deployment = Deployment(  # family and reasoning efforts from the model catalogue
+        kind="chat", model="gpt-5.4-mini-2026-03-17",
         requests_per_minute=RPM, tokens_per_minute=TPM,
         faults={"probability": faults, "kinds": FAULTS} if faults else None,
     )  # fmt: skip

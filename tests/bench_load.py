@@ -35,14 +35,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ROOT / "tests" / "recordings" / "replay_server.yaml"
 KEY = "local-replay-key"
-CHAT = "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-01-preview"
+CHAT = "/openai/deployments/gpt-5.4-mini/chat/completions?api-version=2024-10-01-preview"
 HELLO: dict[str, object] = {
     "messages": [{"role": "user", "content": "Say hello in five words."}],
-    "model": "gpt-4o-mini",
+    "model": "gpt-5.4-mini",
 }
 STORY: dict[str, object] = {
     "messages": [{"role": "user", "content": "Tell a three-word story."}],
-    "model": "gpt-4o-mini",
+    "model": "gpt-5.4-mini",
     "stream": True,
     "stream_options": {"include_usage": True},
 }
@@ -52,6 +52,9 @@ from pathlib import Path
 from helpers.replay.config import ReplayConfig
 from helpers.replay import app as app_module
 config = ReplayConfig(recordings=[Path(sys.argv[2])])
+if "gpt-5.4-mini" not in config.deployments:  # a ref older than the gpt-5.4 defaults
+    from helpers.replay.config import Deployment
+    config.deployments["gpt-5.4-mini"] = Deployment(kind="chat", model="gpt-5.4-mini-2026-03-17")
 factory = getattr(app_module, "create_asgi_app", None) or app_module.create_app
 if sys.argv[3] == "baseline":  # as it ran then: h11 on the asyncio loop
     options = {"loop": "asyncio", "http": "h11"}

@@ -34,7 +34,7 @@ def _latencies(client: AzureOpenAI, rounds: int) -> list[float]:
     samples = []
     for _ in range(rounds):
         start = time.perf_counter()
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
         samples.append(time.perf_counter() - start)
     return samples
 
@@ -83,7 +83,7 @@ def main() -> None:
         for _ in range(10):
             start = time.perf_counter()
             stream = clients["replay"].chat.completions.create(
-                model="gpt-4o-mini",
+                model="gpt-5.4-mini",
                 messages=STORY,
                 stream=True,
                 stream_options={"include_usage": True},

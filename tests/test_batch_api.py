@@ -26,7 +26,7 @@ BATCH_DEPLOYMENT = "gpt-5.4-mini-batch"
 # batches.create(endpoint="/chat/completions"): Azure's path, as in the Learn page above; the
 # SDK's hints list only OpenAI's "/v1/..." paths, hence "type: ignore[arg-type]" where it is passed
 # (chat_batch, and the tests that pass it with another window).
-START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+START = 1_796_083_200.0  # 2026-12-01T00:00:00Z, after the model's GA (2026-03-17)
 
 
 class VirtualClock:
@@ -268,7 +268,7 @@ def test_lines_are_answered_from_the_recordings_in_replay_mode(
     answer = {
         "id": "chatcmpl-recordedbatchline0000000000",
         "object": "chat.completion",
-        "created": 1767225600,
+        "created": 1796083200,
         "model": "gpt-5.4-mini-2026-03-17",
         "choices": [{"index": 0, "finish_reason": "stop",
                      "message": {"role": "assistant", "content": "Hello from the recording."}}],
@@ -411,10 +411,10 @@ def test_one_batch_targets_one_existing_global_batch_deployment(
     all names must be the same deployment name"; a file that breaks this fails validation with
     the documented codes model_mismatch, model_not_found and invalid_request (sku)."""
     deployments = {
-        name: Deployment(kind="chat", model="gpt-4o-mini-2024-07-18", batch=True)
+        name: Deployment(kind="chat", model="gpt-5.4-mini-2026-03-17", batch=True)
         for name in ("batch-a", "batch-b")
     }
-    deployments["online"] = Deployment(kind="chat", model="gpt-4o-mini-2024-07-18")
+    deployments["online"] = Deployment(kind="chat", model="gpt-5.4-mini-2026-03-17")
     server = start_server(mode="lenient", clock=clock, deployments=deployments)
     client = sync_client(server)
     models = ["batch-a", "batch-b", "not-deployed", "batch-b", "online"]

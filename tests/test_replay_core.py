@@ -39,7 +39,7 @@ from helpers.replay.services.vector_stores.store import VectorStoresStore
 
 BATCH_LINE = (
     b'{"custom_id": "task-1", "method": "POST", "url": "/chat/completions", "body": {"model": '
-    b'"gpt-4o-mini-batch", "messages": [{"role": "user", "content": "Say hi."}]}}\n'
+    b'"gpt-5.4-mini-batch", "messages": [{"role": "user", "content": "Say hi."}]}}\n'
 )
 FILES_VERSION = "2024-10-21"
 
@@ -63,7 +63,7 @@ def test_v1_chat_replays_the_recording_made_on_the_deployment_route(
     start_server: StartServer,
 ) -> None:
     client = v1_client(start_server("replay_server.yaml"))
-    response = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    response = client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     assert response.choices[0].message.content == "Hello there, nice to meet!"
     assert response.model_extra is not None
     assert response.model_extra["prompt_filter_results"][0]["prompt_index"] == 0
@@ -72,12 +72,12 @@ def test_v1_chat_replays_the_recording_made_on_the_deployment_route(
 def test_v1_stream_replays_chunk_by_chunk(start_server: StartServer) -> None:
     client = v1_client(start_server("replay_server.yaml"))
     stream = client.chat.completions.create(
-        model="gpt-4o-mini", messages=STORY, stream=True, stream_options={"include_usage": True}
+        model="gpt-5.4-mini", messages=STORY, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Dragon found home."
-    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 17
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 145
 
 
 async def test_v1_async_embeddings_decode_to_the_recorded_vectors(
@@ -100,10 +100,10 @@ async def test_v1_async_embeddings_decode_to_the_recorded_vectors(
 def test_v1_lenient_miss_is_marked_and_carries_azure_headers(start_server: StartServer) -> None:
     client = v1_client(start_server("replay_server.yaml", mode="lenient"))
     raw = client.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Something nobody recorded."}]
+        model="gpt-5.4-mini", messages=[{"role": "user", "content": "Something nobody recorded."}]
     )
     assert raw.headers["x-replay-unrecorded"] == "true"
-    assert raw.headers["x-ms-deployment-name"] == "gpt-4o-mini"
+    assert raw.headers["x-ms-deployment-name"] == "gpt-5.4-mini"
     content = raw.parse().choices[0].message.content
     assert content is not None and content.startswith("[unrecorded]")
 
@@ -112,7 +112,7 @@ def test_v1_lenient_streams_and_embeddings_are_simulated(start_server: StartServ
     client = v1_client(start_server("replay_server.yaml", mode="lenient"))
     text = _text(
         client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "Unrecorded."}], **STREAM
+            model="gpt-5.4-mini", messages=[{"role": "user", "content": "Unrecorded."}], **STREAM
         )
     )
     assert text.startswith("[unrecorded]")
@@ -124,16 +124,16 @@ def test_v1_rejects_a_dated_api_version(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
     client = v1_client(server, default_query={"api-version": "2024-10-21"})
     with pytest.raises(openai.NotFoundError) as caught:
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     assert caught.value.body == {"code": "404", "message": "Resource not found"}
     preview = v1_client(server, default_query={"api-version": "preview"})
-    assert preview.chat.completions.create(model="gpt-4o-mini", messages=HELLO).choices
+    assert preview.chat.completions.create(model="gpt-5.4-mini", messages=HELLO).choices
 
 
 def test_v1_checks_credentials(start_server: StartServer) -> None:
     client = v1_client(start_server("replay_server.yaml"), api_key="not-the-key")
     with pytest.raises(openai.AuthenticationError):
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
 
 
 def test_v1_record_mode_records_what_replays_on_both_surfaces(
@@ -142,20 +142,20 @@ def test_v1_record_mode_records_what_replays_on_both_surfaces(
     upstream = start_server("replay_server.yaml")
     recorder, target = start_recorder(upstream)
     live = v1_client(recorder, api_key=upstream.api_key).chat.completions.create(
-        model="gpt-4o-mini", messages=HELLO
+        model="gpt-5.4-mini", messages=HELLO
     )
     (interaction,) = RecordingsFile.load(target).document.interactions
     assert interaction.request.path == "/openai/v1/chat/completions"
     replayer = start_server(target)
     assert (
         v1_client(replayer)
-        .chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        .chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
         .model_dump()
         == live.model_dump()
     )
     # The same recording serves the deployment-scoped route.
     assert (
-        sync_client(replayer).chat.completions.create(model="gpt-4o-mini", messages=HELLO).id
+        sync_client(replayer).chat.completions.create(model="gpt-5.4-mini", messages=HELLO).id
         == live.id
     )
 
@@ -167,14 +167,16 @@ def test_a_recorded_azure_400_is_served_verbatim(start_server: StartServer) -> N
     client = sync_client(start_server("replay_core.yaml"))
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
-            model="gpt-4o-mini",
+            model="gpt-5.4-mini",
             messages=[{"role": "user", "content": "Summarise this in 5000 words."}],
-            max_tokens=40000,
+            max_completion_tokens=200000,
         )
-    assert caught.value.param == "max_tokens"
+    assert caught.value.param == "max_completion_tokens"
     assert isinstance(caught.value.body, dict)
-    assert caught.value.body["message"].startswith("max_tokens is too large: 40000.")
+    assert caught.value.body["message"].startswith("max_completion_tokens is too large: 200000.")
     assert "x-replay-miss" not in caught.value.response.headers
+    # The recording's own header: the validator's 400 for the same request carries none.
+    assert caught.value.response.headers["x-ms-region"] == "swedencentral"
 
 
 def test_a_recorded_request_with_a_parameter_the_validator_does_not_know_replays(
@@ -182,7 +184,7 @@ def test_a_recorded_request_with_a_parameter_the_validator_does_not_know_replays
 ) -> None:
     client = sync_client(start_server("replay_core.yaml"))
     response = client.chat.completions.create(
-        model="gpt-4o-mini", messages=HELLO, prompt_cache_key="greeting-v1"
+        model="gpt-5.4-mini", messages=HELLO, prompt_cache_key="greeting-v1"
     )
     assert response.choices[0].message.content == "Hello, and welcome aboard!"
 
@@ -191,7 +193,7 @@ def test_an_unrecorded_invalid_request_gets_the_validation_400(start_server: Sta
     client = sync_client(start_server("replay_core.yaml"))
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
-            model="gpt-4o-mini", messages=HELLO, extra_body={"made_up_option": 1}
+            model="gpt-5.4-mini", messages=HELLO, extra_body={"made_up_option": 1}
         )
     assert caught.value.param == "made_up_option"
 
@@ -317,7 +319,7 @@ def test_reset_starts_the_recordings_from_the_top(start_server: StartServer) -> 
 def test_a_recorded_cut_stream_is_an_error_in_the_sdk(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_core.yaml"))
     stream = client.chat.completions.create(
-        model="gpt-4o-mini",
+        model="gpt-5.4-mini",
         messages=[{"role": "user", "content": "Count to five slowly."}],
         stream=True,
     )
@@ -332,7 +334,7 @@ def test_a_recorded_reset_is_a_connection_error(start_server: StartServer) -> No
     client = sync_client(start_server("replay_core.yaml"))
     with pytest.raises(openai.APIConnectionError):
         client.chat.completions.create(
-            model="gpt-4o-mini",
+            model="gpt-5.4-mini",
             messages=[{"role": "user", "content": "This connection will be reset."}],
         )
 
@@ -354,7 +356,7 @@ def test_a_recording_is_found_by_the_fields_of_its_request() -> None:
     assert recordings.find(method="GET", messages=HELLO) is None
     embeddings = recordings.find(path="/openai/deployments/text-embedding-3-small/embeddings")
     assert embeddings is not None and embeddings.request.body["input"] == INPUTS
-    assert recordings.find(path="/openai/deployments/gpt-4o-mini/embeddings") is None
+    assert recordings.find(path="/openai/deployments/gpt-5.4-mini/embeddings") is None
     assert recordings.find(messages=[{"role": "user", "content": "never recorded"}]) is None
 
 
@@ -376,8 +378,9 @@ def test_reset_resets_every_registered_simulator(start_server: StartServer) -> N
     counter = server.state.register("counter", Counter())
     counter.value = 5
     client = sync_client(server)
-    before = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
-    assert int(before.headers["x-ratelimit-remaining-tokens"]) < 10_000
+    before = client.chat.completions.with_raw_response.create(model="gpt-5.4-mini", messages=HELLO)
+    quota = server.config.deployments["gpt-5.4-mini"].tokens_per_minute
+    assert int(before.headers["x-ratelimit-remaining-tokens"]) < quota
     assert "counter" in (probe(server.url) or {})["simulators"]
 
     assert httpx2.post(f"{server.url}/_replay/reset").status_code == 401
@@ -385,7 +388,7 @@ def test_reset_resets_every_registered_simulator(start_server: StartServer) -> N
 
     assert reset.status_code == 204
     assert counter.value == 0
-    after = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
+    after = client.chat.completions.with_raw_response.create(model="gpt-5.4-mini", messages=HELLO)
     # Same frozen minute: without the reset the second charge would come off the first.
     assert (
         after.headers["x-ratelimit-remaining-tokens"]
@@ -433,7 +436,7 @@ def test_reset_without_credentials_is_azures_401_json(start_server: StartServer)
 
 QUOTA_FILE = """\
 deployments:
-  gpt-4o-mini: {kind: chat, model: gpt-4o-mini-2024-07-18, requests_per_minute: 12}
+  gpt-5.4-mini: {kind: chat, model: gpt-5.4-mini-2026-03-17, requests_per_minute: 12}
 rate_limits:
   enforce: true
   window_seconds: 10
@@ -444,9 +447,9 @@ def _exhaust(server: ReplayServer, admitted: int) -> openai.RateLimitError:
     """Send until a 429 (on a frozen clock); ``admitted`` requests must go through first."""
     client = sync_client(server)
     for _ in range(admitted):
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     with pytest.raises(openai.RateLimitError) as caught:
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     return caught.value
 
 
@@ -505,7 +508,7 @@ def test_python_dash_m_starts_a_server_that_answers(tmp_path: Path) -> None:
         client = openai.AzureOpenAI(
             azure_endpoint=url, api_key="local-replay-key", api_version="2024-10-01-preview"
         )
-        answer = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        answer = client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
         assert answer.choices[0].message.content == "Hello there, nice to meet!"
     finally:
         process.terminate()
@@ -547,8 +550,8 @@ def test_a_miss_is_diffed_against_the_most_similar_recording_not_the_first(
             Interaction(
                 name=name,
                 request=RecordedRequest(
-                    path="/openai/deployments/gpt-4o-mini/chat/completions",
-                    body={"messages": [{"role": "user", "content": text}], "model": "gpt-4o-mini"},
+                    path="/openai/deployments/gpt-5.4-mini/chat/completions",
+                    body={"messages": [{"role": "user", "content": text}], "model": "gpt-5.4-mini"},
                 ),
                 response=RecordedResponse(body={"choices": []}),
             )
@@ -558,7 +561,7 @@ def test_a_miss_is_diffed_against_the_most_similar_recording_not_the_first(
     edited = "Write a poem about lazy cats and sunny windowsills"
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": edited}]
+            model="gpt-5.4-mini", messages=[{"role": "user", "content": edited}]
         )
     message = caught.value.body["message"]  # type: ignore[index]
     assert message.startswith("Missing recording:")

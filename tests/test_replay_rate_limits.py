@@ -23,8 +23,12 @@ from helpers.replay import Deployment, ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.token_management import quota_charge
 
-T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a whole minute
-MODEL = "gpt-4o-mini"
+T0 = 1_796_083_200.0  # 2026-12-01T00:00:00Z, a whole minute after the models' GA
+MODEL = "gpt-5.4-mini"
+STANDARD = "gpt-4.1-mini"
+"""A standard-family (non-reasoning) model, kept for Learn's quota formula as written: it names
+``max_tokens`` and ``best_of``, which only that family takes (a reasoning model: the same
+charge from ``max_completion_tokens``)."""
 
 
 class Clock:
@@ -47,12 +51,16 @@ def limited() -> Iterator[Start]:
 
     def start(rpm: int, tpm: int = 1_000_000, window: int = 1) -> tuple[AzureOpenAI, Clock]:
         clock = Clock()
-        deployment = Deployment(
-            kind="chat", model="gpt-4o-mini-2024-07-18",
-            requests_per_minute=rpm, tokens_per_minute=tpm,
-        )  # fmt: skip
+        deployments = {
+            name: Deployment(
+                kind="chat", model=model, requests_per_minute=rpm, tokens_per_minute=tpm
+            )
+            for name, model in (
+                (MODEL, "gpt-5.4-mini-2026-03-17"), (STANDARD, "gpt-4.1-mini-2025-04-14"),
+            )
+        }  # fmt: skip
         config = ReplayConfig(
-            mode="lenient", recordings=[], deployments={MODEL: deployment},
+            mode="lenient", recordings=[], deployments=deployments,
             rate_limits={"enforce": True, "window_seconds": window},
         )  # fmt: skip
         server = ReplayServer(config, clock=clock).start()
@@ -68,8 +76,8 @@ def limited() -> Iterator[Start]:
         server.stop()
 
 
-def body(content: str = "Say hello.", **extra: Any) -> dict[str, Any]:
-    return {"model": MODEL, "messages": [{"role": "user", "content": content}], **extra}
+def body(content: str = "Say hello.", model: str = MODEL, **extra: Any) -> dict[str, Any]:
+    return {"model": model, "messages": [{"role": "user", "content": content}], **extra}
 
 
 def send(client: AzureOpenAI, **extra: Any) -> Any:
@@ -146,34 +154,41 @@ def test_below_one_request_per_window_the_minute_still_holds_the_rpm(limited: St
     assert not isinstance(send(client), openai.RateLimitError)
 
 
+@pytest.mark.parametrize(
+    ("model", "cap"), [(MODEL, "max_completion_tokens"), (STANDARD, "max_tokens")]
+)
 def test_tokens_are_charged_on_arrival_prompt_plus_max_tokens_for_each_choice(
-    limited: Start,
+    limited: Start, model: str, cap: str
 ) -> None:
     client, _ = limited(rpm=600, tpm=10_000)
-    one = send(client, max_tokens=100)
+    limit: dict[str, Any] = {"model": model, cap: 100}
+    one = send(client, **limit)
     spent_one = 10_000 - int(one.headers["x-ratelimit-remaining-tokens"])
-    three = send(client, max_tokens=100, n=3)
+    three = send(client, n=3, **limit)
     spent_three = 10_000 - int(three.headers["x-ratelimit-remaining-tokens"]) - spent_one
     assert spent_three - spent_one == 2 * 100  # two more completions of up to 100 tokens
     assert spent_one > 100  # and the prompt on top
-    assert spent_one == quota_charge(body(max_tokens=100), "gpt-4o-mini")
+    assert spent_one == quota_charge(body(**limit), model)
 
 
 def test_best_of_multiplies_the_completion_tokens_too() -> None:
-    plain = quota_charge(body(max_tokens=50), "gpt-4o-mini")
-    assert quota_charge(body(max_tokens=50, best_of=4), "gpt-4o-mini") == plain + 3 * 50
-    assert quota_charge(body(max_tokens=50, n=2, best_of=4), "gpt-4o-mini") == plain + 3 * 50
-    assert quota_charge(body(max_tokens=50, n=True), "gpt-4o-mini") == plain  # not a count
+    def charge(**extra: Any) -> int:
+        return quota_charge(body(model=STANDARD, **extra), STANDARD)
+
+    plain = charge(max_tokens=50)
+    assert charge(max_tokens=50, best_of=4) == plain + 3 * 50
+    assert charge(max_tokens=50, n=2, best_of=4) == plain + 3 * 50
+    assert charge(max_tokens=50, n=True) == plain  # not a count
 
 
 def test_the_minutes_token_count_refuses_until_the_minute_resets(limited: Start) -> None:
     client, clock = limited(rpm=600, tpm=1_000)
-    charge = quota_charge(body(max_tokens=300), "gpt-4o-mini")
+    charge = quota_charge(body(max_completion_tokens=300), MODEL)
     admitted = 1_000 // charge
     answers = []
     for i in range(admitted + 1):
         clock.now = T0 + i  # a new 1-s window each time: only tokens can refuse
-        answers.append(send(client, max_tokens=300))
+        answers.append(send(client, max_completion_tokens=300))
     assert not any(isinstance(a, openai.RateLimitError) for a in answers[:admitted])
     refused = answers[admitted]
     assert int(refused.response.headers["x-ratelimit-remaining-tokens"]) == (
@@ -181,7 +196,7 @@ def test_the_minutes_token_count_refuses_until_the_minute_resets(limited: Start)
     )
     assert retry_ms(refused) == (60 - admitted) * 1000  # until the minute's counter resets
     clock.now = T0 + 60.0
-    assert not isinstance(send(client, max_tokens=300), openai.RateLimitError)
+    assert not isinstance(send(client, max_completion_tokens=300), openai.RateLimitError)
 
 
 def test_a_failure_behind_the_door_is_charged_a_refusal_at_the_door_is_not(

@@ -45,6 +45,7 @@ class StreamOptions(TypedDict):
 
 
 STREAM_KW: StreamOptions = {"stream": True, "stream_options": {"include_usage": True}}
+CHAT_ROUTE = "/openai/deployments/gpt-5.4-mini/chat/completions"
 
 
 # --- streams -------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ STREAM_KW: StreamOptions = {"stream": True, "stream_options": {"include_usage": 
 
 def test_stream_opens_with_annotation_chunk_and_ends_with_usage(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml"))
-    chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=STORY, **STREAM_KW))
+    chunks = list(client.chat.completions.create(model="gpt-5.4-mini", messages=STORY, **STREAM_KW))
     first, last = chunks[0], chunks[-1]
     assert first.choices == []
     assert first.model_extra is not None
@@ -69,7 +70,7 @@ async def test_async_stream_yields_the_same_chunks(start_server: StartServer) ->
     server = start_server("replay_server.yaml")
     async with async_client(server) as client:
         stream = await client.chat.completions.create(
-            model="gpt-4o-mini", messages=STORY, **STREAM_KW
+            model="gpt-5.4-mini", messages=STORY, **STREAM_KW
         )
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == "Dragon found home."
@@ -77,10 +78,10 @@ async def test_async_stream_yields_the_same_chunks(start_server: StartServer) ->
 
 def test_stream_is_sent_as_server_sent_events_ending_in_done(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
-    body = {"messages": STORY, "model": "gpt-4o-mini", **STREAM_KW}
+    body = {"messages": STORY, "model": "gpt-5.4-mini", **STREAM_KW}
     with httpx2.stream(
         "POST",
-        f"{server.url}/openai/deployments/gpt-4o-mini/chat/completions",
+        f"{server.url}{CHAT_ROUTE}",
         params={"api-version": API_VERSION},
         headers={"api-key": server.api_key},
         json=body,
@@ -94,7 +95,7 @@ def test_stream_is_sent_as_server_sent_events_ending_in_done(start_server: Start
 
 def test_stream_chunks_are_paced_by_recorded_delays(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml"))
-    stream = client.chat.completions.create(model="gpt-4o-mini", messages=STORY, **STREAM_KW)
+    stream = client.chat.completions.create(model="gpt-5.4-mini", messages=STORY, **STREAM_KW)
     arrivals = []
     for _ in stream:
         arrivals.append(time.perf_counter())
@@ -151,7 +152,7 @@ def test_replay_miss_names_the_file_and_shows_a_diff(start_server: StartServer) 
         {"role": "user", "content": "Say hello in six words."}
     ]
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="gpt-4o-mini", messages=changed)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=changed)
     message = caught.value.message
     assert caught.value.code == "RecordingNotFound"
     assert "tests/recordings/replay_server.yaml" in message
@@ -165,7 +166,7 @@ def test_lenient_miss_is_a_marked_well_formed_answer(start_server: StartServer) 
     changed: list[ChatCompletionMessageParam] = [
         {"role": "user", "content": "Say hello in six words."}
     ]
-    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=changed)
+    raw = client.chat.completions.with_raw_response.create(model="gpt-5.4-mini", messages=changed)
     response = raw.parse()
     assert raw.headers["x-replay-unrecorded"] == "true"
     content = response.choices[0].message.content
@@ -175,7 +176,9 @@ def test_lenient_miss_is_a_marked_well_formed_answer(start_server: StartServer) 
 
 def test_lenient_miss_streams_with_azure_chunk_shapes(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml", mode="lenient"))
-    chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO * 2, **STREAM_KW))
+    chunks = list(
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO * 2, **STREAM_KW)
+    )
     assert chunks[0].choices == [] and chunks[-1].usage is not None
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("[unrecorded]")
@@ -190,7 +193,7 @@ def test_lenient_miss_with_a_schema_returns_json_that_fits_it(start_server: Star
         "additionalProperties": False,
     }
     response = client.chat.completions.create(
-        model="gpt-4o-mini",
+        model="gpt-5.4-mini",
         messages=HELLO,
         response_format={
             "type": "json_schema",
@@ -204,8 +207,9 @@ def test_lenient_miss_with_a_schema_returns_json_that_fits_it(start_server: Star
 
 def test_lenient_mode_still_rejects_invalid_requests(start_server: StartServer) -> None:
     client = sync_client(start_server("replay_server.yaml", mode="lenient"))
-    with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, temperature=5)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO, temperature=5)
+    assert caught.value.param == "temperature"
 
 
 # --- record mode ---------------------------------------------------------------------------
@@ -227,22 +231,22 @@ def test_record_then_replay_round_trip_keeps_streams_and_drops_secrets(
     direct = sync_client(upstream, api_key=CANARY)
 
     live_stream = _chunks(
-        through.chat.completions.create(model="gpt-4o-mini", messages=STORY, **STREAM_KW)
+        through.chat.completions.create(model="gpt-5.4-mini", messages=STORY, **STREAM_KW)
     )
-    live_answer = through.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    live_answer = through.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     live_vectors = through.embeddings.create(
         model="text-embedding-3-small", input=INPUTS, dimensions=8
     )
     assert live_stream == _chunks(
-        direct.chat.completions.create(model="gpt-4o-mini", messages=STORY, **STREAM_KW)
+        direct.chat.completions.create(model="gpt-5.4-mini", messages=STORY, **STREAM_KW)
     )
 
     replayer = sync_client(start_server(target))
     assert (
-        _chunks(replayer.chat.completions.create(model="gpt-4o-mini", messages=STORY, **STREAM_KW))
+        _chunks(replayer.chat.completions.create(model="gpt-5.4-mini", messages=STORY, **STREAM_KW))
         == live_stream
     )
-    replayed = replayer.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    replayed = replayer.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     assert replayed.model_dump() == live_answer.model_dump()
     vectors = replayer.embeddings.create(model="text-embedding-3-small", input=INPUTS, dimensions=8)
     assert [d.embedding for d in vectors.data] == [d.embedding for d in live_vectors.data]
@@ -264,7 +268,7 @@ def test_record_mode_passes_auth_failures_back_without_recording_them(
     recorder, target = start_recorder(upstream)
     with pytest.raises(openai.AuthenticationError):
         sync_client(recorder, api_key="wrong-key").chat.completions.create(
-            model="gpt-4o-mini", messages=HELLO
+            model="gpt-5.4-mini", messages=HELLO
         )
     assert not target.exists() or "wrong-key" not in target.read_text()
     assert not target.exists() or RecordingsFile.load(target).document.interactions == []
@@ -288,13 +292,13 @@ def test_lenient_draft_mode_saves_misses_for_curation(
     server, target = drafting
     client = sync_client(server)
     question: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Name a colour."}]
-    first = client.chat.completions.create(model="gpt-4o-mini", messages=question)
+    first = client.chat.completions.create(model="gpt-5.4-mini", messages=question)
     second = client.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=question
+        model="gpt-5.4-mini", messages=question
     )
     (draft,) = RecordingsFile.load(target).document.interactions
     assert draft.name == "draft"
-    assert draft.request.body == {"messages": question, "model": "gpt-4o-mini"}
+    assert draft.request.body == {"messages": question, "model": "gpt-5.4-mini"}
     assert draft.request.api_version == API_VERSION
     assert "x-replay-unrecorded" not in second.headers  # now served from the draft
     assert second.parse().choices[0].message.content == first.choices[0].message.content
@@ -308,11 +312,11 @@ def test_record_mode_records_every_event_whatever_the_line_endings(
     start_server: StartServer, start_recorder: StartRecorder, eol: str
 ) -> None:
     pieces = framed_body(eol)
-    with FakeUpstream(pieces) as upstream:
+    with FakeUpstream(pieces, CHAT_ROUTE) as upstream:
         recorder, target = start_recorder(upstream.url)
         live = _chunks(
             sync_client(recorder).chat.completions.create(
-                model="gpt-4o-mini", messages=STORY, stream=True
+                model="gpt-5.4-mini", messages=STORY, stream=True
             )
         )
     # What went through record mode is what the upstream sent, and the SDK read every event.
@@ -330,7 +334,7 @@ def test_record_mode_records_every_event_whatever_the_line_endings(
 
     replayed = _chunks(
         sync_client(start_server(target)).chat.completions.create(
-            model="gpt-4o-mini", messages=STORY, stream=True
+            model="gpt-5.4-mini", messages=STORY, stream=True
         )
     )
     assert replayed == live
@@ -369,14 +373,14 @@ def test_record_mode_passes_the_upstream_bytes_on_unchanged(
     start_server: StartServer, start_recorder: StartRecorder
 ) -> None:
     pieces = framed_body("\r\n")
-    with FakeUpstream(pieces) as upstream:
+    with FakeUpstream(pieces, CHAT_ROUTE) as upstream:
         recorder, _ = start_recorder(upstream.url)
         with httpx2.stream(
             "POST",
-            f"{recorder.url}/openai/deployments/gpt-4o-mini/chat/completions",
+            f"{recorder.url}{CHAT_ROUTE}",
             params={"api-version": API_VERSION},
             headers={"api-key": recorder.api_key},
-            json={"messages": STORY, "model": "gpt-4o-mini", "stream": True},
+            json={"messages": STORY, "model": "gpt-5.4-mini", "stream": True},
         ) as response:
             received = response.read()
     assert received == b"".join(pieces)

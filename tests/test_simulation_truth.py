@@ -26,7 +26,7 @@ from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from helpers._support.models import catalogue
 from helpers._support.tokenizer import get_encoding
 from helpers.replay import ReplayServer
-from helpers.replay.config import Deployment
+from helpers.replay.config import DEFAULT_DEPLOYMENTS, Deployment
 from helpers.replay.recordings.lint import Linter, catalogue_ga_date
 
 QUESTION: list[ChatCompletionMessageParam] = [
@@ -45,10 +45,18 @@ WEATHER_TOOL: dict[str, Any] = {
     },
 }
 FEB_2027 = dt.datetime(2027, 2, 1, 12, 0, tzinfo=dt.UTC).timestamp()
+STANDARD = "gpt-4.1-mini"
+"""A standard-family (non-reasoning) model, kept so that each rule is held on both families: no
+reasoning tokens, sampling parameters, and its own GA date (the built-in deployments are all
+gpt-5.4 reasoning models)."""
+DEPLOYMENTS = {
+    **DEFAULT_DEPLOYMENTS,
+    STANDARD: Deployment(kind="chat", model="gpt-4.1-mini-2025-04-14"),
+}
 
 
 def tokens(text: str) -> int:
-    """tiktoken's count with o200k_base, the encoding of gpt-4o and gpt-5."""
+    """tiktoken's count with o200k_base, the encoding of gpt-4.1 and gpt-5.4."""
     return len(get_encoding("o200k_base").encode(text, disallowed_special=()))
 
 
@@ -64,7 +72,7 @@ def v1(server: ReplayServer) -> OpenAI:
 
 @pytest.fixture
 def lenient(start_server: StartServer) -> OpenAI:
-    return v1(start_server(mode="lenient"))
+    return v1(start_server(mode="lenient", deployments=DEPLOYMENTS))
 
 
 def streamed(chunks: list[ChatCompletionChunk]) -> dict[int, dict[str, Any]]:
@@ -83,7 +91,7 @@ def streamed(chunks: list[ChatCompletionChunk]) -> dict[int, dict[str, Any]]:
 # --- n choices ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("deployment", ["gpt-4o", "gpt-5.4-mini"])
+@pytest.mark.parametrize("deployment", [STANDARD, "gpt-5.4-mini"])
 def test_n_three_gives_three_choices_and_usage_summed_over_them(
     lenient: OpenAI, deployment: str
 ) -> None:
@@ -97,7 +105,7 @@ def test_n_three_gives_three_choices_and_usage_summed_over_them(
     one_reasoning = one.usage.completion_tokens_details.reasoning_tokens  # type: ignore[union-attr]
     reasoning = three.usage.completion_tokens_details.reasoning_tokens  # type: ignore[union-attr]
     assert reasoning == 3 * (one_reasoning or 0)
-    assert (one_reasoning == 0) is (deployment == "gpt-4o")
+    assert (one_reasoning == 0) is (deployment == STANDARD)
     visible = sum(tokens(c.message.content or "") for c in three.choices)
     assert three.usage.completion_tokens == visible + reasoning
     assert three.usage.total_tokens == three.usage.prompt_tokens + three.usage.completion_tokens
@@ -105,7 +113,7 @@ def test_n_three_gives_three_choices_and_usage_summed_over_them(
 
 def test_n_choices_each_call_their_tools_with_their_own_ids(lenient: OpenAI) -> None:
     answer = lenient.chat.completions.create(
-        model="gpt-4o",
+        model="gpt-5.4-mini",
         messages=QUESTION,
         n=2,
         tools=[WEATHER_TOOL],  # type: ignore[list-item]
@@ -118,10 +126,10 @@ def test_n_choices_each_call_their_tools_with_their_own_ids(lenient: OpenAI) -> 
 
 
 def test_a_stream_with_n_three_has_chunks_for_each_index(lenient: OpenAI) -> None:
-    whole = lenient.chat.completions.create(model="gpt-4o", messages=QUESTION)
+    whole = lenient.chat.completions.create(model=STANDARD, messages=QUESTION)
     chunks = list(
         lenient.chat.completions.create(
-            model="gpt-4o",
+            model=STANDARD,
             messages=QUESTION,
             n=3,
             stream=True,
@@ -144,7 +152,7 @@ def test_a_stream_with_n_three_has_chunks_for_each_index(lenient: OpenAI) -> Non
 
 
 @pytest.mark.parametrize("cap", [1, 24, 192, 200, 230, 10_000])
-@pytest.mark.parametrize("deployment", ["gpt-4o", "gpt-5.4-mini"])
+@pytest.mark.parametrize("deployment", [STANDARD, "gpt-5.4-mini"])
 def test_a_capped_answer_never_bills_over_its_cap(
     lenient: OpenAI, deployment: str, cap: int
 ) -> None:
@@ -179,7 +187,7 @@ def test_a_reasoning_answer_capped_at_24_bills_24(lenient: OpenAI) -> None:
 
 def test_the_cap_is_per_choice(lenient: OpenAI) -> None:
     answer = lenient.chat.completions.create(
-        model="gpt-4o", messages=QUESTION, n=3, max_completion_tokens=5
+        model=STANDARD, messages=QUESTION, n=3, max_completion_tokens=5
     )
     assert answer.usage is not None and answer.usage.completion_tokens == 3 * 5
     for choice in answer.choices:
@@ -189,7 +197,7 @@ def test_the_cap_is_per_choice(lenient: OpenAI) -> None:
 
 def test_capped_tool_calls_stop_at_the_cap(lenient: OpenAI) -> None:
     answer = lenient.chat.completions.create(
-        model="gpt-4o",
+        model=STANDARD,
         messages=QUESTION,
         tools=[WEATHER_TOOL],  # type: ignore[list-item]
         max_completion_tokens=6,
@@ -244,11 +252,11 @@ def test_a_capped_response_is_incomplete_only_at_its_cap(lenient: OpenAI, cap: i
 
 def test_a_simulated_answer_is_stamped_by_the_servers_clock(start_server: StartServer) -> None:
     now = [FEB_2027]
-    client = v1(start_server(mode="lenient", clock=lambda: now[0]))
+    client = v1(start_server(mode="lenient", clock=lambda: now[0], deployments=DEPLOYMENTS))
     chat = client.chat.completions.create(model="gpt-5.4-mini", messages=QUESTION)
     assert abs(chat.created - FEB_2027) < 60
     now[0] += 3600
-    chunks = list(client.chat.completions.create(model="gpt-4o", messages=QUESTION, stream=True))
+    chunks = list(client.chat.completions.create(model=STANDARD, messages=QUESTION, stream=True))
     stamped = [c.created for c in chunks if c.id]  # Azure's annotation chunks carry created 0
     assert stamped and all(abs(s - now[0]) < 60 for s in stamped)
     response = client.responses.create(model="gpt-5.4-mini", input="Why is the sky blue?")
@@ -257,15 +265,15 @@ def test_a_simulated_answer_is_stamped_by_the_servers_clock(start_server: StartS
 
 
 def test_the_default_clock_is_now(lenient: OpenAI) -> None:
-    chat = lenient.chat.completions.create(model="gpt-4o", messages=QUESTION)
+    chat = lenient.chat.completions.create(model="gpt-5.4-mini", messages=QUESTION)
     assert abs(chat.created - time.time()) < 60
 
 
-@pytest.mark.parametrize("deployment", ["gpt-5.4-mini", "gpt-4o-mini"])
+@pytest.mark.parametrize("deployment", ["gpt-5.4-mini", STANDARD])
 def test_a_clock_before_the_models_ga_never_dates_an_answer_before_it(
     start_server: StartServer, deployment: str
 ) -> None:
-    server = start_server(mode="lenient", clock=lambda: 1000.0)  # 1970
+    server = start_server(mode="lenient", clock=lambda: 1000.0, deployments=DEPLOYMENTS)  # 1970
     client = v1(server)
     model = server.config.deployments[deployment].model
     ga = catalogue().lookup(model).ga.value
@@ -356,9 +364,9 @@ def test_the_asynchronous_filter_deployment_sends_text_then_verdicts(lenient: Op
 
 def test_the_streaming_mode_is_the_deployments_own(start_server: StartServer) -> None:
     deployments = {
-        "buffered": Deployment(kind="chat", model="gpt-4o-2024-08-06"),
+        "buffered": Deployment(kind="chat", model="gpt-5.4-mini-2026-03-17"),
         "asynchronous": Deployment(
-            kind="chat", model="gpt-4o-2024-08-06", content_filter_streaming="asynchronous"
+            kind="chat", model="gpt-5.4-mini-2026-03-17", content_filter_streaming="asynchronous"
         ),
     }
     client = v1(start_server(mode="lenient", deployments=deployments))
@@ -429,9 +437,11 @@ def test_simulated_answers_pass_the_recordings_linter(
     """Drafts (REPLAY_DRAFT) keep each simulated answer as a recording; the linter's rules,
     taken from the API reference and Learn, must find nothing in them."""
     drafts = tmp_path / "drafts.yaml"
-    client = v1(start_server(drafts, mode="lenient", draft=True, record_to=drafts))
+    client = v1(
+        start_server(drafts, mode="lenient", draft=True, record_to=drafts, deployments=DEPLOYMENTS)
+    )
     tools: Any = [WEATHER_TOOL]
-    for deployment in ("gpt-4o", "gpt-5.4-mini", "gpt-5.4-mini-async-filter"):
+    for deployment in (STANDARD, "gpt-5.4-mini", "gpt-5.4-mini-async-filter"):
         for options in (
             {},
             {"n": 3},

@@ -140,6 +140,8 @@ def test_a_file_changed_after_unpacking_is_refused_by_tiktoken(
         ("gpt-4o-mini-2024-07-18", "o200k_base"),
         ("o3-mini", "o200k_base"),
         ("gpt-5.4-mini", "o200k_base"),
+        ("gpt-5.4-nano-2026-03-17", "o200k_base"),
+        ("gpt-5-mini", "o200k_base"),
         ("gpt-4.1-mini", "o200k_base"),
         ("gpt-4", "cl100k_base"),
         ("gpt-35-turbo", "cl100k_base"),

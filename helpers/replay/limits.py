@@ -27,8 +27,9 @@ simulation, so those never see a body Azure would not have accepted. Sources:
   4,300-digit conversion guard are parse errors too, never a ``ValueError``.
 
 Wording: "Too many inputs ..." is Azure's answer as clients have quoted it (e.g. the
-Azure/azure-search-vector-samples issue 190 thread), "max_tokens is too large ..." is the
-curated recording of tests/recordings/replay_core.yaml; the other messages (array too long,
+Azure/azure-search-vector-samples issue 190 thread), "max_tokens is too large ..." is OpenAI's
+as clients have quoted it (e.g. ChatGPTNextWeb/NextChat issue 3195), its max_completion_tokens
+form the curated recording of tests/recordings/replay_core.yaml; the other messages (array too long,
 body too large, nesting, context length of an embeddings input) follow the shape of Azure's
 validation messages but were not captured from a live resource.
 """
