@@ -11,6 +11,7 @@ from openai import AzureOpenAI, OpenAI
 
 from helpers import Settings
 from helpers.authentication import check_connection, check_settings
+from helpers.replay.config import DEFAULT_DEPLOYMENTS
 from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
 
 LIVE = "https://my-resource.openai.azure.com/"
@@ -31,7 +32,7 @@ def test_offline_defaults_pass_every_check(monkeypatch: pytest.MonkeyPatch) -> N
     [
         ("http://my-resource.openai.azure.com", "https://"),
         ("https://example.com", "<resource>.openai.azure.com"),
-        (f"{LIVE}openai/deployments/gpt-4o", "drop the path"),
+        (f"{LIVE}openai/deployments/gpt-5.4-mini", "drop the path"),
     ],
 )
 def test_malformed_endpoints_fail_with_the_fix(endpoint: str, fragment: str) -> None:
@@ -59,19 +60,32 @@ def test_malformed_api_version_fails() -> None:
     assert not _by_name(Settings(api_version="2024-10"))["api-version"][0]
 
 
-def test_connection_check_reports_model_and_region(start_server: StartServer) -> None:
-    server = start_server("replay_server.yaml", mode="lenient")
-    check = check_connection(sync_client(server), "gpt-4o-mini")
+# gpt-4.1-mini: a standard-family (non-reasoning) model, deployed here only to show that the
+# check's request (max_completion_tokens, no max_tokens) suits both families.
+STANDARD = {"gpt-4.1-mini": {"kind": "chat", "model": "gpt-4.1-mini-2025-04-14"}}
+
+
+@pytest.mark.parametrize(
+    ("deployment", "model"),
+    [("gpt-5.4-mini", "gpt-5.4-mini-2026-03-17"), ("gpt-4.1-mini", "gpt-4.1-mini-2025-04-14")],
+)
+def test_connection_check_reports_model_and_region(
+    start_server: StartServer, deployment: str, model: str
+) -> None:
+    server = start_server(
+        "replay_server.yaml", mode="lenient", deployments={**DEFAULT_DEPLOYMENTS, **STANDARD}
+    )
+    check = check_connection(sync_client(server), deployment)
     assert check.ok
-    assert check.detail == "deployment 'gpt-4o-mini' runs gpt-4o-mini-2024-07-18 in swedencentral"
+    assert check.detail == f"deployment {deployment!r} runs {model} in swedencentral"
 
 
 @pytest.mark.parametrize(
     ("client_options", "deployment", "fragment"),
     [
-        ({"api_key": "wrong"}, "gpt-4o-mini", "credentials rejected (401)"),
+        ({"api_key": "wrong"}, "gpt-5.4-mini", "credentials rejected (401)"),
         ({}, "gpt-35-turbo", "no deployment named 'gpt-35-turbo'"),
-        ({"api_version": "2024-13-01"}, "gpt-4o-mini", "resource not found (404)"),
+        ({"api_version": "2024-13-01"}, "gpt-5.4-mini", "resource not found (404)"),
     ],
     ids=["wrong-key", "model-name-as-deployment", "bad-api-version"],
 )
@@ -93,7 +107,7 @@ def test_unreachable_endpoint_is_diagnosed() -> None:
     client = AzureOpenAI(
         azure_endpoint="http://127.0.0.1:9", api_key="k", api_version="2024-10-21", max_retries=0
     )
-    assert "could not connect" in check_connection(client, "gpt-4o-mini").detail
+    assert "could not connect" in check_connection(client, "gpt-5.4-mini").detail
 
 
 def test_connection_check_passes_on_a_reasoning_deployment_through_the_v1_api(

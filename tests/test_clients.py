@@ -35,7 +35,7 @@ def test_connect_uses_a_running_replay_server(
     server = start_server("replay_server.yaml")
     azure = connect(
         settings=Settings(
-            api_version=API_VERSION, replay_url=server.url, chat_deployment="gpt-4o-mini"
+            api_version=API_VERSION, replay_url=server.url, chat_deployment="gpt-5.4-mini"
         )
     )
     assert "Offline: replay server at" in capsys.readouterr().out
@@ -47,7 +47,7 @@ def test_connect_entra_client_authenticates_offline(start_server: StartServer) -
     server = start_server("replay_server.yaml")
     azure = connect(settings=Settings(api_version=API_VERSION, replay_url=server.url), quiet=True)
     client = azure.sync_client("entra")
-    answer = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    answer = client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     assert answer.choices[0].message.content == "Hello there, nice to meet!"
 
 
@@ -55,7 +55,7 @@ async def test_connect_async_client_works(start_server: StartServer) -> None:
     server = start_server("replay_server.yaml")
     azure = connect(settings=Settings(api_version=API_VERSION, replay_url=server.url), quiet=True)
     async with azure.make_async_client() as client:
-        answer = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        answer = await client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     assert answer.choices[0].message.content == "Hello there, nice to meet!"
 
 
@@ -112,7 +112,7 @@ def test_connect_through_a_recorder_sends_your_key_and_keeps_settings_checks_gre
     assert azure.recording and azure.endpoint == recorder.url
     assert azure.api_key == "my-real-key"
     assert all(check.ok for check in check_settings(azure.settings))
-    answer = azure.client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    answer = azure.client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     assert answer.choices[0].message.content == "Hello there, nice to meet!"
 
 
@@ -122,7 +122,7 @@ def test_connect_gives_v1_clients_with_a_key_and_with_entra_id(start_server: Sta
     assert azure.v1_base_url == f"{server.url}/openai/v1/"
     for auth in ("key", "entra"):
         answer = azure.v1_client(auth).chat.completions.create(  # type: ignore[arg-type]
-            model="gpt-4o-mini", messages=HELLO
+            model="gpt-5.4-mini", messages=HELLO
         )
         assert answer.choices[0].message.content == "Hello there, nice to meet!"
 
@@ -132,7 +132,7 @@ async def test_connect_gives_async_v1_clients(start_server: StartServer) -> None
     azure = connect(settings=Settings(api_version=API_VERSION, replay_url=server.url), quiet=True)
     for auth in ("key", "entra"):
         async with azure.make_v1_async_client(auth) as client:  # type: ignore[arg-type]
-            answer = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+            answer = await client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
         assert answer.choices[0].message.content == "Hello there, nice to meet!"
 
 

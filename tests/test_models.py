@@ -253,19 +253,38 @@ def test_the_rule_picks_todays_defaults() -> None:
     picked = {role: c.model.response_name if c.model else None for role, c in
               choose_defaults(TODAY).items()}  # fmt: skip
     assert picked == {
-        "chat": "gpt-5-mini-2025-08-07",  # gpt-5.4-mini: tools+reasoning on Chat unverified
-        "small_chat": "gpt-5-nano-2025-08-07",  # gpt-5.6-luna: no tools with reasoning on Chat
+        "chat": "gpt-5.4-mini-2026-03-17",  # gpt-5.6-terra: streaming unverified
+        "small_chat": "gpt-5.4-nano-2026-03-17",  # gpt-5.6-luna: streaming unverified
         "batch": "gpt-5.4-mini-2026-03-17",  # the only mini in Learn's Global Batch list
         "embeddings": "text-embedding-3-small",
     }
+    reasons = dict((m.response_name, r) for m, r in choose_defaults(TODAY)["chat"].excluded)
+    # gpt-5-mini takes no reasoning_effort none (its efforts are minimal..high).
+    assert reasons["gpt-5-mini-2025-08-07"] == ("no effort none",)
+    assert reasons["gpt-5.6-terra-2026-07-09"] == ("streaming unverified",)
 
 
-def test_after_gpt_5_retires_no_model_qualifies_for_chat() -> None:
+def test_gpt_5_mini_retiring_leaves_the_gpt_5_4_defaults_in_place() -> None:
     choices = choose_defaults(date(2027, 2, 9))
-    assert choices["chat"].model is None and choices["small_chat"].model is None
+    assert choices["chat"].model is not None and choices["small_chat"].model is not None
+    assert (choices["chat"].model.response_name, choices["small_chat"].model.response_name) == (
+        "gpt-5.4-mini-2026-03-17",
+        "gpt-5.4-nano-2026-03-17",
+    )
     reasons = dict((m.response_name, r) for m, r in choices["chat"].excluded)
-    assert reasons["gpt-5-mini-2025-08-07"] == ("Retired on 2027-02-09",)
-    assert reasons["gpt-5.6-terra-2026-07-09"][0] == "no chat tools with reasoning"
+    assert reasons["gpt-5-mini-2025-08-07"] == ("Retired on 2027-02-09", "no effort none")
+
+
+def test_after_gpt_5_4_retires_no_model_qualifies_for_chat() -> None:
+    assert choose_defaults(date(2027, 9, 20))["chat"].model is not None
+    choices = choose_defaults(date(2027, 9, 21))
+    assert choices["chat"].model is None and choices["small_chat"].model is None
+    assert choices["batch"].model is None
+    reasons = dict((m.response_name, r) for m, r in choices["chat"].excluded)
+    assert reasons["gpt-5.4-mini-2026-03-17"] == ("Retired on 2027-09-21",)
+    assert reasons["gpt-5.6-terra-2026-07-09"] == ("streaming unverified",)
+    small = dict((m.response_name, r) for m, r in choices["small_chat"].excluded)
+    assert small["gpt-5.4-nano-2026-03-17"] == ("Retired on 2027-09-21",)
 
 
 def _variant(entry: ModelVersion, version: str, **dates: date | None) -> ModelVersion:
@@ -277,7 +296,7 @@ def _variant(entry: ModelVersion, version: str, **dates: date | None) -> ModelVe
 
 def test_the_rule_prefers_the_later_retirement_and_skips_closed_models() -> None:
     models = catalogue()
-    base = models.lookup("gpt-5-mini-2025-08-07")
+    base = models.lookup("gpt-5.4-mini-2026-03-17")
     later = _variant(base, "2026-10-01", ga=date(2026, 10, 1), retirement=date(2028, 4, 1))
     closed = _variant(base, "2026-11-01", ga=date(2026, 11, 1), retirement=date(2028, 5, 1),
                       deprecation=TODAY)  # fmt: skip
@@ -293,6 +312,8 @@ def test_the_rule_prefers_the_later_retirement_and_skips_closed_models() -> None
         "Deprecated on 2026-12-06",
     )
     assert choose_defaults(TODAY - timedelta(days=1), trial)["chat"].model is closed
+    # Without the variants, the catalogue's own mini is the pick.
+    assert choose_defaults(TODAY, models)["chat"].model is base
 
 
 def test_every_role_has_a_candidate_in_the_catalogue() -> None:
@@ -315,18 +336,18 @@ def test_no_default_the_notebooks_use_is_within_30_days_of_a_lifecycle_date() ->
 
 def test_the_guard_passes_today_and_fails_with_a_moved_clock() -> None:
     assert lifecycle_warnings(notebook_models(), TODAY) == []
-    # 2027-02-09 (retirement) - 30 days = 2027-01-10: the first day the guard fails.
-    assert lifecycle_warnings(notebook_models(), date(2027, 1, 9)) == []
-    problems = lifecycle_warnings(notebook_models(), date(2027, 1, 10))
-    assert len(problems) == 2  # gpt-5-mini (two deployments, one message) and gpt-5-nano
+    # 2027-09-21 (retirement) - 30 days = 2027-08-22: the first day the guard fails.
+    assert lifecycle_warnings(notebook_models(), date(2027, 8, 21)) == []
+    problems = lifecycle_warnings(notebook_models(), date(2027, 8, 22))
+    assert len(problems) == 2  # gpt-5.4-mini (two deployments, one message) and gpt-5.4-nano
     lines = CATALOGUE.read_text(encoding="utf-8").splitlines()
-    for problem, model in zip(problems, ["gpt-5-mini", "gpt-5-nano"], strict=True):
-        assert f"{model}-2025-08-07 retires on 2027-02-09 (in 30 days, as of 2027-01-10)" in problem
+    for problem, model in zip(problems, ["gpt-5.4-mini", "gpt-5.4-nano"], strict=True):
+        assert f"{model}-2026-03-17 retires on 2027-09-21 (in 30 days, as of 2027-08-22)" in problem
         where = re.search(r"helpers/data/models\.yaml:(\d+) ", problem)
         assert where, problem
         line = int(where.group(1))
         assert lines[line - 1].strip() == f"- model: {model}"
-        assert lines[line].strip() == 'version: "2025-08-07"'
+        assert lines[line].strip() == 'version: "2026-03-17"'
 
 
 def test_the_guard_names_an_unknown_model() -> None:
@@ -335,26 +356,34 @@ def test_the_guard_names_an_unknown_model() -> None:
     assert problem.endswith("add it to the catalogue")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gpt-5-mini is not in Learn's Global Batch model list (2026-08-28); moving the batch "
-    "deployment to gpt-5.4-mini means re-recording section 6. Remove this mark when it moves.",
-)
 def test_the_batch_deployment_runs_a_global_batch_model() -> None:
-    entry = catalogue().lookup(DEFAULT_DEPLOYMENTS["gpt-5-mini-batch"].model)
+    # Learn's Global Batch model list (2026-08-28) has gpt-5.4-mini; gpt-5-mini, which the
+    # batch deployment ran before, is not on it (and its deployment is gone).
+    batch = DEFAULT_DEPLOYMENTS["gpt-5.4-mini-batch"]
+    assert batch.batch is True
+    entry = catalogue().lookup(batch.model)
+    assert entry.response_name == "gpt-5.4-mini-2026-03-17"
     assert entry.global_batch.value is True
+    assert entry.global_batch.source == "regions-batch-2026-08-28"
+    assert "gpt-5-mini-batch" not in DEFAULT_DEPLOYMENTS
+    assert catalogue().lookup("gpt-5-mini-2025-08-07").global_batch.value is not True
 
 
 # --- the replay server reads the catalogue -----------------------------------------------------
 
 
 def test_default_deployments_take_family_and_efforts_from_the_catalogue() -> None:
-    mini = DEFAULT_DEPLOYMENTS["gpt-5-mini"]
-    assert (mini.family, mini.reasoning_efforts) == (
-        "reasoning",
-        ("minimal", "low", "medium", "high"),
-    )
-    assert DEFAULT_DEPLOYMENTS["gpt-4o-mini"].family == "standard"
+    for name in ("gpt-5.4-mini", "gpt-5.4-nano", "gpt-5.4-mini-batch"):
+        deployment = DEFAULT_DEPLOYMENTS[name]
+        # gpt-5.4 efforts: none..xhigh; minimal was a 2025-08-07 GPT-5 value.
+        assert (deployment.family, deployment.reasoning_efforts) == (
+            "reasoning",
+            ("none", "low", "medium", "high", "xhigh"),
+        ), name
+    # The deprecated standard models are no longer built in; a standard deployment is one line.
+    assert not {"gpt-4o", "gpt-4o-mini", "gpt-5-mini", "gpt-5-nano"} & set(DEFAULT_DEPLOYMENTS)
+    standard = Deployment(kind="chat", model="gpt-4.1-mini-2025-04-14")
+    assert (standard.family, standard.reasoning_efforts) == ("standard", ())
     assert DEFAULT_DEPLOYMENTS["text-embedding-3-small"].dimensions == 1536
 
 

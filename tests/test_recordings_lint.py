@@ -24,7 +24,8 @@ from helpers.replay.recordings.lint import (
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 12, 6)
-DECEMBER_2025 = 1_764_547_200  # 2025-12-01, after gpt-5.4-mini's GA (2025-08-07)
+NOVEMBER_2026 = 1_795_478_400  # 2026-11-24, after gpt-5.4-mini's GA (2026-03-17), before TODAY
+DECEMBER_2025 = 1_764_547_200  # 2025-12-01, after gpt-5-mini's GA but before gpt-5.4-mini's
 
 
 def chat_interaction(**body: Any) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def chat_interaction(**body: Any) -> dict[str, Any]:
             "body": {
                 "id": "chatcmpl-abc",
                 "object": "chat.completion",
-                "created": DECEMBER_2025,
+                "created": NOVEMBER_2026,
                 "model": "gpt-5.4-mini-2026-03-17",
                 "choices": [
                     {
@@ -67,7 +68,7 @@ def responses_stream() -> dict[str, Any]:
     final = {
         "id": "resp_1",
         "object": "response",
-        "created_at": DECEMBER_2025,
+        "created_at": NOVEMBER_2026,
         "model": "gpt-5.4-mini-2026-03-17",
         "status": "completed",
         "output": [{"id": "msg_1", "type": "message", "content": []}],
@@ -109,9 +110,10 @@ def test_the_good_examples_pass() -> None:
     assert lint(chat_interaction(), responses_stream()) == []
 
 
-def test_a_timestamp_before_the_models_ga_is_caught() -> None:
+@pytest.mark.parametrize("created", [1_732_406_400, DECEMBER_2025])  # 2024-11-24, 2025-12-01
+def test_a_timestamp_before_the_models_ga_is_caught(created: int) -> None:
     bad = chat_interaction()
-    bad["response"]["body"]["created"] = 1_732_406_400  # 2024-11-24
+    bad["response"]["body"]["created"] = created
     [finding] = lint(bad)
     assert (
         finding.rule == "timestamps" and "before gpt-5.4-mini-2026-03-17 was GA" in finding.message
@@ -195,7 +197,7 @@ def test_a_chat_stream_without_done_is_caught_unless_cut_on_purpose() -> None:
     chunk = {
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
-        "created": DECEMBER_2025,
+        "created": NOVEMBER_2026,
         "model": "gpt-5.4-mini-2026-03-17",
         "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}],
     }

@@ -38,7 +38,7 @@ def test_both_audiences_are_accepted_by_the_v1_and_the_dated_api(
     dated = sync_client(server, api_key=None, azure_ad_token_provider=provider)
     v1 = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=provider, max_retries=0)
     for client in (dated, v1):
-        answer = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        answer = client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
         assert answer.choices[0].message.content == ANSWER
 
 
@@ -54,7 +54,7 @@ def test_other_audiences_are_still_refused_with_azures_401(
     provider = get_bearer_token_provider(ReplayCredential(server.api_key), scope)
     client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=provider, max_retries=0)
     with pytest.raises(openai.AuthenticationError) as caught:
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     assert caught.value.status_code == 401
     assert "audience is incorrect" in caught.value.message
 
@@ -99,7 +99,7 @@ def test_connect_asks_entra_id_for_the_v1_pages_scope(
     spy = ScopeSpy(server.api_key)
     monkeypatch.setattr(type(azure), "token_credential", lambda self: spy)
     for client in (azure.sync_client("entra"), azure.v1_client("entra")):
-        answer = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        answer = client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
         assert answer.choices[0].message.content == ANSWER
     assert spy.scopes and set(spy.scopes) == {(V1_PAGE_SCOPE,)}
 
