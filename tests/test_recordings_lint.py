@@ -273,3 +273,47 @@ def test_embeddings_usage_is_tiktokens_count() -> None:
     bad = copy.deepcopy(good)
     bad["response"]["body"]["usage"] = {"prompt_tokens": 3, "total_tokens": 3}
     assert rules(lint(bad)) == ["prompt_tokens"]
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"reasoning_effort": "minimal"}, "takes no effort 'minimal'"),  # a GPT-5 (2025) effort
+        ({"max_tokens": 20}, "rejects max_tokens"),
+        ({"tools": [WEATHER_TOOL], "reasoning_effort": "low"}, "refuses function tools"),
+    ],
+    ids=["effort-not-on-its-list", "max-tokens", "tools-with-effort"],
+)
+def test_a_request_the_answering_model_refuses_is_caught(
+    body: dict[str, Any], expected: str
+) -> None:
+    findings = [f for f in lint(chat_interaction(**body)) if f.rule == "request"]
+    assert len(findings) == 1 and expected in findings[0].message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"reasoning_effort": "xhigh"},
+        {"tools": [WEATHER_TOOL]},
+        {"tools": [WEATHER_TOOL], "reasoning_effort": "none"},
+    ],
+    ids=["xhigh", "tools-without-effort", "tools-with-effort-none"],
+)
+def test_a_request_the_answering_model_takes_passes(body: dict[str, Any]) -> None:
+    assert "request" not in rules(lint(chat_interaction(**body)))
+
+
+def test_an_effort_sent_to_a_standard_model_is_caught() -> None:
+    bad = chat_interaction(reasoning_effort="low")
+    bad["response"]["body"]["model"] = "gpt-4.1-mini-2025-04-14"
+    usage = bad["response"]["body"]["usage"]
+    usage["completion_tokens_details"]["reasoning_tokens"] = 0
+    findings = [f for f in lint(bad) if f.rule == "request"]
+    assert len(findings) == 1 and "not a reasoning model" in findings[0].message

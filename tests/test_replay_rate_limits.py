@@ -103,6 +103,8 @@ def test_eleven_requests_inside_one_second_to_600_rpm_get_exactly_one_429(
         answers.append(send(client))
     refused = [a for a in answers if isinstance(a, openai.RateLimitError)]
     assert len(refused) == 1 and refused[0] is answers[10]
+    # Azure's wording for a requests-per-minute refusal ("call rate limit"), as its 429s say.
+    assert "have exceeded call rate limit of your current" in refused[0].message
     remaining = [int(a.headers["x-ratelimit-remaining-requests"]) for a in answers[:10]]
     assert remaining == [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
     # The 11th arrived at 0.9 s: the window that refused it ends at 1.0 s.
@@ -191,6 +193,7 @@ def test_the_minutes_token_count_refuses_until_the_minute_resets(limited: Start)
         answers.append(send(client, max_completion_tokens=300))
     assert not any(isinstance(a, openai.RateLimitError) for a in answers[:admitted])
     refused = answers[admitted]
+    assert "have exceeded token rate limit of your current" in refused.message
     assert int(refused.response.headers["x-ratelimit-remaining-tokens"]) == (
         1_000 - admitted * charge
     )
