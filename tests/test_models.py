@@ -460,3 +460,49 @@ def test_gpt_5_1_takes_temperature_only_when_it_does_not_reason(
             reasoning_effort="low",
         )
     assert (caught.value.code, caught.value.param) == ("unsupported_value", "temperature")
+
+
+RUNWAY_DAYS = 180
+"""No notebook output or recording may come from a model retiring within this many days."""
+
+MODEL_VERSION = re.compile(r"\b((?:gpt|o\d|text-embedding)[\w.-]*?-20\d\d-\d\d-\d\d)\b")
+"""A dated model name as Azure puts it in a response's ``model`` field."""
+
+
+def _answering_models() -> dict[str, set[str]]:
+    """Every dated model name in the notebooks' recordings and committed outputs, by file."""
+    root = Path(__file__).resolve().parent.parent / "notebooks"
+    found: dict[str, set[str]] = {}
+    for path in [*root.glob("recordings/*.yaml"), *root.glob("[0-9][0-9]_*.ipynb")]:
+        names = set(MODEL_VERSION.findall(path.read_text(encoding="utf-8")))
+        found[path.name] = names
+    return found
+
+
+def test_no_notebook_answer_comes_from_a_closed_or_retiring_model() -> None:
+    """The acceptance of the catalogue issue: every answer a notebook shows or replays comes
+    from a GA model that retires more than 180 days from today."""
+    problems = []
+    seen = set()
+    for file, names in _answering_models().items():
+        for name in names:
+            entry = catalogue().find(name)
+            if entry is None:
+                problems.append(f"{file}: {name} is not in the catalogue")
+                continue
+            seen.add(entry.response_name)
+            stage = entry.lifecycle_on(TODAY)
+            retires = entry.retirement.value
+            if stage is not Stage.GA:
+                problems.append(f"{file}: {name} is {stage} on {TODAY}")
+            elif retires is not None and retires <= TODAY + timedelta(days=RUNWAY_DAYS):
+                problems.append(f"{file}: {name} retires on {retires}, within {RUNWAY_DAYS} days")
+    assert not problems, "\n".join(problems)
+    assert "gpt-5.4-mini-2026-03-17" in seen  # the scan does find the answers it checks
+
+
+def test_the_runway_check_catches_a_retiring_model() -> None:
+    entry = catalogue().lookup("gpt-5-mini-2025-08-07")
+    assert entry.retirement.value is not None
+    assert entry.retirement.value <= TODAY + timedelta(days=RUNWAY_DAYS)
+    assert MODEL_VERSION.findall('"model": "gpt-5-mini-2025-08-07"') == ["gpt-5-mini-2025-08-07"]
