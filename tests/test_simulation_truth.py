@@ -460,3 +460,24 @@ def test_simulated_answers_pass_the_recordings_linter(
     assert len(document["interactions"]) == 3 * (7 + 3) + 1
     linter = Linter(catalogue_ga_date)
     assert [str(f) for f in linter.lint_document("drafts", document)] == []
+
+
+@pytest.mark.parametrize(("effort", "reasons"), [("none", False), ("low", True), ("xhigh", True)])
+def test_a_simulated_answer_reasons_at_the_effort_sent(
+    lenient: OpenAI, effort: Any, reasons: bool
+) -> None:
+    chat = lenient.chat.completions.create(
+        model="gpt-5.4-mini",
+        messages=[{"role": "user", "content": "Name a colour."}],
+        reasoning_effort=effort,
+    )
+    details = chat.usage.completion_tokens_details if chat.usage else None
+    assert details is not None and ((details.reasoning_tokens or 0) > 0) is reasons
+    response = lenient.responses.create(
+        model="gpt-5.4-mini", input="Name a colour.", reasoning={"effort": effort}
+    )
+    kinds = [item.type for item in response.output]
+    assert ("reasoning" in kinds) is reasons  # effort none: no reasoning item at all
+    assert response.reasoning is not None and response.reasoning.effort == effort
+    assert response.usage is not None
+    assert (response.usage.output_tokens_details.reasoning_tokens > 0) is reasons

@@ -22,7 +22,7 @@ from ...behaviours.prompt_cache import MIN_TOKENS, PromptCache, prompt_tokens
 from ...context import Reply, RequestContext, StreamEvent
 from ...state import ReplayState
 from ..base import DeploymentKind, Endpoint, Operation, Service
-from ..responses.simulator import EFFORT_TOKENS
+from ..responses.simulator import EFFORT_TOKENS, effective_effort
 from . import chat as chat_simulator
 from . import embeddings as embeddings_simulator
 from .validation import validate_chat, validate_embeddings
@@ -52,8 +52,8 @@ class ChatCompletions(Operation):
         assert ctx.deployment is not None and ctx.deployment_name is not None
         check_prompt(ctx.body, ctx.state.config.content_filter)
         deployment = ctx.deployment
-        effort = ctx.body.get("reasoning_effort") or "medium"
-        reasoning = EFFORT_TOKENS.get(effort, 0) if deployment.is_reasoning else 0
+        effort = effective_effort(ctx.body.get("reasoning_effort"), deployment)
+        reasoning = EFFORT_TOKENS.get(effort, 0) if effort else 0
         cached = ctx.state.get(PromptCache).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
         return _reply(
             chat_simulator.simulate(

@@ -23,13 +23,30 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from ...._support.models import catalogue
 from ...._support.tokenizer import count_tokens
 from ... import azure
 from ...config import Deployment
 from ..inference.chat import UNRECORDED_TEXT, call_tokens, example_from_schema, truncate
 
-EFFORT_TOKENS = {"minimal": 0, "low": 64, "medium": 192, "high": 448}
+EFFORT_TOKENS = {"none": 0, "minimal": 0, "low": 64, "medium": 192, "high": 448, "xhigh": 960}
 """Simulated reasoning tokens per effort: a stand-in, marked unrecorded like the text."""
+
+SIMULATED_DEFAULT_EFFORT = "medium"
+"""The effort simulated for a reasoning model whose default the catalogue does not know
+(gpt-5.4: Learn does not state it); the GPT-5 (2025-08-07) models' documented default."""
+
+
+def effective_effort(sent: Any, deployment: Deployment) -> str | None:
+    """The effort a simulated answer reasons at: the one sent, else the model's default from the
+    catalogue, else :data:`SIMULATED_DEFAULT_EFFORT`; None for a standard model."""
+    if not deployment.is_reasoning:
+        return None
+    if isinstance(sent, str) and sent:
+        return sent
+    entry = catalogue().find(deployment.model)
+    default = entry.default_effort.value if entry is not None and entry.default_effort else None
+    return default or SIMULATED_DEFAULT_EFFORT
 
 
 class ResponsesStore:
@@ -161,9 +178,9 @@ def simulate(
     passes :func:`helpers.replay.azure.timestamp` of its clock)."""
     items = input_items(body, None)
     output: list[dict[str, Any]] = []
-    effort = (body.get("reasoning") or {}).get("effort") or "medium"
-    reasoning_tokens = EFFORT_TOKENS.get(effort, 0) if deployment.is_reasoning else 0
-    if deployment.is_reasoning:
+    effort = effective_effort((body.get("reasoning") or {}).get("effort"), deployment)
+    reasoning_tokens = EFFORT_TOKENS.get(effort, 0) if effort else 0
+    if effort and effort != "none":
         output.append(reasoning_item(ids.item_id("rs")))
     calls = _function_calls(body, items, ids)
     if calls:
@@ -295,7 +312,7 @@ def response_object(
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
         "reasoning": {
-            "effort": (reasoning.get("effort") or "medium") if deployment.is_reasoning else None,
+            "effort": effective_effort(reasoning.get("effort"), deployment),
             "summary": reasoning.get("summary"),
         },
         "status": status,
