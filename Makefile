@@ -13,12 +13,13 @@ OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_
 WORKERS ?= 4
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: help install run test lint format unit notebooks lab serve record bench fuzz models clean
+.PHONY: help install run test lint format unit notebooks lab tidy-notebooks serve record bench fuzz models clean
 
 help:
 	@echo "make run     execute every notebook offline, on the embedded replay server"
 	@echo "make test    lint, unit tests and nbval (strict) over every notebook"
-	@echo "make lab     JupyterLab with notebook 1 open"
+	@echo "make lab     JupyterLab with notebook 1 open (LAB_PORT=8888, LAB_ARGS=...)"
+	@echo "make tidy-notebooks  reduce the notebooks' metadata to what every machine agrees on"
 	@echo "make serve   the replay server in the foreground (port 8765)"
 	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
 	@echo "make bench   replay-server benchmarks, reported as ratios"
@@ -55,8 +56,18 @@ test: lint $(STAMP)
 	$(OFFLINE) $(BIN)/pytest -n $(WORKERS) --dist loadscope $(PYTEST_NB) tests notebooks
 
 # Served from the repository's root, so the notebooks' links to ../README.md resolve.
+# .jupyter/ holds the save hook that tidies notebook metadata and the lab settings (no news
+# pop-up). As root (containers, Codespaces) it adds --allow-root; with no display, --no-browser.
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+LAB_AUTO := $(if $(filter 0,$(shell id -u)),--allow-root) $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=. notebooks/01_authentication.ipynb
+	$(BIN)/jupyter lab --config=.jupyter/jupyter_server_config.py \
+		--LabApp.app_settings_dir=.jupyter/lab/settings --ServerApp.root_dir=. \
+		--ServerApp.port=$(LAB_PORT) $(LAB_AUTO) $(LAB_ARGS) notebooks/01_authentication.ipynb
+
+tidy-notebooks: $(STAMP)
+	$(BIN)/python -m helpers._support.notebooks tidy
 
 serve: $(STAMP)
 	$(BIN)/python -m helpers.replay

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import yaml
@@ -136,11 +137,56 @@ def execute(
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs = _coalesce_streams(cell.outputs)
-        # Keep only what a reader needs; interpreter versions are noise in a diff.
-        notebook.metadata = nbformat.from_dict(
-            {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
-        )
+        tidy(notebook)
         nbformat.write(notebook, path)
+
+
+# ------------------------------------------------------------------ committed metadata, tidy
+
+CELL_METADATA_KEPT = ("tags",)
+"""Cell metadata worth committing; the rest is one viewer's state (``execution`` timings,
+``scrolled``, ``collapsed``, ``jupyter.outputs_hidden``) and differs between machines."""
+
+
+def tidy(notebook: nbformat.NotebookNode) -> bool:
+    """Reduce a notebook's metadata to what every machine agrees on: the kernel's name and the
+    language, not the interpreter's patch version or the viewer's layout. True if it changed.
+
+    JupyterLab fills ``kernelspec.display_name`` and the whole ``language_info`` (including the
+    learner's own Python version) when a kernel starts; the save hook in ``.jupyter/`` and
+    ``make tidy-notebooks`` both call this, so opening, running and saving leaves no diff.
+    """
+    wanted = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
+    changed = notebook.metadata != wanted
+    notebook.metadata = wanted
+    for cell in notebook.cells:
+        kept = {k: v for k, v in cell.get("metadata", {}).items() if k in CELL_METADATA_KEPT}
+        if kept != cell.get("metadata", {}):
+            cell.metadata = nbformat.from_dict(kept)
+            changed = True
+    return changed
+
+
+def pre_save_hook(model: dict[str, Any], **_: Any) -> None:
+    """Jupyter server's ``FileContentsManager.pre_save_hook``: tidy a notebook before it is
+    written (``.jupyter/jupyter_server_config.py`` installs it for ``make lab``)."""
+    if model.get("type") != "notebook" or not isinstance(model.get("content"), dict):
+        return
+    notebook = nbformat.from_dict(model["content"])
+    tidy(notebook)
+    model["content"] = notebook
+
+
+def tidy_notebooks(check: bool = False) -> list[Path]:
+    """Tidy every notebook of the cookbook in place (or, with ``check``, only report)."""
+    changed = []
+    for path in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        if tidy(notebook):
+            changed.append(path)
+            if not check:
+                nbformat.write(notebook, path)
+    return changed
 
 
 def _coalesce_streams(outputs: list[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
@@ -250,7 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     record_cmd.add_argument("name")
     commands.add_parser("index", help="print the README table of contents")
     commands.add_parser("nav", help="update the navigation line in every notebook")
+    tidy_cmd = commands.add_parser("tidy", help="reduce every notebook's metadata to the kernel")
+    tidy_cmd.add_argument("--check", action="store_true", help="only list untidy notebooks")
     args = parser.parse_args(argv)
+    if args.command == "tidy":
+        untidy = tidy_notebooks(check=args.check)
+        for path in untidy:
+            print(f"{'untidy' if args.check else 'tidied'} {path.relative_to(project_root())}")
+        return 1 if args.check and untidy else 0
     if args.command == "run":
         return run(args.names, args.write)
     if args.command == "record":
