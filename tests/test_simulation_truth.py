@@ -481,3 +481,65 @@ def test_a_simulated_answer_reasons_at_the_effort_sent(
     assert response.reasoning is not None and response.reasoning.effort == effort
     assert response.usage is not None
     assert (response.usage.output_tokens_details.reasoning_tokens > 0) is reasons
+
+
+WEATHER: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "units": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                "days": {"type": "integer", "minimum": 1, "maximum": 7},
+            },
+            "required": ["city", "units", "days"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def test_a_made_up_tool_call_takes_its_arguments_from_the_learners_question(
+    lenient: OpenAI,
+) -> None:
+    """An edited question gets a tool call on the learner's own city, units and number."""
+    asked = lenient.chat.completions.create(
+        model="gpt-5.4-mini",
+        messages=[
+            {"role": "developer", "content": "Use the tools. Never guess. London is the default."},
+            {
+                "role": "user",
+                "content": "What will the weather be in Porto for 3 days, in fahrenheit?",
+            },
+        ],
+        tools=[WEATHER],  # type: ignore[list-item]
+    )
+    (call,) = asked.choices[0].message.tool_calls or []
+    assert call.type == "function"
+    assert json.loads(call.function.arguments) == {
+        "city": "Porto",
+        "units": "fahrenheit",
+        "days": 3,
+    }
+    response = lenient.responses.create(
+        model="gpt-5.4-mini",
+        input="Is it raining in Nairobi?",
+        tools=[{"type": "function", "name": "get_weather", **WEATHER["function"]}],  # type: ignore[list-item, typeddict-item]
+    )
+    (item,) = [i for i in response.output if i.type == "function_call"]
+    assert json.loads(item.arguments)["city"] == "Nairobi"  # type: ignore[union-attr]
+
+
+def test_a_question_that_names_nothing_leaves_the_argument_marked(lenient: OpenAI) -> None:
+    asked = lenient.chat.completions.create(
+        model="gpt-5.4-mini",
+        messages=[{"role": "user", "content": "what is the weather like today?"}],
+        tools=[WEATHER],  # type: ignore[list-item]
+    )
+    (call,) = asked.choices[0].message.tool_calls or []
+    assert call.type == "function"
+    arguments = json.loads(call.function.arguments)
+    assert arguments["city"] == "[unrecorded]" and arguments["units"] == "celsius"
+    assert arguments["days"] == 1  # the schema's minimum: nothing in the question fits

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ...._support.counting import count_messages
@@ -35,13 +35,128 @@ UNRECORDED_VALUE = "[unrecorded]"
 """Every string in a made-up structured answer: the learner sees it was not recorded."""
 
 
-def example_from_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "at",
+        "can",
+        "could",
+        "do",
+        "does",
+        "for",
+        "from",
+        "give",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "please",
+        "show",
+        "tell",
+        "the",
+        "then",
+        "this",
+        "to",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
+)
+"""Words that open a question capitalised without naming anything (``What``, ``Of``, ``Is``)."""
+
+
+@dataclass
+class Hints:
+    """Values a learner's own question offers a made-up tool call: names (capitalised words,
+    in order: ``Paris``, ``New York``), numbers, and the text to look enum values up in.
+
+    Lenient mode answers an edited question without a recording; drawing a tool's arguments
+    from the question keeps the lesson alive (the loop runs on the learner's own city), and
+    ``"[unrecorded]"`` is left only where the question offers nothing.
+    """
+
+    text: str = ""
+    names: list[str] = field(default_factory=list)
+    numbers: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_text(cls, text: str) -> Hints:
+        names = []
+        for match in re.finditer(r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*", text):
+            words = match.group(0).split()
+            while words and words[0].lower() in _FUNCTION_WORDS:
+                words = words[1:]
+            if words:
+                names.append(" ".join(words))
+        numbers = [float(n) for n in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])", text)]
+        return cls(text, list(dict.fromkeys(names)), numbers)
+
+    @classmethod
+    def from_messages(cls, messages: Any) -> Hints:
+        """From the last user message (text, or the text parts of its content)."""
+        for message in reversed(messages if isinstance(messages, list) else []):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return cls.from_text(_text_of(message.get("content")))
+        return cls()
+
+    def enum_value(self, options: list[Any]) -> Any:
+        lowered = self.text.lower()
+        named = [o for o in options if isinstance(o, str) and o and o.lower() in lowered]
+        return named[0] if named else options[0]
+
+    def name(self, index: int) -> str:
+        return self.names[index] if index < len(self.names) else UNRECORDED_VALUE
+
+    def number(self, index: int, low: Any, high: Any) -> float | None:
+        for value in self.numbers[index:]:
+            if (_number(low) and value < low) or (_number(high) and value > high):
+                continue
+            return value
+        return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def example_from_schema(
+    schema: Any, defs: dict[str, Any] | None = None, hints: Hints | None = None
+) -> Any:
     """The simplest value that satisfies a JSON schema of the kind structured outputs allow.
 
     Lenient mode runs this on any schema a client sends, strict or not, so it takes odd ones
     in its stride: a ``$ref`` to itself or in a cycle, an empty ``enum``, ``properties`` that
-    is not an object, non-numeric bounds. What it cannot satisfy becomes ``null``.
+    is not an object, non-numeric bounds. What it cannot satisfy becomes ``null``. With
+    ``hints`` (a tool call's arguments), enum values, strings and numbers come from the
+    learner's question where it offers them.
     """
+    hints = hints or Hints()
+    used = {"names": 0, "numbers": 0}
     root = schema if isinstance(schema, dict) else {}
     if defs is None:
         found = root.get("$defs", root.get("definitions"))
@@ -64,7 +179,7 @@ def example_from_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
             return example(resolve(ref), refs | {ref})
         enum = node.get("enum")
         if isinstance(enum, list) and enum:
-            return enum[0]
+            return hints.enum_value(enum)
         if "const" in node:
             return node["const"]
         for key in ("anyOf", "oneOf", "allOf"):
@@ -83,11 +198,16 @@ def example_from_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
             case "array":
                 return []
             case "string":
-                return UNRECORDED_VALUE
+                value = hints.name(used["names"])
+                used["names"] += value != UNRECORDED_VALUE
+                return value
             case "integer" | "number":
                 low = node.get("minimum", 0)
-                numeric = isinstance(low, (int, float)) and not isinstance(low, bool)
-                return low if numeric else 0
+                found = hints.number(used["numbers"], low, node.get("maximum"))
+                if found is not None:
+                    used["numbers"] += 1
+                    return int(found) if kind == "integer" else found
+                return low if _number(low) else 0
             case "boolean":
                 return False
             case _:
@@ -148,11 +268,14 @@ def tool_calls_for(body: dict[str, Any], ids: azure.IdSource) -> tuple[list[dict
         finish = "stop"
     elif body.get("parallel_tool_calls") is False:
         tools = tools[:1]
+    hints = Hints.from_messages(messages)
     calls = [
         azure.tool_call(
             ids.call_id(),
             str(tool["function"].get("name", "")),
-            example_from_schema(tool["function"].get("parameters") or {"type": "object"}),
+            example_from_schema(
+                tool["function"].get("parameters") or {"type": "object"}, hints=hints
+            ),
         )
         for tool in tools
     ]

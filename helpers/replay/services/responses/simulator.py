@@ -27,7 +27,13 @@ from ...._support.models import catalogue
 from ...._support.tokenizer import count_tokens
 from ... import azure
 from ...config import Deployment
-from ..inference.chat import UNRECORDED_TEXT, call_tokens, example_from_schema, truncate
+from ..inference.chat import (
+    UNRECORDED_TEXT,
+    Hints,
+    call_tokens,
+    example_from_schema,
+    truncate,
+)
 
 EFFORT_TOKENS = {"none": 0, "minimal": 0, "low": 64, "medium": 192, "high": 448, "xhigh": 960}
 """Simulated reasoning tokens per effort: a stand-in, marked unrecorded like the text."""
@@ -137,6 +143,15 @@ def text_of(items: Iterable[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def _last_user_text(body: dict[str, Any], items: list[dict[str, Any]]) -> str:
+    """The learner's last words: a string ``input``, or the last user message's text."""
+    if isinstance(body.get("input"), str):
+        return str(body["input"])
+    return Hints.from_messages(
+        [i for i in items if i.get("role") == "user" or i.get("type") == "message"]
+    ).text
+
+
 def _function_calls(body: dict[str, Any], items: list[dict[str, Any]], ids: azure.IdSource) -> list:
     tools = [
         t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"
@@ -149,8 +164,9 @@ def _function_calls(body: dict[str, Any], items: list[dict[str, Any]], ids: azur
     if body.get("parallel_tool_calls") is False:
         tools = tools[:1]
     calls = []
+    hints = Hints.from_text(_last_user_text(body, items))
     for tool in tools:
-        arguments = example_from_schema(tool.get("parameters") or {"type": "object"})
+        arguments = example_from_schema(tool.get("parameters") or {"type": "object"}, hints=hints)
         calls.append(
             {
                 "arguments": json.dumps(arguments),
