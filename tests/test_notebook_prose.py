@@ -75,6 +75,7 @@ SOURCED: dict[str, dict[str, str]] = {
     "14_rag": {
         "800": "OpenAI API reference, vector store chunking_strategy auto: 800-token chunks",
         "4,096": "OpenAI API reference, static chunking_strategy: max_chunk_size_tokens 100-4096",
+        "26": "Learn, Navigate from classic: 'August 26, 2026 — Assistants API sunsets'",
     },
     "15_embeddings": {
         "3,072": MODELS_PAGE,
