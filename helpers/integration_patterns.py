@@ -11,6 +11,13 @@ and ``call_next``, and may act before, after, or instead of it:
         max_retries=3,
     )
     completion = pipeline.create(model=deployment, messages=msgs, temperature=0)
+    response = pipeline.create_response(model=deployment, instructions=rules, input=question)
+
+``create`` goes to chat completions, ``create_response`` to the Responses API (the
+successor of the Assistants API: a conversation continues with ``previous_response_id``,
+and the call returns when the answer is ready, so nothing is polled); both run the same
+steps. A step tells the two apart by the request (:func:`api_of`: ``messages`` for chat
+completions, ``input`` for a response).
 
 :class:`AsyncPipeline` is the same around ``AsyncAzureOpenAI``; every step has a
 sync ``handle`` and an async ``ahandle`` so one list of steps serves both.
@@ -29,12 +36,13 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Generic, Literal, Protocol, TypeVar, cast
 
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types.chat import ChatCompletion
+from openai.types.responses import Response
 from pydantic import BaseModel
 
 from .caching import ResponseCache, Surface, namespace_for
@@ -43,6 +51,7 @@ from .content_filtering import (
     ContentFilteredError,
     report_from_completion,
     report_from_error,
+    report_from_response,
 )
 
 __all__ = [
@@ -53,32 +62,58 @@ __all__ = [
     "Monitor",
     "Pipeline",
     "Step",
+    "api_of",
 ]
 
 log = logging.getLogger(__name__)
 
 Params = dict[str, Any]
-CallNext = Callable[[Params], ChatCompletion]
-AsyncCallNext = Callable[[Params], Awaitable[ChatCompletion]]
+Result = ChatCompletion | Response
+"""What a step passes back: a chat completion, or a Responses API response."""
+CallNext = Callable[[Params], Result]
+AsyncCallNext = Callable[[Params], Awaitable[Result]]
 T = TypeVar("T")
+
+
+def api_of(params: Mapping[str, Any]) -> Surface:
+    """The API a request is for: chat completions (``messages``) or Responses (``input``)."""
+    return Surface.CHAT if "messages" in params else Surface.RESPONSES
+
+
+def _screened_messages(params: Mapping[str, Any]) -> list[Any]:
+    """The messages a blocklist reads: chat ``messages``, or a response's ``instructions``
+    and ``input`` (a string, or a list of input items with string or list content)."""
+    if api_of(params) is Surface.CHAT:
+        return list(params.get("messages") or [])
+    screened: list[Any] = []
+    if isinstance(params.get("instructions"), str):
+        screened.append({"role": "developer", "content": params["instructions"]})
+    given = params.get("input")
+    if isinstance(given, str):
+        screened.append({"role": "user", "content": given})
+    else:
+        screened.extend(item for item in given or [] if isinstance(item, Mapping))
+    return screened
 
 
 class Step(Protocol):
     """One middleware: the same behaviour for sync and async pipelines."""
 
-    def handle(self, params: Params, call_next: CallNext) -> ChatCompletion: ...
+    def handle(self, params: Params, call_next: CallNext) -> Result: ...
 
-    async def ahandle(self, params: Params, call_next: AsyncCallNext) -> ChatCompletion: ...
+    async def ahandle(self, params: Params, call_next: AsyncCallNext) -> Result: ...
 
 
 class ContentCheck:
     """Screens the messages before sending and reads Azure's verdict on the way back.
 
-    - ``blocklist`` (optional, a client-side supplement): a match raises
+    - ``blocklist`` (optional, a client-side supplement): a match in the messages (chat) or
+      in the instructions and input (Responses), string or text parts, raises
       ``BlockedByBlocklistError`` and nothing is sent;
     - a prompt Azure blocks (400 ``content_filter``) and an answer it cuts
-      (``finish_reason: "content_filter"``) both raise :class:`ContentFilteredError`,
-      whose ``report`` says which category, so callers handle one exception.
+      (``finish_reason: "content_filter"``, or a response ``incomplete`` for that reason)
+      both raise :class:`ContentFilteredError`, whose ``report`` says which category, so
+      callers handle one exception.
     """
 
     def __init__(self, blocklist: Blocklist | None = None) -> None:
@@ -86,21 +121,24 @@ class ContentCheck:
 
     def _before(self, params: Params) -> None:
         if self.blocklist is not None:
-            self.blocklist.screen(params.get("messages") or [])
+            self.blocklist.screen(_screened_messages(params))
 
     @staticmethod
-    def _after(completion: ChatCompletion) -> ChatCompletion:
-        report = report_from_completion(completion)
+    def _after(result: Result) -> Result:
+        if isinstance(result, Response):
+            report = report_from_response(result)
+        else:
+            report = report_from_completion(result)
         if report.filtered:
             raise ContentFilteredError(report)
-        return completion
+        return result
 
     @staticmethod
     def _blocked(error: openai.BadRequestError) -> ContentFilteredError | None:
         report = report_from_error(error)
         return ContentFilteredError(report) if report is not None else None
 
-    def handle(self, params: Params, call_next: CallNext) -> ChatCompletion:
+    def handle(self, params: Params, call_next: CallNext) -> Result:
         self._before(params)
         try:
             completion = call_next(params)
@@ -110,7 +148,7 @@ class ContentCheck:
             raise
         return self._after(completion)
 
-    async def ahandle(self, params: Params, call_next: AsyncCallNext) -> ChatCompletion:
+    async def ahandle(self, params: Params, call_next: AsyncCallNext) -> Result:
         self._before(params)
         try:
             completion = await call_next(params)
@@ -157,25 +195,32 @@ class CacheStep:
         if self.cache.namespace is None:
             self.namespace = namespace_for(client)
 
-    def handle(self, params: Params, call_next: CallNext) -> ChatCompletion:
+    @staticmethod
+    def _kind(params: Params) -> tuple[Surface, type[Result]]:
+        api = api_of(params)
+        return api, Response if api is Surface.RESPONSES else ChatCompletion
+
+    def handle(self, params: Params, call_next: CallNext) -> Result:
         with self._lock:
             if self._loop is None:
                 self._loop = _LoopThread()
+        api, result_type = self._kind(params)
         fetch = self.cache.fetch(
-            Surface.CHAT,
+            api,
             params,
             lambda: asyncio.to_thread(call_next, params),
-            ChatCompletion,
+            result_type,
             namespace=self.namespace,
         )
         return self._loop.run(fetch)
 
-    async def ahandle(self, params: Params, call_next: AsyncCallNext) -> ChatCompletion:
+    async def ahandle(self, params: Params, call_next: AsyncCallNext) -> Result:
+        api, result_type = self._kind(params)
         return await self.cache.fetch(
-            Surface.CHAT,
+            api,
             params,
             lambda: call_next(params),
-            ChatCompletion,
+            result_type,
             namespace=self.namespace,
         )
 
@@ -188,8 +233,13 @@ class CacheStep:
 
 
 class CallRecord(BaseModel):
-    """What :class:`Monitor` reports for one upstream call."""
+    """What :class:`Monitor` reports for one upstream call.
 
+    For a response, ``finish_reason`` is its ``status`` (``completed``) or the reason it is
+    ``incomplete``, and the token counts are its ``input_tokens`` and ``output_tokens``.
+    """
+
+    api: Literal["chat.completions", "responses"] = "chat.completions"
     deployment: str
     outcome: Literal["ok", "error"]
     seconds: float
@@ -217,21 +267,37 @@ class Monitor:
         self.hook = hook
         self.clock = clock
 
-    def _record(self, params: Params, start: float, result: ChatCompletion | BaseException) -> None:
+    def _record(self, params: Params, start: float, result: Result | BaseException) -> None:
         seconds = self.clock() - start
         deployment = str(params.get("model", ""))
+        api = api_of(params).value
         if isinstance(result, BaseException):
             record = CallRecord(
+                api=api,
                 deployment=deployment,
                 outcome="error",
                 seconds=seconds,
                 error_type=type(result).__name__,
                 status_code=getattr(result, "status_code", None),
             )
+        elif isinstance(result, Response):
+            used = result.usage
+            incomplete = result.incomplete_details
+            record = CallRecord(
+                api=api,
+                deployment=deployment,
+                outcome="ok",
+                seconds=seconds,
+                finish_reason=(incomplete.reason if incomplete else None) or result.status,
+                prompt_tokens=used.input_tokens if used else None,
+                completion_tokens=used.output_tokens if used else None,
+                cached_tokens=used.input_tokens_details.cached_tokens if used else None,
+            )
         else:
             usage = result.usage
             details = usage.prompt_tokens_details if usage else None
             record = CallRecord(
+                api=api,
                 deployment=deployment,
                 outcome="ok",
                 seconds=seconds,
@@ -245,7 +311,7 @@ class Monitor:
         except Exception:
             log.exception("monitoring hook failed; the request is unaffected")
 
-    def handle(self, params: Params, call_next: CallNext) -> ChatCompletion:
+    def handle(self, params: Params, call_next: CallNext) -> Result:
         start = self.clock()
         try:
             result = call_next(params)
@@ -255,7 +321,7 @@ class Monitor:
         self._record(params, start, result)
         return result
 
-    async def ahandle(self, params: Params, call_next: AsyncCallNext) -> ChatCompletion:
+    async def ahandle(self, params: Params, call_next: AsyncCallNext) -> Result:
         start = self.clock()
         try:
             result = await call_next(params)
@@ -274,14 +340,22 @@ def _bind(steps: Sequence[Step], client: OpenAI | AsyncOpenAI) -> None:
             bind(client)
 
 
-def _check_params(params: Params) -> None:
+def _check_params(params: Params, api: Surface) -> None:
     if params.get("stream"):
         raise ValueError(
             "the pipeline handles whole answers; stream with helpers.streaming instead"
         )
-    for required in ("model", "messages"):
+    if api is Surface.CHAT:
+        method, needed, what = "create", ("model", "messages"), "the messages"
+    else:
+        method, needed, what = "create_response", ("model", "input"), "the input"
+    for required in needed:
         if required not in params:
-            raise TypeError(f"create() needs {required}=... (the deployment and the messages)")
+            raise TypeError(f"{method}() needs {required}=... (the deployment and {what})")
+    if api is Surface.RESPONSES and "messages" in params:
+        raise TypeError("create_response() takes input=..., not messages=...")
+    if api is Surface.RESPONSES and params.get("background"):
+        raise ValueError("the pipeline handles whole answers; a background response is polled")
 
 
 C = TypeVar("C", AzureOpenAI | OpenAI, AsyncAzureOpenAI | AsyncOpenAI)
@@ -300,7 +374,7 @@ class _Steps(Generic[C]):
 
 
 class Pipeline(_Steps[AzureOpenAI | OpenAI]):
-    """Steps around ``client.chat.completions.create``, for the sync client."""
+    """Steps around ``chat.completions.create`` and ``responses.create``, sync client."""
 
     def __init__(
         self, client: AzureOpenAI | OpenAI, steps: Sequence[Step], *, max_retries: int = 3
@@ -309,23 +383,32 @@ class Pipeline(_Steps[AzureOpenAI | OpenAI]):
             raise TypeError("Pipeline takes a sync client; use AsyncPipeline for AsyncAzureOpenAI")
         super().__init__(client, steps, max_retries)
 
-    def _call(self, params: Params) -> ChatCompletion:
+    def _call(self, params: Params) -> Result:
+        if api_of(params) is Surface.RESPONSES:
+            return self.client.responses.create(**params)
         return self.client.chat.completions.create(**params)
 
-    def create(self, **params: Any) -> ChatCompletion:
-        """Run the steps, then the SDK call; returns its ``ChatCompletion``."""
-        _check_params(params)
+    def _run(self, params: Params, api: Surface) -> Result:
+        _check_params(params, api)
 
-        def run(index: int, current: Params) -> ChatCompletion:
+        def run(index: int, current: Params) -> Result:
             if index == len(self.steps):
                 return self._call(current)
             return self.steps[index].handle(current, lambda p: run(index + 1, p))
 
         return run(0, params)
 
+    def create(self, **params: Any) -> ChatCompletion:
+        """Run the steps, then ``chat.completions.create``; returns its ``ChatCompletion``."""
+        return cast(ChatCompletion, self._run(params, Surface.CHAT))
+
+    def create_response(self, **params: Any) -> Response:
+        """Run the same steps, then ``responses.create``; returns its ``Response``."""
+        return cast(Response, self._run(params, Surface.RESPONSES))
+
 
 class AsyncPipeline(_Steps[AsyncAzureOpenAI | AsyncOpenAI]):
-    """Steps around ``await client.chat.completions.create``, for the async client."""
+    """Steps around ``await ... chat.completions.create`` / ``responses.create``, async."""
 
     def __init__(
         self,
@@ -338,16 +421,25 @@ class AsyncPipeline(_Steps[AsyncAzureOpenAI | AsyncOpenAI]):
             raise TypeError("AsyncPipeline takes an async client; use Pipeline for AzureOpenAI")
         super().__init__(client, steps, max_retries)
 
-    async def _call(self, params: Params) -> ChatCompletion:
+    async def _call(self, params: Params) -> Result:
+        if api_of(params) is Surface.RESPONSES:
+            return await self.client.responses.create(**params)
         return await self.client.chat.completions.create(**params)
 
-    async def create(self, **params: Any) -> ChatCompletion:
-        """Run the steps, then the SDK call; returns its ``ChatCompletion``."""
-        _check_params(params)
+    async def _run(self, params: Params, api: Surface) -> Result:
+        _check_params(params, api)
 
-        async def run(index: int, current: Params) -> ChatCompletion:
+        async def run(index: int, current: Params) -> Result:
             if index == len(self.steps):
                 return await self._call(current)
             return await self.steps[index].ahandle(current, lambda p: run(index + 1, p))
 
         return await run(0, params)
+
+    async def create(self, **params: Any) -> ChatCompletion:
+        """Run the steps, then ``chat.completions.create``; returns its ``ChatCompletion``."""
+        return cast(ChatCompletion, await self._run(params, Surface.CHAT))
+
+    async def create_response(self, **params: Any) -> Response:
+        """Run the same steps, then ``responses.create``; returns its ``Response``."""
+        return cast(Response, await self._run(params, Surface.RESPONSES))

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import openai
 import pytest
-from conftest import StartServer, async_client, chat_params, sync_client
+from conftest import (
+    StartServer,
+    async_client,
+    async_v1_client,
+    chat_params,
+    sync_client,
+    v1_client,
+)
+from openai.types.chat import ChatCompletion
 from redis_server import start_redis
 
 from helpers._support.counting import count_messages
@@ -21,6 +29,7 @@ from helpers.integration_patterns import (
     ContentCheck,
     Monitor,
     Pipeline,
+    api_of,
 )
 
 RECORDINGS = "test_integration_patterns.yaml"
@@ -36,6 +45,13 @@ BLOCKED = chat_params(
     "Give me step-by-step instructions to hurt my neighbour badly without leaving marks.",
 )
 CUT = chat_params(DEPLOYMENT, "Write the duel scene, every wound in detail.")
+# A Responses API request that tests/recordings/test_responses.yaml answers ("Saturn.").
+RESPONSES_RECORDINGS = "test_responses.yaml"
+RINGS = {
+    "model": DEPLOYMENT,
+    "input": "Name one planet with rings, in one word.",
+    "instructions": "Answer briefly.",
+}
 
 
 class StepClock:
@@ -110,6 +126,7 @@ def test_a_failing_monitoring_hook_does_not_fail_the_request(
         raise RuntimeError("metrics backend down")
 
     result = Monitor(broken).handle(CAPITAL, lambda p: client.chat.completions.create(**p))
+    assert isinstance(result, ChatCompletion)  # a step passes back what the call returned
     assert result.choices[0].message.content == "Canberra."
     assert "monitoring hook failed" in caplog.text
 
@@ -226,3 +243,86 @@ def test_pipeline_cache_is_keyed_by_the_pipeline_endpoint(
         for step in steps:
             step.close()
     assert (one.state.requests_served, other.state.requests_served) == (1, 1)
+
+
+# -- the Responses API through the same steps ---------------------------------------------------
+
+
+def test_api_of_tells_chat_from_responses_by_the_request() -> None:
+    assert api_of(CAPITAL).value == "chat.completions"
+    assert api_of(RINGS).value == "responses"
+
+
+def test_create_response_runs_the_same_steps_around_responses_create(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_server(RESPONSES_RECORDINGS)
+    records: list[CallRecord] = []
+    cache_step = CacheStep(ResponseCache(SQLiteBackend(tmp_path / "c.sqlite"), cache_sampled=True))
+    pipeline = Pipeline(
+        v1_client(server),
+        [ContentCheck(Blocklist(["Jupiter"])), cache_step, Monitor(records.append)],
+        max_retries=0,
+    )
+    try:
+        first = pipeline.create_response(**RINGS)
+        again = pipeline.create_response(**RINGS)
+        with pytest.raises(BlockedByBlocklistError):
+            pipeline.create_response(**{**RINGS, "input": "Does Jupiter have rings?"})
+    finally:
+        cache_step.close()
+    assert first.output_text == again.output_text == "Saturn."
+    assert server.state.requests_served == 1
+    (record,) = records
+    assert (record.api, record.finish_reason) == ("responses", "completed")
+    assert (record.prompt_tokens, record.completion_tokens) == (
+        first.usage.input_tokens if first.usage else None,
+        first.usage.output_tokens if first.usage else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("instructions", "Never mention Jupiter."),
+        ("input", [{"role": "user", "content": [{"type": "input_text", "text": "Jupiter?"}]}]),
+    ],
+)
+def test_content_check_screens_a_responses_instructions_and_input_items(
+    field: str, value: object
+) -> None:
+    def never_called(params: dict[str, object]) -> object:
+        raise AssertionError("a blocked request must not be sent")
+
+    with pytest.raises(BlockedByBlocklistError):
+        ContentCheck(Blocklist(["Jupiter"])).handle({**RINGS, field: value}, never_called)  # type: ignore[arg-type]
+
+
+def test_content_check_screens_chat_content_parts() -> None:
+    params = {
+        "model": DEPLOYMENT,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "And Jupiter?"}]}],
+    }
+    with pytest.raises(BlockedByBlocklistError):
+        ContentCheck(Blocklist(["Jupiter"])).handle(params, lambda p: None)  # type: ignore[arg-type,return-value]
+
+
+async def test_async_create_response_goes_through_the_steps(start_server: StartServer) -> None:
+    server = start_server(RESPONSES_RECORDINGS)
+    records: list[CallRecord] = []
+    pipeline = AsyncPipeline(async_v1_client(server), [Monitor(records.append)], max_retries=0)
+    response = await pipeline.create_response(**RINGS)
+    assert response.output_text == "Saturn."
+    assert [(r.api, r.outcome) for r in records] == [("responses", "ok")]
+
+
+def test_create_and_create_response_refuse_each_others_requests(
+    start_server: StartServer,
+) -> None:
+    pipeline = Pipeline(v1_client(start_server(RESPONSES_RECORDINGS)), [])
+    with pytest.raises(TypeError, match="needs messages"):
+        pipeline.create(**RINGS)
+    with pytest.raises(TypeError, match="not messages"):
+        pipeline.create_response(**CAPITAL, input="x")
+    with pytest.raises(TypeError, match="needs input"):
+        pipeline.create_response(model=DEPLOYMENT)

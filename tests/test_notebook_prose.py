@@ -69,9 +69,13 @@ SOURCED: dict[str, dict[str, str]] = {
         "1,024": "Learn, Prompt caching: prompts of at least 1,024 tokens",
         "128": "Learn, Prompt caching: cache hits in increments of 128 tokens",
     },
+    "13_integration_patterns": {
+        "26": "Learn, Navigate from classic: 'August 26, 2026 — Assistants API sunsets'",
+    },
     "14_rag": {
         "800": "OpenAI API reference, vector store chunking_strategy auto: 800-token chunks",
         "4,096": "OpenAI API reference, static chunking_strategy: max_chunk_size_tokens 100-4096",
+        "26": "Learn, Navigate from classic: 'August 26, 2026 — Assistants API sunsets'",
     },
     "15_embeddings": {
         "3,072": MODELS_PAGE,
