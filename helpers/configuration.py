@@ -14,16 +14,23 @@ setting                       ``standard`` (gpt-4o, 4.1)   ``reasoning`` (o-seri
 ============================  ===========================  ===============================
 output limit                  ``max_completion_tokens``    ``max_completion_tokens`` only
                                                            (``max_tokens`` is a 400)
-``temperature``, ``top_p``,   accepted                     400 unless left unset
+``temperature``, ``top_p``,   accepted                     400 unless left unset (1)
 penalties
 ``reasoning_effort``          400                          accepted
 ============================  ===========================  ===============================
 
-Reasoning deployments need api-version 2024-12-01-preview or later for
-``reasoning_effort`` and ``developer`` messages. Which efforts a deployment takes depends on
-its model, and Azure answers 400 to the others: gpt-5.4-mini (today's default) takes ``none``,
-``low``, ``medium``, ``high`` and ``xhigh``, not the 2025-08-07 GPT-5 models' ``minimal``; on
-Chat Completions its function tools need ``none`` (or no effort at all).
+(1) OpenAI's GPT-5.1 guide (as quoted in vercel/ai#10932) says gpt-5.1 takes
+``temperature``, ``top_p`` and ``logprobs`` when the effort is ``none``; Learn's *Azure
+OpenAI reasoning models* page lists them as unsupported with no such exception, and nothing
+is stated for gpt-5.4. This module follows Learn and rejects them for the ``reasoning``
+family.
+
+Which dated api-version a reasoning model needs is not stated here: the project records on
+2025-04-01-preview, and the v1 API (``{endpoint}/openai/v1/``) takes none. Which efforts a
+deployment takes depends on its model, and Azure answers 400 to the others: gpt-5.4-mini
+(today's default) takes ``none``, ``low``, ``medium``, ``high`` and ``xhigh``, not the
+2025-08-07 GPT-5 models' ``minimal``; on Chat Completions its function tools need ``none``
+(or no effort at all).
 The Responses API has no ``seed`` and no penalties, so
 :meth:`GenerationProfile.responses_arguments` leaves them out.
 

@@ -14,6 +14,12 @@ raises) and a ``before_send`` hook that adds, from the SDK's exception:
 - tags ``azure.request_id``, ``azure.error_code``, ``azure.status`` and
   ``azure.content_filter`` (``blocked`` or ``cut``) to search by.
 
+The integration reports every exception ``create`` raises as *unhandled*
+(``mechanism.handled`` is ``False``), also the ones your code catches and answers, such as
+a prompt blocked by the content filter. Pass their Azure error codes in ``ignore_codes``
+(for example ``{"content_filter"}``) and :func:`init_error_tracking` drops those events
+in ``before_send``, so that expected 400s do not page anyone.
+
 Prompt text is not sent unless you ask (``send_default_pii=True``): the
 integration then records prompts and answers, and stack frames carry their local
 variables (which hold the messages). By default both are off.
@@ -28,7 +34,7 @@ traces every request and belongs in development only.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +118,21 @@ def azure_context(error: BaseException) -> dict[str, Any] | None:
             "path": error.request.url.path,
         }
     return None
+
+
+def _dropping(
+    ignore_codes: frozenset[str],
+) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]:
+    """``before_send`` that adds Azure's context and drops errors whose code is ignored."""
+
+    def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+        exc_info = hint.get("exc_info")
+        error = exc_info[1] if exc_info else None
+        if isinstance(error, openai.APIStatusError) and error.code in ignore_codes:
+            return None
+        return _before_send(event, hint)
+
+    return before_send
 
 
 def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
@@ -199,10 +220,13 @@ def init_error_tracking(
     release: str | None = None,
     traces_sample_rate: float | None = None,
     server_name: str | None = None,
+    ignore_codes: Iterable[str] = (),
 ) -> ErrorTracking:
     """Start Sentry with the OpenAI integration and Azure context on every SDK error.
 
     Without ``dsn`` events stay in memory (``ErrorTracking.events``); nothing is sent.
+    Errors whose Azure ``code`` is in ``ignore_codes`` (e.g. ``"content_filter"``, a 400
+    your code answers) are not sent at all.
     """
     if traces_sample_rate is not None and not 0.0 <= traces_sample_rate <= 1.0:
         raise ValueError(f"traces_sample_rate must be between 0 and 1, got {traces_sample_rate}")
@@ -216,6 +240,8 @@ def init_error_tracking(
         # they count as prompt text. (sentry-sdk 2.x moves from send_default_pii to
         # data_collection; OpenAIIntegration still reads send_default_pii, so when prompts
         # are allowed it is set as well, below.)
+        # (With no data_collection, sentry-sdk's own default include_local_variables=True
+        # would send every frame's locals: set it to False if you configure Sentry by hand.)
         "data_collection": {
             "user_info": send_default_pii,
             "stack_frame_variables": send_default_pii,
@@ -223,7 +249,7 @@ def init_error_tracking(
             "http_bodies": [],
         },
         "traces_sample_rate": traces_sample_rate,
-        "before_send": _before_send,
+        "before_send": _dropping(frozenset(ignore_codes)),
         "integrations": [OpenAIIntegration(include_prompts=send_default_pii)],
         "default_integrations": True,
     }

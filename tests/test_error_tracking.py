@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -10,9 +11,15 @@ import openai
 import pytest
 import sentry_sdk
 from conftest import StartServer, async_client, sync_client
+from sentry_sdk.integrations.openai import OpenAIIntegration
 
 from helpers.content_filtering import ContentFilteredError
-from helpers.error_tracking import ErrorTracking, azure_context, init_error_tracking
+from helpers.error_tracking import (
+    ErrorTracking,
+    MemoryTransport,
+    azure_context,
+    init_error_tracking,
+)
 from helpers.integration_patterns import ContentCheck, Pipeline
 
 RECORDINGS = "test_content_filtering.yaml"
@@ -141,3 +148,60 @@ def test_prompt_blocked_in_the_pipeline_keeps_the_http_context(
     assert event["contexts"]["azure_openai"]["code"] == "content_filter"
     assert event["contexts"]["content_filter"]["prompt_blocked"] is True
     assert event["tags"]["azure.content_filter"] == "blocked"
+
+
+def test_the_integration_reports_a_caught_400_as_unhandled(
+    start_server: StartServer, tracking: ErrorTracking
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    with contextlib.suppress(openai.BadRequestError):
+        client.chat.completions.create(model=DEPLOYMENT, messages=BLOCKED)
+    [event] = tracking.events
+    assert event["exception"]["values"][-1]["mechanism"] == {"type": "openai", "handled": False}
+
+
+def test_ignored_codes_are_not_sent_and_other_errors_still_are(
+    start_server: StartServer,
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    tracking = init_error_tracking(ignore_codes={"content_filter"})
+    try:
+        with contextlib.suppress(openai.BadRequestError):
+            client.chat.completions.create(model=DEPLOYMENT, messages=BLOCKED)
+        assert tracking.events == []
+        with contextlib.suppress(openai.NotFoundError):
+            client.chat.completions.create(model="gpt-5-nowhere", messages=BLOCKED)
+        [event] = tracking.events
+        assert event["contexts"]["azure_openai"]["code"] == "DeploymentNotFound"
+    finally:
+        tracking.close()
+
+
+def _by_hand(transport: MemoryTransport, **options: Any) -> None:
+    """The notebook's by-hand setup (section 2): plain sentry_sdk.init, no helper."""
+    sentry_sdk.init(
+        transport=transport,
+        integrations=[OpenAIIntegration(include_prompts=False)],
+        **options,
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "leaks"),
+    [({}, True), ({"include_local_variables": False}, False)],
+    ids=["sentry-defaults", "include_local_variables-false"],
+)
+def test_by_hand_setup_sends_the_prompt_only_with_sentrys_default_frame_variables(
+    start_server: StartServer, options: dict[str, Any], leaks: bool
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    transport = MemoryTransport()
+    _by_hand(transport, **options)
+    try:
+        with contextlib.suppress(openai.BadRequestError):
+            client.chat.completions.create(model=DEPLOYMENT, messages=BLOCKED)
+        [event] = transport.events
+        assert ("hurt my neighbour" in json.dumps(event, default=str)) is leaks
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.get_global_scope().set_client(None)
