@@ -642,6 +642,7 @@ def plot_errors(records: Sequence[RequestRecord], ax: Axes | None = None) -> Axe
             ax.bar(kinds, heights, bottom=bottom, label=str(deployment))
             bottom += heights
     ax.set_ylabel("failed requests")
+    ax.yaxis.get_major_locator().set_params(integer=True)  # counts: no half failures
     ax.set_title(f"{int(bottom.sum())} failures of {len(records)} requests, by kind")
     ax.legend(title="deployment")
     ax.tick_params(axis="x", rotation=20)
