@@ -629,6 +629,7 @@ def plot_latency(
 def plot_errors(records: Sequence[RequestRecord], ax: Axes | None = None) -> Axes:
     """Failures by kind, one bar per kind, stacked by deployment."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     ax = ax or plt.subplots(figsize=(7, 3.5))[1]
     by_deployment = error_counts(records, by="deployment")
@@ -642,6 +643,7 @@ def plot_errors(records: Sequence[RequestRecord], ax: Axes | None = None) -> Axe
             ax.bar(kinds, heights, bottom=bottom, label=str(deployment))
             bottom += heights
     ax.set_ylabel("failed requests")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no half failures
     ax.set_title(f"{int(bottom.sum())} failures of {len(records)} requests, by kind")
     ax.legend(title="deployment")
     ax.tick_params(axis="x", rotation=20)

@@ -103,7 +103,21 @@ class Quote:
     """A pattern over the notebook's outputs with one group: the same figure as printed."""
 
 
-QUOTES: tuple[Quote, ...] = ()
+QUOTES: tuple[Quote, ...] = (
+    # 06_batch_processing
+    Quote("06_batch_processing", r"so (\d+) a minute is", r": (\d+) requests and \d+ tokens per"),
+    Quote("06_batch_processing", r"a minute is (\d+) request per window", r"(\d+) request per 10-"),
+    # 08_monitoring
+    Quote("08_monitoring", r"(\d+) of \d+ attempts failed", r"\| failed: (\d+) \("),
+    Quote("08_monitoring", r"\d+ of (\d+) attempts failed", r"attempts recorded: (\d+)"),
+    Quote("08_monitoring", r"attempts failed \((\d+)%\)", r"failed: \d+ \((\d+)%;"),
+    Quote("08_monitoring", r"close to the configured (\d+)%", r"configured: (\d+)%\)"),
+    Quote("08_monitoring", r"all but (\d+) of the 30 calls", r"after the SDK's retries: (\d+)"),
+    Quote("08_monitoring", r"one retry \(`max_retries=(\d+)`\)", r"max_retries (\d+)"),
+    Quote("08_monitoring", r"a (\d+)-second timeout", r"timeout (\d+)\.0 s,"),
+    Quote("08_monitoring", r"with (\d+) attempts each", r"\ngpt-5\.4-mini +(\d+) "),
+    Quote("08_monitoring", r"with (\d+) attempts each", r"\ngpt-5\.4-nano +(\d+) "),
+)
 """Figures the prose states in a form the number check cannot pair with an output."""
 
 

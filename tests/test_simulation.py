@@ -125,6 +125,62 @@ def test_latency_paces_the_first_chunk_and_a_whole_answer(start_server: StartSer
     assert time.perf_counter() - started >= 0.3
 
 
+def _delays(server: ReplayServer, answers: int, *, stream: bool = False) -> list[float]:
+    """The ``x-replay-delay-ms`` of ``answers`` answers, in order."""
+    client = v1_client(server)
+    delays = []
+    for _ in range(answers):
+        if stream:
+            with client.chat.completions.with_streaming_response.create(
+                model="gpt-5.4-mini", messages=HELLO, stream=True
+            ) as response:
+                delays.append(float(response.headers["x-replay-delay-ms"]))
+        else:
+            raw = client.chat.completions.with_raw_response.create(
+                model="gpt-5.4-mini", messages=HELLO
+            )
+            delays.append(float(raw.headers["x-replay-delay-ms"]))
+    return delays
+
+
+def test_a_fixed_latency_reports_its_delay_in_the_simulators_header(
+    start_server: StartServer,
+) -> None:
+    server = start_server(mode="lenient", latency={"time_to_first_token_ms": 20})
+    assert _delays(server, 2, stream=True) == [20.0, 20.0]
+
+
+def test_a_latency_spread_draws_a_repeatable_long_tail(start_server: StartServer) -> None:
+    latency = {"time_to_first_token_ms": 10, "spread": 0.8}
+    first = _delays(start_server(mode="lenient", seed=3, latency=latency), 40, stream=True)
+    assert _delays(start_server(mode="lenient", seed=3, latency=latency), 40, stream=True) == first
+    assert _delays(start_server(mode="lenient", seed=4, latency=latency), 40, stream=True) != first
+    ordered = sorted(first)
+    median = ordered[len(ordered) // 2]
+    assert 5 < median < 20  # centred on the configured median
+    assert ordered[-1] > 2 * median  # a right tail: the slowest is far above the median
+    assert sum(first) / len(first) > median  # which drags the mean above the median
+
+
+def test_a_json_answers_delay_covers_its_tokens(start_server: StartServer) -> None:
+    latency = {"time_to_first_token_ms": 5, "per_token_ms": 1}
+    server = start_server(mode="lenient", latency=latency)
+    raw = v1_client(server).chat.completions.with_raw_response.create(
+        model="gpt-5.4-mini", messages=HELLO
+    )
+    completion = raw.parse()
+    assert completion.usage is not None
+    expected = 5 + completion.usage.completion_tokens
+    assert float(raw.headers["x-replay-delay-ms"]) == pytest.approx(expected)
+
+
+def test_a_faulted_answer_carries_no_delay_header(start_server: StartServer) -> None:
+    server = start_server(mode="lenient", latency={"time_to_first_token_ms": 5})
+    with pytest.raises(openai.InternalServerError) as caught:
+        _ask(v1_client(server), "500")
+    assert "x-replay-delay-ms" not in caught.value.response.headers
+
+
 # --- content filtering ------------------------------------------------------------------------
 
 BLOCKED: list[ChatCompletionMessageParam] = [

@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
-from .behaviours.faults import FaultInjector
+from .behaviours.faults import FaultInjector, LatencyDraws
 from .behaviours.ratelimit import RateLimiter
 from .config import Mode, ReplayConfig
 from .errors import AzureError
@@ -76,6 +76,7 @@ def create_app(
         ),
     )
     state.register("faults", FaultInjector(config.seed))
+    state.register("latency", LatencyDraws(config.seed))
     for service in SERVICES:
         if service.register is not None:
             service.register(state)

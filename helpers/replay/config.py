@@ -63,12 +63,24 @@ class Mode(StrEnum):
 
 
 class Latency(BaseModel):
-    """How long answers take: to the first token, then per token (streams and JSON)."""
+    """How long answers take: to the first token, then per token (streams and JSON).
+
+    With ``spread`` > 0 the time to first token of each answer is drawn from a log-normal
+    distribution (median ``time_to_first_token_ms``), as real latencies have a long right tail;
+    the answer's ``x-replay-delay-ms`` header says the delay drawn (the simulator's header).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     time_to_first_token_ms: float = Field(default=0, ge=0, le=600_000)
     per_token_ms: float = Field(default=0, ge=0, le=60_000)
+    spread: float = Field(
+        default=0,
+        ge=0,
+        le=2,
+        description="Log-normal sigma of the time to first token: each answer's is drawn with "
+        "median time_to_first_token_ms (a long right tail), seeded; 0 keeps it fixed.",
+    )
 
 
 class Faults(BaseModel):

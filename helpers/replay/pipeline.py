@@ -281,7 +281,9 @@ def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -
         reply = await serve(ctx, operation)
         if fault is not None:
             reply = faults.apply_fault(fault, reply)
-        reply = faults.apply_latency(state.config.latency_for(ctx.deployment), reply)
+        reply = faults.apply_latency(
+            state.config.latency_for(ctx.deployment), reply, state.get(faults.LatencyDraws)
+        )
         return ReplyResponse(reply)  # type: ignore[return-value]
 
     return handle

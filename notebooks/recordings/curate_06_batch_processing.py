@@ -32,22 +32,36 @@ SYSTEM = (
 )
 REVIEWS = [
     ("Fixed my wheel in twenty minutes and charged less than quoted.", "positive"),
+    ("Friendly staff, fair prices, I will be back.", "positive"),
     ("The new chain skipped on the first climb and nobody answered my emails.", "negative"),
     ("Great advice on saddles, but the fitting appointment started late.", "mixed"),
-    ("Friendly staff, fair prices, I will be back.", "positive"),
-    ("Ordered tyres arrived two weeks late and in the wrong width.", "negative"),
-    ("The service was quick, though the bike came back dirty.", "mixed"),
     ("Best bike shop in town: they explained every repair.", "positive"),
-    ("They sold me a helmet that was the wrong size and refused a refund.", "negative"),
-    ("Good selection of gravel bikes; parking nearby is impossible.", "mixed"),
     ("My brakes have never worked this well. Thank you!", "positive"),
-    ("Waited an hour for a puncture repair that took five minutes.", "negative"),
-    ("Prices are high, but the mechanics really know e-bikes.", "mixed"),
+    ("The service was quick, though the bike came back dirty.", "mixed"),
+    ("Ordered tyres arrived two weeks late and in the wrong width.", "negative"),
+    ("They sold me a helmet that was the wrong size and refused a refund.", "negative"),
     ("Lent me a bike while mine was repaired. Wonderful people.", "positive"),
+    ("Good selection of gravel bikes; parking nearby is impossible.", "mixed"),
+    ("Quick, honest and cheaper than the chain stores.", "positive"),
+    ("They trued my rear wheel while I waited and showed me how to check it.", "positive"),
+    ("Prices are high, but the mechanics really know e-bikes.", "mixed"),
     ("Rude at the counter and the gears still slip.", "negative"),
     ("The online booking is easy; the workshop is always full.", "mixed"),
-    ("Quick, honest and cheaper than the chain stores.", "positive"),
 ]
+
+
+ONLINE_STARTED = 1_793_145_600  # 2026-10-28 00:00 UTC
+BATCH_STARTED = ONLINE_STARTED + 2_460  # the batch job's lines ran some 40 minutes later
+BATCH_SECONDS = (7, 3, 12, 0, 9, 15, 4, 21, 11, 2, 18, 6, 13, 25, 8, 10)
+"""When each batch line finished, in seconds after BATCH_STARTED: in no particular order."""
+
+
+def created(deployment: str, number: int) -> int:
+    """Online answers come one per 10-second window, as the notebook paces them; batch lines
+    together, out of order."""
+    if deployment.endswith("-batch"):
+        return BATCH_STARTED + BATCH_SECONDS[number]
+    return ONLINE_STARTED + 10 * number
 
 
 def body(model: str, review: str) -> dict[str, Any]:
@@ -82,7 +96,7 @@ def main() -> None:
                 content=label,
                 prompt_tokens=count_messages(request["messages"], MODEL),
                 completion_tokens=count_tokens(label, MODEL),
-                created=1_793_145_600 + number,
+                created=created(deployment, number),
             )
             recordings.document.interactions.append(
                 Interaction(

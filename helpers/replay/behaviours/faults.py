@@ -13,7 +13,11 @@ failure on purpose. Kinds:
 * ``cut``: a stream stops halfway without ``[DONE]`` (a JSON answer is reset instead).
 
 Random faults are drawn from a generator seeded with the server's seed, so a run is
-repeatable; ``reset()`` (with the server) starts the sequence again.
+repeatable; ``reset()`` (with the server) starts the sequence again. So is latency with a
+``spread``: each answer's time to first token is drawn from a log-normal distribution (its own
+seeded generator), and the delay added before the answer's body is sent back in the
+simulator's header ``x-replay-delay-ms`` (Azure sends no such header), so a notebook can show
+the delays it configured next to the ones it measured.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from ..errors import AzureError, rate_limited
 FaultKind = Literal["500", "503", "408", "429", "reset", "hang", "cut"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("500", "503", "408", "429", "reset", "hang", "cut")
 FAULT_HEADER = "x-replay-fault"
+DELAY_HEADER = "x-replay-delay-ms"
+MAX_DELAY = 600.0
+"""The longest time to first token a draw may give, in seconds (``Latency``'s own bound)."""
 
 
 class FaultInjector:
@@ -52,6 +59,28 @@ class FaultInjector:
             if self._random.random() >= faults.probability:
                 return None
             return self._random.choice(list(faults.kinds))
+
+
+class LatencyDraws:
+    """Draws each answer's time to first token, repeatably (its own generator, not the faults')."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._lock = threading.Lock()
+        self._random = random.Random(f"latency-{seed}")
+
+    def reset(self) -> None:
+        with self._lock:
+            self._random = random.Random(f"latency-{self._seed}")
+
+    def first_token(self, latency: Latency) -> float:
+        """Seconds before the first token: the median, or a log-normal draw around it."""
+        median = latency.time_to_first_token_ms / 1000
+        if latency.spread <= 0 or median <= 0:
+            return median
+        with self._lock:
+            factor = self._random.lognormvariate(0.0, latency.spread)
+        return min(MAX_DELAY, median * factor)
 
 
 def error_for(kind: FaultKind, operation: str, api_version: str | None) -> AzureError | None:
@@ -100,17 +129,27 @@ def apply_fault(kind: FaultKind, reply: Reply) -> Reply:
     return reply
 
 
-def apply_latency(latency: Latency | None, reply: Reply) -> Reply:
-    """Pace an answer: time to first token, then a delay per token (events or whole body)."""
-    if latency is None or reply.status >= 400:
+def apply_latency(
+    latency: Latency | None, reply: Reply, draws: LatencyDraws | None = None
+) -> Reply:
+    """Pace an answer: time to first token, then a delay per token (events or whole body).
+
+    ``draws`` varies the time to first token when ``latency.spread`` is set; the delay before
+    the body (a stream's first event, or a whole JSON answer) goes in ``x-replay-delay-ms``.
+    """
+    if latency is None or reply.status >= 400 or reply.fault is not None:
         return reply
-    first = latency.time_to_first_token_ms / 1000
+    if draws is not None:
+        first = draws.first_token(latency)
+    else:
+        first = latency.time_to_first_token_ms / 1000
     per_token = latency.per_token_ms / 1000
     if reply.events is not None:
         reply.events = [
             type(event)(event.data, first if n == 0 else per_token, event.event)
             for n, event in enumerate(reply.events)
         ]
+        reply.headers[DELAY_HEADER] = f"{first * 1000:.1f}"
         return reply
     body = reply.json
     if body is None and reply.content and (reply.content_type or "").startswith("application/json"):
@@ -121,4 +160,5 @@ def apply_latency(latency: Latency | None, reply: Reply) -> Reply:
     if isinstance(usage, dict):
         tokens = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
     reply.delay = first + per_token * tokens
+    reply.headers[DELAY_HEADER] = f"{reply.delay * 1000:.1f}"
     return reply
