@@ -55,7 +55,8 @@ __all__ = [
 SearchMode = Literal["hybrid", "keyword", "vector"]
 InstructionsRole = Literal["system", "developer"]
 """The role that carries the instructions: ``developer`` for reasoning deployments (gpt-5.4-mini
-and the other GPT-5 models), ``system`` for standard ones (reasoning models read it as developer)."""
+and the other GPT-5 models), ``system`` for standard ones (reasoning models read it as a
+developer message)."""
 
 SYSTEM_PROMPT = """\
 You answer questions using only the numbered sources in the user's message.
