@@ -72,6 +72,11 @@ SOURCED: dict[str, dict[str, str]] = {
     "12_caching": {
         "1,024": "Learn, Prompt caching: prompts of at least 1,024 tokens",
         "128": "Learn, Prompt caching: cache hits in increments of 128 tokens",
+        "256": "Learn, Prompt caching: routing hashes typically the prompt's first 256 tokens",
+        "15": "Learn, Prompt caching: about 15 requests per minute per prefix and "
+        "prompt_cache_key before overflow",
+        "10": "Learn, Prompt caching: in-memory caches cleared within 5 to 10 idle minutes",
+        "24": "Learn, Prompt caching: extended retention keeps prefixes up to 24 hours",
     },
     "14_rag": {
         "800": "OpenAI API reference, vector store chunking_strategy auto: 800-token chunks",
