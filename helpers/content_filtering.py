@@ -7,8 +7,9 @@ what it found in four places, all parsed here into one typed
 
 - a prompt it blocks: HTTP 400 with ``code: "content_filter"`` and
   ``innererror.content_filter_result`` (singular, as the live service spells
-  it; the 2024-10-01-preview spec writes ``inner_error.content_filter_results``;
-  both are read) -> :func:`report_from_error`;
+  it and Learn's *Use blocklists* shows it; Microsoft's sample on *Content filter
+  annotations* reads ``content_filter_results`` and the 2024-10-01-preview spec
+  writes ``inner_error.content_filter_results``; all are read) -> :func:`report_from_error`;
 - a prompt it lets through: ``prompt_filter_results`` on the completion;
 - an answer: ``choices[].content_filter_results`` and, when it cut the answer,
   ``finish_reason: "content_filter"`` -> :func:`report_from_completion`;
@@ -28,7 +29,8 @@ The SDK keeps Azure's fields in ``model_extra``; this module reads them there.
 
 :class:`Blocklist` checks text on the client against a term list. It is only
 a supplement: blocklists belong on the service (Azure AI Foundry, "Blocklists"),
-where they apply to every client and to the model's output.
+where they apply to every client, on prompts or on answers as you attach them
+(Learn, *Use blocklists*: ``promptBlocklists``, ``completionBlocklists``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from rag_index import CHAT, TOP, build_index, openai_client, search_client
 from recordings.curate_test_hybrid_search import HELMET, LOCK, RANGE, SPONGY
 
 from helpers.hybrid_search.grounding import (
+    SYSTEM_PROMPT,
     AnswerError,
     GroundedAnswer,
     Retriever,
@@ -101,6 +102,12 @@ def test_messages_number_every_source_and_end_with_the_question() -> None:
     content = str(user["content"])
     assert content.index("[1] Tyres\nCheck pressure.") < content.index("[2] Chains\nOil it.")
     assert content.endswith("Question: How often?")
+
+
+def test_messages_carry_the_instructions_as_a_developer_message_when_asked() -> None:
+    first, user = build_messages("Why?", [source(1)], instructions_role="developer")
+    assert first == {"role": "developer", "content": SYSTEM_PROMPT}
+    assert user["role"] == "user"
 
 
 @pytest.mark.parametrize(

@@ -65,9 +65,18 @@ SOURCED: dict[str, dict[str, str]] = {
     },
     "09_dynamic_prompts": {"1106": GUIDE},
     "10_hybrid_search": {"0.033": "arithmetic: 2/61, reciprocal rank fusion with k = 60"},
+    "11_content_filtering": {
+        "1,000": "Learn, Content streaming (2026-01-15): the asynchronous filter's signal comes "
+        "within a ~1,000-character window of the violating content",
+    },
     "12_caching": {
         "1,024": "Learn, Prompt caching: prompts of at least 1,024 tokens",
         "128": "Learn, Prompt caching: cache hits in increments of 128 tokens",
+        "256": "Learn, Prompt caching: routing hashes typically the prompt's first 256 tokens",
+        "15": "Learn, Prompt caching: about 15 requests per minute per prefix and "
+        "prompt_cache_key before overflow",
+        "10": "Learn, Prompt caching: in-memory caches cleared within 5 to 10 idle minutes",
+        "24": "Learn, Prompt caching: extended retention keeps prefixes up to 24 hours",
     },
     "13_integration_patterns": {
         "26": "Learn, Navigate from classic: 'August 26, 2026 — Assistants API sunsets'",
