@@ -51,7 +51,6 @@ SOURCED: dict[str, dict[str, str]] = {
     "03_structured_outputs": {
         "1106": GUIDE,
         "100": "Learn, How to use structured outputs (2025-12-06 copy): 100 object properties",
-        "844": "the GitHub issue the prose cites (dottxt-ai/outlines#844), not a measurement",
     },
     "04_token_management": {
         "128,000": MODELS_PAGE,
