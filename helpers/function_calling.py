@@ -76,8 +76,9 @@ class ToolDefinitionError(ToolError, TypeError):
 class ToolLoopLimitError(ToolError):
     """The model still asked for tools after ``max_rounds`` rounds of tool calls.
 
-    ``messages`` holds the transcript so far (ending with the tool answers of the
-    last round), so a caller can inspect it or continue the conversation.
+    ``messages`` holds the transcript so far, ending with the assistant message that
+    asked for the tools no round was left for (its ``tool_calls`` unanswered), as the
+    hand-written loop keeps it; to continue the conversation, answer those calls.
     """
 
     def __init__(
@@ -369,9 +370,9 @@ async def run_tool_loop(
         if not calls:
             transcript.append(assistant)
             return ToolLoopResult(message, transcript, rounds, completions)
+        transcript.append(assistant)
         if rounds == max_rounds:
             raise ToolLoopLimitError(max_rounds, [c.function.name for c in calls], transcript)
-        transcript.append(assistant)
         transcript.extend(await tools.execute_all(calls, on_event))
         rounds += 1
 

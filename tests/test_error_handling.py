@@ -103,7 +103,7 @@ def closed_port_url() -> str:
         ("unknown deployment", openai.NotFoundError, ErrorKind.DEPLOYMENT_NOT_FOUND, 404),
         ("bad parameter", openai.BadRequestError, ErrorKind.BAD_REQUEST, 400),
         ("content filter", openai.BadRequestError, ErrorKind.CONTENT_FILTERED, 400),
-        ("missing role", openai.PermissionDeniedError, ErrorKind.PERMISSION_DENIED, 403),
+        ("network rules", openai.PermissionDeniedError, ErrorKind.PERMISSION_DENIED, 403),
     ],
 )
 def test_client_errors_are_classified_and_never_retried(
@@ -124,8 +124,8 @@ def test_client_errors_are_classified_and_never_retried(
         request["temperature"] = 5
     elif case == "content filter":
         request["messages"] = BLOCKED
-    elif case == "missing role":
-        request["messages"] = [{"role": "user", "content": "Who am I allowed to be?"}]
+    elif case == "network rules":  # the replay server's forced 403, as a firewall answers
+        request["extra_headers"] = {"x-replay-fault": "403"}
     fake = FakeTime()
     create = Counted(client.chat.completions.create)
 

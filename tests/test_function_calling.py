@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import openai
 import pytest
@@ -313,7 +313,15 @@ async def test_loop_raises_after_max_rounds(tool_loop: ToolLoop) -> None:
     with pytest.raises(ToolLoopLimitError) as caught:
         await tool_loop(conversation(TWO_ROUNDS), max_rounds=1)
     assert caught.value.requested == ["get_local_time"]
-    assert [m["role"] for m in caught.value.messages][-3:] == ["assistant", "tool", "tool"]
+    roles = [m["role"] for m in caught.value.messages]
+    assert roles[-4:] == ["assistant", "tool", "tool", "assistant"]
+
+
+async def test_loop_limit_error_keeps_the_unanswered_request(tool_loop: ToolLoop) -> None:
+    with pytest.raises(ToolLoopLimitError) as caught:
+        await tool_loop(conversation(TWO_ROUNDS), max_rounds=1)
+    last = cast(dict[str, Any], caught.value.messages[-1])
+    assert [c["function"]["name"] for c in last["tool_calls"]] == caught.value.requested
 
 
 async def test_model_answering_directly_takes_no_rounds(tool_loop: ToolLoop) -> None:

@@ -48,7 +48,10 @@ GUIDE = "the guide's own words, quoted in the errata table"
 SDK_RETRIES = "openai-python _base_client: 0.5 s initial, 8 s max, jitter 1 - 0.25 * random()"
 
 SOURCED: dict[str, dict[str, str]] = {
-    "03_structured_outputs": {"1106": GUIDE},
+    "03_structured_outputs": {
+        "1106": GUIDE,
+        "100": "Learn, How to use structured outputs (2025-12-06 copy): 100 object properties",
+    },
     "04_token_management": {
         "128,000": MODELS_PAGE,
         "128": "Learn, Prompt caching: cache hits in increments of 128 tokens",

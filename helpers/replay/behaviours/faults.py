@@ -8,6 +8,9 @@ failure on purpose. Kinds:
 * ``500``, ``503``, ``408``: Azure-shaped error bodies (``InternalServerError``,
   ``ServiceUnavailable``, ``Timeout``); the exact wording is the server's;
 * ``429``: the rate-limit answer with ``retry-after`` and ``retry-after-ms``;
+* ``403`` (forced only, never drawn at random): the answer Azure gives a caller its network
+  rules do not admit, in the body and ``policy-id`` header a public report shows
+  (Azure-Samples/azure-sql-db-chatbot#3, 2025-04-23);
 * ``reset``: the TCP connection is reset before any answer;
 * ``hang``: no answer until the client gives up (its timeout);
 * ``cut``: a stream stops halfway without ``[DONE]`` (a JSON answer is reset instead).
@@ -32,8 +35,8 @@ from ..config import Faults, Latency
 from ..context import Reply
 from ..errors import AzureError, rate_limited
 
-FaultKind = Literal["500", "503", "408", "429", "reset", "hang", "cut"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("500", "503", "408", "429", "reset", "hang", "cut")
+FaultKind = Literal["500", "503", "408", "429", "403", "reset", "hang", "cut"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("500", "503", "408", "429", "403", "reset", "hang", "cut")
 FAULT_HEADER = "x-replay-fault"
 DELAY_HEADER = "x-replay-delay-ms"
 MAX_DELAY = 600.0
@@ -116,6 +119,17 @@ def error_for(kind: FaultKind, operation: str, api_version: str | None) -> Azure
     if kind == "429":
         headers = {"retry-after": "1", "retry-after-ms": "1000"}
         return rate_limited(operation, api_version, 1.0, headers)
+    if kind == "403":
+        return AzureError(
+            403,
+            {
+                "error": {
+                    "code": "403",
+                    "message": "Access denied due to Virtual Network/Firewall rules.",
+                }
+            },
+            headers={"policy-id": "ThrowExceptionDueToTrafficDenied"},
+        )
     return None
 
 
