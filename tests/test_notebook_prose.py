@@ -256,3 +256,77 @@ def test_the_number_check_catches_a_drifted_figure(tmp_path: Path) -> None:
     nbformat.write(notebook, path)
     _read.cache_clear()
     assert unexplained_numbers(path) == []
+
+
+def test_a_changed_delay_in_08_without_its_prose_fails(tmp_path: Path) -> None:
+    """08's configured latency (its `LATENCY` cell) is quoted in the prose; change the setting
+    and not the text, and the number check names the stale figures."""
+    notebook = nbformat.read(ROOT / "notebooks" / "08_monitoring.ipynb", as_version=4)
+    (cell,) = [c for c in notebook.cells if c.cell_type == "code" and "LATENCY = {" in c.source]
+    assert '"time_to_first_token_ms": 300' in cell.source and '"spread": 0.6' in cell.source
+    assert {"300", "0.6"} <= set(prose_numbers(_markdown(notebook)))
+    cell.source = cell.source.replace(
+        '"time_to_first_token_ms": 300', '"time_to_first_token_ms": 350'
+    )
+    cell.source = cell.source.replace('"spread": 0.6', '"spread": 0.4')
+    drifted = tmp_path / "08_monitoring.ipynb"
+    nbformat.write(notebook, drifted)
+    assert {"300", "0.6"} <= set(unexplained_numbers(drifted))
+
+
+AZURE_CLAIM = re.compile(
+    r"\b(?:Azure|Microsoft|Learn)(?:'s)?\s+(?:OpenAI\s+)?(?:documents|documented|says|said|"
+    r"answers|answered|states|stated|reports|replies|responds|returns|recommends|describes|"
+    r"explains)\b",
+    re.IGNORECASE,
+)
+"""A sentence that tells the reader what Azure (or Microsoft, or Learn) says or answers."""
+
+LEARN_LINK = re.compile(r"\[([^\]]+)\]\((https://learn\.microsoft\.com[^)]*)\)")
+
+
+def _title(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().lower()
+
+
+def unsourced_azure_claims(notebook: nbformat.NotebookNode) -> list[str]:
+    """Sentences claiming what Azure says or answers whose cell has no Learn link, that name no
+    Learn page the notebook links (an italic *title*), and that do not say the words are the
+    replay server's."""
+    cells = [c.source for c in notebook.cells if c.cell_type == "markdown"]
+    linked = {_title(title) for source in cells for title, _ in LEARN_LINK.findall(source)}
+    found = []
+    for source in cells:
+        if LEARN_LINK.search(source):
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+|\s\|\s", source):
+            if not AZURE_CLAIM.search(sentence):
+                continue
+            named = [_title(t) for t in re.findall(r"\*([^*]{6,})\*", sentence)]
+            if any(n in t or t in n for n in named for t in linked):
+                continue
+            if re.search(r"replay server|simulator", sentence, re.IGNORECASE):
+                continue
+            found.append(sentence.strip())
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_claim_about_what_azure_says_names_its_learn_page(path: Path) -> None:
+    unsourced = unsourced_azure_claims(_read(path))
+    assert not unsourced, f"{path.name}: claims with no Learn page: {unsourced}"
+
+
+def test_the_claim_check_catches_an_unsourced_claim() -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("Azure answers 400 when a tool call is left unanswered."),
+        nbformat.v4.new_markdown_cell(
+            "Learn's *Content filtering* says so.\n\n## Learn more\n\n"
+            "- [Content filtering](https://learn.microsoft.com/azure/ai-foundry/openai/concepts/"
+            "content-filter)"
+        ),
+    ]
+    assert unsourced_azure_claims(notebook) == [
+        "Azure answers 400 when a tool call is left unanswered."
+    ]
