@@ -37,7 +37,10 @@ def _runs_to_its_end_with_every_request_unrecorded(entry: Entry, tmp_path: Path)
     copy.write_text(entry.path.read_text(encoding="utf-8"), encoding="utf-8")
     run_offline(copy, tmp_path, mode="lenient", cwd=entry.path.parent)
     if _makes_model_calls(entry):
-        assert "[unrecorded]" in _outputs_text(copy), "no output says its answer is unrecorded"
+        outputs = _outputs_text(copy)
+        assert "[unrecorded]" in outputs, "no output says its answer is unrecorded"
+        # Made-up numbers (token counts, scores) are marked under the cell that shows them.
+        assert "answer(s) in this cell were made up by the replay server" in outputs
 
 
 def _test_class(entry: Entry) -> type:
@@ -53,3 +56,27 @@ def _test_class(entry: Entry) -> type:
 # One class per notebook, so that pytest-xdist's --dist loadscope spreads them over workers.
 for _entry in ENTRIES:
     globals()[f"TestLenient_{_entry.name}"] = _test_class(_entry)
+
+
+def test_an_edited_question_runs_the_tool_loop_on_the_learners_own_city(tmp_path: Path) -> None:
+    """02 with the learner's own question: the tools are called with the cities they typed, and
+    every cell that shows a made-up answer's numbers carries the notice."""
+    (entry,) = [e for e in ENTRIES if e.name == "02_function_calling"]
+    RecordingsFile.new(tmp_path / f"{entry.name}.yaml", "curated").save()
+    original = entry.path.read_text(encoding="utf-8")
+    asked = "Of Oslo, Lisbon and Sydney, where is it warmest right now"
+    assert asked in original
+    copy = tmp_path / f"{entry.name}.ipynb"
+    copy.write_text(original.replace(asked, "Is it warmer in Porto or in Nairobi right now"))
+    run_offline(copy, tmp_path, mode="lenient", cwd=entry.path.parent)
+    notebook = nbformat.read(copy, as_version=4)
+    texts = [
+        "".join(o.get("text", "") for o in c.get("outputs", []))
+        for c in notebook.cells
+        if c.cell_type == "code"
+    ]
+    assert any("get_weather {'city': 'Porto'" in t for t in texts)
+    assert not any("Oslo" in t for t in texts[:4])  # the recorded cities are gone
+    for text in texts:
+        if "reasoning tokens:" in text:
+            assert "answer(s) in this cell were made up" in text, text

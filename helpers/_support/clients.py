@@ -14,6 +14,7 @@ the notebook's recordings. Either way ``connect`` prints one line saying which.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import traceback
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from azure.search.documents import SearchClient
 from azure.search.documents.indexes import SearchIndexClient
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
-from ..replay.config import DEFAULT_PORT, ReplayConfig, default_recordings_dir
+from ..replay.config import DEFAULT_PORT, Mode, ReplayConfig, default_recordings_dir
 from ..replay.identity import AI_SCOPE, ReplayCredential
 from ..replay.server import LOOPBACK, ReplayServer, probe
 from .settings import Settings
@@ -266,6 +267,54 @@ def _show_misses_first(
     return stb
 
 
+UNRECORDED_NOTICE = (
+    "[unrecorded] {count} answer(s) in this cell were made up by the replay server (lenient "
+    "mode): their text, token counts, reasoning tokens and scores are the simulator's, not a "
+    "model's."
+)
+"""Printed under a notebook cell whose answers lenient mode made up, so that every made-up
+value a cell shows (a token count, a score) is marked, whichever client asked for it."""
+
+
+class _UnrecordedAnswers(logging.Handler):
+    """Counts the embedded server's lenient answers (its "-> unrecorded, simulated" warnings)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "-> unrecorded, simulated" in record.getMessage():
+            self.count += 1
+
+
+_UNRECORDED = _UnrecordedAnswers()
+
+
+def _install_unrecorded_notice() -> None:
+    """Mark each notebook cell whose answers were made up (IPython only; once per kernel)."""
+    try:
+        from IPython import get_ipython  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    shell = get_ipython()
+    logger = logging.getLogger("helpers.replay")
+    if shell is None or _UNRECORDED in logger.handlers:
+        return
+    logger.addHandler(_UNRECORDED)
+
+    def reset(*_: Any) -> None:
+        _UNRECORDED.count = 0
+
+    def notice(*_: Any) -> None:
+        if _UNRECORDED.count:
+            print(UNRECORDED_NOTICE.format(count=_UNRECORDED.count))
+            _UNRECORDED.count = 0
+
+    shell.events.register("pre_run_cell", reset)
+    shell.events.register("post_run_cell", notice)
+
+
 def _install_miss_handler() -> None:
     try:
         from IPython import get_ipython  # type: ignore[attr-defined]
@@ -335,6 +384,8 @@ def connect(
     )  # fmt: skip
     if connection.offline and not connection.recording:
         _install_miss_handler()
+        if server is not None and settings.replay_mode is Mode.LENIENT:
+            _install_unrecorded_notice()
     if not quiet:
         print(description)
     return connection

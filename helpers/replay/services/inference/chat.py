@@ -71,6 +71,12 @@ _FUNCTION_WORDS = frozenset(
         "where",
         "which",
         "who",
+        "let",
+        "hi",
+        "hello",
+        "thanks",
+        "yes",
+        "no",
         "why",
         "will",
         "with",
@@ -101,7 +107,7 @@ class Hints:
         names = []
         for match in re.finditer(r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*", text):
             words = match.group(0).split()
-            while words and words[0].lower() in _FUNCTION_WORDS:
+            while words and re.sub(r"'(s|re|m|ll|d)$", "", words[0].lower()) in _FUNCTION_WORDS:
                 words = words[1:]
             if words:
                 names.append(" ".join(words))
