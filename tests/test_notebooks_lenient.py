@@ -59,15 +59,19 @@ for _entry in ENTRIES:
 
 
 def test_an_edited_question_runs_the_tool_loop_on_the_learners_own_city(tmp_path: Path) -> None:
-    """02 with the learner's own question: the tools are called with the cities they typed, and
-    every cell that shows a made-up answer's numbers carries the notice."""
+    """02 with the learner's own questions: the tools are called with the cities they typed, the
+    round limit still stops a loop, and every cell that shows made-up numbers carries the
+    notice."""
     (entry,) = [e for e in ENTRIES if e.name == "02_function_calling"]
     RecordingsFile.new(tmp_path / f"{entry.name}.yaml", "curated").save()
     original = entry.path.read_text(encoding="utf-8")
     asked = "Of Oslo, Lisbon and Sydney, where is it warmest right now"
     assert asked in original
+    failing = "Is it cold in NYC right now?"
+    assert failing in original
     copy = tmp_path / f"{entry.name}.ipynb"
-    copy.write_text(original.replace(asked, "Is it warmer in Porto or in Nairobi right now"))
+    edited = original.replace(asked, "Is it warmer in Porto or in Nairobi right now")
+    copy.write_text(edited.replace(failing, "Is it cold in LA right now?"))
     run_offline(copy, tmp_path, mode="lenient", cwd=entry.path.parent)
     notebook = nbformat.read(copy, as_version=4)
     texts = [
@@ -77,6 +81,9 @@ def test_an_edited_question_runs_the_tool_loop_on_the_learners_own_city(tmp_path
     ]
     assert any("get_weather {'city': 'Porto'" in t for t in texts)
     assert not any("Oslo" in t for t in texts[:4])  # the recorded cities are gone
+    # The failing tool is retried once with the learner's "LA", so max_rounds=1 still stops it.
+    assert any('start  get_weather({"city":"LA"' in t for t in texts)
+    assert any("the limit set by max_rounds=1" in t for t in texts)
     for text in texts:
         if "reasoning tokens:" in text:
             assert "answer(s) in this cell were made up" in text, text

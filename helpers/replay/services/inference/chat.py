@@ -249,11 +249,38 @@ def _tool_results(messages: list[Any]) -> list[str]:
     return results
 
 
+def _failed_tools(messages: list[Any]) -> set[str]:
+    """Names of the tools whose latest results are errors, if the model has called tools only
+    once so far (a simulated model retries a failed round once, then answers)."""
+    rounds = [
+        m
+        for m in messages
+        if isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls")
+    ]
+    if len(rounds) != 1:
+        return set()
+    names = {
+        str(call.get("id")): str((call.get("function") or {}).get("name", ""))
+        for call in rounds[0].get("tool_calls") or []
+        if isinstance(call, dict)
+    }
+    failed = set()
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "tool":
+            break
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content)
+        if re.search(r'"error"|\berror\b|exception', text, re.IGNORECASE):
+            failed.add(names.get(str(message.get("tool_call_id")), ""))
+    return failed - {""}
+
+
 def tool_calls_for(body: dict[str, Any], ids: azure.IdSource) -> tuple[list[dict[str, Any]], str]:
     """Tool calls that fit the request's tool schemas, and the finish reason, or ``([], "")``.
 
-    A model asked with tools answers with calls unless the last message is a tool result or
-    ``tool_choice`` is ``none``; a named tool choice calls that tool (finish reason ``stop``,
+    A model asked with tools answers with calls unless ``tool_choice`` is ``none`` or the last
+    messages are tool results (then it answers in text, except that it calls the tools that
+    failed once more after its first round); a named tool choice calls that tool (finish reason ``stop``,
     as Azure reports a forced call); several tools are called in parallel unless
     ``parallel_tool_calls`` is false.
     """
@@ -265,8 +292,15 @@ def tool_calls_for(body: dict[str, Any], ids: azure.IdSource) -> tuple[list[dict
     choice = body.get("tool_choice", "auto")
     messages = body.get("messages") or []
     last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
-    if not tools or choice == "none" or last.get("role") == "tool":
+    if not tools or choice == "none":
         return [], ""
+    if last.get("role") == "tool":
+        failed = _failed_tools(messages)
+        if not failed:
+            return [], ""
+        # A model that reads a tool's error tries again, once: the simulated conversation keeps
+        # the shape of a real one, so a round limit (max_rounds) still has something to stop.
+        tools = [t for t in tools if t["function"].get("name") in failed] or tools[:1]
     finish = "tool_calls"
     if isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name")
