@@ -13,7 +13,7 @@ OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_
 WORKERS ?= 4
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: help install wheelhouse run test lint format unit notebooks lab tidy-notebooks serve record bench fuzz models clean
+.PHONY: help install wheelhouse run test lint format unit notebooks lab tidy-notebooks serve serve-room room-keys record bench fuzz models clean
 
 help:
 	@echo "make run     execute every notebook offline, on the embedded replay server"
@@ -21,6 +21,8 @@ help:
 	@echo "make lab     JupyterLab with notebook 1 open (LAB_PORT=8888, LAB_ARGS=...)"
 	@echo "make tidy-notebooks  reduce the notebooks' metadata to what every machine agrees on"
 	@echo "make serve   the replay server in the foreground (port 8765)"
+	@echo "make serve-room  one replay server for a classroom (N=30 ROOM_HOST=... ROOM_PORT=8765)"
+	@echo "make room-keys   N=30: each learner's key for serve-room (docs/teaching.md)"
 	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
 	@echo "make bench   replay-server benchmarks, reported as ratios"
 	@echo "make fuzz    15,200 generated hostile requests at the replay server (replay + lenient)"
@@ -84,6 +86,19 @@ tidy-notebooks: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/python -m helpers.replay
+
+# A classroom (docs/teaching.md): one server, learners 1..N, each key with its own state and
+# quotas; the keys come from .room/secret (made once). Loopback unless ROOM_HOST says otherwise
+# (ROOM_HOST=0.0.0.0 for every interface, or the address learners reach).
+N ?= 30
+ROOM_HOST ?= 127.0.0.1
+ROOM_PORT ?= 8765
+ROOM_MODE ?= lenient
+serve-room: $(STAMP)
+	$(BIN)/python -m helpers.replay --room $(N) --host $(ROOM_HOST) --port $(ROOM_PORT) --mode $(ROOM_MODE)
+
+room-keys: $(STAMP)
+	@$(BIN)/python -m helpers.replay.room $(N)
 
 record: $(STAMP)
 	@test -n "$(NOTEBOOK)" || { echo "usage: make record NOTEBOOK=02_function_calling"; exit 2; }

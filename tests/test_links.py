@@ -18,7 +18,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-MARKDOWN_FILES = [ROOT / "README.md", *sorted((ROOT / "helpers").rglob("README.md"))]
+MARKDOWN_FILES = [
+    ROOT / "README.md",
+    *sorted((ROOT / "helpers").rglob("README.md")),
+    *sorted((ROOT / "docs").glob("*.md")),
+]
 
 # [text](target) and ![alt](target); the target ends at whitespace or the closing parenthesis.
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^\s)>]+)>?(?:\s+\"[^\"]*\")?\s*\)")

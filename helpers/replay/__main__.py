@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import room
 from .config import DEFAULT_PORT, Faults, Latency, Mode, ReplayConfig
 from .server import LOOPBACK, serve_forever
 
@@ -16,7 +17,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m helpers.replay",
         description="Serve the Azure OpenAI REST API from recorded responses.",
     )
-    parser.add_argument("--host", default=LOOPBACK, help="address to bind (default: loopback)")
+    parser.add_argument("--host", help="address to bind (default: loopback; a room must name one)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     parser.add_argument(
         "--mode",
@@ -55,6 +56,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--simulate", type=Path, help="YAML file of simulator settings (same keys as --config)"
     )
     parser.add_argument("--seed", type=int, help="seed for ids and simulated randomness")
+    parser.add_argument(
+        "--room",
+        type=int,
+        metavar="N",
+        help="a classroom: accept learners 1..N's keys (python -m helpers.replay.room N), "
+        "each with its own state and quotas, and refuse the default key",
+    )
+    parser.add_argument(
+        "--room-secret", type=Path, default=room.DEFAULT_SECRET, help="the room's secret file"
+    )
     return parser.parse_args(argv)
 
 
@@ -87,11 +98,23 @@ def build_config(args: argparse.Namespace) -> ReplayConfig:
         updates["rate_limits"] = config.rate_limits.model_copy(update={"enforce": True})
     if args.seed is not None:
         updates["seed"] = args.seed
-    return config.model_copy(update=updates)
+    if args.room is not None:
+        if args.room < 1:
+            raise ValueError("--room takes the number of learners (1 or more)")
+        updates["room_keys"] = room.room_keys(room.read_secret(args.room_secret), args.room)
+    return ReplayConfig.model_validate({**config.model_dump(), **updates})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.room is not None and args.host is None:
+        print(
+            "a room needs an explicit address: --host 0.0.0.0 (every interface) or the address "
+            "learners reach (make serve-room ROOM_HOST=...)",
+            file=sys.stderr,
+        )
+        return 2
+    host = args.host or LOOPBACK
     try:
         config = build_config(args)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
@@ -100,12 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     if config.mode is Mode.RECORD and not config.upstream:
         print("record mode needs --upstream (or REPLAY_UPSTREAM)", file=sys.stderr)
         return 2
+    room_size = f", a room of {len(config.room_keys)} learners" if config.room_keys else ""
     print(
-        f"replay server ({config.mode.value}) on http://{args.host}:{args.port}; "
+        f"replay server ({config.mode.value}{room_size}) on http://{host}:{args.port}; "
         f"deployments: {', '.join(sorted(config.deployments))}",
         flush=True,
     )
-    serve_forever(config, args.host, args.port)
+    serve_forever(config, host, args.port)
     return 0
 
 

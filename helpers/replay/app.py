@@ -55,15 +55,13 @@ SERVER_NAME = "azure-openai-cookbook-replay"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 
-def create_app(
+def new_state(
     config: ReplayConfig,
-    *,
-    store: RecordingsStore | None = None,
-    clock: Callable[[], float] = time.time,
+    store: RecordingsStore,
+    clock: Callable[[], float],
     limiter: RateLimiter | None = None,
-) -> Starlette:
-    """Build the ASGI app. ``clock`` drives token expiry and the simulators' time."""
-    store = store if store is not None else RecordingsStore.from_paths(config.recordings)
+) -> ReplayState:
+    """A state with every stateful store registered (quotas, faults, each service's stores)."""
     state = ReplayState(config=config, store=store, clock=clock)
     state.ids = type(state.ids)(config.seed)
     state.register(
@@ -80,25 +78,45 @@ def create_app(
     for service in SERVICES:
         if service.register is not None:
             service.register(state)
+    return state
+
+
+def create_app(
+    config: ReplayConfig,
+    *,
+    store: RecordingsStore | None = None,
+    clock: Callable[[], float] = time.time,
+    limiter: RateLimiter | None = None,
+) -> Starlette:
+    """Build the ASGI app. ``clock`` drives token expiry and the simulators' time."""
+    store = store if store is not None else RecordingsStore.from_paths(config.recordings)
+    state = new_state(config, store, clock, limiter)
+    if config.room_keys:  # a classroom: each learner's key with a whole state of its own
+        state.learners = {
+            key: new_state(config.model_copy(update={"seed": config.seed + n}), store.fork(), clock)
+            for n, key in enumerate(config.room_keys, start=1)
+        }
     if config.mode is Mode.RECORD:
         if not config.upstream:
             raise ValueError("record mode needs an upstream URL (--upstream)")
         state.recorder = Recorder(config.upstream, config.record_path, store)
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse(
-            {
-                "server": SERVER_NAME,
-                "mode": config.mode.value,
-                "recordings": store.source_names,
-                "deployments": sorted(config.deployments),
-                "simulators": sorted(state.simulators),
-            }
-        )
+        document: dict[str, object] = {
+            "server": SERVER_NAME,
+            "mode": config.mode.value,
+            "recordings": store.source_names,
+            "deployments": sorted(config.deployments),
+            "simulators": sorted(state.simulators),
+        }
+        if state.learners is not None:
+            document["learners"] = len(state.learners)
+        return JSONResponse(document)
 
     async def reset(request: Request) -> Response:
-        authenticate(new_context(request, state), "https://cognitiveservices.azure.com")
-        state.reset()
+        ctx = new_context(request, state)
+        authenticate(ctx, "https://cognitiveservices.azure.com")
+        ctx.state.reset()  # the caller's own state (in a room, one learner's)
         return Response(status_code=204)
 
     @contextlib.asynccontextmanager

@@ -275,6 +275,19 @@ class ReplayConfig(BaseModel):
     faults: Faults | None = Field(default=None, description="Random faults for every deployment.")
     content_filter: ContentFilterSettings = Field(default_factory=ContentFilterSettings)
     seed: int = Field(default=0, description="Seeds ids and every simulator's randomness.")
+    room_keys: tuple[str, ...] = Field(
+        default=(),
+        description="Room mode (helpers/replay/room.py): the learners' keys, learner 1 first; "
+        "each key gets a state of its own and api_key is refused. Empty: an ordinary server.",
+    )
+
+    @model_validator(mode="after")
+    def _room_is_replayed(self) -> ReplayConfig:
+        if self.room_keys and self.mode is Mode.RECORD:
+            raise ValueError("a room replays: record mode forwards every learner to one upstream")
+        if len(set(self.room_keys)) != len(self.room_keys) or "" in self.room_keys:
+            raise ValueError("room keys must be distinct and not empty")
+        return self
 
     def latency_for(self, deployment: Deployment | None) -> Latency | None:
         return (deployment.latency if deployment else None) or self.latency

@@ -71,17 +71,18 @@ OPENAI_FRONT = Front()
 """Azure OpenAI's first steps (every service but Azure AI Search)."""
 
 
-def credential_problem(ctx: RequestContext, audience: str) -> CredentialProblem | None:
-    """What is wrong with the request's credentials for ``audience``, or None when they pass.
+def credential_owner(ctx: RequestContext, audience: str) -> ReplayState | CredentialProblem:
+    """The state of the key the request's credentials prove, or what is wrong with them.
 
-    ``api-key`` is compared with the server's key; ``Authorization: Bearer`` must carry a
-    token for ``audience`` (:func:`.identity.token_is_valid`). The v1 API also takes the
-    resource key as a bearer token (the plain ``OpenAI`` client sends ``api_key`` that way).
+    ``api-key`` is compared with each key the server accepts (:meth:`.state.ReplayState.keys`:
+    its own, or a room's learners'); ``Authorization: Bearer`` must carry a token for
+    ``audience`` signed from one of them (:func:`.identity.token_is_valid`). The v1 API also
+    takes a key as a bearer token (the plain ``OpenAI`` client sends ``api_key`` that way).
     """
-    key = ctx.state.config.api_key
+    keys = ctx.state.keys()
     presented = ctx.headers.get("api-key")
     if presented is not None:
-        return None if key_is_valid(presented, key) else "key"
+        return _holder(presented, keys) or "key"
     auth = ctx.headers.get("authorization")
     if auth is None:
         return "missing"
@@ -89,18 +90,32 @@ def credential_problem(ctx: RequestContext, audience: str) -> CredentialProblem 
     token = token.strip()
     if scheme.lower() != "bearer":
         return "token"
-    if ctx.is_v1 and key_is_valid(token, key):
-        return None
-    if not token_is_valid(token, key, ctx.state.clock(), audience=audience):
-        return "token"
-    return None
+    if ctx.is_v1 and (owner := _holder(token, keys)) is not None:
+        return owner
+    now = ctx.state.clock()
+    for key, owner in keys:
+        if token_is_valid(token, key, now, audience=audience):
+            return owner
+    return "token"
+
+
+def _holder(presented: str, keys: list[tuple[str, ReplayState]]) -> ReplayState | None:
+    """The state of the key ``presented`` equals; every key compared in constant time."""
+    found = None
+    for key, owner in keys:
+        if key_is_valid(presented, key):
+            found = owner
+    return found
 
 
 def authenticate(ctx: RequestContext, audience: str, front: Front = OPENAI_FRONT) -> None:
-    """Check ``api-key`` or ``Authorization: Bearer`` as Azure does; the service's 401/403."""
-    problem = credential_problem(ctx, audience)
-    if problem is not None:
-        raise front.unauthorized(problem, audience)
+    """Check ``api-key`` or ``Authorization: Bearer`` as Azure does (the service's 401/403),
+    then put the credential's state on the request: from here on every store, quota and
+    recording the request reaches is its key's (a room's learner's own, :mod:`.room`)."""
+    owner = credential_owner(ctx, audience)
+    if isinstance(owner, str):
+        raise front.unauthorized(owner, audience)
+    ctx.state = owner
 
 
 # --- step 4: the body -----------------------------------------------------------------------
@@ -282,7 +297,7 @@ def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -
         if fault is not None:
             reply = faults.apply_fault(fault, reply)
         reply = faults.apply_latency(
-            state.config.latency_for(ctx.deployment), reply, state.get(faults.LatencyDraws)
+            ctx.state.config.latency_for(ctx.deployment), reply, ctx.state.get(faults.LatencyDraws)
         )
         return ReplyResponse(reply)  # type: ignore[return-value]
 
@@ -334,7 +349,7 @@ def recorded_only_handler(state: ReplayState, audience: str) -> Handler:
         check_api_version(ctx.path, ctx.api_version)
         authenticate(ctx, audience)
         await read_body(request, ctx)
-        match = state.store.lookup(ctx.method, ctx.path, ctx.lookup_version, ctx.body)
+        match = ctx.state.store.lookup(ctx.method, ctx.path, ctx.lookup_version, ctx.body)
         if match is not None:
             ctx.response_headers.update(azure_headers(ctx, {}))
             return ReplyResponse(recorded_reply(ctx, None, match.interaction))  # type: ignore[return-value]
@@ -346,7 +361,7 @@ def recorded_only_handler(state: ReplayState, audience: str) -> Handler:
             and family.group(1) != "/openai/deployments"
             and any(
                 interaction.request.path.startswith(family.group(1))
-                for _, _, interaction in state.store.candidates()
+                for _, _, interaction in ctx.state.store.candidates()
             )
         )
         if recorded_family and state.config.mode is Mode.REPLAY:

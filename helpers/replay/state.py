@@ -10,6 +10,11 @@ document lists the names), and implement ``reset()``. Code finds a store by its 
 ``POST /_replay/reset`` (with credentials), or :meth:`helpers.replay.ReplayServer.reset`,
 resets them all at once, so a notebook or a test can start from a clean server without
 restarting it; each notebook kernel's embedded server starts fresh anyway.
+
+A classroom server (:mod:`helpers.replay.room`) holds one whole state per learner in
+``learners``, by key: the pipeline's one ``authenticate`` step puts the state of the key a
+request proves on the request (:meth:`ReplayState.keys`), so every store, quota and recording
+cursor an operation finds is that learner's, and no route needs to know about rooms.
 """
 
 from __future__ import annotations
@@ -89,6 +94,9 @@ class ReplayState:
     recorder: Any = None
     """Record mode's :class:`~.recordings.record.Recorder` (``None`` in the other modes; not
     imported here: record mode imports the services, which import this module)."""
+    learners: dict[str, ReplayState] | None = None
+    """Room mode: each learner's key with that learner's own state (the server's own key is
+    then refused); ``None`` on an ordinary server."""
     _named: dict[str, Resettable] = field(default_factory=dict, repr=False)
     _typed: dict[type, Resettable] = field(default_factory=dict, repr=False)
     _prepared: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False)
@@ -130,6 +138,12 @@ class ReplayState:
     def limiter(self) -> RateLimiter:
         return self.get(RateLimiter)
 
+    def keys(self) -> list[tuple[str, ReplayState]]:
+        """Each key the server accepts, with the state the requests that present it use."""
+        if self.learners is None:
+            return [(self.config.api_key, self)]
+        return list(self.learners.items())
+
     def prepared(self, key: tuple[str, int], make: Callable[[], T]) -> T:
         """A value derived from a recorded interaction (``key`` holds its ``id()``), computed
         once. Recorded interactions are never changed or dropped while the server runs (new
@@ -146,3 +160,5 @@ class ReplayState:
         self.requests_served = 0
         for store in list(self._named.values()):
             store.reset()
+        for learner in (self.learners or {}).values():
+            learner.reset()

@@ -51,6 +51,7 @@ server encodes them on the way out. Files in format 1 load unchanged.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import re
 import threading
@@ -456,6 +457,14 @@ class RecordingsStore:
                     interaction=interactions[index], source=self._names[file_no], index=index
                 )
         return None
+
+    def fork(self) -> RecordingsStore:
+        """The same recordings, with a count of its own of what was served (a room's learner
+        replays from the top whatever the others did)."""
+        twin = copy.copy(self)
+        twin._lock = threading.Lock()
+        twin._served = defaultdict(int)
+        return twin
 
     def candidates(self) -> list[tuple[RecordingsFile, int, Interaction]]:
         return [
