@@ -280,9 +280,9 @@ def tool_calls_for(body: dict[str, Any], ids: azure.IdSource) -> tuple[list[dict
 
     A model asked with tools answers with calls unless ``tool_choice`` is ``none`` or the last
     messages are tool results (then it answers in text, except that it calls the tools that
-    failed once more after its first round); a named tool choice calls that tool (finish reason ``stop``,
-    as Azure reports a forced call); several tools are called in parallel unless
-    ``parallel_tool_calls`` is false.
+    failed once more after its first round); a named tool choice calls that tool (finish
+    reason ``stop``, as Azure reports a forced call); several tools are called in parallel
+    unless ``parallel_tool_calls`` is false.
     """
     tools = [
         t
