@@ -34,7 +34,13 @@ def github_slug(text: str) -> str:
     return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
 
 
+def toc_slug(value: str, separator: str) -> str:
+    """The README's anchors (Python-Markdown's toc extension) are GitHub's too."""
+    return github_slug(value)
+
+
 def on_config(config: Any) -> Any:
+    config["mdx_configs"].setdefault("toc", {})["slugify"] = toc_slug
     config["nav"] = [{"Home": "index.md"}] + [
         {f"{e['section']}. {e['title']}": f"{e['name']}.ipynb"} for e in registry()
     ]
@@ -115,13 +121,14 @@ def on_page_content(content: str, page: Any, config: Any, files: Files) -> str:
     # The table of contents lists the same headings in the same order; its titles lose inline
     # code in mkdocs-jupyter's conversion, so they get the page's text as well.
     headings: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
 
     def reid(match: re.Match[str]) -> str:
         level, old, attributes, inner = match.groups()
         text = html.unescape(TAG.sub("", ANCHOR_LINK.sub("", inner))).strip()
         slug = github_slug(text)
-        taken = sum(1 for s, _ in headings if re.fullmatch(rf"{re.escape(slug)}(-\d+)?", s))
-        new = slug if not taken else f"{slug}-{taken}"
+        taken = seen[slug] = seen.get(slug, -1) + 1  # GitHub's: slug, slug-1, slug-2, ...
+        new = f"{slug}-{taken}" if taken else slug
         headings.append((new, text))
         inner = inner.replace(f'href="#{old}"', f'href="#{new}"')
         return f'<h{level} id="{new}"{attributes}>{inner}</h{level}>'
