@@ -13,12 +13,13 @@ OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_
 WORKERS ?= 4
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: help install wheelhouse offline-install-check run test lint format unit notebooks lab tidy-notebooks serve serve-room room-keys record bench fuzz models clean
+.PHONY: help install wheelhouse offline-install-check run test lint format unit notebooks lab tidy-notebooks site serve serve-room room-keys record bench fuzz models clean
 
 help:
 	@echo "make run     execute every notebook offline, on the embedded replay server"
 	@echo "make test    lint, unit tests and nbval (strict) over every notebook"
 	@echo "make lab     JupyterLab with notebook 1 open (LAB_PORT=8888, LAB_ARGS=...)"
+	@echo "make site    the notebooks (committed outputs) and the README as a static site in site/"
 	@echo "make tidy-notebooks  reduce the notebooks' metadata to what every machine agrees on"
 	@echo "make serve   the replay server in the foreground (port 8765)"
 	@echo "make serve-room  one replay server for a classroom (N=30 ROOM_HOST=... ROOM_PORT=8765)"
@@ -93,6 +94,12 @@ lab: $(STAMP)
 tidy-notebooks: $(STAMP)
 	$(BIN)/python -m helpers._support.notebooks tidy
 
+# mkdocs.yml and mkdocs_hooks.py: the committed outputs as they are (nothing executes), offline.
+# SITE_REPO_URL=https://github.com/OWNER/REPO adds each page's "Open in ..." links.
+site: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@echo "site/index.html: open it, or serve it with: $(BIN)/python -m http.server -d site"
+
 serve: $(STAMP)
 	$(BIN)/python -m helpers.replay
 
@@ -135,4 +142,4 @@ models: $(STAMP)
 	$(BIN)/python -m helpers._support.models $(if $(ON),--on $(ON))
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info site
