@@ -49,6 +49,6 @@ def attempt(exercise: str, function: Callable[..., T], *args: Any, **kwargs: Any
     try:
         return function(*args, **kwargs)
     except NotImplementedError:
-        return failed(exercise, "not written yet: replace `raise NotImplementedError` with code.")
+        return failed(exercise, "still a stub: replace `raise NotImplementedError` with your code.")
     except Exception as error:
         return failed(exercise, f"your function raised {type(error).__name__}: {error}")
