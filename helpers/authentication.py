@@ -11,16 +11,18 @@ what to change. Both API surfaces work: the v1 ``OpenAI`` client
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import openai
 from openai import OpenAI
 
+from ._support.exercises import Feedback, attempt, failed, passed
 from ._support.settings import Settings
 from .replay.config import API_VERSION_PATTERN
 
-__all__ = ["Check", "check_connection", "check_settings", "diagnose"]
+__all__ = ["Check", "check_connection", "check_settings", "check_v1_base_url", "diagnose"]
 
 AZURE_HOST_SUFFIXES = (
     ".openai.azure.com",
@@ -156,3 +158,40 @@ def check_connection(client: OpenAI, deployment: str) -> Check:
     return Check(
         "connection", True, f"deployment {deployment!r} runs {completion.model} in {region}"
     )
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+V1_BASE_URL_CASES = {
+    "https://my-resource.openai.azure.com": "https://my-resource.openai.azure.com/openai/v1/",
+    "https://my-resource.openai.azure.com/": "https://my-resource.openai.azure.com/openai/v1/",
+    "https://my-resource.openai.azure.com/openai/deployments/gpt-5.4-mini": (
+        "https://my-resource.openai.azure.com/openai/v1/"
+    ),
+    "https://my-resource.openai.azure.com/openai/v1": (
+        "https://my-resource.openai.azure.com/openai/v1/"
+    ),
+    "https://my-hub.cognitiveservices.azure.com/": (
+        "https://my-hub.cognitiveservices.azure.com/openai/v1/"
+    ),
+}
+"""Endpoints as people paste them, and the v1 API's base URL each one stands for."""
+
+
+def check_v1_base_url(v1_base_url: Callable[[str], str]) -> Feedback:
+    """Check a learner's ``v1_base_url(endpoint)`` against endpoints as people paste them.
+
+    Each must become ``https://<host>/openai/v1/``: trailing slash kept, any path dropped.
+    """
+    exercise = "v1 base URL"
+    for endpoint, expected in V1_BASE_URL_CASES.items():
+        got = attempt(exercise, v1_base_url, endpoint)
+        if isinstance(got, Feedback):
+            return got
+        if got != expected:
+            hint = "keep only scheme and host, then add /openai/v1/"
+            if isinstance(got, str) and got.rstrip("/") == expected.rstrip("/"):
+                hint = "the SDK joins paths onto the base URL: end it with '/'"
+            return failed(exercise, f"v1_base_url({endpoint!r}) gave {got!r}, "
+                                    f"expected {expected!r}: {hint}.")  # fmt: skip
+    return passed(exercise, f"all {len(V1_BASE_URL_CASES)} pasted endpoints give the v1 base URL.")

@@ -65,6 +65,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI
 from tqdm import tqdm
 
 from ._support.counting import quota_charge
+from ._support.exercises import Feedback, attempt, failed, passed
 from .error_handling import ErrorKind, Failure, RetryPolicy, classify
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "IdIndex",
     "Pacer",
     "Ticket",
+    "check_minimum_minutes",
     "completed_ids",
     "drop_errors",
     "iter_completed_ids",
@@ -687,3 +689,38 @@ async def run_batch(
             index.close()
             summary.elapsed = clock() - started
     return summary
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+MINIMUM_MINUTES_CASES: list[tuple[int, int, int, int]] = [
+    (600, 500, 300, 100_000),
+    (600, 100, 300, 100_000),
+    (45, 2_000, 60, 90_000),
+]
+"""(items, quota tokens per item, requests per minute, tokens per minute) cases."""
+
+
+def check_minimum_minutes(minimum_minutes: Callable[[int, int, int, int], float]) -> Feedback:
+    """Check ``minimum_minutes(items, tokens_per_item, rpm, tpm)``: the job's shortest run.
+
+    Both quotas hold at once, so the job takes at least the longer of ``items / rpm`` and
+    ``items * tokens_per_item / tpm`` minutes.
+    """
+    exercise = "minimum minutes"
+    for items, tokens, rpm, tpm in MINIMUM_MINUTES_CASES:
+        by_requests, by_tokens = items / rpm, items * tokens / tpm
+        expected = max(by_requests, by_tokens)
+        got = attempt(exercise, minimum_minutes, items, tokens, rpm, tpm)
+        if isinstance(got, Feedback):
+            return got
+        if isinstance(got, int | float) and math.isclose(got, expected):
+            continue
+        case = f"{items} items of {tokens} tokens at {rpm} RPM and {tpm} TPM"
+        binding = "tokens-per-minute" if by_tokens > by_requests else "requests-per-minute"
+        if isinstance(got, int | float) and math.isclose(got, by_requests + by_tokens):
+            hint = "both limits apply at the same time, not one after the other: take the larger"
+        else:
+            hint = f"here the {binding} limit binds: take the larger of the two times"
+        return failed(exercise, f"{case}: got {got!r}, expected {expected:g} minutes; {hint}.")
+    return passed(exercise, f"all {len(MINIMUM_MINUTES_CASES)} jobs get their binding limit.")

@@ -19,21 +19,25 @@ route when the structure is an action your code takes (or among other tools).
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import openai
 from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionNamedToolChoiceParam
 from pydantic import BaseModel, Field
 
+from ._support.exercises import Feedback, attempt, failed, passed
 from .prompt_management import PromptTemplate, developer, system
-from .structured_outputs import EmptyOutputError, parsed_or_raise
+from .structured_outputs import EmptyOutputError, parsed_or_raise, strict_schema_problems
 
 __all__ = [
+    "LABELS",
     "TOOL_NAME",
     "Argument",
     "Docstring",
     "InstructionsRole",
+    "check_label_format",
     "docstring_by_schema",
     "docstring_by_tool",
     "docstring_messages",
@@ -176,3 +180,38 @@ def render_docstring(doc: Docstring, *, indent: str = "    ") -> str:
     if doc.raises:
         lines += ["", "Raises:"] + [f"{indent}{r}" for r in doc.raises]
     return '"""' + "\n".join(lines) + '\n"""'
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+LABELS = ["billing", "bug report", "feature request", "other"]
+"""The labels the exercise's classifier may answer with; the schema is built from them."""
+
+
+def check_label_format(label_format: Callable[[list[str]], dict[str, Any]]) -> Feedback:
+    """Check ``label_format(labels)``: a strict ``response_format`` whose one field is a label.
+
+    Expected: ``{"type": "json_schema", "json_schema": {"name": ..., "strict": True, "schema":
+    ...}}`` with a required ``label`` property whose ``enum`` is exactly ``labels``.
+    """
+    exercise = "label format"
+    for labels in (LABELS, ["yes", "no"]):
+        fmt = attempt(exercise, label_format, list(labels))
+        if isinstance(fmt, Feedback):
+            return fmt
+        spec = fmt.get("json_schema", {}) if isinstance(fmt, dict) else {}
+        if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not spec.get("name"):
+            return failed(exercise, "return {'type': 'json_schema', 'json_schema': {'name': ..., "
+                                    "'strict': True, 'schema': ...}}.")  # fmt: skip
+        if spec.get("strict") is not True:
+            return failed(exercise, "set 'strict': True, or the model may answer outside the enum.")
+        schema = spec.get("schema", {})
+        label = schema.get("properties", {}).get("label", {})
+        if label.get("enum") != labels:
+            found = label.get("enum")
+            message = f"for labels {labels} the 'label' property has enum {found!r}"
+            return failed(exercise, message + ": build the enum from the input.")
+        problems = strict_schema_problems(schema)
+        if problems:
+            return failed(exercise, "strict mode rejects the schema: " + "; ".join(problems) + ".")
+    return passed(exercise, "a strict format whose enum follows the labels it was given.")

@@ -33,14 +33,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import httpx2
 import openai
 import pydantic
 import tenacity
 
+from ._support.exercises import Feedback, attempt, failed, passed
+
 __all__ = [
+    "DEFAULT_WAIT_SECONDS",
     "ErrorKind",
     "Failure",
     "RetryPolicy",
+    "check_retry_wait",
     "classify",
     "retry_after_seconds",
 ]
@@ -309,3 +314,63 @@ def _exception_of(state: tenacity.RetryCallState) -> BaseException:
     exception = state.outcome.exception()
     assert exception is not None
     return exception
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+DEFAULT_WAIT_SECONDS = 1.0
+"""The exercise's wait when a retryable error names none."""
+
+
+def _status_error(status: int, headers: dict[str, str]) -> openai.APIStatusError:
+    request = httpx2.Request(
+        "POST", "https://my-resource.openai.azure.com/openai/v1/chat/completions"
+    )
+    response = httpx2.Response(status, headers=headers, request=request)
+    kind = {400: openai.BadRequestError, 401: openai.AuthenticationError,
+            429: openai.RateLimitError, 500: openai.InternalServerError}[status]  # fmt: skip
+    return kind(f"Error code: {status}", response=response, body=None)
+
+
+def _retry_wait_cases() -> list[tuple[str, BaseException, float | None]]:
+    timeout = openai.APITimeoutError(request=httpx2.Request("POST", "https://example.invalid"))
+    return [
+        ("429 with retry-after-ms 1500 and retry-after 2",
+         _status_error(429, {"retry-after-ms": "1500", "retry-after": "2"}), 1.5),
+        ("429 with retry-after 3", _status_error(429, {"retry-after": "3"}), 3.0),
+        ("500 with no header", _status_error(500, {}), DEFAULT_WAIT_SECONDS),
+        ("a timeout", timeout, DEFAULT_WAIT_SECONDS),
+        ("400 bad request", _status_error(400, {}), None),
+        ("401 unauthorized", _status_error(401, {}), None),
+    ]  # fmt: skip
+
+
+def check_retry_wait(retry_wait: Callable[[BaseException], float | None]) -> Feedback:
+    """Check ``retry_wait(error)``: seconds to wait before retrying, or None for "do not retry".
+
+    Retry 408, 429, 5xx and timeouts or lost connections; wait what ``retry-after-ms`` says,
+    else ``retry-after``, else :data:`DEFAULT_WAIT_SECONDS`; never retry other 4xx.
+    """
+    exercise = "retry decision"
+    for case, error, expected in _retry_wait_cases():
+        got = attempt(exercise, retry_wait, error)
+        if isinstance(got, Feedback):
+            return got
+        if got == expected or (
+            isinstance(got, int | float) and expected is not None and abs(got - expected) < 1e-9
+        ):
+            continue
+        if expected is None:
+            hint = "this error will fail the same way again: return None"
+        elif got is None:
+            hint = "this error is transient: retry it"
+        elif "retry-after-ms" in case:
+            hint = (
+                "read retry-after-ms first (milliseconds, Azure's precise value), then retry-after"
+            )
+        elif "retry-after" in case:
+            hint = "with no retry-after-ms, wait the retry-after header's seconds"
+        else:
+            hint = f"no header: wait the default {DEFAULT_WAIT_SECONDS} s"
+        return failed(exercise, f"{case}: got {got!r}, expected {expected!r}; {hint}.")
+    return passed(exercise, f"all {len(_retry_wait_cases())} errors get the right decision.")

@@ -46,6 +46,7 @@ from openai.types.chat import (
 )
 
 from ._support.errors import CookbookError
+from ._support.exercises import Feedback, failed, passed
 
 __all__ = [
     "Tool",
@@ -55,6 +56,7 @@ __all__ = [
     "ToolLoopLimitError",
     "ToolLoopResult",
     "ToolRegistry",
+    "check_run_tool_call",
     "format_transcript",
     "run_tool_loop",
 ]
@@ -397,3 +399,72 @@ def format_transcript(messages: Iterable[ChatCompletionMessageParam], width: int
             text = content if isinstance(content, str) else json.dumps(content)
         lines.append(f"{data['role']:<9} " + _shorten(text, width - 10))
     return "\n".join(lines)
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+
+def _exercise_weather(city: str) -> dict[str, Any]:
+    if city == "Atlantis":
+        raise ValueError(f"no weather station in {city}")
+    return {"city": city, "temperature_c": 4}
+
+
+def _exercise_call(
+    call_id: str, name: str, arguments: str
+) -> ChatCompletionMessageFunctionToolCall:
+    return ChatCompletionMessageFunctionToolCall.model_validate(
+        {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+    )
+
+
+def check_run_tool_call(
+    run_tool_call: Callable[
+        [ChatCompletionMessageFunctionToolCall, dict[str, ToolFunction]], dict[str, Any]
+    ],
+) -> Feedback:
+    """Check ``run_tool_call(tool_call, functions)``: one tool call in, one tool message out.
+
+    The message is ``{"role": "tool", "tool_call_id": ..., "content": <JSON text>}``. An unknown
+    tool, arguments that are not JSON, or a tool that raises must not raise: the error goes
+    back to the model as the content, so it can correct itself.
+    """
+    exercise = "run a tool call"
+    functions: dict[str, ToolFunction] = {"get_weather": _exercise_weather}
+    cases = [
+        ("a good call", _exercise_call("call_a", "get_weather", '{"city": "Oslo"}'), None),
+        ("an unknown tool", _exercise_call("call_b", "get_time", '{"city": "Oslo"}'), "get_time"),
+        ("arguments cut short", _exercise_call("call_c", "get_weather", '{"city": "Os'), "error"),
+        ("a tool that raises", _exercise_call("call_d", "get_weather", '{"city": "Atlantis"}'),
+         "no weather station in Atlantis"),
+    ]  # fmt: skip
+    for case, call, error_mentions in cases:
+        try:
+            message = run_tool_call(call, dict(functions))
+        except NotImplementedError:
+            return failed(
+                exercise, "still a stub: replace `raise NotImplementedError` with your code."
+            )
+        except Exception as error:
+            raised = f"{case} raised {type(error).__name__}: {error}"
+            return failed(exercise, raised + "; return it to the model as the content instead.")
+        if not isinstance(message, dict) or message.get("role") != "tool":
+            return failed(exercise, f"{case}: return a dict with 'role': 'tool', got {message!r}.")
+        if message.get("tool_call_id") != call.id:
+            return failed(exercise, f"{case}: 'tool_call_id' must be the call's id {call.id!r}, "
+                                    f"got {message.get('tool_call_id')!r}.")  # fmt: skip
+        content = message.get("content")
+        if not isinstance(content, str):
+            return failed(exercise, f"{case}: 'content' must be text (json.dumps the result).")
+        if error_mentions is None:
+            try:
+                result = json.loads(content)
+            except json.JSONDecodeError:
+                result = None
+            if result != _exercise_weather("Oslo"):
+                return failed(exercise, f"{case}: content {content!r} should be the function's "
+                                        "result as JSON, json.dumps(result).")  # fmt: skip
+        elif error_mentions not in content:
+            return failed(exercise, f"{case}: content {content!r} should tell the model what went "
+                                    f"wrong (mention {error_mentions!r}).")  # fmt: skip
+    return passed(exercise, "results as JSON, and every failure returned to the model.")

@@ -44,6 +44,7 @@ import numpy as np
 import openai
 import pydantic
 
+from ._support.exercises import Feedback, attempt, failed, passed
 from ._support.sse import DONE, ServerSentEvent, arelay, relay
 from .error_handling import ErrorKind, classify
 
@@ -55,6 +56,7 @@ __all__ = [
     "Monitor",
     "MonitoredTransport",
     "RequestRecord",
+    "check_percentile",
     "error_counts",
     "format_table",
     "percentiles",
@@ -648,3 +650,42 @@ def plot_errors(records: Sequence[RequestRecord], ax: Axes | None = None) -> Axe
     ax.legend(title="deployment")
     ax.tick_params(axis="x", rotation=20)
     return ax
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+PERCENTILE_CASES: list[tuple[list[float], int]] = [
+    ([0.42, 0.38, 0.51, 0.47, 2.9, 0.44, 0.40, 0.39, 0.61, 0.45], 95),
+    ([0.42, 0.38, 0.51, 0.47, 2.9, 0.44, 0.40, 0.39, 0.61, 0.45], 50),
+    ([1.2, 0.8, 0.9], 99),
+    ([0.7], 50),
+]
+"""Latencies in seconds (one slow tail) and the percentile asked of them."""
+
+
+def check_percentile(percentile: Callable[[list[float], int], float]) -> Feedback:
+    """Check ``percentile(latencies, q)``: the nearest-rank percentile, one of the latencies.
+
+    The reference is :func:`percentiles`; the values are handed over unsorted.
+    """
+    exercise = "nearest-rank percentile"
+    for values, q in PERCENTILE_CASES:
+        expected = percentiles(values, [q])[f"p{q}"]
+        got = attempt(exercise, percentile, list(values), q)
+        if isinstance(got, Feedback):
+            return got
+        if isinstance(got, int | float) and abs(got - expected) < 1e-9:
+            continue
+        if isinstance(got, int | float) and got not in values:
+            hint = (
+                "that is not one of the latencies: take the value at rank ceil(q/100 * n) "
+                "of the sorted list, do not interpolate"
+            )
+        elif isinstance(got, int | float):
+            hint = "a latency, but the wrong rank: sort, take rank ceil(q/100 * n), from 1"
+        else:
+            hint = "return a number"
+        return failed(
+            exercise, f"p{q} of {len(values)} latencies: got {got!r}, expected {expected}; {hint}."
+        )
+    return passed(exercise, f"all {len(PERCENTILE_CASES)} percentiles are the nearest-rank ones.")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 import string
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -57,6 +57,7 @@ from openai.types.responses.response_input_param import FunctionCallOutput
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._support.errors import CookbookError
+from ._support.exercises import Feedback, failed, passed
 
 __all__ = [
     "ImageDetail",
@@ -67,6 +68,7 @@ __all__ = [
     "PromptVariableError",
     "Role",
     "assistant",
+    "check_fill",
     "developer",
     "image_data_uri",
     "image_part",
@@ -464,3 +466,37 @@ def to_response_items(
                 }
                 items.append(function_call)
     return items
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+FILL_TEMPLATE = 'Reply as JSON like {"summary": "..."} for $audience.\n\n$ticket'
+FILL_VALUES = {"audience": "support engineers", "ticket": 'Refund ${amount}: the {"id": 7} order'}
+"""A template with braces of its own, and a value with braces and a dollar sign in it."""
+
+
+def check_fill(fill: Callable[[str, dict[str, str]], str]) -> Feedback:
+    """Check ``fill(template, values)``: ``$name`` placeholders filled, nothing else touched.
+
+    Braces in the template and ``$``/braces inside the values must come through unchanged, and a
+    variable the values lack must raise an error, not pass through as ``$name``.
+    """
+    exercise = "fill a template"
+    expected = string.Template(FILL_TEMPLATE).substitute(FILL_VALUES)
+    try:
+        got = fill(FILL_TEMPLATE, dict(FILL_VALUES))
+    except NotImplementedError:
+        return failed(exercise, "still a stub: replace `raise NotImplementedError` with your code.")
+    except (KeyError, ValueError, IndexError) as error:
+        return failed(exercise, f"filling the template raised {type(error).__name__}: {error}; "
+                                "braces are JSON here, not placeholders: use string.Template, "
+                                "whose placeholders are $name only.")  # fmt: skip
+    if got != expected:
+        return failed(exercise, f"got {got!r}, expected {expected!r}: fill each $name once, "
+                                "and leave the values' own $ and braces as they are.")  # fmt: skip
+    try:
+        leaked = fill("Write for $audience in $language.", {"audience": "engineers"})
+    except Exception:
+        return passed(exercise, "braces survive, values stay as written, a missing variable fails.")
+    message = f"a missing $language gave {leaked!r} instead of an error"
+    return failed(exercise, message + ": use substitute, not safe_substitute.")

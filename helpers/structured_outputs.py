@@ -31,7 +31,7 @@ The Responses API (the v1 ``OpenAI`` client) takes the schema as ``text.format``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 import openai
@@ -43,6 +43,7 @@ from openai.types.responses import Response, ResponseInputParam, ResponseTextCon
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 from ._support.errors import InvariantError
+from ._support.exercises import Feedback, attempt, failed, passed
 from ._support.schemas import strict_violations
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "RefusalError",
     "StructuredOutputError",
     "aextract",
+    "check_recipe_schema",
     "describe_rejection",
     "extract",
     "extract_response",
@@ -296,3 +298,43 @@ def describe_rejection(error: openai.BadRequestError) -> str:
     body = error.body if isinstance(error.body, dict) else {}
     message = body.get("message") or error.message
     return f"code:    {error.code}\nparam:   {error.param}\nmessage: {message}"
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+RECIPE_FIELDS = {"title": "string", "servings": "integer", "ingredients": "array", "notes": None}
+"""The recipe the exercise's schema describes: each field's JSON type (notes: string or null)."""
+
+
+def check_recipe_schema(recipe_schema: Callable[[], dict[str, Any]]) -> Feedback:
+    """Check ``recipe_schema()``: a strict JSON schema for a recipe.
+
+    Fields: ``title`` (string), ``servings`` (integer), ``ingredients`` (array of objects with
+    ``name`` and ``quantity``, strings) and ``notes`` (a string or null, since strict mode has no
+    optional fields). Strict mode's rules are :func:`strict_schema_problems`'s.
+    """
+    exercise = "strict recipe schema"
+    schema = attempt(exercise, recipe_schema)
+    if isinstance(schema, Feedback):
+        return schema
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return failed(exercise, "return the schema itself: a dict with 'type': 'object'.")
+    properties = schema.get("properties", {})
+    missing = sorted(set(RECIPE_FIELDS) - set(properties))
+    if missing:
+        return failed(exercise, f"no property for {', '.join(map(repr, missing))}.")
+    for name, kind in RECIPE_FIELDS.items():
+        found = properties[name].get("type")
+        if kind is not None and found != kind:
+            return failed(exercise, f"{name!r} has type {found!r}, expected {kind!r}.")
+    notes = properties["notes"].get("type")
+    if not (isinstance(notes, list) and set(notes) == {"string", "null"}):
+        return failed(exercise, f"'notes' has type {notes!r}: an optional field in strict mode "
+                                "is required but may be null: ['string', 'null'].")  # fmt: skip
+    item = properties["ingredients"].get("items", {})
+    if set(item.get("properties", {})) != {"name", "quantity"}:
+        return failed(exercise, "each ingredient is an object with 'name' and 'quantity'.")
+    problems = strict_schema_problems(schema)
+    if problems:
+        return failed(exercise, "strict mode rejects it: " + "; ".join(problems) + ".")
+    return passed(exercise, "strict mode accepts it and every field has its type.")

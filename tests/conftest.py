@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,18 @@ from openai.types.chat import ChatCompletionMessageParam
 from helpers.replay import RecordingsFile, ReplayConfig, ReplayServer
 
 RECORDINGS = Path(__file__).parent / "recordings"
+SOLUTIONS = Path(__file__).parent.parent / "solutions"
+
+
+def solution(stem: str) -> Any:
+    """``solutions/<stem>.py`` imported by path (the folder is no package): an exercise's answer."""
+    spec = importlib.util.spec_from_file_location(f"solution_{stem}", SOLUTIONS / f"{stem}.py")
+    assert spec is not None and spec.loader is not None, f"no solutions/{stem}.py"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 API_VERSION = "2024-10-01-preview"
 
 StartServer = Callable[..., ReplayServer]

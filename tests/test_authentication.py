@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from azure.identity import get_bearer_token_provider
-from conftest import StartServer, sync_client
+from conftest import StartServer, solution, sync_client
 from openai import AzureOpenAI, OpenAI
 
 from helpers import Settings
-from helpers.authentication import check_connection, check_settings
+from helpers.authentication import check_connection, check_settings, check_v1_base_url
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
 from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
 
@@ -133,3 +133,22 @@ def test_connection_check_accepts_an_entra_id_token_provider_on_the_v1_api(
 def test_api_version_check_names_the_v1_api_as_the_alternative() -> None:
     ok, detail = _by_name(Settings())["api-version"]
     assert ok and detail.startswith("2025-04-01-preview (preview)") and "v1 needs none" in detail
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_v1_base_url(solution("01_authentication").v1_base_url)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    feedback = check_v1_base_url(lambda endpoint: endpoint.rstrip("/") + "/openai/v1")
+    assert not feedback.passed
+    assert "'https://my-resource.openai.azure.com/openai/v1/'" in str(feedback)
+    assert "end it with '/'" in str(feedback)
+
+
+def test_exercise_stub_is_told_it_is_unfinished() -> None:
+    def stub(endpoint: str) -> str:
+        raise NotImplementedError
+
+    assert "still a stub" in str(check_v1_base_url(stub))

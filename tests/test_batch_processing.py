@@ -20,10 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import API_VERSION, RECORDINGS, async_client
+from conftest import API_VERSION, RECORDINGS, async_client, solution
 from openai import AsyncAzureOpenAI
 
-from helpers.batch_processing import BatchResult, IdIndex, Pacer, completed_ids, run_batch
+from helpers.batch_processing import (
+    BatchResult,
+    IdIndex,
+    Pacer,
+    check_minimum_minutes,
+    completed_ids,
+    run_batch,
+)
 from helpers.error_handling import ErrorKind
 from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import RateLimiter
@@ -520,3 +527,22 @@ async def test_a_batch_survives_every_injected_fault_kind(tmp_path: Path) -> Non
     assert output_ids(tmp_path / "out.jsonl") == Counter(f"q-{i}" for i in range(60))
     assert (summary.succeeded, summary.failed, summary.lost) == (60, 0, 0)
     assert summary.retries > 0 and summary.rate_limited > 0
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_minimum_minutes(solution("06_batch_processing").minimum_minutes)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    feedback = check_minimum_minutes(lambda items, tokens, rpm, tpm: items / rpm)
+    assert not feedback.passed
+    assert "got 2.0, expected 3 minutes" in str(feedback)
+    assert "tokens-per-minute limit binds" in str(feedback)
+
+
+def test_exercise_limits_added_up_are_rejected_helpfully() -> None:
+    feedback = check_minimum_minutes(
+        lambda items, tokens, rpm, tpm: items / rpm + items * tokens / tpm
+    )
+    assert not feedback.passed and "not one after the other" in str(feedback)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from conftest import StartServer, sync_client
+from conftest import StartServer, solution, sync_client
 
 from helpers.dynamic_prompts import (
     TOOL_NAME,
     Argument,
     Docstring,
+    check_label_format,
     docstring_by_schema,
     docstring_by_tool,
     docstring_messages,
@@ -119,3 +121,28 @@ def test_the_guides_request_reads_none_from_content(start_server: StartServer) -
     assert completion.choices[0].message.content is None
     with pytest.raises(TypeError):
         json.loads(completion.choices[0].message.content)  # type: ignore[arg-type]
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_label_format(solution("09_dynamic_prompts").label_format)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def fixed_labels(labels: list[str]) -> dict[str, Any]:
+        return solution("09_dynamic_prompts").label_format(["billing", "other"])  # type: ignore[no-any-return]
+
+    feedback = check_label_format(fixed_labels)
+    assert not feedback.passed
+    assert "'label' property has enum ['billing', 'other']" in str(feedback)
+    assert "build the enum from the input" in str(feedback)
+
+
+def test_exercise_format_without_strict_is_rejected_helpfully() -> None:
+    def not_strict(labels: list[str]) -> dict[str, Any]:
+        fmt: dict[str, Any] = solution("09_dynamic_prompts").label_format(labels)
+        del fmt["json_schema"]["strict"]
+        return fmt
+
+    feedback = check_label_format(not_strict)
+    assert not feedback.passed and "'strict': True" in str(feedback)

@@ -10,10 +10,17 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import HELLO, RECORDINGS, StartServer, async_client, sync_client
+from conftest import HELLO, RECORDINGS, StartServer, async_client, solution, sync_client
 from openai.types.chat import ChatCompletionMessageParam
 
-from helpers.error_handling import ErrorKind, Failure, RetryPolicy, classify, retry_after_seconds
+from helpers.error_handling import (
+    ErrorKind,
+    Failure,
+    RetryPolicy,
+    check_retry_wait,
+    classify,
+    retry_after_seconds,
+)
 from helpers.replay import ReplayConfig, ReplayServer
 from helpers.replay.behaviours.ratelimit import RateLimiter
 from helpers.replay.config import Deployment
@@ -304,3 +311,37 @@ def test_anything_else_is_unexpected_and_not_retried() -> None:
 def test_a_policy_with_impossible_settings_is_refused(options: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**options)  # type: ignore[arg-type]
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_retry_wait(solution("05_error_handling").retry_wait)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def seconds_header_only(error: BaseException) -> float | None:
+        if isinstance(error, openai.APIStatusError) and error.status_code < 500:
+            if error.status_code != 429:
+                return None
+            return float(error.response.headers.get("retry-after", 1))
+        return 1.0
+
+    feedback = check_retry_wait(seconds_header_only)
+    assert not feedback.passed
+    assert "retry-after-ms 1500" in str(feedback) and "got 2.0, expected 1.5" in str(feedback)
+    assert "read retry-after-ms first" in str(feedback)
+
+
+def test_exercise_retrying_a_400_is_rejected_helpfully() -> None:
+    def retry_everything(error: BaseException) -> float | None:
+        if isinstance(error, openai.APIStatusError):
+            headers = error.response.headers
+            if "retry-after-ms" in headers:
+                return float(headers["retry-after-ms"]) / 1000
+            return float(headers.get("retry-after", 1))
+        return 1.0
+
+    feedback = check_retry_wait(retry_everything)
+    assert not feedback.passed
+    assert "400 bad request: got 1.0, expected None" in str(feedback)
+    assert "return None" in str(feedback)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, cast
 
 import openai
 import pytest
-from conftest import StartServer, async_client
+from conftest import StartServer, async_client, solution
 from openai.types.chat import ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam
 from pydantic import BaseModel, Field, field_validator
 
@@ -18,6 +19,7 @@ from helpers.function_calling import (
     ToolLoopLimitError,
     ToolLoopResult,
     ToolRegistry,
+    check_run_tool_call,
     format_transcript,
     run_tool_loop,
 )
@@ -368,3 +370,32 @@ def test_transcript_shows_one_line_per_message() -> None:
         'assistant calls get_weather({"city":"Oslo"})',
         'tool      {"celsius": 2}',
     ]
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_run_tool_call(solution("02_function_calling").run_tool_call)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def trusting(
+        call: ChatCompletionMessageFunctionToolCall, functions: dict[str, Any]
+    ) -> dict[str, Any]:
+        result = functions[call.function.name](**json.loads(call.function.arguments))
+        return {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
+
+    feedback = check_run_tool_call(trusting)
+    assert not feedback.passed
+    assert "an unknown tool raised KeyError: 'get_time'" in str(feedback)
+    assert "return it to the model as the content" in str(feedback)
+
+
+def test_exercise_wrong_tool_call_id_is_rejected_helpfully() -> None:
+    def fixed_id(
+        call: ChatCompletionMessageFunctionToolCall, functions: dict[str, Any]
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = solution("02_function_calling").run_tool_call(call, functions)
+        return {**message, "tool_call_id": "call_1"}
+
+    feedback = check_run_tool_call(fixed_id)
+    assert not feedback.passed and "must be the call's id 'call_a'" in str(feedback)

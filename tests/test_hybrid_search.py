@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import RECORDINGS
+from conftest import RECORDINGS, solution
 from openai import AzureOpenAI
 from openai.types.chat import ChatCompletion
 from rag_index import CHAT, TOP, build_index, openai_client, search_client
 from recordings.curate_test_hybrid_search import HELMET, LOCK, RANGE, SPONGY
 
+from helpers.hybrid_search import check_rrf
 from helpers.hybrid_search.grounding import (
     SYSTEM_PROMPT,
     AnswerError,
@@ -257,3 +258,30 @@ def test_an_unrecorded_question_gets_a_marked_answer_and_still_retrieves(
     assert isinstance(result, GroundedAnswer)
     assert result.text.startswith("[unrecorded]")
     assert not result.grounded
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_rrf(solution("10_hybrid_search").rrf)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def ranks_from_zero(rankings: list[list[str]]) -> list[tuple[str, float]]:
+        scores: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, key in enumerate(ranking):
+                scores[key] = scores.get(key, 0.0) + 1 / (60 + rank)
+        return sorted(scores.items(), key=lambda item: -item[1])
+
+    feedback = check_rrf(ranks_from_zero)
+    assert not feedback.passed
+    assert "'puncture' scored" in str(feedback) and "ranks count from 1" in str(feedback)
+
+
+def test_exercise_keys_in_one_list_only_are_rejected_helpfully() -> None:
+    def first_two_lists(rankings: list[list[str]]) -> list[tuple[str, float]]:
+        return solution("10_hybrid_search").rrf(rankings[:2])  # type: ignore[no-any-return]
+
+    feedback = check_rrf(first_two_lists)
+    assert not feedback.passed and "'puncture' scored" in str(feedback)
+    assert "for every list" in str(feedback)

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import matplotlib
+import numpy as np
 import openai
 import pytest
-from conftest import HELLO, StartServer, async_client, sync_client, v1_client
+from conftest import HELLO, StartServer, async_client, solution, sync_client, v1_client
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from sse_upstream import FRAMED_CHUNKS, FakeUpstream, framed_body
@@ -22,6 +23,7 @@ from helpers.error_handling import ErrorKind
 from helpers.monitoring import (
     Monitor,
     RequestRecord,
+    check_percentile,
     format_table,
     percentiles,
     plot_errors,
@@ -397,3 +399,20 @@ def test_a_recorded_answer_is_paced_per_completion_token(start_server: StartServ
     client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     (record,) = monitor.records
     assert record.latency >= (10 + 2 * 200) / 1000
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_percentile(solution("08_monitoring").percentile)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    feedback = check_percentile(lambda values, q: float(np.percentile(values, q)))
+    assert not feedback.passed
+    assert "p95 of 10 latencies" in str(feedback)
+    assert "not one of the latencies" in str(feedback) and "do not interpolate" in str(feedback)
+
+
+def test_exercise_off_by_one_rank_is_rejected_helpfully() -> None:
+    feedback = check_percentile(lambda values, q: sorted(values)[int(q / 100 * len(values)) - 1])
+    assert not feedback.passed and "wrong rank" in str(feedback)

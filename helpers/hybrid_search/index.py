@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 from .._support.errors import CookbookError
+from .._support.exercises import Feedback, attempt, failed, passed
 
 __all__ = [
     "FILTERABLE",
@@ -66,6 +67,7 @@ __all__ = [
     "UploadError",
     "UploadReport",
     "Vector",
+    "check_rrf",
     "hybrid_search",
     "index_from_model",
     "keyword_search",
@@ -446,3 +448,59 @@ def _run(client: SearchClient, model: type[T], top: int, **options: Any) -> list
             )
         )
     return hits
+
+
+# --- exercise --------------------------------------------------------------------------------
+
+RRF_K = 60
+"""The constant Azure AI Search adds to every rank in Reciprocal Rank Fusion."""
+
+RRF_RANKINGS: list[list[str]] = [
+    ["tubeless", "puncture", "washing", "chain-wear"],  # keywords
+    ["puncture", "tubeless", "tyre-pressure"],  # a vector query on the titles
+    ["tyre-pressure", "puncture", "washing", "tubeless"],  # a vector query on the contents
+]
+"""Three legs of one hybrid query: the exercise fuses them all (Azure takes several vectors)."""
+
+
+def _reference_rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1 / (k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def check_rrf(rrf: Callable[[list[list[str]]], list[tuple[str, float]]]) -> Feedback:
+    """Check ``rrf(rankings)``: ``(key, score)`` pairs, best first, fused by RRF with k = 60.
+
+    Every ranking a key appears in adds ``1 / (60 + rank)``, ranks counted from 1.
+    """
+    exercise = "reciprocal rank fusion"
+    expected = _reference_rrf(RRF_RANKINGS)
+    got = attempt(exercise, rrf, [list(r) for r in RRF_RANKINGS])
+    if isinstance(got, Feedback):
+        return got
+    try:
+        pairs = [(str(key), float(score)) for key, score in got]
+    except (TypeError, ValueError):
+        return failed(exercise, f"return a list of (key, score) pairs, got {got!r}.")
+    keys, wanted = [key for key, _ in pairs], [key for key, _ in expected]
+    if sorted(keys) != sorted(wanted):
+        missing = sorted(set(wanted) - set(keys))
+        message = f"keys {keys} should hold each key of any ranking once; missing {missing}"
+        return failed(exercise, message + ": a key scores in every list it appears in.")
+    scores = dict(pairs)
+    for key, score in expected:
+        if abs(scores[key] - score) > 1e-9:
+            first = 1 / (RRF_K + 1)
+            hint = f"ranks count from 1, so a first place adds 1/{RRF_K + 1} = {first:.5f}"
+            if scores[key] < score:
+                hint = f"add 1 / ({RRF_K} + rank) for every list a key is in"
+            return failed(
+                exercise, f"{key!r} scored {scores[key]:.5f}, expected {score:.5f}: {hint}."
+            )
+    if keys != wanted:
+        return failed(exercise, f"the scores are right but the order is {keys}: best first.")
+    return passed(exercise, f"{len(expected)} keys fused from {len(RRF_RANKINGS)} rankings, "
+                            f"{wanted[0]!r} first with {expected[0][1]:.5f}.")  # fmt: skip
