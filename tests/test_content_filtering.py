@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from typing import Any
+
 import openai
 import pytest
 from conftest import StartServer, async_client, sync_client, user, v1_client
@@ -223,3 +227,37 @@ def test_a_responses_prompt_blocked_by_the_filter_names_category_and_severity(
     report = safety.report_from_error(caught.value)
     assert report is not None and report.prompt_blocked
     assert report.prompt_results().severities()["violence"] == "high"
+
+
+def _solution() -> Any:
+    path = Path(__file__).resolve().parent.parent / "solutions" / "11_content_filtering.py"
+    spec = importlib.util.spec_from_file_location("solution_11", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = safety.check_blocked_categories(_solution().blocked_categories)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def by_severity(body: dict[str, Any]) -> list[str]:  # counts severity, not the verdict
+        verdict = body.get("innererror", {}).get("content_filter_result", {})
+        return sorted(n for n, r in verdict.items() if r.get("severity", "safe") != "safe")
+
+    feedback = safety.check_blocked_categories(by_severity)
+    assert not feedback.passed
+    assert "a jailbreak with low-severity hate" in feedback.message
+    assert "'hate'" in feedback.message and "not filtered" in feedback.message
+    assert "'jailbreak' is missing" in feedback.message
+
+
+def test_exercise_stub_gets_not_written_yet() -> None:
+    def stub(body: dict[str, Any]) -> list[str]:
+        raise NotImplementedError
+
+    feedback = safety.check_blocked_categories(stub)
+    assert not feedback.passed and "not written yet" in feedback.message
