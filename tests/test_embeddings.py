@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+from pathlib import Path
+from typing import Any
 
 import httpx2
 import numpy as np
@@ -18,6 +21,7 @@ from helpers.embeddings import (
     EmbeddingInputError,
     aembed,
     batches,
+    check_top_texts,
     cosine_similarity,
     embed,
     nearest,
@@ -219,3 +223,28 @@ def test_nearest_finds_the_related_sentence_through_the_server(start_server: Sta
 def test_nearest_refuses_k_below_one() -> None:
     with pytest.raises(ValueError, match="k must be"):
         nearest([1.0], [[1.0]], k=0)
+
+
+def _solution() -> Any:
+    path = Path(__file__).resolve().parent.parent / "solutions" / "15_embeddings.py"
+    spec = importlib.util.spec_from_file_location("solution_15", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_top_texts(_solution().top_texts)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def by_dot_product(query: Any, vectors: Any, texts: list[str], k: int) -> list[str]:
+        order = np.argsort(-(vectors @ query))[:k]
+        return [texts[int(i)] for i in order]
+
+    feedback = check_top_texts(by_dot_product)
+    assert not feedback.passed
+    assert "dot product" in feedback.message and "norms" in feedback.message
+    assert "'Bank fees on credit cards'" in feedback.message
