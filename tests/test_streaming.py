@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -20,6 +23,7 @@ from helpers.streaming import (
     approx_seconds,
     astream_chat,
     astream_response,
+    check_collect_stream,
     describe_chunk,
     stream_chat,
     stream_response,
@@ -354,3 +358,40 @@ async def test_async_response_failed_event_raises(start_server: StartServer) -> 
         with pytest.raises(StreamInterruptedError) as caught:
             await stream.consume()
     assert caught.value.partial_text == "Prince Hamlet "
+
+
+def _solution() -> Any:
+    path = Path(__file__).resolve().parent.parent / "solutions" / "17_streaming.py"
+    spec = importlib.util.spec_from_file_location("solution_17", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_collect_stream(_solution().collect_stream)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def the_guides_loop(chunks: list[ChatCompletionChunk]) -> tuple[str, str | None, int | None]:
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+        return text, chunks[-1].choices[0].finish_reason, None
+
+    feedback = check_collect_stream(the_guides_loop)
+    assert not feedback.passed
+    assert "IndexError" in feedback.message and "first chunk has no choices" in feedback.message
+
+
+def test_exercise_finish_reason_read_from_the_last_chunk_is_rejected() -> None:
+    def last_chunk(chunks: list[ChatCompletionChunk]) -> tuple[str, str | None, int | None]:
+        text = "".join(c.delta.content or "" for chunk in chunks for c in chunk.choices)
+        last = chunks[-1]
+        reason = last.choices[0].finish_reason if last.choices else None
+        return text, reason, last.usage.completion_tokens if last.usage else None
+
+    feedback = check_collect_stream(last_chunk)
+    assert not feedback.passed
+    assert "finish_reason is None, expected 'stop'" in feedback.message
+    assert "usage chunk" in feedback.message
