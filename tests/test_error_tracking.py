@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -18,6 +20,7 @@ from helpers.error_tracking import (
     ErrorTracking,
     MemoryTransport,
     azure_context,
+    check_before_send,
     init_error_tracking,
 )
 from helpers.integration_patterns import ContentCheck, Pipeline
@@ -205,3 +208,41 @@ def test_by_hand_setup_sends_the_prompt_only_with_sentrys_default_frame_variable
     finally:
         sentry_sdk.get_client().close()
         sentry_sdk.get_global_scope().set_client(None)
+
+
+def _solution() -> Any:
+    path = Path(__file__).resolve().parent.parent / "solutions" / "16_error_tracking.py"
+    spec = importlib.util.spec_from_file_location("solution_16", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_before_send(_solution().before_send)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def drop_every_400(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+        error = hint.get("exc_info", (None, None, None))[1]
+        return None if isinstance(error, openai.BadRequestError) else event
+
+    feedback = check_before_send(drop_every_400)
+    assert not feedback.passed
+    assert "unsupported_parameter 400 was dropped" in feedback.message
+    assert "`error.code`" in feedback.message
+
+
+def test_exercise_hook_that_replaces_the_tags_is_rejected() -> None:
+    def replace_tags(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+        error = hint.get("exc_info", (None, None, None))[1]
+        if isinstance(error, openai.APIStatusError):
+            if error.code in {"content_filter", "context_length_exceeded"}:
+                return None
+            event["tags"] = {"azure.status": str(error.status_code)}
+        return event
+
+    feedback = check_before_send(replace_tags)
+    assert not feedback.passed and "own tags were lost" in feedback.message
