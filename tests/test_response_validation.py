@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -28,6 +30,7 @@ from helpers.response_validation import (
     UsageMismatchError,
     acomplete_validated,
     check_completion,
+    check_refund_model,
     check_response,
     complete_validated,
     describe_validation_error,
@@ -490,3 +493,43 @@ def test_describe_validation_error_shows_model_level_errors_without_the_whole_in
     assert describe_validation_error(caught.value) == (
         "- (whole object): check_out must be after check_in"
     )
+
+
+def _solution() -> Any:
+    path = Path(__file__).resolve().parent.parent / "solutions" / "19_response_validation.py"
+    spec = importlib.util.spec_from_file_location("solution_19", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_refund_model(_solution().Refund)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    class TypesOnly(BaseModel):  # the types right, no rules
+        order_id: str
+        amount: float
+        order_total: float
+        currency: str
+        reason: str
+
+    feedback = check_refund_model(TypesOnly)
+    assert not feedback.passed
+    assert "accepted a negative amount" in feedback.message and "gt=0" in feedback.message
+
+
+def test_exercise_too_strict_a_model_is_rejected_with_pydantics_reason() -> None:
+    class WholeEuros(BaseModel):
+        order_id: str
+        amount: int
+        order_total: int
+        currency: str
+        reason: str
+
+    feedback = check_refund_model(WholeEuros)
+    assert not feedback.passed
+    assert "a valid refund was rejected" in feedback.message and "- amount:" in feedback.message
