@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -30,6 +32,7 @@ from helpers.integration_patterns import (
     Monitor,
     Pipeline,
     api_of,
+    check_default_limit_step,
 )
 
 RECORDINGS = "test_integration_patterns.yaml"
@@ -326,3 +329,56 @@ def test_create_and_create_response_refuse_each_others_requests(
         pipeline.create_response(**CAPITAL, input="x")
     with pytest.raises(TypeError, match="needs input"):
         pipeline.create_response(model=DEPLOYMENT)
+
+
+def _solution() -> Any:
+    path = Path(__file__).resolve().parent.parent / "solutions" / "13_integration_patterns.py"
+    spec = importlib.util.spec_from_file_location("solution_13", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_default_limit_step(_solution().DefaultLimit)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_solution_runs_in_a_real_pipeline(start_server: StartServer) -> None:
+    server = start_server(RECORDINGS, mode="lenient")
+    records: list[CallRecord] = []
+    pipeline = Pipeline(
+        sync_client(server), [_solution().DefaultLimit(500), Monitor(records.append)]
+    )
+    completion = pipeline.create(model="gpt-5.4-mini", messages=[{"role": "user", "content": "Hi"}])
+    assert completion.choices and len(records) == 1
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    class MaxTokens:  # the guide's parameter, set on every request
+        def __init__(self, limit: int) -> None:
+            self.limit = limit
+
+        def handle(self, params: dict[str, Any], call_next: Any) -> Any:
+            return call_next({**params, "max_tokens": self.limit})
+
+        async def ahandle(self, params: dict[str, Any], call_next: Any) -> Any:
+            return await call_next({**params, "max_tokens": self.limit})
+
+    feedback = check_default_limit_step(MaxTokens)
+    assert not feedback.passed
+    assert "max_tokens" in feedback.message and "max_completion_tokens" in feedback.message
+
+
+def test_exercise_step_that_mutates_the_callers_dict_is_rejected() -> None:
+    class InPlace:
+        def __init__(self, limit: int) -> None:
+            self.limit = limit
+
+        def handle(self, params: dict[str, Any], call_next: Any) -> Any:
+            params.setdefault("max_completion_tokens", self.limit)
+            return call_next(params)
+
+    feedback = check_default_limit_step(InPlace)
+    assert not feedback.passed and "the caller's dict was changed" in feedback.message
