@@ -304,7 +304,7 @@ def check_responses_kwargs(
         try:
             got = function(family, dict(settings))
         except NotImplementedError:
-            return failed(name, "not written yet: replace `raise NotImplementedError` with code.")
+            return failed(name, "still a stub: replace `raise NotImplementedError` with your code.")
         except ValueError as error:
             if isinstance(expected, str) and expected in str(error):
                 continue

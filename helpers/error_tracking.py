@@ -339,7 +339,7 @@ def check_before_send(
         try:
             got = function(copy.deepcopy(event), hint)
         except NotImplementedError:
-            return failed(name, "not written yet: replace `raise NotImplementedError` with code.")
+            return failed(name, "still a stub: replace `raise NotImplementedError` with your code.")
         except Exception as exc:
             return failed(name, f"for {case}, your hook raised {type(exc).__name__}: {exc}.")
         if added is None:

@@ -508,7 +508,7 @@ def check_default_limit_step(step_class: Any, limit: int = 500) -> Feedback:
     try:
         step = step_class(limit)
     except NotImplementedError:
-        return failed(name, "not written yet: replace `raise NotImplementedError` with code.")
+        return failed(name, "still a stub: replace `raise NotImplementedError` with your code.")
     except Exception as error:
         return failed(name, f"DefaultLimit({limit}) raised {type(error).__name__}: {error}")
     for method in ("handle", "ahandle"):
@@ -533,7 +533,8 @@ def check_default_limit_step(step_class: Any, limit: int = 500) -> Feedback:
                         return failed(name, "ahandle must await only call_next.")
             except NotImplementedError:
                 return failed(
-                    name, f"{method} not written yet: replace `raise NotImplementedError`."
+                    name,
+                    f"{method} is still a stub: replace `raise NotImplementedError` with code.",
                 )
             except Exception as error:
                 return failed(name, f"{method}, {case}: raised {type(error).__name__}: {error}")

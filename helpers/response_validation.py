@@ -456,7 +456,7 @@ def check_refund_model(model: Any) -> Feedback:
     """
     name = "refund model"
     if model is None or model is NotImplemented:
-        return failed(name, "not written yet: define the class `Refund` and pass it.")
+        return failed(name, "still a stub: define the class `Refund` and pass it.")
     if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
         return failed(name, f"pass the class itself (a pydantic BaseModel); got {model!r}.")
     missing = [field for field in _REFUND if field not in model.model_fields]

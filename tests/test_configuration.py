@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import openai
 import pydantic
 import pytest
-from conftest import StartServer, sync_client, v1_client
+from conftest import StartServer, solution, sync_client, v1_client
 from openai import OpenAI
 
 from helpers.configuration import (
@@ -408,17 +407,8 @@ def test_standard_responses_arguments_are_answered(serve: StartServer) -> None:
     assert response.usage is not None and response.usage.output_tokens <= 50
 
 
-def _solution() -> Any:
-    path = Path(__file__).resolve().parent.parent / "solutions" / "18_configuration.py"
-    spec = importlib.util.spec_from_file_location("solution_18", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_exercise_solution_passes() -> None:
-    feedback = check_responses_kwargs(_solution().responses_kwargs)
+    feedback = check_responses_kwargs(solution("18_configuration").responses_kwargs)
     assert feedback.passed, feedback.message
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client, user, v1_client
+from conftest import StartServer, async_client, solution, sync_client, user, v1_client
 
 from helpers import content_filtering as safety
 from helpers.content_filtering import (
@@ -229,17 +227,8 @@ def test_a_responses_prompt_blocked_by_the_filter_names_category_and_severity(
     assert report.prompt_results().severities()["violence"] == "high"
 
 
-def _solution() -> Any:
-    path = Path(__file__).resolve().parent.parent / "solutions" / "11_content_filtering.py"
-    spec = importlib.util.spec_from_file_location("solution_11", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_exercise_solution_passes() -> None:
-    feedback = safety.check_blocked_categories(_solution().blocked_categories)
+    feedback = safety.check_blocked_categories(solution("11_content_filtering").blocked_categories)
     assert feedback.passed, feedback.message
 
 
@@ -260,4 +249,4 @@ def test_exercise_stub_gets_not_written_yet() -> None:
         raise NotImplementedError
 
     feedback = safety.check_blocked_categories(stub)
-    assert not feedback.passed and "not written yet" in feedback.message
+    assert not feedback.passed and "still a stub" in feedback.message

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import numpy as np
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, solution, sync_client
 from openai import AzureOpenAI
 
 from helpers._support.tokenizer import get_encoding
@@ -225,17 +223,8 @@ def test_nearest_refuses_k_below_one() -> None:
         nearest([1.0], [[1.0]], k=0)
 
 
-def _solution() -> Any:
-    path = Path(__file__).resolve().parent.parent / "solutions" / "15_embeddings.py"
-    spec = importlib.util.spec_from_file_location("solution_15", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_exercise_solution_passes() -> None:
-    feedback = check_top_texts(_solution().top_texts)
+    feedback = check_top_texts(solution("15_embeddings").top_texts)
     assert feedback.passed, feedback.message
 
 

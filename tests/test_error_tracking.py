@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 import sentry_sdk
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, solution, sync_client
 from sentry_sdk.integrations.openai import OpenAIIntegration
 
 from helpers.content_filtering import ContentFilteredError
@@ -210,17 +208,8 @@ def test_by_hand_setup_sends_the_prompt_only_with_sentrys_default_frame_variable
         sentry_sdk.get_global_scope().set_client(None)
 
 
-def _solution() -> Any:
-    path = Path(__file__).resolve().parent.parent / "solutions" / "16_error_tracking.py"
-    spec = importlib.util.spec_from_file_location("solution_16", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_exercise_solution_passes() -> None:
-    feedback = check_before_send(_solution().before_send)
+    feedback = check_before_send(solution("16_error_tracking").before_send)
     assert feedback.passed, feedback.message
 
 

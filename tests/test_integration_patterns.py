@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +14,7 @@ from conftest import (
     async_client,
     async_v1_client,
     chat_params,
+    solution,
     sync_client,
     v1_client,
 )
@@ -331,28 +331,30 @@ def test_create_and_create_response_refuse_each_others_requests(
         pipeline.create_response(model=DEPLOYMENT)
 
 
-def _solution() -> Any:
-    path = Path(__file__).resolve().parent.parent / "solutions" / "13_integration_patterns.py"
-    spec = importlib.util.spec_from_file_location("solution_13", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_exercise_solution_passes() -> None:
-    feedback = check_default_limit_step(_solution().DefaultLimit)
+    feedback = check_default_limit_step(solution("13_integration_patterns").DefaultLimit)
     assert feedback.passed, feedback.message
 
 
 def test_exercise_solution_runs_in_a_real_pipeline(start_server: StartServer) -> None:
+    sent: list[dict[str, Any]] = []
+
+    class Sent:  # the step after DefaultLimit: what goes on towards Azure
+        def handle(self, params: dict[str, Any], call_next: Any) -> Any:
+            sent.append(params)
+            return call_next(params)
+
+        async def ahandle(self, params: dict[str, Any], call_next: Any) -> Any:
+            sent.append(params)
+            return await call_next(params)
+
     server = start_server(RECORDINGS, mode="lenient")
-    records: list[CallRecord] = []
-    pipeline = Pipeline(
-        sync_client(server), [_solution().DefaultLimit(500), Monitor(records.append)]
+    steps = [solution("13_integration_patterns").DefaultLimit(500), Sent()]
+    completion = Pipeline(sync_client(server), steps).create(
+        model="gpt-5.4-mini", messages=[{"role": "user", "content": "Hi"}]
     )
-    completion = pipeline.create(model="gpt-5.4-mini", messages=[{"role": "user", "content": "Hi"}])
-    assert completion.choices and len(records) == 1
+    assert completion.choices[0].message.content
+    assert sent[0]["max_completion_tokens"] == 500
 
 
 def test_exercise_wrong_answer_is_rejected_helpfully() -> None:

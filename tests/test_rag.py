@@ -3,12 +3,10 @@ store create and poll, an answer with file_search whose citations are checked, r
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import StartServer, v1_client
+from conftest import StartServer, solution, v1_client
 from openai.types.responses import Response
 
 from helpers.rag import (
@@ -147,17 +145,8 @@ def test_a_recorded_stream_keeps_its_text_and_gets_the_search_events_and_citatio
     check_citations(answer, kb.files)
 
 
-def _solution() -> Any:
-    path = Path(__file__).resolve().parent.parent / "solutions" / "14_rag.py"
-    spec = importlib.util.spec_from_file_location("solution_14", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_exercise_solution_passes() -> None:
-    feedback = check_unsupported_citations(_solution().unsupported_citations)
+    feedback = check_unsupported_citations(solution("14_rag").unsupported_citations)
     assert feedback.passed, feedback.message
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pydantic
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, solution, sync_client
 from openai import OpenAI
 from openai.types.chat import (
     ChatCompletion,
@@ -495,17 +493,8 @@ def test_describe_validation_error_shows_model_level_errors_without_the_whole_in
     )
 
 
-def _solution() -> Any:
-    path = Path(__file__).resolve().parent.parent / "solutions" / "19_response_validation.py"
-    spec = importlib.util.spec_from_file_location("solution_19", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_exercise_solution_passes() -> None:
-    feedback = check_refund_model(_solution().Refund)
+    feedback = check_refund_model(solution("19_response_validation").Refund)
     assert feedback.passed, feedback.message
 
 

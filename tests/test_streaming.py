@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client, v1_client
+from conftest import StartServer, async_client, solution, sync_client, v1_client
 from openai import AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
@@ -360,17 +357,8 @@ async def test_async_response_failed_event_raises(start_server: StartServer) -> 
     assert caught.value.partial_text == "Prince Hamlet "
 
 
-def _solution() -> Any:
-    path = Path(__file__).resolve().parent.parent / "solutions" / "17_streaming.py"
-    spec = importlib.util.spec_from_file_location("solution_17", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_exercise_solution_passes() -> None:
-    feedback = check_collect_stream(_solution().collect_stream)
+    feedback = check_collect_stream(solution("17_streaming").collect_stream)
     assert feedback.passed, feedback.message
 
 
