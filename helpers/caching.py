@@ -72,6 +72,7 @@ from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
 from ._support.errors import CookbookError
+from ._support.exercises import Feedback, attempt, failed, passed
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -88,6 +89,7 @@ __all__ = [
     "SQLiteBackend",
     "Surface",
     "cache_decision",
+    "check_embedding_cache_key",
     "namespace_for",
     "redis_server_binary",
     "request_key",
@@ -759,3 +761,94 @@ def start_local_redis(
             time.sleep(0.05)
     server.stop()
     raise CacheBackendError(f"redis-server did not answer on port {port} within {timeout:g} s")
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+_EMBEDDING_REQUEST: dict[str, Any] = {
+    "model": "text-embedding-3-small",
+    "input": ["Paying off the credit card", "A recipe for chicken soup"],
+}
+_RESOURCE = "https://contoso-eastus.openai.azure.com"
+
+_KEY_CASES: list[tuple[str, str, dict[str, Any], bool, str]] = [
+    # (what changes, endpoint of the second request, second request, same key?, why)
+    (
+        "the same fields in another order",
+        _RESOURCE,
+        dict(reversed(list(_EMBEDDING_REQUEST.items()))),
+        True,
+        "the order of a dict's fields is not part of the request",
+    ),
+    (
+        'an added `user: "ticket-4711"`',
+        _RESOURCE,
+        {**_EMBEDDING_REQUEST, "user": "ticket-4711"},
+        True,
+        "`user` identifies the end user for abuse monitoring and does not shape the vectors",
+    ),
+    (
+        "an added `dimensions: 256`",
+        _RESOURCE,
+        {**_EMBEDDING_REQUEST, "dimensions": 256},
+        False,
+        "`dimensions` shortens every vector: a cached full-size vector would answer it",
+    ),
+    (
+        "the inputs in the other order",
+        _RESOURCE,
+        {**_EMBEDDING_REQUEST, "input": list(reversed(_EMBEDDING_REQUEST["input"]))},
+        False,
+        "data[i] answers input[i]: the cached vectors would come back swapped",
+    ),
+    (
+        'an explicit `encoding_format: "base64"`',
+        _RESOURCE,
+        {**_EMBEDDING_REQUEST, "encoding_format": "base64"},
+        False,
+        "base64 hands back a string where float hands back a list of numbers",
+    ),
+    (
+        "another deployment",
+        _RESOURCE,
+        {**_EMBEDDING_REQUEST, "model": "text-embedding-3-large"},
+        False,
+        "another deployment is another model",
+    ),
+    (
+        "another resource",
+        "https://fabrikam-westeurope.openai.azure.com",
+        _EMBEDDING_REQUEST,
+        False,
+        "the same deployment name on two resources can be two different models",
+    ),
+]
+
+
+def check_embedding_cache_key(function: Callable[[str, dict[str, Any]], str]) -> Feedback:
+    """Exercise: ``function(endpoint, params)`` keys an embeddings request for a response cache.
+
+    The key must be a string, the same for two requests that ask for the same vectors, and
+    different whenever the vectors (or their shape) could differ, the resource included. The
+    feedback names the first pair of requests the key gets wrong, and why they must (or must
+    not) share a key.
+    """
+    name = "embedding cache key"
+    base = attempt(name, function, _RESOURCE, dict(_EMBEDDING_REQUEST))
+    if isinstance(base, Feedback):
+        return base
+    if not isinstance(base, str) or not base:
+        return failed(name, f"return the key as a non-empty string; got {base!r}.")
+    if attempt(name, function, _RESOURCE, dict(_EMBEDDING_REQUEST)) != base:
+        return failed(
+            name, "the same request got two different keys: build it from the request only."
+        )
+    for change, endpoint, params, same, why in _KEY_CASES:
+        other = attempt(name, function, endpoint, dict(params))
+        if isinstance(other, Feedback):
+            return other
+        if (other == base) != same:
+            verdict = "a different key" if same else "the same key"
+            should = "must share one" if same else "must not share one"
+            return failed(name, f"a request with {change} got {verdict}; the two {should}: {why}.")
+    return passed(name, f"the key tells apart exactly what it should ({len(_KEY_CASES)} pairs).")

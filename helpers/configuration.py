@@ -49,7 +49,7 @@ dependency, for a prefix lookup. Validation errors name the variable that is wro
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypedDict, cast
 
 import pydantic
@@ -60,6 +60,7 @@ from openai.types.shared_params import Reasoning, ResponseFormatJSONSchema
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._support.errors import CookbookError
+from ._support.exercises import Feedback, failed, passed
 from ._support.settings import Settings
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "ModelFamily",
     "ReasoningEffort",
     "ResponsesArguments",
+    "check_responses_kwargs",
     "env_name",
     "load_profile",
 ]
@@ -238,3 +240,94 @@ def load_profile(
         else:
             message = f"{first['msg']} (got {first['input']!r})"
         raise ConfigError(env_name(name, setting), message) from None
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+_KWARGS_CASES: list[tuple[str, ModelFamily, dict[str, Any], dict[str, Any] | str]] = [
+    # (case, family, settings, the expected arguments or the setting a ValueError must name)
+    (
+        "a reasoning profile with a token limit and an effort",
+        "reasoning",
+        {"deployment": "gpt-5.4-mini", "max_output_tokens": 800, "reasoning_effort": "low",
+         "temperature": None, "top_p": None},
+        {"model": "gpt-5.4-mini", "max_output_tokens": 800, "reasoning": {"effort": "low"}},
+    ),
+    (
+        "a standard profile with temperature 0",
+        "standard",
+        {"deployment": "gpt-4.1-mini", "max_output_tokens": None, "reasoning_effort": None,
+         "temperature": 0.0, "top_p": None},
+        {"model": "gpt-4.1-mini", "temperature": 0.0},
+    ),
+    (
+        "a reasoning profile with temperature 0.7",
+        "reasoning",
+        {"deployment": "gpt-5.4-mini", "max_output_tokens": None, "reasoning_effort": None,
+         "temperature": 0.7, "top_p": None},
+        "temperature",
+    ),
+    (
+        "a standard profile with a reasoning effort",
+        "standard",
+        {"deployment": "gpt-4.1-mini", "max_output_tokens": 300, "reasoning_effort": "low",
+         "temperature": None, "top_p": None},
+        "reasoning_effort",
+    ),
+]  # fmt: skip
+
+
+def _kwargs_hints(got: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+    hints = [f"leave out {k!r}: never send null for 'not set'" for k, v in got.items() if v is None]
+    if "max_completion_tokens" in got or "max_tokens" in got:
+        hints.append("the Responses API names the limit 'max_output_tokens'")
+    if "reasoning_effort" in got:
+        hints.append("the Responses API takes reasoning={'effort': ...}, not 'reasoning_effort'")
+    for key, value in expected.items():
+        if key not in got and not value:
+            hints.append(f"{key!r} is {value!r}, a value: test `is not None`, not truthiness")
+    return hints
+
+
+def check_responses_kwargs(
+    function: Callable[[ModelFamily, dict[str, Any]], dict[str, Any]],
+) -> Feedback:
+    """Exercise: ``function(family, settings)`` turns a profile's settings into keyword arguments
+    for ``responses.create``, or raises ``ValueError`` naming a setting the family rejects.
+
+    ``settings`` holds ``deployment``, ``max_output_tokens``, ``reasoning_effort``,
+    ``temperature`` and ``top_p``, each possibly None. The feedback names the case, the
+    arguments that came back, and which rule of the notebook they break.
+    """
+    name = "responses arguments"
+    for case, family, settings, expected in _KWARGS_CASES:
+        try:
+            got = function(family, dict(settings))
+        except NotImplementedError:
+            return failed(name, "still a stub: replace `raise NotImplementedError` with your code.")
+        except ValueError as error:
+            if isinstance(expected, str) and expected in str(error):
+                continue
+            if isinstance(expected, str):
+                return failed(
+                    name, f"for {case}, the ValueError must name {expected!r}; it says {error}."
+                )
+            return failed(name, f"for {case}, nothing is wrong, but your function raised {error}.")
+        except Exception as error:
+            return failed(name, f"your function raised {type(error).__name__}: {error}")
+        if isinstance(expected, str):
+            why = (
+                "reasoning deployments answer 400 to sampling settings"
+                if family == "reasoning"
+                else "standard models do not reason and reject reasoning settings"
+            )
+            return failed(
+                name,
+                f"for {case}, raise ValueError naming {expected!r} before sending ({why}); "
+                f"you returned {got!r}.",
+            )
+        if got != expected:
+            hints = _kwargs_hints(got if isinstance(got, dict) else {}, expected)
+            detail = f": {'; '.join(hints)}" if hints else ""
+            return failed(name, f"for {case}, you returned {got!r}, expected {expected!r}{detail}.")
+    return passed(name, f"all {len(_KWARGS_CASES)} profiles handled as Azure expects.")

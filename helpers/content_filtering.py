@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import openai
@@ -46,6 +46,7 @@ from openai.types.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._support.errors import CookbookError, InvariantError
+from ._support.exercises import Feedback, attempt, failed, passed
 
 __all__ = [
     "SEVERITY_CATEGORIES",
@@ -59,6 +60,7 @@ __all__ = [
     "SafetyReport",
     "SeverityResult",
     "StreamFilterAccumulator",
+    "check_blocked_categories",
     "error_body",
     "is_content_filter_error",
     "raise_if_filtered",
@@ -480,3 +482,100 @@ class Blocklist:
         matches = self.check_messages(messages)
         if matches:
             raise BlockedByBlocklistError(matches)
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+_BLOCKED_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        "a violent prompt",
+        {
+            "code": "content_filter",
+            "innererror": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_result": {
+                    "hate": {"filtered": False, "severity": "safe"},
+                    "self_harm": {"filtered": False, "severity": "safe"},
+                    "sexual": {"filtered": False, "severity": "safe"},
+                    "violence": {"filtered": True, "severity": "high"},
+                },
+            },
+        },
+        ["violence"],
+    ),
+    (
+        "a jailbreak with low-severity hate",
+        {
+            "code": "content_filter",
+            "innererror": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_result": {
+                    "hate": {"filtered": False, "severity": "low"},
+                    "self_harm": {"filtered": True, "severity": "medium"},
+                    "jailbreak": {"filtered": True, "detected": True},
+                },
+            },
+        },
+        ["jailbreak", "self_harm"],
+    ),
+    (
+        "a blocklist hit, spelled content_filter_results",
+        {
+            "code": "content_filter",
+            "innererror": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_results": {
+                    "violence": {"filtered": False, "severity": "safe"},
+                    "custom_blocklists": {
+                        "filtered": True,
+                        "details": [{"filtered": True, "id": "contoso-codenames"}],
+                    },
+                },
+            },
+        },
+        ["custom_blocklists"],
+    ),
+    (
+        "a 400 that is not the content filter",
+        {"code": "unsupported_parameter", "message": "Unsupported parameter: 'max_tokens'"},
+        [],
+    ),
+]
+
+
+def check_blocked_categories(function: Callable[[dict[str, Any]], list[str]]) -> Feedback:
+    """Exercise: ``function(body)`` names what blocked a prompt, from a 400's error body.
+
+    ``body`` is ``err.body`` of an ``openai.BadRequestError``. The answer is the sorted names of
+    the categories and detectors whose verdict says ``"filtered": true`` (under
+    ``innererror.content_filter_result``, or ``content_filter_results`` as some samples spell
+    it), and ``[]`` for a 400 that is not the content filter. The feedback names the first case
+    that fails, what came back, and what is missing or extra and why.
+    """
+    name = "blocked categories"
+    for case, body, expected in _BLOCKED_CASES:
+        got = attempt(name, function, body)
+        if isinstance(got, Feedback):
+            return got
+        if got == expected:
+            continue
+        if not isinstance(got, list) or not all(isinstance(item, str) for item in got):
+            return failed(name, f"for {case}, return a list of names; got {got!r}.")
+        hints: list[str] = []
+        inner = body.get("innererror", {})
+        verdict = inner.get("content_filter_result") or inner.get("content_filter_results") or {}
+        for extra in sorted(set(got) - set(expected)):
+            if extra in verdict:
+                hints.append(f"{extra!r} is {verdict[extra]}: not filtered, so it did not block")
+            else:
+                hints.append(f"{extra!r} is not in this verdict")
+        for missing in sorted(set(expected) - set(got)):
+            hints.append(f"{missing!r} is missing: its verdict is {verdict[missing]}")
+        if not hints:
+            hints.append("the right names, but sort them")
+        if not expected:
+            hints.append('its code is not "content_filter"')
+        return failed(
+            name, f"for {case}, you returned {got!r}, expected {expected!r}: {'; '.join(hints)}."
+        )
+    return passed(name, f"all {len(_BLOCKED_CASES)} error bodies read correctly.")

@@ -19,7 +19,7 @@ tens of thousands of vectors. Past that, use a vector index (Azure AI Search, se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,7 @@ from openai import AsyncOpenAI, Omit, OpenAI, omit
 from openai.types import CreateEmbeddingResponse
 
 from ._support.errors import CookbookError
+from ._support.exercises import Feedback, attempt, failed, passed
 from ._support.tokenizer import get_encoding
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Neighbour",
     "aembed",
     "batches",
+    "check_top_texts",
     "cosine_similarity",
     "embed",
     "nearest",
@@ -250,3 +252,61 @@ def nearest(query: ArrayLike, candidates: ArrayLike, *, k: int = 5) -> list[Neig
         raise ValueError("query must be one vector; call nearest once per query")
     order = np.argsort(-scores[0], kind="stable")[:k]
     return [Neighbour(int(i), float(scores[0, i])) for i in order]
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+_TOP_TEXTS = ["A recipe for chicken soup", "Bank fees on credit cards", "Rain on Saturday", "Bread"]
+_TOP_VECTORS = np.array(
+    [[0.9, 0.1, 0.0], [3.0, 3.0, 0.0], [0.0, 1.0, 0.0], [0.6, 0.0, 0.8]], dtype=np.float64
+)
+"""Rows of different lengths, as vectors shortened by hand are: the longest is not the closest."""
+_TOP_CASES: list[tuple[str, list[float], int]] = [
+    ("a unit-length query, top two", [1.0, 0.0, 0.0], 2),
+    ("a longer query, top three", [4.0, 0.0, 0.0], 3),
+    ("a query near the third text, top one", [0.1, 2.0, 0.0], 1),
+]
+
+
+def check_top_texts(
+    function: Callable[[NDArray[np.float64], NDArray[np.float64], list[str], int], list[str]],
+) -> Feedback:
+    """Exercise: ``function(query, vectors, texts, k)`` returns the ``k`` texts closest to
+    ``query`` by cosine similarity, best first (``vectors[i]`` embeds ``texts[i]``).
+
+    The vectors are not unit length, so a plain dot product ranks the longest first; the
+    feedback names the case, what came back, and says so when the order is the dot product's
+    or reversed.
+    """
+    name = "top texts"
+    for case, query_values, k in _TOP_CASES:
+        query = np.array(query_values, dtype=np.float64)
+        got = attempt(name, function, query.copy(), _TOP_VECTORS.copy(), list(_TOP_TEXTS), k)
+        if isinstance(got, Feedback):
+            return got
+        scores = cosine_similarity(query, _TOP_VECTORS)[0]
+        expected = [_TOP_TEXTS[int(i)] for i in np.argsort(-scores, kind="stable")[:k]]
+        if isinstance(got, np.ndarray | tuple):
+            got = list(got)
+        if got == expected:
+            continue
+        if not isinstance(got, list) or not all(isinstance(t, str) for t in got):
+            return failed(name, f"for {case}, return a list of the texts; got {got!r}.")
+        message = f"for {case}, you returned {got!r}, expected {expected!r}"
+        dots = _TOP_VECTORS @ query
+        by_dot = [_TOP_TEXTS[int(i)] for i in np.argsort(-dots, kind="stable")[:k]]
+        worst_first = [_TOP_TEXTS[int(i)] for i in np.argsort(scores, kind="stable")[:k]]
+        if len(got) != k:
+            hint = f"return exactly k={k} texts"
+        elif got == by_dot:
+            hint = (
+                "that is the dot product's order: the longest vector wins; divide by both "
+                "vectors' norms (cosine similarity) so only the direction counts"
+            )
+        elif got == worst_first:
+            hint = "that is the least similar first: sort from the highest similarity down"
+        else:
+            ranked = ", ".join(f"{t!r}: {s:.3f}" for t, s in zip(_TOP_TEXTS, scores, strict=True))
+            hint = f"the cosine similarities are {ranked}"
+        return failed(name, f"{message}: {hint}.")
+    return passed(name, f"all {len(_TOP_CASES)} queries ranked by cosine similarity.")

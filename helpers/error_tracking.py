@@ -33,17 +33,20 @@ traces every request and belongs in development only.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
 import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.openai import OpenAIIntegration
 from sentry_sdk.transport import Transport
 
+from ._support.exercises import Feedback, failed, passed
 from .content_filtering import ContentFilteredError, SafetyReport, error_body, report_from_error
 
 __all__ = [
@@ -51,6 +54,7 @@ __all__ = [
     "ErrorTracking",
     "MemoryTransport",
     "azure_context",
+    "check_before_send",
     "init_error_tracking",
 ]
 
@@ -261,3 +265,118 @@ def init_error_tracking(
             warnings.filterwarnings("ignore", r".*send_default_pii.*deprecated", DeprecationWarning)
         sentry_sdk.init(**options)
     return ErrorTracking(client=sentry_sdk.get_client(), transport=transport, options=options)  # type: ignore[arg-type]
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+EXERCISE_EXPECTED_CODES = frozenset({"content_filter", "context_length_exceeded"})
+"""The Azure error codes the exercise's app answers itself (a polite refusal, a trimmed chat)."""
+
+
+def _status_error(status: int, body: dict[str, Any], request_id: str) -> openai.APIStatusError:
+    url = "https://contoso.openai.azure.com/openai/deployments/gpt-5.4-mini/chat/completions"
+    request = httpx2.Request("POST", url)
+    headers = {"apim-request-id": request_id, "x-ms-region": "Sweden Central"}
+    response = httpx2.Response(status, headers=headers, json={"error": body}, request=request)
+    kinds: dict[int, type[openai.APIStatusError]] = {
+        400: openai.BadRequestError, 404: openai.NotFoundError, 429: openai.RateLimitError,
+    }  # fmt: skip
+    return kinds[status](f"Error code: {status} - {body}", response=response, body=body)
+
+
+_FILTERED = {"code": "content_filter", "message": "The response was filtered.", "param": "prompt"}
+_TOO_LONG = {"code": "context_length_exceeded", "message": "This model's maximum context length "
+             "was exceeded.", "param": "messages", "type": "invalid_request_error"}  # fmt: skip
+_UNSUPPORTED = {"code": "unsupported_parameter", "message": "Unsupported parameter: 'max_tokens' "
+                "is not supported with this model.", "param": "max_tokens"}  # fmt: skip
+_NOT_FOUND = {"code": "DeploymentNotFound", "message": "The API deployment for this resource "
+              "does not exist."}  # fmt: skip
+_THROTTLED = {"code": "429", "message": "Requests to the ChatCompletions_Create Operation have "
+              "exceeded the call rate limit."}  # fmt: skip
+
+_SEND_CASES: list[tuple[str, BaseException | None, dict[str, str] | None]] = [
+    # (case, the exception in the hint (None: a message event), the tags to add or None: drop)
+    ("a content_filter 400", _status_error(400, _FILTERED, "a1f0c3d2"), None),
+    ("a context_length_exceeded 400", _status_error(400, _TOO_LONG, "b2e1d4c3"), None),
+    (
+        "an unsupported_parameter 400",
+        _status_error(400, _UNSUPPORTED, "c3d2e5b4"),
+        {"azure.status": "400", "azure.error_code": "unsupported_parameter",
+         "azure.request_id": "c3d2e5b4"},
+    ),
+    (
+        "a DeploymentNotFound 404",
+        _status_error(404, _NOT_FOUND, "d4c3f6a5"),
+        {"azure.status": "404", "azure.error_code": "DeploymentNotFound",
+         "azure.request_id": "d4c3f6a5"},
+    ),
+    (
+        "a 429 the SDK gave up retrying",
+        _status_error(429, _THROTTLED, "e5b4a7f6"),
+        {"azure.status": "429", "azure.error_code": "429", "azure.request_id": "e5b4a7f6"},
+    ),
+    ("a ValueError from your own code", ValueError("no city given"), {}),
+    ("a message event (no exception)", None, {}),
+]  # fmt: skip
+
+
+def check_before_send(
+    function: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None],
+) -> Feedback:
+    """Exercise: ``function(event, hint)`` is a Sentry ``before_send`` hook that drops the
+    expected Azure errors (codes in :data:`EXERCISE_EXPECTED_CODES`) and tags every other SDK
+    status error with ``azure.status``, ``azure.error_code`` and ``azure.request_id`` (the
+    ``apim-request-id`` header), keeping the event's own tags and leaving other events alone.
+
+    The feedback names the case and what the hook did wrong with it.
+    """
+    name = "before_send"
+    for case, error, added in _SEND_CASES:
+        event: dict[str, Any] = {"level": "error", "tags": {"team": "support"}}
+        hint: dict[str, Any] = {}
+        if error is not None:
+            hint["exc_info"] = (type(error), error, None)
+        try:
+            got = function(copy.deepcopy(event), hint)
+        except NotImplementedError:
+            return failed(name, "still a stub: replace `raise NotImplementedError` with your code.")
+        except Exception as exc:
+            return failed(name, f"for {case}, your hook raised {type(exc).__name__}: {exc}.")
+        if added is None:
+            if got is not None:
+                return failed(
+                    name,
+                    f"{case} is an expected outcome your app answers: return None to drop it "
+                    "(compare `error.code` with the expected codes).",
+                )
+            continue
+        if got is None:
+            why = (
+                "is a bug in the request, not an expected outcome (drop by `error.code`, not "
+                "by status or exception class)"
+                if isinstance(error, openai.APIStatusError)
+                else "is not an Azure error: return the event unchanged"
+            )
+            return failed(name, f"{case} was dropped, but it {why}.")
+        if not isinstance(got, dict):
+            return failed(name, f"for {case}, return the event (a dict) or None; got {got!r}.")
+        tags = got.get("tags")
+        if not isinstance(tags, dict) or tags.get("team") != "support":
+            return failed(
+                name, f"for {case}, the event's own tags were lost: add to event['tags']."
+            )
+        want = {"team": "support", **added}
+        if tags != want:
+            wrong = [
+                f"{key} is {tags.get(key)!r}, expected {value!r}"
+                for key, value in want.items()
+                if tags.get(key) != value
+            ] + [f"{key} should not be set" for key in tags if key not in want]
+            hints = []
+            if any(not isinstance(value, str) for value in tags.values()):
+                hints.append("Sentry tags are strings")
+            if added and tags.get("azure.request_id") != added["azure.request_id"]:
+                hints.append("the request id is the response's apim-request-id header")
+            hint_text = f" ({'; '.join(hints)})" if hints else ""
+            return failed(name, f"for {case}, {'; '.join(wrong)}{hint_text}.")
+    return passed(name, f"all {len(_SEND_CASES)} events dropped or tagged as they should be.")

@@ -45,6 +45,7 @@ from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 from pydantic import BaseModel
 
+from ._support.exercises import Feedback, failed, passed
 from .caching import ResponseCache, Surface, namespace_for
 from .content_filtering import (
     Blocklist,
@@ -63,6 +64,7 @@ __all__ = [
     "Pipeline",
     "Step",
     "api_of",
+    "check_default_limit_step",
 ]
 
 log = logging.getLogger(__name__)
@@ -443,3 +445,111 @@ class AsyncPipeline(_Steps[AsyncAzureOpenAI | AsyncOpenAI]):
     async def create_response(self, **params: Any) -> Response:
         """Run the same steps, then ``responses.create``; returns its ``Response``."""
         return cast(Response, await self._run(params, Surface.RESPONSES))
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+_LIMIT_CASES: list[tuple[str, Params, Params]] = [
+    # (case, the request, what call_next must receive with a limit of 500)
+    (
+        "a chat request without a limit",
+        {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": "Hi"}]},
+        {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": "Hi"}],
+         "max_completion_tokens": 500},
+    ),
+    (
+        "a chat request with its own limit",
+        {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": "Hi"}],
+         "max_completion_tokens": 50},
+        {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": "Hi"}],
+         "max_completion_tokens": 50},
+    ),
+    (
+        "a Responses request without a limit",
+        {"model": "gpt-5.4-mini", "input": "Hi"},
+        {"model": "gpt-5.4-mini", "input": "Hi", "max_output_tokens": 500},
+    ),
+]  # fmt: skip
+
+
+def _drive(coroutine: Coroutine[Any, Any, T]) -> tuple[bool, T | None]:
+    """Run a coroutine that never waits (its ``call_next`` returns at once), without an event
+    loop, so the checker works inside a notebook's running loop too."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return True, cast(T, done.value)
+    coroutine.close()
+    return False, None
+
+
+def _limit_hint(case: str, sent: Params, expected: Params) -> str:
+    if "max_tokens" in sent:
+        return "sent max_tokens: reasoning models reject it; use max_completion_tokens"
+    if "messages" not in sent and "max_completion_tokens" in sent:
+        return "a Responses request (it has input, not messages) takes max_output_tokens"
+    if "messages" in sent and "max_output_tokens" in sent:
+        return "a chat request (it has messages) takes max_completion_tokens"
+    if "with its own limit" in case:
+        return "the caller's own limit wins: set a default only when none is given"
+    return f"call_next got {sent!r}, expected {expected!r}"
+
+
+def check_default_limit_step(step_class: Any, limit: int = 500) -> Feedback:
+    """Exercise: ``step_class(limit)`` is a pipeline step that gives every request without a
+    token limit a default one: ``max_completion_tokens`` on chat completions,
+    ``max_output_tokens`` on the Responses API, never replacing the caller's own.
+
+    Both ``handle`` and ``ahandle`` are tried with a stand-in ``call_next``; the step must pass
+    a new dict (the caller's is left alone) and return what ``call_next`` returned. The feedback
+    names the case and what the step did wrong.
+    """
+    name = "default limit step"
+    try:
+        step = step_class(limit)
+    except NotImplementedError:
+        return failed(name, "still a stub: replace `raise NotImplementedError` with your code.")
+    except Exception as error:
+        return failed(name, f"DefaultLimit({limit}) raised {type(error).__name__}: {error}")
+    for method in ("handle", "ahandle"):
+        for case, request, expected in _LIMIT_CASES:
+            original = {**request}
+            sent: list[Params] = []
+            answer = object()  # stands in for the completion or response call_next returns
+
+            def call_next(params: Params, sent: list[Params] = sent, answer: Any = answer) -> Any:
+                sent.append(params)
+                return answer
+
+            async def acall_next(params: Params, call_next: CallNext = call_next) -> Any:
+                return call_next(params)
+
+            try:
+                if method == "handle":
+                    got = step.handle(request, call_next)
+                else:
+                    finished, got = _drive(step.ahandle(request, acall_next))
+                    if not finished:
+                        return failed(name, "ahandle must await only call_next.")
+            except NotImplementedError:
+                return failed(
+                    name,
+                    f"{method} is still a stub: replace `raise NotImplementedError` with code.",
+                )
+            except Exception as error:
+                return failed(name, f"{method}, {case}: raised {type(error).__name__}: {error}")
+            if not sent and method == "ahandle":
+                return failed(name, f"{method}, {case}: `return await call_next(...)`.")
+            if len(sent) != 1:
+                return failed(name, f"{method}, {case}: call call_next exactly once.")
+            if request != original:
+                return failed(
+                    name,
+                    f"{method}, {case}: the caller's dict was changed; pass a new one "
+                    "({**params, ...}) so a retry or a cache key sees what the caller sent.",
+                )
+            if sent[0] != expected:
+                return failed(name, f"{method}, {case}: {_limit_hint(case, sent[0], expected)}.")
+            if got is not answer:
+                return failed(name, f"{method}, {case}: return what call_next returned.")
+    return passed(name, "handle and ahandle set the right limit, and only when none was given.")

@@ -19,7 +19,7 @@ with ``AzureOpenAI``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from openai.types.responses.response_output_text import AnnotationFileCitation
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._support.errors import CookbookError
+from ._support.exercises import Feedback, attempt, failed, passed
 
 __all__ = [
     "Answer",
@@ -42,6 +43,7 @@ __all__ = [
     "ask",
     "build_knowledge_base",
     "check_citations",
+    "check_unsupported_citations",
     "create_vector_store",
     "remove_file",
     "upload_files",
@@ -317,3 +319,109 @@ def remove_file(
         client.files.delete(file_id)
     remaining = {k: v for k, v in knowledge.files.items() if k != file_id}
     return KnowledgeBase(vector_store_id=knowledge.vector_store_id, files=remaining)
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+EXERCISE_UPLOADS = {
+    "file-rentals": "coop_rentals.md",
+    "file-membership": "coop_membership.md",
+    "file-history": "coop_history.md",
+}
+"""The files the exercise's vector store holds: id -> name."""
+
+
+def _search_call(results: list[tuple[str, float]] | None) -> dict[str, Any]:
+    found = None
+    if results is not None:
+        found = [
+            {"file_id": file_id, "filename": EXERCISE_UPLOADS[file_id], "score": score,
+             "text": f"(a chunk of {EXERCISE_UPLOADS[file_id]})"}
+            for file_id, score in results
+        ]  # fmt: skip
+    return {"type": "file_search_call", "id": "fs_ex", "status": "completed",
+            "queries": ["late fee for a bike"], "results": found}  # fmt: skip
+
+
+def _cited_message(text: str, citations: list[tuple[str, str]]) -> dict[str, Any]:
+    annotations = [
+        {"type": "file_citation", "file_id": file_id, "filename": filename, "index": len(text)}
+        for file_id, filename in citations
+    ]
+    content = [{"type": "output_text", "text": text, "annotations": annotations}]
+    return {"type": "message", "id": "msg_ex", "role": "assistant", "status": "completed",
+            "content": content}  # fmt: skip
+
+
+def _exercise_response(output: list[dict[str, Any]]) -> Response:
+    return Response.model_validate(
+        {"id": "resp_ex", "object": "response", "created_at": 0, "model": "gpt-5.4-mini",
+         "output": output, "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}
+    )  # fmt: skip
+
+
+_RENTALS = ("file-rentals", "coop_rentals.md")
+_CITATION_CASES: list[tuple[str, Response, list[str], str]] = [
+    # (case, the response, the problem files expected, why)
+    (
+        "an answer citing what the search retrieved",
+        _exercise_response([
+            _search_call([("file-rentals", 0.82), ("file-membership", 0.41)]),
+            _cited_message("The late fee is 5 euros per hour.", [_RENTALS, _RENTALS]),
+        ]),
+        [],
+        "every citation names an uploaded file the search retrieved",
+    ),
+    (
+        "an answer citing a file the search did not retrieve",
+        _exercise_response([
+            _search_call([("file-rentals", 0.82)]),
+            _cited_message("The co-op was founded by six riders.",
+                           [("file-history", "coop_history.md"), _RENTALS]),
+        ]),
+        ["coop_history.md"],
+        "coop_history.md was uploaded, but the file_search_call's results do not include it",
+    ),
+    (
+        "an answer citing a file that was never uploaded",
+        _exercise_response([
+            _search_call([("file-rentals", 0.82)]),
+            _cited_message("A city bike costs 10 euros.", [("file-9f2c", "old_prices.md")]),
+        ]),
+        ["old_prices.md"],
+        "its file id is not one of the uploaded files",
+    ),
+    (
+        "a response without search results (no include)",
+        _exercise_response([
+            _search_call(None),
+            _cited_message("The late fee is 5 euros per hour.", [_RENTALS]),
+        ]),
+        [],
+        "without include=['file_search_call.results'] the results are None: retrieval cannot "
+        "be checked, only the uploads",
+    ),
+]  # fmt: skip
+
+
+def check_unsupported_citations(
+    function: Callable[[Response, dict[str, str]], list[str]],
+) -> Feedback:
+    """Exercise: ``function(response, uploaded)`` lists the file citations a file-search answer
+    cannot back up.
+
+    ``uploaded`` maps file ids to names. The answer is the sorted, distinct names of the files
+    cited (``file_citation`` annotations) whose id is not uploaded, or that the search did not
+    retrieve when its results were included. The feedback names the case and why.
+    """
+    name = "unsupported citations"
+    for case, response, expected, why in _CITATION_CASES:
+        got = attempt(name, function, response, dict(EXERCISE_UPLOADS))
+        if isinstance(got, Feedback):
+            return got
+        if got == expected:
+            continue
+        if isinstance(got, list) and sorted(set(got)) == expected:
+            return failed(name, f"for {case}, the right files, but list each once, sorted.")
+        return failed(name, f"for {case}, you returned {got!r}, expected {expected!r}: {why}.")
+    return passed(name, f"all {len(_CITATION_CASES)} answers checked correctly.")

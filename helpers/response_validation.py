@@ -33,6 +33,7 @@ from openai.types.chat.completion_create_params import ResponseFormat
 from openai.types.responses import Response, ResponseInputParam, ResponseStreamEvent
 
 from ._support.errors import CookbookError, InvariantError
+from ._support.exercises import Feedback, failed, passed
 from .content_filtering import ContentFilteredError, report_from_completion, report_from_response
 from .structured_outputs import RefusalError
 
@@ -48,6 +49,7 @@ __all__ = [
     "Validated",
     "acomplete_validated",
     "check_completion",
+    "check_refund_model",
     "check_response",
     "complete_validated",
     "describe_validation_error",
@@ -421,3 +423,68 @@ class _RepairLoop(Generic[T]):
             ]
             return None
         return Validated(value=value, completion=completion, attempts=list(self.attempts))
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+_REFUND = {"order_id": "ORD-104233", "amount": 24.5, "order_total": 80.0, "currency": "EUR",
+           "reason": "Arrived damaged"}  # fmt: skip
+_VALID_REFUNDS = [
+    _REFUND,
+    {**_REFUND, "order_id": "ORD-000017", "amount": 80.0, "currency": "GBP", "reason": "Late"},
+]
+_INVALID_REFUNDS: list[tuple[dict[str, Any], str]] = [
+    # (an answer a model might give, what is wrong with it and how a model class says so)
+    ({**_REFUND, "amount": -24.5}, "a negative amount: refunds are positive (Field(gt=0))"),
+    ({**_REFUND, "amount": 0}, "an amount of zero: nothing to refund (Field(gt=0))"),
+    ({**_REFUND, "amount": 95.0}, "an amount above the order total (a model_validator)"),
+    ({**_REFUND, "currency": "euro"}, 'a currency outside "EUR", "USD", "GBP" (a Literal)'),
+    ({**_REFUND, "order_id": "104233"}, "an order id without its ORD- prefix (a pattern)"),
+    ({**_REFUND, "order_id": "ORD-10423"}, "an order id with five digits (a pattern)"),
+    ({**_REFUND, "reason": ""}, "an empty reason (min_length=1)"),
+    ({k: v for k, v in _REFUND.items() if k != "currency"}, "no currency (a required field)"),
+]
+
+
+def check_refund_model(model: Any) -> Feedback:
+    """Exercise: ``model`` is a pydantic model class for a refund answer.
+
+    It must accept well-formed answers and reject, with a ``ValidationError``, every answer that
+    breaks the refund rules (amount positive and at most the order total, one of three
+    currencies, an order id ``ORD-`` plus six digits, a reason). The feedback names the first
+    answer it gets wrong, and what in the class would catch it.
+    """
+    name = "refund model"
+    if model is None or model is NotImplemented:
+        return failed(name, "still a stub: define the class `Refund` and pass it.")
+    if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
+        return failed(name, f"pass the class itself (a pydantic BaseModel); got {model!r}.")
+    missing = [field for field in _REFUND if field not in model.model_fields]
+    if missing:
+        return failed(name, f"declare the answer's fields; missing: {', '.join(missing)}.")
+    for answer in _VALID_REFUNDS:
+        text = json.dumps(answer)
+        try:
+            model.model_validate_json(text)
+        except pydantic.ValidationError as error:
+            return failed(
+                name,
+                f"a valid refund was rejected: {text}\n{describe_validation_error(error)}",
+            )
+        except Exception as error:
+            return failed(name, f"validating {text} raised {type(error).__name__}: {error}")
+    for answer, wrong in _INVALID_REFUNDS:
+        text = json.dumps(answer)
+        try:
+            model.model_validate_json(text)
+        except pydantic.ValidationError:
+            continue
+        except Exception as error:
+            return failed(
+                name,
+                f"validating {text} raised {type(error).__name__}: {error}; raise ValueError in "
+                "a validator so pydantic reports a ValidationError.",
+            )
+        return failed(name, f"accepted {wrong}: {text}")
+    cases = len(_VALID_REFUNDS) + len(_INVALID_REFUNDS)
+    return passed(name, f"all {cases} answers accepted or rejected as they should be.")

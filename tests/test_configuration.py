@@ -10,10 +10,16 @@ from typing import Any
 import openai
 import pydantic
 import pytest
-from conftest import StartServer, sync_client, v1_client
+from conftest import StartServer, solution, sync_client, v1_client
 from openai import OpenAI
 
-from helpers.configuration import ConfigError, GenerationProfile, env_name, load_profile
+from helpers.configuration import (
+    ConfigError,
+    GenerationProfile,
+    check_responses_kwargs,
+    env_name,
+    load_profile,
+)
 from helpers.replay import ReplayServer
 from helpers.replay.config import DEFAULT_DEPLOYMENTS, Deployment
 from helpers.replay.recordings.store import RecordingsFile
@@ -399,3 +405,38 @@ def test_standard_responses_arguments_are_answered(serve: StartServer) -> None:
     assert response.temperature == 0.0
     assert [item.type for item in response.output] == ["message"]
     assert response.usage is not None and response.usage.output_tokens <= 50
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_responses_kwargs(solution("18_configuration").responses_kwargs)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def the_guides_way(family: str, settings: dict[str, Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"model": settings["deployment"]}
+        if settings["max_output_tokens"]:
+            kwargs["max_tokens"] = settings["max_output_tokens"]
+        kwargs["reasoning_effort"] = settings["reasoning_effort"]
+        return kwargs
+
+    feedback = check_responses_kwargs(the_guides_way)
+    assert not feedback.passed
+    assert "'max_output_tokens'" in feedback.message
+    assert "reasoning={'effort': ...}" in feedback.message
+
+
+def test_exercise_dropping_a_zero_temperature_is_rejected() -> None:
+    def truthy(family: str, settings: dict[str, Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"model": settings["deployment"]}
+        if settings["max_output_tokens"]:
+            kwargs["max_output_tokens"] = settings["max_output_tokens"]
+        if settings["reasoning_effort"]:
+            kwargs["reasoning"] = {"effort": settings["reasoning_effort"]}
+        if settings["temperature"]:
+            kwargs["temperature"] = settings["temperature"]
+        return kwargs
+
+    feedback = check_responses_kwargs(truthy)
+    assert not feedback.passed
+    assert "temperature 0" in feedback.message and "`is not None`" in feedback.message

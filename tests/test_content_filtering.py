@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client, user, v1_client
+from conftest import StartServer, async_client, solution, sync_client, user, v1_client
 
 from helpers import content_filtering as safety
 from helpers.content_filtering import (
@@ -223,3 +225,28 @@ def test_a_responses_prompt_blocked_by_the_filter_names_category_and_severity(
     report = safety.report_from_error(caught.value)
     assert report is not None and report.prompt_blocked
     assert report.prompt_results().severities()["violence"] == "high"
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = safety.check_blocked_categories(solution("11_content_filtering").blocked_categories)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def by_severity(body: dict[str, Any]) -> list[str]:  # counts severity, not the verdict
+        verdict = body.get("innererror", {}).get("content_filter_result", {})
+        return sorted(n for n, r in verdict.items() if r.get("severity", "safe") != "safe")
+
+    feedback = safety.check_blocked_categories(by_severity)
+    assert not feedback.passed
+    assert "a jailbreak with low-severity hate" in feedback.message
+    assert "'hate'" in feedback.message and "not filtered" in feedback.message
+    assert "'jailbreak' is missing" in feedback.message
+
+
+def test_exercise_stub_gets_not_written_yet() -> None:
+    def stub(body: dict[str, Any]) -> list[str]:
+        raise NotImplementedError
+
+    feedback = safety.check_blocked_categories(stub)
+    assert not feedback.passed and "still a stub" in feedback.message

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import httpx2
 import numpy as np
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, solution, sync_client
 from openai import AzureOpenAI
 
 from helpers._support.tokenizer import get_encoding
@@ -18,6 +19,7 @@ from helpers.embeddings import (
     EmbeddingInputError,
     aembed,
     batches,
+    check_top_texts,
     cosine_similarity,
     embed,
     nearest,
@@ -219,3 +221,19 @@ def test_nearest_finds_the_related_sentence_through_the_server(start_server: Sta
 def test_nearest_refuses_k_below_one() -> None:
     with pytest.raises(ValueError, match="k must be"):
         nearest([1.0], [[1.0]], k=0)
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_top_texts(solution("15_embeddings").top_texts)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def by_dot_product(query: Any, vectors: Any, texts: list[str], k: int) -> list[str]:
+        order = np.argsort(-(vectors @ query))[:k]
+        return [texts[int(i)] for i in order]
+
+    feedback = check_top_texts(by_dot_product)
+    assert not feedback.passed
+    assert "dot product" in feedback.message and "norms" in feedback.message
+    assert "'Bank fees on credit cards'" in feedback.message

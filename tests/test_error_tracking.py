@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 import sentry_sdk
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, solution, sync_client
 from sentry_sdk.integrations.openai import OpenAIIntegration
 
 from helpers.content_filtering import ContentFilteredError
@@ -18,6 +18,7 @@ from helpers.error_tracking import (
     ErrorTracking,
     MemoryTransport,
     azure_context,
+    check_before_send,
     init_error_tracking,
 )
 from helpers.integration_patterns import ContentCheck, Pipeline
@@ -205,3 +206,32 @@ def test_by_hand_setup_sends_the_prompt_only_with_sentrys_default_frame_variable
     finally:
         sentry_sdk.get_client().close()
         sentry_sdk.get_global_scope().set_client(None)
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_before_send(solution("16_error_tracking").before_send)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def drop_every_400(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+        error = hint.get("exc_info", (None, None, None))[1]
+        return None if isinstance(error, openai.BadRequestError) else event
+
+    feedback = check_before_send(drop_every_400)
+    assert not feedback.passed
+    assert "unsupported_parameter 400 was dropped" in feedback.message
+    assert "`error.code`" in feedback.message
+
+
+def test_exercise_hook_that_replaces_the_tags_is_rejected() -> None:
+    def replace_tags(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+        error = hint.get("exc_info", (None, None, None))[1]
+        if isinstance(error, openai.APIStatusError):
+            if error.code in {"content_filter", "context_length_exceeded"}:
+                return None
+            event["tags"] = {"azure.status": str(error.status_code)}
+        return event
+
+    feedback = check_before_send(replace_tags)
+    assert not feedback.passed and "own tags were lost" in feedback.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -13,6 +14,7 @@ from conftest import (
     async_client,
     async_v1_client,
     chat_params,
+    solution,
     sync_client,
     v1_client,
 )
@@ -30,6 +32,7 @@ from helpers.integration_patterns import (
     Monitor,
     Pipeline,
     api_of,
+    check_default_limit_step,
 )
 
 RECORDINGS = "test_integration_patterns.yaml"
@@ -326,3 +329,58 @@ def test_create_and_create_response_refuse_each_others_requests(
         pipeline.create_response(**CAPITAL, input="x")
     with pytest.raises(TypeError, match="needs input"):
         pipeline.create_response(model=DEPLOYMENT)
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_default_limit_step(solution("13_integration_patterns").DefaultLimit)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_solution_runs_in_a_real_pipeline(start_server: StartServer) -> None:
+    sent: list[dict[str, Any]] = []
+
+    class Sent:  # the step after DefaultLimit: what goes on towards Azure
+        def handle(self, params: dict[str, Any], call_next: Any) -> Any:
+            sent.append(params)
+            return call_next(params)
+
+        async def ahandle(self, params: dict[str, Any], call_next: Any) -> Any:
+            sent.append(params)
+            return await call_next(params)
+
+    server = start_server(RECORDINGS, mode="lenient")
+    steps = [solution("13_integration_patterns").DefaultLimit(500), Sent()]
+    completion = Pipeline(sync_client(server), steps).create(
+        model="gpt-5.4-mini", messages=[{"role": "user", "content": "Hi"}]
+    )
+    assert completion.choices[0].message.content
+    assert sent[0]["max_completion_tokens"] == 500
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    class MaxTokens:  # the guide's parameter, set on every request
+        def __init__(self, limit: int) -> None:
+            self.limit = limit
+
+        def handle(self, params: dict[str, Any], call_next: Any) -> Any:
+            return call_next({**params, "max_tokens": self.limit})
+
+        async def ahandle(self, params: dict[str, Any], call_next: Any) -> Any:
+            return await call_next({**params, "max_tokens": self.limit})
+
+    feedback = check_default_limit_step(MaxTokens)
+    assert not feedback.passed
+    assert "max_tokens" in feedback.message and "max_completion_tokens" in feedback.message
+
+
+def test_exercise_step_that_mutates_the_callers_dict_is_rejected() -> None:
+    class InPlace:
+        def __init__(self, limit: int) -> None:
+            self.limit = limit
+
+        def handle(self, params: dict[str, Any], call_next: Any) -> Any:
+            params.setdefault("max_completion_tokens", self.limit)
+            return call_next(params)
+
+    feedback = check_default_limit_step(InPlace)
+    assert not feedback.passed and "the caller's dict was changed" in feedback.message

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import StartServer, v1_client
+from conftest import StartServer, solution, v1_client
+from openai.types.responses import Response
 
 from helpers.rag import (
     Answer,
@@ -19,6 +20,7 @@ from helpers.rag import (
     ask,
     build_knowledge_base,
     check_citations,
+    check_unsupported_citations,
     create_vector_store,
     remove_file,
     upload_files,
@@ -141,3 +143,29 @@ def test_a_recorded_stream_keeps_its_text_and_gets_the_search_events_and_citatio
     assert answer.results == []  # not asked for with include
     assert answer.cited_files == ["cafe.md"]
     check_citations(answer, kb.files)
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_unsupported_citations(solution("14_rag").unsupported_citations)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def uploads_only(response: Response, uploaded: dict[str, str]) -> list[str]:
+        answer = answer_of(response)
+        return sorted({c.filename for c in answer.citations if c.file_id not in uploaded})
+
+    feedback = check_unsupported_citations(uploads_only)
+    assert not feedback.passed
+    assert "did not retrieve" in feedback.message
+    assert "file_search_call's results do not include it" in feedback.message
+
+
+def test_exercise_missing_results_taken_as_nothing_retrieved_is_rejected() -> None:
+    def none_as_empty(response: Response, uploaded: dict[str, str]) -> list[str]:
+        answer = answer_of(response)
+        retrieved = {r.file_id for r in answer.results}
+        return sorted({c.filename for c in answer.citations if c.file_id not in retrieved})
+
+    feedback = check_unsupported_citations(none_as_empty)
+    assert not feedback.passed and "results are None" in feedback.message

@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 import pytest
-from conftest import StartServer, async_client, sync_client
+from conftest import StartServer, async_client, solution, sync_client
 from openai import OpenAI
 from openai.types.chat import (
     ChatCompletion,
@@ -28,6 +28,7 @@ from helpers.response_validation import (
     UsageMismatchError,
     acomplete_validated,
     check_completion,
+    check_refund_model,
     check_response,
     complete_validated,
     describe_validation_error,
@@ -490,3 +491,34 @@ def test_describe_validation_error_shows_model_level_errors_without_the_whole_in
     assert describe_validation_error(caught.value) == (
         "- (whole object): check_out must be after check_in"
     )
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_refund_model(solution("19_response_validation").Refund)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    class TypesOnly(BaseModel):  # the types right, no rules
+        order_id: str
+        amount: float
+        order_total: float
+        currency: str
+        reason: str
+
+    feedback = check_refund_model(TypesOnly)
+    assert not feedback.passed
+    assert "accepted a negative amount" in feedback.message and "gt=0" in feedback.message
+
+
+def test_exercise_too_strict_a_model_is_rejected_with_pydantics_reason() -> None:
+    class WholeEuros(BaseModel):
+        order_id: str
+        amount: int
+        order_total: int
+        currency: str
+        reason: str
+
+    feedback = check_refund_model(WholeEuros)
+    assert not feedback.passed
+    assert "a valid refund was rejected" in feedback.message and "- amount:" in feedback.message

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from conftest import StartServer, async_client, sync_client, v1_client
+from conftest import StartServer, async_client, solution, sync_client, v1_client
 from openai import AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
@@ -20,6 +20,7 @@ from helpers.streaming import (
     approx_seconds,
     astream_chat,
     astream_response,
+    check_collect_stream,
     describe_chunk,
     stream_chat,
     stream_response,
@@ -354,3 +355,31 @@ async def test_async_response_failed_event_raises(start_server: StartServer) -> 
         with pytest.raises(StreamInterruptedError) as caught:
             await stream.consume()
     assert caught.value.partial_text == "Prince Hamlet "
+
+
+def test_exercise_solution_passes() -> None:
+    feedback = check_collect_stream(solution("17_streaming").collect_stream)
+    assert feedback.passed, feedback.message
+
+
+def test_exercise_wrong_answer_is_rejected_helpfully() -> None:
+    def the_guides_loop(chunks: list[ChatCompletionChunk]) -> tuple[str, str | None, int | None]:
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+        return text, chunks[-1].choices[0].finish_reason, None
+
+    feedback = check_collect_stream(the_guides_loop)
+    assert not feedback.passed
+    assert "IndexError" in feedback.message and "first chunk has no choices" in feedback.message
+
+
+def test_exercise_finish_reason_read_from_the_last_chunk_is_rejected() -> None:
+    def last_chunk(chunks: list[ChatCompletionChunk]) -> tuple[str, str | None, int | None]:
+        text = "".join(c.delta.content or "" for chunk in chunks for c in chunk.choices)
+        last = chunks[-1]
+        reason = last.choices[0].finish_reason if last.choices else None
+        return text, reason, last.usage.completion_tokens if last.usage else None
+
+    feedback = check_collect_stream(last_chunk)
+    assert not feedback.passed
+    assert "finish_reason is None, expected 'stop'" in feedback.message
+    assert "usage chunk" in feedback.message
