@@ -398,6 +398,7 @@ class RecordingsStore:
         self.files = files
         self._lock = threading.Lock()
         self._served: dict[tuple[int, str, str | None], int] = defaultdict(int)
+        self._used: set[tuple[int, int]] = set()
         self._index: list[dict[str, list[int]]] = []
         self._reindex()
 
@@ -453,6 +454,7 @@ class RecordingsStore:
                     index = positions[-1]
                 else:
                     index = positions[served % len(positions)]
+                self._used.add((file_no, index))
                 return Match(
                     interaction=interactions[index], source=self._names[file_no], index=index
                 )
@@ -471,6 +473,18 @@ class RecordingsStore:
             (f, i, interaction)
             for f in self.files
             for i, interaction in enumerate(f.document.interactions)
+        ]
+
+    def unused(self) -> list[tuple[RecordingsFile, int, Interaction]]:
+        """The interactions never served since the server started (``reset()`` keeps this);
+        the pytest plugin's unused-recordings report."""
+        with self._lock:
+            used = set(self._used)
+        return [
+            (f, i, interaction)
+            for file_no, f in enumerate(self.files)
+            for i, interaction in enumerate(f.document.interactions)
+            if (file_no, i) not in used
         ]
 
     def append(self, target: Path, interaction: Interaction) -> RecordingsFile:
