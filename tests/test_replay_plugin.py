@@ -1,13 +1,20 @@
 """The replay server as a pytest plugin (helpers.replay.pytest_plugin), run in pytester projects:
 a recorded answer served, a miss failing with the server's diff first, the unused-recordings
-report and ``--replay-fail-on-unused``; and the README's example, block for block."""
+report and ``--replay-fail-on-unused``, record-missing against a local fake upstream; and the
+README's example, block for block."""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
+import yaml
 
 pytest_plugins = ["pytester"]
 
@@ -60,15 +67,18 @@ interactions:
       usage: {prompt_tokens: 9, completion_tokens: 5, total_tokens: 14}
 """
 
-TESTS = """\
-import asyncio
-
-
+ASK = """\
 def ask(client, text):
     reply = client.chat.completions.create(
         model="gpt-5.4-mini", messages=[{"role": "user", "content": text}]
     )
     return reply.choices[0].message.content
+"""
+
+TESTS = """\
+import asyncio
+
+from chat import ask
 
 
 def test_azure_surface(replay):
@@ -92,7 +102,7 @@ def test_v1_surface_and_async(replay):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makepyfile(test_app=TESTS)
+    pytester.makepyfile(test_app=TESTS, chat=ASK)
     (pytester.path / "recordings").mkdir()
     (pytester.path / "recordings" / "test_app.yaml").write_text(RECORDINGS)
     return pytester
@@ -142,7 +152,7 @@ def test_fail_on_unused_fails_the_run_and_passes_when_all_are_used(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     project.makepyfile(
         test_more="""
-from test_app import ask
+from chat import ask
 
 def test_farewell(replay):
     assert ask(replay.azure, "Say goodbye.") == "Goodbye from the recording."
@@ -172,7 +182,91 @@ def test_miss(replay):
     )
     result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=lenient")
     result.assert_outcomes(passed=1)
-    assert project.runpytest("--replay-mode=record-missing").ret == pytest.ExitCode.USAGE_ERROR
+
+
+class _FakeAzure(BaseHTTPRequestHandler):
+    """An upstream that answers every chat completion, echoing its host and the caller's key."""
+
+    seen: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        _FakeAzure.seen.append((self.path, self.headers.get("api-key", ""), body))
+        host = self.headers["host"]
+        answer = {
+            "id": "chatcmpl-upstream",
+            "object": "chat.completion",
+            "created": 1795478400,
+            "model": "gpt-5.4-mini-2026-03-17",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant",
+                "content": f"Live from https://{host}/ (key {self.headers.get('api-key')}).",
+            }}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14},
+        }  # fmt: skip
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeAzure)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _FakeAzure.seen = []
+    url = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", SECRET)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+SECRET = "upstream-secret-key-0123456789"
+
+
+def test_record_missing_forwards_and_appends_only_the_unmatched_request_scrubbed(
+    project: pytest.Pytester, upstream: str
+) -> None:
+    project.makepyfile(
+        test_app="""
+from chat import ask
+
+def test_both(replay):
+    assert ask(replay.azure, "Say hello.") == "Hello from the recording."
+    assert ask(replay.azure, "Say hullo.").startswith("Live from")
+""",
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=record-missing")
+    result.assert_outcomes(passed=1)
+    assert [(path, key, body["messages"]) for path, key, body in _FakeAzure.seen] == [
+        (
+            "/openai/deployments/gpt-5.4-mini/chat/completions?api-version=2024-10-21",
+            SECRET,
+            [{"role": "user", "content": "Say hullo."}],
+        )
+    ]
+    text = (project.path / "recordings" / "test_app.yaml").read_text()
+    interactions = yaml.safe_load(text)["interactions"]
+    assert [i["request"]["body"]["messages"][0]["content"] for i in interactions] == [
+        "Say hello.",
+        "Say goodbye.",
+        "Say hullo.",
+    ]
+    assert "Live from" in text
+    host = upstream.removeprefix("http://")
+    assert SECRET not in text and host not in text and "127.0.0.1" not in text
+    # The next run replays it: no request reaches the upstream.
+    _FakeAzure.seen = []
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert _FakeAzure.seen == []
 
 
 def readme_blocks() -> dict[str, str]:

@@ -11,10 +11,11 @@ It exposes ``endpoint``, ``api_key``, and ready clients: ``openai`` (v1 ``OpenAI
 ``<endpoint>/openai/v1/``), ``azure`` (``AzureOpenAI`` with an api-version) and their async
 twins ``async_openai`` and ``async_azure``.
 
-``--replay-mode=replay|lenient|record``: replay answers from the recordings only (a miss is
-an error); lenient answers a miss with a marked simulated answer; record forwards every
-request to ``AZURE_OPENAI_ENDPOINT`` and appends the answers, scrubbed, to the module's file.
-``record-missing`` is accepted but not built yet: it stops the run with a usage error.
+``--replay-mode=replay|lenient|record|record-missing``: replay answers from the recordings
+only (a miss is an error); lenient answers a miss with a marked simulated answer; record
+forwards every request to ``AZURE_OPENAI_ENDPOINT`` (with ``AZURE_OPENAI_API_KEY``) and
+appends the answers, scrubbed, to the module's file; record-missing does so only for the
+requests the recordings do not hold, and replays the others.
 
 A test that fails on a replay miss shows the server's explanation (the nearest recorded
 request and the differences) first. At the end of the run, the report lists the recorded
@@ -44,7 +45,7 @@ MODES = ("replay", "lenient", "record", "record-missing")
 MISS_CODE = "RecordingNotFound"
 PYTEST_HINT = (
     "Under pytest: --replay-mode=lenient answers it with a simulated answer, "
-    "--replay-mode=record records it from AZURE_OPENAI_ENDPOINT."
+    "--replay-mode=record-missing records it from AZURE_OPENAI_ENDPOINT."
 )
 
 
@@ -55,7 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=MODES,
         default="replay",
         help="replay (recordings only, a miss fails), lenient (a miss gets a simulated answer), "
-        "record (forward to AZURE_OPENAI_ENDPOINT and append); default replay",
+        "record (forward everything to AZURE_OPENAI_ENDPOINT and append), record-missing "
+        "(forward and append only what the recordings do not hold); default replay",
     )
     group.addoption(
         "--replay-fail-on-unused",
@@ -66,8 +68,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("replay_mode") == "record-missing":
-        raise pytest.UsageError("--replay-mode=record-missing is not implemented yet")
     config.stash[_SESSION] = _Session()
 
 
@@ -140,10 +140,10 @@ def _replay_server(request: pytest.FixtureRequest) -> Iterator[Replay]:
     recordings = module_recordings(Path(str(request.path)))
     mode = request.config.getoption("replay_mode")
     overrides: dict[str, Any] = {"mode": Mode(mode), "recordings": [recordings]}
-    if mode == "record":
+    if Mode(mode).records:
         upstream = os.environ.get("AZURE_OPENAI_ENDPOINT", "")
         if not upstream:
-            pytest.fail("--replay-mode=record needs AZURE_OPENAI_ENDPOINT", pytrace=False)
+            pytest.fail(f"--replay-mode={mode} needs AZURE_OPENAI_ENDPOINT", pytrace=False)
         # The caller's key travels upstream (record mode never writes it down).
         key = os.environ.get("AZURE_OPENAI_API_KEY", "")
         overrides.update(upstream=upstream, record_to=recordings)

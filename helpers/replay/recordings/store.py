@@ -460,6 +460,19 @@ class RecordingsStore:
                 )
         return None
 
+    def holds(self, method: str, path: str, api_version: str | None, body: Any) -> bool:
+        """Whether a recorded interaction matches this request (nothing counted as served)."""
+        with self._lock:
+            for file_no, recordings in enumerate(self.files):
+                key = canonical_key(method, path, body, recordings.document.match.ignore_fields)
+                interactions = recordings.document.interactions
+                if any(
+                    versions_match(interactions[i].request.api_version, api_version)
+                    for i in self._index[file_no].get(key, ())
+                ):
+                    return True
+        return False
+
     def fork(self) -> RecordingsStore:
         """The same recordings, with a count of its own of what was served (a room's learner
         replays from the top whatever the others did)."""
