@@ -14,7 +14,8 @@ vector_stores, batches, search), :mod:`~.behaviours` (what cuts across services:
 limits, faults, prompt cache, content filter), :mod:`~.recordings` (the YAML store,
 matching, record mode), :mod:`~.errors` (Azure's error vocabulary), :mod:`~.validation`
 (the checks services share), :mod:`~.identity` (keys and tokens), :mod:`~.limits` (the
-guarded JSON reader and request limits).
+guarded JSON reader and request limits), :mod:`~.pytest_plugin` (the ``replay`` fixture and
+``--replay-mode`` for any project's tests, entry point ``pytest11``).
 
 Notebooks and tests use what this package exports (``ReplayServer``, ``ReplayConfig``,
 ``RecordingsFile`` ...), never its submodules; see the README's "In code".

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    if config.mode is Mode.RECORD and not config.upstream:
+    if config.mode.records and not config.upstream:
         print("record mode needs --upstream (or REPLAY_UPSTREAM)", file=sys.stderr)
         return 2
     room_size = f", a room of {len(config.room_keys)} learners" if config.room_keys else ""

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import errors
 from .behaviours.faults import FaultInjector, LatencyDraws
 from .behaviours.ratelimit import RateLimiter
-from .config import Mode, ReplayConfig
+from .config import ReplayConfig
 from .errors import AzureError
 from .pipeline import (
     OPENAI_FRONT,
@@ -96,7 +96,7 @@ def create_app(
             key: new_state(config.model_copy(update={"seed": config.seed + n}), store.fork(), clock)
             for n, key in enumerate(config.room_keys, start=1)
         }
-    if config.mode is Mode.RECORD:
+    if config.mode.records:
         if not config.upstream:
             raise ValueError("record mode needs an upstream URL (--upstream)")
         state.recorder = Recorder(config.upstream, config.record_path, store)

@@ -55,11 +55,18 @@ class Mode(StrEnum):
     ``replay``: from recordings only; a miss is an error (tests, CI).
     ``lenient``: from recordings, and a clearly marked simulated answer on a miss (workshops).
     ``record``: forward to the upstream resource and append what it answers.
+    ``record-missing``: answer from recordings; forward only what they do not hold, and append it.
     """
 
     REPLAY = "replay"
     LENIENT = "lenient"
     RECORD = "record"
+    RECORD_MISSING = "record-missing"
+
+    @property
+    def records(self) -> bool:
+        """Whether this mode forwards to an upstream and appends what it answers."""
+        return self in (Mode.RECORD, Mode.RECORD_MISSING)
 
 
 class Latency(BaseModel):
@@ -283,7 +290,7 @@ class ReplayConfig(BaseModel):
 
     @model_validator(mode="after")
     def _room_is_replayed(self) -> ReplayConfig:
-        if self.room_keys and self.mode is Mode.RECORD:
+        if self.room_keys and self.mode.records:
             raise ValueError("a room replays: record mode forwards every learner to one upstream")
         if len(set(self.room_keys)) != len(self.room_keys) or "" in self.room_keys:
             raise ValueError("room keys must be distinct and not empty")

@@ -87,6 +87,7 @@ class RequestContext:
     api_version: str | None
     state: ReplayState
     raw_body: bytes = b""
+    body_read: bool = False
     content_type: str | None = None
     body: Any = None
     """The parsed JSON body, or a multipart body in its normalised form."""

@@ -131,7 +131,10 @@ def parse_json(raw: bytes, front: Front = OPENAI_FRONT) -> Any:
 
 
 async def read_body(request: Request, ctx: RequestContext, front: Front = OPENAI_FRONT) -> None:
-    """Fill ``ctx.raw_body``/``body`` (and ``files`` for multipart) from the request."""
+    """Fill ``ctx.raw_body``/``body`` (and ``files`` for multipart) from the request, once."""
+    if ctx.body_read:
+        return
+    ctx.body_read = True
     content_type = request.headers.get("content-type", "")
     ctx.content_type = content_type.split(";")[0].strip().lower() or None
     multipart = ctx.content_type == "multipart/form-data"
@@ -288,6 +291,10 @@ def endpoint_handler(service: Service, endpoint: Endpoint, state: ReplayState) -
         check_route(ctx, front)
         if state.config.mode is Mode.RECORD and front.forwarded:
             return await _forward(request, ctx, operation)
+        if state.config.mode is Mode.RECORD_MISSING and front.forwarded:
+            await read_body(request, ctx, front)
+            if not state.store.holds(ctx.method, ctx.path, ctx.lookup_version, ctx.body):
+                return await _forward(request, ctx, operation)
         authenticate(ctx, service.audience, front)
         if operation.body_kind != "none":
             await read_body(request, ctx, front)
@@ -353,6 +360,8 @@ def recorded_only_handler(state: ReplayState, audience: str) -> Handler:
         if match is not None:
             ctx.response_headers.update(azure_headers(ctx, {}))
             return ReplyResponse(recorded_reply(ctx, None, match.interaction))  # type: ignore[return-value]
+        if state.config.mode is Mode.RECORD_MISSING:
+            return await _forward(request, ctx, None)
         # A miss on a resource the recordings know (``/openai/batches/...``) is explained;
         # any other unknown path gets Azure's bare 404, as on Azure.
         family = _SAME_FAMILY.match(ctx.path)

@@ -398,6 +398,7 @@ class RecordingsStore:
         self.files = files
         self._lock = threading.Lock()
         self._served: dict[tuple[int, str, str | None], int] = defaultdict(int)
+        self._used: set[tuple[int, int]] = set()
         self._index: list[dict[str, list[int]]] = []
         self._reindex()
 
@@ -453,10 +454,24 @@ class RecordingsStore:
                     index = positions[-1]
                 else:
                     index = positions[served % len(positions)]
+                self._used.add((file_no, index))
                 return Match(
                     interaction=interactions[index], source=self._names[file_no], index=index
                 )
         return None
+
+    def holds(self, method: str, path: str, api_version: str | None, body: Any) -> bool:
+        """Whether a recorded interaction matches this request (nothing counted as served)."""
+        with self._lock:
+            for file_no, recordings in enumerate(self.files):
+                key = canonical_key(method, path, body, recordings.document.match.ignore_fields)
+                interactions = recordings.document.interactions
+                if any(
+                    versions_match(interactions[i].request.api_version, api_version)
+                    for i in self._index[file_no].get(key, ())
+                ):
+                    return True
+        return False
 
     def fork(self) -> RecordingsStore:
         """The same recordings, with a count of its own of what was served (a room's learner
@@ -471,6 +486,18 @@ class RecordingsStore:
             (f, i, interaction)
             for f in self.files
             for i, interaction in enumerate(f.document.interactions)
+        ]
+
+    def unused(self) -> list[tuple[RecordingsFile, int, Interaction]]:
+        """The interactions never served since the server started (``reset()`` keeps this);
+        the pytest plugin's unused-recordings report."""
+        with self._lock:
+            used = set(self._used)
+        return [
+            (f, i, interaction)
+            for file_no, f in enumerate(self.files)
+            for i, interaction in enumerate(f.document.interactions)
+            if (file_no, i) not in used
         ]
 
     def append(self, target: Path, interaction: Interaction) -> RecordingsFile:

@@ -1,0 +1,292 @@
+"""The replay server as a pytest plugin (helpers.replay.pytest_plugin), run in pytester projects:
+a recorded answer served, a miss failing with the server's diff first, the unused-recordings
+report and ``--replay-fail-on-unused``, record-missing against a local fake upstream; and the
+README's example, block for block."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTION = "## Use the replay server in your own tests"
+
+RECORDINGS = """\
+format: cookbook-recordings/2
+provenance: curated
+interactions:
+- name: greeting
+  request:
+    method: POST
+    path: /openai/deployments/gpt-5.4-mini/chat/completions
+    body:
+      model: gpt-5.4-mini
+      messages:
+      - {role: user, content: Say hello.}
+  response:
+    status: 200
+    body:
+      id: chatcmpl-greeting
+      object: chat.completion
+      created: 1795478400
+      model: gpt-5.4-mini-2026-03-17
+      choices:
+      - index: 0
+        finish_reason: stop
+        message: {role: assistant, content: Hello from the recording.}
+      usage: {prompt_tokens: 9, completion_tokens: 5, total_tokens: 14}
+- name: farewell
+  request:
+    method: POST
+    path: /openai/deployments/gpt-5.4-mini/chat/completions
+    body:
+      model: gpt-5.4-mini
+      messages:
+      - {role: user, content: Say goodbye.}
+  response:
+    status: 200
+    body:
+      id: chatcmpl-farewell
+      object: chat.completion
+      created: 1795478400
+      model: gpt-5.4-mini-2026-03-17
+      choices:
+      - index: 0
+        finish_reason: stop
+        message: {role: assistant, content: Goodbye from the recording.}
+      usage: {prompt_tokens: 9, completion_tokens: 5, total_tokens: 14}
+"""
+
+ASK = """\
+def ask(client, text):
+    reply = client.chat.completions.create(
+        model="gpt-5.4-mini", messages=[{"role": "user", "content": text}]
+    )
+    return reply.choices[0].message.content
+"""
+
+TESTS = """\
+import asyncio
+
+from chat import ask
+
+
+def test_azure_surface(replay):
+    assert replay.endpoint.startswith("http://127.0.0.1:")
+    assert ask(replay.azure, "Say hello.") == "Hello from the recording."
+
+
+def test_v1_surface_and_async(replay):
+    assert ask(replay.openai, "Say hello.") == "Hello from the recording."
+
+    async def both():
+        for client in (replay.async_azure, replay.async_openai):
+            reply = await client.chat.completions.create(
+                model="gpt-5.4-mini", messages=[{"role": "user", "content": "Say hello."}]
+            )
+            assert reply.choices[0].message.content == "Hello from the recording."
+
+    asyncio.run(both())
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(test_app=TESTS, chat=ASK)
+    (pytester.path / "recordings").mkdir()
+    (pytester.path / "recordings" / "test_app.yaml").write_text(RECORDINGS)
+    return pytester
+
+
+def test_the_fixture_serves_recorded_answers_on_both_surfaces_sync_and_async(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_miss_fails_the_test_with_the_servers_diff_first(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_app="""
+def test_miss(replay):
+    replay.azure.chat.completions.create(
+        model="gpt-5.4-mini", messages=[{"role": "user", "content": "Say hullo."}]
+    )
+"""
+    )
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    failure = text[text.index("test_miss") :]
+    result.stdout.fnmatch_lines(
+        ["*Replay miss*", "*Missing recording*", "*Most similar recorded request*", "*hullo*"]
+    )
+    assert failure.index("Replay miss") < failure.index("BadRequestError")
+
+
+def test_the_report_lists_the_recordings_no_test_used(project: pytest.Pytester) -> None:
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["*replay: recordings no test used*", "*test_app.yaml #1 (farewell): POST *"]
+    )
+    assert "#0 (greeting)" not in result.stdout.str()
+
+
+def test_fail_on_unused_fails_the_run_and_passes_when_all_are_used(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest("-p", "no:cacheprovider", "--replay-fail-on-unused")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    project.makepyfile(
+        test_more="""
+from chat import ask
+
+def test_farewell(replay):
+    assert ask(replay.azure, "Say goodbye.") == "Goodbye from the recording."
+"""
+    )
+    (project.path / "recordings" / "test_more.yaml").write_text(
+        RECORDINGS.split("- name: greeting")[0]
+        + "- name: farewell"
+        + RECORDINGS.split("- name: farewell")[1]
+    )
+    # test_app.yaml's farewell is still unused; test_more.yaml's only entry is used.
+    result = project.runpytest("-p", "no:cacheprovider", "--replay-fail-on-unused", "test_more.py")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    assert "recordings no test used" not in result.stdout.str()
+
+
+def test_lenient_mode_answers_a_miss(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_app="""
+def test_miss(replay):
+    reply = replay.azure.chat.completions.create(
+        model="gpt-5.4-mini", messages=[{"role": "user", "content": "Say hullo."}]
+    )
+    assert reply.choices[0].message.content
+"""
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=lenient")
+    result.assert_outcomes(passed=1)
+
+
+class _FakeAzure(BaseHTTPRequestHandler):
+    """An upstream that answers every chat completion, echoing its host and the caller's key."""
+
+    seen: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        _FakeAzure.seen.append((self.path, self.headers.get("api-key", ""), body))
+        host = self.headers["host"]
+        answer = {
+            "id": "chatcmpl-upstream",
+            "object": "chat.completion",
+            "created": 1795478400,
+            "model": "gpt-5.4-mini-2026-03-17",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant",
+                "content": f"Live from https://{host}/ (key {self.headers.get('api-key')}).",
+            }}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14},
+        }  # fmt: skip
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeAzure)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _FakeAzure.seen = []
+    url = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", SECRET)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+SECRET = "upstream-secret-key-0123456789"
+
+
+def test_record_missing_forwards_and_appends_only_the_unmatched_request_scrubbed(
+    project: pytest.Pytester, upstream: str
+) -> None:
+    project.makepyfile(
+        test_app="""
+from chat import ask
+
+def test_both(replay):
+    assert ask(replay.azure, "Say hello.") == "Hello from the recording."
+    assert ask(replay.azure, "Say hullo.").startswith("Live from")
+""",
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=record-missing")
+    result.assert_outcomes(passed=1)
+    assert [(path, key, body["messages"]) for path, key, body in _FakeAzure.seen] == [
+        (
+            "/openai/deployments/gpt-5.4-mini/chat/completions?api-version=2024-10-21",
+            SECRET,
+            [{"role": "user", "content": "Say hullo."}],
+        )
+    ]
+    text = (project.path / "recordings" / "test_app.yaml").read_text()
+    interactions = yaml.safe_load(text)["interactions"]
+    assert [i["request"]["body"]["messages"][0]["content"] for i in interactions] == [
+        "Say hello.",
+        "Say goodbye.",
+        "Say hullo.",
+    ]
+    assert "Live from" in text
+    host = upstream.removeprefix("http://")
+    assert SECRET not in text and host not in text and "127.0.0.1" not in text
+    # The next run replays it: no request reaches the upstream.
+    _FakeAzure.seen = []
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert _FakeAzure.seen == []
+
+
+def readme_blocks() -> dict[str, str]:
+    """The README section's named code blocks: ```lang title="NAME" ... ```."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r'```\w+ title="([^"]+)"\n(.*?)```', section, flags=re.S)
+    return dict(blocks)
+
+
+def test_the_readme_example_passes_as_written(pytester: pytest.Pytester) -> None:
+    blocks = readme_blocks()
+    assert set(blocks) == {"app.py", "test_app.py", "recordings/test_app.yaml", "run"}
+    assert len(blocks["app.py"].splitlines()) <= 17
+    for name in ("app.py", "test_app.py", "recordings/test_app.yaml"):
+        path = pytester.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(blocks[name], encoding="utf-8")
+    command = blocks["run"].split()
+    assert command[0] == "pytest"
+    result = pytester.runpytest("-p", "no:cacheprovider", *command[1:])
+    result.assert_outcomes(passed=1)
+    assert "recordings no test used" not in result.stdout.str()
