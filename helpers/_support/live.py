@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 import openai
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from nbclient.exceptions import CellExecutionError
 
 from ..replay.config import project_root
@@ -48,6 +48,7 @@ INFRA_ERRORS: dict[str, str] = {
     "PermissionDeniedError": "access denied (403)",
     "APIConnectionError": "network: Azure could not be reached",
     "APITimeoutError": "network: the request timed out",
+    "ServiceRequestError": "network: Azure could not be reached (azure-core)",
     "ClientAuthenticationError": "Entra ID sign-in failed",
     "CredentialUnavailableError": "no Entra ID credential available",
 }
@@ -96,7 +97,9 @@ def classify(exc: BaseException) -> tuple[Verdict, str]:
             code = link.code or ""
             if code in NOT_DEPLOYED_CODES:
                 return "infra-error", f"not deployed on this resource (404 {code})"
-        if isinstance(link, openai.APIConnectionError | ClientAuthenticationError):
+        if isinstance(
+            link, openai.APIConnectionError | ClientAuthenticationError | ServiceRequestError
+        ):
             return classify_error(type(link).__name__, str(link))
         for klass in type(link).__mro__:
             if klass.__name__ in INFRA_ERRORS:
