@@ -58,12 +58,11 @@ By name, because a notebook's exception reaches this process only as its name an
 
 @dataclass(frozen=True)
 class Outcome:
-    """One notebook's verdict, with the reason and the exception that decided it."""
+    """One notebook's verdict and its reason (for a fail, the exception that stopped it)."""
 
     name: str
     verdict: Verdict
     reason: str
-    error: str = ""
     seconds: float = 0.0
 
 
@@ -114,11 +113,8 @@ def check_notebook(path: Path, *, env: dict[str, str] | None = None) -> Outcome:
         execute(path, env=env)
     except Exception as exc:
         verdict, reason = classify(exc)
-        first = str(exc).strip().splitlines()
-        return Outcome(
-            path.stem, verdict, reason, first[-1] if first else "", time.perf_counter() - started
-        )
-    return Outcome(path.stem, "pass", "ran on Azure", "", time.perf_counter() - started)
+        return Outcome(path.stem, verdict, reason, time.perf_counter() - started)
+    return Outcome(path.stem, "pass", "ran on Azure", time.perf_counter() - started)
 
 
 def report_markdown(outcomes: Sequence[Outcome], endpoint: str, day: dt.date) -> str:
