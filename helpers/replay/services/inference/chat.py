@@ -332,6 +332,25 @@ def truncate(text: str, budget: int) -> str:
     return encoding.decode(encoding.encode(text, disallowed_special=())[: max(budget, 0)])
 
 
+def fit_calls(calls: list[tuple[str, str]], budget: int) -> list[tuple[str, bool]]:
+    """The calls (name, arguments) that fit in ``budget`` tokens, in order: each whole one's
+    arguments with True, then, where the cap falls inside a call whose name came out whole,
+    its arguments cut at the cap with False. Chat Completions and the Responses API both cut
+    capped tool calls this way."""
+    fitted: list[tuple[str, bool]] = []
+    for name, arguments in calls:
+        cost = call_tokens(name, arguments)
+        if cost <= budget:
+            fitted.append((arguments, True))
+            budget -= cost
+            continue
+        left = budget - count_tokens(name)
+        if left > 0:  # the name came out whole; the arguments stop at the cap
+            fitted.append((truncate(arguments, left), False))
+        break
+    return fitted
+
+
 def call_tokens(name: str, arguments: str) -> int:
     """What a tool call is billed here: its name and arguments (a stand-in: how a call is
     serialised for counting is not published)."""
@@ -372,18 +391,11 @@ def capped(
         return Generated(content, calls, finish_reason, reasoning_tokens, reasoning_tokens + wanted)
     reasoning = min(reasoning_tokens, limit)
     budget = limit - reasoning
-    kept: list[dict[str, Any]] = []
-    for call in calls:
-        fn = call["function"]
-        cost = call_tokens(fn["name"], fn["arguments"])
-        if cost <= budget:
-            kept.append(call)
-            budget -= cost
-            continue
-        left = budget - count_tokens(fn["name"])
-        if left > 0:  # the name came out whole; the arguments stop at the cap
-            kept.append({**call, "function": {**fn, "arguments": truncate(fn["arguments"], left)}})
-        break
+    fitted = fit_calls([(c["function"]["name"], c["function"]["arguments"]) for c in calls], budget)
+    kept = [
+        call if whole else {**call, "function": {**call["function"], "arguments": arguments}}
+        for call, (arguments, whole) in zip(calls, fitted, strict=False)
+    ]
     text = "" if calls else truncate(content, budget)
     return Generated(text, kept, "length", reasoning, limit)
 

@@ -32,6 +32,7 @@ from ..inference.chat import (
     Hints,
     call_tokens,
     example_from_schema,
+    fit_calls,
     truncate,
 )
 
@@ -230,18 +231,11 @@ def simulate(
         output_tokens = limit
         output = [item for item in output if item["type"] == "reasoning"]
         if calls:
-            kept: list[dict[str, Any]] = []
-            for call in calls:
-                cost = call_tokens(call["name"], call["arguments"])
-                if cost <= budget:
-                    kept.append(call)
-                    budget -= cost
-                    continue
-                left = budget - count_tokens(call["name"])
-                if left > 0:  # the name came out whole; the arguments stop at the limit
-                    partial = truncate(call["arguments"], left)
-                    kept.append({**call, "arguments": partial, "status": "incomplete"})
-                break
+            fitted = fit_calls([(c["name"], c["arguments"]) for c in calls], budget)
+            kept = [
+                call if whole else {**call, "arguments": arguments, "status": "incomplete"}
+                for call, (arguments, whole) in zip(calls, fitted, strict=False)
+            ]
             output.extend(kept)
             calls = kept
         elif budget > 0:
