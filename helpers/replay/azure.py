@@ -181,6 +181,19 @@ class StreamedChoice:
     finish_reason: str | None = None
 
 
+def prompt_filter_chunk(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chat stream's first chunk on Azure: the prompt's filter results, no choices, and empty
+    id, model and object (``created`` 0)."""
+    return {
+        "choices": [],
+        "created": 0,
+        "id": "",
+        "model": "",
+        "object": "",
+        "prompt_filter_results": results,
+    }
+
+
 def chat_stream(
     *,
     completion_id: str,
@@ -284,15 +297,7 @@ def chat_stream(
             events.append(annotation(index, checked, sent))
         return events
 
-    prompt_chunk = {
-        "choices": [],
-        "created": 0,
-        "id": "",
-        "model": "",
-        "object": "",
-        "prompt_filter_results": prompt_filter_results(),
-    }
-    events = [dumps(prompt_chunk)]
+    events = [dumps(prompt_filter_chunk(prompt_filter_results()))]
     per_choice = [events_of(index, choice) for index, choice in enumerate(choices)]
     for step in range(max(len(e) for e in per_choice)):
         events.extend(e[step] for e in per_choice if step < len(e))

@@ -140,14 +140,9 @@ def main() -> None:
 
     # 4a. The same as a stream (default filter): text released in filtered buffers, then cut.
     stream_id = ids.completion_id()
-    prompt_chunk = {
-        "choices": [],
-        "created": 0,
-        "id": "",
-        "model": "",
-        "object": "",
-        "prompt_filter_results": azure.prompt_filter_results(violence=azure.severity("low")),
-    }
+    prompt_chunk = azure.prompt_filter_chunk(
+        azure.prompt_filter_results(violence=azure.severity("low"))
+    )
 
     def chunk(delta: dict[str, Any] | None, results: dict[str, Any], finish: str | None) -> str:
         choice: dict[str, Any] = {"content_filter_results": results}
