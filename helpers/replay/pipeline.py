@@ -35,7 +35,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import errors, limits
 from .answer import account, azure_headers, miss_message, recorded_reply, serve
-from .behaviours import faults
+from .behaviours import faults, router
 from .config import API_VERSION_PATTERN, Mode
 from .context import RequestContext
 from .errors import CredentialProblem
@@ -201,6 +201,8 @@ def resolve_deployment(ctx: RequestContext, operation: Operation) -> None:
         raise errors.deployment_not_found()
     if deployment.kind != operation.deployment_kind:
         raise operation.wrong_model(deployment)
+    if deployment.is_router:  # checked, simulated and named as the model that answers
+        deployment = router.answering(deployment, ctx.body)
     ctx.deployment_name, ctx.deployment = name, deployment
 
 
