@@ -36,6 +36,10 @@ DEFAULT_PORT = 8765
 
 DEFAULT_REGION = "swedencentral"
 
+DEFAULT_PROJECT = "cookbook"
+"""The Foundry project the offline clients name: ``{server}/api/projects/cookbook`` (the server
+answers any project name; helpers/replay/behaviours/projects.py)."""
+
 API_VERSION_PATTERN = re.compile(r"20\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(-preview)?")
 """A dated api-version (``2024-10-21``, ``2024-10-01-preview``); Azure answers 404 to others."""
 
