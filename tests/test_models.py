@@ -230,6 +230,14 @@ def test_model_router_is_in_the_catalogue_with_learns_dates_and_models() -> None
     assert all(c.model is not router for c in choose_defaults(TODAY).values())
 
 
+def test_the_router_notebook_4_uses_is_not_within_30_days_of_retiring() -> None:
+    """Fails 30 days before model router 2025-11-18 retires (real clock), naming the line."""
+    problems = lifecycle_warnings([DEFAULT_DEPLOYMENTS["model-router"].model], date.today())
+    assert not problems, "\n".join(problems)
+    moved = lifecycle_warnings(["model-router-2025-11-18"], date(2027, 4, 21))
+    assert len(moved) == 1 and "helpers/data/models.yaml:" in moved[0]
+
+
 def test_the_router_deployment_answers_with_catalogue_models_open_today() -> None:
     router = catalogue().lookup("model-router-2025-11-18")
     deployment = DEFAULT_DEPLOYMENTS["model-router"]
