@@ -7,14 +7,15 @@ client with ``base_url`` that endpoint followed by ``/openai/v1``, no api-versio
 token for the scope ``https://ai.azure.com/.default`` as its ``api_key``. "The project endpoint
 serves this traffic on the /openai route" (the same page).
 
-:class:`ProjectEndpoint` takes ``/api/projects/{project}/openai/v1/...`` to the v1 API's route
+A :class:`ProjectEndpoint` takes ``/api/projects/{project}/openai/v1/...`` to the v1 API's route
 (``/openai/v1/...``), so a project's request goes through the one pipeline and matches the same
 recordings, and marks it (:data:`PROJECT_KEY`) so that :func:`.pipeline.authenticate` asks for
-what the project endpoint takes: a Microsoft Entra ID token for :data:`PROJECT_AUDIENCE` only
-(``AIProjectClient`` takes a ``TokenCredential`` and nothing else; an ``api-key`` header is not
-a credential here). Two choices are the simulator's, not documented behaviour: the answer to an
-``api-key`` is the token 401, and embeddings, which "the project endpoint used by the Foundry SDK
-doesn't currently route" (Learn, same page), get Azure's 404 ``Resource not found``.
+what the project endpoint takes: a Microsoft Entra ID token for :data:`PROJECT_AUDIENCE` only.
+``AIProjectClient`` takes a ``TokenCredential`` and nothing else, and Learn's page says "API keys
+work on /openai/v1", the resource's endpoint: an ``api-key`` header is not a credential here.
+Two choices are the simulator's, not documented behaviour: the answer to an ``api-key`` is the
+token 401, and embeddings, which "the project endpoint used by the Foundry SDK doesn't currently
+route" (Learn, same page), get Azure's 404 ``Resource not found``.
 """
 
 from __future__ import annotations
