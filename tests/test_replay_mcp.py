@@ -28,7 +28,8 @@ URL = "https://weather.contoso.com/mcp"
 QUESTION = "What's the forecast in Lisbon for the next 2 days?"
 
 
-def weather(**options: Any) -> dict[str, Any]:
+def weather(**options: Any) -> Any:
+    """The Contoso weather MCP tool (Any: some tests send values the SDK's types refuse)."""
     return {"type": "mcp", "server_label": "weather", "server_url": URL, **options}
 
 
@@ -165,9 +166,7 @@ def test_unreachable_server_is_a_424(server: ReplayServer) -> None:
         (weather(headers={"Authorization": 1}), "tools[0].headers"),
     ],
 )
-def test_malformed_mcp_tool_is_a_400_naming_it(
-    server: ReplayServer, tool: dict[str, Any], param: str
-) -> None:
+def test_malformed_mcp_tool_is_a_400_naming_it(server: ReplayServer, tool: Any, param: str) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         v1_client(server).responses.create(model=DEPLOYMENT, input=QUESTION, tools=[tool])
     assert caught.value.param == param
