@@ -229,3 +229,13 @@ async def test_async_client_runs_the_approval_round_trip(server: ReplayServer) -
         )
     (call,) = items(second, McpCall)
     assert call.approval_request_id == request.id
+
+
+def test_simulated_model_calls_the_tool_the_question_mentions(server: ReplayServer) -> None:
+    response = v1_client(server).responses.create(
+        model=DEPLOYMENT,
+        input="Email me weather alerts for Oslo at ana@contoso.com",
+        tools=[weather()],
+    )
+    (request,) = items(response, McpApprovalRequest)
+    assert request.name == "subscribe_alerts"

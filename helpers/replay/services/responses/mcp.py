@@ -26,6 +26,7 @@ are the openai SDK's (``openai.types.responses.response_output_item``: ``McpList
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -291,11 +292,18 @@ def _listed_labels(history: list[dict[str, Any]]) -> set[str]:
     return {str(i.get("server_label")) for i in history if i.get("type") == "mcp_list_tools"}
 
 
+def _mentioned(tools: list[McpTool], question: str) -> list[McpTool]:
+    """The tools whose name has a word the question uses ("alerts": ``subscribe_alerts``)
+    first, the others after them, each group in the server's order."""
+    words = set(re.findall(r"[a-z]{4,}", question.lower()))
+    return sorted(tools, key=lambda t: not words & set(t.name.lower().split("_")))
+
+
 def _chosen(
-    body: dict[str, Any], params: list[dict[str, Any]]
+    body: dict[str, Any], params: list[dict[str, Any]], question: str
 ) -> tuple[dict[str, Any], McpTool] | None:
     """The server and tool a simulated model calls: the one ``tool_choice`` names, else the
-    first allowed tool of the first server."""
+    first allowed tool the question mentions, else the first allowed tool."""
     raw = body.get("tool_choice")
     if raw == "none":
         return None
@@ -303,7 +311,7 @@ def _chosen(
     for param in params:
         if choice and choice.get("server_label") != param.get("server_label"):
             continue
-        tools = allowed(param, server_of(param))
+        tools = _mentioned(allowed(param, server_of(param)), question)
         if choice.get("name"):
             tools = [t for t in tools if t.name == choice["name"]]
         if tools:
@@ -348,7 +356,7 @@ def respond(
         return listings, actions
     if items and items[-1].get("type") not in ("message", None):
         return listings, actions  # a tool's output or the like: the model answers in text
-    chosen = _chosen(body, params)
+    chosen = _chosen(body, params, question)
     if chosen is None:
         return listings, actions
     param, tool = chosen
