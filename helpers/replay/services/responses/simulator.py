@@ -10,7 +10,8 @@ the server keeps the state.
 Simulated answers (lenient mode) follow the request: text that says it is
 unrecorded, JSON that fits a ``text.format`` schema, function calls whose
 arguments fit each tool's schema when the last input is not a tool result, and
-for reasoning deployments a reasoning item with ``reasoning_tokens`` in usage.
+for reasoning deployments a reasoning item with ``reasoning_tokens`` in usage; an ``mcp``
+tool's listing, approval request or call comes from :mod:`.mcp`.
 :func:`stream_events` turns any response into Azure's event sequence.
 """
 
