@@ -17,8 +17,10 @@ Per turn of a simulated answer (:func:`respond`):
   each approved request, nothing for a refused one.
 
 A ``server_url`` no simulated server answers gets HTTP 424 ``external_connector_error``: Learn
-documents no wording, so the message follows what OpenAI's API was reported to send when
-listing a server's tools fails (RageAgainstThePixel/OpenAI-DotNet issue #486). The item shapes
+documents no wording, so the message takes the form OpenAI's API was reported to send when
+listing a server's tools failed ("Error retrieving tool list from MCP server: '<label>'. Http
+status code: ...", RageAgainstThePixel/OpenAI-DotNet issue #486); the wording is the
+simulator's, not Azure's. The item shapes
 are the openai SDK's (``openai.types.responses.response_output_item``: ``McpListTools``,
 ``McpCall``, ``McpApprovalRequest``) and its ``response.mcp_*`` stream events.
 """
