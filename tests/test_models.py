@@ -587,3 +587,19 @@ def test_the_runway_check_catches_a_retiring_model() -> None:
     assert entry.retirement.value is not None
     assert entry.retirement.value <= TODAY + timedelta(days=RUNWAY_DAYS)
     assert MODEL_VERSION.findall('"model": "gpt-5-mini-2025-08-07"') == ["gpt-5-mini-2025-08-07"]
+
+
+def test_a_routed_stream_names_the_answering_model_in_every_chunk(
+    start_server: StartServer,
+) -> None:
+    client = v1_client(start_server(mode="lenient"))
+    chunks = list(
+        client.chat.completions.create(
+            model="model-router", messages=MESSAGES, reasoning_effort="high", stream=True
+        )
+    )
+    named = {chunk.model for chunk in chunks if chunk.model}
+    assert named == {"gpt-5.4-mini-2026-03-17"}
+    events = list(client.responses.create(model="model-router", input="Hi", stream=True))
+    done = [e for e in events if e.type == "response.completed"]
+    assert len(done) == 1 and done[0].response.model == "gpt-5.4-nano-2026-03-17"
