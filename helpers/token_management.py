@@ -227,9 +227,12 @@ class PriceTable(pydantic.BaseModel):
             raise ValueError(f"{file}: not a valid price table:\n{exc}") from exc
 
     def price_for(self, model: str) -> ModelPrice:
-        """The entry whose name is the longest prefix of ``model`` (dated versions included)."""
-        matches = [name for name in self.models if model.startswith(name)]
-        if not matches and any(model.startswith(name) for name in self.routers):
+        """The entry whose name is ``model`` or the longest prefix of it that ends where a
+        ``-`` follows (``gpt-5.4-mini-2026-03-17`` uses ``gpt-5.4-mini``; ``gpt-5.5-2026-04-24``
+        does not use ``gpt-5``: a model router can answer with models the table lacks, and
+        those must not be priced as another model)."""
+        matches = [name for name in self.models if model == name or model.startswith(f"{name}-")]
+        if not matches and any(model == r or model.startswith(f"{r}-") for r in self.routers):
             raise ValueError(
                 f"{model!r} is a model router: each answer is billed as the model that answered "
                 "(response.model) plus the router's input charge; use "

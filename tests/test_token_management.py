@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import struct
 from decimal import Decimal
 from pathlib import Path
@@ -434,6 +435,15 @@ def test_the_shipped_table_prices_the_router_and_every_model_it_answers_with() -
         assert shipped.price_for(model) in shipped.models.values()
     with pytest.raises(ValueError, match=r"model router.*response\.model"):
         shipped.price_for("model-router")
+
+
+def test_a_model_without_a_line_of_its_own_is_refused_not_priced_as_its_family() -> None:
+    shipped = PriceTable.load()
+    # A router may answer with gpt-5.5; "gpt-5" is a prefix of its name, but not its price.
+    with pytest.raises(ValueError, match=re.escape("No price for model 'gpt-5.5-2026-04-24'")):
+        shipped.price_for("gpt-5.5-2026-04-24")
+    assert shipped.price_for("gpt-5-2025-08-07") is shipped.models["gpt-5"]
+    assert shipped.price_for("gpt-5") is shipped.models["gpt-5"]
 
 
 def test_a_routed_answer_is_priced_by_the_model_that_answered(table: PriceTable) -> None:
