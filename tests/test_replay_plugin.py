@@ -188,10 +188,12 @@ class _FakeAzure(BaseHTTPRequestHandler):
     """An upstream that answers every chat completion, echoing its host and the caller's key."""
 
     seen: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []
+    """(path, api-key header, body) of each request; a bearer token counts as the key."""
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        _FakeAzure.seen.append((self.path, self.headers.get("api-key", ""), body))
+        key = self.headers.get("api-key") or self.headers.get("authorization", "")
+        _FakeAzure.seen.append((self.path, key.removeprefix("Bearer "), body))
         host = self.headers["host"]
         answer = {
             "id": "chatcmpl-upstream",
@@ -289,4 +291,130 @@ def test_the_readme_example_passes_as_written(pytester: pytest.Pytester) -> None
     assert command[0] == "pytest"
     result = pytester.runpytest("-p", "no:cacheprovider", *command[1:])
     result.assert_outcomes(passed=1)
+    assert "recordings no test used" not in result.stdout.str()
+
+
+THANKS = """\
+- name: thanks
+  request:
+    method: POST
+    path: /openai/deployments/gpt-5.4-mini/chat/completions
+    body:
+      model: gpt-5.4-mini
+      messages:
+      - {role: user, content: Say thanks.}
+  response:
+    status: 200
+    body:
+      id: chatcmpl-thanks
+      object: chat.completion
+      created: 1795478400
+      model: gpt-5.4-mini-2026-03-17
+      choices:
+      - index: 0
+        finish_reason: stop
+        message: {role: assistant, content: Thanks from the recording.}
+      usage: {prompt_tokens: 9, completion_tokens: 5, total_tokens: 14}
+"""
+
+SPLIT = """\
+import os
+
+import pytest
+
+from chat import ask
+
+
+def _worker(name):
+    with open(f"worker-{name}", "w") as out:
+        out.write(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+
+
+@pytest.mark.xdist_group("a")
+def test_hello(replay):
+    _worker("hello")
+    assert ask(replay.azure, "Say hello.") == "Hello from the recording."
+
+
+@pytest.mark.xdist_group("b")
+def test_goodbye(replay):
+    _worker("goodbye")
+    assert ask(replay.azure, "Say goodbye.") == "Goodbye from the recording."
+"""
+
+
+def test_the_unused_report_is_right_under_xdist_when_a_module_is_split_across_workers(
+    project: pytest.Pytester,
+) -> None:
+    """Each worker serves one of the module's interactions: only the third, which no worker
+    served, is unused (a report per worker would list greeting and farewell too)."""
+    project.makepyfile(test_app=SPLIT)
+    (project.path / "recordings" / "test_app.yaml").write_text(RECORDINGS + THANKS)
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", "--replay-fail-on-unused"
+    )
+    result.assert_outcomes(passed=2)
+    workers = {(project.path / f"worker-{n}").read_text() for n in ("hello", "goodbye")}
+    assert workers == {"gw0", "gw1"}, "the two tests must run on different workers"
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = result.stdout.str()
+    report = text[text.index("replay: recordings no test used") :]
+    assert "recordings/test_app.yaml #2 (thanks): POST" in report
+    assert "greeting" not in report and "farewell" not in report
+
+
+def test_record_mode_forwards_everything_and_replaces_the_file(
+    project: pytest.Pytester, upstream: str
+) -> None:
+    project.makepyfile(
+        test_app="""
+from chat import ask
+
+def test_one(replay):
+    assert ask(replay.azure, "Say hullo.").startswith("Live from")
+""",
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=record")
+    result.assert_outcomes(passed=1)
+    assert [body["messages"][0]["content"] for _, _, body in _FakeAzure.seen] == ["Say hullo."]
+    recordings = project.path / "recordings"
+    assert sorted(p.name for p in recordings.iterdir()) == ["test_app.yaml"]
+    text = (recordings / "test_app.yaml").read_text()
+    document = yaml.safe_load(text)
+    assert document["provenance"] == "recorded"
+    # Only what this run sent: greeting and farewell, recorded before, are gone.
+    assert [i["request"]["body"]["messages"] for i in document["interactions"]] == [
+        [{"role": "user", "content": "Say hullo."}]
+    ]
+    host = upstream.removeprefix("http://")
+    assert SECRET not in text and host not in text and "127.0.0.1" not in text
+    assert "recordings no test used" not in result.stdout.str()
+    # And it replays offline.
+    _FakeAzure.seen = []
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert _FakeAzure.seen == []
+
+
+def test_live_mode_talks_to_the_endpoint_itself_and_writes_nothing(
+    project: pytest.Pytester, upstream: str
+) -> None:
+    project.makepyfile(
+        test_app=f"""
+from chat import ask
+
+def test_live(replay):
+    assert replay.live and replay.server is None
+    assert replay.endpoint == "{upstream}"
+    assert ask(replay.azure, "Say hello.").startswith("Live from")
+    assert ask(replay.openai, "Say hello.").startswith("Live from")
+""",
+    )
+    before = (project.path / "recordings" / "test_app.yaml").read_text()
+    result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=live")
+    result.assert_outcomes(passed=1)
+    assert [(path, key) for path, key, _ in _FakeAzure.seen] == [
+        ("/openai/deployments/gpt-5.4-mini/chat/completions?api-version=2024-10-21", SECRET),
+        ("/openai/v1/chat/completions", SECRET),
+    ]
+    assert (project.path / "recordings" / "test_app.yaml").read_text() == before
     assert "recordings no test used" not in result.stdout.str()
