@@ -6,8 +6,15 @@ README's example, block for block."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+import sysconfig
 import threading
+import venv
+import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -418,3 +425,88 @@ def test_live(replay):
     ]
     assert (project.path / "recordings" / "test_app.yaml").read_text() == before
     assert "recordings no test used" not in result.stdout.str()
+
+
+# --- The README's example against this project's wheel, not the editable install -------------
+# Slow-ish (a wheel build and a venv, about 10 s): it is the acceptance "copied into a new
+# folder with only this package installed". The venv has no pip and no editable finder: its
+# site-packages holds the wheel, installed by pip, and a .pth line that puts the dev venv's
+# site-packages after it for the dependencies (a .pth in a path added that way is not run, so
+# the editable install's finder never loads and `helpers` can only come from the wheel).
+
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "helpers")
+
+
+def _build_wheel(tmp: Path) -> Path:
+    """This project's wheel, built offline (no index, no build isolation) from a copy."""
+    source = tmp / "source"
+    source.mkdir()
+    for name in WHEEL_SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(ROOT / name, source / name)
+    out = tmp / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
+         "--no-build-isolation", "--wheel-dir", str(out), str(source)],
+        check=True, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )  # fmt: skip
+    (wheel,) = out.glob("azure_openai_cookbook-*.whl")
+    return wheel
+
+
+def _venv_with(wheel: Path, where: Path) -> Path:
+    """A venv with the wheel installed (not editable) and the dev venv's dependencies."""
+    venv.create(where, with_pip=False)
+    python = where / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+         "--target", purelib, str(wheel)],
+        check=True, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )  # fmt: skip
+    Path(purelib, "dev-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+def test_the_wheel_carries_the_plugin_its_data_and_its_entry_point(tmp_path: Path) -> None:
+    """Slow (a wheel build and a venv): the README's files in an empty folder, `pytest` run
+    there by a Python that has this project only as the installed wheel."""
+    wheel = _build_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        entry_text = archive.read(entry_points).decode()
+    assert {"helpers/py.typed", "helpers/data/models.yaml", "helpers/data/pricing.yaml"} <= names
+    assert "helpers/replay/pytest_plugin.py" in names
+    assert "[pytest11]\nreplay = helpers.replay.pytest_plugin" in entry_text
+    assert not any(n.startswith(("tests/", "notebooks/")) for n in names)
+
+    python = _venv_with(wheel, tmp_path / "venv")
+    folder = tmp_path / "reader"
+    for name, text in readme_blocks().items():
+        if name != "run":
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTEST_ADDOPTS"}}
+    where = subprocess.run(
+        [python, "-c", "import helpers.replay.pytest_plugin as p; print(p.__file__)"],
+        cwd=folder, env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert Path(where.strip()).is_relative_to(tmp_path / "venv"), where
+    command = readme_blocks()["run"].split()
+    assert command[0] == "pytest"
+    done = subprocess.run(
+        [python, "-m", "pytest", "-p", "no:cacheprovider", *command[1:]],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
