@@ -199,7 +199,7 @@ class _FakeAzure(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        key = self.headers.get("api-key") or self.headers.get("authorization", "")
+        key = self.headers.get("api-key") or self.headers.get("authorization") or ""
         _FakeAzure.seen.append((self.path, key.removeprefix("Bearer "), body))
         host = self.headers["host"]
         answer = {
