@@ -13,6 +13,7 @@ import httpx2
 import nbformat
 import openai
 import pytest
+import yaml
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from conftest import StartServer, chat_params, sync_client
 
@@ -155,8 +156,6 @@ def test_the_workflow_passes_actionlint_and_actionlint_catches_a_broken_one(
 
 
 def test_the_workflow_runs_the_ci_script_on_three_pythons_and_the_live_check_weekly() -> None:
-    import yaml
-
     workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     jobs = workflow["jobs"]
     assert jobs["test"]["strategy"]["matrix"]["python"] == ["3.11", "3.12", "3.13"]
@@ -270,3 +269,29 @@ def test_a_notebook_that_azure_answers_differently_fails_and_names_make_record(
     assert (outcome.verdict, outcome.reason) == ("fail", "AssertionError: length"), outcome
     report = report_markdown([outcome], azure.url, dt.date(2026, 12, 6))
     assert "re-record with `make record NOTEBOOK=01_authentication`" in report
+
+
+def test_make_record_test_replaces_a_modules_recordings_with_the_resources_answers(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    """`make record TEST=...` on a copy of a module, the replay server playing the resource:
+    the module's file is replaced by what it answered, scrubbed, and replays offline."""
+    folder = tmp_path / "live"
+    (folder / "recordings").mkdir(parents=True)
+    for name in ("conftest.py", "test_live_responses.py"):
+        shutil.copy2(LIVE_TESTS / name, folder / name)
+    target = folder / "recordings" / "test_live_responses.yaml"
+    target.write_text("format: cookbook-recordings/2\nprovenance: curated\ninteractions: []\n")
+    azure = start_server(LIVE_RECORDINGS / "test_live_responses.yaml")
+    env = {"AZURE_OPENAI_ENDPOINT": azure.url, "AZURE_OPENAI_API_KEY": azure.api_key}
+    done = _live(env, "--record", str(folder / "test_live_responses.py"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"recorded {target.as_posix()}" in done.stdout
+    text = target.read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    assert document["provenance"] == "recorded"
+    (interaction,) = document["interactions"]
+    assert interaction["request"]["body"]["input"] == "Reply with the one word: ready"
+    assert interaction["response"]["body"]["status"] == "completed"
+    assert azure.api_key not in text and f":{azure.port}" not in text
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
