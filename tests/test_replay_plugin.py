@@ -510,3 +510,15 @@ def test_the_wheel_carries_the_plugin_its_data_and_its_entry_point(tmp_path: Pat
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_live_mode_without_a_key_signs_in_with_entra_id_on_every_client() -> None:
+    """No key: each client carries a token callable (nothing is fetched until a request)."""
+    from helpers.replay.pytest_plugin import Replay
+
+    replay = Replay(server=None, recordings=Path("r.yaml"), live_endpoint="https://x.invalid/")
+    assert replay.live and replay.endpoint == "https://x.invalid" and replay.api_key == ""
+    assert callable(replay.azure._azure_ad_token_provider)
+    assert callable(replay.async_azure._azure_ad_token_provider)
+    assert callable(replay.openai._api_key_provider)
+    assert callable(replay.async_openai._api_key_provider)

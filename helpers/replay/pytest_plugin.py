@@ -152,14 +152,24 @@ class Replay:
     def api_key(self) -> str:
         return self.server.api_key if self.server is not None else self.live_key
 
-    def _auth(self, azure: bool) -> dict[str, Any]:
-        """A key; in live mode without one, a Microsoft Entra ID token (after ``az login``)."""
+    def _auth(self, azure: bool, is_async: bool = False) -> dict[str, Any]:
+        """A key; in live mode without one, a Microsoft Entra ID token (after ``az login``):
+        ``azure_ad_token_provider`` for the Azure clients, ``api_key`` for the v1 ones (the
+        openai SDK calls a callable key before each request, and awaits it in async clients)."""
         if self.api_key:
             return {"api_key": self.api_key}
         from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 
         provider = get_bearer_token_provider(DefaultAzureCredential(), ENTRA_SCOPE)
-        return {"azure_ad_token_provider": provider} if azure else {"api_key": provider}
+        if azure:
+            return {"azure_ad_token_provider": provider}
+        if not is_async:
+            return {"api_key": provider}
+
+        async def token() -> str:
+            return provider()
+
+        return {"api_key": token}
 
     @property
     def v1_url(self) -> str:
@@ -173,7 +183,9 @@ class Replay:
 
     @cached_property
     def async_openai(self) -> AsyncOpenAI:
-        return AsyncOpenAI(base_url=self.v1_url, max_retries=0, **self._auth(azure=False))
+        return AsyncOpenAI(
+            base_url=self.v1_url, max_retries=0, **self._auth(azure=False, is_async=True)
+        )
 
     @cached_property
     def azure(self) -> AzureOpenAI:
