@@ -278,8 +278,8 @@ def test_make_record_test_replaces_a_modules_recordings_with_the_resources_answe
     the module's file is replaced by what it answered, scrubbed, and replays offline."""
     folder = tmp_path / "live"
     (folder / "recordings").mkdir(parents=True)
-    for name in ("conftest.py", "test_live_responses.py"):
-        shutil.copy2(LIVE_TESTS / name, folder / name)
+    shutil.copy2(ROOT / "tests" / "conftest.py", folder / "conftest.py")  # chat_deployment
+    shutil.copy2(LIVE_TESTS / "test_live_responses.py", folder / "test_live_responses.py")
     target = folder / "recordings" / "test_live_responses.yaml"
     target.write_text("format: cookbook-recordings/2\nprovenance: curated\ninteractions: []\n")
     azure = start_server(LIVE_RECORDINGS / "test_live_responses.yaml")
