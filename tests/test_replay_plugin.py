@@ -473,7 +473,8 @@ def _venv_with(wheel: Path, where: Path) -> Path:
         check=True, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
     )  # fmt: skip
-    Path(purelib, "dev-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    dev = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    Path(purelib, "dev-dependencies.pth").write_text("".join(f"{d}\n" for d in dev))
     return python
 
 
