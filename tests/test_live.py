@@ -194,8 +194,15 @@ def test_the_sdk_checks_are_the_live_folder_and_replay_offline() -> None:
         assert (LIVE_RECORDINGS / module.replace(".py", ".yaml")).is_file()
 
 
-def test_a_bad_endpoint_makes_every_sdk_check_an_infra_error(tmp_path: Path) -> None:
-    env = {"AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9", "AZURE_OPENAI_API_KEY": "not-a-key"}
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://127.0.0.1:9", "https://cookbook-drift-check.invalid/"],
+    ids=["nothing-listens", "unresolvable"],
+)
+def test_a_bad_endpoint_makes_every_sdk_check_an_infra_error(tmp_path: Path, endpoint: str) -> None:
+    """Loopback port 9, where nothing listens, and a host under .invalid, which no resolver
+    resolves (RFC 2606): neither needs the internet."""
+    env = {"AZURE_OPENAI_ENDPOINT": endpoint, "AZURE_OPENAI_API_KEY": "not-a-key"}
     done = _live(env, "--checks", "sdk", "--report-dir", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     rows = _rows(_report(tmp_path))
