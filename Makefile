@@ -24,8 +24,8 @@ help:
 	@echo "make serve   the replay server in the foreground (port 8765)"
 	@echo "make serve-room  one replay server for a classroom (N=30 ROOM_HOST=... ROOM_PORT=8765)"
 	@echo "make room-keys   N=30: each learner's key for serve-room (docs/teaching.md)"
-	@echo "make record  NOTEBOOK=NN_topic: re-record a notebook against your Azure resource"
-	@echo "make test-live  every notebook on the Azure resource in .env: pass, fail or infra-error"
+	@echo "make record  NOTEBOOK=NN_topic (or TEST=tests/live/test_x.py): re-record on your Azure resource"
+	@echo "make test-live  the notebooks and tests/live/ on the Azure resource in .env: pass, fail or infra-error"
 	@echo "make bench   replay-server benchmarks, reported as ratios"
 	@echo "make fuzz    15,200 generated hostile requests at the replay server (replay + lenient)"
 	@echo "make wheelhouse  every wheel for an offline install (then: make install OFFLINE=1)"
@@ -119,13 +119,16 @@ serve-room: $(STAMP)
 room-keys: $(STAMP)
 	@$(BIN)/python -m helpers.replay.room $(N)
 
+# NOTEBOOK=NN_topic re-records a notebook; TEST=tests/live/test_live_chat.py re-records one
+# module of the SDK-level live checks (its tests/live/recordings/ file is replaced).
 record: $(STAMP)
-	@test -n "$(NOTEBOOK)" || { echo "usage: make record NOTEBOOK=02_function_calling"; exit 2; }
-	$(BIN)/python -m helpers._support.notebooks record $(NOTEBOOK)
+	@test -n "$(NOTEBOOK)$(TEST)" || { echo "usage: make record NOTEBOOK=02_function_calling (or TEST=tests/live/test_live_chat.py)"; exit 2; }
+	$(if $(TEST),$(BIN)/python -m helpers._support.live --record $(TEST),$(BIN)/python -m helpers._support.notebooks record $(NOTEBOOK))
 
-# The guard against drift: every notebook on the resource in .env (real variables win), each
-# judged pass, fail or infra-error (quota, a model not deployed, auth, network: not the
-# cookbook's fault); writes live-report-YYYY-MM-DD.md. Without an endpoint it skips, exit 0.
+# The guard against drift: every notebook and the SDK-level checks (tests/live/) on the resource
+# in .env (real variables win), each judged pass, fail or infra-error (quota, a model not
+# deployed, auth, network: not the cookbook's fault); writes live-report-YYYY-MM-DD.md, which
+# names the `make record` for each failure. Without an endpoint it skips, exit 0.
 test-live: $(STAMP)
 	$(BIN)/python -m helpers._support.live
 

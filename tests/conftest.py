@@ -11,7 +11,9 @@ import pytest
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
+from helpers._support.settings import Settings
 from helpers.replay import RecordingsFile, ReplayConfig, ReplayServer
+from helpers.replay.pytest_plugin import Replay
 
 RECORDINGS = Path(__file__).parent / "recordings"
 SOLUTIONS = Path(__file__).parent.parent / "solutions"
@@ -117,3 +119,14 @@ def async_client(server: ReplayServer, **options: Any) -> AsyncAzureOpenAI:
     options.setdefault("api_key", server.api_key)
     options.setdefault("max_retries", 0)
     return AsyncAzureOpenAI(azure_endpoint=server.url, api_version=API_VERSION, **options)
+
+
+RECORDED_DEPLOYMENT = "gpt-5.4-mini"
+"""The chat deployment the SDK-level live checks' recordings name (the cookbook's default)."""
+
+
+@pytest.fixture
+def chat_deployment(replay: Replay) -> str:
+    """For the SDK-level live checks (tests/live/, run on Azure by ``make test-live``): the
+    recordings' deployment offline; live (``--replay-mode=live``), the one ``.env`` names."""
+    return Settings.from_env().chat_deployment if replay.live else RECORDED_DEPLOYMENT

@@ -13,6 +13,7 @@ import httpx2
 import nbformat
 import openai
 import pytest
+import yaml
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from conftest import StartServer, chat_params, sync_client
 
@@ -78,16 +79,23 @@ def test_a_wrapped_rate_limit_is_still_infra() -> None:
 
 
 def test_the_report_names_the_recording_to_rerecord() -> None:
+    chat = "tests/live/test_live_chat.py::test_x"
     outcomes = [
         Outcome("01_authentication", "pass", "ran on Azure"),
         Outcome("02_function_calling", "fail", "BadRequestError: tools"),
         Outcome("06_batch_processing", "infra-error", "quota exhausted (429)"),
+        Outcome(chat, "fail", "AssertionError: no prompt_filter_results", kind="sdk"),
+        Outcome("tests/live/test_live_responses.py::test_y", "pass", "ran on Azure", kind="sdk"),
     ]
     text = report_markdown(outcomes, "https://res.openai.azure.com/x?k=1", dt.date(2026, 12, 6))
     assert text.startswith("# Live check, 2026-12-06")
-    assert "1 pass, 1 fail, 1 infra-error" in text and "`https://res.openai.azure.com`" in text
+    assert "2 pass, 2 fail, 1 infra-error" in text and "`https://res.openai.azure.com`" in text
     assert "make record NOTEBOOK=02_function_calling" in text
+    assert "`notebooks/recordings/02_function_calling.yaml`" in text
     assert "make record NOTEBOOK=01" not in text and "make record NOTEBOOK=06" not in text
+    assert f"- `{chat}`: its recordings `tests/live/recordings/test_live_chat.yaml`" in text
+    assert "make record TEST=tests/live/test_live_chat.py" in text
+    assert "test_live_responses.yaml" not in text
 
 
 def _live(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -148,8 +156,6 @@ def test_the_workflow_passes_actionlint_and_actionlint_catches_a_broken_one(
 
 
 def test_the_workflow_runs_the_ci_script_on_three_pythons_and_the_live_check_weekly() -> None:
-    import yaml
-
     workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     jobs = workflow["jobs"]
     assert jobs["test"]["strategy"]["matrix"]["python"] == ["3.11", "3.12", "3.13"]
@@ -157,3 +163,142 @@ def test_the_workflow_runs_the_ci_script_on_three_pythons_and_the_live_check_wee
     assert "make test-live" in str(jobs["live"]) and "schedule" in str(jobs["live"]["if"])
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
     assert {"push", "pull_request", "schedule"} <= set(triggers)
+
+
+# --- The SDK-level checks (tests/live/), judged the same way -------------------------------
+
+LIVE_TESTS = ROOT / "tests" / "live"
+LIVE_RECORDINGS = LIVE_TESTS / "recordings"
+CHAT_CHECK = (
+    "tests/live/test_live_chat.py::"
+    "test_a_chat_completion_carries_azures_filter_annotations_and_usage_that_adds_up"
+)
+
+
+def _report(folder: Path) -> str:
+    (report,) = folder.glob("live-report-*.md")
+    return report.read_text(encoding="utf-8")
+
+
+def _rows(report: str) -> dict[str, str]:
+    """The report's table: check -> verdict."""
+    rows = [line.split(" | ") for line in report.splitlines() if line.startswith("| tests/")]
+    return {row[0].removeprefix("| "): row[2] for row in rows}
+
+
+def test_the_sdk_checks_are_the_live_folder_and_replay_offline() -> None:
+    """What make test-live runs besides the notebooks, each with its recordings file."""
+    modules = sorted(p.name for p in LIVE_TESTS.glob("test_*.py"))
+    assert modules == ["test_live_chat.py", "test_live_responses.py"]
+    for module in modules:
+        assert (LIVE_RECORDINGS / module.replace(".py", ".yaml")).is_file()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://127.0.0.1:9", "https://cookbook-drift-check.invalid/"],
+    ids=["nothing-listens", "unresolvable"],
+)
+def test_a_bad_endpoint_makes_every_sdk_check_an_infra_error(tmp_path: Path, endpoint: str) -> None:
+    """Loopback port 9, where nothing listens, and a host under .invalid, which no resolver
+    resolves (RFC 2606): neither needs the internet."""
+    env = {"AZURE_OPENAI_ENDPOINT": endpoint, "AZURE_OPENAI_API_KEY": "not-a-key"}
+    done = _live(env, "--checks", "sdk", "--report-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _rows(_report(tmp_path))
+    assert len(rows) == 3 and set(rows.values()) == {"infra-error"}, rows
+    assert "network" in done.stdout and "fail " not in done.stdout
+
+
+def _changed_chat_recordings(tmp_path: Path) -> Path:
+    """tests/live's chat recordings where Azure answered the first check with finish_reason
+    length: what a changed model would do, and what the check must catch."""
+    text = (LIVE_RECORDINGS / "test_live_chat.yaml").read_text(encoding="utf-8")
+    changed = text.replace("finish_reason: stop", "finish_reason: length", 1)
+    assert changed != text
+    path = tmp_path / "changed" / "test_live_chat.yaml"
+    path.parent.mkdir()
+    path.write_text(changed, encoding="utf-8")
+    return path
+
+
+def test_a_genuine_mismatch_fails_and_names_the_recording_to_rerecord(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    """The replay server plays the live resource, with one answer changed: that check fails,
+    the others pass, and the report names its recordings and the command to refresh them."""
+    azure = start_server(
+        _changed_chat_recordings(tmp_path), LIVE_RECORDINGS / "test_live_responses.yaml"
+    )
+    env = {
+        "AZURE_OPENAI_ENDPOINT": azure.url,
+        "AZURE_OPENAI_API_KEY": azure.api_key,
+        "AZURE_OPENAI_CHAT_DEPLOYMENT": "gpt-5.4-mini",
+    }
+    done = _live(env, "--checks", "sdk", "--report-dir", str(tmp_path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = _report(tmp_path)
+    rows = _rows(report)
+    assert rows.pop(CHAT_CHECK) == "fail", report
+    assert len(rows) == 2 and set(rows.values()) == {"pass"}, report
+    assert "AssertionError: finish_reason length" in report  # the check's message, as the reason
+    assert (
+        f"- `{CHAT_CHECK}`: its recordings `tests/live/recordings/test_live_chat.yaml` no "
+        "longer match Azure; re-record with `make record TEST=tests/live/test_live_chat.py`"
+    ) in report
+
+
+def test_a_notebook_that_azure_answers_differently_fails_and_names_make_record(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    """A notebook's own assertion about Azure's answer, on the replay server playing a
+    resource whose answer changed: fail, not infra-error, and `make record NOTEBOOK=...`."""
+    changed = _changed_chat_recordings(tmp_path)
+    # The notebooks' clients send api-version 2025-04-01-preview: any version matches.
+    changed.write_text(changed.read_text().replace("    api_version: '2024-10-21'\n", ""))
+    azure = start_server(changed)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            'from helpers import connect\nazure = connect("01_authentication")'
+        ),
+        nbformat.v4.new_code_cell(
+            "reply = azure.client.with_options(max_retries=0).chat.completions.create(\n"
+            "    model=azure.chat_deployment,\n"
+            '    messages=[{"role": "user", "content": "Reply with the one word: ready"}])\n'
+            'assert reply.choices[0].finish_reason == "stop", reply.choices[0].finish_reason'
+        ),
+    ]
+    path = tmp_path / "01_authentication.ipynb"
+    nbformat.write(notebook, path)
+    env = {"AZURE_OPENAI_ENDPOINT": azure.url, "AZURE_OPENAI_API_KEY": azure.api_key}
+    outcome = check_notebook(path, env=env)
+    assert (outcome.verdict, outcome.reason) == ("fail", "AssertionError: length"), outcome
+    report = report_markdown([outcome], azure.url, dt.date(2026, 12, 6))
+    assert "re-record with `make record NOTEBOOK=01_authentication`" in report
+
+
+def test_make_record_test_replaces_a_modules_recordings_with_the_resources_answers(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    """`make record TEST=...` on a copy of a module, the replay server playing the resource:
+    the module's file is replaced by what it answered, scrubbed, and replays offline."""
+    folder = tmp_path / "live"
+    (folder / "recordings").mkdir(parents=True)
+    shutil.copy2(ROOT / "tests" / "conftest.py", folder / "conftest.py")  # chat_deployment
+    shutil.copy2(LIVE_TESTS / "test_live_responses.py", folder / "test_live_responses.py")
+    target = folder / "recordings" / "test_live_responses.yaml"
+    target.write_text("format: cookbook-recordings/2\nprovenance: curated\ninteractions: []\n")
+    azure = start_server(LIVE_RECORDINGS / "test_live_responses.yaml")
+    env = {"AZURE_OPENAI_ENDPOINT": azure.url, "AZURE_OPENAI_API_KEY": azure.api_key}
+    done = _live(env, "--record", str(folder / "test_live_responses.py"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"recorded {target.as_posix()}" in done.stdout
+    text = target.read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    assert document["provenance"] == "recorded"
+    (interaction,) = document["interactions"]
+    assert interaction["request"]["body"]["input"] == "Reply with the one word: ready"
+    assert interaction["response"]["body"]["status"] == "completed"
+    assert azure.api_key not in text and f":{azure.port}" not in text
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]

@@ -21,8 +21,10 @@ from helpers.replay.config import project_root
 
 ROOT = project_root()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-RECORDINGS = sorted((ROOT / "notebooks" / "recordings").glob("*.yaml")) + sorted(
-    (ROOT / "tests" / "recordings").glob("*.yaml")
+RECORDINGS = (
+    sorted((ROOT / "notebooks" / "recordings").glob("*.yaml"))
+    + sorted((ROOT / "tests" / "recordings").glob("*.yaml"))
+    + sorted((ROOT / "tests" / "live" / "recordings").glob("*.yaml"))
 )
 
 

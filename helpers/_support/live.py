@@ -1,8 +1,15 @@
-"""The guard against drift: every notebook run against the real resource in ``.env``.
+"""The guard against drift: the notebooks and the SDK-level checks run against the real
+resource in ``.env``.
 
-    python -m helpers._support.live [NN_topic ...]      (make test-live)
+    python -m helpers._support.live [--checks all|notebooks|sdk] [NN_topic ...]
+                                                        (make test-live)
+    python -m helpers._support.live --record tests/live/test_live_chat.py
+                                                        (make record TEST=tests/live/...)
 
-Each notebook gets a verdict from the exception that stopped it, if any:
+The SDK-level checks are the tests in ``tests/live/``: through the official SDK and the replay
+plugin's ``replay`` fixture, they replay ``tests/live/recordings/`` offline (``make test``) and
+here run with ``--replay-mode=live``, their clients on the resource itself. Each notebook and
+each check gets a verdict from the exception that stopped it, if any:
 
 - ``pass``: it ran top to bottom on Azure;
 - ``infra-error``: it stopped on something that is not the cookbook's fault: quota (429),
@@ -10,34 +17,51 @@ Each notebook gets a verdict from the exception that stopped it, if any:
   Azure refuses (401, 403, Entra ID), or a network that never reached Azure (a bad endpoint,
   a timeout);
 - ``fail``: anything else. The recordings no longer match what Azure does: the report names
-  the ``make record NOTEBOOK=...`` that refreshes them.
+  the recordings file and the ``make record NOTEBOOK=...`` (or ``make record TEST=...``)
+  that refreshes it.
 
 The report is ``live-report-YYYY-MM-DD.md`` in the project's root (git-ignored). Without
 ``AZURE_OPENAI_ENDPOINT`` there is nothing to check: it says so and exits 0. It exits 1 when a
-notebook failed, 0 otherwise (infra errors are reported, not failed on).
+check failed, 0 otherwise (infra errors are reported, not failed on).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import re
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import openai
+import pytest
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from nbclient.exceptions import CellExecutionError
 
 from ..replay.config import project_root
+from ..replay.pytest_plugin import module_recordings
 from .notebooks import _select, execute
 from .settings import Settings
 
 Verdict = Literal["pass", "fail", "infra-error"]
+Kind = Literal["notebook", "sdk"]
+
+LIVE_TESTS = Path("tests") / "live"
+"""The SDK-level live checks, relative to the project's root."""
+
+PLUGIN = "helpers._support.live"
+"""This module, as the pytest plugin that judges each SDK-level check (``-p``)."""
+
+VERDICTS_ENV = "COOKBOOK_LIVE_VERDICTS"
+"""The file this module, as a pytest plugin, appends each check's verdict to (JSON lines)."""
 
 NOT_DEPLOYED_CODES = frozenset({"DeploymentNotFound", "ModelNotFound"})
 """Azure's 404 codes for a deployment or model the resource does not have (region, quota)."""
@@ -58,12 +82,32 @@ By name, because a notebook's exception reaches this process only as its name an
 
 @dataclass(frozen=True)
 class Outcome:
-    """One notebook's verdict and its reason (for a fail, the exception that stopped it)."""
+    """One check's verdict and its reason (for a fail, the exception that stopped it): a
+    notebook (``name`` is its stem) or an SDK-level check (``name`` is its pytest node id)."""
 
     name: str
     verdict: Verdict
     reason: str
     seconds: float = 0.0
+    kind: Kind = "notebook"
+
+    @property
+    def recordings(self) -> str:
+        """The recordings file the check replays offline (relative to the project)."""
+        if self.kind == "notebook":
+            return f"notebooks/recordings/{self.name}.yaml"
+        return module_recordings(Path(self.module)).as_posix()
+
+    @property
+    def module(self) -> str:
+        return self.name.split("::", 1)[0]
+
+    @property
+    def rerecord(self) -> str:
+        """The command that replaces those recordings with the resource's answers."""
+        if self.kind == "notebook":
+            return f"make record NOTEBOOK={self.name}"
+        return f"make record TEST={self.module}"
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -117,6 +161,85 @@ def check_notebook(path: Path, *, env: dict[str, str] | None = None) -> Outcome:
     return Outcome(path.stem, "pass", "ran on Azure", time.perf_counter() - started)
 
 
+def resource_env(settings: Settings) -> dict[str, str]:
+    """The variables that point the SDK-level checks (and the replay plugin) at the resource."""
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    return {
+        "AZURE_OPENAI_ENDPOINT": settings.endpoint or "",
+        "AZURE_OPENAI_API_KEY": key,
+        "AZURE_OPENAI_CHAT_DEPLOYMENT": settings.chat_deployment,
+    }
+
+
+def _pytest(args: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        cwd=project_root(),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+def check_sdk_tests(env: dict[str, str], tests: Path = LIVE_TESTS) -> list[Outcome]:
+    """Run the SDK-level checks with ``--replay-mode=live`` and judge each (this module is
+    their pytest plugin: it classifies the exception each one raised, in their process)."""
+    with tempfile.TemporaryDirectory() as folder:
+        verdicts = Path(folder) / "verdicts.jsonl"
+        done = _pytest(
+            [str(tests), "--replay-mode=live", "-p", PLUGIN],
+            {**env, VERDICTS_ENV: str(verdicts)},
+        )
+        lines = verdicts.read_text(encoding="utf-8").splitlines() if verdicts.exists() else []
+    judged: dict[str, Outcome] = {}
+    for line in lines:
+        seen = json.loads(line)
+        outcome = Outcome(
+            seen["name"], seen["verdict"], seen["reason"], seen["seconds"], kind="sdk"
+        )
+        if seen["name"] not in judged or judged[seen["name"]].verdict == "pass":
+            judged[seen["name"]] = outcome  # a teardown's error outranks the call's pass
+    if not judged:  # nothing ran: pytest itself stopped (a collection error, say)
+        tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
+        return [Outcome(tests.as_posix(), "fail", " / ".join(tail)[:300], kind="sdk")]
+    return list(judged.values())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """As a pytest plugin (``-p helpers._support.live``): each check's verdict, to the file
+    named by ``COOKBOOK_LIVE_VERDICTS``."""
+    report = yield
+    target = os.environ.get(VERDICTS_ENV)
+    if target and not report.skipped and (report.when == "call" or report.failed):
+        if report.passed:
+            verdict, reason = "pass", "ran on Azure"
+        elif call.excinfo is not None:
+            verdict, reason = classify(call.excinfo.value)
+        else:
+            verdict, reason = "fail", str(report.longrepr)[:300]
+        seen = {"name": item.nodeid, "verdict": verdict, "reason": reason}
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(json.dumps({**seen, "seconds": report.duration}) + "\n")
+    return report
+
+
+def record_sdk_tests(module: str, settings: Settings) -> int:
+    """Re-record one module of SDK-level checks on the resource (``--replay-mode=record``):
+    its recordings file is replaced by what the resource answers, scrubbed."""
+    if settings.endpoint is None or settings.api_key is None:
+        print("make record TEST=...: needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY")
+        return 2
+    done = _pytest([module, "--replay-mode=record"], resource_env(settings))
+    print(done.stdout + done.stderr, end="")
+    if done.returncode == 0:
+        print(f"recorded {module_recordings(Path(module)).as_posix()}")
+    return done.returncode
+
+
 def report_markdown(outcomes: Sequence[Outcome], endpoint: str, day: dt.date) -> str:
     """The dated report: a table of verdicts, then what to do about each failure."""
     counts = {v: sum(o.verdict == v for o in outcomes) for v in ("pass", "fail", "infra-error")}
@@ -126,18 +249,20 @@ def report_markdown(outcomes: Sequence[Outcome], endpoint: str, day: dt.date) ->
         f"Resource: `{_host(endpoint)}`. {counts['pass']} pass, {counts['fail']} fail, "
         f"{counts['infra-error']} infra-error.",
         "",
-        "| notebook | verdict | reason | seconds |",
-        "|---|---|---|---|",
+        "| check | kind | verdict | reason | seconds |",
+        "|---|---|---|---|---|",
     ]
     for o in outcomes:
         reason = o.reason.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {o.name} | {o.verdict} | {reason} | {o.seconds:.1f} |")
+        lines.append(f"| {o.name} | {o.kind} | {o.verdict} | {reason} | {o.seconds:.1f} |")
     failed = [o for o in outcomes if o.verdict == "fail"]
     if failed:
         lines += ["", "## To re-record", ""]
         lines += [
-            f"- `{o.name}`: its recordings `notebooks/recordings/{o.name}.yaml` no longer match "
-            f"Azure; re-record with `make record NOTEBOOK={o.name}`"
+            f"- `{o.name}`: its recordings `{o.recordings}` no longer match Azure; "
+            f"re-record with `{o.rerecord}`"
+            if o.kind == "notebook" or o.module.endswith(".py")
+            else f"- `{o.name}`: pytest stopped before any check ran (the reason above)"
             for o in failed
         ]
     infra = [o for o in outcomes if o.verdict == "infra-error"]
@@ -155,21 +280,31 @@ def _host(endpoint: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers._support.live")
-    parser.add_argument("names", nargs="*", help="NN or NN_topic (default: all)")
+    parser.add_argument("names", nargs="*", help="NN or NN_topic (default: all notebooks)")
+    parser.add_argument("--checks", choices=("all", "notebooks", "sdk"), default="all")
+    parser.add_argument("--record", metavar="TEST", help="re-record tests/live/<module>.py")
     parser.add_argument("--report-dir", type=Path, default=project_root())
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    if args.record:
+        return record_sdk_tests(args.record, settings)
     if settings.offline or settings.endpoint is None:
         print(
             "make test-live: skipped: AZURE_OPENAI_ENDPOINT is not set (in .env or the "
-            "environment), so there is no Azure resource to check the notebooks against."
+            "environment), so there is no Azure resource to check the notebooks and the "
+            "SDK-level checks against."
         )
         return 0
-    outcomes = []
-    for entry in _select(args.names):
-        outcome = check_notebook(entry.path)
-        outcomes.append(outcome)
-        print(f"{outcome.verdict:<11} {entry.name:<32} {outcome.reason}", flush=True)
+    outcomes: list[Outcome] = []
+    if args.checks in ("all", "notebooks"):
+        for entry in _select(args.names):
+            outcome = check_notebook(entry.path)
+            outcomes.append(outcome)
+            print(f"{outcome.verdict:<11} {entry.name:<32} {outcome.reason}", flush=True)
+    if args.checks in ("all", "sdk"):
+        for outcome in check_sdk_tests(resource_env(settings)):
+            outcomes.append(outcome)
+            print(f"{outcome.verdict:<11} {outcome.name} {outcome.reason}", flush=True)
     day = dt.datetime.now(dt.UTC).date()
     report = args.report_dir / f"live-report-{day.isoformat()}.md"
     report.write_text(report_markdown(outcomes, settings.endpoint, day), encoding="utf-8")

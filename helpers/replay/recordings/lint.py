@@ -461,7 +461,11 @@ class Linter:
 
 def shipped_recordings(root: Path) -> list[Path]:
     return sorted(
-        [*root.glob("notebooks/recordings/*.yaml"), *root.glob("tests/recordings/*.yaml")]
+        [
+            *root.glob("notebooks/recordings/*.yaml"),
+            *root.glob("tests/recordings/*.yaml"),
+            *root.glob("tests/live/recordings/*.yaml"),  # the SDK-level live checks'
+        ]
     )
 
 
