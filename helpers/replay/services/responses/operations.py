@@ -3,7 +3,9 @@
 * ``POST /openai/v1/responses`` (and ``POST /openai/responses?api-version=...-preview``),
   the deployment named by ``model``;
 * ``GET /openai/v1/responses/{id}``, ``DELETE /openai/v1/responses/{id}``,
-  ``GET /openai/v1/responses/{id}/input_items``.
+  ``GET /openai/v1/responses/{id}/input_items``;
+* background mode (``background: true``, ``POST .../responses/{id}/cancel``, a stream
+  resumed with ``?stream=true&starting_after=N``): :mod:`.background`.
 
 A create is looked up in the recordings like any request; the server then keeps
 the response it served (recorded or simulated) as state, so retrieval and
@@ -32,7 +34,7 @@ from ..vector_stores.operations import (
     check_file_search_tools,
     file_search_tools,
 )
-from . import simulator
+from . import background, simulator
 from .validation import check_body
 
 
@@ -48,6 +50,7 @@ class CreateResponse(Operation):
 
     def validate(self, ctx: RequestContext) -> None:
         body = check_body(ctx.body)
+        background.check_create(body)
         check_file_search_tools(ctx)
         assert ctx.deployment is not None
         check_responses(body, ctx.deployment)
@@ -88,6 +91,8 @@ class CreateResponse(Operation):
             cached_tokens=cached,
         )
         response = attach_file_search(ctx, response, simulated=True)
+        if ctx.body.get("background"):
+            return background.start(ctx, response)
         if ctx.body.get("stream"):
             events = [
                 StreamEvent(_dump(payload), event=kind)
@@ -122,6 +127,7 @@ class CreateResponse(Operation):
             # file search here, before it is sent (present() is idempotent).
             self.present(ctx, reply)
         if reply.events is not None:
+            background.keep_recorded(ctx, reply)
             response = simulator.final_response(e.data for e in reply.events)
         else:
             response = reply.json if isinstance(reply.json, dict) else None
@@ -144,6 +150,9 @@ class RetrieveResponse(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         response_id = ctx.path_params["response_id"]
+        in_background = background.retrieve(ctx, response_id)
+        if in_background is not None:
+            return in_background
         found = ctx.state.get(simulator.ResponsesStore).get(response_id)
         if found is None:
             raise _not_found(response_id)
@@ -175,9 +184,11 @@ class ListInputItems(StateOperation):
 
 def _register(state: ReplayState) -> None:
     state.register("responses", simulator.ResponsesStore())
+    state.register("responses.background", background.BackgroundJobs())
 
 
 CREATE = CreateResponse()
+CANCEL = background.CancelResponse()
 
 SERVICE = Service(
     name="responses",
@@ -187,9 +198,11 @@ SERVICE = Service(
         Endpoint("GET", "/openai/v1/responses/{response_id}", RetrieveResponse()),
         Endpoint("DELETE", "/openai/v1/responses/{response_id}", DeleteResponse()),
         Endpoint("GET", "/openai/v1/responses/{response_id}/input_items", ListInputItems()),
+        Endpoint("POST", "/openai/v1/responses/{response_id}/cancel", CANCEL),
         Endpoint("GET", "/openai/responses/{response_id}", RetrieveResponse()),
         Endpoint("DELETE", "/openai/responses/{response_id}", DeleteResponse()),
         Endpoint("GET", "/openai/responses/{response_id}/input_items", ListInputItems()),
+        Endpoint("POST", "/openai/responses/{response_id}/cancel", CANCEL),
     ),
     register=_register,
 )
