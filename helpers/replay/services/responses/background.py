@@ -98,17 +98,25 @@ def _dump(payload: dict[str, Any]) -> str:
     return dump_json(payload).decode("utf-8")
 
 
-def stream_events(final: dict[str, Any]) -> list[StreamEvent]:
-    """A background stream: ``response.created`` and ``response.queued`` with the response
-    queued, then the events of the finished response, numbered from 0."""
+def stream_payloads(final: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A background stream as ``(event type, payload)``: ``response.created`` and
+    ``response.queued`` with the response queued, then the events of the finished response
+    (from ``response.in_progress`` on), numbered from 0 by ``sequence_number``."""
     queued = unfinished(final, "queued")
-    kinds = [("response.created", {"response": queued}), ("response.queued", {"response": queued})]
+    opening = [
+        ("response.created", {"response": queued}),
+        ("response.queued", {"response": queued}),
+    ]
     later = [(k, p) for k, p in simulator.stream_events(final) if k != "response.created"]
-    events = []
-    for number, (kind, payload) in enumerate([*kinds, *later]):
-        body = {**payload, "type": kind, "sequence_number": number}
-        events.append(StreamEvent(_dump(body), event=kind))
-    return events
+    return [
+        (kind, {**payload, "type": kind, "sequence_number": number})
+        for number, (kind, payload) in enumerate([*opening, *later])
+    ]
+
+
+def stream_events(final: dict[str, Any]) -> list[StreamEvent]:
+    """:func:`stream_payloads` as the events a reply sends."""
+    return [StreamEvent(_dump(payload), event=kind) for kind, payload in stream_payloads(final)]
 
 
 def start(ctx: RequestContext, final: dict[str, Any]) -> Reply:
