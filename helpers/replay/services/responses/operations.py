@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from ...._support.counting import count_responses_input
 from ... import azure
 from ...behaviours.content_filter import check_prompt
-from ...behaviours.prompt_cache import PromptCache, prompt_tokens
+from ...behaviours.prompt_cache import PromptCache, cache_route, prompt_tokens
 from ...context import Reply, RequestContext, StreamEvent
 from ...errors import AzureError, invalid_request, object_not_found
 from ...families import check_responses
@@ -81,7 +81,9 @@ class CreateResponse(Operation):
         check_prompt(ctx.body, ctx.state.config.content_filter)
         state = ctx.state
         history = state.get(simulator.ResponsesStore).history(ctx.body.get("previous_response_id"))
-        cached = state.get(PromptCache).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
+        cached = state.get(PromptCache).lookup(
+            ctx.deployment_name, prompt_tokens(ctx.body), cache_route(ctx.body)
+        )
         response = simulator.simulate(
             ctx.body,
             ctx.deployment,
