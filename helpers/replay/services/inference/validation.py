@@ -140,7 +140,7 @@ CHAT_PARAMETERS = frozenset(
         "parallel_tool_calls", "response_format", "seed", "functions", "function_call",
         "data_sources", "store", "metadata", "reasoning_effort", "prediction", "modalities",
         "audio", "user_security_context", "verbosity", "prompt_cache_key",
-        "prompt_cache_retention", "safety_identifier",
+        "prompt_cache_retention",
     }
 )  # fmt: skip
 
