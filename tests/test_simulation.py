@@ -274,11 +274,10 @@ def test_the_responses_api_reports_cached_input_tokens(start_server: StartServer
 
 
 def _chat_cached(client: OpenAI, content: str, key: str | None) -> int:
-    extra = {"prompt_cache_key": key} if key is not None else {}
     usage = client.chat.completions.create(
         model="gpt-5.4-mini",
         messages=[{"role": "developer", "content": LONG}, {"role": "user", "content": content}],
-        **extra,
+        prompt_cache_key=key if key is not None else openai.omit,
     ).usage
     assert usage is not None and usage.prompt_tokens_details is not None
     return usage.prompt_tokens_details.cached_tokens or 0
