@@ -487,6 +487,14 @@ def test_cancel_refuses_finished_and_synchronous_responses(
         client.responses.cancel("resp_does_not_exist")
 
 
+def test_a_deleted_background_response_is_gone(start_server: StartServer, tide: TideClock) -> None:
+    client = background_client(start_server, tide, "v1")
+    created = client.responses.create(**LONG_JOB, background=True)
+    assert client.responses.delete(created.id) is None
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+
+
 def test_background_needs_store(start_server: StartServer, tide: TideClock) -> None:
     client = background_client(start_server, tide, "v1")
     with pytest.raises(openai.BadRequestError) as caught:

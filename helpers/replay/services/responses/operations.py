@@ -167,6 +167,7 @@ class DeleteResponse(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         response_id = ctx.path_params["response_id"]
+        ctx.state.get(background.BackgroundJobs).delete(response_id)
         if not ctx.state.get(simulator.ResponsesStore).delete(response_id):
             raise _not_found(response_id)
         return Reply.of_json({"deleted": True, "id": response_id, "object": "response"})
