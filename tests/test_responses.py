@@ -490,7 +490,7 @@ def test_cancel_refuses_finished_and_synchronous_responses(
 def test_a_deleted_background_response_is_gone(start_server: StartServer, tide: TideClock) -> None:
     client = background_client(start_server, tide, "v1")
     created = client.responses.create(**LONG_JOB, background=True)
-    assert client.responses.delete(created.id) is None
+    client.responses.delete(created.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(created.id)
 
