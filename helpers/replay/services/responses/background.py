@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ...context import Reply, RequestContext, StreamEvent
@@ -54,7 +54,6 @@ class BackgroundJob:
     events: list[StreamEvent] | None = None
     """The stream's events (``stream: true``), numbered by ``sequence_number``."""
     cancelled_at: float | None = None
-    _views: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def status_at(self, now: float) -> str:
         if self.cancelled_at is not None:
