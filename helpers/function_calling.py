@@ -34,7 +34,7 @@ from typing import Any, Literal, cast, get_type_hints
 
 import openai
 import pydantic
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionAssistantMessageParam,
@@ -44,11 +44,17 @@ from openai.types.chat import (
     ChatCompletionToolMessageParam,
     ChatCompletionToolParam,
 )
+from openai.types.responses import Response
+from openai.types.responses.response_input_param import McpApprovalResponse
+from openai.types.responses.response_output_item import McpApprovalRequest
 
 from ._support.errors import CookbookError
 from ._support.exercises import Feedback, failed, passed
 
 __all__ = [
+    "McpApprovalLimitError",
+    "McpApprovals",
+    "McpPolicy",
     "Tool",
     "ToolDefinitionError",
     "ToolError",
@@ -56,8 +62,11 @@ __all__ = [
     "ToolLoopLimitError",
     "ToolLoopResult",
     "ToolRegistry",
+    "allow_mcp_tools",
     "check_run_tool_call",
     "format_transcript",
+    "mcp_approval_responses",
+    "run_mcp_approvals",
     "run_tool_loop",
 ]
 
@@ -377,6 +386,102 @@ async def run_tool_loop(
             raise ToolLoopLimitError(max_rounds, [c.function.name for c in calls], transcript)
         transcript.extend(await tools.execute_all(calls, on_event))
         rounds += 1
+
+
+# Remote MCP tools on the Responses API ------------------------------------------------------
+
+McpPolicy = Callable[[McpApprovalRequest], bool]
+"""Decides one ``mcp_approval_request``: True approves the call, False refuses it."""
+
+
+class McpApprovalLimitError(ToolError):
+    """The model still asked for MCP approvals after ``max_rounds`` rounds of answers.
+
+    ``response`` is the last response, whose ``mcp_approval_request`` items are unanswered.
+    """
+
+    def __init__(self, max_rounds: int, response: Response) -> None:
+        self.max_rounds = max_rounds
+        self.response = response
+        pending = [i.name for i in response.output if isinstance(i, McpApprovalRequest)]
+        super().__init__(
+            f"The model asked to approve more MCP calls ({', '.join(pending)}) after "
+            f"{max_rounds} round(s) of approvals, the limit set by max_rounds={max_rounds}. "
+            f"Answer them by hand (previous_response_id={response.id!r}) or raise max_rounds."
+        )
+
+
+def allow_mcp_tools(*names: str, server_label: str | None = None) -> McpPolicy:
+    """A policy that approves calls of the named tools (on ``server_label``, if given) and
+    refuses every other call."""
+    allowed = frozenset(names)
+
+    def policy(request: McpApprovalRequest) -> bool:
+        return request.name in allowed and server_label in (None, request.server_label)
+
+    return policy
+
+
+def mcp_approval_responses(
+    response: Response, policy: McpPolicy
+) -> list[tuple[McpApprovalRequest, McpApprovalResponse]]:
+    """Each ``mcp_approval_request`` of ``response`` with the ``mcp_approval_response`` input
+    item that answers it as ``policy`` decides (empty when nothing waits for approval)."""
+    answers: list[tuple[McpApprovalRequest, McpApprovalResponse]] = []
+    for item in response.output:
+        if isinstance(item, McpApprovalRequest):
+            answer: McpApprovalResponse = {
+                "type": "mcp_approval_response",
+                "approval_request_id": item.id,
+                "approve": bool(policy(item)),
+            }
+            answers.append((item, answer))
+    return answers
+
+
+@dataclass(frozen=True)
+class McpApprovals:
+    """The answer after every approval round, and what was decided on the way."""
+
+    response: Response
+    """The last response: nothing in it waits for approval (``output_text`` is the answer)."""
+    decisions: list[tuple[McpApprovalRequest, bool]]
+    """Every approval request the policy answered, in order, with its decision."""
+    responses: list[Response]
+    """Every response, the first one included (for usage)."""
+
+
+def run_mcp_approvals(
+    client: OpenAI,
+    response: Response,
+    *,
+    policy: McpPolicy,
+    max_rounds: int = 3,
+    **request: Any,
+) -> McpApprovals:
+    """Answer ``response``'s MCP approval requests by ``policy`` until the model answers.
+
+    Each round sends one ``mcp_approval_response`` per request, chained with
+    ``previous_response_id``; ``request`` is what every such call needs again (``model=`` the
+    deployment, ``tools=`` the same mcp tools). Raises :class:`McpApprovalLimitError` when the
+    model still asks after ``max_rounds`` rounds, and the SDK's errors for failed requests.
+    """
+    if max_rounds < 0:
+        raise ValueError(f"max_rounds must be 0 or more, got {max_rounds}")
+    decisions: list[tuple[McpApprovalRequest, bool]] = []
+    responses = [response]
+    for round_number in range(max_rounds + 1):
+        answers = mcp_approval_responses(response, policy)
+        if not answers:
+            return McpApprovals(response, decisions, responses)
+        if round_number == max_rounds:
+            break
+        decisions.extend((item, answer["approve"]) for item, answer in answers)
+        response = client.responses.create(
+            previous_response_id=response.id, input=[a for _, a in answers], **request
+        )
+        responses.append(response)
+    raise McpApprovalLimitError(max_rounds, response)
 
 
 def _shorten(text: str, width: int) -> str:

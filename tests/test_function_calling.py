@@ -9,18 +9,24 @@ from typing import Annotated, Any, Literal, cast
 
 import openai
 import pytest
-from conftest import StartServer, async_client, solution
+from conftest import StartServer, async_client, solution, v1_client
 from openai.types.chat import ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam
+from openai.types.responses.response_output_item import McpApprovalRequest, McpCall
+from openai.types.responses.tool_param import Mcp
 from pydantic import BaseModel, Field, field_validator
 
 from helpers.function_calling import (
+    McpApprovalLimitError,
     ToolDefinitionError,
     ToolEvent,
     ToolLoopLimitError,
     ToolLoopResult,
     ToolRegistry,
+    allow_mcp_tools,
     check_run_tool_call,
     format_transcript,
+    mcp_approval_responses,
+    run_mcp_approvals,
     run_tool_loop,
 )
 
@@ -399,3 +405,89 @@ def test_exercise_wrong_tool_call_id_is_rejected_helpfully() -> None:
 
     feedback = check_run_tool_call(fixed_id)
     assert not feedback.passed and "must be the call's id 'call_a'" in str(feedback)
+
+
+# Remote MCP approvals (the replay server simulates the Contoso weather MCP server) ------------
+
+WEATHER_MCP: Mcp = {
+    "type": "mcp",
+    "server_label": "weather",
+    "server_url": "https://weather.contoso.com/mcp",
+}
+FORECAST = "What's the forecast in Lisbon for the next 2 days?"
+ALERTS = "Email me severe-weather alerts for Oslo at ana@contoso.com."
+
+
+def mcp_request(name: str, label: str = "weather") -> McpApprovalRequest:
+    return McpApprovalRequest(
+        id="mcpr_1", arguments="{}", name=name, server_label=label, type="mcp_approval_request"
+    )
+
+
+def test_allow_mcp_tools_approves_only_the_named_tools_of_the_named_server() -> None:
+    policy = allow_mcp_tools("get_forecast", server_label="weather")
+    assert policy(mcp_request("get_forecast"))
+    assert not policy(mcp_request("subscribe_alerts"))
+    assert not policy(mcp_request("get_forecast", label="other"))
+
+
+def test_policy_approves_and_the_approved_call_runs(start_server: StartServer) -> None:
+    client = v1_client(start_server(mode="lenient"))
+    first = client.responses.create(model=DEPLOYMENT, input=FORECAST, tools=[WEATHER_MCP])
+    (pending,) = mcp_approval_responses(first, allow_mcp_tools("get_forecast"))
+    assert pending[1] == {
+        "type": "mcp_approval_response",
+        "approval_request_id": pending[0].id,
+        "approve": True,
+    }
+    result = run_mcp_approvals(
+        client,
+        first,
+        policy=allow_mcp_tools("get_forecast"),
+        model=DEPLOYMENT,
+        tools=[WEATHER_MCP],
+    )
+    assert [(r.name, approved) for r, approved in result.decisions] == [("get_forecast", True)]
+    (call,) = [i for i in result.response.output if isinstance(i, McpCall)]
+    assert call.approval_request_id == pending[0].id and call.output
+    assert [r.id for r in result.responses] == [first.id, result.response.id]
+
+
+def test_policy_refusal_is_sent_and_no_call_runs(start_server: StartServer) -> None:
+    client = v1_client(start_server(mode="lenient"))
+    first = client.responses.create(model=DEPLOYMENT, input=ALERTS, tools=[WEATHER_MCP])
+    result = run_mcp_approvals(
+        client,
+        first,
+        policy=allow_mcp_tools("get_forecast"),
+        model=DEPLOYMENT,
+        tools=[WEATHER_MCP],
+    )
+    assert [(r.name, approved) for r, approved in result.decisions] == [("subscribe_alerts", False)]
+    assert not [i for i in result.response.output if isinstance(i, McpCall)]
+    assert result.response.output_text
+
+
+def test_nothing_to_approve_returns_the_response_as_it_is(start_server: StartServer) -> None:
+    client = v1_client(start_server(mode="lenient"))
+    tools: list[Mcp] = [{**WEATHER_MCP, "require_approval": "never"}]
+    first = client.responses.create(model=DEPLOYMENT, input=FORECAST, tools=tools)
+    result = run_mcp_approvals(
+        client, first, policy=allow_mcp_tools(), model=DEPLOYMENT, tools=tools
+    )
+    assert result.response is first and result.decisions == []
+
+
+def test_approvals_past_max_rounds_raise_naming_the_tool(start_server: StartServer) -> None:
+    client = v1_client(start_server(mode="lenient"))
+    first = client.responses.create(model=DEPLOYMENT, input=FORECAST, tools=[WEATHER_MCP])
+    with pytest.raises(McpApprovalLimitError, match=r"\(get_forecast\) after 0 round") as caught:
+        run_mcp_approvals(
+            client,
+            first,
+            policy=allow_mcp_tools("get_forecast"),
+            max_rounds=0,
+            model=DEPLOYMENT,
+            tools=[WEATHER_MCP],
+        )
+    assert caught.value.response is first

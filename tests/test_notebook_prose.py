@@ -48,6 +48,10 @@ GUIDE = "the guide's own words, quoted in the errata table"
 SDK_RETRIES = "openai-python _base_client: 0.5 s initial, 8 s max, jitter 1 - 0.25 * random()"
 
 SOURCED: dict[str, dict[str, str]] = {
+    "02_function_calling": {
+        "1.2": "Learn, Use the Azure OpenAI Responses API (2026-01-14 copy), remote MCP servers: "
+        "the MCP client requires TLS 1.2 or greater",
+    },
     "03_structured_outputs": {
         "1106": GUIDE,
         "100": "Learn, How to use structured outputs (2025-12-06 copy): 100 object properties",

@@ -34,7 +34,7 @@ from ..vector_stores.operations import (
     check_file_search_tools,
     file_search_tools,
 )
-from . import background, simulator
+from . import background, mcp, simulator
 from .validation import check_body
 
 
@@ -61,6 +61,9 @@ class CreateResponse(Operation):
                 param="previous_response_id",
                 code="previous_response_not_found",
             )
+        if mcp.mcp_tools(body):
+            history = ctx.state.get(simulator.ResponsesStore).history(previous)
+            mcp.check_approval_responses(body, history)
 
     def charged_tokens(self, ctx: RequestContext) -> int:
         body = ctx.body if isinstance(ctx.body, dict) else {}

@@ -10,7 +10,8 @@ the server keeps the state.
 Simulated answers (lenient mode) follow the request: text that says it is
 unrecorded, JSON that fits a ``text.format`` schema, function calls whose
 arguments fit each tool's schema when the last input is not a tool result, and
-for reasoning deployments a reasoning item with ``reasoning_tokens`` in usage.
+for reasoning deployments a reasoning item with ``reasoning_tokens`` in usage; an ``mcp``
+tool's listing, approval request or call comes from :mod:`.mcp`.
 :func:`stream_events` turns any response into Azure's event sequence.
 """
 
@@ -35,6 +36,7 @@ from ..inference.chat import (
     fit_calls,
     truncate,
 )
+from . import mcp
 
 EFFORT_TOKENS = {"none": 0, "minimal": 0, "low": 64, "medium": 192, "high": 448, "xhigh": 960}
 """Simulated reasoning tokens per effort: a stand-in, marked unrecorded like the text."""
@@ -126,6 +128,8 @@ def input_items(body: dict[str, Any], ids: azure.IdSource | None) -> list[dict[s
             if ids is not None:
                 item.setdefault("id", ids.item_id("fc"))
             item.setdefault("status", "completed")
+        elif kind == "mcp_approval_response" and ids is not None:
+            item.setdefault("id", ids.item_id("mcpr"))
         items.append(item)
     return items
 
@@ -197,11 +201,17 @@ def simulate(
     output: list[dict[str, Any]] = []
     effort = effective_effort((body.get("reasoning") or {}).get("effort"), deployment)
     reasoning_tokens = EFFORT_TOKENS.get(effort, 0) if effort else 0
+    listings, actions = mcp.respond(body, items, history, ids, _last_user_text(body, items))
+    output.extend(listings)
     if effort and effort != "none":
         output.append(reasoning_item(ids.item_id("rs")))
-    calls = _function_calls(body, items, ids)
+    output.extend(actions)
+    answered = any(i.get("type") == "mcp_approval_response" for i in items)
+    calls = [] if actions or answered else _function_calls(body, items, ids)
     if calls:
         output.extend(calls)
+        text = ""
+    elif mcp.awaits_approval(actions):
         text = ""
     else:
         fmt = (body.get("text") or {}).get("format") or {}
@@ -218,7 +228,8 @@ def simulate(
     if calls:
         wanted = sum(call_tokens(c["name"], c["arguments"]) for c in calls)
     else:
-        wanted = count_tokens(text)
+        wanted = count_tokens(text) if text else 0
+    wanted += sum(call_tokens(a["name"], a["arguments"]) for a in actions)
     output_tokens = reasoning_tokens + wanted
     if limit is not None and output_tokens > limit:
         # "An upper bound for the number of tokens that can be generated for a response,
@@ -229,7 +240,7 @@ def simulate(
         reasoning_tokens = min(reasoning_tokens, limit)
         budget = limit - reasoning_tokens
         output_tokens = limit
-        output = [item for item in output if item["type"] == "reasoning"]
+        output = [item for item in output if item["type"] in ("reasoning", "mcp_list_tools")]
         if calls:
             fitted = fit_calls([(c["name"], c["arguments"]) for c in calls], budget)
             kept = [
@@ -244,8 +255,9 @@ def simulate(
         else:
             text = ""
     prompt = "\n".join(
-        [str(body.get("instructions") or ""), text_of(history), text_of(items)]
-    ).strip()
+        [str(body.get("instructions") or ""), text_of(history), text_of(items),
+         mcp.imported_text(listings, actions)]
+    ).strip()  # fmt: skip
     input_tokens = count_tokens(prompt) if prompt else 0
     response = response_object(
         body,
@@ -383,6 +395,9 @@ def stream_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                  item_id=item["id"], output_index=index)  # fmt: skip
             emit("response.function_call_arguments.done", arguments=item.get("arguments", ""),
                  item_id=item["id"], name=item.get("name"), output_index=index)  # fmt: skip
+        elif kind in mcp.MCP_ITEM_TYPES:
+            for event, payload in mcp.item_events(item, index):
+                emit(event, **payload)
         elif kind == "file_search_call":
             emit("response.output_item.added", item={**item, "results": None,
                  "status": "in_progress"}, output_index=index)  # fmt: skip

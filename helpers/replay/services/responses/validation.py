@@ -80,6 +80,38 @@ def check_input_item(item: Any, where: str) -> None:
         for name in ("call_id", "name", "arguments"):
             if not isinstance(item.get(name), str):
                 raise type_error(f"{where}.{name}", "a string")
+    elif kind == "mcp_approval_response":
+        if not isinstance(item.get("approval_request_id"), str):
+            raise type_error(f"{where}.approval_request_id", "a string")
+        if not isinstance(item.get("approve"), bool):
+            raise type_error(f"{where}.approve", "a boolean")
+
+
+def check_mcp_tool(tool: dict[str, Any], where: str) -> None:
+    """An ``mcp`` tool (openai's ``tool_param.Mcp``): a label, and where its server is."""
+    if not isinstance(tool.get("server_label"), str) or not tool["server_label"]:
+        raise missing_parameter(f"{where}.server_label")
+    if not any(tool.get(key) for key in ("server_url", "connector_id", "tunnel_id")):
+        raise missing_parameter(f"{where}.server_url")
+    headers = tool.get("headers")
+    if headers is not None and (
+        not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values())
+    ):
+        raise type_error(f"{where}.headers", "an object of strings")
+    approval = tool.get("require_approval")
+    if (
+        approval is not None
+        and approval not in ("always", "never")
+        and not isinstance(approval, dict)
+    ):
+        raise invalid_request(
+            f"Invalid value: '{approval}'. Supported values are: 'always' and 'never', or a "
+            "filter object.",
+            param=f"{where}.require_approval",
+        )
+    allowed = tool.get("allowed_tools")
+    if allowed is not None and not isinstance(allowed, (list, dict)):
+        raise type_error(f"{where}.allowed_tools", "an array of tool names or a filter object")
 
 
 def check_body(body: Any) -> dict[str, Any]:
@@ -112,6 +144,8 @@ def check_body(body: Any) -> dict[str, Any]:
             raise type_error(f"tools[{i}]", "an object with a 'type'")
         if tool["type"] == "function" and not tool.get("name"):
             raise missing_parameter(f"tools[{i}].name")
+        if tool["type"] == "mcp":
+            check_mcp_tool(tool, f"tools[{i}]")
     effort = (body.get("reasoning") or {}).get("effort")
     if effort is not None and not isinstance(effort, str):
         raise type_error("reasoning.effort", "a string")
