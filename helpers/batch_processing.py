@@ -61,10 +61,12 @@ from typing import Any, Literal
 
 import openai
 import pydantic
-from openai import AsyncAzureOpenAI, AsyncOpenAI
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+from openai.types.responses import Response
 from tqdm import tqdm
 
 from ._support.counting import quota_charge
+from ._support.errors import CookbookError
 from ._support.exercises import Feedback, attempt, failed, passed
 from .error_handling import ErrorKind, Failure, RetryPolicy, classify
 
@@ -74,6 +76,7 @@ __all__ = [
     "BatchSummary",
     "IdIndex",
     "Pacer",
+    "ResponseTimeoutError",
     "Ticket",
     "check_minimum_minutes",
     "completed_ids",
@@ -81,6 +84,8 @@ __all__ = [
     "iter_completed_ids",
     "read_jsonl",
     "run_batch",
+    "wait_for_response",
+    "wait_for_response_async",
 ]
 
 Clock = Callable[[], float]
@@ -689,6 +694,74 @@ async def run_batch(
             index.close()
             summary.elapsed = clock() - started
     return summary
+
+
+# --- one long request: the Responses API's background mode ------------------------------------
+
+UNFINISHED = frozenset({"queued", "in_progress"})
+"""The statuses of a background response still to be polled (Learn: "Continue polling while
+the status is queued or in_progress")."""
+
+
+class ResponseTimeoutError(CookbookError, TimeoutError):
+    """A background response was still ``queued`` or ``in_progress`` at the deadline."""
+
+    def __init__(self, response: Response, waited: float) -> None:
+        self.response = response
+        super().__init__(
+            f"response {response.id} is still {response.status} after {waited:g} s; wait "
+            f"longer (timeout=...), or stop it with client.responses.cancel({response.id!r})"
+        )
+
+
+def _keep_polling(response: Response, started: float, now: float, timeout: float) -> bool:
+    """True while ``response`` is unfinished and the deadline is not reached; raises at it."""
+    if response.status not in UNFINISHED:
+        return False
+    if now - started >= timeout:
+        raise ResponseTimeoutError(response, now - started)
+    return True
+
+
+def wait_for_response(
+    client: OpenAI | AzureOpenAI,
+    response_id: str,
+    *,
+    poll: float = 2.0,
+    timeout: float = 600.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = time.monotonic,
+) -> Response:
+    """Poll a background response (``responses.create(..., background=True)``) every ``poll``
+    seconds until it is no longer queued or in progress, and return it: ``completed``,
+    ``failed``, ``incomplete`` or ``cancelled`` (read ``status`` before ``output_text``).
+    Raises :class:`ResponseTimeoutError` (with the last response) after ``timeout`` seconds.
+    ``sleep`` and ``clock`` are injectable: tests and notebooks on virtual time pass theirs.
+    """
+    started = clock()
+    response = client.responses.retrieve(response_id)
+    while _keep_polling(response, started, clock(), timeout):
+        sleep(poll)
+        response = client.responses.retrieve(response_id)
+    return response
+
+
+async def wait_for_response_async(
+    client: AsyncOpenAI | AsyncAzureOpenAI,
+    response_id: str,
+    *,
+    poll: float = 2.0,
+    timeout: float = 600.0,
+    sleep: Sleep = asyncio.sleep,
+    clock: Clock = time.monotonic,
+) -> Response:
+    """:func:`wait_for_response` for the async clients."""
+    started = clock()
+    response = await client.responses.retrieve(response_id)
+    while _keep_polling(response, started, clock(), timeout):
+        await sleep(poll)
+        response = await client.responses.retrieve(response_id)
+    return response
 
 
 # --- exercise --------------------------------------------------------------------------------

@@ -21,15 +21,18 @@ from typing import Any
 
 import pytest
 from conftest import API_VERSION, RECORDINGS, async_client, solution
-from openai import AsyncAzureOpenAI
+from openai import AsyncAzureOpenAI, OpenAI
 
 from helpers.batch_processing import (
     BatchResult,
     IdIndex,
     Pacer,
+    ResponseTimeoutError,
     check_minimum_minutes,
     completed_ids,
     run_batch,
+    wait_for_response,
+    wait_for_response_async,
 )
 from helpers.error_handling import ErrorKind
 from helpers.replay import ReplayConfig, ReplayServer
@@ -546,3 +549,80 @@ def test_exercise_limits_added_up_are_rejected_helpfully() -> None:
         lambda items, tokens, rpm, tpm: items / rpm + items * tokens / tpm
     )
     assert not feedback.passed and "not one after the other" in str(feedback)
+
+
+# --- one long request in the background: wait_for_response -------------------------------------
+
+LONG_JOB: dict[str, Any] = {"model": "gpt-5.4-mini", "input": "Write a long report on tides."}
+BACKGROUND_START = 1_796_083_200.0  # 2026-12-01T00:00:00Z, after gpt-5.4-mini's GA
+
+
+class SharedClock:
+    """One virtual clock for the server and the waiting helper: sleeping moves it."""
+
+    def __init__(self) -> None:
+        self.now = BACKGROUND_START
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.fixture
+def background_server() -> Iterator[tuple[ReplayServer, SharedClock]]:
+    clock = SharedClock()
+    with ReplayServer(ReplayConfig(mode="lenient"), clock=clock) as server:
+        yield server, clock
+
+
+def test_wait_for_response_polls_until_completed(
+    background_server: tuple[ReplayServer, SharedClock],
+) -> None:
+    server, clock = background_server
+    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    created = client.responses.create(**LONG_JOB, background=True)
+    done = wait_for_response(client, created.id, poll=2, timeout=60, sleep=clock.sleep, clock=clock)
+    assert (created.status, done.status) == ("queued", "completed")
+    assert done.output_text and clock.slept == [2, 2]  # queued 1 s, in progress 3 s more
+
+
+async def test_wait_for_response_async_polls_until_completed(
+    background_server: tuple[ReplayServer, SharedClock],
+) -> None:
+    server, clock = background_server
+    async with async_client(server) as client:
+        created = await client.responses.create(**LONG_JOB, background=True)
+        done = await wait_for_response_async(
+            client, created.id, poll=1.5, timeout=60, sleep=clock.async_sleep, clock=clock
+        )
+    assert done.status == "completed" and clock.slept == [1.5, 1.5, 1.5]
+
+
+def test_wait_for_response_returns_a_cancelled_response_as_it_is(
+    background_server: tuple[ReplayServer, SharedClock],
+) -> None:
+    server, clock = background_server
+    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    created = client.responses.create(**LONG_JOB, background=True)
+    client.responses.cancel(created.id)
+    done = wait_for_response(client, created.id, sleep=clock.sleep, clock=clock)
+    assert done.status == "cancelled" and clock.slept == []
+
+
+def test_wait_for_response_times_out_naming_the_response(
+    background_server: tuple[ReplayServer, SharedClock],
+) -> None:
+    server, clock = background_server
+    client = OpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    created = client.responses.create(**LONG_JOB, background=True)
+    with pytest.raises(ResponseTimeoutError, match=rf"{created.id} is still in_progress") as caught:
+        wait_for_response(client, created.id, poll=1, timeout=2, sleep=clock.sleep, clock=clock)
+    assert "responses.cancel" in str(caught.value)
+    assert caught.value.response.status == "in_progress"

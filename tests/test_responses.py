@@ -6,6 +6,7 @@ Sources for Azure's wording are named where asserted (see helpers/replay/familie
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -403,3 +404,154 @@ def test_malformed_responses_bodies_are_400s_naming_the_field(
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="gpt-5.4-mini", extra_body=body)  # type: ignore[call-overload]
     assert caught.value.param == param
+
+
+# --- background mode (Learn: Use the Azure OpenAI Responses API, "Background tasks") -----------
+
+NOTEBOOK_06 = (
+    Path(__file__).resolve().parent.parent / "notebooks/recordings/06_batch_processing.yaml"
+)
+BACKGROUND_START = 1_796_083_200.0  # 2026-12-01T00:00:00Z, after gpt-5.4-mini's GA
+LONG_JOB: dict[str, Any] = {"model": "gpt-5.4-mini", "input": "Write a long story about a tide."}
+
+
+class TideClock:
+    """The server's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = BACKGROUND_START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def tide() -> TideClock:
+    return TideClock()
+
+
+def background_client(
+    start_server: StartServer, clock: TideClock, surface: str
+) -> openai.OpenAI | openai.AzureOpenAI:
+    server = start_server(mode="lenient", clock=clock)
+    if surface == "v1":
+        return v1_client(server)
+    return sync_client(server, api_version="2025-04-01-preview")
+
+
+@pytest.mark.parametrize("surface", ["v1", "api-version"])
+def test_background_response_is_queued_then_in_progress_then_completed(
+    start_server: StartServer, tide: TideClock, surface: str
+) -> None:
+    client = background_client(start_server, tide, surface)
+    created = client.responses.create(**LONG_JOB, background=True)
+    assert (created.status, created.background, created.output, created.usage) == (
+        "queued", True, [], None,
+    )  # fmt: skip
+    seen = [client.responses.retrieve(created.id).status]
+    for _ in range(4):
+        tide.now += 1.5
+        seen.append(client.responses.retrieve(created.id).status)
+    assert seen == ["queued", "in_progress", "in_progress", "completed", "completed"]
+    done = client.responses.retrieve(created.id)
+    assert done.output_text.startswith("[unrecorded]")
+    assert done.usage is not None and done.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("surface", ["v1", "api-version"])
+def test_cancel_stops_a_background_response_and_is_idempotent(
+    start_server: StartServer, tide: TideClock, surface: str
+) -> None:
+    client = background_client(start_server, tide, surface)
+    created = client.responses.create(**LONG_JOB, background=True)
+    tide.now += 1.5  # in progress
+    cancelled = client.responses.cancel(created.id)
+    assert (cancelled.status, cancelled.output) == ("cancelled", [])
+    tide.now += 60  # long after it would have completed
+    assert client.responses.cancel(created.id).status == "cancelled"
+    assert client.responses.retrieve(created.id).status == "cancelled"
+
+
+def test_cancel_refuses_finished_and_synchronous_responses(
+    start_server: StartServer, tide: TideClock
+) -> None:
+    client = background_client(start_server, tide, "v1")
+    finished = client.responses.create(**LONG_JOB, background=True)
+    tide.now += 60
+    with pytest.raises(openai.BadRequestError, match="already completed"):
+        client.responses.cancel(finished.id)
+    synchronous = client.responses.create(**LONG_JOB)
+    with pytest.raises(openai.BadRequestError, match="background=true"):
+        client.responses.cancel(synchronous.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.cancel("resp_does_not_exist")
+
+
+def test_a_deleted_background_response_is_gone(start_server: StartServer, tide: TideClock) -> None:
+    client = background_client(start_server, tide, "v1")
+    created = client.responses.create(**LONG_JOB, background=True)
+    client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+
+
+def test_background_needs_store(start_server: StartServer, tide: TideClock) -> None:
+    client = background_client(start_server, tide, "v1")
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(**LONG_JOB, background=True, store=False)
+    assert isinstance(caught.value.body, dict) and caught.value.body["param"] == "store"
+
+
+def test_background_stream_resumes_after_starting_after(
+    start_server: StartServer, tide: TideClock
+) -> None:
+    client = background_client(start_server, tide, "v1")
+    events = list(client.responses.create(**LONG_JOB, background=True, stream=True))
+    numbers = [e.sequence_number for e in events]
+    assert numbers == list(range(len(events)))
+    assert [e.type for e in events[:3]] == [
+        "response.created", "response.queued", "response.in_progress",
+    ]  # fmt: skip
+    first = events[0]
+    assert first.type == "response.created" and first.response.status == "queued"
+    resumed = list(client.responses.retrieve(first.response.id, stream=True, starting_after=4))
+    assert [e.sequence_number for e in resumed] == numbers[5:]
+    assert [e.model_dump() for e in resumed] == [e.model_dump() for e in events[5:]]
+
+
+async def test_background_stream_resumes_async(start_server: StartServer, tide: TideClock) -> None:
+    server = start_server(mode="lenient", clock=tide)
+    async with async_v1_client(server) as client:
+        stream = await client.responses.create(**LONG_JOB, background=True, stream=True)
+        events = [event async for event in stream]
+        assert events[0].type == "response.created"
+        resumed_stream = await client.responses.retrieve(
+            events[0].response.id, stream=True, starting_after=len(events) - 2
+        )
+        resumed = [event async for event in resumed_stream]
+    assert [e.type for e in resumed] == ["response.completed"]
+
+
+def test_resuming_a_background_response_that_was_not_streamed_is_refused(
+    start_server: StartServer, tide: TideClock
+) -> None:
+    client = background_client(start_server, tide, "v1")
+    created = client.responses.create(**LONG_JOB, background=True)
+    with pytest.raises(openai.BadRequestError, match="stream=true"):
+        list(client.responses.retrieve(created.id, stream=True, starting_after=0))
+
+
+def test_a_recorded_background_stream_resumes_from_its_recorded_events(
+    start_server: StartServer,
+) -> None:
+    """Notebook 06's recorded background stream, in replay mode: the events after
+    ``starting_after`` are the recording's own, not a simulation."""
+    recordings = RecordingsFile.load(NOTEBOOK_06)
+    recorded = next(i for i in recordings.document.interactions if i.name == "background-stream")
+    client = v1_client(start_server(NOTEBOOK_06))
+    events = list(client.responses.create(**recorded.request.body))
+    response_id = events[0].response.id  # type: ignore[union-attr]
+    resumed = list(client.responses.retrieve(response_id, stream=True, starting_after=10))
+    assert [json.loads(chunk.data) for chunk in recorded.response.stream or []][11:] == [
+        e.model_dump(mode="json", exclude_unset=True) for e in resumed
+    ]

@@ -273,6 +273,39 @@ def test_the_responses_api_reports_cached_input_tokens(start_server: StartServer
         assert (usage.input_tokens_details.cached_tokens >= 1024) is expected_hit
 
 
+def _chat_cached(client: OpenAI, content: str, key: str | None) -> int:
+    usage = client.chat.completions.create(
+        model="gpt-5.4-mini",
+        messages=[{"role": "developer", "content": LONG}, {"role": "user", "content": content}],
+        prompt_cache_key=key if key is not None else openai.omit,
+    ).usage
+    assert usage is not None and usage.prompt_tokens_details is not None
+    return usage.prompt_tokens_details.cached_tokens or 0
+
+
+def test_chat_prompt_cache_key_routes_the_cache(start_server: StartServer) -> None:
+    """Learn, "Prompt caching": the prompt_cache_key is combined with the prefix hash, so a
+    prefix cached under one key (or none) is found only by requests sent with the same key."""
+    client = v1_client(start_server(mode="lenient"))
+    assert _chat_cached(client, "Which invoices are overdue?", None) == 0
+    assert _chat_cached(client, "Which invoices are paid?", "invoices") == 0  # a new route
+    assert _chat_cached(client, "Which invoices are open?", "invoices") >= 1024
+    assert _chat_cached(client, "Which invoices are late?", "other-tenant") == 0
+    assert _chat_cached(client, "Which invoices are void?", None) >= 1024  # the keyless route
+
+
+def test_responses_prompt_cache_key_routes_the_cache(start_server: StartServer) -> None:
+    client = v1_client(start_server(mode="lenient"))
+    seen = []
+    for key in ("catalogue", "catalogue", "elsewhere"):
+        usage = client.responses.create(
+            model="gpt-5.4-mini", instructions=LONG, input="Hi", prompt_cache_key=key
+        ).usage
+        assert usage is not None
+        seen.append(usage.input_tokens_details.cached_tokens)
+    assert seen[0] == 0 and seen[1] >= 1024 and seen[2] == 0
+
+
 @pytest.mark.parametrize(
     ("shared", "total", "expected"),
     [(0, 5000, 0), (1023, 5000, 0), (1024, 1024, 1024), (1151, 5000, 1024), (1152, 5000, 1152)],

@@ -14,14 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers._support.counting import count_responses_input
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
+from helpers.replay.recordings.curate import Curation, event_stream, responses_request
 from helpers.replay.recordings.store import (
     Interaction,
     RecordedRequest,
     RecordedResponse,
     RecordingsFile,
 )
+from helpers.replay.services.responses import background
 from helpers.token_management import count_messages
 
 TARGET = Path("notebooks/recordings/06_batch_processing.yaml")
@@ -76,12 +79,93 @@ def body(model: str, review: str) -> dict[str, Any]:
     }
 
 
+REPORT_PROMPT = (
+    "Write the shop owner a short report on these reviews: what customers praise, what they "
+    "complain about, and the one change that would help most.\n\n"
+    + "\n".join(f"- {review}" for review, _ in REVIEWS)
+)
+BACKGROUND_BODY: dict[str, Any] = {
+    "model": "gpt-5.4-mini",
+    "input": REPORT_PROMPT,
+    "reasoning": {"effort": "high"},
+    "background": True,
+}
+"""Section 6's long request, sent in the background (the notebook's own body)."""
+REPORTS = (
+    "Praise: fast, honest repairs and staff who explain the work; prices seen as fair. "
+    "Complaints: late orders and appointments, unanswered emails, a refused refund, a rude "
+    "counter. The one change: a booking and order desk that confirms dates and answers every "
+    "message within a day.",
+    "Customers praise quick, honest repairs and mechanics who explain what they did. They "
+    "complain about delays (orders, appointments, a full workshop) and about follow-up. "
+    "Most useful change: one person who owns bookings and replies to every email.",
+    "Praised: repairs done fast and well, fair prices, friendly and knowledgeable staff. "
+    "Criticised: waiting (late parts, late fittings, a full workshop) and poor follow-up. "
+    "Change that helps most: promise realistic dates and answer every customer within a day.",
+)
+"""The reports of the hand-polled request, the helper's request and the streamed one."""
+POLLS = (("in_progress", "in_progress"), ("in_progress",))
+"""What each polled request's GETs find before it is completed (the last answer repeats)."""
+
+
+def add_background(recordings: RecordingsFile) -> None:
+    """Section 6: background responses polled by hand and by the helper, one cancelled, one
+    streamed (the server replays its recorded events after ``starting_after``)."""
+    curation = Curation(recordings, seed=66, description=recordings.document.description or "")
+    input_tokens = count_responses_input(REPORT_PROMPT, MODEL)
+
+    def final(body: dict[str, Any], text: str) -> dict[str, Any]:
+        return curation.reasoned_answer(
+            body, text, input_tokens=input_tokens, reasoning_tokens=1_472
+        )
+
+    def queued_then_polled(name: str, text: str, polls: tuple[str, ...]) -> None:
+        answer = final(BACKGROUND_BODY, text)
+        curation.add(
+            f"{name}-create",
+            responses_request(BACKGROUND_BODY),
+            RecordedResponse(body=background.unfinished(answer, "queued")),
+        )
+        poll = RecordedRequest(method="GET", path=f"/openai/v1/responses/{answer['id']}")
+        for status in polls:
+            body = background.unfinished(answer, status)
+            curation.add(f"{name}-poll", poll, RecordedResponse(body=body))
+        curation.interactions.append(
+            Interaction(
+                name=f"{name}-poll", request=poll, response=RecordedResponse(body=answer),
+                repeat="last",
+            )
+        )  # fmt: skip
+
+    queued_then_polled("background", REPORTS[0], POLLS[0])
+    cancelled = final(BACKGROUND_BODY, REPORTS[0])
+    curation.add(
+        "background-to-cancel-create",
+        responses_request(BACKGROUND_BODY),
+        RecordedResponse(body=background.unfinished(cancelled, "queued")),
+    )
+    curation.add(
+        "background-cancel",
+        RecordedRequest(path=f"/openai/v1/responses/{cancelled['id']}/cancel"),
+        RecordedResponse(body=background.unfinished(cancelled, "cancelled")),
+    )
+    queued_then_polled("background-helper", REPORTS[1], POLLS[1])
+    streamed_body = {**BACKGROUND_BODY, "stream": True}
+    streamed = final(streamed_body, REPORTS[2])
+    curation.add(
+        "background-stream",
+        responses_request(streamed_body),
+        RecordedResponse(stream=event_stream(background.stream_payloads(streamed))),
+    )
+
+
 def main() -> None:
     ids = azure.IdSource(6)
     recordings = RecordingsFile.new(TARGET, "curated")
     recordings.document.description = (
         "Notebook 06: sixteen review classifications, online (gpt-5.4-mini, rate-limited in the "
-        "notebook) and as Batch API lines (gpt-5.4-mini-batch). Written by "
+        "notebook) and as Batch API lines (gpt-5.4-mini-batch); a report on the reviews as "
+        "background Responses (polled, cancelled, streamed). Written by "
         "curate_06_batch_processing.py."
     )
     for deployment, path, version in (
@@ -107,6 +191,7 @@ def main() -> None:
                     response=RecordedResponse(status=200, body=answer),
                 )
             )
+    add_background(recordings)
     recordings.save()
     print(f"wrote {len(recordings.document.interactions)} interactions to {TARGET}")
 

@@ -13,11 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers._support.counting import count_messages
+from helpers._support.counting import count_messages, count_responses_input
 from helpers._support.tokenizer import count_tokens
 from helpers.replay import azure
-from helpers.replay.recordings.curate import CURATED_DEPLOYMENT, Curation, chat_request
+from helpers.replay.recordings.curate import (
+    CURATED_DEPLOYMENT,
+    Curation,
+    chat_request,
+    responses_request,
+)
 from helpers.replay.recordings.store import RecordedResponse
+from helpers.replay.services.responses import simulator as sim
 
 DEPLOYMENT = "gpt-5.4-mini"
 TARGET = Path("notebooks/recordings/12_caching.yaml")
@@ -38,6 +44,22 @@ def catalogue_system() -> dict[str, str]:
         "content": "You answer questions about the Contoso Home catalogue below. Quote SKUs. "
         "If the catalogue does not say, say so.\n\n" + catalogue,
     }
+
+
+CACHE_KEY = "contoso-catalogue"
+"""The notebook's prompt_cache_key for the catalogue questions."""
+ITEMS = ["mug", "kettle", "teapot", "tray", "jar", "bowl", "plate", "glass", "jug", "tumbler"]
+COLOURS = ["white", "black", "green", "blue", "red", "grey", "yellow", "brown"]
+
+
+def skus(item: str, keep: Any) -> list[str]:
+    """The catalogue's ``item`` lines for which ``keep(n, price)`` holds, as answers quote them."""
+    rows = []
+    for n in range(1, 121):
+        price = 12 + (n * 7) % 48
+        if ITEMS[n % 10] == item and keep(n, price):
+            rows.append(f"- SKU-{n:04d}: {COLOURS[n % 8]} {item}, {price} EUR")
+    return rows
 
 
 def cheap_teapots() -> str:
@@ -64,7 +86,9 @@ def main() -> None:
             "2025-04-01-preview, reasoning_effort low): two bakery-name requests that differ "
             "only in the system message, a slogan asked twice (two sampled answers), and three "
             "questions over a long shared catalogue prompt whose usage shows Azure's prompt "
-            "caching (cached_tokens in 128-token steps from 1,024)."
+            "caching (cached_tokens in 128-token steps from 1,024); then four catalogue questions "
+            "sent with a prompt_cache_key, two chat completions and two Responses, each pair "
+            "cold on its new route, then cached."
         ),
     )
 
@@ -129,7 +153,80 @@ def main() -> None:
         cached=step_128(count_messages(teapots, strict=False) - 3),
         reasoning=256,
     )
+    add_prompt_cache_key(curation, system)
     curation.save()
+
+
+def add_prompt_cache_key(curation: Curation, system: dict[str, str]) -> None:
+    """Four catalogue questions sent with ``prompt_cache_key``: two chat completions, then two
+    Responses with the catalogue as ``instructions``. The first of each is a new route (key
+    and prefix together, Learn's "Prompt caching"), so nothing is cached; the second shares
+    the prefix up to the user's text."""
+    mugs = "Back in 2 weeks:\n" + "\n".join(skus("mug", lambda n, _: n % 3 == 0))
+    jugs = "Jugs under 20 EUR:\n" + "\n".join(skus("jug", lambda _, price: price < 20))
+    chat_answers = (("Which mugs are back in 2 weeks?", mugs, 128),
+                    ("Which jugs cost less than 20 EUR?", jugs, 64))  # fmt: skip
+    prefix = count_messages([system, {"role": "user", "content": ""}], strict=False) - 3
+    for number, (question, answer, reasoning) in enumerate(chat_answers):
+        messages = [system, {"role": "user", "content": question}]
+        body: dict[str, Any] = {
+            "model": DEPLOYMENT,
+            "messages": messages,
+            "reasoning_effort": "low",
+            "prompt_cache_key": CACHE_KEY,
+        }
+        completion = azure.chat_completion(
+            completion_id=curation.ids.completion_id(),
+            model=CURATED_DEPLOYMENT.model,
+            content=answer,
+            prompt_tokens=count_messages(messages, model="gpt-4o", strict=False),
+            completion_tokens=count_tokens(answer) + reasoning,
+            cached_tokens=step_128(prefix) if number else 0,
+            reasoning_tokens=reasoning,
+        )
+        curation.add(
+            f"catalogue-keyed-chat-{number + 1}",
+            chat_request(DEPLOYMENT, body),
+            RecordedResponse(headers={"x-ms-region": "swedencentral"}, body=completion),
+        )
+    bowls = "Bowls over 50 EUR:\n" + "\n".join(skus("bowl", lambda _, price: price > 50))
+    red_tumbler = "No. The catalogue lists no red tumbler."
+    responses_answers = (("Which bowls cost more than 50 EUR?", bowls, 128),
+                         ("Do you sell a red tumbler?", red_tumbler, 64))  # fmt: skip
+    instructions = system["content"]
+    prefix = count_responses_input("", CURATED_DEPLOYMENT.model, instructions=instructions) - 3
+    for number, (question, answer, reasoning) in enumerate(responses_answers):
+        body = {
+            "model": DEPLOYMENT,
+            "instructions": instructions,
+            "input": question,
+            "reasoning": {"effort": "low"},
+            "prompt_cache_key": CACHE_KEY,
+        }
+        input_tokens = count_responses_input(
+            question, CURATED_DEPLOYMENT.model, instructions=instructions
+        )
+        usage = sim.responses_usage(
+            input_tokens,
+            count_tokens(answer) + reasoning,
+            cached_tokens=step_128(prefix) if number else 0,
+            reasoning_tokens=reasoning,
+        )
+        response = sim.response_object(
+            body,
+            CURATED_DEPLOYMENT,
+            response_id=curation.ids.item_id("resp"),
+            output=[
+                sim.reasoning_item(curation.ids.item_id("rs")),
+                sim.message_item(curation.ids.item_id("msg"), answer),
+            ],
+            usage=usage,
+        )
+        curation.add(
+            f"catalogue-keyed-responses-{number + 1}",
+            responses_request(body),
+            RecordedResponse(body=response),
+        )
 
 
 if __name__ == "__main__":

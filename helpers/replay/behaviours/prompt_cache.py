@@ -8,6 +8,13 @@ prompt starts with the same tokens reports the shared part in
 tokens and then grows in steps of 128; caches are cleared after a few minutes of
 inactivity. Recorded answers keep their recorded values; every answer's prompt is
 remembered, so a recorded call followed by an edited, simulated one still hits.
+
+Routing: Learn's page says a request is routed by a hash of its prompt's start, and that a
+``prompt_cache_key``, when sent, "is combined with the prefix hash", so that requests sharing
+a prefix *and* a key reach the machines that cached it. The simulator keeps one cache per
+deployment and key (no key is a route of its own): a prefix cached under one key is a miss
+under another or under none. The overflow Learn describes (beyond about 15 requests per
+minute for one prefix and key) is not simulated.
 """
 
 from __future__ import annotations
@@ -41,6 +48,12 @@ def prompt_tokens(body: dict[str, Any]) -> list[int]:
     return get_encoding("o200k_base").encode(text, disallowed_special=())
 
 
+def cache_route(body: dict[str, Any]) -> str | None:
+    """The ``prompt_cache_key`` a request is routed with (``None`` when it sends none)."""
+    key = body.get("prompt_cache_key")
+    return key if isinstance(key, str) and key else None
+
+
 def cached_share(shared: int, total: int) -> int:
     """What Azure reports cached for a shared prefix of ``shared`` tokens out of ``total``."""
     if total < MIN_TOKENS or shared < MIN_TOKENS:
@@ -56,36 +69,43 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
+Route = tuple[str, str | None]
+"""A deployment and the ``prompt_cache_key`` its requests were sent with."""
+
+
 class PromptCache:
-    """Recently seen prompts per deployment, with an injected clock."""
+    """Recently seen prompts per deployment and ``prompt_cache_key``, with an injected clock."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._seen: dict[str, list[tuple[float, list[int]]]] = {}
+        self._seen: dict[Route, list[tuple[float, list[int]]]] = {}
 
     def reset(self) -> None:
         with self._lock:
             self._seen.clear()
 
-    def lookup(self, deployment: str, tokens: list[int]) -> int:
-        """``cached_tokens`` for this prompt now (0 on a first call)."""
+    def lookup(self, deployment: str, tokens: list[int], key: str | None = None) -> int:
+        """``cached_tokens`` for this prompt now, sent with ``prompt_cache_key`` ``key`` (0 on
+        the first call of its route)."""
         now = self._clock()
+        route = (deployment, key)
         with self._lock:
-            fresh = [(t, p) for t, p in self._seen.get(deployment, []) if now - t < TTL_SECONDS]
-            self._seen[deployment] = fresh
+            fresh = [(t, p) for t, p in self._seen.get(route, []) if now - t < TTL_SECONDS]
+            self._seen[route] = fresh
             shared = max((_common_prefix(tokens, p) for _, p in fresh), default=0)
         return cached_share(shared, len(tokens))
 
-    def remember(self, deployment: str, tokens: list[int]) -> None:
+    def remember(self, deployment: str, tokens: list[int], key: str | None = None) -> None:
         if len(tokens) < MIN_TOKENS:
             return
         now = self._clock()
+        route = (deployment, key)
         with self._lock:
-            entries = [(t, p) for t, p in self._seen.get(deployment, []) if p != tokens]
+            entries = [(t, p) for t, p in self._seen.get(route, []) if p != tokens]
             # A hit refreshes the prefixes it shares (Azure keeps a used cache warm).
             entries = [
                 (now if _common_prefix(p, tokens) >= MIN_TOKENS else t, p) for t, p in entries
             ]
             entries.append((now, tokens))
-            self._seen[deployment] = entries[-KEEP:]
+            self._seen[route] = entries[-KEEP:]

@@ -18,7 +18,7 @@ from ...._support.counting import quota_charge
 from ...._support.tokenizer import count_tokens
 from ... import azure, families
 from ...behaviours.content_filter import check_prompt
-from ...behaviours.prompt_cache import MIN_TOKENS, PromptCache, prompt_tokens
+from ...behaviours.prompt_cache import MIN_TOKENS, PromptCache, cache_route, prompt_tokens
 from ...context import Reply, RequestContext, StreamEvent
 from ...state import ReplayState
 from ..base import DeploymentKind, Endpoint, Operation, Service
@@ -54,7 +54,9 @@ class ChatCompletions(Operation):
         deployment = ctx.deployment
         effort = effective_effort(ctx.body.get("reasoning_effort"), deployment)
         reasoning = EFFORT_TOKENS.get(effort, 0) if effort else 0
-        cached = ctx.state.get(PromptCache).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
+        cached = ctx.state.get(PromptCache).lookup(
+            ctx.deployment_name, prompt_tokens(ctx.body), cache_route(ctx.body)
+        )
         return _reply(
             chat_simulator.simulate(
                 ctx.body,
@@ -115,7 +117,9 @@ def remember_prompt(ctx: RequestContext) -> None:
     if len(ctx.raw_body) < MIN_TOKENS:
         return  # a token is at least one byte: a body this short can never be cached
     if ctx.deployment_name and isinstance(ctx.body, dict):
-        ctx.state.get(PromptCache).remember(ctx.deployment_name, prompt_tokens(ctx.body))
+        ctx.state.get(PromptCache).remember(
+            ctx.deployment_name, prompt_tokens(ctx.body), cache_route(ctx.body)
+        )
 
 
 def _register(state: ReplayState) -> None:

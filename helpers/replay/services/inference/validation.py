@@ -139,7 +139,8 @@ CHAT_PARAMETERS = frozenset(
         "logit_bias", "logprobs", "top_logprobs", "user", "tools", "tool_choice",
         "parallel_tool_calls", "response_format", "seed", "functions", "function_call",
         "data_sources", "store", "metadata", "reasoning_effort", "prediction", "modalities",
-        "audio", "user_security_context", "verbosity",
+        "audio", "user_security_context", "verbosity", "prompt_cache_key",
+        "prompt_cache_retention",
     }
 )  # fmt: skip
 

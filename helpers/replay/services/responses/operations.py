@@ -3,7 +3,9 @@
 * ``POST /openai/v1/responses`` (and ``POST /openai/responses?api-version=...-preview``),
   the deployment named by ``model``;
 * ``GET /openai/v1/responses/{id}``, ``DELETE /openai/v1/responses/{id}``,
-  ``GET /openai/v1/responses/{id}/input_items``.
+  ``GET /openai/v1/responses/{id}/input_items``;
+* background mode (``background: true``, ``POST .../responses/{id}/cancel``, a stream
+  resumed with ``?stream=true&starting_after=N``): :mod:`.background`.
 
 A create is looked up in the recordings like any request; the server then keeps
 the response it served (recorded or simulated) as state, so retrieval and
@@ -18,7 +20,7 @@ from typing import Any, ClassVar
 from ...._support.counting import count_responses_input
 from ... import azure
 from ...behaviours.content_filter import check_prompt
-from ...behaviours.prompt_cache import PromptCache, prompt_tokens
+from ...behaviours.prompt_cache import PromptCache, cache_route, prompt_tokens
 from ...context import Reply, RequestContext, StreamEvent
 from ...errors import AzureError, invalid_request, object_not_found
 from ...families import check_responses
@@ -32,7 +34,7 @@ from ..vector_stores.operations import (
     check_file_search_tools,
     file_search_tools,
 )
-from . import mcp, simulator
+from . import background, mcp, simulator
 from .validation import check_body
 
 
@@ -48,6 +50,7 @@ class CreateResponse(Operation):
 
     def validate(self, ctx: RequestContext) -> None:
         body = check_body(ctx.body)
+        background.check_create(body)
         check_file_search_tools(ctx)
         assert ctx.deployment is not None
         check_responses(body, ctx.deployment)
@@ -81,7 +84,9 @@ class CreateResponse(Operation):
         check_prompt(ctx.body, ctx.state.config.content_filter)
         state = ctx.state
         history = state.get(simulator.ResponsesStore).history(ctx.body.get("previous_response_id"))
-        cached = state.get(PromptCache).lookup(ctx.deployment_name, prompt_tokens(ctx.body))
+        cached = state.get(PromptCache).lookup(
+            ctx.deployment_name, prompt_tokens(ctx.body), cache_route(ctx.body)
+        )
         response = simulator.simulate(
             ctx.body,
             ctx.deployment,
@@ -91,6 +96,8 @@ class CreateResponse(Operation):
             cached_tokens=cached,
         )
         response = attach_file_search(ctx, response, simulated=True)
+        if ctx.body.get("background"):
+            return background.start(ctx, response)
         if ctx.body.get("stream"):
             events = [
                 StreamEvent(_dump(payload), event=kind)
@@ -125,6 +132,7 @@ class CreateResponse(Operation):
             # file search here, before it is sent (present() is idempotent).
             self.present(ctx, reply)
         if reply.events is not None:
+            background.keep_recorded(ctx, reply)
             response = simulator.final_response(e.data for e in reply.events)
         else:
             response = reply.json if isinstance(reply.json, dict) else None
@@ -147,6 +155,9 @@ class RetrieveResponse(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         response_id = ctx.path_params["response_id"]
+        in_background = background.retrieve(ctx, response_id)
+        if in_background is not None:
+            return in_background
         found = ctx.state.get(simulator.ResponsesStore).get(response_id)
         if found is None:
             raise _not_found(response_id)
@@ -159,6 +170,7 @@ class DeleteResponse(StateOperation):
 
     async def simulate(self, ctx: RequestContext) -> Reply:
         response_id = ctx.path_params["response_id"]
+        ctx.state.get(background.BackgroundJobs).delete(response_id)
         if not ctx.state.get(simulator.ResponsesStore).delete(response_id):
             raise _not_found(response_id)
         return Reply.of_json({"deleted": True, "id": response_id, "object": "response"})
@@ -178,9 +190,11 @@ class ListInputItems(StateOperation):
 
 def _register(state: ReplayState) -> None:
     state.register("responses", simulator.ResponsesStore())
+    state.register("responses.background", background.BackgroundJobs())
 
 
 CREATE = CreateResponse()
+CANCEL = background.CancelResponse()
 
 SERVICE = Service(
     name="responses",
@@ -190,9 +204,11 @@ SERVICE = Service(
         Endpoint("GET", "/openai/v1/responses/{response_id}", RetrieveResponse()),
         Endpoint("DELETE", "/openai/v1/responses/{response_id}", DeleteResponse()),
         Endpoint("GET", "/openai/v1/responses/{response_id}/input_items", ListInputItems()),
+        Endpoint("POST", "/openai/v1/responses/{response_id}/cancel", CANCEL),
         Endpoint("GET", "/openai/responses/{response_id}", RetrieveResponse()),
         Endpoint("DELETE", "/openai/responses/{response_id}", DeleteResponse()),
         Endpoint("GET", "/openai/responses/{response_id}/input_items", ListInputItems()),
+        Endpoint("POST", "/openai/responses/{response_id}/cancel", CANCEL),
     ),
     register=_register,
 )

@@ -333,6 +333,7 @@ def response_object(
         "output": output,
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
+        **({"prompt_cache_key": body["prompt_cache_key"]} if "prompt_cache_key" in body else {}),
         "reasoning": {
             "effort": effective_effort(reasoning.get("effort"), deployment),
             "summary": reasoning.get("summary"),
