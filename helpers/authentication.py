@@ -22,7 +22,14 @@ from ._support.exercises import Feedback, attempt, failed, passed
 from ._support.settings import Settings
 from .replay.config import API_VERSION_PATTERN
 
-__all__ = ["Check", "check_connection", "check_settings", "check_v1_base_url", "diagnose"]
+__all__ = [
+    "Check",
+    "check_connection",
+    "check_project_endpoint",
+    "check_settings",
+    "check_v1_base_url",
+    "diagnose",
+]
 
 AZURE_HOST_SUFFIXES = (
     ".openai.azure.com",
@@ -98,6 +105,41 @@ def _check_api_version(settings: Settings) -> Check:
     return Check(
         "api-version", True, f"{settings.api_version} ({kind}) for AzureOpenAI; v1 needs none"
     )
+
+
+PROJECT_HOST_SUFFIX = ".services.ai.azure.com"
+"""A Foundry project endpoint's host: ``<resource>.services.ai.azure.com`` (Learn, "Microsoft
+Foundry SDKs and Endpoints"; a custom subdomain takes the resource name's place)."""
+
+
+def check_project_endpoint(endpoint: str | None, *, offline: bool = False) -> Check:
+    """Check a Foundry project endpoint (``FOUNDRY_PROJECT_ENDPOINT``) without calling it: what
+    ``AIProjectClient(endpoint=...)`` needs is ``https://<resource>.services.ai.azure.com/api/
+    projects/<project>``, with nothing after the project's name (``get_openai_client()`` adds
+    ``/openai/v1`` itself)."""
+    name = "project"
+    if not endpoint:
+        return Check(name, False, "FOUNDRY_PROJECT_ENDPOINT is empty: copy it from the project")
+    url = urlparse(endpoint)
+    parts = [p for p in url.path.split("/") if p]
+    if not offline:
+        if url.scheme != "https":
+            return Check(name, False, "must start with https://")
+        if not (url.hostname or "").endswith(PROJECT_HOST_SUFFIX):
+            return Check(
+                name,
+                False,
+                f"expected https://<resource>{PROJECT_HOST_SUFFIX}/api/projects/<project>; "
+                f"{url.hostname} is not a Foundry endpoint (an *.openai.azure.com resource "
+                "URL goes to AZURE_OPENAI_ENDPOINT)",
+            )
+    if len(parts) < 3 or parts[:2] != ["api", "projects"]:
+        return Check(name, False, "the path must be /api/projects/<project>")
+    if len(parts) > 3:
+        return Check(
+            name, False, f"drop '/{'/'.join(parts[3:])}': get_openai_client() adds /openai/v1"
+        )
+    return Check(name, True, f"project {parts[2]!r}")
 
 
 def check_settings(settings: Settings) -> list[Check]:

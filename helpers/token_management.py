@@ -7,6 +7,10 @@ tells you with a 400 or a bill:
     n += count_tools(tools, model="gpt-5.4-mini")               # tool definitions are prompt too
     kept = truncate_messages(messages, budget=8_000, model="gpt-5.4-mini")
     cost = PriceTable.load().cost_of(completion.usage, completion.model)
+    routed = PriceTable.load().cost_of(answer.usage, answer.model, router="model-router")
+
+Price by the model that answered (``completion.model``), never by the deployment: a model
+router deployment answers each request with a different model.
 
 Counting follows OpenAI's published rules (the OpenAI Cookbook's "How to count tokens with
 tiktoken" and the vision guide); ``usage.prompt_tokens`` stays the truth.
@@ -181,17 +185,20 @@ class Cost(pydantic.BaseModel):
     input: Decimal
     cached_input: Decimal
     output: Decimal
+    routing: Decimal = Decimal(0)
+    """A model router's own charge for the input (zero when no router was named)."""
     batch: bool = False
 
     @property
     def total(self) -> Decimal:
-        return self.input + self.cached_input + self.output
+        return self.input + self.cached_input + self.output + self.routing
 
     def __str__(self) -> str:
         batch = ", batch" if self.batch else ""
+        routing = f", routing {self.routing:.8f}" if self.routing else ""
         return (
             f"{self.total:.8f} {self.currency} (input {self.input:.8f}, cached "
-            f"{self.cached_input:.8f}, output {self.output:.8f}{batch})"
+            f"{self.cached_input:.8f}, output {self.output:.8f}{routing}{batch})"
         )
 
 
@@ -204,6 +211,10 @@ class PriceTable(pydantic.BaseModel):
     per_tokens: int = pydantic.Field(default=1_000_000, gt=0)
     batch_discount: Decimal = pydantic.Field(default=Decimal("0.5"), ge=0, le=1)
     models: dict[str, ModelPrice]
+    routers: dict[str, ModelPrice] = pydantic.Field(
+        default_factory=dict,
+        description="Model routers' own charge per input token, on top of the answering model's.",
+    )
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> PriceTable:
@@ -216,8 +227,17 @@ class PriceTable(pydantic.BaseModel):
             raise ValueError(f"{file}: not a valid price table:\n{exc}") from exc
 
     def price_for(self, model: str) -> ModelPrice:
-        """The entry whose name is the longest prefix of ``model`` (dated versions included)."""
-        matches = [name for name in self.models if model.startswith(name)]
+        """The entry whose name is ``model`` or the longest prefix of it that ends where a
+        ``-`` follows (``gpt-5.4-mini-2026-03-17`` uses ``gpt-5.4-mini``; ``gpt-5.5-2026-04-24``
+        does not use ``gpt-5``: a model router can answer with models the table lacks, and
+        those must not be priced as another model)."""
+        matches = [name for name in self.models if model == name or model.startswith(f"{name}-")]
+        if not matches and any(model == r or model.startswith(f"{r}-") for r in self.routers):
+            raise ValueError(
+                f"{model!r} is a model router: each answer is billed as the model that answered "
+                "(response.model) plus the router's input charge; use "
+                f"cost_of(usage, response.model, router={model!r})."
+            )
         if not matches:
             raise ValueError(
                 f"No price for model {model!r} in the table (models: {sorted(self.models)}); "
@@ -260,27 +280,40 @@ class PriceTable(pydantic.BaseModel):
             batch=batch,
         )
 
-    def cost_of(self, usage: Any, model: str, *, batch: bool = False) -> Cost:
-        """Cost of a response's ``usage`` (Chat Completions, Responses or embeddings)."""
+    def cost_of(
+        self, usage: Any, model: str, *, batch: bool = False, router: str | None = None
+    ) -> Cost:
+        """Cost of a response's ``usage`` (Chat Completions, Responses or embeddings).
+
+        ``model`` is the model that answered (``response.model``). ``router``: the model router
+        the request went through (``"model-router"``), whose input charge is added.
+        """
         if usage is None:
             raise ValueError("The response has no usage (streams report it only when asked)")
         if hasattr(usage, "input_tokens"):  # Responses API
             details = getattr(usage, "input_tokens_details", None)
-            return self.cost(
-                model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cached_tokens=getattr(details, "cached_tokens", 0) or 0,
-                batch=batch,
-            )
-        details = getattr(usage, "prompt_tokens_details", None)
-        return self.cost(
+            input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+            cached = getattr(details, "cached_tokens", 0) or 0
+        else:
+            details = getattr(usage, "prompt_tokens_details", None)
+            input_tokens = usage.prompt_tokens
+            output_tokens = getattr(usage, "completion_tokens", 0) or 0
+            cached = getattr(details, "cached_tokens", 0) or 0
+        cost = self.cost(
             model,
-            input_tokens=usage.prompt_tokens,
-            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            cached_tokens=getattr(details, "cached_tokens", 0) or 0,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_tokens=cached,
             batch=batch,
         )
+        if router is None:
+            return cost
+        if router not in self.routers:
+            raise ValueError(
+                f"No router price for {router!r} in the table (routers: {sorted(self.routers)})"
+            )
+        charge = Decimal(input_tokens) * self.routers[router].input / Decimal(self.per_tokens)
+        return cost.model_copy(update={"routing": charge})
 
 
 # --- exercise --------------------------------------------------------------------------------

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import openai
 import pytest
+from azure.ai.projects import AIProjectClient
 from azure.identity import get_bearer_token_provider
-from conftest import StartServer, solution, sync_client
+from conftest import HELLO, RECORDINGS, StartServer, solution, sync_client
 from openai import AzureOpenAI, OpenAI
 
 from helpers import Settings
-from helpers.authentication import check_connection, check_settings, check_v1_base_url
+from helpers.authentication import (
+    check_connection,
+    check_project_endpoint,
+    check_settings,
+    check_v1_base_url,
+)
+from helpers.replay import ReplayServer
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
-from helpers.replay.identity import COGNITIVE_SERVICES_SCOPE, ReplayCredential
+from helpers.replay.identity import AI_SCOPE, COGNITIVE_SERVICES_SCOPE, ReplayCredential
 
 LIVE = "https://my-resource.openai.azure.com/"
 
@@ -152,3 +160,95 @@ def test_exercise_stub_is_told_it_is_unfinished() -> None:
         raise NotImplementedError
 
     assert "still a stub" in str(check_v1_base_url(stub))
+
+
+# --- the Microsoft Foundry project endpoint ---------------------------------------------------
+
+NOTEBOOK_RECORDINGS = (
+    RECORDINGS.parent.parent / "notebooks" / "recordings" / "01_authentication.yaml"
+)
+
+
+def _project(server: ReplayServer, name: str = "cookbook") -> str:
+    return f"{server.url}/api/projects/{name}"
+
+
+def test_the_project_client_gets_a_v1_client_the_server_answers(
+    start_server: StartServer,
+) -> None:
+    server = start_server(NOTEBOOK_RECORDINGS)  # replay mode: the notebook's recorded answer
+    project = AIProjectClient(
+        endpoint=_project(server), credential=ReplayCredential(server.api_key)
+    )
+    client = project.get_openai_client(max_retries=0)
+    assert isinstance(client, OpenAI)
+    assert str(client.base_url) == f"{_project(server)}/openai/v1/"
+    response = client.responses.create(model="gpt-5.4-mini", input="Hello")
+    assert response.model == "gpt-5.4-mini-2026-03-17"
+    assert response.output_text == "Hello! How can I help you today?"
+
+
+def test_the_project_endpoint_takes_an_entra_token_for_ai_azure_com_only(
+    start_server: StartServer,
+) -> None:
+    server = start_server(mode="lenient")
+    base_url = f"{_project(server, 'shop')}/openai/v1"
+    credential = ReplayCredential(server.api_key)
+    good = OpenAI(base_url=base_url, api_key=get_bearer_token_provider(credential, AI_SCOPE))
+    assert good.chat.completions.create(model="gpt-5.4-nano", messages=HELLO).choices
+    refused = {
+        "resource token": OpenAI(
+            base_url=base_url,
+            api_key=get_bearer_token_provider(credential, COGNITIVE_SERVICES_SCOPE),
+            max_retries=0,
+        ),
+        "key as bearer": OpenAI(base_url=base_url, api_key=server.api_key, max_retries=0),
+        "api-key header": OpenAI(
+            base_url=base_url,
+            api_key="unused",
+            default_headers={"api-key": server.api_key, "Authorization": ""},
+            max_retries=0,
+        ),
+    }
+    for label, client in refused.items():
+        with pytest.raises(openai.AuthenticationError) as caught:
+            client.responses.create(model="gpt-5.4-nano", input="Hello")
+        assert "audience is incorrect (https://ai.azure.com)" in caught.value.message, label
+    # The resource's own v1 API still takes the key.
+    resource = OpenAI(base_url=f"{server.url}/openai/v1", api_key=server.api_key)
+    assert resource.responses.create(model="gpt-5.4-nano", input="Hello").output_text
+
+
+def test_the_project_endpoint_routes_no_embeddings(start_server: StartServer) -> None:
+    server = start_server(mode="lenient")
+    project = AIProjectClient(
+        endpoint=_project(server), credential=ReplayCredential(server.api_key)
+    )
+    client = project.get_openai_client(max_retries=0)
+    with pytest.raises(openai.NotFoundError, match="Resource not found"):
+        client.embeddings.create(model="text-embedding-3-small", input="bells")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "ok", "fragment"),
+    [
+        ("https://shop-ai.services.ai.azure.com/api/projects/bikes", True, "'bikes'"),
+        ("https://shop-ai.services.ai.azure.com/api/projects/bikes/", True, "'bikes'"),
+        ("http://shop-ai.services.ai.azure.com/api/projects/bikes", False, "https://"),
+        ("https://shop.openai.azure.com/", False, "AZURE_OPENAI_ENDPOINT"),
+        ("https://shop-ai.services.ai.azure.com/", False, "/api/projects/<project>"),
+        ("https://shop-ai.services.ai.azure.com/api/projects/bikes/openai/v1", False, "adds"),
+        ("", False, "FOUNDRY_PROJECT_ENDPOINT"),
+    ],
+)
+def test_a_pasted_project_endpoint_is_checked_with_the_fix(
+    endpoint: str, ok: bool, fragment: str
+) -> None:
+    check = check_project_endpoint(endpoint)
+    assert check.ok is ok and fragment in check.detail
+
+
+def test_settings_read_the_project_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOUNDRY_PROJECT_ENDPOINT", "https://a.services.ai.azure.com/api/projects/p")
+    settings = Settings.from_env(dotenv=False)
+    assert settings.project_endpoint == "https://a.services.ai.azure.com/api/projects/p"

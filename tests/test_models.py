@@ -206,9 +206,90 @@ def test_gpt_5_6_takes_no_function_tools_with_reasoning_on_chat_completions() ->
         )
 
 
-@pytest.mark.parametrize("entry", catalogue().models, ids=lambda m: m.label)
+MODELS = [m for m in catalogue().models if m.kind != "router"]
+
+
+@pytest.mark.parametrize("entry", MODELS, ids=lambda m: m.label)
 def test_tokenizer_agrees_with_tiktoken(entry: ModelVersion) -> None:
+    assert entry.tokenizer is not None
     assert tiktoken.encoding_name_for_model(entry.response_name) == entry.tokenizer.value
+
+
+# --- model router --------------------------------------------------------------------------
+
+
+def test_model_router_is_in_the_catalogue_with_learns_dates_and_models() -> None:
+    router = catalogue().lookup("model-router-2025-11-18")
+    assert (router.kind, router.stage.value, router.tokenizer) == ("router", Stage.GA, None)
+    # Model retirement schedule, 2026-07-07 copy, Microsoft table.
+    assert (router.ga.value, router.retirement.value) == (date(2025, 11, 18), date(2027, 5, 20))
+    assert router.routes_to is not None and router.routes_to.verified
+    assert {"gpt-5.4-mini-2026-03-17", "gpt-5.4-nano-2026-03-17", "o4-mini-2025-04-16",
+            "claude-opus-4-7"} <= set(router.routes_to.value)  # fmt: skip
+    # It fills no default role (a router is no model of its own).
+    assert all(c.model is not router for c in choose_defaults(TODAY).values())
+
+
+def test_the_router_notebook_4_uses_is_not_within_30_days_of_retiring() -> None:
+    """Fails 30 days before model router 2025-11-18 retires (real clock), naming the line."""
+    problems = lifecycle_warnings([DEFAULT_DEPLOYMENTS["model-router"].model], date.today())
+    assert not problems, "\n".join(problems)
+    moved = lifecycle_warnings(["model-router-2025-11-18"], date(2027, 4, 21))
+    assert len(moved) == 1 and "helpers/data/models.yaml:" in moved[0]
+
+
+def test_the_router_deployment_answers_with_catalogue_models_open_today() -> None:
+    router = catalogue().lookup("model-router-2025-11-18")
+    deployment = DEFAULT_DEPLOYMENTS["model-router"]
+    assert deployment.is_router and deployment.kind == "chat"
+    assert router.routes_to is not None
+    for name in deployment.routes_to:
+        entry = catalogue().lookup(name)  # its own limits and efforts rule its answers
+        assert name in router.routes_to.value
+        assert entry.kind == "chat" and entry.lifecycle_on(TODAY) is Stage.GA
+
+
+def test_a_router_deployment_needs_a_subset_learn_lists() -> None:
+    with pytest.raises(pydantic.ValidationError, match="needs routes_to"):
+        Deployment(kind="chat", model="model-router-2025-11-18")
+    with pytest.raises(pydantic.ValidationError, match=re.escape("gpt-5.6-luna-2026-07-09")):
+        Deployment(
+            kind="chat", model="model-router-2025-11-18", routes_to=("gpt-5.6-luna-2026-07-09",)
+        )
+    with pytest.raises(pydantic.ValidationError, match="model router deployment"):
+        Deployment(kind="chat", model="gpt-5.4-mini", routes_to=("gpt-5.4-nano-2026-03-17",))
+
+
+def test_the_router_answers_with_the_model_it_routes_to(start_server: StartServer) -> None:
+    client = v1_client(start_server(mode="lenient"))
+    short = client.chat.completions.create(model="model-router", messages=MESSAGES)
+    assert short.model == "gpt-5.4-nano-2026-03-17"  # the simulator's rule: short, no effort
+    hard = client.chat.completions.create(
+        model="model-router", messages=MESSAGES, reasoning_effort="high"
+    )
+    assert hard.model == "gpt-5.4-mini-2026-03-17"
+    long = client.responses.create(model="model-router", input="Why? " * 200)
+    assert long.model == "gpt-5.4-mini-2026-03-17"
+    plain = client.responses.create(model="model-router", input="Hi")
+    assert plain.model == "gpt-5.4-nano-2026-03-17"
+
+
+def test_the_router_checks_a_request_against_the_answering_model(
+    start_server: StartServer,
+) -> None:
+    client = v1_client(start_server(mode="lenient"))
+    # gpt-5.4 takes no 'minimal' (the answering model's list, not the router's).
+    with pytest.raises(openai.BadRequestError, match="'none', 'low', 'medium'"):
+        client.chat.completions.create(
+            model="model-router", messages=MESSAGES, reasoning_effort="minimal"
+        )
+    # Learn: the router ignores temperature for a reasoning model instead of refusing it.
+    answer = client.chat.completions.create(
+        model="model-router", messages=MESSAGES, temperature=0.2
+    )
+    assert answer.model == "gpt-5.4-nano-2026-03-17"
+    with pytest.raises(openai.BadRequestError, match="temperature"):
+        client.chat.completions.create(model="gpt-5.4-nano", messages=MESSAGES, temperature=0.2)
 
 
 def test_max_output_tokens_for_a_response_model_name() -> None:
@@ -506,3 +587,19 @@ def test_the_runway_check_catches_a_retiring_model() -> None:
     assert entry.retirement.value is not None
     assert entry.retirement.value <= TODAY + timedelta(days=RUNWAY_DAYS)
     assert MODEL_VERSION.findall('"model": "gpt-5-mini-2025-08-07"') == ["gpt-5-mini-2025-08-07"]
+
+
+def test_a_routed_stream_names_the_answering_model_in_every_chunk(
+    start_server: StartServer,
+) -> None:
+    client = v1_client(start_server(mode="lenient"))
+    chunks = list(
+        client.chat.completions.create(
+            model="model-router", messages=MESSAGES, reasoning_effort="high", stream=True
+        )
+    )
+    named = {chunk.model for chunk in chunks if chunk.model}
+    assert named == {"gpt-5.4-mini-2026-03-17"}
+    events = list(client.responses.create(model="model-router", input="Hi", stream=True))
+    done = [e for e in events if e.type == "response.completed"]
+    assert len(done) == 1 and done[0].response.model == "gpt-5.4-nano-2026-03-17"

@@ -317,3 +317,29 @@ def test_an_effort_sent_to_a_standard_model_is_caught() -> None:
     usage["completion_tokens_details"]["reasoning_tokens"] = 0
     findings = [f for f in lint(bad) if f.rule == "request"]
     assert len(findings) == 1 and "not a reasoning model" in findings[0].message
+
+
+def _routed(model: str, **body: Any) -> dict[str, Any]:
+    """A model-router answer: the request names the router, the answer the model that answered."""
+    routed = chat_interaction(**body)
+    routed["request"]["path"] = "/openai/deployments/model-router/chat/completions"
+    routed["request"]["body"]["model"] = "model-router"
+    routed["response"]["body"]["model"] = model
+    return routed
+
+
+def test_a_router_answer_from_its_subset_passes() -> None:
+    for model in ("gpt-5.4-nano-2026-03-17", "gpt-5.4-mini-2026-03-17"):
+        assert lint(_routed(model)) == []
+
+
+def test_a_router_answer_from_outside_its_subset_is_caught() -> None:
+    findings = [f for f in lint(_routed("gpt-5.5-2026-04-24")) if f.rule == "router"]
+    assert len(findings) == 1 and "not 'gpt-5.5-2026-04-24'" in findings[0].message
+
+
+def test_a_routed_request_is_checked_against_the_answering_model() -> None:
+    # 'minimal' is a router-level effort some routed models take, but not gpt-5.4-nano.
+    findings = lint(_routed("gpt-5.4-nano-2026-03-17", reasoning_effort="minimal"))
+    assert [f.rule for f in findings] == ["request"]
+    assert "gpt-5.4-nano-2026-03-17 takes no effort 'minimal'" in findings[0].message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import struct
 from decimal import Decimal
 from pathlib import Path
@@ -425,6 +426,62 @@ def test_cost_of_reads_an_sdk_usage_object(table: PriceTable) -> None:
     assert table.cost_of(usage, "small") == table.cost(
         "small", input_tokens=1200, cached_tokens=1024, output_tokens=300
     )
+
+
+def test_the_shipped_table_prices_the_router_and_every_model_it_answers_with() -> None:
+    shipped = PriceTable.load()
+    assert shipped.routers["model-router"].input > 0
+    for model in DEFAULT_DEPLOYMENTS["model-router"].routes_to:
+        assert shipped.price_for(model) in shipped.models.values()
+    with pytest.raises(ValueError, match=r"model router.*response\.model"):
+        shipped.price_for("model-router")
+
+
+def test_a_model_without_a_line_of_its_own_is_refused_not_priced_as_its_family() -> None:
+    shipped = PriceTable.load()
+    # A router may answer with gpt-5.5; "gpt-5" is a prefix of its name, but not its price.
+    with pytest.raises(ValueError, match=re.escape("No price for model 'gpt-5.5-2026-04-24'")):
+        shipped.price_for("gpt-5.5-2026-04-24")
+    assert shipped.price_for("gpt-5-2025-08-07") is shipped.models["gpt-5"]
+    assert shipped.price_for("gpt-5") is shipped.models["gpt-5"]
+
+
+def test_a_routed_answer_is_priced_by_the_model_that_answered(table: PriceTable) -> None:
+    routed = table.model_copy(update={"routers": {"router": tokens.ModelPrice(input=1, output=0)}})
+    usage = CompletionUsage(prompt_tokens=2000, completion_tokens=500, total_tokens=2500)
+    small = routed.cost_of(usage, "small-2030", router="router")
+    mini = routed.cost_of(usage, "small-mini-2030", router="router")
+    assert small.routing == mini.routing == Decimal(2)  # 2000 input tokens at 1.00 per 1000
+    assert small.total == table.cost_of(usage, "small").total + 2
+    assert mini.total == table.cost_of(usage, "small-mini").total + 2 != small.total
+    assert "routing 2.00000000" in str(small)
+    with pytest.raises(ValueError, match="No router price for 'other'"):
+        routed.cost_of(usage, "small", router="other")
+
+
+def test_router_answers_through_the_sdk_are_priced_by_their_model(
+    start_server: StartServer,
+) -> None:
+    notebook = RECORDINGS.parent.parent / "notebooks" / "recordings" / "04_token_management.yaml"
+    server = start_server(notebook)
+    prices = PriceTable.load()
+    client = sync_client(server, api_version="2025-04-01-preview")
+    easy = client.chat.completions.create(
+        model="model-router",
+        messages=[{"role": "user", "content": "Are you open on Sundays?"}],
+        reasoning_effort="none",
+    )
+    hard = client.chat.completions.create(
+        model="model-router",
+        messages=[{"role": "user", "content": "Which tyre pressure suits 28 mm tyres at 75 kg?"}],
+        reasoning_effort="medium",
+    )
+    assert (easy.model, hard.model) == ("gpt-5.4-nano-2026-03-17", "gpt-5.4-mini-2026-03-17")
+    for answer in (easy, hard):
+        assert answer.usage is not None
+        cost = prices.cost_of(answer.usage, answer.model, router="model-router")
+        by_model = prices.cost_of(answer.usage, answer.model)
+        assert cost.total == by_model.total + cost.routing > by_model.total
 
 
 @pytest.mark.parametrize(

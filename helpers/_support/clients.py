@@ -29,7 +29,13 @@ from azure.search.documents import SearchClient
 from azure.search.documents.indexes import SearchIndexClient
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
-from ..replay.config import DEFAULT_PORT, Mode, ReplayConfig, default_recordings_dir
+from ..replay.config import (
+    DEFAULT_PORT,
+    DEFAULT_PROJECT,
+    Mode,
+    ReplayConfig,
+    default_recordings_dir,
+)
 from ..replay.identity import AI_SCOPE, ReplayCredential
 from ..replay.server import LOOPBACK, ReplayServer, probe
 from .settings import Settings
@@ -169,6 +175,20 @@ class Connection:
             return provider()
 
         return AsyncOpenAI(base_url=self.v1_base_url, api_key=token)
+
+    # --- a Microsoft Foundry project ------------------------------------------------------------
+
+    @property
+    def project_endpoint(self) -> str:
+        """``FOUNDRY_PROJECT_ENDPOINT`` live; offline, the replay server's project endpoint."""
+        if not self.offline:
+            if not self.settings.project_endpoint:
+                raise ValueError(
+                    "The project client needs FOUNDRY_PROJECT_ENDPOINT "
+                    "(https://<resource>.services.ai.azure.com/api/projects/<project>) in .env."
+                )
+            return self.settings.project_endpoint.rstrip("/")
+        return f"{self.endpoint.rstrip('/')}/api/projects/{DEFAULT_PROJECT}"
 
     # --- Azure AI Search ------------------------------------------------------------------------
 

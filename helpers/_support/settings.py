@@ -50,6 +50,10 @@ class Settings(BaseModel):
     small_chat_deployment: str = "gpt-5.4-nano"
     """``AZURE_OPENAI_SMALL_CHAT_DEPLOYMENT``: a cheaper, faster model for simple calls."""
     embedding_deployment: str = "text-embedding-3-small"
+    project_endpoint: str | None = None
+    """``FOUNDRY_PROJECT_ENDPOINT``: a Microsoft Foundry project's endpoint
+    (``https://<resource>.services.ai.azure.com/api/projects/<project>``), for the project client
+    (``azure-ai-projects``) of notebook 1; the name the package's own samples use."""
     search_endpoint: str | None = None
     """``AZURE_SEARCH_ENDPOINT``: your Azure AI Search service (live runs of notebooks 10, 14)."""
     search_api_key: SecretStr | None = None
@@ -87,6 +91,7 @@ class Settings(BaseModel):
             "chat_deployment": get("AZURE_OPENAI_CHAT_DEPLOYMENT"),
             "small_chat_deployment": get("AZURE_OPENAI_SMALL_CHAT_DEPLOYMENT"),
             "embedding_deployment": get("AZURE_OPENAI_EMBEDDING_DEPLOYMENT"),
+            "project_endpoint": get("FOUNDRY_PROJECT_ENDPOINT"),
             "search_endpoint": get("AZURE_SEARCH_ENDPOINT"),
             "search_api_key": get("AZURE_SEARCH_API_KEY"),
             "replay_mode": get("REPLAY_MODE"),

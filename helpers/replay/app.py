@@ -23,6 +23,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
 from .behaviours.faults import FaultInjector, LatencyDraws
+from .behaviours.projects import ProjectEndpoint
 from .behaviours.ratelimit import RateLimiter
 from .config import ReplayConfig
 from .errors import AzureError
@@ -152,6 +154,7 @@ def create_app(
     )
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(ProjectEndpoint)],  # a Foundry project's OpenAI routes
         lifespan=lifespan,
         exception_handlers={
             AzureError: _azure_error,

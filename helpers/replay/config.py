@@ -36,6 +36,10 @@ DEFAULT_PORT = 8765
 
 DEFAULT_REGION = "swedencentral"
 
+DEFAULT_PROJECT = "cookbook"
+"""The Foundry project the offline clients name: ``{server}/api/projects/cookbook`` (the server
+answers any project name; helpers/replay/behaviours/projects.py)."""
+
 API_VERSION_PATTERN = re.compile(r"20\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(-preview)?")
 """A dated api-version (``2024-10-21``, ``2024-10-01-preview``); Azure answers 404 to others."""
 
@@ -165,6 +169,17 @@ class Deployment(BaseModel):
     )
     latency: Latency | None = Field(default=None, description="Overrides the server's latency.")
     faults: Faults | None = Field(default=None, description="Overrides the server's faults.")
+    routes_to: tuple[str, ...] = Field(
+        default=(),
+        description="A model router deployment (model: model-router-...): the models it answers "
+        "with, cheapest first (Learn's 'model subset'); each request is answered by one of them "
+        "(helpers/replay/behaviours/router.py). Empty: an ordinary deployment.",
+    )
+    routed_by: str | None = Field(
+        default=None,
+        description="Set by the server on the deployment a routed request is answered as: the "
+        "router's model. Not for configuration files.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -175,6 +190,8 @@ class Deployment(BaseModel):
         if entry is None:
             return data
         filled = dict(data)
+        if entry.kind == "router":
+            return filled
         filled.setdefault("family", entry.family)
         if filled["family"] == entry.family:
             filled.setdefault("reasoning_efforts", entry.efforts)
@@ -182,15 +199,38 @@ class Deployment(BaseModel):
             filled.setdefault("dimensions", entry.limits.value.dimensions)
         return filled
 
+    @model_validator(mode="after")
+    def _routes_are_the_routers(self) -> Deployment:
+        entry = catalogue().find(self.model)
+        is_router = entry is not None and entry.kind == "router"
+        if is_router and not self.routes_to:
+            raise ValueError(f"a {self.model} deployment needs routes_to (its model subset)")
+        if self.routes_to and not is_router:
+            raise ValueError(f"routes_to is for a model router deployment, not {self.model}")
+        if entry is not None and entry.routes_to is not None:
+            unknown = [m for m in self.routes_to if m not in entry.routes_to.value]
+            unlisted = [m for m in self.routes_to if catalogue().find(m) is None]
+            if unknown or unlisted:
+                raise ValueError(
+                    f"{self.model} routes only to models Learn lists for it and the catalogue "
+                    f"knows; not: {', '.join(unknown + unlisted)}"
+                )
+        return self
+
     @property
     def is_reasoning(self) -> bool:
         return self.family == "reasoning"
+
+    @property
+    def is_router(self) -> bool:
+        return bool(self.routes_to)
 
 
 def _default(model: str, **settings: object) -> Deployment:
     """A built-in deployment of a catalogue model (kind, family, efforts and size from there)."""
     entry = catalogue().lookup(model)
-    return Deployment.model_validate({"kind": entry.kind, "model": model, **settings})
+    kind = "chat" if entry.kind == "router" else entry.kind
+    return Deployment.model_validate({"kind": kind, "model": model, **settings})
 
 
 DEFAULT_DEPLOYMENTS: dict[str, Deployment] = {
@@ -206,6 +246,13 @@ DEFAULT_DEPLOYMENTS: dict[str, Deployment] = {
         "gpt-5.4-mini-2026-03-17", tokens_per_minute=20_000, content_filter_streaming="asynchronous"
     ),
     "text-embedding-3-small": _default("text-embedding-3-small"),
+    # Model router (notebook 4): one deployment, each answer from one of its model subset, named
+    # in the answer's `model`. The subset is two of the models Learn lists for 2025-11-18.
+    "model-router": _default(
+        "model-router-2025-11-18",
+        tokens_per_minute=20_000,
+        routes_to=("gpt-5.4-nano-2026-03-17", "gpt-5.4-mini-2026-03-17"),
+    ),
 }
 """The deployments the server hosts unless told otherwise: the models the catalogue's rule picks
 (lifecycle dates: ``make models``). A deployment of any other catalogue model is one line of

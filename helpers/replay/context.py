@@ -101,6 +101,9 @@ class RequestContext:
     """Scheme, host and port the client used (``http://127.0.0.1:8765/``), for links."""
     target_length: int = 0
     """Bytes of the request target as sent (path and query, before percent-decoding)."""
+    project: str | None = None
+    """The Foundry project whose endpoint the request came to (``/api/projects/{project}/...``),
+    or None (:mod:`.behaviours.projects`)."""
 
     @property
     def clock(self) -> float:

@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._support.models import ModelVersion, catalogue
+from .behaviours.router import IGNORED_BY_REASONING_MODELS
 from .config import Deployment
 from .errors import AzureError, invalid_request
 
@@ -94,6 +95,11 @@ def _open_sampling(model: ModelVersion | None, effort: Any) -> frozenset[str]:
     return frozenset(accepted) if effort == "none" and accepted else frozenset()
 
 
+def _routed(deployment: Deployment) -> frozenset[str]:
+    """Parameters a model router drops, rather than refuses, for a reasoning model (Learn)."""
+    return IGNORED_BY_REASONING_MODELS if deployment.routed_by else frozenset()
+
+
 def _function_tools(body: dict[str, Any]) -> bool:
     tools = body.get("tools")
     return isinstance(tools, list) and any(
@@ -123,7 +129,7 @@ def check_chat(body: dict[str, Any], deployment: Deployment) -> None:
     if not deployment.is_reasoning:
         return
     model = _model(deployment)
-    open_sampling = _open_sampling(model, effort)
+    open_sampling = _open_sampling(model, effort) | _routed(deployment)
     if "max_tokens" in REASONING_REJECTS and body.get("max_tokens") is not None:
         raise unsupported_parameter("max_tokens", " Use 'max_completion_tokens' instead.")
     for name, default in SAMPLING_DEFAULTS.items():
@@ -150,7 +156,7 @@ def check_responses(body: dict[str, Any], deployment: Deployment) -> None:
     check_effort("reasoning.effort", effort, deployment)
     if not deployment.is_reasoning:
         return
-    open_sampling = _open_sampling(_model(deployment), effort)
+    open_sampling = _open_sampling(_model(deployment), effort) | _routed(deployment)
     for name, default in SAMPLING_DEFAULTS.items():
         value = body.get(name)
         if value is not None and value != default and name not in open_sampling:

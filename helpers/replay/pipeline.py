@@ -35,7 +35,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import errors, limits
 from .answer import account, azure_headers, miss_message, recorded_reply, serve
-from .behaviours import faults
+from .behaviours import faults, projects, router
 from .config import API_VERSION_PATTERN, Mode
 from .context import RequestContext
 from .errors import CredentialProblem
@@ -81,16 +81,20 @@ def credential_owner(ctx: RequestContext, audience: str) -> ReplayState | Creden
     """
     keys = ctx.state.keys()
     presented = ctx.headers.get("api-key")
-    if presented is not None:
+    if ctx.project is not None:  # a project endpoint: Entra ID tokens only (behaviours/projects)
+        if presented is not None:
+            return "token"
+        audience = projects.PROJECT_AUDIENCE
+    elif presented is not None:
         return _holder(presented, keys) or "key"
     auth = ctx.headers.get("authorization")
     if auth is None:
-        return "missing"
+        return "token" if ctx.project is not None else "missing"
     scheme, _, token = auth.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer":
         return "token"
-    if ctx.is_v1 and (owner := _holder(token, keys)) is not None:
+    if ctx.is_v1 and ctx.project is None and (owner := _holder(token, keys)) is not None:
         return owner
     now = ctx.state.clock()
     for key, owner in keys:
@@ -114,7 +118,8 @@ def authenticate(ctx: RequestContext, audience: str, front: Front = OPENAI_FRONT
     recording the request reaches is its key's (a room's learner's own, :mod:`.room`)."""
     owner = credential_owner(ctx, audience)
     if isinstance(owner, str):
-        raise front.unauthorized(owner, audience)
+        shown = projects.PROJECT_AUDIENCE if ctx.project is not None else audience
+        raise front.unauthorized(owner, shown)
     ctx.state = owner
 
 
@@ -201,6 +206,8 @@ def resolve_deployment(ctx: RequestContext, operation: Operation) -> None:
         raise errors.deployment_not_found()
     if deployment.kind != operation.deployment_kind:
         raise operation.wrong_model(deployment)
+    if deployment.is_router:  # checked, simulated and named as the model that answers
+        deployment = router.answering(deployment, ctx.body)
     ctx.deployment_name, ctx.deployment = name, deployment
 
 
@@ -261,6 +268,7 @@ def new_context(request: Request, state: ReplayState) -> RequestContext:
         state=state,
         base_url=_base_url(request),
         target_length=len(raw_path) + (len(query_string) + 1 if query_string else 0),
+        project=scope.get(projects.PROJECT_KEY),
     )
 
 

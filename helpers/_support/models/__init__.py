@@ -61,7 +61,7 @@ DISPLAY_PATH = "helpers/data/models.yaml"
 T = TypeVar("T")
 Api = Literal["chat_completions", "responses", "embeddings"]
 Family = Literal["reasoning", "standard"]
-Size = Literal["frontier", "mini", "nano", "small", "large"]
+Size = Literal["frontier", "mini", "nano", "small", "large", "router"]
 
 _DATED_NAME = re.compile(r"^(?P<model>.+)-(?P<version>\d{4}-\d{2}-\d{2})$")
 
@@ -164,7 +164,7 @@ class ModelVersion(BaseModel):
 
     model: str = Field(min_length=1)
     version: str = Field(min_length=1)
-    kind: Literal["chat", "embeddings"]
+    kind: Literal["chat", "embeddings", "router"]
     family: Family
     size: Size
     stage: Fact[Stage] = Field(description="The stage the latest schedule copy states.")
@@ -190,7 +190,14 @@ class ModelVersion(BaseModel):
         description="Sampling parameters accepted with any value when reasoning_effort is none.",
     )
     limits: Fact[Limits]
-    tokenizer: Fact[Literal["o200k_base", "cl100k_base"]]
+    tokenizer: Fact[Literal["o200k_base", "cl100k_base"]] | None = Field(
+        default=None, description="None only for a router: the answering model's tokenizer counts."
+    )
+    routes_to: Fact[tuple[str, ...]] | None = Field(
+        default=None,
+        description="A router (model router): the models it may answer with, as a response's "
+        "``model`` names them.",
+    )
 
     _line: int = PrivateAttr(default=0)
 
@@ -202,6 +209,14 @@ class ModelVersion(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> ModelVersion:
         missing: list[str] = []
+        if self.kind == "router":
+            if self.routes_to is None or not self.routes_to.value:
+                missing.append("routes_to")
+            if missing:
+                raise ValueError(f"{self.label}: missing {', '.join(missing)}")
+            return self
+        if self.tokenizer is None:
+            missing.append("tokenizer")
         if self.kind == "chat":
             for name in ("structured_outputs", "function_tools", "streaming"):
                 if getattr(self, name) is None:

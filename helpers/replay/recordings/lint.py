@@ -27,6 +27,7 @@ import yaml
 from ..._support.counting import count_messages
 from ..._support.models import catalogue
 from ..._support.tokenizer import count_tokens
+from ..config import DEFAULT_DEPLOYMENTS
 
 __all__ = [
     "Finding",
@@ -167,11 +168,29 @@ class Linter:
         objects = [self._object_of(b) for b in bodies]
         answered_by = next((o.get("model") for o in objects if o.get("model")), None)
         if isinstance(answered_by, str):
+            self._routed(c, answered_by)
             self._request_accepted(c, answered_by)
         if stream is None and bodies:
             self._answer(c, bodies[0], objects[0])
         elif stream is not None:
             self._streamed_answer(c, bodies)
+
+    # Rule: a model router deployment answers with one model of its subset, named in ``model``
+    # ("How to use model router", Learn: "the "model" field reveals which underlying model was
+    # selected"); the request is then checked against that model (the rule below).
+    def _routed(self, c: _Context, answered_by: str) -> None:
+        path = c.request.get("path", "")
+        parts = path.split("/")
+        name = parts[3] if path.startswith("/openai/deployments/") and len(parts) > 3 else None
+        name = name or c.body.get("model")
+        deployment = DEFAULT_DEPLOYMENTS.get(name) if isinstance(name, str) else None
+        if deployment is None or not deployment.is_router:
+            return
+        if answered_by not in deployment.routes_to:
+            c.add(
+                "router",
+                f"{name} answers with one of {list(deployment.routes_to)}, not {answered_by!r}",
+            )
 
     # Rule: the model that answered takes the request. Reasoning models accept only the efforts
     # on their list and reject ``max_tokens`` on Chat Completions ("Azure OpenAI reasoning
