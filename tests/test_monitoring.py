@@ -7,6 +7,8 @@ server with forced and seeded faults."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -381,6 +383,21 @@ def test_a_malformed_connection_string_is_refused_with_a_reason() -> None:
             {"APPLICATIONINSIGHTS_CONNECTION_STRING": "my-app-insights"}, configure=configure
         )
     assert configure.calls == []
+
+
+def test_importing_the_azure_monitor_distro_opens_no_connection() -> None:
+    """Only configure_azure_monitor() may talk to Azure; importing it must not (offline runs)."""
+    code = (
+        "import socket\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise SystemExit(f'network touched: {args!r}')\n"
+        "socket.socket.connect = socket.create_connection = socket.getaddrinfo = refuse\n"
+        "from azure.monitor.opentelemetry import configure_azure_monitor\n"
+        "import opentelemetry.instrumentation.genai.openai\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
 
 
 # --- Sentry on the same spans ----------------------------------------------------------------
