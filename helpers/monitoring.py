@@ -1,505 +1,344 @@
-"""Monitoring: metrics recorded from every response, percentiles, error rates, plots.
+"""Monitoring on OpenTelemetry: GenAI spans and metrics, percentiles, error rates, plots.
 
-Give the SDK an HTTP client whose transport records each request it carries, and
-every call is measured without touching the code that makes it:
+OpenTelemetry records; this module adds only what it does not provide. The spans and
+metrics follow OpenTelemetry's GenAI semantic conventions (``gen_ai.operation.name``,
+``gen_ai.request.model``, ``gen_ai.response.model``, ``gen_ai.usage.input_tokens`` /
+``output_tokens``, ``error.type``; the histograms ``gen_ai.client.operation.duration`` and
+``gen_ai.client.token.usage``), written either by hand or by the contrib instrumentation
+``opentelemetry-instrumentation-genai-openai``, which wraps the openai SDK's methods:
 
-    monitor = Monitor()
-    client = AzureOpenAI(..., http_client=monitor.http_client())
-    client.chat.completions.create(...)            # recorded
-    print(monitor.table())                         # p50 / p95 / p99, error rate, tokens
+    telemetry = setup_telemetry()                  # in-memory exporter and metric reader
+    instrumentor = telemetry.instrument_openai()   # every openai client, no code changes
+    client.chat.completions.create(...)            # one span per call
+    calls = calls_from_spans(telemetry.spans.get_finished_spans())
+    print(format_table(summarize(calls)))          # p50 / p95 / p99, error rate, tokens
 
-What a :class:`RequestRecord` holds: the deployment (from the path, or ``model`` on the
-v1 API), the operation, the status, the latency (request sent to body fully read), the
-time to first token of a stream, the token usage read from the body (prompt,
-completion, cached, reasoning; from a stream's usage chunk or the Responses API's
-``response.completed`` event), the request id, the SDK's retry attempt, and for a
-failure its kind from :func:`helpers.error_handling.classify` (``rate_limited``,
-``server_error``, ``timeout``, ``connection``...).
+What is here:
 
-Why a transport and not an httpx event hook: a response hook runs before the body is
-read (so no tokens, and reading it there would break streams), and no hook runs when
-the connection fails. The transport sees the body as it streams past (nothing is
-buffered but a JSON answer) and every connection error. Each attempt the SDK makes is
-one record, so its own retries show up too (``attempt`` > 0).
+- :func:`setup_telemetry`: a tracer, meter and logger provider with in-memory exporters,
+  not installed globally (nothing else in the process is affected).
+- :class:`AttemptSpans`: an ``httpx2`` transport that writes one HTTP client span per
+  attempt, child of the current GenAI span, so the SDK's own retries are visible. The
+  contrib ``opentelemetry-instrumentation-httpx`` instruments ``httpx``, and the openai
+  SDK sends through ``httpx2``.
+- :func:`calls_from_spans` and :func:`attempts_from_spans`: exported spans as plain
+  records; :func:`summarize`, :func:`format_table`, :func:`error_counts`,
+  :func:`plot_latency` and :func:`plot_errors` over them.
+- :func:`export_to_azure_monitor`: ``configure_azure_monitor`` when
+  ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set, and a reason when it is not.
 
-Percentiles are nearest-rank (``numpy.percentile(..., method="inverted_cdf")``): each
-one is a latency that was actually recorded. Summaries are lists of dicts (one per
-group) and a plain-text table; :func:`plot_latency` and :func:`plot_errors` draw with
-matplotlib. No OpenTelemetry: exporting needs a collector; the records are plain data
-to send wherever you like (``record.model_dump()``).
+Percentiles are nearest-rank (``numpy.percentile(..., method="inverted_cdf")``): each one
+is a latency that was actually recorded.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-import zlib
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 import numpy as np
-import openai
 import pydantic
+from opentelemetry import trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._support.exercises import Feedback, attempt, failed, passed
-from ._support.sse import DONE, ServerSentEvent, arelay, relay
-from .error_handling import ErrorKind, classify
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 
 __all__ = [
-    "AsyncMonitoredTransport",
-    "Monitor",
-    "MonitoredTransport",
-    "RequestRecord",
+    "CONNECTION_STRING",
+    "DELAY_ATTRIBUTE",
+    "AttemptRecord",
+    "AttemptSpans",
+    "CallRecord",
+    "Telemetry",
+    "attempts_from_spans",
+    "calls_from_spans",
     "check_percentile",
     "error_counts",
+    "export_to_azure_monitor",
     "format_table",
     "percentiles",
     "plot_errors",
     "plot_latency",
+    "setup_telemetry",
     "summarize",
 ]
 
 PERCENTILES: tuple[int, ...] = (50, 95, 99)
-Clock = Callable[[], float]
+CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+"""The variable ``azure-monitor-opentelemetry`` reads the Application Insights resource from."""
+DELAY_ATTRIBUTE = "replay.delay_ms"
+"""The replay server's drawn delay (its own ``x-replay-delay-ms`` header; Azure sends none),
+put on the spans by :class:`AttemptSpans` so offline figures can use it."""
 
 
-class RequestRecord(pydantic.BaseModel):
-    """One HTTP attempt, as the client saw it."""
+# --- setup --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """Providers whose spans, metrics and log records stay in memory, for reading back."""
+
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    logger_provider: LoggerProvider
+    spans: InMemorySpanExporter
+    metrics: InMemoryMetricReader
+    logs: InMemoryLogRecordExporter
+
+    def tracer(self, name: str = "cookbook") -> trace.Tracer:
+        return self.tracer_provider.get_tracer(name)
+
+    def instrument_openai(self) -> OpenAIInstrumentor:
+        """Instrument every openai client in the process with these providers
+        (``.uninstrument()`` on the result undoes it)."""
+        from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
+
+        instrumentor = OpenAIInstrumentor()
+        instrumentor.instrument(
+            tracer_provider=self.tracer_provider,
+            meter_provider=self.meter_provider,
+            logger_provider=self.logger_provider,
+        )
+        return instrumentor
+
+    def exported_text(self) -> str:
+        """Everything exported so far as text (span names, attributes, events, log records),
+        for checking what reaches a backend, e.g. that no prompt text does."""
+        parts: list[str] = []
+        for span in self.spans.get_finished_spans():
+            parts += [span.name, repr(dict(span.attributes or {}))]
+            parts += [f"{e.name} {dict(e.attributes or {})!r}" for e in span.events]
+        for log in self.logs.get_finished_logs():
+            record = log.log_record
+            parts += [repr(record.body), repr(dict(record.attributes or {}))]
+        return "\n".join(parts)
+
+    def clear(self) -> None:
+        """Forget the spans and log records exported so far (metrics are cumulative)."""
+        self.spans.clear()
+        self.logs.clear()
+
+
+def setup_telemetry() -> Telemetry:
+    """Tracer, meter and logger providers exporting to memory (not installed globally)."""
+    spans, logs, metrics = (
+        InMemorySpanExporter(),
+        InMemoryLogRecordExporter(),
+        InMemoryMetricReader(),
+    )
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    return Telemetry(
+        tracer_provider=tracer_provider,
+        meter_provider=MeterProvider(metric_readers=[metrics]),
+        logger_provider=logger_provider,
+        spans=spans,
+        metrics=metrics,
+        logs=logs,
+    )
+
+
+# --- one span per HTTP attempt ----------------------------------------------------------------
+
+
+class AttemptSpans(httpx2.BaseTransport):
+    """An ``httpx2`` transport that writes an HTTP client span for each attempt it carries.
+
+    The span is a child of the current span (the GenAI span of the call, when there is one)
+    and ends when the answer's headers arrive: ``http.response.status_code``, the SDK's retry
+    number (``http.request.resend_count``) and, for a failure, ``error.type`` (the status
+    code, or the exception's class when no answer came). The replay server's
+    ``x-replay-delay-ms`` is copied to :data:`DELAY_ATTRIBUTE` on both spans.
+    """
+
+    def __init__(self, tracer: trace.Tracer, inner: httpx2.BaseTransport | None = None) -> None:
+        self.tracer = tracer
+        self.inner = inner or httpx2.HTTPTransport()
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        call = trace.get_current_span()
+        attributes: dict[str, Any] = {
+            "http.request.method": request.method,
+            "url.path": request.url.path,
+            "server.address": request.url.host,
+        }
+        retry = request.headers.get("x-stainless-retry-count", "0")
+        if retry.isdigit() and int(retry):
+            attributes["http.request.resend_count"] = int(retry)
+        with self.tracer.start_as_current_span(
+            request.method, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False
+        ) as span:
+            try:
+                response = self.inner.handle_request(request)
+            except Exception as error:
+                span.set_attribute("error.type", type(error).__name__)
+                span.set_status(Status(StatusCode.ERROR))
+                raise
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 400:
+                span.set_attribute("error.type", str(response.status_code))
+                span.set_status(Status(StatusCode.ERROR))
+            delay = response.headers.get("x-replay-delay-ms")
+            if delay is not None:
+                span.set_attribute(DELAY_ATTRIBUTE, float(delay))
+                if call.is_recording():
+                    call.set_attribute(DELAY_ATTRIBUTE, float(delay))
+            return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+# --- records from exported spans --------------------------------------------------------------
+
+
+class CallRecord(pydantic.BaseModel):
+    """One GenAI span: a call to the model, the SDK's retries included."""
 
     model_config = pydantic.ConfigDict(frozen=True)
 
-    started: float
-    """When the request was sent, on the monitor's clock."""
-    method: str
     operation: str
-    """What was called: ``chat/completions``, ``embeddings``, ``responses``..."""
     deployment: str | None
-    status: int | None
-    """The HTTP status; ``None`` when no answer arrived (reset, timeout)."""
-    error: ErrorKind | None = None
-    """The failure's kind, or ``None`` for a success."""
-    latency: float
-    """Seconds from sending the request to the end of the body (or the failure)."""
-    time_to_first_token: float | None = None
-    """Streams: seconds to the first event that carries output."""
-    stream: bool = False
-    events: int | None = None
-    """Streams: how many server-sent events arrived (``[DONE]`` not counted)."""
-    attempt: int = 0
-    """The SDK's retry count for this request (``x-stainless-retry-count``)."""
-    request_id: str | None = None
+    """``gen_ai.request.model``: on Azure, the deployment's name."""
     model: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cached_tokens: int | None = None
+    """``gen_ai.response.model``: the model that answered."""
+    error: str | None = None
+    """``error.type``, or ``None`` for a success."""
+    latency: float
+    """Seconds: the span's duration, or offline the replay server's drawn delay."""
+    time_to_first_chunk: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
     reasoning_tokens: int | None = None
+    """``gen_ai.usage.reasoning.output_tokens``: part of the output tokens."""
+    attempts: int = 0
+    """HTTP attempt spans under this call (:class:`AttemptSpans`)."""
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
-# --- what a request and its body say ------------------------------------------------------
+class AttemptRecord(pydantic.BaseModel):
+    """One HTTP attempt span, with the deployment of the call it belongs to."""
 
+    model_config = pydantic.ConfigDict(frozen=True)
 
-def _describe_request(request: httpx2.Request) -> tuple[str, str | None]:
-    """The operation and the deployment of a request to Azure OpenAI (either surface)."""
-    parts = [p for p in request.url.path.split("/") if p]
-    deployment: str | None = None
-    if "deployments" in parts and parts.index("deployments") + 1 < len(parts):
-        at = parts.index("deployments")
-        deployment, rest = parts[at + 1], parts[at + 2 :]
-    elif "v1" in parts:
-        rest = parts[parts.index("v1") + 1 :]
-    else:
-        rest = parts[1:] if parts[:1] == ["openai"] else parts
-    if deployment is None:
-        try:
-            body = json.loads(request.content) if request.content else None
-        except (httpx2.RequestNotRead, ValueError, UnicodeDecodeError):
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("model"), str):
-            deployment = body["model"]
-    return "/".join(rest) or "/", deployment
-
-
-def _usage_fields(usage: Mapping[str, Any]) -> dict[str, int | None]:
-    """Token counts from a Chat Completions or a Responses ``usage`` object."""
-
-    def number(value: Any) -> int | None:
-        return value if isinstance(value, int) else None
-
-    def detail(name: str, key: str) -> int | None:
-        details = usage.get(name)
-        return number(details.get(key)) if isinstance(details, Mapping) else None
-
-    prompt = number(usage.get("prompt_tokens", usage.get("input_tokens")))
-    completion = number(usage.get("completion_tokens", usage.get("output_tokens")))
-    cached = detail("prompt_tokens_details", "cached_tokens")
-    if cached is None:
-        cached = detail("input_tokens_details", "cached_tokens")
-    reasoning = detail("completion_tokens_details", "reasoning_tokens")
-    if reasoning is None:
-        reasoning = detail("output_tokens_details", "reasoning_tokens")
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "cached_tokens": cached,
-        "reasoning_tokens": reasoning,
-    }
-
-
-def _error_kind(
-    request: httpx2.Request, status: int, headers: httpx2.Headers, body: Any
-) -> ErrorKind:
-    """The kind :func:`classify` gives the exception the SDK raises for this answer."""
-    data = body.get("error", body) if isinstance(body, Mapping) else body
-    response = httpx2.Response(status, headers=headers, request=request)
-    return classify(
-        openai.APIStatusError(f"Error code: {status}", response=response, body=data)
-    ).kind
-
-
-def _transport_error_kind(error: BaseException) -> ErrorKind:
-    if isinstance(error, httpx2.TimeoutException):
-        return ErrorKind.TIMEOUT
-    if isinstance(error, httpx2.TransportError):
-        return ErrorKind.CONNECTION
-    return ErrorKind.UNEXPECTED
-
-
-class _Decoder:
-    """Undo ``content-encoding`` (gzip, deflate) on the bytes the transport hands back."""
-
-    def __init__(self, encoding: str) -> None:
-        encoding = encoding.strip().lower()
-        self.supported = encoding in {"", "identity", "gzip", "deflate"}
-        wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding)
-        self._zlib = zlib.decompressobj(wbits) if wbits else None
-
-    def __call__(self, chunk: bytes) -> bytes:
-        if not self.supported:
-            return b""
-        return self._zlib.decompress(chunk) if self._zlib else chunk
-
-
-_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
-
-
-class _Observation:
-    """What one response's body says, read as it passes."""
-
-    def __init__(
-        self,
-        monitor: Monitor,
-        request: httpx2.Request,
-        started: float,
-        response: httpx2.Response,
-    ) -> None:
-        self.monitor, self.request, self.started = monitor, request, started
-        self.status = response.status_code
-        self.headers = response.headers
-        self.stream = "text/event-stream" in response.headers.get("content-type", "")
-        self.decode = _Decoder(response.headers.get("content-encoding", ""))
-        self._body = bytearray()
-        self.first_token: float | None = None
-        self.events = 0
-        self.usage: dict[str, int | None] = {}
-        self.model: str | None = None
-        self.done = False
-
-    def feed(self, chunk: bytes) -> None:
-        """Keep a JSON answer's bytes (a stream's events arrive through :meth:`on_event`)."""
-        self._body += self.decode(chunk)
-
-    def on_event(self, event: ServerSentEvent) -> None:
-        """One server-sent event, parsed as its chunk passes (``[DONE]`` is not counted)."""
-        if not event.data or event.data == DONE:
-            return
-        try:
-            data = json.loads(event.data)
-        except ValueError:
-            return
-        if not isinstance(data, dict):
-            return
-        self.events += 1
-        kind = data.get("type")
-        carries_output = (
-            kind.endswith(".delta") if isinstance(kind, str) else bool(data.get("choices"))
-        )
-        if carries_output and self.first_token is None:
-            self.first_token = self.monitor.clock() - self.started
-        # A Responses stream's usage is in its terminal event (completed, incomplete, failed).
-        response = data.get("response") if kind in _TERMINAL_EVENTS else data
-        if isinstance(response, dict):
-            if isinstance(response.get("usage"), dict):
-                self.usage = _usage_fields(response["usage"])
-            if response.get("model"):
-                self.model = str(response["model"])
-
-    def __enter__(self) -> _Observation:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
-    ) -> None:
-        """The body's one pass is over: a reader that stopped early (``GeneratorExit``) is
-        not a failure."""
-        self.finish(None if isinstance(exc, GeneratorExit) else exc)
-
-    def finish(self, failure: BaseException | None = None) -> None:
-        if self.done:
-            return
-        self.done = True
-        body: Any = None
-        if not self.stream and self._body:
-            try:
-                body = json.loads(bytes(self._body))
-            except ValueError:
-                body = None
-        if isinstance(body, dict):
-            if isinstance(body.get("usage"), dict):
-                self.usage = _usage_fields(body["usage"])
-            if isinstance(body.get("model"), str):
-                self.model = body["model"]
-        error: ErrorKind | None = None
-        if self.status >= 400:
-            error = _error_kind(self.request, self.status, self.headers, body)
-        elif failure is not None:
-            error = _transport_error_kind(failure)
-        self.monitor.add(
-            _record(
-                self.monitor,
-                self.request,
-                self.started,
-                status=self.status,
-                error=error,
-                time_to_first_token=self.first_token,
-                stream=self.stream,
-                events=self.events if self.stream else None,
-                request_id=self.headers.get("x-request-id") or self.headers.get("apim-request-id"),
-                model=self.model,
-                **self.usage,
-            )
-        )
-
-
-def _record(
-    monitor: Monitor, request: httpx2.Request, started: float, **fields: Any
-) -> RequestRecord:
-    operation, deployment = _describe_request(request)
-    try:
-        attempt = int(request.headers.get("x-stainless-retry-count", "0"))
-    except ValueError:
-        attempt = 0
-    return RequestRecord(
-        started=started,
-        method=request.method,
-        operation=operation,
-        deployment=deployment,
-        latency=monitor.clock() - started,
-        attempt=attempt,
-        **fields,
-    )
-
-
-class _ObservedStream(httpx2.SyncByteStream):
-    """The body as it passes, observed once.
-
-    Iterating it again continues the same pass: after ``[DONE]`` the SDK drains "the rest"
-    of a stream by iterating the body anew, and that must not read the connection twice.
-    """
-
-    def __init__(self, inner: Iterable[bytes], observation: _Observation) -> None:
-        self._inner, self._observation = inner, observation
-        self._pass: Iterator[bytes] | None = None
-
-    def __iter__(self) -> Iterator[bytes]:
-        if self._pass is None:
-            self._pass = self._observe()
-        return self._pass
-
-    def _observe(self) -> Iterator[bytes]:
-        with self._observation as observation:
-            if observation.stream:
-                yield from relay(self._inner, observation.on_event, transform=observation.decode)
-            else:
-                for chunk in self._inner:
-                    observation.feed(chunk)
-                    yield chunk
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._inner, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._observation.finish()
-
-
-class _AsyncObservedStream(httpx2.AsyncByteStream):
-    """The async twin of :class:`_ObservedStream`."""
-
-    def __init__(self, inner: Any, observation: _Observation) -> None:
-        self._inner, self._observation = inner, observation
-        self._pass: AsyncIterator[bytes] | None = None
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        if self._pass is None:
-            self._pass = self._observe()
-        return self._pass
-
-    async def _observe(self) -> AsyncIterator[bytes]:
-        with self._observation as observation:
-            if observation.stream:
-                relayed = arelay(self._inner, observation.on_event, transform=observation.decode)
-                try:
-                    async for chunk in relayed:
-                        yield chunk
-                finally:
-                    await relayed.aclose()
-            else:
-                async for chunk in self._inner:
-                    observation.feed(chunk)
-                    yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            aclose = getattr(self._inner, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        finally:
-            self._observation.finish()
-
-
-def _unanswered(
-    monitor: Monitor, request: httpx2.Request, started: float, error: Exception
-) -> None:
-    """Record a request the transport raised for, with no response at all."""
-    kind = _transport_error_kind(error)
-    monitor.add(_record(monitor, request, started, status=None, error=kind))
-
-
-def _observed(
-    monitor: Monitor,
-    request: httpx2.Request,
-    started: float,
-    response: httpx2.Response,
-    stream: Callable[[Any, _Observation], httpx2.SyncByteStream | httpx2.AsyncByteStream],
-) -> httpx2.Response:
-    """``response`` with its body wrapped in ``stream``, which records it as it passes."""
-    observation = _Observation(monitor, request, started, response)
-    return httpx2.Response(
-        response.status_code,
-        headers=response.headers,
-        stream=stream(response.stream, observation),
-        request=request,
-        extensions=response.extensions,
-    )
-
-
-class MonitoredTransport(httpx2.BaseTransport):
-    """An httpx2 transport that records every request it carries in a :class:`Monitor`."""
-
-    def __init__(self, monitor: Monitor, inner: httpx2.BaseTransport | None = None) -> None:
-        self.monitor = monitor
-        self.inner = inner or httpx2.HTTPTransport()
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        started = self.monitor.clock()
-        try:
-            response = self.inner.handle_request(request)
-        except Exception as exc:
-            _unanswered(self.monitor, request, started, exc)
-            raise
-        assert isinstance(response.stream, Iterable)
-        return _observed(self.monitor, request, started, response, _ObservedStream)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class AsyncMonitoredTransport(httpx2.AsyncBaseTransport):
-    """The async twin of :class:`MonitoredTransport`."""
-
-    def __init__(self, monitor: Monitor, inner: httpx2.AsyncBaseTransport | None = None) -> None:
-        self.monitor = monitor
-        self.inner = inner or httpx2.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        started = self.monitor.clock()
-        try:
-            response = await self.inner.handle_async_request(request)
-        except Exception as exc:
-            _unanswered(self.monitor, request, started, exc)
-            raise
-        return _observed(self.monitor, request, started, response, _AsyncObservedStream)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-# --- the monitor --------------------------------------------------------------------------
-
-
-class Monitor:
-    """Collects a :class:`RequestRecord` per request; summarises and plots them.
-
-    ``clock`` (seconds, monotonic) is injectable; ``max_records`` keeps memory bounded in a
-    long-running process (the oldest records are dropped first).
-    """
-
-    def __init__(self, *, clock: Clock = time.perf_counter, max_records: int = 100_000) -> None:
-        if max_records < 1:
-            raise ValueError(f"max_records must be at least 1, got {max_records}")
-        self.clock = clock
-        self._records: deque[RequestRecord] = deque(maxlen=max_records)
-        self._lock = threading.Lock()
-
-    def add(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._records.append(record)
+    deployment: str | None
+    status: int | None
+    error: str | None = None
+    retry: int = 0
+    latency: float
 
     @property
-    def records(self) -> list[RequestRecord]:
-        """A copy of what has been recorded, oldest first."""
-        with self._lock:
-            return list(self._records)
+    def ok(self) -> bool:
+        return self.error is None
 
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
 
-    def http_client(self, inner: httpx2.BaseTransport | None = None) -> httpx2.Client:
-        """An ``http_client=`` for ``AzureOpenAI`` / ``OpenAI``, with the SDK's own defaults."""
-        return openai.DefaultHttpxClient(transport=MonitoredTransport(self, inner))
+def _seconds(span: ReadableSpan) -> float:
+    if span.start_time is None or span.end_time is None:
+        raise ValueError(f"span {span.name!r} has not ended")
+    return (span.end_time - span.start_time) / 1e9
 
-    def async_http_client(
-        self, inner: httpx2.AsyncBaseTransport | None = None
-    ) -> httpx2.AsyncClient:
-        """An ``http_client=`` for ``AsyncAzureOpenAI`` / ``AsyncOpenAI``."""
-        return openai.DefaultAsyncHttpxClient(transport=AsyncMonitoredTransport(self, inner))
 
-    def summary(self, by: str | None = "deployment") -> list[dict[str, Any]]:
-        """:func:`summarize` over this monitor's records."""
-        return summarize(self.records, by=by)
+def _is_genai(span: ReadableSpan) -> bool:
+    return "gen_ai.operation.name" in (span.attributes or {})
 
-    def table(self, by: str | None = "deployment") -> str:
-        """The summary as a plain-text table."""
-        return format_table(self.summary(by=by))
 
-    def error_counts(self, by: str | None = None) -> dict[Any, Counter[str]]:
-        """Failures per kind, overall (``by=None``) or per ``deployment`` / ``operation``."""
-        return error_counts(self.records, by=by)
+def calls_from_spans(
+    spans: Iterable[ReadableSpan], *, latency: str = "measured"
+) -> list[CallRecord]:
+    """A :class:`CallRecord` per GenAI span, in the order they ended.
+
+    ``latency="configured"`` takes each call's latency from :data:`DELAY_ATTRIBUTE` (the
+    replay server's drawn delay before the answer), so offline figures do not depend on
+    how busy the machine is; a success without it is an error.
+    """
+    if latency not in ("measured", "configured"):
+        raise ValueError(f"latency must be 'measured' or 'configured', got {latency!r}")
+    spans = list(spans)
+    children = Counter(s.parent.span_id for s in spans if s.parent is not None and not _is_genai(s))
+    records = []
+    for span in spans:
+        if not _is_genai(span):
+            continue
+        a = span.attributes or {}
+        seconds = _seconds(span)
+        error = a.get("error.type")
+        if latency == "configured" and error is None:
+            if DELAY_ATTRIBUTE not in a:
+                raise ValueError(
+                    f"span {span.name!r} has no {DELAY_ATTRIBUTE}: was the client's transport "
+                    "AttemptSpans, on a replay server with latency configured?"
+                )
+            seconds = float(a[DELAY_ATTRIBUTE]) / 1000  # type: ignore[arg-type]
+        records.append(
+            CallRecord(
+                operation=str(a["gen_ai.operation.name"]),
+                deployment=_str(a.get("gen_ai.request.model")),
+                model=_str(a.get("gen_ai.response.model")),
+                error=_str(error),
+                latency=seconds,
+                time_to_first_chunk=a.get("gen_ai.response.time_to_first_chunk"),  # type: ignore[arg-type]
+                input_tokens=a.get("gen_ai.usage.input_tokens"),  # type: ignore[arg-type]
+                output_tokens=a.get("gen_ai.usage.output_tokens"),  # type: ignore[arg-type]
+                reasoning_tokens=a.get("gen_ai.usage.reasoning.output_tokens"),  # type: ignore[arg-type]
+                attempts=children[span.context.span_id] if span.context else 0,
+            )
+        )
+    return records
+
+
+def attempts_from_spans(spans: Iterable[ReadableSpan]) -> list[AttemptRecord]:
+    """An :class:`AttemptRecord` per HTTP attempt span written by :class:`AttemptSpans`."""
+    spans = list(spans)
+    deployments = {
+        s.context.span_id: _str((s.attributes or {}).get("gen_ai.request.model"))
+        for s in spans
+        if _is_genai(s) and s.context is not None
+    }
+    records = []
+    for span in spans:
+        a = span.attributes or {}
+        if _is_genai(span) or "http.request.method" not in a:
+            continue
+        status = a.get("http.response.status_code")
+        records.append(
+            AttemptRecord(
+                deployment=deployments.get(span.parent.span_id) if span.parent else None,
+                status=status if isinstance(status, int) else None,
+                error=_str(a.get("error.type")),
+                retry=a.get("http.request.resend_count", 0),  # type: ignore[arg-type]
+                latency=_seconds(span),
+            )
+        )
+    return records
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 # --- summaries ----------------------------------------------------------------------------
+
+Record = CallRecord | AttemptRecord
 
 
 def percentiles(values: Sequence[float], qs: Sequence[int] = PERCENTILES) -> dict[str, float]:
@@ -512,30 +351,26 @@ def percentiles(values: Sequence[float], qs: Sequence[int] = PERCENTILES) -> dic
     return {f"p{q}": float(v) for q, v in zip(qs, found, strict=True)}
 
 
-GROUPS = ("deployment", "operation", "model", "status")
+GROUPS = ("deployment", "operation", "model", "status", "error")
 
 
-def _groups(records: Sequence[RequestRecord], by: str | None) -> dict[Any, list[RequestRecord]]:
+def _groups(records: Sequence[Record], by: str | None) -> dict[Any, list[Record]]:
     if by is not None and by not in GROUPS:
         raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPS)} or None")
-    groups: dict[Any, list[RequestRecord]] = {}
+    groups: dict[Any, list[Record]] = {}
     for record in records:
+        if by is not None and not hasattr(record, by):
+            raise ValueError(f"a {type(record).__name__} has no {by!r} to group by")
         key = "all" if by is None else getattr(record, by)
         groups.setdefault(key, []).append(record)
     return groups
 
 
-def _total(records: Iterable[RequestRecord], field: str) -> int:
-    return sum(getattr(r, field) or 0 for r in records)
-
-
-def summarize(
-    records: Sequence[RequestRecord], by: str | None = "deployment"
-) -> list[dict[str, Any]]:
+def summarize(records: Sequence[Record], by: str | None = "deployment") -> list[dict[str, Any]]:
     """One row per group: requests, error rate, latency percentiles (ms) of successes, tokens.
 
-    Latency percentiles are taken over successful requests (a reset or a 429 answers fast
-    and would flatter them); time to first token over successful streams.
+    Latency percentiles are taken over successes (a reset or a 429 answers fast and would
+    flatter them); tokens are summed over successes, where the records carry them.
     """
     rows: list[dict[str, Any]] = []
     for key, group in sorted(_groups(records, by).items(), key=lambda kv: str(kv[0])):
@@ -549,20 +384,17 @@ def summarize(
         latency = percentiles([r.latency * 1000 for r in ok]) if ok else {}
         for q in PERCENTILES:
             row[f"p{q}_ms"] = latency.get(f"p{q}")
-        first = [r.time_to_first_token * 1000 for r in ok if r.time_to_first_token is not None]
-        row["ttft_p50_ms"] = percentiles(first, [50])["p50"] if first else None
-        for field in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"):
-            row[field] = _total(ok, field)
+        for field in ("input_tokens", "output_tokens", "reasoning_tokens"):
+            if all(isinstance(r, CallRecord) for r in group):
+                row[field] = sum(getattr(r, field) or 0 for r in ok)
         rows.append(row)
     return rows
 
 
-def error_counts(
-    records: Sequence[RequestRecord], by: str | None = None
-) -> dict[Any, Counter[str]]:
-    """``{group: Counter({kind: n})}`` of failures; the group is ``"all"`` when ``by`` is None."""
+def error_counts(records: Sequence[Record], by: str | None = None) -> dict[Any, Counter[str]]:
+    """``{group: Counter({error.type: n})}``; the group is ``"all"`` when ``by`` is None."""
     return {
-        key: Counter(r.error.value for r in group if r.error is not None)
+        key: Counter(r.error for r in group if r.error is not None)
         for key, group in _groups(records, by).items()
     }
 
@@ -574,20 +406,14 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     columns = list(rows[0])
     cells = [[_format(column, row.get(column)) for column in columns] for row in rows]
     widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(columns, widths, strict=True))
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.ljust(w) if i == 0 else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
         )
-    ]
-    for line in cells:
-        lines.append(
-            "  ".join(
-                v.ljust(w) if i == 0 else v.rjust(w)
-                for i, (v, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
-    return "\n".join(lines)
+
+    return "\n".join([line(columns), *(line(values) for values in cells)])
 
 
 def _format(column: str, value: Any) -> str:
@@ -605,10 +431,8 @@ def _format(column: str, value: Any) -> str:
 # --- plots --------------------------------------------------------------------------------
 
 
-def plot_latency(
-    records: Sequence[RequestRecord], ax: Axes | None = None, *, bins: int = 20
-) -> Axes:
-    """A histogram of successful requests' latency (ms), with p50 / p95 / p99 marked."""
+def plot_latency(records: Sequence[Record], ax: Axes | None = None, *, bins: int = 20) -> Axes:
+    """A histogram of successes' latency (ms), with p50 / p95 / p99 marked."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(7, 3.5))[1]
@@ -628,8 +452,8 @@ def plot_latency(
     return ax
 
 
-def plot_errors(records: Sequence[RequestRecord], ax: Axes | None = None) -> Axes:
-    """Failures by kind, one bar per kind, stacked by deployment."""
+def plot_errors(records: Sequence[Record], ax: Axes | None = None) -> Axes:
+    """Failures by ``error.type``, one bar per type, stacked by deployment."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -646,10 +470,44 @@ def plot_errors(records: Sequence[RequestRecord], ax: Axes | None = None) -> Axe
             bottom += heights
     ax.set_ylabel("failed requests")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no half failures
-    ax.set_title(f"{int(bottom.sum())} failures of {len(records)} requests, by kind")
+    ax.set_title(f"{int(bottom.sum())} failures of {len(records)} requests, by error.type")
     ax.legend(title="deployment")
     ax.tick_params(axis="x", rotation=20)
     return ax
+
+
+# --- Azure Monitor ------------------------------------------------------------------------
+
+
+def export_to_azure_monitor(
+    environ: Mapping[str, str] | None = None,
+    *,
+    configure: Callable[..., None] | None = None,
+) -> str:
+    """Send this process's telemetry to Application Insights when
+    ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set; say why not otherwise.
+
+    ``configure`` defaults to ``azure.monitor.opentelemetry.configure_azure_monitor``, which
+    installs global providers exporting to that resource (tests pass their own).
+    """
+    environ = os.environ if environ is None else environ
+    connection_string = environ.get(CONNECTION_STRING, "").strip()
+    if not connection_string:
+        return (
+            f"Azure Monitor export skipped: {CONNECTION_STRING} is not set "
+            "(offline, nothing leaves this machine)."
+        )
+    if "InstrumentationKey=" not in connection_string:
+        raise ValueError(
+            f"{CONNECTION_STRING} does not look like a connection string (no "
+            "'InstrumentationKey='): copy it from the Application Insights resource's Overview"
+        )
+    if configure is None:
+        from azure.monitor.opentelemetry import configure_azure_monitor
+
+        configure = configure_azure_monitor
+    configure(connection_string=connection_string)
+    return "Exporting to Azure Monitor: the Application Insights resource of the connection string."
 
 
 # --- exercise --------------------------------------------------------------------------------

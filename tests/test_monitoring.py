@@ -1,12 +1,15 @@
-"""The monitor records every request the SDK makes, from the wire: status, deployment, tokens
-from the body, latency, time to first token, and the kind of each failure. Driven through the
-openai SDK against the replay server with forced faults and configured latency."""
+"""Monitoring on OpenTelemetry: GenAI spans written by hand and by the openai instrumentation
+give the same table; spans carry the GenAI attribute names and no prompt text unless the
+reader opts in; HTTP attempt spans show the SDK's retries; the Azure Monitor path is decided
+by APPLICATIONINSIGHTS_CONNECTION_STRING. Driven through the openai SDK against the replay
+server with forced and seeded faults."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections import Counter
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,318 +17,455 @@ import matplotlib
 import numpy as np
 import openai
 import pytest
-from conftest import HELLO, StartServer, async_client, solution, sync_client, v1_client
+import sentry_sdk
+from conftest import HELLO, StartServer, solution, sync_client
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
-from sse_upstream import FRAMED_CHUNKS, FakeUpstream, framed_body
+from openai.types.chat import ChatCompletionMessageParam
+from opentelemetry.sdk.metrics.export import HistogramDataPoint
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from helpers.error_handling import ErrorKind
+from helpers.error_tracking import MemoryTransport
 from helpers.monitoring import (
-    Monitor,
-    RequestRecord,
+    DELAY_ATTRIBUTE,
+    AttemptRecord,
+    AttemptSpans,
+    CallRecord,
+    Telemetry,
+    attempts_from_spans,
+    calls_from_spans,
     check_percentile,
+    error_counts,
+    export_to_azure_monitor,
     format_table,
     percentiles,
     plot_errors,
     plot_latency,
+    setup_telemetry,
     summarize,
 )
-from helpers.replay import Deployment, ReplayServer
-from helpers.replay.config import DEFAULT_DEPLOYMENTS
+from helpers.replay import ReplayServer
 
 matplotlib.use("Agg")
 
-STANDARD = "gpt-4.1-mini"
-"""A deployment of a standard-family (non-reasoning) model, kept to show a record with no
-reasoning tokens beside the reasoning deployments' (gpt-4.1-mini, Legacy, 2025-04-14)."""
-DEPLOYMENTS = {
-    **DEFAULT_DEPLOYMENTS,
-    STANDARD: Deployment(kind="chat", model="gpt-4.1-mini-2025-04-14"),
+CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+PROMPT = "Name three parts of a bicycle drivetrain."
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": PROMPT}]
+GENAI_NAMES = {
+    "gen_ai.operation.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
 }
 
 
-def monitored(server: ReplayServer, monitor: Monitor, **options: Any) -> openai.AzureOpenAI:
-    return sync_client(server, http_client=monitor.http_client(), **options)
-
-
-def lenient(start_server: StartServer, **config: Any) -> ReplayServer:
-    return start_server(mode="lenient", **config)
+@pytest.fixture
+def telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Telemetry]:
+    """In-memory telemetry with the openai SDK instrumented (content capture at its default),
+    uninstrumented afterwards so no other test is traced."""
+    monkeypatch.delenv(CAPTURE, raising=False)
+    telemetry = setup_telemetry()
+    instrumentor = telemetry.instrument_openai()
+    try:
+        yield telemetry
+    finally:
+        instrumentor.uninstrument()
 
 
 @pytest.fixture
 def server(start_server: StartServer) -> ReplayServer:
-    """A lenient server without recordings: every answer is simulated (the built-in
-    deployments and a standard one)."""
-    return lenient(start_server, deployments=DEPLOYMENTS)
+    """A lenient server without recordings: every answer is simulated."""
+    return start_server(mode="lenient")
 
 
-def test_each_success_is_recorded_with_its_deployment_status_and_token_usage(
-    server: ReplayServer,
-) -> None:
-    monitor = Monitor()
-    client = monitored(server, monitor)
-    answers = [
-        client.chat.completions.create(model=deployment, messages=HELLO)
-        for deployment in ("gpt-5.4-mini", "gpt-5.4-mini", STANDARD)
-    ]
-
-    records = monitor.records
-    assert [(r.deployment, r.status, r.error) for r in records] == [
-        ("gpt-5.4-mini", 200, None),
-        ("gpt-5.4-mini", 200, None),
-        (STANDARD, 200, None),
-    ]
-    for record, answer in zip(records, answers, strict=True):
-        usage = answer.usage
-        assert usage is not None and usage.completion_tokens_details is not None
-        assert record.prompt_tokens == usage.prompt_tokens
-        assert record.completion_tokens == usage.completion_tokens
-        assert record.reasoning_tokens == usage.completion_tokens_details.reasoning_tokens
-        assert record.model == answer.model
-        assert record.operation == "chat/completions" and not record.stream
-        assert record.request_id == answer._request_id
-    assert records[0].reasoning_tokens and not records[2].reasoning_tokens  # gpt-5.4 reasons
-
-
-@pytest.mark.parametrize(
-    ("fault", "exception", "status", "kind"),
-    [
-        ("500", openai.InternalServerError, 500, ErrorKind.SERVER_ERROR),
-        ("503", openai.InternalServerError, 503, ErrorKind.SERVER_ERROR),
-        ("408", openai.APIStatusError, 408, ErrorKind.REQUEST_TIMEOUT),
-        ("429", openai.RateLimitError, 429, ErrorKind.RATE_LIMITED),
-        ("reset", openai.APIConnectionError, None, ErrorKind.CONNECTION),
-        ("hang", openai.APITimeoutError, None, ErrorKind.TIMEOUT),
-    ],
-)
-def test_a_forced_fault_is_recorded_with_its_status_and_kind(
-    server: ReplayServer,
-    fault: str,
-    exception: type[Exception],
-    status: int | None,
-    kind: ErrorKind,
-) -> None:
-    monitor = Monitor()
-    client = monitored(server, monitor, timeout=0.3)
-    with pytest.raises(exception):
-        client.chat.completions.create(
-            model="gpt-5.4-mini", messages=HELLO, extra_headers={"x-replay-fault": fault}
-        )
-    (record,) = monitor.records
-    assert (record.status, record.error, record.deployment) == (status, kind, "gpt-5.4-mini")
-    assert record.prompt_tokens is None
-    if fault == "hang":
-        assert record.latency >= 0.3  # the client's timeout, not an answer
-
-
-def test_latency_is_at_least_what_the_server_was_told_to_take(start_server: StartServer) -> None:
-    server = lenient(start_server, latency={"time_to_first_token_ms": 40, "per_token_ms": 0.2})
-    monitor = Monitor()
-    client = monitored(server, monitor)
-    for _ in range(3):
-        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
-    for record in monitor.records:
-        assert record.completion_tokens
-        assert record.latency >= (40 + 0.2 * record.completion_tokens) / 1000
-
-
-def test_a_stream_records_time_to_first_token_and_the_usage_chunk(
-    start_server: StartServer,
-) -> None:
-    server = lenient(start_server, latency={"time_to_first_token_ms": 30, "per_token_ms": 1})
-    monitor = Monitor()
-    client = monitored(server, monitor)
-    chunks = list(
-        client.chat.completions.create(
-            model="gpt-5.4-mini",
-            messages=HELLO,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-    )
-    usage = chunks[-1].usage
-    assert usage is not None
-    (record,) = monitor.records
-    assert record.stream and record.ok
-    assert record.events == len(chunks)  # the annotation and usage chunks included
-    assert record.time_to_first_token is not None
-    assert 0.03 <= record.time_to_first_token <= record.latency
-    assert (record.prompt_tokens, record.completion_tokens) == (
-        usage.prompt_tokens,
-        usage.completion_tokens,
+def traced(server: ReplayServer, telemetry: Telemetry, **options: Any) -> openai.AzureOpenAI:
+    """A client whose HTTP attempts become spans of ``telemetry``."""
+    transport = AttemptSpans(telemetry.tracer())
+    return sync_client(
+        server, http_client=openai.DefaultHttpxClient(transport=transport), **options
     )
 
 
-@pytest.mark.parametrize("eol", ["\r\n", "\r", "\n"], ids=["crlf", "cr", "lf"])
-@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
-async def test_every_event_is_counted_whatever_the_line_endings(eol: str, use_async: bool) -> None:
-    monitor = Monitor()
-    with FakeUpstream(framed_body(eol)) as upstream:
-        options: dict[str, Any] = {
-            "azure_endpoint": upstream.url,
-            "api_key": "k",
-            "api_version": "2024-10-21",
-        }
-        if use_async:
-            async with openai.AsyncAzureOpenAI(
-                http_client=monitor.async_http_client(), **options
-            ) as client:
-                stream = await client.chat.completions.create(
-                    model="gpt-4o-mini", messages=HELLO, stream=True
-                )
-                chunks = [chunk async for chunk in stream]
-        else:
-            sync = openai.AzureOpenAI(http_client=monitor.http_client(), **options)
-            chunks = list(
-                sync.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True)
-            )
-    assert [c.model_dump(exclude_unset=True) for c in chunks] == FRAMED_CHUNKS
-    (record,) = monitor.records
-    assert record.stream and record.ok
-    assert record.events == len(FRAMED_CHUNKS)  # the SDK read 4 events; so did the monitor
-    assert record.model == "gpt-4o-mini-2024-07-18"
-    assert record.time_to_first_token is not None
-
-
-def test_a_stream_cut_midway_is_recorded_as_a_connection_failure(
-    server: ReplayServer,
-) -> None:
-    monitor = Monitor()
-    client = monitored(server, monitor)
+def stream_chat(client: openai.AzureOpenAI, deployment: str, **options: Any) -> str:
     stream = client.chat.completions.create(
-        model="gpt-5.4-mini",
-        messages=HELLO,
+        model=deployment,
+        messages=ASK,
         stream=True,
         stream_options={"include_usage": True},
-        extra_headers={"x-replay-fault": "cut"},
+        **options,
     )
-    with pytest.raises(openai.APIConnectionError):
-        for _ in stream:
-            pass
-    (record,) = monitor.records
-    assert (record.status, record.error) == (200, ErrorKind.CONNECTION)
-    assert record.completion_tokens is None  # the usage chunk never came
+    return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
 
 
-def test_the_sdks_own_retries_are_recorded_as_attempts(server: ReplayServer) -> None:
-    monitor = Monitor()
-    client = monitored(server, monitor, max_retries=2)
+def chat_by_hand(telemetry: Telemetry, client: openai.AzureOpenAI, deployment: str) -> str:
+    """The notebook's section 1: a GenAI span per call, written with opentelemetry-sdk only."""
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": deployment,
+    }
+    duration = telemetry.meter_provider.get_meter("by-hand").create_histogram(
+        "gen_ai.client.operation.duration", unit="s"
+    )
+    with telemetry.tracer().start_as_current_span(
+        f"chat {deployment}", kind=SpanKind.CLIENT, record_exception=False
+    ) as span:
+        start = time.perf_counter()
+        try:
+            chunks = list(
+                client.chat.completions.create(
+                    model=deployment,
+                    messages=ASK,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+            )
+        except openai.APIError as error:
+            attributes["error.type"] = f"openai.{type(error).__name__}"
+            span.set_status(Status(StatusCode.ERROR))
+            raise
+        else:
+            usage = chunks[-1].usage
+            assert usage is not None
+            attributes["gen_ai.response.model"] = chunks[-1].model
+            span.set_attributes(
+                {
+                    "gen_ai.usage.input_tokens": usage.prompt_tokens,
+                    "gen_ai.usage.output_tokens": usage.completion_tokens,
+                }
+            )
+            details = usage.completion_tokens_details
+            if details is not None and details.reasoning_tokens:
+                span.set_attribute("gen_ai.usage.reasoning.output_tokens", details.reasoning_tokens)
+        finally:
+            span.set_attributes(attributes)
+            duration.record(time.perf_counter() - start, attributes)
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def faulty_run(start_server: StartServer, telemetry: Telemetry, by_hand: bool) -> int:
+    """20 streamed calls over two deployments, seeded faults and drawn delays; failed calls."""
+    server = start_server(
+        mode="lenient",
+        faults={"probability": 0.3, "kinds": ["500", "429", "reset"]},
+        latency={"time_to_first_token_ms": 5, "spread": 0.6},
+        seed=7,
+    )
+    client = traced(server, telemetry, max_retries=1)
+    failed = 0
+    for n in range(20):
+        deployment = ("gpt-5.4-mini", "gpt-5.4-nano")[n % 2]
+        try:
+            if by_hand:
+                chat_by_hand(telemetry, client, deployment)
+            else:
+                stream_chat(client, deployment)
+        except openai.APIError:
+            failed += 1
+    return failed
+
+
+# --- acceptance ----------------------------------------------------------------------------
+
+
+def test_by_hand_and_the_instrumentation_give_the_same_table(start_server: StartServer) -> None:
+    by_hand = setup_telemetry()
+    failed_by_hand = faulty_run(start_server, by_hand, by_hand=True)
+
+    instrumented = setup_telemetry()
+    instrumentor = instrumented.instrument_openai()
+    try:
+        failed_instrumented = faulty_run(start_server, instrumented, by_hand=False)
+    finally:
+        instrumentor.uninstrument()
+
+    hand_spans = by_hand.spans.get_finished_spans()
+    auto_spans = instrumented.spans.get_finished_spans()
+    hand = calls_from_spans(hand_spans, latency="configured")
+    auto = calls_from_spans(auto_spans, latency="configured")
+    assert failed_by_hand == failed_instrumented
+    assert len(hand) == len(auto) == 20
+    assert summarize(hand) == summarize(auto)
+    assert summarize(hand, by=None) == summarize(auto, by=None)
+    assert [r.error for r in hand] == [r.error for r in auto]
+    assert sum(r.output_tokens or 0 for r in auto) > 0
+    # the seed made some attempts fail, and the retries rescued some of them
+    hand_attempts = attempts_from_spans(hand_spans)
+    auto_attempts = attempts_from_spans(auto_spans)
+    assert [(a.status, a.error) for a in hand_attempts] == [
+        (a.status, a.error) for a in auto_attempts
+    ]
+    assert sum(not a.ok for a in auto_attempts) > failed_instrumented
+
+
+def test_exported_spans_and_metrics_carry_the_genai_names(
+    server: ReplayServer, telemetry: Telemetry
+) -> None:
+    answer = stream_chat(traced(server, telemetry), "gpt-5.4-mini")
+    assert answer
+    (span,) = [s for s in telemetry.spans.get_finished_spans() if s.kind == SpanKind.CLIENT and
+               "gen_ai.operation.name" in (s.attributes or {})]  # fmt: skip
+    attributes = dict(span.attributes or {})
+    assert set(attributes) >= GENAI_NAMES
+    assert span.name == "chat gpt-5.4-mini"
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.request.model"] == "gpt-5.4-mini"
+    assert str(attributes["gen_ai.response.model"]).startswith("gpt-5.4-mini-")
+    (record,) = calls_from_spans([span])
+    assert record.output_tokens == attributes["gen_ai.usage.output_tokens"]
+    assert record.attempts == 0  # the attempt span is not in the list given
+
+    data = telemetry.metrics.get_metrics_data()
+    assert data is not None
+    metrics = {
+        m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+    }
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= set(metrics)
+    assert type(metrics["gen_ai.client.token.usage"].data).__name__ == "Histogram"
+    points = metrics["gen_ai.client.token.usage"].data.data_points
+    by_type = {
+        p.attributes["gen_ai.token.type"]: p.sum
+        for p in points
+        if isinstance(p, HistogramDataPoint) and p.attributes
+    }
+    assert by_type == {
+        "input": attributes["gen_ai.usage.input_tokens"],
+        "output": attributes["gen_ai.usage.output_tokens"],
+    }
+
+
+def test_no_prompt_text_reaches_the_exported_telemetry_by_default(
+    server: ReplayServer, telemetry: Telemetry
+) -> None:
+    answer = stream_chat(traced(server, telemetry), "gpt-5.4-mini")
+    client = traced(server, telemetry)
+    client.chat.completions.create(model="gpt-5.4-nano", messages=ASK)
+    exported = telemetry.exported_text()
+    assert "gen_ai.usage.output_tokens" in exported  # the spans were exported
+    assert PROMPT not in exported
+    assert answer[:20] not in exported
+
+
+@pytest.mark.parametrize("mode", ["span_only", "span_and_event"])
+def test_with_the_opt_in_the_prompt_is_captured(
+    server: ReplayServer, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv(CAPTURE, mode)
+    telemetry = setup_telemetry()
+    instrumentor = telemetry.instrument_openai()  # reads the variable when it starts
+    try:
+        stream_chat(traced(server, telemetry), "gpt-5.4-mini")
+    finally:
+        instrumentor.uninstrument()
+    (span,) = [s for s in telemetry.spans.get_finished_spans() if s.name.startswith("chat ")]
+    assert PROMPT in str((span.attributes or {}).get("gen_ai.input.messages"))
+    assert PROMPT in telemetry.exported_text()
+
+
+def test_a_failed_call_is_a_span_with_its_error_type_and_its_attempts(
+    server: ReplayServer, telemetry: Telemetry
+) -> None:
+    client = traced(server, telemetry, max_retries=2)
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(
             model="gpt-5.4-mini", messages=HELLO, extra_headers={"x-replay-fault": "500"}
         )
-    assert [(r.attempt, r.error) for r in monitor.records] == [
-        (n, ErrorKind.SERVER_ERROR) for n in range(3)
+    spans = telemetry.spans.get_finished_spans()
+    (call,) = calls_from_spans(spans)
+    assert (call.deployment, call.error, call.attempts) == (
+        "gpt-5.4-mini",
+        "openai.InternalServerError",
+        3,
+    )
+    assert call.input_tokens is None and not call.ok
+    attempts = attempts_from_spans(spans)
+    assert [(a.deployment, a.status, a.error, a.retry) for a in attempts] == [
+        ("gpt-5.4-mini", 500, "500", n) for n in range(3)
     ]
+    (genai,) = [s for s in spans if s.name.startswith("chat ")]
+    assert all(s.parent and s.parent.span_id == genai.context.span_id for s in spans if s != genai)
 
 
-async def test_the_async_client_is_recorded_too(server: ReplayServer) -> None:
-    monitor = Monitor()
-    client = async_client(server, http_client=monitor.async_http_client())
-    await client.chat.completions.create(model="gpt-5.4-nano", messages=HELLO)
-    with pytest.raises(openai.RateLimitError):
-        await client.chat.completions.create(
-            model="gpt-5.4-nano", messages=HELLO, extra_headers={"x-replay-fault": "429"}
+@pytest.mark.parametrize(
+    ("fault", "exception", "error"),
+    [
+        ("429", openai.RateLimitError, "429"),
+        ("reset", openai.APIConnectionError, "ReadError"),
+        ("hang", openai.APITimeoutError, "ReadTimeout"),
+    ],
+)
+def test_an_attempt_without_an_answer_is_a_span_with_the_exception_type(
+    server: ReplayServer, telemetry: Telemetry, fault: str, exception: type[Exception], error: str
+) -> None:
+    client = traced(server, telemetry, timeout=0.3)
+    with pytest.raises(exception):
+        client.chat.completions.create(
+            model="gpt-5.4-nano", messages=HELLO, extra_headers={"x-replay-fault": fault}
         )
-    assert [(r.deployment, r.status, r.error) for r in monitor.records] == [
-        ("gpt-5.4-nano", 200, None),
-        ("gpt-5.4-nano", 429, ErrorKind.RATE_LIMITED),
+    (attempt,) = attempts_from_spans(telemetry.spans.get_finished_spans())
+    assert attempt.deployment == "gpt-5.4-nano" and not attempt.ok
+    assert attempt.error is not None
+    assert (attempt.status, attempt.error) == (429 if fault == "429" else None, error)
+    if fault == "hang":
+        assert attempt.latency >= 0.3  # the client's timeout, not an answer
+
+
+def test_a_recorded_answer_is_read_for_its_tokens_reasoning_included(
+    start_server: StartServer, telemetry: Telemetry
+) -> None:
+    server = start_server("test_monitoring.yaml")
+    client = traced(server, telemetry, api_version="2025-04-01-preview")
+    answer = client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
+    (record,) = calls_from_spans(telemetry.spans.get_finished_spans())
+    assert (record.input_tokens, record.output_tokens, record.reasoning_tokens) == (13, 200, 192)
+    assert answer.usage is not None and record.output_tokens == answer.usage.completion_tokens
+    assert record.model == answer.model == "gpt-5.4-mini-2026-03-17"
+    assert (record.attempts, record.time_to_first_chunk) == (1, None)  # not a stream
+
+
+def test_configured_latency_is_the_servers_drawn_delay(
+    start_server: StartServer, telemetry: Telemetry
+) -> None:
+    server = start_server(mode="lenient", latency={"time_to_first_token_ms": 40})
+    stream_chat(traced(server, telemetry), "gpt-5.4-mini")
+    spans = telemetry.spans.get_finished_spans()
+    (measured,) = calls_from_spans(spans)
+    (configured,) = calls_from_spans(spans, latency="configured")
+    assert configured.latency == 0.040
+    assert measured.latency >= configured.latency
+    (genai,) = [s for s in spans if s.name.startswith("chat ")]
+    assert (genai.attributes or {})[DELAY_ATTRIBUTE] == 40
+
+
+def test_configured_latency_without_the_delay_is_refused(
+    server: ReplayServer, telemetry: Telemetry
+) -> None:
+    sync_client(server).chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
+    with pytest.raises(ValueError, match=r"no replay\.delay_ms.*AttemptSpans"):
+        calls_from_spans(telemetry.spans.get_finished_spans(), latency="configured")
+    with pytest.raises(ValueError, match="'measured' or 'configured'"):
+        calls_from_spans([], latency="wall")
+
+
+# --- Azure Monitor: the decision, never the export -------------------------------------------
+
+
+class Configure:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+
+
+def test_without_a_connection_string_nothing_is_configured() -> None:
+    configure = Configure()
+    for environ in ({}, {"APPLICATIONINSIGHTS_CONNECTION_STRING": "  "}):
+        message = export_to_azure_monitor(environ, configure=configure)
+        assert "skipped" in message and "APPLICATIONINSIGHTS_CONNECTION_STRING" in message
+    assert configure.calls == []
+
+
+def test_with_a_connection_string_azure_monitor_is_configured_with_it() -> None:
+    configure = Configure()
+    value = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://x/"
+    message = export_to_azure_monitor(
+        {"APPLICATIONINSIGHTS_CONNECTION_STRING": value}, configure=configure
+    )
+    assert message.startswith("Exporting to Azure Monitor")
+    assert configure.calls == [{"connection_string": value}]
+
+
+def test_a_malformed_connection_string_is_refused_with_a_reason() -> None:
+    configure = Configure()
+    with pytest.raises(ValueError, match="InstrumentationKey="):
+        export_to_azure_monitor(
+            {"APPLICATIONINSIGHTS_CONNECTION_STRING": "my-app-insights"}, configure=configure
+        )
+    assert configure.calls == []
+
+
+def test_importing_the_azure_monitor_distro_opens_no_connection() -> None:
+    """Only configure_azure_monitor() may talk to Azure; importing it must not (offline runs)."""
+    code = (
+        "import socket\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise SystemExit(f'network touched: {args!r}')\n"
+        "socket.socket.connect = socket.create_connection = socket.getaddrinfo = refuse\n"
+        "from azure.monitor.opentelemetry import configure_azure_monitor\n"
+        "import opentelemetry.instrumentation.genai.openai\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
+
+
+# --- Sentry on the same spans ----------------------------------------------------------------
+
+
+def test_sentry_sees_the_instrumentations_spans(server: ReplayServer, telemetry: Telemetry) -> None:
+    """sentry-sdk's OpenTelemetry span processor turns the same spans into a Sentry
+    transaction: notebook 16's error tracker can attach to them."""
+    from sentry_sdk.integrations.opentelemetry import SentrySpanProcessor
+
+    dsn = "https://public@sentry.invalid/1"  # never contacted: the transport keeps envelopes
+    transport = MemoryTransport({"dsn": dsn})
+    sentry_sdk.init(
+        dsn=dsn,
+        instrumenter="otel",
+        traces_sample_rate=1.0,
+        transport=transport,
+        default_integrations=False,
+    )
+    try:
+        telemetry.tracer_provider.add_span_processor(SentrySpanProcessor())
+        stream_chat(traced(server, telemetry), "gpt-5.4-mini")
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.init()  # no DSN: Sentry off again
+    transactions = [
+        item.payload.json
+        for envelope in transport.envelopes
+        for item in envelope.items
+        if item.type == "transaction" and item.payload.json is not None
     ]
-    assert monitor.records[0].completion_tokens
+    assert [t["transaction"] for t in transactions] == ["chat gpt-5.4-mini"]
+    (transaction,) = transactions
+    otel = transaction["contexts"]["otel"]["attributes"]
+    assert otel["gen_ai.request.model"] == "gpt-5.4-mini"
+    assert [s["description"] for s in transaction["spans"]] == ["POST"]
 
 
-def test_on_the_v1_api_the_deployment_is_the_requests_model(server: ReplayServer) -> None:
-    monitor = Monitor()
-    client = v1_client(server, http_client=monitor.http_client())
-    client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
-    response = client.responses.create(model="gpt-5.4-mini", input="Say hello.")
-    chat, responses = monitor.records
-    assert (chat.deployment, chat.operation) == ("gpt-5.4-mini", "chat/completions")
-    assert (responses.deployment, responses.operation) == ("gpt-5.4-mini", "responses")
-    assert response.usage is not None
-    assert responses.completion_tokens == response.usage.output_tokens
-    assert responses.reasoning_tokens == response.usage.output_tokens_details.reasoning_tokens
+# --- summaries and plots -----------------------------------------------------------------------
 
 
-def test_seeded_random_faults_are_counted_by_kind_and_deployment(
-    start_server: StartServer,
-) -> None:
-    def run() -> list[RequestRecord]:
-        server = lenient(
-            start_server, faults={"probability": 0.4, "kinds": ["500", "429", "reset"]}, seed=11
-        )
-        monitor = Monitor()
-        client = monitored(server, monitor)
-        for n in range(20):
-            with contextlib.suppress(openai.APIError):
-                client.chat.completions.create(
-                    model=("gpt-5.4-mini", "gpt-5.4-nano")[n % 2], messages=HELLO
-                )
-        return monitor.records
-
-    first, second = run(), run()
-    assert [r.error for r in first] == [r.error for r in second]  # same seed, same faults
-    failures = [r for r in first if not r.ok]
-    assert 0 < len(failures) < len(first)
-    rows = {row["deployment"]: row for row in summarize(first)}
-    for deployment, row in rows.items():
-        mine = [r for r in first if r.deployment == deployment]
-        assert row["requests"] == len(mine) == 10
-        assert row["errors"] == sum(not r.ok for r in mine)
-        assert row["error_rate"] == row["errors"] / 10
-    monitor = Monitor()
-    for record in first:
-        monitor.add(record)
-    total = Counter(r.error.value for r in failures if r.error is not None)
-    assert monitor.error_counts() == {"all": total}
-    assert set(total) <= {"server_error", "rate_limited", "connection"}
+def call(latency_ms: float, *, error: str | None = None, deployment: str = "d") -> CallRecord:
+    return CallRecord(
+        operation="chat",
+        deployment=deployment,
+        error=error,
+        latency=latency_ms / 1000,
+        input_tokens=None if error else 10,
+        output_tokens=None if error else 5,
+    )
 
 
-class SteppingClock:
-    """Returns the given instants in turn: each request reads it when sent and when done."""
-
-    def __init__(self, instants: list[float]) -> None:
-        self._instants: Iterator[float] = iter(instants)
-
-    def __call__(self) -> float:
-        return next(self._instants)
-
-
-def test_percentiles_are_nearest_rank_and_come_from_the_recorded_latencies(
-    server: ReplayServer,
-) -> None:
+def test_percentiles_are_nearest_rank_and_come_from_the_recorded_latencies() -> None:
     latencies_ms = [120, 80, 400, 95, 2000, 130, 110, 90, 105, 700]
-    instants: list[float] = []
-    for n, ms in enumerate(latencies_ms):
-        instants += [n * 10.0, n * 10.0 + ms / 1000]
-    monitor = Monitor(clock=SteppingClock(instants))
-    client = monitored(server, monitor)
-    for _ in latencies_ms:
-        client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
-
-    recorded = [round(r.latency * 1000, 6) for r in monitor.records]
-    assert recorded == latencies_ms
     ordered = sorted(latencies_ms)
-    for q, value in percentiles(recorded).items():
+    for q, value in percentiles(latencies_ms).items():
         assert value == ordered[math.ceil(int(q[1:]) / 100 * len(ordered)) - 1]
         assert value in latencies_ms
-    (row,) = monitor.summary()
+    (row,) = summarize([call(ms) for ms in latencies_ms])
     assert (round(row["p50_ms"]), round(row["p95_ms"]), round(row["p99_ms"])) == (110, 2000, 2000)
+    assert (row["input_tokens"], row["output_tokens"]) == (100, 50)
 
 
-def test_latency_percentiles_leave_failures_out(server: ReplayServer) -> None:
-    monitor = Monitor()
-    client = monitored(server, monitor)
-    client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
-    with pytest.raises(openai.RateLimitError):
-        client.chat.completions.create(
-            model="gpt-5.4-mini", messages=HELLO, extra_headers={"x-replay-fault": "429"}
-        )
-    (row,) = monitor.summary(by=None)
-    ok = monitor.records[0]
-    assert row["p50_ms"] == row["p99_ms"] == ok.latency * 1000
+def test_latency_percentiles_and_tokens_leave_failures_out() -> None:
+    (row,) = summarize([call(300), call(5, error="openai.RateLimitError")], by=None)
+    assert row["p50_ms"] == row["p99_ms"] == 300
     assert (row["requests"], row["errors"], row["error_rate"]) == (2, 1, 0.5)
-    assert row["completion_tokens"] == ok.completion_tokens
+    assert row["output_tokens"] == 5
 
 
 def bars(ax: Axes) -> list[Rectangle]:
@@ -335,24 +475,27 @@ def bars(ax: Axes) -> list[Rectangle]:
     return found
 
 
-def test_the_table_and_the_plots_show_what_was_recorded(server: ReplayServer) -> None:
-    monitor = Monitor()
-    client = monitored(server, monitor)
+def test_the_table_and_the_plots_show_what_was_exported(
+    server: ReplayServer, telemetry: Telemetry
+) -> None:
+    client = traced(server, telemetry)
     client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
     for fault in ("500", "429", "429"):
         with pytest.raises(openai.APIStatusError):
             client.chat.completions.create(
                 model="gpt-5.4-nano", messages=HELLO, extra_headers={"x-replay-fault": fault}
             )
-    table = monitor.table().splitlines()
+    spans = telemetry.spans.get_finished_spans()
+    calls, attempts = calls_from_spans(spans), attempts_from_spans(spans)
+    table = format_table(summarize(calls)).splitlines()
     assert table[0].split()[:4] == ["deployment", "requests", "errors", "error_rate"]
     assert table[1].split()[:4] == ["gpt-5.4-mini", "1", "0", "0.0%"]
     assert table[2].split()[:4] == ["gpt-5.4-nano", "3", "3", "100.0%"]
-    ax = plot_errors(monitor.records)
-    heights = {p.get_x(): p.get_height() for p in bars(ax)}
-    assert sorted(heights.values()) == [1, 2]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["rate_limited", "server_error"]
-    ax = plot_latency(monitor.records, bins=5)
+    assert error_counts(attempts) == {"all": {"429": 2, "500": 1}}
+    ax = plot_errors(attempts)
+    assert sorted(p.get_height() for p in bars(ax)) == [1, 2]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["429", "500"]
+    ax = plot_latency(calls, bins=5)
     assert sum(p.get_height() for p in bars(ax)) == 1  # one success in the histogram
 
 
@@ -363,42 +506,14 @@ def test_bad_input_is_refused_with_a_reason() -> None:
         percentiles([1.0], [0])
     with pytest.raises(ValueError, match="cannot group by 'colour'"):
         summarize([], by="colour")
-    with pytest.raises(ValueError, match="max_records"):
-        Monitor(max_records=0)
+    with pytest.raises(ValueError, match="has no 'operation'"):
+        summarize([AttemptRecord(deployment="d", status=200, latency=0.1)], by="operation")
+    with pytest.raises(ValueError, match="no successful requests"):
+        plot_latency([call(1, error="x")])
     assert format_table([]) == "(no requests recorded)"
 
 
-def test_only_the_newest_records_are_kept(server: ReplayServer) -> None:
-    monitor = Monitor(max_records=2)
-    client = monitored(server, monitor)
-    for deployment in (STANDARD, "gpt-5.4-mini", "gpt-5.4-nano"):
-        client.chat.completions.create(model=deployment, messages=HELLO)
-    assert [r.deployment for r in monitor.records] == ["gpt-5.4-mini", "gpt-5.4-nano"]
-
-
-def test_a_recorded_answer_is_read_for_its_tokens(start_server: StartServer) -> None:
-    server = start_server("test_monitoring.yaml")
-    monitor = Monitor()
-    client = monitored(server, monitor, api_version="2025-04-01-preview")
-    client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
-    (record,) = monitor.records
-    assert (record.prompt_tokens, record.completion_tokens, record.reasoning_tokens) == (
-        13,
-        200,
-        192,
-    )
-    assert record.model == "gpt-5.4-mini-2026-03-17" and record.cached_tokens == 0
-
-
-def test_a_recorded_answer_is_paced_per_completion_token(start_server: StartServer) -> None:
-    server = start_server(
-        "test_monitoring.yaml", latency={"time_to_first_token_ms": 10, "per_token_ms": 2}
-    )
-    monitor = Monitor()
-    client = monitored(server, monitor, api_version="2025-04-01-preview")
-    client.chat.completions.create(model="gpt-5.4-mini", messages=HELLO)
-    (record,) = monitor.records
-    assert record.latency >= (10 + 2 * 200) / 1000
+# --- exercise --------------------------------------------------------------------------------
 
 
 def test_exercise_solution_passes() -> None:

@@ -131,8 +131,14 @@ QUOTES: tuple[Quote, ...] = (
     Quote("08_monitoring", r"all but (\d+) of the 30 calls", r"after the SDK's retries: (\d+)"),
     Quote("08_monitoring", r"one retry \(`max_retries=(\d+)`\)", r"max_retries (\d+)"),
     Quote("08_monitoring", r"a (\d+)-second timeout", r"timeout (\d+)\.0 s,"),
-    Quote("08_monitoring", r"with (\d+) attempts each", r"\ngpt-5\.4-mini +(\d+) "),
-    Quote("08_monitoring", r"with (\d+) attempts each", r"\ngpt-5\.4-nano +(\d+) "),
+    Quote(
+        "08_monitoring", r"with (\d+) attempts each", r"attempts:\n[^\n]*\ngpt-5\.4-mini +(\d+) "
+    ),
+    Quote(
+        "08_monitoring",
+        r"with (\d+) attempts each",
+        r"attempts:\n[^\n]*\n[^\n]*\ngpt-5\.4-nano +(\d+) ",
+    ),
 )
 """Figures the prose states in a form the number check cannot pair with an output."""
 

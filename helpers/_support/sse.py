@@ -1,4 +1,4 @@
-"""Server-sent events, read by one parser: httpx-sse's, for record mode, monitoring and tests.
+"""Server-sent events, read by one parser: httpx-sse's, for record mode and tests.
 
 The framing rules are the WHATWG HTML Living Standard's ("Server-sent events",
 "Interpreting an event stream"): a line ends in CRLF, LF or a lone CR; a blank
