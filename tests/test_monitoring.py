@@ -323,6 +323,31 @@ def test_a_recorded_answer_is_read_for_its_tokens_reasoning_included(
     assert (record.attempts, record.time_to_first_chunk) == (1, None)  # not a stream
 
 
+def test_a_model_routers_calls_group_by_the_model_that_answered(
+    server: ReplayServer, telemetry: Telemetry
+) -> None:
+    """Behind the model-router deployment, gen_ai.request.model is the deployment and
+    gen_ai.response.model the model that answered; summarize(by="model") splits them."""
+    client = traced(server, telemetry)
+    for effort in ("none", "medium", "none"):  # the simulator routes medium to gpt-5.4-mini
+        stream_chat(client, "model-router", reasoning_effort=effort)
+    records = calls_from_spans(telemetry.spans.get_finished_spans())
+    assert {r.deployment for r in records} == {"model-router"}
+    assert [r.model for r in records] == [
+        "gpt-5.4-nano-2026-03-17",
+        "gpt-5.4-mini-2026-03-17",
+        "gpt-5.4-nano-2026-03-17",
+    ]
+    (by_deployment,) = summarize(records, by="deployment")
+    by_model = {row["model"]: row for row in summarize(records, by="model")}
+    assert by_deployment["requests"] == 3
+    assert {m: row["requests"] for m, row in by_model.items()} == {
+        "gpt-5.4-mini-2026-03-17": 1,
+        "gpt-5.4-nano-2026-03-17": 2,
+    }
+    assert sum(row["output_tokens"] for row in by_model.values()) == by_deployment["output_tokens"]
+
+
 def test_configured_latency_is_the_servers_drawn_delay(
     start_server: StartServer, telemetry: Telemetry
 ) -> None:

@@ -19,6 +19,7 @@ import yaml
 
 from helpers._support.tokenizer import get_encoding
 from helpers.replay import RecordingsFile
+from helpers.replay.azure import CREATED
 from helpers.replay.config import DEFAULT_DEPLOYMENTS
 
 PATH = Path(__file__).with_name("08_monitoring.yaml")
@@ -85,6 +86,27 @@ ANSWERS: dict[tuple[str, str], tuple[str, int]] = {
         "set it to the torque printed next to each bolt.",
         448,
     ),
+    # Section 5: the model-router deployment. The replay server's routing rule (not Azure's)
+    # sends effort none to gpt-5.4-nano and effort medium to gpt-5.4-mini; the drafts carry the
+    # answering model, which these answers keep.
+    ("model-router", "In one sentence: what does a chain checker"): (
+        "A chain checker measures chain wear, the elongation of the chain's pitch as its pins "
+        "and rollers wear, and shows when it passes 0.5 % or 0.75 % and the chain should go.",
+        0,
+    ),
+    ("model-router", "Plan a winter service"): (
+        "1. Clean the drivetrain and check chain wear; replace the chain past 0.5 %.\n"
+        "2. Switch to a wet lube and oil the chain after every salty ride.\n"
+        "3. Check brake pads and rotors, and bleed hydraulic brakes if the lever feels soft.\n"
+        "4. Fit winter tyres with more grip and puncture protection, at slightly lower pressure.\n"
+        "5. Check lights and mudguards, and grease the seatpost, pedals and exposed bolts.",
+        320,
+    ),
+    ("model-router", "In one sentence: what is a quick link"): (
+        "A quick link is a two-piece chain link that joins a chain by hand, so the chain can be "
+        "taken off for cleaning or replaced without a chain tool.",
+        0,
+    ),
 }
 
 
@@ -116,7 +138,9 @@ def curate_json(interaction: dict, n: int) -> None:
     text, reasoning = answer_for(interaction["request"]["body"])
     model = interaction["request"]["body"]["model"]
     body["id"] = f"chatcmpl-CMon08{n:026d}"
-    body["model"] = DEFAULT_DEPLOYMENTS[model].model
+    if not DEFAULT_DEPLOYMENTS[model].routes_to:  # a router's draft names the answering model
+        body["model"] = DEFAULT_DEPLOYMENTS[model].model
+    body["created"] = CREATED
     body["choices"][0]["message"]["content"] = text
     body["choices"][0]["finish_reason"] = "stop"
     body["usage"] = usage(body["usage"]["prompt_tokens"], text, reasoning)
@@ -138,6 +162,7 @@ def curate_stream(interaction: dict, n: int) -> None:
     stream = [annotation, role, *content, finish, usage_chunk]
     for event in stream[1:]:
         event["id"] = chunk_id
+        event["created"] = CREATED
     interaction["response"]["stream"] = [
         {"data": json.dumps(event, separators=(",", ":")), "delay_ms": 0} for event in stream
     ]
@@ -148,6 +173,9 @@ def main() -> None:
     header = text[: text.index("format:")]
     document = yaml.safe_load(text)
     for n, interaction in enumerate(document["interactions"], start=1):
+        for chunk in interaction["response"].get("stream") or []:  # a draft run writes 0.0
+            if float(chunk.get("delay_ms", 0)).is_integer():
+                chunk["delay_ms"] = int(chunk.get("delay_ms", 0))
         if interaction.get("name") not in (None, "draft"):
             continue
         body = interaction["request"]["body"]
@@ -162,7 +190,8 @@ def main() -> None:
         "Curated gpt-5.4-mini and gpt-5.4-nano answers for notebooks/08_monitoring.ipynb: one "
         "question answered whole and streamed, and five bike-care questions per deployment for "
         "the monitored run (faults and latency come from the server's configuration, not from "
-        "these recordings)."
+        "these recordings); three answers of the model-router deployment, each naming the model "
+        "that answered (gpt-5.4-nano or gpt-5.4-mini, by the replay server's routing rule)."
     )
     PATH.write_text(
         header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100),
