@@ -25,6 +25,10 @@ import yaml
 
 pytest_plugins = ["pytester"]
 
+QUIET = ("-p", "no:cacheprovider", "-p", "no:asyncio")
+"""In-process runs load neither the cache nor pytest-asyncio: a reader's project has only this
+package (and pytest), and the dev venv's pytest-asyncio would warn about its own settings."""
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Use the replay server in your own tests"
 
@@ -118,7 +122,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_the_fixture_serves_recorded_answers_on_both_surfaces_sync_and_async(
     project: pytest.Pytester,
 ) -> None:
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = project.runpytest(*QUIET)
     result.assert_outcomes(passed=2)
 
 
@@ -131,7 +135,7 @@ def test_miss(replay):
     )
 """
     )
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = project.runpytest(*QUIET)
     result.assert_outcomes(failed=1)
     text = result.stdout.str()
     failure = text[text.index("test_miss") :]
@@ -142,7 +146,7 @@ def test_miss(replay):
 
 
 def test_the_report_lists_the_recordings_no_test_used(project: pytest.Pytester) -> None:
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = project.runpytest(*QUIET)
     result.assert_outcomes(passed=2)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
@@ -154,7 +158,7 @@ def test_the_report_lists_the_recordings_no_test_used(project: pytest.Pytester) 
 def test_fail_on_unused_fails_the_run_and_passes_when_all_are_used(
     project: pytest.Pytester,
 ) -> None:
-    result = project.runpytest("-p", "no:cacheprovider", "--replay-fail-on-unused")
+    result = project.runpytest(*QUIET, "--replay-fail-on-unused")
     result.assert_outcomes(passed=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     project.makepyfile(
@@ -171,7 +175,7 @@ def test_farewell(replay):
         + RECORDINGS.split("- name: farewell")[1]
     )
     # test_app.yaml's farewell is still unused; test_more.yaml's only entry is used.
-    result = project.runpytest("-p", "no:cacheprovider", "--replay-fail-on-unused", "test_more.py")
+    result = project.runpytest(*QUIET, "--replay-fail-on-unused", "test_more.py")
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.OK
     assert "recordings no test used" not in result.stdout.str()
@@ -187,7 +191,7 @@ def test_miss(replay):
     assert reply.choices[0].message.content
 """
     )
-    result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=lenient")
+    result = project.runpytest(*QUIET, "--replay-mode=lenient")
     result.assert_outcomes(passed=1)
 
 
@@ -253,7 +257,7 @@ def test_both(replay):
     assert ask(replay.azure, "Say hullo.").startswith("Live from")
 """,
     )
-    result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=record-missing")
+    result = project.runpytest(*QUIET, "--replay-mode=record-missing")
     result.assert_outcomes(passed=1)
     assert [(path, key, body["messages"]) for path, key, body in _FakeAzure.seen] == [
         (
@@ -274,7 +278,7 @@ def test_both(replay):
     assert SECRET not in text and host not in text and "127.0.0.1" not in text
     # The next run replays it: no request reaches the upstream.
     _FakeAzure.seen = []
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    project.runpytest(*QUIET).assert_outcomes(passed=1)
     assert _FakeAzure.seen == []
 
 
@@ -296,7 +300,7 @@ def test_the_readme_example_passes_as_written(pytester: pytest.Pytester) -> None
         path.write_text(blocks[name], encoding="utf-8")
     command = blocks["run"].split()
     assert command[0] == "pytest"
-    result = pytester.runpytest("-p", "no:cacheprovider", *command[1:])
+    result = pytester.runpytest(*QUIET, *command[1:])
     result.assert_outcomes(passed=1)
     assert "recordings no test used" not in result.stdout.str()
 
@@ -381,7 +385,7 @@ def test_one(replay):
     assert ask(replay.azure, "Say hullo.").startswith("Live from")
 """,
     )
-    result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=record")
+    result = project.runpytest(*QUIET, "--replay-mode=record")
     result.assert_outcomes(passed=1)
     assert [body["messages"][0]["content"] for _, _, body in _FakeAzure.seen] == ["Say hullo."]
     recordings = project.path / "recordings"
@@ -398,7 +402,7 @@ def test_one(replay):
     assert "recordings no test used" not in result.stdout.str()
     # And it replays offline.
     _FakeAzure.seen = []
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    project.runpytest(*QUIET).assert_outcomes(passed=1)
     assert _FakeAzure.seen == []
 
 
@@ -417,7 +421,7 @@ def test_live(replay):
 """,
     )
     before = (project.path / "recordings" / "test_app.yaml").read_text()
-    result = project.runpytest("-p", "no:cacheprovider", "--replay-mode=live")
+    result = project.runpytest(*QUIET, "--replay-mode=live")
     result.assert_outcomes(passed=1)
     assert [(path, key) for path, key, _ in _FakeAzure.seen] == [
         ("/openai/deployments/gpt-5.4-mini/chat/completions?api-version=2024-10-21", SECRET),
