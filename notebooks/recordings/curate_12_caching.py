@@ -92,30 +92,8 @@ def main() -> None:
         ),
     )
 
-    def add(
-        name: str,
-        messages: list[dict[str, str]],
-        answer: str,
-        *,
-        cached: int = 0,
-        reasoning: int,
-    ) -> None:
-        body: dict[str, Any] = {
-            "model": DEPLOYMENT,
-            "messages": messages,
-            "reasoning_effort": "low",
-        }
-        completion = azure.chat_completion(
-            completion_id=curation.ids.completion_id(),
-            model=CURATED_DEPLOYMENT.model,
-            content=answer,
-            prompt_tokens=count_messages(messages, model="gpt-4o", strict=False),
-            completion_tokens=count_tokens(answer) + reasoning,
-            cached_tokens=cached,
-            reasoning_tokens=reasoning,
-        )
-        response = RecordedResponse(headers={"x-ms-region": "swedencentral"}, body=completion)
-        curation.add(name, chat_request(DEPLOYMENT, body), response)
+    def add(name: str, messages: list[dict[str, str]], answer: str, **kw: Any) -> None:
+        add_chat(curation, name, messages, answer, **kw)
 
     add(
         "bakery-terse",
@@ -157,6 +135,37 @@ def main() -> None:
     curation.save()
 
 
+def add_chat(
+    curation: Curation,
+    name: str,
+    messages: list[dict[str, str]],
+    answer: str,
+    *,
+    reasoning: int,
+    cached: int = 0,
+    prompt_cache_key: str | None = None,
+) -> None:
+    """One curated chat completion on DEPLOYMENT at effort low, its usage counted."""
+    body: dict[str, Any] = {
+        "model": DEPLOYMENT,
+        "messages": messages,
+        "reasoning_effort": "low",
+    }
+    if prompt_cache_key is not None:
+        body["prompt_cache_key"] = prompt_cache_key
+    completion = azure.chat_completion(
+        completion_id=curation.ids.completion_id(),
+        model=CURATED_DEPLOYMENT.model,
+        content=answer,
+        prompt_tokens=count_messages(messages, model="gpt-4o", strict=False),
+        completion_tokens=count_tokens(answer) + reasoning,
+        cached_tokens=cached,
+        reasoning_tokens=reasoning,
+    )
+    response = RecordedResponse(headers={"x-ms-region": "swedencentral"}, body=completion)
+    curation.add(name, chat_request(DEPLOYMENT, body), response)
+
+
 def add_prompt_cache_key(curation: Curation, system: dict[str, str]) -> None:
     """Four catalogue questions sent with ``prompt_cache_key``: two chat completions, then two
     Responses with the catalogue as ``instructions``. The first of each is a new route (key
@@ -168,26 +177,14 @@ def add_prompt_cache_key(curation: Curation, system: dict[str, str]) -> None:
                     ("Which jugs cost less than 20 EUR?", jugs, 64))  # fmt: skip
     prefix = count_messages([system, {"role": "user", "content": ""}], strict=False) - 3
     for number, (question, answer, reasoning) in enumerate(chat_answers):
-        messages = [system, {"role": "user", "content": question}]
-        body: dict[str, Any] = {
-            "model": DEPLOYMENT,
-            "messages": messages,
-            "reasoning_effort": "low",
-            "prompt_cache_key": CACHE_KEY,
-        }
-        completion = azure.chat_completion(
-            completion_id=curation.ids.completion_id(),
-            model=CURATED_DEPLOYMENT.model,
-            content=answer,
-            prompt_tokens=count_messages(messages, model="gpt-4o", strict=False),
-            completion_tokens=count_tokens(answer) + reasoning,
-            cached_tokens=step_128(prefix) if number else 0,
-            reasoning_tokens=reasoning,
-        )
-        curation.add(
+        add_chat(
+            curation,
             f"catalogue-keyed-chat-{number + 1}",
-            chat_request(DEPLOYMENT, body),
-            RecordedResponse(headers={"x-ms-region": "swedencentral"}, body=completion),
+            [system, {"role": "user", "content": question}],
+            answer,
+            reasoning=reasoning,
+            cached=step_128(prefix) if number else 0,
+            prompt_cache_key=CACHE_KEY,
         )
     bowls = "Bowls over 50 EUR:\n" + "\n".join(skus("bowl", lambda _, price: price > 50))
     red_tumbler = "No. The catalogue lists no red tumbler."
