@@ -56,6 +56,10 @@ SOURCED: dict[str, dict[str, str]] = {
         "1106": GUIDE,
         "100": "Learn, How to use structured outputs (2025-12-06 copy): 100 object properties",
     },
+    "08_monitoring": {
+        "365": "a product's name, Microsoft Agent 365 (Learn, Microsoft OpenTelemetry Distro: "
+        "getting started)",
+    },
     "04_token_management": {
         "128,000": MODELS_PAGE,
         "128": "Learn, Prompt caching: cache hits in increments of 128 tokens",
