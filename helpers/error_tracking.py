@@ -18,7 +18,8 @@ The integration reports every exception ``create`` raises as *unhandled*
 (``mechanism.handled`` is ``False``), also the ones your code catches and answers, such as
 a prompt blocked by the content filter. Pass their Azure error codes in ``ignore_codes``
 (for example ``{"content_filter"}``) and :func:`init_error_tracking` drops those events
-in ``before_send``, so that expected 400s do not page anyone.
+in ``before_send``, so that expected 400s do not page anyone. :func:`plot_sent_events`
+draws, by error code, how many errors the SDK raised and how many of them went to Sentry.
 
 Prompt text is not sent unless you ask (``send_default_pii=True``): the
 integration then records prompts and answers, and stack frames carry their local
@@ -35,9 +36,10 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import openai
@@ -49,6 +51,9 @@ from sentry_sdk.transport import Transport
 from ._support.exercises import Feedback, failed, passed
 from .content_filtering import ContentFilteredError, SafetyReport, error_body, report_from_error
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = [
     "AZURE_REQUEST_ID_HEADERS",
     "ErrorTracking",
@@ -56,6 +61,7 @@ __all__ = [
     "azure_context",
     "check_before_send",
     "init_error_tracking",
+    "plot_sent_events",
 ]
 
 AZURE_REQUEST_ID_HEADERS = (
@@ -265,6 +271,67 @@ def init_error_tracking(
             warnings.filterwarnings("ignore", r".*send_default_pii.*deprecated", DeprecationWarning)
         sentry_sdk.init(**options)
     return ErrorTracking(client=sentry_sdk.get_client(), transport=transport, options=options)  # type: ignore[arg-type]
+
+
+# --- plot ---------------------------------------------------------------------------------------
+
+
+def plot_sent_events(
+    raised: Iterable[str | None], sent: Iterable[str | None], ax: Axes | None = None
+) -> Axes:
+    """Errors by Azure error code: how many the SDK raised, and how many went to Sentry.
+
+    ``raised`` and ``sent`` hold one code per error (``azure_context(error)["code"]`` for what
+    your code caught, ``event["contexts"]["azure_openai"]["code"]`` for the events); ``None``
+    is drawn as ``(no code)``. Codes are ordered by how often they were raised, most at the top;
+    a code raised but never sent is labelled as dropped in ``before_send`` (the helper's
+    ``ignore_codes``, or your own hook).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    raised_counts = Counter("(no code)" if code is None else code for code in raised)
+    sent_counts = Counter("(no code)" if code is None else code for code in sent)
+    if not raised_counts:
+        raise ValueError("no raised errors to plot")
+    unknown = sorted(set(sent_counts) - set(raised_counts))
+    if unknown:
+        raise ValueError(f"events sent for codes that were never raised: {unknown}")
+    codes = sorted(raised_counts, key=lambda code: (-raised_counts[code], code))
+    ax = ax or plt.subplots(figsize=(8, 0.6 * len(codes) + 1.2))[1]
+    rows = range(len(codes))
+    height = 0.38
+    for offset, counts, label, colour in (
+        (-height / 2, raised_counts, "raised by the SDK (caught by your code)", "#9e9e9e"),
+        (height / 2, sent_counts, "sent to Sentry", "#c44e52"),
+    ):
+        bars = ax.barh(
+            [row + offset for row in rows],
+            [counts[code] for code in codes],
+            height=height,
+            label=label,
+            color=colour,
+        )
+        sent_series = counts is sent_counts
+        ax.bar_label(
+            bars,
+            [
+                "0 (dropped in before_send)"
+                if sent_series and not counts[code]
+                else str(counts[code])
+                for code in codes
+            ],
+            padding=2,
+        )
+    ax.set_yticks(list(rows), codes)
+    ax.invert_yaxis()  # the most frequent code on top
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no half errors
+    ax.set_xlabel("errors")
+    ax.margins(x=0.08)  # room for the count after the longest bar
+    total_sent = sum(sent_counts.values())
+    ax.set_title(f"{raised_counts.total()} errors raised, {total_sent} sent to Sentry")
+    ax.legend(loc="lower right")
+    return ax
 
 
 # --- exercise -------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import matplotlib
+import matplotlib.pyplot
 import openai
 import pytest
 import sentry_sdk
@@ -21,8 +23,11 @@ from helpers.error_tracking import (
     azure_context,
     check_before_send,
     init_error_tracking,
+    plot_sent_events,
 )
 from helpers.integration_patterns import ContentCheck, Pipeline
+
+matplotlib.use("Agg")
 
 RECORDINGS = "test_content_filtering.yaml"
 DEPLOYMENT = "gpt-5.4-mini"
@@ -187,6 +192,58 @@ def test_ignored_codes_are_not_sent_and_other_errors_still_are(
         assert event["contexts"]["azure_openai"]["code"] == "DeploymentNotFound"
     finally:
         tracking.close()
+
+
+def test_the_plot_shows_per_code_what_was_raised_and_what_was_sent(
+    start_server: StartServer,
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    _settle()
+    tracking = init_error_tracking(ignore_codes={"content_filter"})
+    raised: list[str | None] = []
+    try:
+        for deployment in (DEPLOYMENT, "gpt-5-nowhere", DEPLOYMENT):
+            with pytest.raises(openai.APIStatusError) as caught:
+                client.chat.completions.create(model=deployment, messages=BLOCKED)
+            context = azure_context(caught.value)
+            assert context is not None
+            raised.append(context["code"])
+        sent = [event["contexts"]["azure_openai"]["code"] for event in tracking.events]
+    finally:
+        tracking.close()
+    assert (raised, sent) == (
+        ["content_filter", "DeploymentNotFound", "content_filter"],
+        ["DeploymentNotFound"],
+    )
+    ax = plot_sent_events(raised, sent)
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    assert labels == ["content_filter", "DeploymentNotFound"]  # most raised first
+    widths = {
+        container.get_label(): {
+            labels[round(bar.get_y() + bar.get_height() / 2)]: bar.get_width() for bar in container
+        }
+        for container in ax.containers
+    }
+    assert widths == {
+        "raised by the SDK (caught by your code)": {"content_filter": 2, "DeploymentNotFound": 1},
+        "sent to Sentry": {"content_filter": 0, "DeploymentNotFound": 1},
+    }
+    legend = ax.get_legend()
+    assert legend is not None
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "raised by the SDK (caught by your code)",
+        "sent to Sentry",
+    ]
+    assert ax.get_title() == "3 errors raised, 1 sent to Sentry"
+    assert [text.get_text() for text in ax.texts] == ["2", "1", "0 (dropped in before_send)", "1"]
+    matplotlib.pyplot.close(ax.get_figure(root=True))
+
+
+def test_the_plot_refuses_data_it_cannot_show() -> None:
+    with pytest.raises(ValueError, match="no raised errors"):
+        plot_sent_events([], [])
+    with pytest.raises(ValueError, match=r"never raised: \['timeout'\]"):
+        plot_sent_events(["connection"], ["timeout"])
 
 
 def _by_hand(transport: MemoryTransport, **options: Any) -> None:
