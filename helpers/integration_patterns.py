@@ -37,7 +37,8 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, Generic, Literal, Protocol, TypeVar, cast
+from textwrap import fill
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, cast
 
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
@@ -55,6 +56,9 @@ from .content_filtering import (
     report_from_response,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = [
     "AsyncPipeline",
     "CacheStep",
@@ -65,6 +69,7 @@ __all__ = [
     "Step",
     "api_of",
     "check_default_limit_step",
+    "plot_request_paths",
 ]
 
 log = logging.getLogger(__name__)
@@ -445,6 +450,83 @@ class AsyncPipeline(_Steps[AsyncAzureOpenAI | AsyncOpenAI]):
     async def create_response(self, **params: Any) -> Response:
         """Run the same steps, then ``responses.create``; returns its ``Response``."""
         return cast(Response, await self._run(params, Surface.RESPONSES))
+
+
+# --- picture: where each request left the pipeline -------------------------------------------
+
+PATH_STEPS = ("content check", "cache", "Azure, with the SDK's retries")
+"""The columns of :func:`plot_request_paths`: the steps in the order a request meets them."""
+
+_COLOURS = {
+    "passed": "#59a14f",
+    "blocked": "#e15759",
+    "answered": "#4e79a7",
+    "retried": "#f28e2b",
+    "miss": "#d9e7d4",
+    "not reached": "#f0f0f0",
+}
+
+
+def _path_cells(answered: bool, calls: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """What each step did with one request: (text, colour key) per column of PATH_STEPS."""
+    if len(calls) > 1:
+        raise ValueError(f"one request makes at most one call to Azure, got {len(calls)}")
+    if not calls:
+        unreached = ("not reached", "not reached")
+        if answered:  # answered without a call: the cache had it
+            return [("passed", "passed"), ("hit: answered", "answered"), unreached]
+        return [("blocked: not sent", "blocked"), unreached, unreached]
+    call = calls[0]
+    if answered:
+        retries = int(call.get("retries") or 0)
+        if retries:
+            text = f"answered\nafter {retries} {'retry' if retries == 1 else 'retries'}"
+            azure = (text, "retried")
+        else:
+            azure = ("answered", "answered")
+    else:
+        said = " ".join(str(call[key]) for key in ("status", "code") if call.get(key) is not None)
+        azure = (f"refused\n{said}" if said else "refused", "blocked")
+    return [("passed", "passed"), ("miss", "miss"), azure]
+
+
+def plot_request_paths(
+    requests: Sequence[tuple[str, bool, Sequence[Mapping[str, Any]]]],
+    ax: Axes | None = None,
+    *,
+    title: str = "Where each request left the pipeline",
+) -> Axes:
+    """One row per request, one column per step (:data:`PATH_STEPS`): what each step did.
+
+    Each request is ``(label, answered, calls)``: whether the caller got an answer, and the
+    records of its calls that reached Azure (none, or one: a dict with ``retries`` when
+    answered, ``status`` and ``code`` when Azure refused it). No call and an answer is a
+    cache hit; no call and no answer, a request the content check stopped. Long labels are
+    wrapped.
+    """
+    import matplotlib.pyplot as plt
+
+    if not requests:
+        raise ValueError("no requests to plot")
+    ax = ax or plt.subplots(figsize=(9, 0.6 * len(requests) + 1.2))[1]
+    for row, (_, answered, calls) in enumerate(requests):
+        for column, (text, colour) in enumerate(_path_cells(answered, calls)):
+            ax.barh(row, 1, left=column, height=0.8, color=_COLOURS[colour], edgecolor="white")
+            dark = colour in {"passed", "blocked", "answered", "retried"}
+            ax.text(
+                column + 0.5, row, text, ha="center", va="center",
+                color="white" if dark else "dimgray",
+            )  # fmt: skip
+    ax.set_xlim(0, len(PATH_STEPS))
+    ax.set_ylim(len(requests) - 0.5, -0.5)  # first request on top
+    ax.set_xticks([column + 0.5 for column in range(len(PATH_STEPS))], PATH_STEPS)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    ax.set_yticks(range(len(requests)), [fill(label, 34) for label, _, _ in requests])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(title, pad=24)
+    return ax
 
 
 # --- exercise -------------------------------------------------------------------------------

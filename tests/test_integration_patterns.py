@@ -33,6 +33,7 @@ from helpers.integration_patterns import (
     Pipeline,
     api_of,
     check_default_limit_step,
+    plot_request_paths,
 )
 
 RECORDINGS = "test_integration_patterns.yaml"
@@ -329,6 +330,55 @@ def test_create_and_create_response_refuse_each_others_requests(
         pipeline.create_response(**CAPITAL, input="x")
     with pytest.raises(TypeError, match="needs input"):
         pipeline.create_response(model=DEPLOYMENT)
+
+
+# -- the picture: where each request left the pipeline ----------------------------------------
+
+
+def cells_by_row(ax: Any) -> list[list[tuple[str, Any]]]:
+    """Each row's cells, left to right: (text, face colour), read back from the drawn axes."""
+    found: dict[int, list[tuple[float, str, Any]]] = {}
+    texts = {(round(t.get_position()[0], 3), round(t.get_position()[1])): t for t in ax.texts}
+    for bar in ax.patches:
+        column, row = bar.get_x(), round(bar.get_y() + bar.get_height() / 2)
+        text = texts[(round(column + 0.5, 3), row)].get_text()
+        found.setdefault(row, []).append((column, text, bar.get_facecolor()))
+    return [[(text, colour) for _, text, colour in sorted(found[row])] for row in sorted(found)]
+
+
+def test_request_paths_show_how_far_each_request_got() -> None:
+    requests = [
+        ("retried", True, [{"outcome": "ok", "retries": 2}]),
+        ("hit", True, []),
+        ("blocked", False, []),
+        ("refused", False, [{"outcome": "error", "status": 400, "code": "content_filter"}]),
+        ("answered", True, [{"outcome": "ok", "retries": 0}]),
+    ]
+    ax = plot_request_paths(requests, title="five requests")
+    rows = cells_by_row(ax)
+    texts = [[text for text, _ in row] for row in rows]
+    assert texts == [
+        ["passed", "miss", "answered\nafter 2 retries"],
+        ["passed", "hit: answered", "not reached"],
+        ["blocked: not sent", "not reached", "not reached"],
+        ["passed", "miss", "refused\n400 content_filter"],
+        ["passed", "miss", "answered"],
+    ]
+    # one colour per meaning: the blocked prompt and Azure's refusal alike, every "passed" alike
+    colour = {text: c for row in rows for text, c in row}
+    assert rows[2][0][1] == rows[3][2][1] != colour["passed"]
+    assert len({c for row in rows for text, c in row if text == "not reached"}) == 1
+    assert [t.get_text() for t in ax.get_yticklabels()] == [r[0] for r in requests]
+    steps = [t.get_text() for t in ax.get_xticklabels()]
+    assert steps == ["content check", "cache", "Azure, with the SDK's retries"]
+    assert ax.get_title() == "five requests"
+
+
+def test_request_paths_refuse_what_they_cannot_draw() -> None:
+    with pytest.raises(ValueError, match="no requests"):
+        plot_request_paths([])
+    with pytest.raises(ValueError, match="at most one call to Azure, got 2"):
+        plot_request_paths([("twice", True, [{"retries": 0}, {"retries": 0}])])
 
 
 def test_exercise_solution_passes() -> None:
