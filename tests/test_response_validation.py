@@ -11,6 +11,7 @@ import numpy as np
 import pydantic
 import pytest
 from conftest import StartServer, async_client, solution, sync_client
+from matplotlib.colors import to_rgba
 from openai import OpenAI
 from openai.types.chat import (
     ChatCompletion,
@@ -579,6 +580,15 @@ def test_plot_outcomes_puts_each_answer_in_its_verdicts_column() -> None:
         [column("accepted"), 2],
         [column("ValidationError"), 3],
         [column("ValidationError"), 4],
+    ]
+    # an invariant's stop in red, invalid content in orange, an accepted answer in green
+    red, orange, green = (to_rgba(c) for c in ("C3", "C1", "C2"))
+    assert [tuple(c) for c in np.asarray(marks.get_facecolor())] == [
+        red,
+        orange,
+        green,
+        orange,
+        orange,
     ]
     assert [t.get_text() for t in ax.get_yticklabels()] == [
         "cut", "ana, round 1", "ana, round 2", "offsite, round 1", "offsite, round 2",
