@@ -17,14 +17,17 @@ nothing. Two things are worth checking before code acts on an answer:
    :class:`RepairFailedError` with every attempt. Use it for rules strict
    structured outputs cannot enforce (ranges, patterns, cross-field checks in
    validators), or for deployments without structured outputs.
+3. **What validation did** to a set of answers: :func:`validation_outcomes` gives each
+   answer (each round of a repair loop) its :func:`verdict`, the exception it raised or
+   ``"accepted"``; :func:`plot_outcomes` draws them as one row per answer.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pydantic
 from openai import AsyncOpenAI, OpenAI
@@ -37,11 +40,16 @@ from ._support.exercises import Feedback, failed, passed
 from .content_filtering import ContentFilteredError, report_from_completion, report_from_response
 from .structured_outputs import RefusalError
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = [
+    "VERDICTS",
     "Attempt",
     "ContentFilteredError",
     "IncompleteError",
     "InvariantError",
+    "Outcome",
     "RefusalError",
     "RepairFailedError",
     "TruncatedError",
@@ -55,8 +63,11 @@ __all__ = [
     "describe_validation_error",
     "filtered_categories",
     "final_response",
+    "plot_outcomes",
     "repair_message",
     "respond_validated",
+    "validation_outcomes",
+    "verdict",
 ]
 
 T = TypeVar("T", bound=pydantic.BaseModel)
@@ -423,6 +434,138 @@ class _RepairLoop(Generic[T]):
             ]
             return None
         return Validated(value=value, completion=completion, attempts=list(self.attempts))
+
+
+# --- what validation did to a set of answers ------------------------------------------------------
+
+VERDICTS = (
+    "TruncatedError",
+    "ContentFilteredError",
+    "RefusalError",
+    "IncompleteError",
+    "UsageMismatchError",
+    "ValidationError",
+    "accepted",
+)
+"""Every verdict :func:`verdict` can give, in the order the checks run: the invariants
+(:func:`check_completion` / :func:`check_response`), then the content against its model."""
+
+Checked = (
+    Answer | tuple[Answer, type[pydantic.BaseModel] | None] | Validated[Any] | RepairFailedError
+)
+"""An answer, alone or with the model its content should meet (``None``: any text), or a repair
+loop's result or failure, which knows its model and its rounds."""
+
+
+def verdict(answer: Answer, schema: type[pydantic.BaseModel] | None = None) -> str:
+    """What validation makes of one answer: the name of the exception it raises, or ``"accepted"``.
+
+    The invariants are checked first (by :func:`check_completion` or :func:`check_response`),
+    then, if they hold and ``schema`` is given, the content (``"ValidationError"``).
+    """
+    try:
+        if isinstance(answer, ChatCompletion):
+            check_completion(answer)
+            content = answer.choices[0].message.content or ""
+        else:
+            check_response(answer)
+            content = answer.output_text
+    except InvariantError as error:
+        return type(error).__name__
+    if schema is not None:
+        try:
+            schema.model_validate_json(content)
+        except pydantic.ValidationError:
+            return "ValidationError"
+    return "accepted"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One answer's verdict; ``round`` numbers the rounds of a repair loop (``None`` otherwise)."""
+
+    name: str
+    verdict: str
+    round: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.round is None else f"{self.name}, round {self.round}"
+
+
+def validation_outcomes(
+    answers: Mapping[str, Checked], *, schema: type[pydantic.BaseModel] | None = None
+) -> list[Outcome]:
+    """Each answer's :func:`verdict`, in order; a repair loop gives one outcome per round.
+
+    ``answers`` maps a name to an answer (its content checked against ``schema``), to
+    ``(answer, its own schema or None)``, or to what :func:`complete_validated` /
+    :func:`respond_validated` returned (:class:`Validated`) or raised (:class:`RepairFailedError`).
+    """
+    outcomes = []
+    for name, checked in answers.items():
+        if isinstance(checked, (ChatCompletion, Response)):
+            outcomes.append(Outcome(name, verdict(checked, schema)))
+            continue
+        if isinstance(checked, tuple):
+            answer, own = checked
+            outcomes.append(Outcome(name, verdict(answer, own)))
+            continue
+        if isinstance(checked, Validated):
+            model, rounds = type(checked.value), [a.completion for a in checked.attempts]
+            rounds.append(checked.completion)
+        else:
+            model, rounds = checked.schema, [a.completion for a in checked.attempts]
+        outcomes += [
+            Outcome(name, verdict(answer, model), number)
+            for number, answer in enumerate(rounds, start=1)
+        ]
+    return outcomes
+
+
+def plot_outcomes(outcomes: Sequence[Outcome], ax: Axes | None = None) -> Axes:
+    """One row per answer, a mark in the column of its verdict; a repair loop's rounds joined."""
+    import matplotlib.pyplot as plt
+
+    if not outcomes:
+        raise ValueError("no outcomes to plot")
+    unknown = {o.verdict for o in outcomes} - set(VERDICTS)
+    if unknown:
+        raise ValueError(f"unknown verdicts {sorted(unknown)}; expected one of {VERDICTS}")
+    ax = ax or plt.subplots(figsize=(8, 0.3 * len(outcomes) + 2.2))[1]
+    colours = {"accepted": "C2", "ValidationError": "C1"}  # every invariant: C3
+    column = {name: index for index, name in enumerate(VERDICTS)}
+    x = [column[o.verdict] for o in outcomes]
+    rows = list(range(len(outcomes)))
+    for row in rows[1:]:  # consecutive rounds of one loop
+        before, this = outcomes[row - 1], outcomes[row]
+        if this.round is not None and this.round > 1 and before.name == this.name:
+            ax.plot(
+                [x[row - 1], x[row]], [row - 1, row], color="grey", linewidth=1, zorder=1,
+                gid="repair",
+            )  # fmt: skip
+    ax.scatter(x, rows, s=90, zorder=2, color=[colours.get(o.verdict, "C3") for o in outcomes])
+    counts = [sum(o.verdict == name for o in outcomes) for name in VERDICTS]
+    ax.set_xticks(
+        range(len(VERDICTS)),
+        [f"{name} ({count})" for name, count in zip(VERDICTS, counts, strict=True)],
+        rotation=25,
+        ha="right",
+        rotation_mode="anchor",
+    )
+    ax.set_yticks(rows, [o.label for o in outcomes])
+    ax.set_ylim(len(outcomes) - 0.5, -0.5)  # first answer on top
+    ax.set_xlim(-0.5, len(VERDICTS) - 0.5)
+    content = len(VERDICTS) - 2  # the columns before it are the invariants
+    ax.axvline(content - 0.5, color="grey", linewidth=1)
+    top = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    ax.text((content - 1) / 2, 1.01, "invariants (check_completion, check_response)",
+            transform=top, ha="center", va="bottom", fontsize=8)  # fmt: skip
+    ax.text(content + 0.5, 1.01, "content", transform=top, ha="center", va="bottom", fontsize=8)
+    ax.grid(axis="x", color="whitesmoke")
+    ax.set_axisbelow(True)
+    ax.set_title(f"What validation made of {len(outcomes)} answers", pad=16)
+    return ax
 
 
 # --- exercise -------------------------------------------------------------------------------

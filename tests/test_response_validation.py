@@ -6,9 +6,12 @@ import copy
 from datetime import date
 from typing import Any
 
+import matplotlib
+import numpy as np
 import pydantic
 import pytest
 from conftest import StartServer, async_client, solution, sync_client
+from matplotlib.colors import to_rgba
 from openai import OpenAI
 from openai.types.chat import (
     ChatCompletion,
@@ -20,8 +23,10 @@ from pydantic import BaseModel, Field
 
 from helpers.replay import azure
 from helpers.response_validation import (
+    VERDICTS,
     ContentFilteredError,
     IncompleteError,
+    Outcome,
     RefusalError,
     RepairFailedError,
     TruncatedError,
@@ -34,9 +39,14 @@ from helpers.response_validation import (
     describe_validation_error,
     filtered_categories,
     final_response,
+    plot_outcomes,
     respond_validated,
+    validation_outcomes,
+    verdict,
 )
 from helpers.structured_outputs import response_format_for
+
+matplotlib.use("Agg")
 
 RECORDINGS = "test_response_validation.yaml"
 DEPLOYMENT = "gpt-5.4-mini"
@@ -491,6 +501,121 @@ def test_describe_validation_error_shows_model_level_errors_without_the_whole_in
     assert describe_validation_error(caught.value) == (
         "- (whole object): check_out must be after check_in"
     )
+
+
+# --- what validation did: verdicts and their picture ---------------------------------------------
+
+OMAR = '{"guest": "Omar Haddad", "check_in": "2025-04-02", "check_out": "2025-04-04", "guests": 1}'
+
+
+def chat(content: str, **changes: Any) -> ChatCompletion:
+    body = azure.chat_completion(
+        completion_id="chatcmpl-1", model="m", content=content, prompt_tokens=10,
+        completion_tokens=5, **changes,
+    )  # fmt: skip
+    return ChatCompletion.model_validate(body)
+
+
+def test_verdict_names_the_first_check_an_answer_fails() -> None:
+    assert verdict(chat(OMAR), Booking) == "accepted"
+    assert verdict(chat(OMAR.replace('"guests": 1', '"guests": 9')), Booking) == "ValidationError"
+    assert verdict(chat("Any text at all"), None) == "accepted"
+    # an invariant is checked before the content: a cut-off booking is not a ValidationError
+    assert verdict(chat("", finish_reason="length"), Booking) == "TruncatedError"
+    assert verdict(chat(OMAR, refusal="No."), Booking) == "RefusalError"
+    broken = chat(OMAR).model_copy(deep=True)
+    assert broken.usage is not None
+    broken.usage.total_tokens += 1
+    assert verdict(broken, Booking) == "UsageMismatchError"
+    assert verdict(response(), None) == "accepted"
+    assert verdict(response(), Booking) == "ValidationError"  # "23" is not a booking
+    failed = response(status="failed", error={"code": "server_error", "message": "Oops."})
+    assert verdict(failed, Booking) == "IncompleteError"
+
+
+def test_validation_outcomes_give_a_verdict_per_answer_and_per_repair_round(
+    start_server: StartServer,
+) -> None:
+    client = sync_client(start_server(RECORDINGS))
+    repaired = complete_validated(client, model=DEPLOYMENT, messages=BOOKING, schema=Booking)
+    with pytest.raises(RepairFailedError) as caught:
+        complete_validated(client, model=DEPLOYMENT, messages=OFFSITE, schema=Booking, max_rounds=2)
+    answers: dict[str, Any] = {
+        "single": chat(OMAR),
+        "text": (chat("Any text"), None),
+        "cut": chat("", finish_reason="length"),
+        "ana": repaired,
+        "offsite": caught.value,
+    }
+    assert validation_outcomes(answers, schema=Booking) == [
+        Outcome("single", "accepted"),
+        Outcome("text", "accepted"),
+        Outcome("cut", "TruncatedError"),
+        Outcome("ana", "ValidationError", 1),
+        Outcome("ana", "accepted", 2),
+        Outcome("offsite", "ValidationError", 1),
+        Outcome("offsite", "ValidationError", 2),
+    ]
+    assert [o.label for o in validation_outcomes(answers)][3:5] == ["ana, round 1", "ana, round 2"]
+    # no schema: a raw answer's content is not checked; a repair loop still knows its own
+    nine = chat(OMAR.replace('"guests": 1', '"guests": 9'))
+    loose = validation_outcomes({"nine guests": nine, "offsite": caught.value})
+    assert [o.verdict for o in loose] == ["accepted", "ValidationError", "ValidationError"]
+
+
+def test_plot_outcomes_puts_each_answer_in_its_verdicts_column() -> None:
+    outcomes = [
+        Outcome("cut", "TruncatedError"),
+        Outcome("ana", "ValidationError", 1),
+        Outcome("ana", "accepted", 2),
+        Outcome("offsite", "ValidationError", 1),
+        Outcome("offsite", "ValidationError", 2),
+    ]
+    ax = plot_outcomes(outcomes)
+    (marks,) = ax.collections
+    column = VERDICTS.index
+    assert np.asarray(marks.get_offsets()).tolist() == [
+        [column("TruncatedError"), 0],
+        [column("ValidationError"), 1],
+        [column("accepted"), 2],
+        [column("ValidationError"), 3],
+        [column("ValidationError"), 4],
+    ]
+    # an invariant's stop in red, invalid content in orange, an accepted answer in green
+    red, orange, green = (to_rgba(c) for c in ("C3", "C1", "C2"))
+    assert [tuple(c) for c in np.asarray(marks.get_facecolor())] == [
+        red,
+        orange,
+        green,
+        orange,
+        orange,
+    ]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "cut", "ana, round 1", "ana, round 2", "offsite, round 1", "offsite, round 2",
+    ]  # fmt: skip
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[column("ValidationError")] == "ValidationError (3)"
+    assert labels[column("RefusalError")] == "RefusalError (0)"
+    assert labels[column("accepted")] == "accepted (1)"
+    # a line joins the rounds of one loop, none joins different answers
+    joins = [
+        np.asarray(line.get_xydata()).tolist() for line in ax.lines if line.get_gid() == "repair"
+    ]
+    assert sorted(joins) == [
+        [[column("ValidationError"), 1], [column("accepted"), 2]],
+        [[column("ValidationError"), 3], [column("ValidationError"), 4]],
+    ]
+    assert ax.get_title() == "What validation made of 5 answers"
+    # the first answer is on top
+    bottom, top = ax.get_ylim()
+    assert top < bottom
+
+
+def test_plot_outcomes_refuses_nothing_and_unknown_verdicts() -> None:
+    with pytest.raises(ValueError, match="no outcomes"):
+        plot_outcomes([])
+    with pytest.raises(ValueError, match="unknown verdicts"):
+        plot_outcomes([Outcome("x", "Timeout")])
 
 
 def test_exercise_solution_passes() -> None:
