@@ -20,6 +20,10 @@ and asks again until the model answers in text, or raises
 A tool that raises, arguments that fail validation and unknown tool names do
 not end the conversation: the model gets ``{"error": "..."}`` as the tool's
 answer and can correct itself. So write exception messages for the model.
+
+Tools that Azure runs on a remote MCP server (Responses API) need no loop of yours, only
+approvals: :func:`run_mcp_approvals` (or :func:`run_mcp_approvals_async`) answers each
+``mcp_approval_request`` by a policy such as :func:`allow_mcp_tools`.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import asyncio
 import inspect
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_type_hints
 
@@ -67,6 +71,7 @@ __all__ = [
     "format_transcript",
     "mcp_approval_responses",
     "run_mcp_approvals",
+    "run_mcp_approvals_async",
     "run_tool_loop",
 ]
 
@@ -451,6 +456,30 @@ class McpApprovals:
     """Every response, the first one included (for usage)."""
 
 
+McpRound = tuple[str, list[McpApprovalResponse]]
+"""One approval round to send: ``previous_response_id`` and the ``mcp_approval_response`` items."""
+
+
+def _mcp_rounds(
+    response: Response, policy: McpPolicy, max_rounds: int
+) -> Generator[McpRound, Response, McpApprovals]:
+    """The approval loop without I/O: yields each round to send, receives its response."""
+    if max_rounds < 0:
+        raise ValueError(f"max_rounds must be 0 or more, got {max_rounds}")
+    decisions: list[tuple[McpApprovalRequest, bool]] = []
+    responses = [response]
+    for round_number in range(max_rounds + 1):
+        answers = mcp_approval_responses(response, policy)
+        if not answers:
+            return McpApprovals(response, decisions, responses)
+        if round_number == max_rounds:
+            break
+        decisions.extend((item, answer["approve"]) for item, answer in answers)
+        response = yield response.id, [a for _, a in answers]
+        responses.append(response)
+    raise McpApprovalLimitError(max_rounds, response)
+
+
 def run_mcp_approvals(
     client: OpenAI,
     response: Response,
@@ -466,22 +495,38 @@ def run_mcp_approvals(
     deployment, ``tools=`` the same mcp tools). Raises :class:`McpApprovalLimitError` when the
     model still asks after ``max_rounds`` rounds, and the SDK's errors for failed requests.
     """
-    if max_rounds < 0:
-        raise ValueError(f"max_rounds must be 0 or more, got {max_rounds}")
-    decisions: list[tuple[McpApprovalRequest, bool]] = []
-    responses = [response]
-    for round_number in range(max_rounds + 1):
-        answers = mcp_approval_responses(response, policy)
-        if not answers:
-            return McpApprovals(response, decisions, responses)
-        if round_number == max_rounds:
-            break
-        decisions.extend((item, answer["approve"]) for item, answer in answers)
-        response = client.responses.create(
-            previous_response_id=response.id, input=[a for _, a in answers], **request
-        )
-        responses.append(response)
-    raise McpApprovalLimitError(max_rounds, response)
+    rounds = _mcp_rounds(response, policy, max_rounds)
+    try:
+        previous, answers = next(rounds)
+        while True:
+            sent = client.responses.create(
+                previous_response_id=previous, input=list(answers), **request
+            )
+            previous, answers = rounds.send(sent)
+    except StopIteration as done:
+        return cast(McpApprovals, done.value)
+
+
+async def run_mcp_approvals_async(
+    client: AsyncOpenAI,
+    response: Response,
+    *,
+    policy: McpPolicy,
+    max_rounds: int = 3,
+    **request: Any,
+) -> McpApprovals:
+    """:func:`run_mcp_approvals` with an :class:`~openai.AsyncOpenAI` client: the same rounds,
+    each request awaited."""
+    rounds = _mcp_rounds(response, policy, max_rounds)
+    try:
+        previous, answers = next(rounds)
+        while True:
+            sent = await client.responses.create(
+                previous_response_id=previous, input=list(answers), **request
+            )
+            previous, answers = rounds.send(sent)
+    except StopIteration as done:
+        return cast(McpApprovals, done.value)
 
 
 def _shorten(text: str, width: int) -> str:

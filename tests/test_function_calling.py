@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, cast
 
 import openai
 import pytest
-from conftest import StartServer, async_client, solution, v1_client
+from conftest import StartServer, async_client, async_v1_client, solution, v1_client
 from openai.types.chat import ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam
 from openai.types.responses.response_output_item import McpApprovalRequest, McpCall
 from openai.types.responses.tool_param import Mcp
@@ -27,6 +27,7 @@ from helpers.function_calling import (
     format_transcript,
     mcp_approval_responses,
     run_mcp_approvals,
+    run_mcp_approvals_async,
     run_tool_loop,
 )
 
@@ -491,3 +492,30 @@ def test_approvals_past_max_rounds_raise_naming_the_tool(start_server: StartServ
             tools=[WEATHER_MCP],
         )
     assert caught.value.response is first
+
+
+async def test_the_async_client_runs_the_same_rounds(start_server: StartServer) -> None:
+    """run_mcp_approvals_async sends the same approvals and ends on the same answer."""
+    server = start_server(mode="lenient")
+    policy = allow_mcp_tools("get_forecast")
+    outcomes = []
+    for question in (FORECAST, ALERTS):
+        client = async_v1_client(server)
+        first = await client.responses.create(model=DEPLOYMENT, input=question, tools=[WEATHER_MCP])
+        result = await run_mcp_approvals_async(
+            client, first, policy=policy, model=DEPLOYMENT, tools=[WEATHER_MCP]
+        )
+        await client.close()
+        calls = [i for i in result.response.output if isinstance(i, McpCall)]
+        outcomes.append(([(r.name, ok) for r, ok in result.decisions], len(calls)))
+        assert [r.id for r in result.responses] == [first.id, result.response.id]
+    assert outcomes == [([("get_forecast", True)], 1), ([("subscribe_alerts", False)], 0)]
+    client = async_v1_client(server)
+    first = await client.responses.create(model=DEPLOYMENT, input=FORECAST, tools=[WEATHER_MCP])
+    with pytest.raises(McpApprovalLimitError, match=r"after 0 round"):
+        await run_mcp_approvals_async(
+            client, first, policy=policy, max_rounds=0, model=DEPLOYMENT, tools=[WEATHER_MCP]
+        )
+    with pytest.raises(ValueError, match="max_rounds must be 0 or more"):
+        await run_mcp_approvals_async(client, first, policy=policy, max_rounds=-1)
+    await client.close()
