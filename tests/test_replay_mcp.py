@@ -42,6 +42,21 @@ def items(response: Response, kind: type) -> list[Any]:
     return [item for item in response.output if isinstance(item, kind)]
 
 
+def answer_the_approval(client: openai.OpenAI, *, approve: bool) -> tuple[Response, Response]:
+    """Ask QUESTION with the weather tool, then answer its one approval request."""
+    first = client.responses.create(model=DEPLOYMENT, input=QUESTION, tools=[weather()])
+    (request,) = items(first, McpApprovalRequest)
+    second = client.responses.create(
+        model=DEPLOYMENT,
+        previous_response_id=first.id,
+        tools=[weather()],
+        input=[
+            {"type": "mcp_approval_response", "approve": approve, "approval_request_id": request.id}
+        ],
+    )
+    return first, second
+
+
 def test_mcp_tools_are_listed_then_a_call_waits_for_approval_by_default(
     server: ReplayServer,
 ) -> None:
@@ -64,16 +79,8 @@ def test_mcp_tools_are_listed_then_a_call_waits_for_approval_by_default(
 
 def test_approved_call_runs_the_tool_and_tools_are_not_listed_again(server: ReplayServer) -> None:
     client = v1_client(server)
-    first = client.responses.create(model=DEPLOYMENT, input=QUESTION, tools=[weather()])
+    first, second = answer_the_approval(client, approve=True)
     (request,) = items(first, McpApprovalRequest)
-    second = client.responses.create(
-        model=DEPLOYMENT,
-        previous_response_id=first.id,
-        tools=[weather()],
-        input=[
-            {"type": "mcp_approval_response", "approve": True, "approval_request_id": request.id}
-        ],
-    )
     assert not items(second, McpListTools)
     (call,) = items(second, McpCall)
     assert call.approval_request_id == request.id
@@ -88,16 +95,7 @@ def test_approved_call_runs_the_tool_and_tools_are_not_listed_again(server: Repl
 
 def test_refused_approval_runs_no_tool(server: ReplayServer) -> None:
     client = v1_client(server)
-    first = client.responses.create(model=DEPLOYMENT, input=QUESTION, tools=[weather()])
-    (request,) = items(first, McpApprovalRequest)
-    second = client.responses.create(
-        model=DEPLOYMENT,
-        previous_response_id=first.id,
-        tools=[weather()],
-        input=[
-            {"type": "mcp_approval_response", "approve": False, "approval_request_id": request.id}
-        ],
-    )
+    _, second = answer_the_approval(client, approve=False)
     assert not items(second, McpCall)
     assert [i.type for i in second.output][-1] == "message"
 

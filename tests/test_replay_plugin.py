@@ -32,51 +32,37 @@ package (and pytest), and the dev venv's pytest-asyncio would warn about its own
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Use the replay server in your own tests"
 
-RECORDINGS = """\
-format: cookbook-recordings/2
-provenance: curated
-interactions:
-- name: greeting
+HEADER = "format: cookbook-recordings/2\nprovenance: curated\ninteractions:\n"
+
+
+def interaction(name: str, prompt: str, answer: str) -> str:
+    """One curated chat completion on gpt-5.4-mini, as a recordings file's YAML entry."""
+    return f"""\
+- name: {name}
   request:
     method: POST
     path: /openai/deployments/gpt-5.4-mini/chat/completions
     body:
       model: gpt-5.4-mini
       messages:
-      - {role: user, content: Say hello.}
+      - {{role: user, content: {prompt}}}
   response:
     status: 200
     body:
-      id: chatcmpl-greeting
+      id: chatcmpl-{name}
       object: chat.completion
       created: 1795478400
       model: gpt-5.4-mini-2026-03-17
       choices:
       - index: 0
         finish_reason: stop
-        message: {role: assistant, content: Hello from the recording.}
-      usage: {prompt_tokens: 9, completion_tokens: 5, total_tokens: 14}
-- name: farewell
-  request:
-    method: POST
-    path: /openai/deployments/gpt-5.4-mini/chat/completions
-    body:
-      model: gpt-5.4-mini
-      messages:
-      - {role: user, content: Say goodbye.}
-  response:
-    status: 200
-    body:
-      id: chatcmpl-farewell
-      object: chat.completion
-      created: 1795478400
-      model: gpt-5.4-mini-2026-03-17
-      choices:
-      - index: 0
-        finish_reason: stop
-        message: {role: assistant, content: Goodbye from the recording.}
-      usage: {prompt_tokens: 9, completion_tokens: 5, total_tokens: 14}
+        message: {{role: assistant, content: {answer}}}
+      usage: {{prompt_tokens: 9, completion_tokens: 5, total_tokens: 14}}
 """
+
+
+FAREWELL = interaction("farewell", "Say goodbye.", "Goodbye from the recording.")
+RECORDINGS = HEADER + interaction("greeting", "Say hello.", "Hello from the recording.") + FAREWELL
 
 ASK = """\
 def ask(client, text):
@@ -169,11 +155,7 @@ def test_farewell(replay):
     assert ask(replay.azure, "Say goodbye.") == "Goodbye from the recording."
 """
     )
-    (project.path / "recordings" / "test_more.yaml").write_text(
-        RECORDINGS.split("- name: greeting")[0]
-        + "- name: farewell"
-        + RECORDINGS.split("- name: farewell")[1]
-    )
+    (project.path / "recordings" / "test_more.yaml").write_text(HEADER + FAREWELL)
     # test_app.yaml's farewell is still unused; test_more.yaml's only entry is used.
     result = project.runpytest(*QUIET, "--replay-fail-on-unused", "test_more.py")
     result.assert_outcomes(passed=1)
@@ -305,28 +287,7 @@ def test_the_readme_example_passes_as_written(pytester: pytest.Pytester) -> None
     assert "recordings no test used" not in result.stdout.str()
 
 
-THANKS = """\
-- name: thanks
-  request:
-    method: POST
-    path: /openai/deployments/gpt-5.4-mini/chat/completions
-    body:
-      model: gpt-5.4-mini
-      messages:
-      - {role: user, content: Say thanks.}
-  response:
-    status: 200
-    body:
-      id: chatcmpl-thanks
-      object: chat.completion
-      created: 1795478400
-      model: gpt-5.4-mini-2026-03-17
-      choices:
-      - index: 0
-        finish_reason: stop
-        message: {role: assistant, content: Thanks from the recording.}
-      usage: {prompt_tokens: 9, completion_tokens: 5, total_tokens: 14}
-"""
+THANKS = interaction("thanks", "Say thanks.", "Thanks from the recording.")
 
 SPLIT = """\
 import os
