@@ -36,7 +36,7 @@ from ..replay.config import (
     ReplayConfig,
     default_recordings_dir,
 )
-from ..replay.identity import AI_SCOPE, ReplayCredential
+from ..replay.identity import AI_SCOPE, ReplayCredential, openai_api_key
 from ..replay.server import LOOPBACK, ReplayServer, probe
 from .settings import Settings
 
@@ -170,11 +170,9 @@ class Connection:
         if auth == "key":
             return AsyncOpenAI(base_url=self.v1_base_url, api_key=self.api_key)
         provider = get_bearer_token_provider(self.token_credential(), ENTRA_SCOPE)
-
-        async def token() -> str:
-            return provider()
-
-        return AsyncOpenAI(base_url=self.v1_base_url, api_key=token)
+        return AsyncOpenAI(
+            base_url=self.v1_base_url, api_key=openai_api_key(provider, is_async=True)
+        )
 
     # --- a Microsoft Foundry project ------------------------------------------------------------
 

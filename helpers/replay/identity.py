@@ -23,8 +23,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, overload
 
 import jwt
 from azure.core.credentials import AccessToken, AccessTokenInfo
@@ -39,6 +39,36 @@ AUDIENCES: dict[str, tuple[str, ...]] = {
 }
 """For a service's audience, every audience whose tokens it accepts (a service not listed here,
 Azure AI Search for one, accepts only its own)."""
+
+
+@overload
+def openai_api_key(
+    provider: Callable[[], str], *, is_async: Literal[True]
+) -> Callable[[], Awaitable[str]]: ...
+@overload
+def openai_api_key(
+    provider: Callable[[], str], *, is_async: Literal[False]
+) -> Callable[[], str]: ...
+@overload
+def openai_api_key(
+    provider: Callable[[], str], *, is_async: bool
+) -> Callable[[], str] | Callable[[], Awaitable[str]]: ...
+def openai_api_key(
+    provider: Callable[[], str], *, is_async: bool
+) -> Callable[[], str] | Callable[[], Awaitable[str]]:
+    """A bearer-token provider (``get_bearer_token_provider``) as the v1 clients' ``api_key``:
+    ``OpenAI`` calls it before each request, ``AsyncOpenAI`` awaits it. The provider caches its
+    token, so the async wrapper blocks only when the token is renewed (``azure.identity.aio``
+    would need aiohttp, which the cookbook does not install)."""
+    if not is_async:
+        return provider
+
+    async def token() -> str:
+        return provider()
+
+    return token
+
+
 ISSUER = "replay-server"
 ALGORITHM = "HS256"
 MAX_TOKEN_LIFETIME = 24 * 3600

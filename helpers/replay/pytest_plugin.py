@@ -40,6 +40,7 @@ import pytest
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
 from .config import Mode, ReplayConfig
+from .identity import COGNITIVE_SERVICES_SCOPE, openai_api_key
 from .recordings.store import display_path
 from .server import ReplayServer
 
@@ -49,7 +50,6 @@ API_VERSION = "2024-10-21"
 MODES = ("replay", "lenient", "record", "record-missing", "live")
 LIVE = "live"
 """The plugin's own mode (no server): the clients talk to ``AZURE_OPENAI_ENDPOINT``."""
-ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 WORKER_KEY = "replay_recordings"
 """Where an xdist worker puts what its servers served (``config.workeroutput``)."""
 MISS_CODE = "RecordingNotFound"
@@ -160,16 +160,10 @@ class Replay:
             return {"api_key": self.api_key}
         from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 
-        provider = get_bearer_token_provider(DefaultAzureCredential(), ENTRA_SCOPE)
+        provider = get_bearer_token_provider(DefaultAzureCredential(), COGNITIVE_SERVICES_SCOPE)
         if azure:
             return {"azure_ad_token_provider": provider}
-        if not is_async:
-            return {"api_key": provider}
-
-        async def token() -> str:
-            return provider()
-
-        return {"api_key": token}
+        return {"api_key": openai_api_key(provider, is_async=is_async)}
 
     @property
     def v1_url(self) -> str:
