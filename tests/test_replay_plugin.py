@@ -20,10 +20,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpcore2
 import pytest
 import yaml
 
 pytest_plugins = ["pytester"]
+
+PRELOADED = httpcore2
+"""httpx2 imports httpcore2 lazily, at its first request. Were that first request made inside an
+in-process pytester run, pytester would drop the module afterwards, and httpx2 would keep
+mapping the old module's exception classes: a later test's refused connection would escape as
+``httpcore2.ConnectError`` instead of the SDK's ``APIConnectionError``. Imported here, it stays."""
 
 QUIET = ("-p", "no:cacheprovider", "-p", "no:asyncio")
 """In-process runs load neither the cache nor pytest-asyncio: a reader's project has only this
