@@ -19,8 +19,8 @@ route when the structure is an action your code takes (or among other tools).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import openai
 from openai import OpenAI
@@ -30,6 +30,10 @@ from pydantic import BaseModel, Field
 from ._support.exercises import Feedback, attempt, failed, passed
 from .prompt_management import PromptTemplate, developer, system
 from .structured_outputs import EmptyOutputError, parsed_or_raise, strict_schema_problems
+from .token_management import count_text
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "LABELS",
@@ -42,6 +46,9 @@ __all__ = [
     "docstring_by_tool",
     "docstring_messages",
     "docstring_tool",
+    "part_tokens",
+    "plot_prompt_parts",
+    "prompt_parts",
     "render_docstring",
 ]
 
@@ -89,15 +96,60 @@ def docstring_messages(
     Templates are ``string.Template``, so signatures with braces (``d: dict = {}``)
     or dollar signs pass through untouched.
     """
+    parts = prompt_parts(signature, context=context, audience=audience)
+    text = parts.pop("instructions")
+    first = developer(text) if instructions == "developer" else system(text)
+    return [first, {"role": "user", "content": "\n\n".join(parts.values())}]
+
+
+def prompt_parts(
+    signature: str, *, context: str | None = None, audience: str | None = None
+) -> dict[str, str]:
+    """The prompt's pieces in order, named: only those with something to say are there.
+
+    ``instructions`` is the first message; the others are the user message's paragraphs.
+    """
     if not signature.strip():
         raise ValueError("signature is empty; pass the function's 'def ...' line.")
-    lines = [REQUEST.render_text({"signature": signature.strip()})]
+    parts = {
+        "instructions": SYSTEM,
+        "request + signature": REQUEST.render_text({"signature": signature.strip()}),
+    }
     if context:
-        lines.append(CONTEXT.render_text({"context": context}))
+        parts["context line"] = CONTEXT.render_text({"context": context})
     if audience:
-        lines.append(STYLE.render_text({"audience": audience}))
-    first = developer(SYSTEM) if instructions == "developer" else system(SYSTEM)
-    return [first, {"role": "user", "content": "\n\n".join(lines)}]
+        parts["audience line"] = STYLE.render_text({"audience": audience})
+    return parts
+
+
+def part_tokens(parts: Mapping[str, str], *, model: str = "gpt-5.4-mini") -> dict[str, int]:
+    """Tokens in each part, each counted alone with the model's encoding (a model name,
+    not a deployment name). The request adds a few per message and separator on top."""
+    return {name: count_text(text, model) for name, text in parts.items()}
+
+
+def plot_prompt_parts(prompts: Mapping[str, Mapping[str, int]], ax: Axes | None = None) -> Axes:
+    """One stacked bar per prompt: its tokens per part, the total written at the bar's end."""
+    import matplotlib.pyplot as plt
+
+    if not prompts:
+        raise ValueError("no prompts to plot")
+    ax = ax or plt.subplots(figsize=(8, 1.2 + 0.55 * len(prompts)))[1]
+    names = list(prompts)
+    kinds = list(dict.fromkeys(kind for parts in prompts.values() for kind in parts))
+    left = [0] * len(names)
+    for colour, kind in enumerate(kinds):
+        widths = [prompts[name].get(kind, 0) for name in names]
+        ax.barh(names, widths, left=left, color=f"C{colour}", label=kind)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for row, total in enumerate(left):
+        ax.text(total + max(left) * 0.01, row, f"{total} tokens", va="center")
+    ax.set_xlim(0, max(left) * 1.2)
+    ax.invert_yaxis()  # the first prompt on top
+    ax.set_xlabel("tokens (each part counted alone)")
+    ax.set_title("What each part of the prompt costs, by prompt")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=len(kinds), frameon=False)
+    return ax
 
 
 def docstring_tool() -> openai.types.chat.ChatCompletionFunctionToolParam:

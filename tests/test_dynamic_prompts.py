@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import matplotlib
 import pytest
 from conftest import StartServer, solution, sync_client
 
@@ -17,8 +18,14 @@ from helpers.dynamic_prompts import (
     docstring_by_tool,
     docstring_messages,
     docstring_tool,
+    part_tokens,
+    plot_prompt_parts,
+    prompt_parts,
     render_docstring,
 )
+from helpers.token_management import count_text
+
+matplotlib.use("Agg")
 
 RECORDINGS = "test_dynamic_prompts.yaml"
 DEPLOYMENT = "gpt-5.4-mini"
@@ -49,6 +56,39 @@ def test_messages_put_instructions_in_a_developer_message_when_asked() -> None:
 def test_messages_reject_an_empty_signature() -> None:
     with pytest.raises(ValueError, match="signature is empty"):
         docstring_messages("  ")
+
+
+def test_prompt_parts_are_the_messages_pieces_and_grow_with_the_input() -> None:
+    bare = prompt_parts(SIGNATURE)
+    full = prompt_parts(SIGNATURE, context=CONTEXT, audience="new team members")
+    assert list(bare) == ["instructions", "request + signature"]
+    assert list(full) == [*bare, "context line", "audience line"]
+    messages = docstring_messages(SIGNATURE, context=CONTEXT, audience="new team members")
+    assert messages[0]["content"] == full["instructions"]
+    assert messages[1]["content"] == "\n\n".join(list(full.values())[1:])
+    tokens = part_tokens(full)
+    assert tokens == {name: count_text(text, "gpt-5.4-mini") for name, text in full.items()}
+    assert all(n > 0 for n in tokens.values())
+
+
+def test_plot_prompt_parts_stacks_each_prompts_part_tokens() -> None:
+    prompts = {
+        "bare": part_tokens(prompt_parts(SIGNATURE)),
+        "full": part_tokens(prompt_parts(SIGNATURE, context=CONTEXT, audience="team")),
+    }
+    ax = plot_prompt_parts(prompts)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["bare", "full"]
+    legend = ax.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == list(prompts["full"])
+    # one bar per prompt and part; a part a prompt lacks is a zero-width bar
+    widths = sorted(p.get_width() for p in ax.patches if p.get_width() > 0)  # type: ignore[attr-defined]
+    expected = [*prompts["bare"].values(), *prompts["full"].values()]
+    assert widths == sorted(expected)
+    totals = [t.get_text() for t in ax.texts]
+    assert totals == [f"{sum(parts.values())} tokens" for parts in prompts.values()]
+    with pytest.raises(ValueError, match="no prompts"):
+        plot_prompt_parts({})
 
 
 def test_docstring_tool_is_strict_and_named() -> None:
