@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 import pydantic
 from openai.lib import type_to_response_format_param
@@ -63,6 +63,9 @@ from ._support.errors import CookbookError
 from ._support.exercises import Feedback, failed, passed
 from ._support.settings import Settings
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = [
     "SAMPLING_SETTINGS",
     "ChatArguments",
@@ -74,6 +77,7 @@ __all__ = [
     "check_responses_kwargs",
     "env_name",
     "load_profile",
+    "plot_refusals",
 ]
 
 ModelFamily = Literal["standard", "reasoning"]
@@ -331,3 +335,59 @@ def check_responses_kwargs(
             detail = f": {'; '.join(hints)}" if hints else ""
             return failed(name, f"for {case}, you returned {got!r}, expected {expected!r}{detail}.")
     return passed(name, f"all {len(_KWARGS_CASES)} profiles handled as Azure expects.")
+
+
+# --- picture --------------------------------------------------------------------------------
+
+OUTCOME_COLOURS = {
+    "accepted": "C2",
+    "unsupported_value": "C1",
+    "unsupported_parameter": "C3",
+    "unknown_parameter": "lightgrey",
+}
+"""The colour of each outcome in :func:`plot_refusals`; any other error code is drawn in C4."""
+
+
+def plot_refusals(
+    outcomes: Mapping[tuple[str, str], str], ax: Axes | None = None, *, deployment: str = ""
+) -> Axes:
+    """A grid, one row per argument and one column per API, each cell the outcome of one request.
+
+    ``outcomes`` maps ``(argument, API)`` to ``"accepted"`` or the error code Azure answered
+    (``unsupported_parameter``, ``unsupported_value``, ...). Rows and columns keep the order in
+    which they first appear; every argument needs an outcome on every API.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    if not outcomes:
+        raise ValueError("no outcomes to plot")
+    arguments = list(dict.fromkeys(argument for argument, _ in outcomes))
+    apis = list(dict.fromkeys(api for _, api in outcomes))
+    missing = [(a, api) for a in arguments for api in apis if (a, api) not in outcomes]
+    if missing:
+        raise ValueError(f"no outcome for {missing}: send every argument to every API")
+    ax = ax or plt.subplots(figsize=(2.4 * len(apis) + 1.6, 0.45 * len(arguments) + 1.2))[1]
+    for row, argument in enumerate(arguments):
+        for column, api in enumerate(apis):
+            outcome = outcomes[argument, api]
+            ax.add_patch(
+                Rectangle(
+                    (column - 0.5, row - 0.5), 1, 1, gid=f"{argument}|{api}",
+                    facecolor=OUTCOME_COLOURS.get(outcome, "C4"), edgecolor="white", linewidth=2,
+                )
+            )  # fmt: skip
+            dark = outcome in ("unsupported_parameter",)
+            ax.text(column, row, outcome, ha="center", va="center",
+                    color="white" if dark else "black")  # fmt: skip
+    ax.set_xticks(range(len(apis)), apis)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(arguments)), arguments)
+    ax.set_xlim(-0.5, len(apis) - 0.5)
+    ax.set_ylim(len(arguments) - 0.5, -0.5)  # first argument on top
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    on = f" {deployment}" if deployment else ""
+    ax.set_title(f"What{on} answered to each argument, sent alone", pad=22)
+    return ax

@@ -7,22 +7,29 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import openai
 import pydantic
 import pytest
 from conftest import StartServer, solution, sync_client, v1_client
+from matplotlib.colors import to_rgba
+from matplotlib.patches import Rectangle
 from openai import OpenAI
 
 from helpers.configuration import (
+    OUTCOME_COLOURS,
     ConfigError,
     GenerationProfile,
     check_responses_kwargs,
     env_name,
     load_profile,
+    plot_refusals,
 )
 from helpers.replay import ReplayServer
 from helpers.replay.config import DEFAULT_DEPLOYMENTS, Deployment
 from helpers.replay.recordings.store import RecordingsFile
+
+matplotlib.use("Agg")
 
 RECORDINGS = "test_configuration.yaml"
 MESSAGES: list = [
@@ -440,3 +447,45 @@ def test_exercise_dropping_a_zero_temperature_is_rejected() -> None:
     feedback = check_responses_kwargs(truthy)
     assert not feedback.passed
     assert "temperature 0" in feedback.message and "`is not None`" in feedback.message
+
+
+def test_plot_refusals_colours_each_request_by_what_azure_answered() -> None:
+    outcomes = {
+        ("max_tokens", "Chat Completions"): "unsupported_parameter",
+        ("max_tokens", "Responses API"): "unknown_parameter",
+        ("temperature", "Chat Completions"): "unsupported_value",
+        ("temperature", "Responses API"): "accepted",
+    }
+    ax = plot_refusals(outcomes, deployment="gpt-5.4-mini")
+    cells = {p.get_gid(): p for p in ax.patches if isinstance(p, Rectangle) and p.get_gid()}
+    assert set(cells) == {f"{a}|{api}" for a, api in outcomes}
+    for (argument, api), outcome in outcomes.items():
+        cell = cells[f"{argument}|{api}"]
+        assert cell.get_facecolor() == to_rgba(OUTCOME_COLOURS[outcome])
+        column = ["Chat Completions", "Responses API"].index(api)
+        row = ["max_tokens", "temperature"].index(argument)
+        assert cell.get_xy() == (column - 0.5, row - 0.5)
+    texts = {(t.get_position(), t.get_text()) for t in ax.texts}
+    assert ((0, 0), "unsupported_parameter") in texts
+    assert ((1, 1), "accepted") in texts
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Chat Completions", "Responses API"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["max_tokens", "temperature"]
+    assert ax.get_title() == "What gpt-5.4-mini answered to each argument, sent alone"
+    bottom, top = ax.get_ylim()
+    assert top < bottom  # the first argument on top
+    # an error code the palette does not name still gets a colour of its own
+    other = plot_refusals({("seed", "Responses API"): "invalid_type"})
+    assert other.patches[0].get_facecolor() == to_rgba("C4")
+
+
+def test_plot_refusals_needs_every_argument_on_every_api() -> None:
+    with pytest.raises(ValueError, match="no outcomes"):
+        plot_refusals({})
+    with pytest.raises(ValueError, match=r"no outcome for \[\('top_p', 'Responses API'\)\]"):
+        plot_refusals(
+            {
+                ("temperature", "Chat Completions"): "unsupported_value",
+                ("temperature", "Responses API"): "unsupported_parameter",
+                ("top_p", "Chat Completions"): "unsupported_value",
+            }
+        )
