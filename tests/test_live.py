@@ -255,7 +255,7 @@ def test_a_notebook_that_azure_answers_differently_fails_and_names_make_record(
     resource whose answer changed: fail, not infra-error, and `make record NOTEBOOK=...`."""
     changed = _changed_chat_recordings(tmp_path)
     # The notebooks' clients send api-version 2025-04-01-preview: any version matches.
-    changed.write_text(changed.read_text().replace("    api_version: '2024-10-21'\n", ""))
+    changed.write_text(changed.read_text().replace("    api_version: 2025-04-01-preview\n", ""))
     azure = start_server(changed)
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [

@@ -250,7 +250,7 @@ def test_both(replay):
     result.assert_outcomes(passed=1)
     assert [(path, key, body["messages"]) for path, key, body in _FakeAzure.seen] == [
         (
-            "/openai/deployments/gpt-5.4-mini/chat/completions?api-version=2024-10-21",
+            "/openai/deployments/gpt-5.4-mini/chat/completions?api-version=2025-04-01-preview",
             SECRET,
             [{"role": "user", "content": "Say hullo."}],
         )
@@ -392,7 +392,10 @@ def test_live(replay):
     result = project.runpytest(*QUIET, "--replay-mode=live")
     result.assert_outcomes(passed=1)
     assert [(path, key) for path, key, _ in _FakeAzure.seen] == [
-        ("/openai/deployments/gpt-5.4-mini/chat/completions?api-version=2024-10-21", SECRET),
+        (
+            "/openai/deployments/gpt-5.4-mini/chat/completions?api-version=2025-04-01-preview",
+            SECRET,
+        ),
         ("/openai/v1/chat/completions", SECRET),
     ]
     assert (project.path / "recordings" / "test_app.yaml").read_text() == before

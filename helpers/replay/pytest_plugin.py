@@ -39,13 +39,15 @@ from typing import Any
 import pytest
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
+from .._support.settings import DEFAULT_API_VERSION
 from .config import Mode, ReplayConfig
 from .identity import COGNITIVE_SERVICES_SCOPE, openai_api_key
 from .recordings.store import display_path
 from .server import ReplayServer
 
-API_VERSION = "2024-10-21"
-"""The api-version of the ``azure`` clients (Azure OpenAI's GA data-plane version)."""
+API_VERSION = DEFAULT_API_VERSION
+"""The api-version of the ``azure`` clients: the cookbook's, which knows reasoning models
+(``max_completion_tokens``, ``reasoning_effort``); the GA ``2024-10-21`` predates them."""
 
 MODES = ("replay", "lenient", "record", "record-missing", "live")
 LIVE = "live"
